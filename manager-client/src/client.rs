@@ -1,0 +1,282 @@
+//! The async client.
+
+use manager_proto::{
+    Address, AuthKey, BoxFuture, Connect, Error, Handle, ObjectId, Proxy, Request, Response,
+    ServerId, ServerStats, Token, Transport, TypeDescription,
+};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::connection::Conn;
+
+/// Connection settings. `ClientOptions::default()` suits a local network.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    /// Time allowed to open the socket and authenticate. Default 10 s.
+    pub connect_timeout: Duration,
+    /// While calls are waiting and the server says nothing for this long, the client
+    /// pings it; no answer within another period and the connection is declared lost.
+    /// Default 10 s. Shorter notices a vanished host sooner.
+    pub keepalive: Duration,
+    /// Largest frame sent or accepted. Default 64 MiB, as the server's.
+    pub max_frame: usize,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            connect_timeout: Duration::from_secs(10),
+            keepalive: Duration::from_secs(10),
+            max_frame: manager_proto::frame::DEFAULT_MAX_FRAME,
+        }
+    }
+}
+
+/// Something that names a manager address: `"tcp://host:port"`, `"unix:/path"`, or an
+/// [`Address`].
+pub trait ToAddress {
+    /// The address.
+    fn to_address(&self) -> Result<Address, Error>;
+}
+
+impl ToAddress for Address {
+    fn to_address(&self) -> Result<Address, Error> {
+        Ok(self.clone())
+    }
+}
+
+impl ToAddress for &Address {
+    fn to_address(&self) -> Result<Address, Error> {
+        Ok((*self).clone())
+    }
+}
+
+impl ToAddress for str {
+    fn to_address(&self) -> Result<Address, Error> {
+        Ok(self.parse()?)
+    }
+}
+
+impl ToAddress for &str {
+    fn to_address(&self) -> Result<Address, Error> {
+        Ok(self.parse()?)
+    }
+}
+
+impl ToAddress for String {
+    fn to_address(&self) -> Result<Address, Error> {
+        Ok(self.parse()?)
+    }
+}
+
+/// A connection to a manager server, multiplexed: any number of tasks may call through
+/// one `Client` (and its clones, which share the connection) at once, and a call that
+/// blocks on the server (a `get` on an empty queue) holds up none of the others.
+///
+/// The connection closes when the last clone, proxy and pending call is dropped; the
+/// server then releases every reference the client held. If the server goes away,
+/// calls in flight fail at once and later calls fail fast, with
+/// [`Error::ConnectionLost`].
+#[derive(Clone, Debug)]
+pub struct Client {
+    conn: Arc<Conn>,
+}
+
+impl Client {
+    /// Connects and authenticates.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), manager_client::Error> {
+    /// let client = manager_client::Client::connect("tcp://127.0.0.1:5000", b"secret").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect(
+        address: impl ToAddress,
+        authkey: impl AsRef<[u8]>,
+    ) -> Result<Client, Error> {
+        Self::connect_with(address, authkey, &ClientOptions::default()).await
+    }
+
+    /// Connects with explicit options.
+    pub async fn connect_with(
+        address: impl ToAddress,
+        authkey: impl AsRef<[u8]>,
+        options: &ClientOptions,
+    ) -> Result<Client, Error> {
+        let address = address.to_address()?;
+        let authkey = AuthKey::new(authkey.as_ref())?;
+        let conn = Conn::open(address, authkey, options).await?;
+        Ok(Client { conn })
+    }
+
+    /// Connects to the server named by `MANAGER_ADDRESS` with the key in
+    /// `MANAGER_AUTHKEY` (hex), as set by [`Client::configure_child`] in a parent.
+    pub async fn from_env() -> Result<Client, Error> {
+        let (address, key) = crate::env::read()?;
+        Self::connect(address, key).await
+    }
+
+    /// Sets `MANAGER_ADDRESS` and `MANAGER_AUTHKEY` on a command, so the child can
+    /// [`Client::from_env`] to the same server.
+    pub fn configure_child(&self, command: &mut std::process::Command) {
+        crate::env::configure(command, self.address(), self.conn.authkey());
+    }
+
+    /// The server's address.
+    pub fn address(&self) -> &Address {
+        self.conn.address()
+    }
+
+    /// The server run this client is connected to.
+    pub fn server_id(&self) -> ServerId {
+        self.conn.server()
+    }
+
+    fn handle(&self, object: ObjectId, type_id: &str) -> Handle {
+        Handle::new(
+            Arc::clone(&self.conn) as Arc<dyn Transport>,
+            object,
+            type_id.to_owned(),
+        )
+    }
+
+    /// Checks a freshly taken reference against `P`'s type, releasing it on mismatch.
+    fn typed<P: Proxy>(&self, object: ObjectId, type_id: &str) -> Result<P, Error> {
+        let handle = self.handle(object, type_id);
+        if type_id != P::shared_type_id() {
+            return Err(Error::WrongType {
+                expected: P::shared_type_id().to_owned(),
+                found: type_id.to_owned(),
+            });
+        }
+        Ok(P::from_handle(handle))
+    }
+
+    /// A proxy to the object the server hosts under `name`.
+    ///
+    /// ```no_run
+    /// # use manager_client::{Client, shared};
+    /// # #[derive(Default)] pub struct Counter { n: u64 }
+    /// # #[shared] impl Counter { pub fn get(&self) -> u64 { self.n } }
+    /// # async fn f(client: Client) -> Result<(), manager_client::Error> {
+    /// let hits: CounterProxy = client.named("hits").await?;
+    /// println!("{}", hits.get().await?);
+    /// # Ok(()) }
+    /// ```
+    pub async fn named<P: Proxy>(&self, name: &str) -> Result<P, Error> {
+        let (object, type_id) = self
+            .conn
+            .request(&Request::GetNamed { name }, |r| match r {
+                Response::Object { id, type_id } => Some((id, type_id.to_owned())),
+                _ => None,
+            })
+            .await?;
+        self.typed(object, &type_id)
+    }
+
+    /// A proxy from a token another process handed over. The object must still be
+    /// alive (held by someone), and the token must come from this server run.
+    pub async fn attach<P: Proxy>(&self, token: &Token) -> Result<P, Error> {
+        if token.server != self.server_id() {
+            return Err(Error::StaleToken(format!(
+                "the token names {token}, but this client is connected to run {} at {}: the server restarted, or \
+                 the token belongs to another server",
+                self.server_id(),
+                self.address()
+            )));
+        }
+        if token.type_id != P::shared_type_id() {
+            return Err(Error::WrongType {
+                expected: P::shared_type_id().to_owned(),
+                found: token.type_id.clone(),
+            });
+        }
+        let object = token.object;
+        let (object, type_id) = self
+            .conn
+            .request(&Request::Incref { object }, |r| match r {
+                Response::Object { id, type_id } => Some((id, type_id.to_owned())),
+                _ => None,
+            })
+            .await?;
+        self.typed(object, &type_id)
+    }
+
+    /// Gives the object behind `proxy` a name on the server, so other clients can
+    /// reach it with [`named`](Self::named). The name holds it until the server stops.
+    pub async fn bind_name<P: Proxy>(&self, name: &str, proxy: &P) -> Result<(), Error> {
+        let object = proxy.handle().object();
+        self.conn
+            .request(&Request::BindNamed { name, object }, |r| {
+                matches!(r, Response::Done).then_some(())
+            })
+            .await
+    }
+
+    /// The exposed methods of a type the server can create.
+    pub async fn describe(&self, type_id: &str) -> Result<TypeDescription, Error> {
+        self.conn
+            .request(&Request::Describe { type_id }, |r| match r {
+                Response::Description(d) => Some(d),
+                _ => None,
+            })
+            .await
+    }
+
+    /// The server's figures: live objects, connections, requests.
+    pub async fn stats(&self) -> Result<ServerStats, Error> {
+        self.conn
+            .request(&Request::Stats, |r| match r {
+                Response::Stats(s) => Some(s),
+                _ => None,
+            })
+            .await
+    }
+
+    /// A round trip to the server.
+    pub async fn ping(&self) -> Result<(), Error> {
+        self.conn
+            .request(&Request::Ping, |r| {
+                matches!(r, Response::Pong).then_some(())
+            })
+            .await
+    }
+
+    /// Asks the server to shut down (refused unless it allows remote shutdown).
+    pub async fn shutdown_server(&self) -> Result<(), Error> {
+        self.conn
+            .request(&Request::Shutdown, |r| {
+                matches!(r, Response::Done).then_some(())
+            })
+            .await
+    }
+
+    /// Creates an object of a registered type from encoded constructor arguments; the
+    /// building block of `TProxy::create`.
+    pub async fn create_handle(&self, type_id: &str, args: Vec<u8>) -> Result<Handle, Error> {
+        let (object, type_id) = self
+            .conn
+            .request(
+                &Request::Create {
+                    type_id,
+                    args: &args,
+                },
+                |r| match r {
+                    Response::Object { id, type_id } => Some((id, type_id.to_owned())),
+                    _ => None,
+                },
+            )
+            .await?;
+        Ok(self.handle(object, &type_id))
+    }
+}
+
+impl Connect for Client {
+    fn create_object<'a>(
+        &'a self,
+        type_id: &'a str,
+        args: Vec<u8>,
+    ) -> BoxFuture<'a, Result<Handle, Error>> {
+        Box::pin(self.create_handle(type_id, args))
+    }
+}

@@ -1,0 +1,476 @@
+//! One multiplexed connection: requests go out tagged with ids, responses come back in
+//! any order and are matched to their waiters.
+//!
+//! A caller encodes its request into the shared output buffer and, if nothing else is
+//! pending, writes it to the socket itself (no hand-off to another task on the common
+//! path); whatever the socket does not take at once, the writer task finishes. The
+//! reader task routes each response to its waiter by id and, when the stream ends,
+//! fails every waiter — and every later call — with the reason.
+
+use manager_proto::frame::{self, FrameDecoder};
+use manager_proto::handshake::{ClientHandshake, HandshakeError, NONCE_LEN, VersionRange};
+use manager_proto::{
+    Address, AuthKey, BoxFuture, Error, MethodRef, NO_RESPONSE, ObjectId, Reply, Request,
+    RequestId, Response, ServerId, Transport,
+};
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::sync::{Notify, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::ClientOptions;
+use crate::in_flight::{InFlight, Outcome};
+use crate::stream::Stream;
+
+/// Bytes waiting to be written, from `pos` on.
+#[derive(Debug, Default)]
+struct Output {
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl Output {
+    fn pending(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+}
+
+/// What the connection's tasks and its users share.
+#[derive(Debug)]
+pub(crate) struct ConnState {
+    address: Address,
+    server: ServerId,
+    /// Kept to hand to child processes (`configure_child`); never logged.
+    authkey: AuthKey,
+    stream: Stream,
+    out: Mutex<Output>,
+    /// Wakes the writer task when a caller left bytes in `out`.
+    wake_writer: Notify,
+    in_flight: Mutex<InFlight>,
+    next_id: AtomicU64,
+    max_frame: usize,
+    /// Cancelled when the last user of the connection lets go: the tasks stop.
+    closing: CancellationToken,
+    /// Set by the reader on every read; the keepalive watches it.
+    heard: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Nothing panics while these locks are held; recover rather than spread a poison.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl ConnState {
+    fn lost(&self, reason: impl Into<String>) -> Error {
+        Error::ConnectionLost {
+            address: self.address.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Ends the connection for every waiter and every later call.
+    fn fail(&self, reason: impl Into<String>) {
+        let error = self.lost(reason);
+        tracing::debug!(address = %self.address, "{error}");
+        lock(&self.in_flight).close(error);
+        self.wake_writer.notify_one();
+    }
+
+    fn closed(&self) -> Option<Error> {
+        lock(&self.in_flight).closed().cloned()
+    }
+
+    /// Appends one frame (built by `encode`) to the output, and writes it right away
+    /// if nothing was pending before it.
+    fn send(&self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<(), Error> {
+        let mut out = lock(&self.out);
+        let was_idle = out.pending() == 0;
+        let start = frame::begin_frame(&mut out.buf);
+        encode(&mut out.buf);
+        frame::finish_frame(&mut out.buf, start, self.max_frame)?;
+        if !was_idle {
+            // The writer task is already draining the buffer; it will get to this too.
+            return Ok(());
+        }
+        let Output { buf, pos } = &mut *out;
+        match self.stream.try_write(&buf[*pos..]) {
+            Ok(n) => *pos += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => {
+                drop(out);
+                let reason = format!("write failed: {e}");
+                self.fail(reason.clone());
+                return Err(self.lost(reason));
+            }
+        }
+        if out.pending() == 0 {
+            out.buf.clear();
+            out.pos = 0;
+        } else {
+            self.wake_writer.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Sends a request nobody waits an answer for.
+    fn send_unanswered(&self, request: Request<'_>) {
+        if self.closed().is_none() {
+            let _ = self.send(|buf| request.encode(NO_RESPONSE, buf));
+        }
+    }
+
+    fn next_id(&self) -> RequestId {
+        // Id 0 is reserved for "no response".
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// The user side of a connection. Dropping the last reference (every `Client` clone,
+/// proxy and pending call) closes the connection; the server then releases everything
+/// it held for us.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    state: Arc<ConnState>,
+    /// Ourselves, for futures that must keep the connection alive.
+    me: Weak<Conn>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.state.closing.cancel();
+    }
+}
+
+impl Conn {
+    /// Opens, authenticates and starts a connection.
+    pub(crate) async fn open(
+        address: Address,
+        authkey: AuthKey,
+        options: &ClientOptions,
+    ) -> Result<Arc<Conn>, Error> {
+        let stream = Stream::connect(&address, options.connect_timeout).await?;
+        let mut decoder = FrameDecoder::new(frame::HANDSHAKE_MAX_FRAME);
+        let server = match tokio::time::timeout(
+            options.connect_timeout,
+            authenticate(&stream, &address, &authkey, &mut decoder),
+        )
+        .await
+        {
+            Ok(r) => r?,
+            Err(_) => {
+                return Err(Error::Timeout(format!(
+                    "the manager at {address} did not complete the handshake within {:?}",
+                    options.connect_timeout
+                )));
+            }
+        };
+        decoder.set_limit(options.max_frame);
+        let state = Arc::new(ConnState {
+            address,
+            server,
+            authkey,
+            stream,
+            out: Mutex::new(Output::default()),
+            wake_writer: Notify::new(),
+            in_flight: Mutex::new(InFlight::default()),
+            next_id: AtomicU64::new(1),
+            max_frame: options.max_frame,
+            closing: CancellationToken::new(),
+            heard: AtomicBool::new(false),
+        });
+        tokio::spawn(reader(Arc::clone(&state), decoder, options.keepalive));
+        tokio::spawn(writer(Arc::clone(&state)));
+        Ok(Arc::new_cyclic(|me| Conn {
+            state,
+            me: me.clone(),
+        }))
+    }
+
+    pub(crate) fn address(&self) -> &Address {
+        &self.state.address
+    }
+
+    pub(crate) fn server(&self) -> ServerId {
+        self.state.server
+    }
+
+    pub(crate) fn authkey(&self) -> &AuthKey {
+        &self.state.authkey
+    }
+
+    fn arc(&self) -> Arc<Conn> {
+        // `self` is borrowed from an `Arc<Conn>`, so the upgrade cannot fail.
+        self.me
+            .upgrade()
+            .unwrap_or_else(|| unreachable!("a live Conn is always in an Arc"))
+    }
+
+    /// Sends a request and returns the future of its response payload. The request is
+    /// encoded and sent before this returns.
+    pub(crate) fn start(&self, request: &Request<'_>) -> Result<PendingCall, Error> {
+        let id = self.state.next_id();
+        let rx = lock(&self.state.in_flight).register(id)?;
+        if let Err(e) = self.state.send(|buf| request.encode(id, buf)) {
+            lock(&self.state.in_flight).forget(id);
+            return Err(e);
+        }
+        Ok(PendingCall {
+            conn: self.arc(),
+            id,
+            rx,
+            finished: false,
+        })
+    }
+
+    /// Sends a request and decodes its response, which must be of a non-error kind.
+    pub(crate) async fn request<T>(
+        &self,
+        request: &Request<'_>,
+        accept: impl FnOnce(Response<'_>) -> Option<T>,
+    ) -> Result<T, Error> {
+        let payload = self.start(request)?.await?;
+        let (_, response) =
+            Response::decode(&payload).map_err(|e| Error::Protocol(e.to_string()))?;
+        let kind = response.kind();
+        if let Response::Error(e) = response {
+            return Err(Error::Remote(e));
+        }
+        accept(response).ok_or_else(|| Error::Protocol(format!("unexpected response kind {kind}")))
+    }
+
+    /// Releases a reference without waiting.
+    pub(crate) fn release(&self, object: ObjectId) {
+        self.state.send_unanswered(Request::Decref { object });
+    }
+}
+
+impl Transport for Conn {
+    fn call(
+        &self,
+        object: ObjectId,
+        method: MethodRef<'_>,
+        args: Vec<u8>,
+    ) -> BoxFuture<'static, Result<Reply, Error>> {
+        let pending = self.start(&Request::Call {
+            object,
+            method,
+            args: &args,
+        });
+        Box::pin(async move { Reply::from_payload(pending?.await?) })
+    }
+
+    fn value_copy(&self, object: ObjectId) -> BoxFuture<'static, Result<Reply, Error>> {
+        let pending = self.start(&Request::ValueCopy { object });
+        Box::pin(async move { Reply::from_payload(pending?.await?) })
+    }
+
+    fn release(&self, object: ObjectId) {
+        Conn::release(self, object);
+    }
+
+    fn address(&self) -> &Address {
+        &self.state.address
+    }
+
+    fn server(&self) -> ServerId {
+        self.state.server
+    }
+}
+
+/// A request waiting for its response. Dropping it before the response arrives tells
+/// the server to cancel the work (a blocked `get` takes nothing, a pending `acquire` is
+/// withdrawn).
+#[derive(Debug)]
+pub(crate) struct PendingCall {
+    conn: Arc<Conn>,
+    id: RequestId,
+    rx: oneshot::Receiver<Outcome>,
+    finished: bool,
+}
+
+impl Future for PendingCall {
+    type Output = Outcome;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
+        match Pin::new(&mut self.rx).poll(cx) {
+            Poll::Ready(result) => {
+                self.finished = true;
+                Poll::Ready(result.unwrap_or_else(|_| {
+                    Err(self.conn.state.lost("the connection's reader stopped"))
+                }))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for PendingCall {
+    fn drop(&mut self) {
+        if !self.finished && lock(&self.conn.state.in_flight).forget(self.id) {
+            self.conn
+                .state
+                .send_unanswered(Request::Cancel { target: self.id });
+        }
+    }
+}
+
+/// Reads responses and hands them to their waiters; watches liveness.
+async fn reader(state: Arc<ConnState>, mut decoder: FrameDecoder, keepalive: Duration) {
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ping_sent = false;
+    let reason = loop {
+        tokio::select! {
+            () = state.closing.cancelled() => return,
+            ready = state.stream.readable() => {
+                if let Err(e) = ready {
+                    break format!("read failed: {e}");
+                }
+                match state.stream.try_read_buf(decoder.buffer_mut()) {
+                    Ok(0) => break "the server closed the connection".to_owned(),
+                    Ok(_) => {
+                        state.heard.store(true, Ordering::Relaxed);
+                        ping_sent = false;
+                        if let Err(reason) = route(&state, &mut decoder) {
+                            break reason;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => break format!("read failed: {e}"),
+                }
+            }
+            _ = ticker.tick() => {
+                if state.heard.swap(false, Ordering::Relaxed) {
+                    continue;
+                }
+                if ping_sent {
+                    break format!("no answer from the server for {:?}", keepalive * 2);
+                }
+                if !lock(&state.in_flight).is_empty() {
+                    // Calls are waiting and the server has been quiet: make sure it is alive.
+                    // A real id, so the server answers; nobody waits for it, but
+                    // its arrival counts as hearing from the server.
+                    let id = state.next_id();
+                    let _ = state.send(|buf| Request::Ping.encode(id, buf));
+                    ping_sent = true;
+                }
+            }
+        }
+    };
+    state.fail(reason);
+}
+
+/// Hands every complete response in `decoder` to its waiter.
+fn route(state: &ConnState, decoder: &mut FrameDecoder) -> Result<(), String> {
+    loop {
+        match decoder.next_frame() {
+            Ok(Some(payload)) => {
+                let id = Response::peek_id(payload)
+                    .map_err(|e| format!("the server sent a bad response: {e}"))?;
+                lock(&state.in_flight).complete(id, payload.to_vec());
+            }
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(format!("the server sent a bad frame: {e}")),
+        }
+    }
+}
+
+/// Finishes writes the callers could not complete.
+async fn writer(state: Arc<ConnState>) {
+    loop {
+        tokio::select! {
+            () = state.closing.cancelled() => return,
+            () = state.wake_writer.notified() => {}
+        }
+        loop {
+            if state.closed().is_some() {
+                return;
+            }
+            let result = {
+                let mut out = lock(&state.out);
+                if out.pending() == 0 {
+                    out.buf.clear();
+                    out.pos = 0;
+                    break;
+                }
+                let Output { buf, pos } = &mut *out;
+                state.stream.try_write(&buf[*pos..]).map(|n| *pos += n)
+            };
+            match result {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if let Err(e) = state.stream.writable().await {
+                        state.fail(format!("write failed: {e}"));
+                        return;
+                    }
+                }
+                Err(e) => {
+                    state.fail(format!("write failed: {e}"));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn authenticate(
+    stream: &Stream,
+    address: &Address,
+    authkey: &AuthKey,
+    decoder: &mut FrameDecoder,
+) -> Result<ServerId, Error> {
+    let mut nonce = [0u8; NONCE_LEN];
+    getrandom::fill(&mut nonce)
+        .map_err(|e| Error::Io(Arc::new(io::Error::other(e.to_string()))))?;
+    let (mut hs, hello) = ClientHandshake::new(authkey, nonce, VersionRange::CURRENT);
+    let lost = |e: io::Error| Error::ConnectionLost {
+        address: address.to_string(),
+        reason: format!("during the handshake: {e}"),
+    };
+    write_frame(stream, &hello).await.map_err(lost)?;
+    loop {
+        let msg = loop {
+            if let Some(f) = decoder.next_frame().map_err(|e| Error::Handshake {
+                address: address.to_string(),
+                source: HandshakeError::NotAManager(e.to_string()),
+            })? {
+                break f.to_vec();
+            }
+            if stream.read_some(decoder.buffer_mut()).await.map_err(lost)? == 0 {
+                return Err(lost(io::ErrorKind::UnexpectedEof.into()));
+            }
+        };
+        match hs.receive(&msg) {
+            Ok(step) => {
+                if let Some(reply) = step.reply {
+                    write_frame(stream, &reply).await.map_err(lost)?;
+                }
+                if let Some(established) = step.established {
+                    return Ok(established.server);
+                }
+            }
+            Err(failure) => {
+                return Err(match failure.error {
+                    HandshakeError::Authentication => Error::Authentication {
+                        address: address.to_string(),
+                    },
+                    source => Error::Handshake {
+                        address: address.to_string(),
+                        source,
+                    },
+                });
+            }
+        }
+    }
+}
+
+async fn write_frame(stream: &Stream, payload: &[u8]) -> io::Result<()> {
+    let mut buf = Vec::with_capacity(payload.len() + frame::HEADER_LEN);
+    frame::encode_frame(payload, &mut buf, usize::MAX).map_err(io::Error::other)?;
+    stream.write_all(&buf).await
+}

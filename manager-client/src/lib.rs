@@ -1,0 +1,51 @@
+//! The client of the Rust managers: connect to a manager server and call shared
+//! objects — your `#[shared]` types and the built-ins — through typed proxies.
+//!
+//! ```no_run
+//! use manager_client::{shared, Client};
+//!
+//! #[derive(Default)]
+//! pub struct Counter { n: u64 }
+//!
+//! #[shared]
+//! impl Counter {
+//!     pub fn incr(&mut self, by: u64) -> u64 { self.n += by; self.n }
+//! }
+//!
+//! # async fn f() -> Result<(), manager_client::Error> {
+//! let client = Client::from_env().await?;                // MANAGER_ADDRESS, MANAGER_AUTHKEY
+//! let counter: CounterProxy = client.named("counter").await?;
+//! let n = counter.incr(1).await?;                        // runs on the server
+//! let mine = CounterProxy::create(&client).await?;       // a new Counter, ours
+//! let token = mine.token();                              // hand it to another process
+//! # let _ = (n, token); Ok(()) }
+//! ```
+//!
+//! The rules:
+//! - One connection per [`Client`], multiplexed: calls from many tasks share it, in
+//!   flight together; a call blocked on the server holds up no other.
+//! - Proxies are `Clone + Send + Sync`; clones share one server reference, and the
+//!   object lives while any proxy in any process (or a name, or a container) holds it.
+//! - Dropping a pending call cancels it on the server.
+//! - If the server goes away, calls in flight fail at once and later calls fail fast
+//!   with [`Error::ConnectionLost`].
+//! - [`blocking`] offers the same without an async runtime.
+//!
+//! This crate does not depend on `manager-server`: a program that only uses shared
+//! objects compiles no server code.
+
+pub mod blocking;
+mod client;
+mod connection;
+pub mod env;
+mod in_flight;
+mod stream;
+
+pub use client::{Client, ClientOptions, ToAddress};
+
+pub use manager_derive::shared;
+pub use manager_proto as proto;
+pub use manager_proto::{
+    Address, AuthKey, BlockingProxy, Error, Handle, Proxy, RemoteError, RemoteErrorKind,
+    ServerStats, Token, TypeDescription, serde,
+};

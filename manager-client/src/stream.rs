@@ -1,0 +1,97 @@
+//! The client's socket, TCP or Unix, shared by callers (who write directly when the
+//! socket has room), the writer task (which finishes what they could not) and the
+//! reader task.
+
+use manager_proto::{Address, Error};
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpStream, UnixStream};
+
+#[derive(Debug)]
+pub(crate) enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    /// Opens a socket to `address` within `timeout`.
+    pub(crate) async fn connect(address: &Address, timeout: Duration) -> Result<Stream, Error> {
+        let connect_err = |source: io::Error| Error::Connect {
+            address: address.to_string(),
+            source: Arc::new(source),
+        };
+        let connecting = async {
+            match address {
+                Address::Tcp(hostport) => {
+                    let s = TcpStream::connect(hostport.as_str()).await?;
+                    s.set_nodelay(true)?;
+                    Ok(Stream::Tcp(s))
+                }
+                Address::Unix(path) => Ok(Stream::Unix(UnixStream::connect(path).await?)),
+            }
+        };
+        match tokio::time::timeout(timeout, connecting).await {
+            Ok(r) => r.map_err(connect_err),
+            Err(_) => Err(connect_err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no connection within {timeout:?}"),
+            ))),
+        }
+    }
+
+    pub(crate) async fn readable(&self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.readable().await,
+            Stream::Unix(s) => s.readable().await,
+        }
+    }
+
+    pub(crate) async fn writable(&self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.writable().await,
+            Stream::Unix(s) => s.writable().await,
+        }
+    }
+
+    /// Reads what is available into the spare capacity of `buf` (growing it if full).
+    pub(crate) fn try_read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(16 * 1024);
+        }
+        match self {
+            Stream::Tcp(s) => s.try_read_buf(buf),
+            Stream::Unix(s) => s.try_read_buf(buf),
+        }
+    }
+
+    pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.try_write(buf),
+            Stream::Unix(s) => s.try_write(buf),
+        }
+    }
+
+    /// Writes all of `buf`, waiting for room as needed.
+    pub(crate) async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.try_write(buf) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => buf = &buf[n..],
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable().await?,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads until `buf` grows, or the peer closes (returns 0).
+    pub(crate) async fn read_some(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        loop {
+            match self.try_read_buf(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable().await?,
+                other => return other,
+            }
+        }
+    }
+}

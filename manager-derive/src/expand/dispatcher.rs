@@ -1,0 +1,207 @@
+//! The server side: `Dispatch` for the type, and `T::EXPOSED`.
+
+use crate::model::{Constructor, Method, Receiver, Return, SharedImpl};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+
+pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
+    let ty = &model.self_ty;
+    let name = model.name.to_string();
+    let exposed: Vec<_> = model.methods.iter().map(|x| &x.exposed).collect();
+    let infos = model.methods.iter().map(|x| {
+        let exposed = &x.exposed;
+        let receiver = match x.receiver {
+            Receiver::Ref => quote!(#m::Receiver::Ref),
+            Receiver::Mut => quote!(#m::Receiver::Mut),
+        };
+        let is_async = x.is_async;
+        quote! {
+            #m::MethodInfo { name: #exposed, id: #m::method_id(#exposed), receiver: #receiver, is_async: #is_async }
+        }
+    });
+    let type_id = match &model.options.type_id {
+        Some(id) => quote!(#id),
+        None => quote! {{
+            use #m::{TypeIdViaExplicit as _, TypeIdViaDefault as _};
+            (&#m::TypeIdOf::<#ty>::new()).shared_type_id(::core::concat!(::core::module_path!(), "::", #name))
+        }},
+    };
+    let construct = construct(model, m);
+    let ref_arms = arms(model, m, Receiver::Ref);
+    let mut_arms = arms(model, m, Receiver::Mut);
+    let wire_checks = wire_checks(model, m);
+    quote! {
+        #[automatically_derived]
+        impl #ty {
+            /// The methods clients may call (Python's `exposed`), by exposed name.
+            pub const EXPOSED: &'static [&'static str] = &[#(#exposed),*];
+        }
+
+        #[automatically_derived]
+        impl #m::Dispatch for #ty {
+            fn shared_type_id() -> &'static str {
+                #type_id
+            }
+
+            fn methods() -> &'static [#m::MethodInfo] {
+                const METHODS: &[#m::MethodInfo] = &[#(#infos),*];
+                METHODS
+            }
+
+            fn construct(args: &[u8]) -> ::core::result::Result<Self, #m::RemoteError> {
+                #construct
+            }
+
+            #[allow(unused_variables, unreachable_code)]
+            fn call_ref<'a>(&'a self, method: u32, args: &[u8]) -> #m::Outcome<'a> {
+                #ref_arms
+            }
+
+            #[allow(unused_variables, unreachable_code)]
+            fn call_mut<'a>(&'a mut self, method: u32, args: &[u8]) -> #m::Outcome<'a> {
+                #mut_arms
+            }
+
+            fn value_copy(&self) -> #m::CallResult {
+                use #m::{ValueViaSerialize as _, ValueUnsupported as _};
+                (&#m::ValueOf(self)).value_copy()
+            }
+        }
+
+        #wire_checks
+    }
+}
+
+fn construct(model: &SharedImpl, m: &TokenStream) -> TokenStream {
+    let ty = &model.self_ty;
+    let what = format!("the constructor arguments of `{}`", model.name);
+    match &model.constructor {
+        Constructor::Function { name, args } => {
+            let idents: Vec<_> = args.iter().map(|a| &a.ident).collect();
+            let types: Vec<_> = args.iter().map(|a| &a.ty).collect();
+            quote! {
+                let (#(#idents,)*): (#(#types,)*) = #m::decode_args(args, #what)?;
+                ::core::result::Result::Ok(<#ty>::#name(#(#idents),*))
+            }
+        }
+        Constructor::Default => {
+            let default = quote_spanned! {model.self_ty.span()=> <#ty as ::core::default::Default>::default() };
+            quote! {
+                let (): () = #m::decode_args(args, #what)?;
+                ::core::result::Result::Ok(#default)
+            }
+        }
+    }
+}
+
+/// The name of the constant holding a method's id (by position: identifiers may be raw).
+fn id_const(model: &SharedImpl, method: &Method) -> syn::Ident {
+    let index = model
+        .methods
+        .iter()
+        .position(|x| std::ptr::eq(x, method))
+        .unwrap_or_default();
+    format_ident!("__METHOD_{}", index)
+}
+
+fn arms(model: &SharedImpl, m: &TokenStream, receiver: Receiver) -> TokenStream {
+    let ty = &model.self_ty;
+    let methods: Vec<_> = model
+        .methods
+        .iter()
+        .filter(|x| x.receiver == receiver)
+        .collect();
+    let consts = methods.iter().map(|x| {
+        let c = id_const(model, x);
+        let exposed = &x.exposed;
+        quote!(const #c: u32 = #m::method_id(#exposed);)
+    });
+    let arms = methods.iter().map(|x| {
+        let c = id_const(model, x);
+        let ident = &x.ident;
+        let idents: Vec<_> = x.args.iter().map(|a| &a.ident).collect();
+        let types: Vec<_> = x.args.iter().map(|a| &a.ty).collect();
+        let what_args = format!("the arguments of `{}::{}`", model.name, x.exposed.value());
+        let what_ret = format!("the result of `{}::{}`", model.name, x.exposed.value());
+        let call = if x.is_async {
+            quote!(<#ty>::#ident(self, #(#idents),*).await)
+        } else {
+            quote!(<#ty>::#ident(self, #(#idents),*))
+        };
+        let encode = match &x.ret {
+            Return::Unit => quote! {{ let () = #call; #m::encode_return(&(), #what_ret) }},
+            Return::Value(_) => quote! {{ let value = #call; #m::encode_return(&value, #what_ret) }},
+            Return::Fallible { .. } => quote! {{
+                match #call {
+                    ::core::result::Result::Ok(value) => #m::encode_return(&value, #what_ret),
+                    ::core::result::Result::Err(error) => {
+                        let description = {
+                            use #m::{DescribeViaDisplay as _, DescribeViaTypeName as _};
+                            (&#m::DescribeError(&error)).describe()
+                        };
+                        #m::user_error(&error, #what_ret, description)
+                    }
+                }
+            }},
+        };
+        let body = if x.is_async {
+            quote_spanned! {x.span=> #m::Outcome::Pending(::std::boxed::Box::pin(async move { #encode })) }
+        } else {
+            quote!(#m::Outcome::Ready(#encode))
+        };
+        quote! {
+            #c => {
+                let (#(#idents,)*): (#(#types,)*) = match #m::decode_args(args, #what_args) {
+                    ::core::result::Result::Ok(decoded) => decoded,
+                    ::core::result::Result::Err(e) => return #m::Outcome::Ready(::core::result::Result::Err(e)),
+                };
+                #body
+            }
+        }
+    });
+    let kind = match receiver {
+        Receiver::Ref => "&self",
+        Receiver::Mut => "&mut self",
+    };
+    let unknown = format!("`{}` has no {kind} method with id {{:#010x}}", model.name);
+    quote! {
+        #(#consts)*
+        match method {
+            #(#arms)*
+            _ => #m::Outcome::Ready(::core::result::Result::Err(#m::RemoteError::new(
+                #m::RemoteErrorKind::NotExposed,
+                ::std::format!(#unknown, method),
+            ))),
+        }
+    }
+}
+
+/// A compile-time check, spanned on each argument and return type, that it crosses the
+/// wire (`Serialize + DeserializeOwned`): the error points at the type, not at
+/// generated code.
+fn wire_checks(model: &SharedImpl, m: &TokenStream) -> TokenStream {
+    let mut types = Vec::new();
+    if let Constructor::Function { args, .. } = &model.constructor {
+        types.extend(args.iter().map(|a| &a.ty));
+    }
+    for x in &model.methods {
+        types.extend(x.args.iter().map(|a| &a.ty));
+        match &x.ret {
+            Return::Unit => {}
+            Return::Value(t) => types.push(t),
+            Return::Fallible { ok, err } => {
+                types.push(ok);
+                types.push(err);
+            }
+        }
+    }
+    let checks = types
+        .iter()
+        .map(|t| quote_spanned! {t.span()=> #m::assert_wire_type::<#t>(); });
+    quote! {
+        const _: fn() = || {
+            #(#checks)*
+        };
+    }
+}

@@ -1,0 +1,107 @@
+//! The shared secret.
+
+use std::fmt;
+
+/// The key every peer must prove it knows. Its bytes never appear in `Debug` output,
+/// logs or error messages.
+///
+/// ```
+/// use manager_proto::AuthKey;
+/// let key = AuthKey::from_hex("00ff10").unwrap();
+/// assert_eq!(key.to_hex(), "00ff10");
+/// assert_eq!(format!("{key:?}"), "AuthKey(<3 bytes, redacted>)");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuthKey(Vec<u8>);
+
+/// A key that cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AuthKeyError {
+    /// An empty key proves nothing.
+    #[error("the authkey is empty")]
+    Empty,
+    /// Not an even-length string of hex digits.
+    #[error("the authkey is not valid hex")]
+    NotHex,
+}
+
+impl AuthKey {
+    /// A key from raw bytes (any length but zero).
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Result<Self, AuthKeyError> {
+        let bytes = bytes.into();
+        if bytes.is_empty() {
+            return Err(AuthKeyError::Empty);
+        }
+        Ok(AuthKey(bytes))
+    }
+
+    /// A key from hex digits, as `MANAGER_AUTHKEY` carries it. Surrounding whitespace is
+    /// ignored, so a key file may end with a newline.
+    pub fn from_hex(hex: &str) -> Result<Self, AuthKeyError> {
+        let hex = hex.trim().as_bytes();
+        if hex.len() % 2 != 0 {
+            return Err(AuthKeyError::NotHex);
+        }
+        let nibble = |c: u8| match c {
+            b'0'..=b'9' => Ok(c - b'0'),
+            b'a'..=b'f' => Ok(c - b'a' + 10),
+            b'A'..=b'F' => Ok(c - b'A' + 10),
+            _ => Err(AuthKeyError::NotHex),
+        };
+        let bytes = hex
+            .chunks_exact(2)
+            .map(|pair| Ok(nibble(pair[0])? << 4 | nibble(pair[1])?))
+            .collect::<Result<Vec<u8>, _>>()?;
+        AuthKey::new(bytes)
+    }
+
+    /// The key as lowercase hex.
+    pub fn to_hex(&self) -> String {
+        use fmt::Write;
+        self.0.iter().fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+    }
+
+    /// The raw key.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl AsRef<[u8]> for AuthKey {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for AuthKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AuthKey(<{} bytes, redacted>)", self.0.len())
+    }
+}
+
+impl Drop for AuthKey {
+    fn drop(&mut self) {
+        // Best effort: do not leave the secret in freed memory.
+        self.0.iter_mut().for_each(|b| *b = 0);
+        std::hint::black_box(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trip_and_refusals() {
+        let k = AuthKey::from_hex(" DEADbeef\n").unwrap();
+        assert_eq!(k.as_bytes(), &[0xde, 0xad, 0xbe, 0xef]);
+        assert_eq!(k.to_hex(), "deadbeef");
+        assert_eq!(AuthKey::from_hex(""), Err(AuthKeyError::Empty));
+        assert_eq!(AuthKey::from_hex("abc"), Err(AuthKeyError::NotHex));
+        assert_eq!(AuthKey::from_hex("zz"), Err(AuthKeyError::NotHex));
+        assert!(!format!("{k:?}").contains("de"));
+    }
+}

@@ -1,0 +1,95 @@
+//! The server side of a shared type: what `#[shared]` implements so a server can
+//! construct the type and call its methods from encoded requests.
+
+use crate::{MethodRef, RemoteError, RemoteErrorKind};
+use std::future::Future;
+use std::pin::Pin;
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An encoded result, or the error to send instead.
+pub type CallResult = Result<Vec<u8>, RemoteError>;
+
+/// How a method borrows its object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Receiver {
+    /// `&self`: may run alongside other `&self` methods.
+    Ref,
+    /// `&mut self`: runs alone.
+    Mut,
+}
+
+/// One exposed method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MethodInfo {
+    /// The exposed name (after `rename`).
+    pub name: &'static str,
+    /// [`method_id`](crate::method_id) of the name.
+    pub id: u32,
+    /// How it borrows the object.
+    pub receiver: Receiver,
+    /// Whether it is an `async fn` (may park).
+    pub is_async: bool,
+}
+
+/// What calling a method produced.
+#[allow(missing_debug_implementations)]
+pub enum Outcome<'a> {
+    /// A synchronous method finished.
+    Ready(CallResult),
+    /// An async method's future, borrowing the object until it completes.
+    Pending(BoxFuture<'a, CallResult>),
+}
+
+/// A type a server can host. Implemented by `#[shared]`; the server wraps each object
+/// in a lock that gives `&mut self` methods exclusive access and lets `&self` methods
+/// run together.
+pub trait Dispatch: Sized + Send + Sync + 'static {
+    /// The type id clients name it by.
+    fn shared_type_id() -> &'static str;
+
+    /// The exposed methods.
+    fn methods() -> &'static [MethodInfo];
+
+    /// Builds an object from encoded constructor arguments.
+    fn construct(args: &[u8]) -> Result<Self, RemoteError>;
+
+    /// Calls a `&self` method (by id, already resolved through [`Dispatch::method`]).
+    fn call_ref<'a>(&'a self, method: u32, args: &[u8]) -> Outcome<'a>;
+
+    /// Calls a `&mut self` method.
+    fn call_mut<'a>(&'a mut self, method: u32, args: &[u8]) -> Outcome<'a>;
+
+    /// The object's value, encoded (Python's `_getvalue`); an error if the type is not
+    /// `Serialize`.
+    fn value_copy(&self) -> CallResult;
+
+    /// Resolves a method reference to an exposed method, or the error to answer with.
+    fn method(method: MethodRef<'_>) -> Result<&'static MethodInfo, RemoteError> {
+        resolve_method(Self::shared_type_id(), Self::methods(), method)
+    }
+}
+
+/// Finds `method` among `methods` of type `type_id`, or explains why not.
+pub fn resolve_method(
+    type_id: &str,
+    methods: &'static [MethodInfo],
+    method: MethodRef<'_>,
+) -> Result<&'static MethodInfo, RemoteError> {
+    let found = match method {
+        MethodRef::Id(id) => methods.iter().find(|m| m.id == id),
+        MethodRef::Name(name) => methods.iter().find(|m| m.name == name),
+    };
+    found.ok_or_else(|| {
+        let exposed = methods
+            .iter()
+            .map(|m| m.name)
+            .collect::<Vec<_>>()
+            .join(", ");
+        RemoteError::new(
+            RemoteErrorKind::NotExposed,
+            format!("`{type_id}` does not expose {method} (exposed: {exposed})"),
+        )
+    })
+}

@@ -1,0 +1,66 @@
+//! The wire protocol of the Rust managers: frames, the handshake, requests and
+//! responses, the errors that cross the wire, and the traits `#[shared]` code
+//! implements. Pure: no sockets, no runtime, no clock, no randomness — everything here
+//! is a function of its inputs, which is what makes it fuzzable.
+//!
+//! ```
+//! use manager_proto::{frame, MethodRef, ObjectId, Request};
+//!
+//! // A client encodes a call into a frame...
+//! let mut wire = Vec::new();
+//! let start = frame::begin_frame(&mut wire);
+//! Request::Call { object: ObjectId(3), method: MethodRef::Name("incr"), args: &[1] }.encode(42, &mut wire);
+//! frame::finish_frame(&mut wire, start, frame::DEFAULT_MAX_FRAME).unwrap();
+//!
+//! // ...and the server splits the stream back into requests.
+//! let mut decoder = frame::FrameDecoder::new(frame::DEFAULT_MAX_FRAME);
+//! decoder.buffer_mut().extend_from_slice(&wire);
+//! let payload = decoder.next_frame().unwrap().unwrap();
+//! let (id, request) = Request::decode(payload).unwrap();
+//! assert_eq!(id, 42);
+//! assert!(matches!(request, Request::Call { object: ObjectId(3), .. }));
+//! ```
+//!
+//! Rules the encoding keeps:
+//! - a frame is a 4-byte big-endian length and a postcard payload; readers check the
+//!   length against their limit before taking the payload ([`frame`]);
+//! - every message starts with its request id and a fixed kind number; a kind unknown
+//!   to the reader is reported with the id, so it can be answered, not dropped
+//!   ([`DecodeError::UnknownKind`]);
+//! - methods are named by [`method_id`] of their name, never by position;
+//! - golden byte vectors in `tests/golden.rs` pin every message's encoding.
+
+pub mod address;
+pub mod authkey;
+pub mod dispatch;
+pub mod error;
+pub mod frame;
+pub mod handshake;
+pub mod ids;
+pub mod proxy;
+pub mod request;
+pub mod response;
+pub mod token;
+mod wire;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use address::{Address, AddressError};
+pub use authkey::{AuthKey, AuthKeyError};
+pub use dispatch::{BoxFuture, CallResult, Dispatch, MethodInfo, Outcome, Receiver};
+pub use error::{Error, RemoteError, RemoteErrorKind};
+pub use frame::FrameError;
+pub use handshake::HandshakeError;
+pub use ids::{MethodRef, NO_RESPONSE, ObjectId, RequestId, ServerId, method_id};
+pub use proxy::{
+    BlockingConnect, BlockingProxy, Connect, Executor, Handle, Proxy, Reply, Transport,
+};
+pub use request::Request;
+pub use response::{Response, ServerStats, TypeDescription};
+pub use token::Token;
+pub use wire::DecodeError;
+
+pub use postcard;
+pub use serde;

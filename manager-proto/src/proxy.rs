@@ -1,0 +1,288 @@
+//! The client side of shared objects: what a proxy is made of, and the transport a
+//! client implements so generated proxies can call through it.
+//!
+//! A proxy (generated `CounterProxy`, built-in `DictProxy`, ...) is a typed wrapper
+//! around a [`Handle`]: one reference, held by this process, to one server object.
+//! Clones share the handle; when the last clone drops, the transport releases the
+//! reference.
+
+use crate::dispatch::BoxFuture;
+use crate::response::Response;
+use crate::{Address, Error, MethodRef, ObjectId, ServerId, Token};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// What a proxy needs from the connection it was made on. Implemented by
+/// `manager_client`; generated code only ever sees it behind a [`Handle`].
+pub trait Transport: Send + Sync + 'static {
+    /// Calls `method` of `object` with encoded arguments. The request is encoded before
+    /// this returns (so `method` need not outlive it); the future waits for the reply.
+    /// Dropping the future cancels the call on the server.
+    fn call(
+        &self,
+        object: ObjectId,
+        method: MethodRef<'_>,
+        args: Vec<u8>,
+    ) -> BoxFuture<'static, Result<Reply, Error>>;
+
+    /// Asks for a copy of the object's value.
+    fn value_copy(&self, object: ObjectId) -> BoxFuture<'static, Result<Reply, Error>>;
+
+    /// Releases one reference to `object` (fire and forget; never blocks).
+    fn release(&self, object: ObjectId);
+
+    /// The server's address.
+    fn address(&self) -> &Address;
+
+    /// The server run this transport is connected to.
+    fn server(&self) -> ServerId;
+}
+
+/// A successful reply: the response frame, and where the encoded value sits in it.
+#[derive(Debug)]
+pub struct Reply {
+    payload: Vec<u8>,
+    start: usize,
+}
+
+impl Reply {
+    /// Wraps a response payload whose value starts at `start`.
+    pub fn new(payload: Vec<u8>, start: usize) -> Self {
+        Reply { payload, start }
+    }
+
+    /// Interprets a response payload, which must be a `Value` response; any other kind
+    /// becomes the matching error.
+    pub fn from_payload(payload: Vec<u8>) -> Result<Self, Error> {
+        match Response::decode(&payload) {
+            Ok((_, Response::Value(bytes))) => {
+                let start = payload.len() - bytes.len();
+                Ok(Reply::new(payload, start))
+            }
+            Ok((_, Response::Error(e))) => Err(Error::Remote(e)),
+            Ok((_, other)) => Err(Error::Protocol(format!(
+                "expected a value, the server sent a response of kind {}",
+                other.kind()
+            ))),
+            Err(e) => Err(Error::Protocol(e.to_string())),
+        }
+    }
+
+    /// The encoded value.
+    pub fn bytes(&self) -> &[u8] {
+        &self.payload[self.start..]
+    }
+
+    /// Decodes the value as `T`; `what` names it in the error.
+    pub fn decode<T: DeserializeOwned>(&self, what: &str) -> Result<T, Error> {
+        decode_exact(self.bytes(), what)
+    }
+}
+
+/// Decodes `bytes` as exactly one `T` (trailing bytes mean the two sides disagree on
+/// the type, which must not pass silently).
+pub fn decode_exact<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, Error> {
+    let decode_err = |reason: String| Error::Decode {
+        what: what.to_owned(),
+        reason,
+    };
+    let (value, rest) =
+        postcard::take_from_bytes::<T>(bytes).map_err(|e| decode_err(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(decode_err(format!(
+            "{} bytes left over: the server's type is not `{}`",
+            rest.len(),
+            std::any::type_name::<T>()
+        )));
+    }
+    Ok(value)
+}
+
+/// Encodes `value`; `what` names it in the error.
+pub fn encode<T: Serialize + ?Sized>(value: &T, what: &str) -> Result<Vec<u8>, Error> {
+    postcard::to_allocvec(value).map_err(|e| Error::Encode {
+        what: what.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// One reference, held by this process, to one server object. Clones share it; the
+/// last clone to drop releases it.
+#[derive(Clone)]
+pub struct Handle(Arc<HandleInner>);
+
+struct HandleInner {
+    /// The connection the reference was taken on, and will be released on.
+    transport: Arc<dyn Transport>,
+    /// The object.
+    object: ObjectId,
+    /// The object's type id, for tokens and error messages.
+    type_id: String,
+}
+
+impl Drop for HandleInner {
+    fn drop(&mut self) {
+        self.transport.release(self.object);
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Handle(`{}` {} at {})",
+            self.0.type_id,
+            self.0.object,
+            self.0.transport.address()
+        )
+    }
+}
+
+impl Handle {
+    /// Wraps a reference the caller already holds on `transport` (from a create,
+    /// incref or get-named); the handle releases it on drop.
+    pub fn new(transport: Arc<dyn Transport>, object: ObjectId, type_id: String) -> Self {
+        Handle(Arc::new(HandleInner {
+            transport,
+            object,
+            type_id,
+        }))
+    }
+
+    /// The object's id.
+    pub fn object(&self) -> ObjectId {
+        self.0.object
+    }
+
+    /// The object's type id.
+    pub fn type_id(&self) -> &str {
+        &self.0.type_id
+    }
+
+    /// The connection this handle calls through.
+    pub fn transport(&self) -> &Arc<dyn Transport> {
+        &self.0.transport
+    }
+
+    /// The object's token, to hand to another process.
+    pub fn token(&self) -> Token {
+        Token {
+            address: self.0.transport.address().clone(),
+            server: self.0.transport.server(),
+            object: self.0.object,
+            type_id: self.0.type_id.clone(),
+        }
+    }
+
+    /// Calls a method with already-encoded arguments.
+    pub fn call_raw(
+        &self,
+        method: MethodRef<'_>,
+        args: Vec<u8>,
+    ) -> BoxFuture<'static, Result<Reply, Error>> {
+        self.0.transport.call(self.0.object, method, args)
+    }
+
+    /// Calls a method by name with a tuple of arguments (Python's `_callmethod`): the
+    /// dynamic escape hatch next to a proxy's typed methods.
+    pub async fn call<A, R>(&self, method: &str, args: &A) -> Result<R, Error>
+    where
+        A: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        let what = format!("`{}`.{method}", self.0.type_id);
+        let args = encode(args, &format!("the arguments of {what}"))?;
+        let reply = self.call_raw(MethodRef::Name(method), args).await?;
+        reply.decode(&format!("the result of {what}"))
+    }
+
+    /// A copy of the object's value (Python's `_getvalue`).
+    pub async fn value_copy<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        let reply = self.0.transport.value_copy(self.0.object).await?;
+        reply.decode(&format!(
+            "the value of `{}` {}",
+            self.0.type_id, self.0.object
+        ))
+    }
+}
+
+/// A typed proxy: generated by `#[shared]` for user types, written by hand for the
+/// built-ins.
+pub trait Proxy: Clone + Send + Sync + Sized + 'static {
+    /// The type id of the objects this proxy fronts.
+    fn shared_type_id() -> &'static str;
+
+    /// Wraps a handle whose type id the caller has checked.
+    fn from_handle(handle: Handle) -> Self;
+
+    /// The proxy's handle.
+    fn handle(&self) -> &Handle;
+
+    /// The object's token, to hand to another process.
+    fn token(&self) -> Token {
+        self.handle().token()
+    }
+}
+
+/// Something objects can be created through: an async client.
+pub trait Connect {
+    /// Creates an object of `type_id` from encoded constructor arguments.
+    fn create_object<'a>(
+        &'a self,
+        type_id: &'a str,
+        args: Vec<u8>,
+    ) -> BoxFuture<'a, Result<Handle, Error>>;
+}
+
+/// Runs a future to completion on a client's own runtime: the engine of the blocking
+/// facade.
+pub trait BlockOn: Send + Sync {
+    /// Drives `fut` to completion; fails (instead of panicking) when called from inside
+    /// an async runtime.
+    fn block_on_unit(&self, fut: Pin<&mut (dyn Future<Output = ()> + '_)>) -> Result<(), Error>;
+}
+
+/// A shared [`BlockOn`].
+pub type Executor = Arc<dyn BlockOn>;
+
+/// Runs `fut` to completion on `exec`.
+pub fn block_on<F: Future>(exec: &dyn BlockOn, fut: F) -> Result<F::Output, Error> {
+    let mut out = None;
+    {
+        let mut task = std::pin::pin!(async {
+            out = Some(fut.await);
+        });
+        exec.block_on_unit(task.as_mut())?;
+    }
+    out.ok_or_else(|| {
+        Error::Protocol("the blocking executor returned before the call finished".into())
+    })
+}
+
+/// Something objects can be created through without an async runtime: a blocking
+/// client.
+pub trait BlockingConnect: Connect {
+    /// The executor blocking proxies made through this client run on.
+    fn executor(&self) -> Executor;
+}
+
+/// A blocking proxy: the async proxy plus the executor that drives it.
+pub trait BlockingProxy: Sized {
+    /// The async proxy it wraps.
+    type Async: Proxy;
+
+    /// Wraps an async proxy.
+    fn from_async(proxy: Self::Async, exec: Executor) -> Self;
+
+    /// The async proxy inside.
+    fn as_async(&self) -> &Self::Async;
+
+    /// The object's token, to hand to another process.
+    fn token(&self) -> Token {
+        self.as_async().token()
+    }
+}

@@ -1,0 +1,186 @@
+//! Responses: server to client, matched to requests by id, in any order.
+//!
+//! A response payload is the postcard encoding of `(id: u64, kind: u32, fields..)`; a
+//! `Value` carries the encoded result as the rest of the payload.
+
+use crate::wire::{DecodeError, Reader, put};
+use crate::{ObjectId, RemoteError, RequestId};
+use serde::{Deserialize, Serialize};
+
+/// The fixed kind numbers of responses.
+pub mod kind {
+    /// [`Response::Pong`](super::Response::Pong)
+    pub const PONG: u32 = 0;
+    /// [`Response::Value`](super::Response::Value)
+    pub const VALUE: u32 = 1;
+    /// [`Response::Object`](super::Response::Object)
+    pub const OBJECT: u32 = 2;
+    /// [`Response::Done`](super::Response::Done)
+    pub const DONE: u32 = 3;
+    /// [`Response::Description`](super::Response::Description)
+    pub const DESCRIPTION: u32 = 4;
+    /// [`Response::Stats`](super::Response::Stats)
+    pub const STATS: u32 = 5;
+    /// [`Response::Error`](super::Response::Error)
+    pub const ERROR: u32 = 6;
+}
+
+/// A type's exposed interface, answered to `Describe`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypeDescription {
+    /// The type id.
+    pub type_id: String,
+    /// The exposed method names (Python's `exposed`).
+    pub methods: Vec<String>,
+}
+
+/// What the server reports about itself, answered to `Stats`.
+///
+/// Fields may be added at the end in later versions; older clients ignore them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerStats {
+    /// Live objects (named ones included).
+    pub objects: u64,
+    /// Named objects.
+    pub named: u64,
+    /// Open, authenticated connections.
+    pub connections: u64,
+    /// Requests served since start.
+    pub requests: u64,
+    /// Calls parked right now (blocked waits, running async methods).
+    pub parked_calls: u64,
+    /// Live objects per type id, sorted by type id.
+    pub objects_by_type: Vec<(String, u64)>,
+}
+
+/// A response, borrowing result bytes from the frame it came in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Response<'a> {
+    /// Answer to `Ping`.
+    Pong,
+    /// A method's result or an object's value, encoded.
+    Value(&'a [u8]),
+    /// The object a `Create`, `Incref` or `GetNamed` gave the caller a reference to.
+    Object {
+        /// Its id.
+        id: ObjectId,
+        /// Its type id, so the client can check it against the proxy type.
+        type_id: &'a str,
+    },
+    /// Success with nothing to return.
+    Done,
+    /// Answer to `Describe`.
+    Description(TypeDescription),
+    /// Answer to `Stats`.
+    Stats(ServerStats),
+    /// The request failed.
+    Error(RemoteError),
+}
+
+impl<'a> Response<'a> {
+    /// The response's kind number.
+    pub fn kind(&self) -> u32 {
+        match self {
+            Response::Pong => kind::PONG,
+            Response::Value(_) => kind::VALUE,
+            Response::Object { .. } => kind::OBJECT,
+            Response::Done => kind::DONE,
+            Response::Description(_) => kind::DESCRIPTION,
+            Response::Stats(_) => kind::STATS,
+            Response::Error(_) => kind::ERROR,
+        }
+    }
+
+    /// Appends the payload (no frame header) of the response to request `id` to `out`.
+    pub fn encode(&self, id: RequestId, out: &mut Vec<u8>) {
+        put(out, &id);
+        put(out, &self.kind());
+        match self {
+            Response::Pong | Response::Done => {}
+            Response::Value(bytes) => out.extend_from_slice(bytes),
+            Response::Object { id, type_id } => {
+                put(out, &id.0);
+                put(out, *type_id);
+            }
+            Response::Description(d) => put(out, d),
+            Response::Stats(s) => put(out, s),
+            Response::Error(e) => put(out, e),
+        }
+    }
+
+    /// Appends the header of a `Value` response; the caller appends the value's bytes.
+    /// Lets a server encode a result straight into its output buffer.
+    pub fn encode_value_header(id: RequestId, out: &mut Vec<u8>) {
+        put(out, &id);
+        put(out, &kind::VALUE);
+    }
+
+    /// Decodes a response payload into its id and response.
+    pub fn decode(payload: &'a [u8]) -> Result<(RequestId, Response<'a>), DecodeError> {
+        let (id, kind, mut r) = Self::header(payload)?;
+        let malformed = |reason| DecodeError::Malformed {
+            id: Some(id),
+            reason,
+        };
+        let resp = match kind {
+            kind::PONG => Response::Pong,
+            kind::DONE => Response::Done,
+            kind::VALUE => return Ok((id, Response::Value(r.rest()))),
+            kind::OBJECT => Response::Object {
+                id: ObjectId(r.get("object id").map_err(malformed)?),
+                type_id: r.get("type id").map_err(malformed)?,
+            },
+            kind::DESCRIPTION => Response::Description(r.get("description").map_err(malformed)?),
+            // Stats may grow fields at the end: ignore what this version does not know.
+            kind::STATS => return Ok((id, Response::Stats(r.get("stats").map_err(malformed)?))),
+            kind::ERROR => Response::Error(r.get("error").map_err(malformed)?),
+            kind => return Err(DecodeError::UnknownKind { id, kind }),
+        };
+        r.finish().map_err(malformed)?;
+        Ok((id, resp))
+    }
+
+    /// Reads just the id: a client's reader task routes a response by id and leaves the
+    /// body to the caller that waits for it.
+    pub fn peek_id(payload: &'a [u8]) -> Result<RequestId, DecodeError> {
+        Self::header(payload).map(|(id, _, _)| id)
+    }
+
+    fn header(payload: &'a [u8]) -> Result<(RequestId, u32, Reader<'a>), DecodeError> {
+        let mut r = Reader::new(payload);
+        let id: u64 = r
+            .get("response id")
+            .map_err(|reason| DecodeError::Malformed { id: None, reason })?;
+        let kind: u32 = r
+            .get("response kind")
+            .map_err(|reason| DecodeError::Malformed {
+                id: Some(id),
+                reason,
+            })?;
+        Ok((id, kind, r))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RemoteErrorKind;
+
+    #[test]
+    fn value_header_then_bytes_equals_encoded_value() {
+        let mut a = Vec::new();
+        Response::Value(&[1, 2, 3]).encode(9, &mut a);
+        let mut b = Vec::new();
+        Response::encode_value_header(9, &mut b);
+        b.extend_from_slice(&[1, 2, 3]);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn errors_round_trip() {
+        let e = Response::Error(RemoteError::new(RemoteErrorKind::Panicked, "boom"));
+        let mut out = Vec::new();
+        e.encode(1, &mut out);
+        assert_eq!(Response::decode(&out), Ok((1, e)));
+    }
+}

@@ -1,0 +1,543 @@
+//! One client connection, after the handshake: read requests, run them, write replies.
+//!
+//! One task does all of it. A request whose work finishes at once (most calls) is
+//! answered straight into the output buffer; work that must wait (an async method, a
+//! lock held elsewhere, a blocked `get`) is parked as a future polled by this same
+//! task, so it never holds up the connection's other requests and never costs a
+//! thread. Replies go out in one write per batch of requests read.
+//!
+//! When the connection ends — the client closed it, died, or broke the protocol —
+//! its parked calls are dropped (a parked `get` takes nothing; a parked `acquire` is
+//! withdrawn), objects it asked to be told are told (so its locks are released), and
+//! every reference it held is released.
+
+use futures_util::future::{AbortHandle, Abortable};
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
+use manager_proto::dispatch::{BoxFuture, CallResult, Outcome};
+use manager_proto::frame::{self, FrameDecoder};
+use manager_proto::{
+    DecodeError, NO_RESPONSE, ObjectId, RemoteError, RemoteErrorKind, Request, RequestId, Response,
+};
+use std::any::Any;
+use std::collections::HashMap;
+use std::io;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use crate::object::ServerObject;
+use crate::server::Shared;
+use crate::stream::Stream;
+
+/// Stop reading a connection whose unsent replies exceed this, until they drain: a
+/// client that does not read cannot make the server buffer without bound.
+const OUTPUT_HIGH_WATER: usize = 4 * 1024 * 1024;
+
+/// How long a closing connection may spend flushing its last replies.
+const FINAL_FLUSH: Duration = Duration::from_secs(2);
+
+/// Who is calling, for objects that care (lock owners).
+#[derive(Clone)]
+pub(crate) struct CallContext {
+    conn: Arc<ConnShared>,
+}
+
+/// The part of a connection that parked calls may need after the call returns.
+struct ConnShared {
+    /// The connection's id, unique within a server run.
+    id: u64,
+    /// Objects to tell when this connection ends, by address (one entry per object).
+    watched: Mutex<HashMap<usize, Weak<dyn ServerObject>>>,
+}
+
+impl CallContext {
+    /// The calling connection's id.
+    pub(crate) fn connection(&self) -> u64 {
+        self.conn.id
+    }
+
+    /// Asks for `object.disconnected(id)` when this connection ends.
+    #[allow(dead_code)] // used by the built-in lock types
+    pub(crate) fn on_disconnect(&self, object: &Arc<dyn ServerObject>) {
+        let key = Arc::as_ptr(object) as *const () as usize;
+        let mut watched = self.conn.watched.lock().unwrap_or_else(|p| p.into_inner());
+        watched.entry(key).or_insert_with(|| Arc::downgrade(object));
+    }
+}
+
+/// A reference this connection holds.
+struct Held {
+    object: Arc<dyn ServerObject>,
+    /// How many times the client took it (create, incref, get-named) without
+    /// releasing; the table counts the connection once.
+    count: u64,
+}
+
+type Parked = BoxFuture<'static, (RequestId, Result<CallResult, Aborted>)>;
+
+/// Why a parked call produced no result.
+enum Aborted {
+    Cancelled,
+    Panicked(String),
+}
+
+/// A connection being served.
+pub(crate) struct Connection {
+    stream: Stream,
+    shared: Arc<Shared>,
+    ctx: CallContext,
+    /// Peer address, for logs.
+    peer: String,
+    /// Replies not yet written, from `out_pos` on.
+    out: Vec<u8>,
+    out_pos: usize,
+    /// References this connection holds.
+    held: HashMap<ObjectId, Held>,
+    /// Parked calls, and how to cancel each.
+    parked: HashMap<RequestId, AbortHandle>,
+    running: FuturesUnordered<Parked>,
+}
+
+impl Connection {
+    pub(crate) fn new(stream: Stream, shared: Arc<Shared>, id: u64, peer: String) -> Self {
+        Connection {
+            stream,
+            shared,
+            ctx: CallContext {
+                conn: Arc::new(ConnShared {
+                    id,
+                    watched: Mutex::new(HashMap::new()),
+                }),
+            },
+            peer,
+            out: Vec::with_capacity(8 * 1024),
+            out_pos: 0,
+            held: HashMap::new(),
+            parked: HashMap::new(),
+            running: FuturesUnordered::new(),
+        }
+    }
+
+    /// Serves until the peer leaves or the server shuts down, then cleans up.
+    pub(crate) async fn serve(mut self, mut decoder: FrameDecoder) {
+        let reason = self.run(&mut decoder).await;
+        tracing::debug!(peer = %self.peer, conn = self.ctx.conn.id, %reason, "connection closed");
+        self.close().await;
+    }
+
+    async fn run(&mut self, decoder: &mut FrameDecoder) -> String {
+        let shutdown = self.shared.shutdown.clone();
+        let max_parked = self.shared.config.max_in_flight;
+        loop {
+            // Everything already read: answer what can be answered now.
+            loop {
+                match decoder.next_range() {
+                    Ok(Some(range)) => {
+                        let payload = &decoder.bytes()[range];
+                        if let Err(reason) = self.handle(payload) {
+                            return reason;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => return format!("bad frame: {e}"),
+                }
+                if self.running.len() >= max_parked {
+                    break;
+                }
+            }
+            if let Err(e) = self.flush() {
+                return format!("write failed: {e}");
+            }
+            let want_read =
+                self.running.len() < max_parked && self.pending_out() < OUTPUT_HIGH_WATER;
+            let want_write = self.pending_out() > 0;
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return "server shutting down".into(),
+                Some((id, result)) = self.running.next(), if !self.running.is_empty() => {
+                    self.parked.remove(&id);
+                    self.finish_parked(id, result);
+                }
+                ready = self.stream.readable(), if want_read => {
+                    if let Err(e) = ready {
+                        return format!("read failed: {e}");
+                    }
+                    match self.stream.try_read_buf(decoder.buffer_mut()) {
+                        Ok(0) => return "closed by peer".into(),
+                        Ok(_) => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(e) => return format!("read failed: {e}"),
+                    }
+                }
+                ready = self.stream.writable(), if want_write => {
+                    if let Err(e) = ready {
+                        return format!("write failed: {e}");
+                    }
+                }
+            }
+        }
+    }
+
+    fn pending_out(&self) -> usize {
+        self.out.len() - self.out_pos
+    }
+
+    /// Writes as much of the output as the socket takes now.
+    fn flush(&mut self) -> io::Result<()> {
+        while self.out_pos < self.out.len() {
+            match self.stream.try_write(&self.out[self.out_pos..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.out_pos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        if self.out_pos == self.out.len() {
+            self.out.clear();
+            self.out_pos = 0;
+        }
+        Ok(())
+    }
+
+    /// Queues a reply to request `id` (none for [`NO_RESPONSE`]).
+    fn respond(&mut self, id: RequestId, response: Response<'_>) {
+        if id == NO_RESPONSE {
+            return;
+        }
+        let start = frame::begin_frame(&mut self.out);
+        response.encode(id, &mut self.out);
+        if let Err(e) = frame::finish_frame(&mut self.out, start, self.shared.config.max_frame) {
+            // The reply itself is too large for the client to accept: say so instead.
+            let error = RemoteError::new(
+                RemoteErrorKind::LimitExceeded,
+                format!("the reply is too large: {e}"),
+            );
+            let start = frame::begin_frame(&mut self.out);
+            Response::Error(error).encode(id, &mut self.out);
+            // An error message always fits.
+            let _ = frame::finish_frame(&mut self.out, start, usize::MAX);
+        }
+    }
+
+    fn respond_result(&mut self, id: RequestId, result: CallResult) {
+        match result {
+            Ok(bytes) => self.respond(id, Response::Value(&bytes)),
+            Err(e) => self.respond(id, Response::Error(e)),
+        }
+    }
+
+    fn finish_parked(&mut self, id: RequestId, result: Result<CallResult, Aborted>) {
+        match result {
+            Ok(r) => self.respond_result(id, r),
+            Err(Aborted::Cancelled) => {}
+            Err(Aborted::Panicked(what)) => {
+                tracing::warn!(peer = %self.peer, "{what}");
+                self.respond(
+                    id,
+                    Response::Error(RemoteError::new(RemoteErrorKind::Panicked, what)),
+                );
+            }
+        }
+    }
+
+    /// Handles one request. An error ends the connection.
+    fn handle(&mut self, payload: &[u8]) -> Result<(), String> {
+        self.shared.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let (id, request) = match Request::decode(payload) {
+            Ok(decoded) => decoded,
+            Err(e @ DecodeError::UnknownKind { id, .. }) => {
+                tracing::debug!(peer = %self.peer, "{e}");
+                let msg = format!("this server does not know {e}; it may be older than the client");
+                self.respond(
+                    id,
+                    Response::Error(RemoteError::new(RemoteErrorKind::UnknownRequest, msg)),
+                );
+                return Ok(());
+            }
+            Err(e @ DecodeError::Malformed { id: Some(id), .. }) => {
+                self.respond(
+                    id,
+                    Response::Error(RemoteError::new(RemoteErrorKind::Protocol, e.to_string())),
+                );
+                return Ok(());
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        match request {
+            Request::Ping => self.respond(id, Response::Pong),
+            Request::Create { type_id, args } => {
+                let created = catch_panic(|| self.shared.registry.construct(type_id, args))
+                    .unwrap_or_else(|what| {
+                        Err(panicked(format!("the constructor of `{type_id}` {what}")))
+                    });
+                match created {
+                    Ok(object) => {
+                        let oid = self.shared.table.insert(Arc::clone(&object));
+                        self.held.insert(oid, Held { object, count: 1 });
+                        self.respond(id, Response::Object { id: oid, type_id });
+                    }
+                    Err(e) => self.respond(id, Response::Error(e)),
+                }
+            }
+            Request::Call {
+                object,
+                method,
+                args,
+            } => {
+                let target = match self.held(object) {
+                    Ok(target) => target,
+                    Err(e) => {
+                        self.respond(id, Response::Error(e));
+                        return Ok(());
+                    }
+                };
+                let ctx = &self.ctx;
+                let outcome = catch_panic(|| Arc::clone(&target).call(ctx, method, args));
+                match outcome {
+                    Ok(Outcome::Ready(result)) => self.respond_result(id, result),
+                    Ok(Outcome::Pending(fut)) => {
+                        let what = format!("`{}` {method}", target.shared_type_id());
+                        self.park(id, fut, what);
+                    }
+                    Err(what) => {
+                        let what = format!("`{}` {method} {what}", target.shared_type_id());
+                        tracing::warn!(peer = %self.peer, "{what}");
+                        self.respond(id, Response::Error(panicked(what)));
+                    }
+                }
+            }
+            Request::ValueCopy { object } => match self.held(object) {
+                Ok(target) => {
+                    let what = format!("the value copy of `{}` {object}", target.shared_type_id());
+                    match catch_panic(|| target.value_copy()) {
+                        Ok(Outcome::Ready(result)) => self.respond_result(id, result),
+                        Ok(Outcome::Pending(fut)) => self.park(id, fut, what),
+                        Err(p) => {
+                            self.respond(id, Response::Error(panicked(format!("{what} {p}"))))
+                        }
+                    }
+                }
+                Err(e) => self.respond(id, Response::Error(e)),
+            },
+            Request::Cancel { target } => {
+                if let Some(handle) = self.parked.remove(&target) {
+                    handle.abort();
+                }
+            }
+            Request::Incref { object } => {
+                if let Some(held) = self.held.get_mut(&object) {
+                    held.count += 1;
+                    let type_id = held.object.shared_type_id().to_owned();
+                    self.respond(
+                        id,
+                        Response::Object {
+                            id: object,
+                            type_id: &type_id,
+                        },
+                    );
+                } else {
+                    match self.shared.table.incref(object) {
+                        Ok(target) => {
+                            let type_id = target.shared_type_id().to_owned();
+                            self.held.insert(
+                                object,
+                                Held {
+                                    object: target,
+                                    count: 1,
+                                },
+                            );
+                            self.respond(
+                                id,
+                                Response::Object {
+                                    id: object,
+                                    type_id: &type_id,
+                                },
+                            );
+                        }
+                        Err(e) => self.respond(id, Response::Error(e)),
+                    }
+                }
+            }
+            Request::Decref { object } => match self.held.get_mut(&object) {
+                Some(held) if held.count > 1 => {
+                    held.count -= 1;
+                    self.respond(id, Response::Done);
+                }
+                Some(_) => {
+                    self.held.remove(&object);
+                    self.shared.table.release(object);
+                    self.respond(id, Response::Done);
+                }
+                None => {
+                    let e = not_held(object);
+                    tracing::debug!(peer = %self.peer, "decref: {e}");
+                    self.respond(id, Response::Error(e));
+                }
+            },
+            Request::GetNamed { name } => match self.shared.table.get_named(name) {
+                Ok((oid, object)) => {
+                    let type_id = object.shared_type_id().to_owned();
+                    match self.held.get_mut(&oid) {
+                        Some(held) => {
+                            held.count += 1;
+                            // The connection already counted once in the table.
+                            self.shared.table.release(oid);
+                        }
+                        None => {
+                            self.held.insert(oid, Held { object, count: 1 });
+                        }
+                    }
+                    self.respond(
+                        id,
+                        Response::Object {
+                            id: oid,
+                            type_id: &type_id,
+                        },
+                    );
+                }
+                Err(e) => self.respond(id, Response::Error(e)),
+            },
+            Request::BindNamed { name, object } => {
+                let result = self
+                    .held(object)
+                    .and_then(|_| self.shared.table.bind_name(name, object));
+                match result {
+                    Ok(()) => self.respond(id, Response::Done),
+                    Err(e) => self.respond(id, Response::Error(e)),
+                }
+            }
+            Request::Describe { type_id } => match self.shared.registry.describe(type_id) {
+                Ok(d) => self.respond(id, Response::Description(d)),
+                Err(e) => self.respond(id, Response::Error(e)),
+            },
+            Request::Stats => {
+                let stats = self.shared.stats();
+                self.respond(id, Response::Stats(stats));
+            }
+            Request::Shutdown => {
+                if self.shared.config.allow_remote_shutdown {
+                    tracing::info!(peer = %self.peer, "shutdown requested by a client");
+                    self.respond(id, Response::Done);
+                    // Reply first; the loop sees the signal after this batch is flushed.
+                    let _ = self.flush();
+                    self.shared.shutdown.cancel();
+                } else {
+                    let e = RemoteError::new(
+                        RemoteErrorKind::Forbidden,
+                        "this server does not accept shutdown requests from clients",
+                    );
+                    self.respond(id, Response::Error(e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn held(&self, object: ObjectId) -> Result<Arc<dyn ServerObject>, RemoteError> {
+        self.held
+            .get(&object)
+            .map(|h| Arc::clone(&h.object))
+            .ok_or_else(|| not_held(object))
+    }
+
+    fn park(&mut self, id: RequestId, fut: BoxFuture<'static, CallResult>, what: String) {
+        let (handle, registration) = AbortHandle::new_pair();
+        let fut =
+            Abortable::new(AssertUnwindSafe(fut).catch_unwind(), registration).map(move |r| {
+                let r = match r {
+                    Ok(Ok(result)) => Ok(result),
+                    Ok(Err(payload)) => Err(Aborted::Panicked(format!(
+                        "{what} {}",
+                        panic_message(&*payload)
+                    ))),
+                    Err(_) => Err(Aborted::Cancelled),
+                };
+                (id, r)
+            });
+        if id != NO_RESPONSE {
+            if let Some(old) = self.parked.insert(id, handle) {
+                // A client reusing a live id: the older call can no longer be answered.
+                old.abort();
+            }
+        }
+        self.running.push(Box::pin(fut));
+    }
+
+    /// Ends the connection: parked calls answered (at shutdown) or dropped, watchers
+    /// told, references released.
+    async fn close(mut self) {
+        let shutting_down = self.shared.shutdown.is_cancelled();
+        let parked: Vec<RequestId> = self.parked.drain().map(|(id, _)| id).collect();
+        // Dropping the futures withdraws their waits before the watchers release locks.
+        self.running = FuturesUnordered::new();
+        if shutting_down {
+            for id in parked {
+                let e =
+                    RemoteError::new(RemoteErrorKind::ShuttingDown, "the server is shutting down");
+                self.respond(id, Response::Error(e));
+            }
+            let _ = tokio::time::timeout(FINAL_FLUSH, async {
+                while self.pending_out() > 0 {
+                    if self.flush().is_err() || self.stream.writable().await.is_err() {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
+        let watched: Vec<_> = {
+            let mut w = self
+                .ctx
+                .conn
+                .watched
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            w.drain().map(|(_, obj)| obj).collect()
+        };
+        for object in watched.iter().filter_map(Weak::upgrade) {
+            let conn = self.ctx.conn.id;
+            if catch_panic(|| object.disconnected(conn)).is_err() {
+                tracing::error!(
+                    conn,
+                    "an object panicked while releasing a closed connection's holdings"
+                );
+            }
+        }
+        for (object, _) in self.held.drain() {
+            self.shared.table.release(object);
+        }
+        self.shared
+            .stats
+            .connections
+            .fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn not_held(object: ObjectId) -> RemoteError {
+    RemoteError::new(
+        RemoteErrorKind::NoSuchObject,
+        format!(
+            "this connection holds no reference to object {object} (it was released, or never taken)"
+        ),
+    )
+}
+
+fn panicked(what: String) -> RemoteError {
+    RemoteError::new(RemoteErrorKind::Panicked, what)
+}
+
+/// Runs `f`, turning a panic into a description of it.
+fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| panic_message(&*payload))
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    let msg = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    format!("panicked: {msg}")
+}

@@ -1,0 +1,78 @@
+//! The manager server: hosts shared objects — your `#[shared]` types and the built-in
+//! dict, list, queue, lock, … — for clients in other processes and on other hosts.
+//!
+//! ```
+//! use manager_server::{shared, Server};
+//!
+//! #[derive(Default)]
+//! pub struct Counter { n: u64 }
+//!
+//! #[shared]
+//! impl Counter {
+//!     pub fn incr(&mut self, by: u64) -> u64 { self.n += by; self.n }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = Server::builder()
+//!     .register::<Counter>()                 // clients may create Counters
+//!     .named("hits", Counter::default())      // and all share this one
+//!     .start()
+//!     .await?;
+//! println!("serving at {} ({} objects)", server.address(), server.stats().objects);
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! The rules:
+//! - One task per connection reads, runs and answers; a call that must wait (an
+//!   `async` method, a blocked `get`) parks as a future on that task and holds up
+//!   nothing else.
+//! - A connection's references, parked calls and locks are released when it ends,
+//!   however it ends: a crashed client leaks nothing and deadlocks no one.
+//! - A panicking method answers `Panicked`; the server goes on.
+//! - Bad input gets an error reply or a closed connection, never a panic: frames are
+//!   size-checked before they are read, and unauthenticated peers get nothing but a
+//!   challenge.
+
+#[path = "builtins/mod.rs"]
+mod builtins;
+mod child;
+mod connection;
+mod object;
+mod registry;
+mod server;
+mod stream;
+mod table;
+
+pub use child::ChildServer;
+pub use server::{Server, ServerBuilder};
+
+pub use manager_derive::shared;
+pub use manager_proto as proto;
+pub use manager_proto::{
+    Address, AuthKey, Error, RemoteError, RemoteErrorKind, ServerStats, Token, serde,
+};
+
+/// Why a server could not start or run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// A listener could not bind.
+    #[error("could not listen on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Bad configuration (an empty key, a name bound twice).
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The child server process failed.
+    #[error("child server: {0}")]
+    Child(String),
+    /// Another I/O error.
+    #[error("i/o error: {0}")]
+    Io(#[source] std::io::Error),
+}

@@ -1,0 +1,140 @@
+//! Objects as the server holds them: any hosted value behind one object-safe trait,
+//! and the adapter that hosts a `#[shared]` type.
+
+use manager_proto::dispatch::{CallResult, Dispatch, MethodInfo, Outcome, Receiver};
+use manager_proto::{MethodRef, RemoteError, RemoteErrorKind};
+use std::sync::Arc;
+use tokio::sync::RwLock;
+
+use crate::connection::CallContext;
+
+/// A hosted object. User types get this through [`UserObject`]; the built-ins
+/// implement it directly, because they need the caller's identity (lock owners) and
+/// their own fine-grained waiting.
+pub(crate) trait ServerObject: Send + Sync + 'static {
+    /// The type id.
+    fn shared_type_id(&self) -> &str;
+
+    /// Calls a method. A synchronous result comes back at once; anything that may wait
+    /// comes back as a future owning what it needs.
+    fn call(
+        self: Arc<Self>,
+        ctx: &CallContext,
+        method: MethodRef<'_>,
+        args: &[u8],
+    ) -> Outcome<'static>;
+
+    /// The encoded value (Python's `_getvalue`).
+    fn value_copy(self: Arc<Self>) -> Outcome<'static>;
+
+    /// The connection `conn` is gone: release whatever it held here (locks, permits).
+    /// Only called for objects the connection asked to be told about
+    /// ([`CallContext::on_disconnect`]).
+    fn disconnected(&self, _conn: u64) {}
+}
+
+/// Hosts a `#[shared]` type: a readers-writer lock gives `&mut self` methods exclusive
+/// access and lets `&self` methods run together.
+///
+/// A method that cannot take the lock at once, and every `async` method, runs as a
+/// future that owns a guard; an `async fn(&self)` therefore keeps `&mut self` methods
+/// waiting until it finishes (it holds a shared borrow for its whole run, as Rust's
+/// rules require), while other `&self` methods and other objects go on.
+pub(crate) struct UserObject<T> {
+    /// The value, shared with in-flight futures that hold guards on it.
+    lock: Arc<RwLock<T>>,
+}
+
+impl<T: Dispatch> UserObject<T> {
+    pub(crate) fn new(value: T) -> Self {
+        UserObject {
+            lock: Arc::new(RwLock::new(value)),
+        }
+    }
+}
+
+fn not_a_future(info: &MethodInfo) -> RemoteError {
+    RemoteError::new(
+        RemoteErrorKind::Protocol,
+        format!("synchronous method `{}` returned a future", info.name),
+    )
+}
+
+fn finish_sync(outcome: Outcome<'_>, info: &MethodInfo) -> CallResult {
+    match outcome {
+        Outcome::Ready(r) => r,
+        Outcome::Pending(_) => Err(not_a_future(info)),
+    }
+}
+
+impl<T: Dispatch> ServerObject for UserObject<T> {
+    fn shared_type_id(&self) -> &str {
+        T::shared_type_id()
+    }
+
+    fn call(
+        self: Arc<Self>,
+        _ctx: &CallContext,
+        method: MethodRef<'_>,
+        args: &[u8],
+    ) -> Outcome<'static> {
+        let info = match T::method(method) {
+            Ok(info) => info,
+            Err(e) => return Outcome::Ready(Err(e)),
+        };
+        // Fast path: a synchronous method whose lock is free runs right here.
+        if !info.is_async {
+            match info.receiver {
+                Receiver::Ref => {
+                    if let Ok(guard) = self.lock.try_read() {
+                        return Outcome::Ready(finish_sync(
+                            T::call_ref(&guard, info.id, args),
+                            info,
+                        ));
+                    }
+                }
+                Receiver::Mut => {
+                    if let Ok(mut guard) = self.lock.try_write() {
+                        return Outcome::Ready(finish_sync(
+                            T::call_mut(&mut guard, info.id, args),
+                            info,
+                        ));
+                    }
+                }
+            }
+        }
+        // Otherwise wait for the lock (and the method) in a future that owns everything.
+        let args = args.to_vec();
+        let lock = Arc::clone(&self.lock);
+        Outcome::Pending(Box::pin(async move {
+            match info.receiver {
+                Receiver::Ref => {
+                    let guard = lock.read_owned().await;
+                    let outcome = T::call_ref(&guard, info.id, &args);
+                    let result = match outcome {
+                        Outcome::Ready(r) => r,
+                        Outcome::Pending(f) => f.await,
+                    };
+                    result
+                }
+                Receiver::Mut => {
+                    let mut guard = lock.write_owned().await;
+                    let outcome = T::call_mut(&mut guard, info.id, &args);
+                    let result = match outcome {
+                        Outcome::Ready(r) => r,
+                        Outcome::Pending(f) => f.await,
+                    };
+                    result
+                }
+            }
+        }))
+    }
+
+    fn value_copy(self: Arc<Self>) -> Outcome<'static> {
+        if let Ok(guard) = self.lock.try_read() {
+            return Outcome::Ready(guard.value_copy());
+        }
+        let lock = Arc::clone(&self.lock);
+        Outcome::Pending(Box::pin(async move { lock.read().await.value_copy() }))
+    }
+}

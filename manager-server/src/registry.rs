@@ -1,0 +1,84 @@
+//! The types a server can create, by type id.
+
+use manager_proto::dispatch::Dispatch;
+use manager_proto::{RemoteError, RemoteErrorKind, TypeDescription};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::object::{ServerObject, UserObject};
+
+/// Builds an object from encoded constructor arguments.
+type Constructor = Box<dyn Fn(&[u8]) -> Result<Arc<dyn ServerObject>, RemoteError> + Send + Sync>;
+
+/// One registered type.
+pub(crate) struct TypeEntry {
+    /// How clients create one.
+    construct: Constructor,
+    /// The exposed method names, for `Describe`.
+    methods: Vec<String>,
+}
+
+/// Registered types by type id. Filled by the builder, read-only while serving.
+#[derive(Default)]
+pub(crate) struct Registry {
+    types: HashMap<String, TypeEntry>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut ids: Vec<_> = self.types.keys().collect();
+        ids.sort();
+        f.debug_struct("Registry").field("types", &ids).finish()
+    }
+}
+
+impl Registry {
+    /// Registers a `#[shared]` type (again is harmless).
+    pub(crate) fn register<T: Dispatch>(&mut self) {
+        let methods = T::methods().iter().map(|m| m.name.to_owned()).collect();
+        self.insert(
+            T::shared_type_id(),
+            methods,
+            Box::new(|args| {
+                Ok(Arc::new(UserObject::new(T::construct(args)?)) as Arc<dyn ServerObject>)
+            }),
+        );
+    }
+
+    /// Registers a type by its parts (the built-ins use this).
+    pub(crate) fn insert(&mut self, type_id: &str, methods: Vec<String>, construct: Constructor) {
+        self.types
+            .insert(type_id.to_owned(), TypeEntry { construct, methods });
+    }
+
+    fn entry(&self, type_id: &str) -> Result<&TypeEntry, RemoteError> {
+        self.types.get(type_id).ok_or_else(|| {
+            let mut known: Vec<_> = self.types.keys().map(String::as_str).collect();
+            known.sort_unstable();
+            RemoteError::new(
+                RemoteErrorKind::NoSuchType,
+                format!(
+                    "no type `{type_id}` is registered on this server (registered: {})",
+                    known.join(", ")
+                ),
+            )
+        })
+    }
+
+    /// Creates an object.
+    pub(crate) fn construct(
+        &self,
+        type_id: &str,
+        args: &[u8],
+    ) -> Result<Arc<dyn ServerObject>, RemoteError> {
+        (self.entry(type_id)?.construct)(args)
+    }
+
+    /// Describes a type.
+    pub(crate) fn describe(&self, type_id: &str) -> Result<TypeDescription, RemoteError> {
+        Ok(TypeDescription {
+            type_id: type_id.to_owned(),
+            methods: self.entry(type_id)?.methods.clone(),
+        })
+    }
+}

@@ -1,0 +1,611 @@
+//! Configuring, starting and stopping a server.
+
+use manager_proto::dispatch::Dispatch;
+use manager_proto::frame::{self, FrameDecoder};
+use manager_proto::handshake::{self, NONCE_LEN, ServerHandshake, VersionRange};
+use manager_proto::{Address, AuthKey, ServerId, ServerStats};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::ServerError;
+use crate::connection::Connection;
+use crate::object::{ServerObject, UserObject};
+use crate::registry::Registry;
+use crate::stream::Stream;
+use crate::table::Table;
+
+/// Limits and policies. Every field has a default chosen for a trusted local network;
+/// the builder's methods document the trade-off of each.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    /// Largest frame accepted or sent (default 64 MiB).
+    pub(crate) max_frame: usize,
+    /// Most simultaneous connections, authenticated or not (default 4096).
+    pub(crate) max_connections: usize,
+    /// Time a peer has to complete the handshake (default 10 s).
+    pub(crate) handshake_timeout: Duration,
+    /// Most calls parked per connection before the server stops reading it (default 1024).
+    pub(crate) max_in_flight: usize,
+    /// Whether a client's `Shutdown` request is obeyed (default false).
+    pub(crate) allow_remote_shutdown: bool,
+    /// How long shutdown waits for connections to finish (default 5 s).
+    pub(crate) shutdown_grace: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_frame: frame::DEFAULT_MAX_FRAME,
+            max_connections: 4096,
+            handshake_timeout: Duration::from_secs(10),
+            max_in_flight: 1024,
+            allow_remote_shutdown: false,
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Counters behind `Stats`.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) requests: AtomicU64,
+    pub(crate) connections: AtomicU64,
+    pub(crate) parked: AtomicU64,
+    /// Source of connection ids (unique within a run, across listeners).
+    pub(crate) next_connection: AtomicU64,
+}
+
+/// What every connection task shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) registry: Registry,
+    pub(crate) table: Table,
+    /// Cancelled to shut the server down; every task watches it.
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) stats: Counters,
+    /// This run's id, sent in handshakes and carried by tokens.
+    pub(crate) server_id: ServerId,
+    pub(crate) authkey: AuthKey,
+    /// Bounds connections, authenticated or not.
+    pub(crate) connection_slots: Arc<Semaphore>,
+}
+
+impl Shared {
+    pub(crate) fn stats(&self) -> ServerStats {
+        let (objects, named, objects_by_type) = self.table.counts();
+        ServerStats {
+            objects,
+            named,
+            connections: self.stats.connections.load(Ordering::Relaxed),
+            requests: self.stats.requests.load(Ordering::Relaxed),
+            parked_calls: self.stats.parked.load(Ordering::Relaxed),
+            objects_by_type,
+        }
+    }
+}
+
+/// Where to listen.
+#[derive(Clone, Debug)]
+enum ListenSpec {
+    Tcp(String),
+    Unix(PathBuf),
+}
+
+/// Configures a server: its key, where it listens, what it hosts. Built by
+/// [`Server::builder`].
+pub struct ServerBuilder {
+    pub(crate) authkey: Result<Option<AuthKey>, ServerError>,
+    listen: Vec<ListenSpec>,
+    registry: Registry,
+    named: Vec<(String, Arc<dyn ServerObject>)>,
+    config: Config,
+}
+
+impl std::fmt::Debug for ServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerBuilder")
+            .field("listen", &self.listen)
+            .field("registry", &self.registry)
+            .field(
+                "named",
+                &self.named.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ServerBuilder {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        crate::builtins::register_all(&mut registry);
+        ServerBuilder {
+            authkey: Ok(None),
+            listen: Vec::new(),
+            registry,
+            named: Vec::new(),
+            config: Config::default(),
+        }
+    }
+}
+
+impl ServerBuilder {
+    /// The key clients must prove they hold. Default: 32 random bytes, readable from
+    /// [`Server::authkey`] to hand to clients. An empty key is refused at `start`.
+    pub fn authkey(mut self, key: impl AsRef<[u8]>) -> Self {
+        self.authkey = AuthKey::new(key.as_ref())
+            .map(Some)
+            .map_err(|e| ServerError::Config(e.to_string()));
+        self
+    }
+
+    /// Uses an already-parsed key.
+    pub fn authkey_value(mut self, key: AuthKey) -> Self {
+        self.authkey = Ok(Some(key));
+        self
+    }
+
+    /// Listens on TCP (`"127.0.0.1:0"` picks a free port; see [`Server::address`]).
+    /// Clients' sockets get `TCP_NODELAY`: no Nagle stalls.
+    pub fn listen_tcp(mut self, addr: impl Into<String>) -> Self {
+        self.listen.push(ListenSpec::Tcp(addr.into()));
+        self
+    }
+
+    /// Listens on a Unix socket at `path`, created owner-only (mode 0600). A stale
+    /// socket file nobody listens on is replaced; a live one is an error.
+    pub fn listen_unix(mut self, path: impl Into<PathBuf>) -> Self {
+        self.listen.push(ListenSpec::Unix(path.into()));
+        self
+    }
+
+    /// Listens on `address`.
+    pub fn listen(self, address: &Address) -> Self {
+        match address {
+            Address::Tcp(hostport) => self.listen_tcp(hostport.clone()),
+            Address::Unix(path) => self.listen_unix(path.clone()),
+        }
+    }
+
+    /// Lets clients create objects of `T` (`TProxy::create`).
+    pub fn register<T: Dispatch>(mut self) -> Self {
+        self.registry.register::<T>();
+        self
+    }
+
+    /// Hosts `value` under `name` for the server's whole life; clients reach it with
+    /// `client.named("name")`. Does not let clients create more `T`s (see
+    /// [`register`](Self::register)).
+    pub fn named<T: Dispatch>(mut self, name: impl Into<String>, value: T) -> Self {
+        self.named
+            .push((name.into(), Arc::new(UserObject::new(value))));
+        self
+    }
+
+    /// Largest frame accepted or sent. Default 64 MiB. Larger allows bigger values;
+    /// a peer can make the server buffer up to this much per connection.
+    pub fn max_frame_size(mut self, bytes: usize) -> Self {
+        self.config.max_frame = bytes.max(1024);
+        self
+    }
+
+    /// Most simultaneous connections. Default 4096. Beyond it a new connection is told
+    /// why and closed.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.config.max_connections = n.max(1);
+        self
+    }
+
+    /// Time a peer has to authenticate. Default 10 s. Shorter frees the slots of
+    /// stalled peers sooner; too short fails clients on slow links.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.config.handshake_timeout = timeout;
+        self
+    }
+
+    /// Most parked calls (blocked waits, running async methods) per connection before
+    /// the server stops reading from it. Default 1024.
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.config.max_in_flight = n.max(1);
+        self
+    }
+
+    /// Whether clients may shut the server down (Python allows any client to). Default
+    /// false.
+    pub fn allow_remote_shutdown(mut self, allow: bool) -> Self {
+        self.config.allow_remote_shutdown = allow;
+        self
+    }
+
+    /// How long shutdown waits for connections to answer their parked calls and close.
+    /// Default 5 s.
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.config.shutdown_grace = grace;
+        self
+    }
+
+    /// Binds the listeners and starts serving in the background (on the current tokio
+    /// runtime). With no listener configured, listens on a Unix socket in a new
+    /// owner-only temporary directory.
+    pub async fn start(self) -> Result<Server, ServerError> {
+        let authkey = match self.authkey? {
+            Some(key) => key,
+            None => AuthKey::new(random_bytes::<32>()?)
+                .map_err(|e| ServerError::Config(e.to_string()))?,
+        };
+        let mut specs = self.listen;
+        let mut temp_dir = None;
+        if specs.is_empty() {
+            let dir = private_temp_dir()?;
+            specs.push(ListenSpec::Unix(dir.join("manager.sock")));
+            temp_dir = Some(dir);
+        }
+        let mut listeners = Vec::new();
+        for spec in &specs {
+            listeners.push(bind(spec).await?);
+        }
+        let shared = Arc::new(Shared {
+            connection_slots: Arc::new(Semaphore::new(self.config.max_connections)),
+            config: self.config,
+            registry: self.registry,
+            table: Table::default(),
+            shutdown: CancellationToken::new(),
+            stats: Counters::default(),
+            server_id: ServerId(u64::from_le_bytes(random_bytes::<8>()?)),
+            authkey,
+        });
+        for (name, object) in self.named {
+            let id = shared.table.insert(object);
+            shared
+                .table
+                .bind_name(&name, id)
+                .map_err(|e| ServerError::Config(e.message))?;
+            // The name holds the object now; drop the creator's reference.
+            shared.table.release(id);
+        }
+        let cleanup = Arc::new(Cleanup {
+            paths: Mutex::new(
+                listeners
+                    .iter()
+                    .filter_map(|l| match l {
+                        Listener::Unix(_, path) => Some(path.clone()),
+                        Listener::Tcp(_) => None,
+                    })
+                    .collect(),
+            ),
+            dir: temp_dir,
+        });
+        let tracker = TaskTracker::new();
+        let mut addresses = Vec::new();
+        for listener in listeners {
+            addresses.push(listener.address()?);
+            tracker.spawn(accept_loop(listener, Arc::clone(&shared), tracker.clone()));
+        }
+        tracing::info!(addresses = ?addresses.iter().map(ToString::to_string).collect::<Vec<_>>(), server = %shared.server_id, "manager server listening");
+        Ok(Server {
+            shared,
+            addresses,
+            tracker,
+            cleanup,
+        })
+    }
+
+    /// Starts and serves until the server is shut down (by a client, if allowed, or by
+    /// a signal handler holding the [`Server`]).
+    pub async fn serve_forever(self) -> Result<(), ServerError> {
+        self.start().await?.serve_forever().await
+    }
+}
+
+/// Socket files and directories to remove when the server stops, whoever gets there
+/// first (shutdown, or the handle's drop).
+#[derive(Debug)]
+struct Cleanup {
+    paths: Mutex<Vec<PathBuf>>,
+    dir: Option<PathBuf>,
+}
+
+impl Cleanup {
+    fn run(&self) {
+        let paths = std::mem::take(&mut *self.paths.lock().unwrap_or_else(|p| p.into_inner()));
+        for path in paths {
+            let _ = std::fs::remove_file(&path);
+        }
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+/// A running server. Dropping it shuts the server down without waiting; call
+/// [`shutdown`](Server::shutdown) to wait for a clean stop.
+#[must_use = "dropping the Server shuts it down"]
+#[derive(Debug)]
+pub struct Server {
+    shared: Arc<Shared>,
+    addresses: Vec<Address>,
+    tracker: TaskTracker,
+    cleanup: Arc<Cleanup>,
+}
+
+impl Server {
+    /// A builder with defaults: random key, a private Unix socket, the built-in types.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    /// The first address the server listens on (with the real port for `:0`).
+    pub fn address(&self) -> &Address {
+        &self.addresses[0]
+    }
+
+    /// Every address the server listens on.
+    pub fn addresses(&self) -> &[Address] {
+        &self.addresses
+    }
+
+    /// The key clients must hold.
+    pub fn authkey(&self) -> &AuthKey {
+        &self.shared.authkey
+    }
+
+    /// This run's id (tokens carry it).
+    pub fn server_id(&self) -> ServerId {
+        self.shared.server_id
+    }
+
+    /// Live figures: objects, connections, requests.
+    pub fn stats(&self) -> ServerStats {
+        self.shared.stats()
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shared.shutdown.is_cancelled()
+    }
+
+    /// Shuts down: listeners close (Unix socket files are removed), calls in flight
+    /// get a shutting-down error, connections close, objects are dropped. Waits up to
+    /// the shutdown grace for connections to finish.
+    pub async fn shutdown(&self) {
+        self.shared.shutdown.cancel();
+        self.tracker.close();
+        if tokio::time::timeout(self.shared.config.shutdown_grace, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("connections still open after the shutdown grace; dropping them");
+        }
+        self.cleanup.run();
+        self.shared.table.clear();
+        tracing::info!("manager server stopped");
+    }
+
+    /// Serves until shut down (by [`shutdown`](Self::shutdown) from another task, or
+    /// by a client if allowed), then finishes the shutdown.
+    pub async fn serve_forever(self) -> Result<(), ServerError> {
+        self.shared.shutdown.cancelled().await;
+        self.shutdown().await;
+        Ok(())
+    }
+
+    /// Resolves when shutdown begins.
+    pub async fn stopped(&self) {
+        self.shared.shutdown.cancelled().await;
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shared.shutdown.cancel();
+        self.cleanup.run();
+    }
+}
+
+/// A bound listener.
+#[derive(Debug)]
+enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener, PathBuf),
+}
+
+impl Listener {
+    fn address(&self) -> Result<Address, ServerError> {
+        Ok(match self {
+            Listener::Tcp(l) => Address::Tcp(l.local_addr().map_err(ServerError::Io)?.to_string()),
+            Listener::Unix(_, path) => Address::Unix(path.clone()),
+        })
+    }
+}
+
+async fn bind(spec: &ListenSpec) -> Result<Listener, ServerError> {
+    match spec {
+        ListenSpec::Tcp(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    address: format!("tcp://{addr}"),
+                    source,
+                })?;
+            Ok(Listener::Tcp(listener))
+        }
+        ListenSpec::Unix(path) => {
+            let bind_err = |source| ServerError::Bind {
+                address: format!("unix:{}", path.display()),
+                source,
+            };
+            if path.exists() {
+                // Someone answering means the address is in use; a dead socket file
+                // left by a crashed server is replaced.
+                if tokio::net::UnixStream::connect(path).await.is_ok() {
+                    return Err(bind_err(std::io::ErrorKind::AddrInUse.into()));
+                }
+                let _ = std::fs::remove_file(path);
+            }
+            let listener = UnixListener::bind(path).map_err(bind_err)?;
+            set_owner_only(path, 0o600).map_err(bind_err)?;
+            Ok(Listener::Unix(listener, path.clone()))
+        }
+    }
+}
+
+fn set_owner_only(path: &std::path::Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+fn private_temp_dir() -> Result<PathBuf, ServerError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let suffix = u64::from_le_bytes(random_bytes::<8>()?);
+    let dir =
+        std::env::temp_dir().join(format!("rust-manager-{}-{suffix:016x}", std::process::id()));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(ServerError::Io)?;
+    Ok(dir)
+}
+
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], ServerError> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| ServerError::Io(std::io::Error::other(e.to_string())))?;
+    Ok(bytes)
+}
+
+async fn accept_loop(listener: Listener, shared: Arc<Shared>, tracker: TaskTracker) {
+    loop {
+        let accepted = tokio::select! {
+            () = shared.shutdown.cancelled() => break,
+            accepted = accept(&listener) => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let conn_id = shared.stats.next_connection.fetch_add(1, Ordering::Relaxed) + 1;
+                let permit = Arc::clone(&shared.connection_slots).try_acquire_owned();
+                let shared = Arc::clone(&shared);
+                tracker.spawn(async move {
+                    let Ok(_permit) = permit else {
+                        let limit = shared.config.max_connections;
+                        tracing::warn!(%peer, limit, "connection refused: at the connection limit");
+                        let msg = handshake::unavailable_message(&format!(
+                            "too many connections (limit {limit})"
+                        ));
+                        let _ = write_frame(&stream, &msg).await;
+                        return;
+                    };
+                    serve_peer(stream, peer, shared, conn_id).await;
+                });
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    if let Listener::Unix(_, path) = &listener {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+async fn accept(listener: &Listener) -> std::io::Result<(Stream, String)> {
+    match listener {
+        Listener::Tcp(l) => {
+            let (s, peer) = l.accept().await?;
+            s.set_nodelay(true)?;
+            Ok((Stream::Tcp(s), peer.to_string()))
+        }
+        Listener::Unix(l, path) => {
+            let (s, _) = l.accept().await?;
+            Ok((Stream::Unix(s), format!("unix:{}", path.display())))
+        }
+    }
+}
+
+/// Authenticates a peer, then serves it.
+async fn serve_peer(stream: Stream, peer: String, shared: Arc<Shared>, conn_id: u64) {
+    let mut decoder = FrameDecoder::new(frame::HANDSHAKE_MAX_FRAME);
+    let outcome = tokio::select! {
+        () = shared.shutdown.cancelled() => return,
+        r = tokio::time::timeout(shared.config.handshake_timeout, authenticate(&stream, &shared, &mut decoder)) => r,
+    };
+    match outcome {
+        Ok(Ok(())) => {}
+        Ok(Err(reason)) => {
+            tracing::warn!(%peer, "handshake failed: {reason}");
+            return;
+        }
+        Err(_) => {
+            tracing::warn!(%peer, "handshake deadline passed; connection dropped");
+            return;
+        }
+    }
+    decoder.set_limit(shared.config.max_frame);
+    shared.stats.connections.fetch_add(1, Ordering::Relaxed);
+    tracing::debug!(%peer, conn = conn_id, "client authenticated");
+    Connection::new(stream, shared, conn_id, peer)
+        .serve(decoder)
+        .await;
+}
+
+async fn authenticate(
+    stream: &Stream,
+    shared: &Shared,
+    decoder: &mut FrameDecoder,
+) -> Result<(), String> {
+    let nonce = random_bytes::<NONCE_LEN>().map_err(|e| e.to_string())?;
+    let mut hs = ServerHandshake::new(
+        &shared.authkey,
+        nonce,
+        VersionRange::CURRENT,
+        shared.server_id,
+    );
+    loop {
+        let msg = read_frame(stream, decoder).await?;
+        match hs.receive(&msg) {
+            Ok(step) => {
+                if let Some(reply) = step.reply {
+                    write_frame(stream, &reply)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                if step.established.is_some() {
+                    return Ok(());
+                }
+            }
+            Err(failure) => {
+                if let Some(reply) = failure.reply {
+                    let _ = write_frame(stream, &reply).await;
+                }
+                return Err(failure.error.to_string());
+            }
+        }
+    }
+}
+
+async fn read_frame(stream: &Stream, decoder: &mut FrameDecoder) -> Result<Vec<u8>, String> {
+    loop {
+        if let Some(frame) = decoder.next_frame().map_err(|e| e.to_string())? {
+            return Ok(frame.to_vec());
+        }
+        match stream.read_some(decoder.buffer_mut()).await {
+            Ok(0) => return Err("closed by peer".into()),
+            Ok(_) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+async fn write_frame(stream: &Stream, payload: &[u8]) -> std::io::Result<()> {
+    let mut buf = Vec::with_capacity(payload.len() + frame::HEADER_LEN);
+    frame::encode_frame(payload, &mut buf, usize::MAX).map_err(std::io::Error::other)?;
+    stream.write_all(&buf).await
+}

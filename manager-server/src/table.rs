@@ -1,0 +1,158 @@
+//! The object table: every live object, its reference count, and the names.
+//!
+//! A reference is held by a connection (however many proxies that connection's client
+//! has, it counts once here; the connection counts its own), by a name, or by a
+//! container that stores a token. An object whose count reaches zero leaves the table
+//! and is dropped as soon as no call on it is still running.
+
+use manager_proto::{ObjectId, RemoteError, RemoteErrorKind};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::object::ServerObject;
+
+/// One live object.
+struct Entry {
+    /// The object.
+    object: Arc<dyn ServerObject>,
+    /// Holders: connections, names, containers.
+    refs: u64,
+}
+
+#[derive(Default)]
+struct Inner {
+    objects: HashMap<ObjectId, Entry>,
+    names: BTreeMap<String, ObjectId>,
+}
+
+/// The table. Its lock is held only for map operations, never across a call or an
+/// await, and objects are dropped after it is released.
+#[derive(Default)]
+pub(crate) struct Table {
+    inner: Mutex<Inner>,
+    /// The next object id; ids are never reused within a run.
+    next_id: AtomicU64,
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = self.lock();
+        f.debug_struct("Table")
+            .field("objects", &inner.objects.len())
+            .field("names", &inner.names.len())
+            .finish()
+    }
+}
+
+fn no_such_object(id: ObjectId) -> RemoteError {
+    RemoteError::new(
+        RemoteErrorKind::NoSuchObject,
+        format!("no object {id} on this server (it was dropped, or never existed)"),
+    )
+}
+
+impl Table {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic never happens while the lock is held (map operations only), but do
+        // not let a poisoned lock take the server down with it.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds an object with one reference (its creator's) and returns its id.
+    pub(crate) fn insert(&self, object: Arc<dyn ServerObject>) -> ObjectId {
+        let id = ObjectId(self.next_id.fetch_add(1, Ordering::Relaxed) + 1);
+        self.lock().objects.insert(id, Entry { object, refs: 1 });
+        id
+    }
+
+    /// Takes one more reference to `id`.
+    pub(crate) fn incref(&self, id: ObjectId) -> Result<Arc<dyn ServerObject>, RemoteError> {
+        let mut inner = self.lock();
+        let entry = inner
+            .objects
+            .get_mut(&id)
+            .ok_or_else(|| no_such_object(id))?;
+        entry.refs += 1;
+        Ok(Arc::clone(&entry.object))
+    }
+
+    /// Releases one reference to `id`; the object leaves the table with its last one.
+    pub(crate) fn release(&self, id: ObjectId) {
+        let dropped = {
+            let mut inner = self.lock();
+            match inner.objects.get_mut(&id) {
+                Some(entry) if entry.refs > 1 => {
+                    entry.refs -= 1;
+                    None
+                }
+                Some(_) => inner.objects.remove(&id),
+                None => None,
+            }
+        };
+        // Dropped here, outside the lock: dropping a container may release others.
+        drop(dropped);
+    }
+
+    /// Gives `id` a name, which holds a reference until the server stops.
+    pub(crate) fn bind_name(&self, name: &str, id: ObjectId) -> Result<(), RemoteError> {
+        let mut inner = self.lock();
+        if inner.names.contains_key(name) {
+            return Err(RemoteError::new(
+                RemoteErrorKind::InvalidValue,
+                format!("the name `{name}` is already bound"),
+            ));
+        }
+        let entry = inner
+            .objects
+            .get_mut(&id)
+            .ok_or_else(|| no_such_object(id))?;
+        entry.refs += 1;
+        inner.names.insert(name.to_owned(), id);
+        Ok(())
+    }
+
+    /// Takes a reference to the object named `name`.
+    pub(crate) fn get_named(
+        &self,
+        name: &str,
+    ) -> Result<(ObjectId, Arc<dyn ServerObject>), RemoteError> {
+        let mut inner = self.lock();
+        let id = *inner.names.get(name).ok_or_else(|| {
+            let known: Vec<&str> = inner.names.keys().map(String::as_str).collect();
+            RemoteError::new(
+                RemoteErrorKind::NoSuchName,
+                format!("no object is named `{name}` (named: {})", known.join(", ")),
+            )
+        })?;
+        let entry = inner
+            .objects
+            .get_mut(&id)
+            .ok_or_else(|| no_such_object(id))?;
+        entry.refs += 1;
+        Ok((id, Arc::clone(&entry.object)))
+    }
+
+    /// Live objects, named objects, and live objects per type id.
+    pub(crate) fn counts(&self) -> (u64, u64, Vec<(String, u64)>) {
+        let inner = self.lock();
+        let mut by_type: BTreeMap<&str, u64> = BTreeMap::new();
+        for entry in inner.objects.values() {
+            *by_type.entry(entry.object.shared_type_id()).or_default() += 1;
+        }
+        (
+            inner.objects.len() as u64,
+            inner.names.len() as u64,
+            by_type
+                .into_iter()
+                .map(|(t, n)| (t.to_owned(), n))
+                .collect(),
+        )
+    }
+
+    /// Empties the table (at shutdown), dropping every object outside the lock.
+    pub(crate) fn clear(&self) {
+        let taken = std::mem::take(&mut *self.lock());
+        drop(taken);
+    }
+}
