@@ -205,6 +205,22 @@ impl Tagged {
     }
 }
 
+/// A token as hex text, to hand to another process on a command line or a pipe.
+pub fn token_to_hex(token: &manager_client::Token) -> String {
+    let bytes = manager_client::proto::postcard::to_allocvec(token).unwrap();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The inverse of [`token_to_hex`].
+pub fn token_from_hex(hex: &str) -> manager_client::Token {
+    let hex = hex.trim();
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    manager_client::proto::postcard::from_bytes(&bytes).unwrap()
+}
+
 /// Sets up `tracing` output from `RUST_LOG` (for binaries and examples).
 pub fn init_logging() {
     let _ = tracing_subscriber::fmt()

@@ -157,6 +157,7 @@ impl Connection {
                 biased;
                 () = shutdown.cancelled() => return "server shutting down".into(),
                 Some((id, result)) = self.running.next(), if !self.running.is_empty() => {
+                    self.shared.stats.parked.fetch_sub(1, Ordering::Relaxed);
                     self.parked.remove(&id);
                     self.finish_parked(id, result);
                 }
@@ -462,6 +463,7 @@ impl Connection {
                 old.abort();
             }
         }
+        self.shared.stats.parked.fetch_add(1, Ordering::Relaxed);
         self.running.push(Box::pin(fut));
     }
 
@@ -471,7 +473,12 @@ impl Connection {
         let shutting_down = self.shared.shutdown.is_cancelled();
         let parked: Vec<RequestId> = self.parked.drain().map(|(id, _)| id).collect();
         // Dropping the futures withdraws their waits before the watchers release locks.
+        let dropped = self.running.len() as u64;
         self.running = FuturesUnordered::new();
+        self.shared
+            .stats
+            .parked
+            .fetch_sub(dropped, Ordering::Relaxed);
         if shutting_down {
             for id in parked {
                 let e =

@@ -1,1 +1,164 @@
-fn main() {}
+//! The worker process the integration tests spawn: each subcommand is one role a
+//! separate process plays against a manager (`worker <command> [args..]`). Unless a
+//! command says otherwise, it finds the server through `MANAGER_ADDRESS` and
+//! `MANAGER_AUTHKEY`.
+
+use integration_tests::{
+    Counter, CounterBlockingProxy, CounterProxy, token_from_hex, token_to_hex,
+};
+use manager_client::Client;
+use manager_client::blocking;
+use manager_server::Server;
+use std::io::BufRead;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+fn main() {
+    integration_tests::init_logging();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["incr", name, times] => incr(name, times.parse().unwrap_or(0)),
+        ["serve", file] => serve(Path::new(file)),
+        ["use-named", file, name] => use_named(Path::new(file), name),
+        ["hold", n] => hold(n.parse().unwrap_or(0)),
+        ["attach"] => attach(),
+        ["child-server"] => child_server(),
+        other => Err(format!("unknown worker command {other:?}").into()),
+    };
+    if let Err(e) = result {
+        eprintln!("worker: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// `incr NAME TIMES`: increments the named counter by 1, TIMES times, through the
+/// blocking client; prints the last value it saw.
+fn incr(name: &str, times: u64) -> Result {
+    let client = blocking::Client::from_env()?;
+    let counter: CounterBlockingProxy = client.named(name)?;
+    let mut last = 0;
+    for _ in 0..times {
+        last = counter.incr(1)?;
+    }
+    println!("{last}");
+    Ok(())
+}
+
+/// `serve FILE`: runs a server on a free TCP port hosting a counter named `shared`, and
+/// writes its address and key to FILE for unrelated processes. Serves until a client
+/// shuts it down.
+fn serve(file: &Path) -> Result {
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let server = Server::builder()
+            .listen_tcp("127.0.0.1:0")
+            .register::<Counter>()
+            .named("shared", Counter::new(0))
+            .allow_remote_shutdown(true)
+            .start()
+            .await?;
+        let tmp = file.with_extension("tmp");
+        std::fs::write(
+            &tmp,
+            format!("{}\n{}\n", server.address(), server.authkey().to_hex()),
+        )?;
+        std::fs::rename(&tmp, file)?;
+        server.serve_forever().await?;
+        Ok(())
+    })
+}
+
+/// `use-named FILE NAME`: waits for FILE (written by `serve`), connects with what it
+/// says, adds 5 to the named counter and prints the new value.
+fn use_named(file: &Path, name: &str) -> Result {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let text = loop {
+        if let Ok(text) = std::fs::read_to_string(file) {
+            break text;
+        }
+        if Instant::now() > deadline {
+            return Err("the address file never appeared".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut lines = text.lines();
+    let (address, key) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
+    let key = manager_client::AuthKey::from_hex(key)?;
+    let client = blocking::Client::connect(address, key)?;
+    let counter: CounterBlockingProxy = client.named(name)?;
+    println!("{}", counter.incr(5)?);
+    Ok(())
+}
+
+/// `hold N`: creates N counters and takes the named `shared` one, prints `READY`, then
+/// sleeps until killed.
+fn hold(n: usize) -> Result {
+    let client = blocking::Client::from_env()?;
+    let mut held = Vec::new();
+    for i in 0..n {
+        held.push(CounterBlockingProxy::create(&client, i as u64)?);
+    }
+    let _named: CounterBlockingProxy = client.named("shared")?;
+    println!("READY {}", held.len());
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+/// `attach`: reads a token (hex) from the first line of stdin, attaches it, and then
+/// obeys one command per line: `incr` (prints the new value), `drop` (drops the
+/// proxy, prints `DROPPED`), `exit`.
+fn attach() -> Result {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let client = rt.block_on(Client::from_env())?;
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    let token = token_from_hex(&lines.next().ok_or("no token on stdin")??);
+    let mut proxy: Option<CounterProxy> = Some(rt.block_on(client.attach(&token))?);
+    println!("ATTACHED {}", token_to_hex(&token));
+    for line in lines {
+        match line?.trim() {
+            "incr" => {
+                let p = proxy.as_ref().ok_or("already dropped")?;
+                println!("{}", rt.block_on(p.incr(1))?);
+            }
+            "drop" => {
+                proxy = None;
+                // A round trip after the drop, so the release has surely been sent.
+                rt.block_on(client.ping())?;
+                println!("DROPPED");
+            }
+            "exit" => break,
+            other => return Err(format!("unknown command {other:?}").into()),
+        }
+    }
+    drop(proxy);
+    Ok(())
+}
+
+/// `child-server`: starts a server as a child process of this one (Python's
+/// `Manager().start()`), prints `CHILD <pid> <address> <key>`, and sleeps until killed.
+fn child_server() -> Result {
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let child = Server::builder()
+            .register::<Counter>()
+            .named("shared", Counter::new(7))
+            .spawn_child()
+            .await?;
+        println!(
+            "CHILD {} {} {}",
+            child.pid().unwrap_or(0),
+            child.address(),
+            child.authkey().to_hex()
+        );
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        drop(child);
+        Ok(())
+    })
+}

@@ -2,7 +2,7 @@
 
 use crate::util;
 use integration_tests::{Counter, CounterError, CounterProxy};
-use manager_client::{Client, Error, Proxy, RemoteErrorKind};
+use manager_client::{Client, Error, RemoteErrorKind};
 use manager_server::Server;
 
 #[tokio::test]

@@ -1,5 +1,13 @@
 //! Integration tests: one test binary (one link step), a module per feature.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod auth;
 mod basics;
+mod blocking;
+mod concurrency;
+mod faults;
+mod hygiene;
+mod lifecycle;
+mod processes;
+mod raw;
 mod util;

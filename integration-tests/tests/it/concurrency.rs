@@ -1,0 +1,87 @@
+//! Multiplexing: parked calls hold up nothing else; dropped calls are cancelled on the
+//! server.
+
+use crate::util;
+use integration_tests::{Counter, CounterProxy, Gate, GateProxy};
+use manager_client::Client;
+use manager_server::Server;
+use std::time::Duration;
+
+#[tokio::test]
+async fn a_parked_async_method_does_not_hold_up_the_connections_other_calls() {
+    let (_dir, server) =
+        util::start(Server::builder().register::<Counter>().register::<Gate>()).await;
+    let client = Client::connect(server.address(), server.authkey())
+        .await
+        .unwrap();
+    let gate = GateProxy::create(&client).await.unwrap();
+    let counter = CounterProxy::create(&client, 0).await.unwrap();
+    let waiting = gate.wait_open();
+    tokio::pin!(waiting);
+    // Poll the wait once so it is sent, then do other work on the same connection.
+    assert!(futures_poll_once(waiting.as_mut()).await.is_none());
+    for i in 1..=100 {
+        assert_eq!(counter.incr(1).await.unwrap(), i);
+    }
+    assert_eq!(gate.waiters().await.unwrap(), 1);
+    gate.open().await.unwrap();
+    assert!(waiting.await.unwrap());
+    // &self methods of one object run together: two slow reads overlap.
+    let (a, b) = tokio::join!(counter.slow_get(300), counter.slow_get(300));
+    assert_eq!((a.unwrap(), b.unwrap()), (100, 100));
+}
+
+#[tokio::test]
+async fn a_dropped_call_is_cancelled_on_the_server() {
+    let (_dir, server) = util::start(Server::builder().register::<Gate>()).await;
+    let client = Client::connect(server.address(), server.authkey())
+        .await
+        .unwrap();
+    let gate = GateProxy::create(&client).await.unwrap();
+    for _ in 0..10 {
+        let r = tokio::time::timeout(Duration::from_millis(20), gate.wait_open()).await;
+        assert!(r.is_err(), "still closed");
+    }
+    // Each timed-out call was withdrawn: nothing is parked, nobody waits on the gate.
+    assert!(
+        util::eventually(Duration::from_secs(5), async || server.stats().parked_calls
+            == 0)
+        .await
+    );
+    assert_eq!(gate.waiters().await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_tasks_share_one_client() {
+    let (_dir, server) = util::start(Server::builder().named("c", Counter::new(0))).await;
+    let client = Client::connect(server.address(), server.authkey())
+        .await
+        .unwrap();
+    let counter: CounterProxy = client.named("c").await.unwrap();
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                for _ in 0..200 {
+                    counter.incr(1).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(counter.get().await.unwrap(), 32 * 200);
+}
+
+/// Polls a future once; its output if it was ready.
+async fn futures_poll_once<F: std::future::Future + Unpin>(fut: F) -> Option<F::Output> {
+    let mut fut = fut;
+    std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(match std::pin::Pin::new(&mut fut).poll(cx) {
+            std::task::Poll::Ready(v) => Some(v),
+            std::task::Poll::Pending => None,
+        })
+    })
+    .await
+}

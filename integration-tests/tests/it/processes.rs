@@ -1,0 +1,204 @@
+//! Real processes sharing objects through a real server (issue 2's scenarios 1, 2, 4,
+//! 8, and the child-process server).
+
+use crate::util::{self, eventually, run_worker, sigkill, worker};
+use integration_tests::{Counter, CounterProxy, token_to_hex};
+use manager_client::Client;
+use manager_server::Server;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn with_env(mut cmd: Command, client: &Client) -> Command {
+    client.configure_child(&mut cmd);
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_workers_increment_one_counter_exactly() {
+    let (_dir, server) = util::start(Server::builder().named("counter", Counter::new(0))).await;
+    let client = Client::connect(server.address(), server.authkey())
+        .await
+        .unwrap();
+    let children: Vec<_> = (0..10)
+        .map(|_| {
+            let mut cmd = with_env(worker(), &client);
+            cmd.args(["incr", "counter", "1000"]).stdout(Stdio::piped());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    let outputs = tokio::task::spawn_blocking(move || {
+        children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    for out in &outputs {
+        assert!(out.status.success(), "{out:?}");
+    }
+    let counter: CounterProxy = client.named("counter").await.unwrap();
+    assert_eq!(counter.get().await.unwrap(), 10_000);
+    // Every worker saw its own increments land: the largest value any saw is the total.
+    let seen: Vec<u64> = outputs
+        .iter()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().parse().unwrap())
+        .collect();
+    assert_eq!(seen.iter().max(), Some(&10_000));
+    assert!(seen.iter().all(|&v| v >= 1000));
+}
+
+#[tokio::test]
+async fn unrelated_processes_share_a_named_object_through_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("server.addr");
+    // Both spawned here: neither is the other's parent.
+    let mut server = worker()
+        .args(["serve", file.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let first = run_worker({
+        let mut c = worker();
+        c.args(["use-named", file.to_str().unwrap(), "shared"]);
+        c
+    });
+    let second = run_worker({
+        let mut c = worker();
+        c.args(["use-named", file.to_str().unwrap(), "shared"]);
+        c
+    });
+    assert_eq!((first.trim(), second.trim()), ("5", "10"));
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut lines = text.lines();
+    let client = Client::connect(
+        lines.next().unwrap(),
+        manager_client::AuthKey::from_hex(lines.next().unwrap()).unwrap(),
+    )
+    .await
+    .unwrap();
+    client.shutdown_server().await.unwrap();
+    let status = tokio::task::spawn_blocking(move || server.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        status.success(),
+        "the server process exits cleanly after a remote shutdown: {status:?}"
+    );
+}
+
+// Multi-threaded: the test thread blocks reading the worker's output while the server
+// (on this runtime) must go on serving it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkilled_worker_releases_its_references() {
+    let (_dir, server) = util::start(
+        Server::builder()
+            .register::<Counter>()
+            .named("shared", Counter::new(0)),
+    )
+    .await;
+    let client = Client::connect(server.address(), server.authkey())
+        .await
+        .unwrap();
+    let baseline = client.stats().await.unwrap().objects;
+    let mut child = with_env(worker(), &client);
+    let mut child = child
+        .args(["hold", "5"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(ready.trim(), "READY 5");
+    assert_eq!(client.stats().await.unwrap().objects, baseline + 5);
+    sigkill(&mut child);
+    let released = eventually(Duration::from_secs(5), async || {
+        client.stats().await.unwrap().objects == baseline
+    })
+    .await;
+    assert!(
+        released,
+        "objects after the kill: {:?}",
+        client.stats().await.unwrap()
+    );
+    // The named object survived: names hold their objects.
+    let shared: CounterProxy = client.named("shared").await.unwrap();
+    assert_eq!(shared.get().await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_handed_to_another_process_keeps_the_object_alive_until_both_drop_it() {
+    let (_dir, server) = util::start(Server::builder().register::<Counter>()).await;
+    let client = Client::connect(server.address(), server.authkey())
+        .await
+        .unwrap();
+    let baseline = client.stats().await.unwrap().objects;
+    let counter = CounterProxy::create(&client, 100).await.unwrap();
+    let mut child = with_env(worker(), &client);
+    let mut child = child
+        .arg("attach")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    writeln!(stdin, "{}", token_to_hex(&counter.token())).unwrap();
+    assert!(out.next().unwrap().unwrap().starts_with("ATTACHED "));
+    writeln!(stdin, "incr").unwrap();
+    assert_eq!(out.next().unwrap().unwrap(), "101");
+    // We let go; the other process still holds it.
+    drop(counter);
+    client.ping().await.unwrap();
+    assert_eq!(client.stats().await.unwrap().objects, baseline + 1);
+    writeln!(stdin, "incr").unwrap();
+    assert_eq!(out.next().unwrap().unwrap(), "102");
+    // Now it lets go too: the object is gone.
+    writeln!(stdin, "drop").unwrap();
+    assert_eq!(out.next().unwrap().unwrap(), "DROPPED");
+    assert_eq!(client.stats().await.unwrap().objects, baseline);
+    writeln!(stdin, "exit").unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+#[tokio::test]
+async fn a_child_process_server_serves_and_exits_with_its_parent() {
+    let mut parent = worker()
+        .arg("child-server")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(parent.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let parts: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(parts.first(), Some(&"CHILD"), "{line}");
+    let pid: i32 = parts[1].parse().unwrap();
+    let key = manager_client::AuthKey::from_hex(parts[3]).unwrap();
+    let client = Client::connect(parts[2], key).await.unwrap();
+    let shared: CounterProxy = client.named("shared").await.unwrap();
+    assert_eq!(shared.incr(1).await.unwrap(), 8);
+    // The parent dies without any chance to clean up; the child notices and exits.
+    sigkill(&mut parent);
+    let start = Instant::now();
+    let gone = eventually(Duration::from_secs(10), async || !process_alive(pid)).await;
+    assert!(gone, "the child server outlived its parent");
+    assert!(shared.get().await.unwrap_err().is_connection_lost());
+    eprintln!("child server exited {:?} after its parent", start.elapsed());
+    let _ = shared.handle();
+}
+
+/// Whether a process exists and is not a zombie.
+fn process_alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .split_whitespace()
+            .nth(2)
+            .is_some_and(|state| state == "Z"),
+        Err(_) => false,
+    }
+}
