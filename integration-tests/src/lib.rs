@@ -3,6 +3,11 @@
 // Test support: a panic here is a failed test or a failed demo, which is what we want.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 use manager_client::shared;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -51,10 +56,7 @@ impl Counter {
     /// Subtracts, or says why not.
     pub fn checked_sub(&mut self, by: u64) -> Result<u64, CounterError> {
         if by > self.n {
-            return Err(CounterError::Underflow {
-                have: self.n,
-                wanted: by,
-            });
+            return Err(CounterError::Underflow { have: self.n, wanted: by });
         }
         self.n -= by;
         Ok(self.n)
@@ -101,9 +103,7 @@ pub struct Gate {
 
 impl Default for Gate {
     fn default() -> Self {
-        Gate {
-            open: tokio::sync::watch::channel(false).0,
-        }
+        Gate { open: tokio::sync::watch::channel(false).0 }
     }
 }
 
@@ -214,10 +214,7 @@ pub fn token_to_hex(token: &manager_client::Token) -> String {
 /// The inverse of [`token_to_hex`].
 pub fn token_from_hex(hex: &str) -> manager_client::Token {
     let hex = hex.trim();
-    let bytes: Vec<u8> = (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-        .collect();
+    let bytes: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
     manager_client::proto::postcard::from_bytes(&bytes).unwrap()
 }
 

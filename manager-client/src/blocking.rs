@@ -21,14 +21,25 @@
 
 use manager_proto::proxy::{BlockOn, block_on};
 use manager_proto::{
-    Address, BlockingConnect, BlockingProxy, BoxFuture, Connect, Error, Executor, Handle, Proxy,
-    ServerId, ServerStats, Token, TypeDescription,
+    Address, BlockingConnect, BlockingProxy, BoxFuture, Connect, Error, Executor, Handle, Proxy, ServerId, ServerStats,
+    Token, TypeDescription,
 };
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use crate::builtins::Data;
 use crate::{ClientOptions, ToAddress};
+
+pub use crate::builtins::{
+    BlockingArrayProxy as ArrayProxy, BlockingBarrierProxy as BarrierProxy,
+    BlockingBoundedSemaphoreProxy as BoundedSemaphoreProxy, BlockingConditionProxy as ConditionProxy,
+    BlockingDictProxy as DictProxy, BlockingEventProxy as EventProxy, BlockingJoinableQueueProxy as JoinableQueueProxy,
+    BlockingListProxy as ListProxy, BlockingLockProxy as LockProxy, BlockingNamespaceProxy as NamespaceProxy,
+    BlockingQueueProxy as QueueProxy, BlockingRLockProxy as RLockProxy, BlockingSemaphoreProxy as SemaphoreProxy,
+    BlockingSetProxy as SetProxy, BlockingValueProxy as ValueProxy,
+};
+pub use crate::builtins::{ConditionGuard, LockGuard, SemaphoreGuard};
 
 /// Owns the runtime; shuts it down without blocking, wherever the last reference drops.
 #[derive(Debug)]
@@ -54,9 +65,7 @@ impl BlockOn for Runtime {
                 rt.block_on(fut);
                 Ok(())
             }
-            None => Err(Error::Config(
-                "the blocking client's runtime is gone".into(),
-            )),
+            None => Err(Error::Config("the blocking client's runtime is gone".into())),
         }
     }
 }
@@ -91,10 +100,7 @@ impl Client {
     }
 
     fn start(connect: impl Future<Output = Result<crate::Client, Error>>) -> Result<Client, Error> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(Error::from)?;
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::from)?;
         let runtime = Arc::new(Runtime(Some(rt)));
         let inner = block_on(&*runtime, connect)??;
         Ok(Client { inner, runtime })
@@ -182,12 +188,78 @@ impl Client {
     }
 }
 
+/// Built-in constructors, as on the async client.
+macro_rules! constructors {
+    ($($(#[$doc:meta])* fn $name:ident [$($g:tt)*] ($($arg:ident : $ty:ty),*) -> $ret:ty;)*) => {
+        impl Client {
+            $(
+                $(#[$doc])*
+                pub fn $name<$($g)*>(&self, $($arg: $ty),*) -> Result<$ret, Error> {
+                    let proxy = self.run(self.inner.$name($($arg),*))?;
+                    Ok(self.wrap(proxy))
+                }
+            )*
+        }
+    };
+}
+
+constructors! {
+    /// A new, empty shared `dict`.
+    fn dict[K: Data, V: Data]() -> DictProxy<K, V>;
+    /// A new shared `dict` holding `pairs`.
+    fn dict_from[K: Data, V: Data](pairs: &[(K, V)]) -> DictProxy<K, V>;
+    /// `dict.fromkeys(keys, value)`.
+    fn dict_fromkeys[K: Data, V: Data + Clone](keys: Vec<K>, value: V) -> DictProxy<K, V>;
+    /// A new, empty shared `list`.
+    fn list[T: Data]() -> ListProxy<T>;
+    /// A new shared `list` holding `items`.
+    fn list_from[T: Data](items: &[T]) -> ListProxy<T>;
+    /// A new, empty shared `set`.
+    fn set[T: Data]() -> SetProxy<T>;
+    /// A new shared `set` holding `items`.
+    fn set_from[T: Data](items: &[T]) -> SetProxy<T>;
+    /// A new, empty shared `Namespace`.
+    fn namespace[]() -> NamespaceProxy;
+    /// A new shared `Value`.
+    fn value[T: Data](value: T) -> ValueProxy<T>;
+    /// A new shared `Array`.
+    fn array[T: Data](items: &[T]) -> ArrayProxy<T>;
+    /// A new shared `Queue` (`maxsize` 0: unbounded).
+    fn queue[T: Data](maxsize: usize) -> QueueProxy<T>;
+    /// A new shared `JoinableQueue`.
+    fn joinable_queue[T: Data](maxsize: usize) -> JoinableQueueProxy<T>;
+    /// A new shared `Lock`.
+    fn lock[]() -> LockProxy;
+    /// A new shared `RLock`.
+    fn rlock[]() -> RLockProxy;
+    /// A new shared `Semaphore`.
+    fn semaphore[](value: u64) -> SemaphoreProxy;
+    /// A new shared `BoundedSemaphore`.
+    fn bounded_semaphore[](value: u64) -> BoundedSemaphoreProxy;
+    /// A new shared `Condition` over its own `RLock`.
+    fn condition[]() -> ConditionProxy;
+    /// A new shared `Event`.
+    fn event[]() -> EventProxy;
+    /// A new shared `Barrier`.
+    fn barrier[](parties: u64) -> BarrierProxy;
+    /// A new shared `Barrier` whose waits time out after `timeout` by default.
+    fn barrier_with_timeout[](parties: u64, timeout: std::time::Duration) -> BarrierProxy;
+}
+
+impl Client {
+    /// A new shared `Condition` over `lock` (a blocking `LockProxy` or `RLockProxy`).
+    pub fn condition_with<L>(&self, lock: &L) -> Result<ConditionProxy, Error>
+    where
+        L: BlockingProxy,
+        L::Async: serde::Serialize,
+    {
+        let proxy = self.run(self.inner.condition_with(lock.as_async()))?;
+        Ok(self.wrap(proxy))
+    }
+}
+
 impl Connect for Client {
-    fn create_object<'a>(
-        &'a self,
-        type_id: &'a str,
-        args: Vec<u8>,
-    ) -> BoxFuture<'a, Result<Handle, Error>> {
+    fn create_object<'a>(&'a self, type_id: &'a str, args: Vec<u8>) -> BoxFuture<'a, Result<Handle, Error>> {
         self.inner.create_object(type_id, args)
     }
 }

@@ -1,8 +1,8 @@
 //! The async client.
 
 use manager_proto::{
-    Address, AuthKey, BoxFuture, Connect, Error, Handle, ObjectId, Proxy, Request, Response,
-    ServerId, ServerStats, Token, Transport, TypeDescription,
+    Address, AuthKey, BoxFuture, Connect, Error, Handle, ObjectId, Proxy, Request, Response, ServerId, ServerStats,
+    Token, Transport, TypeDescription,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -90,10 +90,7 @@ impl Client {
     /// let client = manager_client::Client::connect("tcp://127.0.0.1:5000", b"secret").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn connect(
-        address: impl ToAddress,
-        authkey: impl AsRef<[u8]>,
-    ) -> Result<Client, Error> {
+    pub async fn connect(address: impl ToAddress, authkey: impl AsRef<[u8]>) -> Result<Client, Error> {
         Self::connect_with(address, authkey, &ClientOptions::default()).await
     }
 
@@ -133,21 +130,14 @@ impl Client {
     }
 
     fn handle(&self, object: ObjectId, type_id: &str) -> Handle {
-        Handle::new(
-            Arc::clone(&self.conn) as Arc<dyn Transport>,
-            object,
-            type_id.to_owned(),
-        )
+        Handle::new(Arc::clone(&self.conn) as Arc<dyn Transport>, object, type_id.to_owned())
     }
 
     /// Checks a freshly taken reference against `P`'s type, releasing it on mismatch.
     fn typed<P: Proxy>(&self, object: ObjectId, type_id: &str) -> Result<P, Error> {
         let handle = self.handle(object, type_id);
         if type_id != P::shared_type_id() {
-            return Err(Error::WrongType {
-                expected: P::shared_type_id().to_owned(),
-                found: type_id.to_owned(),
-            });
+            return Err(Error::WrongType { expected: P::shared_type_id().to_owned(), found: type_id.to_owned() });
         }
         Ok(P::from_handle(handle))
     }
@@ -186,10 +176,7 @@ impl Client {
             )));
         }
         if token.type_id != P::shared_type_id() {
-            return Err(Error::WrongType {
-                expected: P::shared_type_id().to_owned(),
-                found: token.type_id.clone(),
-            });
+            return Err(Error::WrongType { expected: P::shared_type_id().to_owned(), found: token.type_id.clone() });
         }
         let object = token.object;
         let (object, type_id) = self
@@ -206,11 +193,7 @@ impl Client {
     /// reach it with [`named`](Self::named). The name holds it until the server stops.
     pub async fn bind_name<P: Proxy>(&self, name: &str, proxy: &P) -> Result<(), Error> {
         let object = proxy.handle().object();
-        self.conn
-            .request(&Request::BindNamed { name, object }, |r| {
-                matches!(r, Response::Done).then_some(())
-            })
-            .await
+        self.conn.request(&Request::BindNamed { name, object }, |r| matches!(r, Response::Done).then_some(())).await
     }
 
     /// The exposed methods of a type the server can create.
@@ -235,20 +218,12 @@ impl Client {
 
     /// A round trip to the server.
     pub async fn ping(&self) -> Result<(), Error> {
-        self.conn
-            .request(&Request::Ping, |r| {
-                matches!(r, Response::Pong).then_some(())
-            })
-            .await
+        self.conn.request(&Request::Ping, |r| matches!(r, Response::Pong).then_some(())).await
     }
 
     /// Asks the server to shut down (refused unless it allows remote shutdown).
     pub async fn shutdown_server(&self) -> Result<(), Error> {
-        self.conn
-            .request(&Request::Shutdown, |r| {
-                matches!(r, Response::Done).then_some(())
-            })
-            .await
+        self.conn.request(&Request::Shutdown, |r| matches!(r, Response::Done).then_some(())).await
     }
 
     /// Creates an object of a registered type from encoded constructor arguments; the
@@ -256,27 +231,17 @@ impl Client {
     pub async fn create_handle(&self, type_id: &str, args: Vec<u8>) -> Result<Handle, Error> {
         let (object, type_id) = self
             .conn
-            .request(
-                &Request::Create {
-                    type_id,
-                    args: &args,
-                },
-                |r| match r {
-                    Response::Object { id, type_id } => Some((id, type_id.to_owned())),
-                    _ => None,
-                },
-            )
+            .request(&Request::Create { type_id, args: &args }, |r| match r {
+                Response::Object { id, type_id } => Some((id, type_id.to_owned())),
+                _ => None,
+            })
             .await?;
         Ok(self.handle(object, &type_id))
     }
 }
 
 impl Connect for Client {
-    fn create_object<'a>(
-        &'a self,
-        type_id: &'a str,
-        args: Vec<u8>,
-    ) -> BoxFuture<'a, Result<Handle, Error>> {
+    fn create_object<'a>(&'a self, type_id: &'a str, args: Vec<u8>) -> BoxFuture<'a, Result<Handle, Error>> {
         Box::pin(self.create_handle(type_id, args))
     }
 }

@@ -10,8 +10,8 @@
 use manager_proto::frame::{self, FrameDecoder};
 use manager_proto::handshake::{ClientHandshake, HandshakeError, NONCE_LEN, VersionRange};
 use manager_proto::{
-    Address, AuthKey, BoxFuture, Error, MethodRef, NO_RESPONSE, ObjectId, Reply, Request,
-    RequestId, Response, ServerId, Transport,
+    Address, AuthKey, BoxFuture, Error, MethodRef, NO_RESPONSE, ObjectId, Reply, Request, RequestId, Response,
+    ServerId, Transport,
 };
 use std::future::Future;
 use std::io;
@@ -67,10 +67,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl ConnState {
     fn lost(&self, reason: impl Into<String>) -> Error {
-        Error::ConnectionLost {
-            address: self.address.to_string(),
-            reason: reason.into(),
-        }
+        Error::ConnectionLost { address: self.address.to_string(), reason: reason.into() }
     }
 
     /// Ends the connection for every waiter and every later call.
@@ -148,11 +145,7 @@ impl Drop for Conn {
 
 impl Conn {
     /// Opens, authenticates and starts a connection.
-    pub(crate) async fn open(
-        address: Address,
-        authkey: AuthKey,
-        options: &ClientOptions,
-    ) -> Result<Arc<Conn>, Error> {
+    pub(crate) async fn open(address: Address, authkey: AuthKey, options: &ClientOptions) -> Result<Arc<Conn>, Error> {
         let stream = Stream::connect(&address, options.connect_timeout).await?;
         let mut decoder = FrameDecoder::new(frame::HANDSHAKE_MAX_FRAME);
         let server = match tokio::time::timeout(
@@ -185,10 +178,7 @@ impl Conn {
         });
         tokio::spawn(reader(Arc::clone(&state), decoder, options.keepalive));
         tokio::spawn(writer(Arc::clone(&state)));
-        Ok(Arc::new_cyclic(|me| Conn {
-            state,
-            me: me.clone(),
-        }))
+        Ok(Arc::new_cyclic(|me| Conn { state, me: me.clone() }))
     }
 
     pub(crate) fn address(&self) -> &Address {
@@ -205,9 +195,7 @@ impl Conn {
 
     fn arc(&self) -> Arc<Conn> {
         // `self` is borrowed from an `Arc<Conn>`, so the upgrade cannot fail.
-        self.me
-            .upgrade()
-            .unwrap_or_else(|| unreachable!("a live Conn is always in an Arc"))
+        self.me.upgrade().unwrap_or_else(|| unreachable!("a live Conn is always in an Arc"))
     }
 
     /// Sends a request and returns the future of its response payload. The request is
@@ -219,12 +207,7 @@ impl Conn {
             lock(&self.state.in_flight).forget(id);
             return Err(e);
         }
-        Ok(PendingCall {
-            conn: self.arc(),
-            id,
-            rx,
-            finished: false,
-        })
+        Ok(PendingCall { conn: self.arc(), id, rx, finished: false })
     }
 
     /// Sends a request and decodes its response, which must be of a non-error kind.
@@ -234,8 +217,7 @@ impl Conn {
         accept: impl FnOnce(Response<'_>) -> Option<T>,
     ) -> Result<T, Error> {
         let payload = self.start(request)?.await?;
-        let (_, response) =
-            Response::decode(&payload).map_err(|e| Error::Protocol(e.to_string()))?;
+        let (_, response) = Response::decode(&payload).map_err(|e| Error::Protocol(e.to_string()))?;
         let kind = response.kind();
         if let Response::Error(e) = response {
             return Err(Error::Remote(e));
@@ -250,18 +232,13 @@ impl Conn {
 }
 
 impl Transport for Conn {
-    fn call(
-        &self,
-        object: ObjectId,
-        method: MethodRef<'_>,
-        args: Vec<u8>,
-    ) -> BoxFuture<'static, Result<Reply, Error>> {
-        let pending = self.start(&Request::Call {
-            object,
-            method,
-            args: &args,
-        });
+    fn call(&self, object: ObjectId, method: MethodRef<'_>, args: Vec<u8>) -> BoxFuture<'static, Result<Reply, Error>> {
+        let pending = self.start(&Request::Call { object, method, args: &args });
         Box::pin(async move { Reply::from_payload(pending?.await?) })
+    }
+
+    fn call_unanswered(&self, object: ObjectId, method: MethodRef<'_>, args: Vec<u8>) {
+        self.state.send_unanswered(Request::Call { object, method, args: &args });
     }
 
     fn value_copy(&self, object: ObjectId) -> BoxFuture<'static, Result<Reply, Error>> {
@@ -300,9 +277,15 @@ impl Future for PendingCall {
         match Pin::new(&mut self.rx).poll(cx) {
             Poll::Ready(result) => {
                 self.finished = true;
-                Poll::Ready(result.unwrap_or_else(|_| {
-                    Err(self.conn.state.lost("the connection's reader stopped"))
-                }))
+                let result = result.unwrap_or_else(|_| Err(self.conn.state.lost("the connection's reader stopped")));
+                if let Ok(payload) = &result {
+                    if is_transfer(payload) {
+                        // The value reaches its caller now: the server may forget how
+                        // to undo it.
+                        self.conn.state.send_unanswered(Request::Ack { target: self.id });
+                    }
+                }
+                Poll::Ready(result)
             }
             Poll::Pending => Poll::Pending,
         }
@@ -311,12 +294,21 @@ impl Future for PendingCall {
 
 impl Drop for PendingCall {
     fn drop(&mut self) {
-        if !self.finished && lock(&self.conn.state.in_flight).forget(self.id) {
-            self.conn
-                .state
-                .send_unanswered(Request::Cancel { target: self.id });
+        if self.finished {
+            return;
+        }
+        let still_waiting = lock(&self.conn.state.in_flight).forget(self.id);
+        // Still on the server: cancel the work. Already answered with a transfer nobody
+        // will receive: cancel makes the server put back what it took.
+        let undeliverable = !still_waiting && matches!(self.rx.try_recv(), Ok(Ok(payload)) if is_transfer(&payload));
+        if still_waiting || undeliverable {
+            self.conn.state.send_unanswered(Request::Cancel { target: self.id });
         }
     }
+}
+
+fn is_transfer(payload: &[u8]) -> bool {
+    matches!(Response::peek_kind(payload), Ok((_, kind)) if kind == manager_proto::response::kind::TRANSFER)
 }
 
 /// Reads responses and hands them to their waiters; watches liveness.
@@ -370,8 +362,7 @@ fn route(state: &ConnState, decoder: &mut FrameDecoder) -> Result<(), String> {
     loop {
         match decoder.next_frame() {
             Ok(Some(payload)) => {
-                let id = Response::peek_id(payload)
-                    .map_err(|e| format!("the server sent a bad response: {e}"))?;
+                let id = Response::peek_id(payload).map_err(|e| format!("the server sent a bad response: {e}"))?;
                 lock(&state.in_flight).complete(id, payload.to_vec());
             }
             Ok(None) => return Ok(()),
@@ -425,8 +416,7 @@ async fn authenticate(
     decoder: &mut FrameDecoder,
 ) -> Result<ServerId, Error> {
     let mut nonce = [0u8; NONCE_LEN];
-    getrandom::fill(&mut nonce)
-        .map_err(|e| Error::Io(Arc::new(io::Error::other(e.to_string()))))?;
+    getrandom::fill(&mut nonce).map_err(|e| Error::Io(Arc::new(io::Error::other(e.to_string()))))?;
     let (mut hs, hello) = ClientHandshake::new(authkey, nonce, VersionRange::CURRENT);
     let lost = |e: io::Error| Error::ConnectionLost {
         address: address.to_string(),
@@ -456,13 +446,8 @@ async fn authenticate(
             }
             Err(failure) => {
                 return Err(match failure.error {
-                    HandshakeError::Authentication => Error::Authentication {
-                        address: address.to_string(),
-                    },
-                    source => Error::Handshake {
-                        address: address.to_string(),
-                        source,
-                    },
+                    HandshakeError::Authentication => Error::Authentication { address: address.to_string() },
+                    source => Error::Handshake { address: address.to_string(), source },
                 });
             }
         }

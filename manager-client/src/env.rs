@@ -12,17 +12,13 @@ pub const AUTHKEY_VAR: &str = "MANAGER_AUTHKEY";
 /// The key travels in the child's environment, which only the same user (and root)
 /// can read on Linux.
 pub fn configure(command: &mut std::process::Command, address: &Address, authkey: &AuthKey) {
-    command
-        .env(ADDRESS_VAR, address.to_string())
-        .env(AUTHKEY_VAR, authkey.to_hex());
+    command.env(ADDRESS_VAR, address.to_string()).env(AUTHKEY_VAR, authkey.to_hex());
 }
 
 /// Reads both variables.
 pub fn read() -> Result<(Address, AuthKey), Error> {
-    let var = |name: &str| {
-        std::env::var(name)
-            .map_err(|_| Error::Config(format!("{name} is not set (or not valid UTF-8)")))
-    };
+    let var =
+        |name: &str| std::env::var(name).map_err(|_| Error::Config(format!("{name} is not set (or not valid UTF-8)")));
     let address: Address = var(ADDRESS_VAR)?.parse()?;
     let key = AuthKey::from_hex(&var(AUTHKEY_VAR)?)?;
     Ok((address, key))

@@ -35,17 +35,23 @@
 //! objects compiles no server code.
 
 pub mod blocking;
+mod builtins;
 mod client;
 mod connection;
 pub mod env;
 mod in_flight;
 mod stream;
 
+pub use builtins::{
+    ArrayProxy, BarrierProxy, BoundedSemaphoreProxy, ConditionGuard, ConditionProxy, Data, DictProxy, EventProxy,
+    JoinableQueueProxy, ListProxy, LockGuard, LockProxy, NamespaceProxy, QueueProxy, RLockProxy, SemaphoreGuard,
+    SemaphoreProxy, SetProxy, ValueProxy,
+};
 pub use client::{Client, ClientOptions, ToAddress};
 
 pub use manager_derive::shared;
 pub use manager_proto as proto;
 pub use manager_proto::{
-    Address, AuthKey, BlockingProxy, Error, Handle, Proxy, RemoteError, RemoteErrorKind,
-    ServerStats, Token, TypeDescription, serde,
+    Address, AuthKey, BlockingProxy, Error, Handle, Proxy, RemoteError, RemoteErrorKind, ServerStats, Token,
+    TypeDescription, serde,
 };

@@ -17,10 +17,7 @@ pub(crate) enum Stream {
 impl Stream {
     /// Opens a socket to `address` within `timeout`.
     pub(crate) async fn connect(address: &Address, timeout: Duration) -> Result<Stream, Error> {
-        let connect_err = |source: io::Error| Error::Connect {
-            address: address.to_string(),
-            source: Arc::new(source),
-        };
+        let connect_err = |source: io::Error| Error::Connect { address: address.to_string(), source: Arc::new(source) };
         let connecting = async {
             match address {
                 Address::Tcp(hostport) => {
@@ -33,10 +30,9 @@ impl Stream {
         };
         match tokio::time::timeout(timeout, connecting).await {
             Ok(r) => r.map_err(connect_err),
-            Err(_) => Err(connect_err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("no connection within {timeout:?}"),
-            ))),
+            Err(_) => {
+                Err(connect_err(io::Error::new(io::ErrorKind::TimedOut, format!("no connection within {timeout:?}"))))
+            }
         }
     }
 

@@ -33,10 +33,7 @@ fn metas(tokens: proc_macro2::TokenStream) -> syn::Result<Punctuated<Meta, Token
 fn string(meta: &Meta) -> syn::Result<LitStr> {
     match meta {
         Meta::NameValue(nv) => match &nv.value {
-            syn::Expr::Lit(syn::ExprLit {
-                lit: syn::Lit::Str(s),
-                ..
-            }) => Ok(s.clone()),
+            syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => Ok(s.clone()),
             other => Err(syn::Error::new_spanned(other, "expected a string literal")),
         },
         other => Err(syn::Error::new_spanned(other, "expected `name = \"...\"`")),
@@ -82,7 +79,10 @@ pub(crate) fn take_method_options(attrs: &mut Vec<Attribute>) -> syn::Result<Met
         let list = match &attr.meta {
             Meta::List(list) => list.tokens.clone(),
             other => {
-                push(syn::Error::new_spanned(other, "expected `#[shared(skip)]`, `#[shared(rename = \"..\")]` or `#[shared(constructor)]`"));
+                push(syn::Error::new_spanned(
+                    other,
+                    "expected `#[shared(skip)]`, `#[shared(rename = \"..\")]` or `#[shared(constructor)]`",
+                ));
                 return false;
             }
         };
@@ -95,7 +95,9 @@ pub(crate) fn take_method_options(attrs: &mut Vec<Attribute>) -> syn::Result<Met
                         opts.constructor = true;
                     } else if meta.path().is_ident("rename") {
                         match string(&meta) {
-                            Ok(s) if s.value().is_empty() => push(syn::Error::new_spanned(&s, "the exposed name must not be empty")),
+                            Ok(s) if s.value().is_empty() => {
+                                push(syn::Error::new_spanned(&s, "the exposed name must not be empty"))
+                            }
                             Ok(s) => opts.rename = Some(s),
                             Err(e) => push(e),
                         }

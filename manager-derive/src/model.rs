@@ -4,9 +4,7 @@
 use crate::attr::{self, TypeOptions};
 use proc_macro2::Span;
 use syn::spanned::Spanned;
-use syn::{
-    FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, LitStr, Pat, ReturnType, Type, Visibility,
-};
+use syn::{FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, LitStr, Pat, ReturnType, Type, Visibility};
 
 /// A `#[shared]` impl block.
 pub(crate) struct SharedImpl {
@@ -67,9 +65,9 @@ pub(crate) enum Return {
     /// Nothing.
     Unit,
     /// A value.
-    Value(Type),
+    Value(Box<Type>),
     /// `Result<T, E>`: `E` surfaces typed on the client.
-    Fallible { ok: Type, err: Type },
+    Fallible { ok: Box<Type>, err: Box<Type> },
 }
 
 /// Collects errors so one pass reports them all.
@@ -99,10 +97,7 @@ impl Errors {
 impl SharedImpl {
     /// Builds the model, or every error found (with the cleaned-up impl block, to emit
     /// next to them).
-    pub(crate) fn build(
-        mut item: ItemImpl,
-        options: TypeOptions,
-    ) -> Result<SharedImpl, (syn::Error, ItemImpl)> {
+    pub(crate) fn build(mut item: ItemImpl, options: TypeOptions) -> Result<SharedImpl, Box<(syn::Error, ItemImpl)>> {
         let mut errors = Errors::default();
         if let Some((_, path, _)) = &item.trait_ {
             errors.at(
@@ -125,10 +120,7 @@ impl SharedImpl {
             _ => None,
         };
         let name = name.unwrap_or_else(|| {
-            errors.at(
-                self_ty.span(),
-                "#[shared] needs a plain named type here (`impl Counter`)",
-            );
+            errors.at(self_ty.span(), "#[shared] needs a plain named type here (`impl Counter`)");
             Ident::new("Unnamed", self_ty.span())
         });
 
@@ -146,36 +138,23 @@ impl SharedImpl {
             let public = matches!(f.vis, Visibility::Public(_));
             let has_receiver = f.sig.receiver().is_some();
             if opts.constructor
-                || (!has_receiver
-                    && public
-                    && f.sig.ident == "new"
-                    && constructor.is_none()
-                    && returns_self(f, &name))
+                || (!has_receiver && public && f.sig.ident == "new" && constructor.is_none() && returns_self(f, &name))
             {
                 if has_receiver {
                     errors.at(f.sig.ident.span(), "a constructor takes no `self`");
                     continue;
                 }
                 if constructor.is_some() {
-                    errors.at(
-                        f.sig.ident.span(),
-                        "only one method can be the #[shared] constructor",
-                    );
+                    errors.at(f.sig.ident.span(), "only one method can be the #[shared] constructor");
                     continue;
                 }
                 if !returns_self(f, &name) {
-                    errors.at(
-                        f.sig.output.span(),
-                        "a #[shared] constructor returns `Self`",
-                    );
+                    errors.at(f.sig.output.span(), "a #[shared] constructor returns `Self`");
                     continue;
                 }
                 let args = args(f, &mut errors);
                 reject_generics(f, &mut errors);
-                constructor = Some(Constructor::Function {
-                    name: f.sig.ident.clone(),
-                    args,
-                });
+                constructor = Some(Constructor::Function { name: f.sig.ident.clone(), args });
                 continue;
             }
             if !public || opts.skip || !has_receiver {
@@ -198,7 +177,7 @@ impl SharedImpl {
                 methods,
                 constructor: constructor.unwrap_or(Constructor::Default),
             }),
-            Err(e) => Err((e, item)),
+            Err(e) => Err(Box::new((e, item))),
         }
     }
 }
@@ -250,16 +229,10 @@ fn method(f: &ImplItemFn, rename: Option<LitStr>, errors: &mut Errors) -> Option
     };
     reject_generics(f, errors);
     if let Some(unsafety) = &f.sig.unsafety {
-        errors.at(
-            unsafety.span(),
-            format!("`{ident}` is unsafe, and unsafe methods cannot be shared"),
-        );
+        errors.at(unsafety.span(), format!("`{ident}` is unsafe, and unsafe methods cannot be shared"));
     }
     if let Some(abi) = &f.sig.abi {
-        errors.at(
-            abi.span(),
-            format!("`{ident}` has an explicit ABI, which cannot be shared"),
-        );
+        errors.at(abi.span(), format!("`{ident}` has an explicit ABI, which cannot be shared"));
     }
     if let Some(v) = &f.sig.variadic {
         errors.at(v.span(), "variadic methods cannot be shared");
@@ -270,18 +243,13 @@ fn method(f: &ImplItemFn, rename: Option<LitStr>, errors: &mut Errors) -> Option
         ReturnType::Type(_, ty) => {
             check_owned(ty, "return type", &ident, errors);
             match fallible(ty) {
-                Some((ok, err)) => Return::Fallible { ok, err },
+                Some((ok, err)) => Return::Fallible { ok: Box::new(ok), err: Box::new(err) },
                 None if is_unit(ty) => Return::Unit,
-                None => Return::Value((**ty).clone()),
+                None => Return::Value(ty.clone()),
             }
         }
     };
-    let docs = f
-        .attrs
-        .iter()
-        .filter(|a| a.path().is_ident("doc"))
-        .cloned()
-        .collect();
+    let docs = f.attrs.iter().filter(|a| a.path().is_ident("doc")).cloned().collect();
     Some(Method {
         exposed: rename.unwrap_or_else(|| LitStr::new(&ident.to_string(), ident.span())),
         ident,
@@ -303,10 +271,7 @@ fn args(f: &ImplItemFn, errors: &mut Errors) -> Vec<Arg> {
             Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => pi.ident.clone(),
             _ => Ident::new(&format!("arg{i}"), pt.pat.span()),
         };
-        out.push(Arg {
-            ident,
-            ty: (*pt.ty).clone(),
-        });
+        out.push(Arg { ident, ty: (*pt.ty).clone() });
     }
     out
 }
@@ -357,10 +322,7 @@ fn check_owned(ty: &Type, what: &str, method: &Ident, errors: &mut Errors) {
             self.found.get_or_insert((t.span(), "a raw pointer"));
         }
     }
-    let mut finder = Finder {
-        found: None,
-        _p: std::marker::PhantomData,
-    };
+    let mut finder = Finder { found: None, _p: std::marker::PhantomData };
     syn::visit::Visit::visit_type(&mut finder, ty);
     if let Some((span, kind)) = finder.found {
         errors.at(

@@ -10,9 +10,7 @@ const RESERVED: &[&str] = &["create", "token", "handle", "from_handle", "as_asyn
 /// The 32-bit FNV-1a hash `manager_proto::method_id` computes (duplicated here because
 /// a proc-macro cannot call its runtime crate; the integration tests check they agree).
 fn method_id(name: &str) -> u32 {
-    name.bytes().fold(0x811c_9dc5u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    })
+    name.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
 }
 
 pub(crate) fn validate(model: &SharedImpl) -> syn::Result<()> {
@@ -33,10 +31,7 @@ pub(crate) fn validate(model: &SharedImpl) -> syn::Result<()> {
         }
         let name = m.exposed.value();
         if let Some(first) = names.insert(name.clone(), &m.exposed) {
-            let mut e = syn::Error::new(
-                m.exposed.span(),
-                format!("two methods are exposed as `{name}`"),
-            );
+            let mut e = syn::Error::new(m.exposed.span(), format!("two methods are exposed as `{name}`"));
             e.combine(syn::Error::new(first.span(), "the first is here"));
             errors.push(e);
             continue;

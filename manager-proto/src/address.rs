@@ -34,10 +34,7 @@ impl FromStr for Address {
     type Err = AddressError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = |reason| AddressError {
-            input: s.to_owned(),
-            reason,
-        };
+        let err = |reason| AddressError { input: s.to_owned(), reason };
         if let Some(rest) = s.strip_prefix("tcp://") {
             let (host, port) = rest.rsplit_once(':').ok_or(err("no port"))?;
             if host.is_empty() {
@@ -76,18 +73,8 @@ mod tests {
         for s in ["tcp://localhost:1", "tcp://[::1]:80", "unix:/a/b.sock"] {
             assert_eq!(s.parse::<Address>().unwrap().to_string(), s);
         }
-        assert_eq!(
-            "unix:///x".parse::<Address>().unwrap(),
-            Address::Unix("/x".into())
-        );
-        for bad in [
-            "",
-            "tcp://nohost",
-            "tcp://:1",
-            "tcp://h:99999",
-            "http://x:1",
-            "unix:",
-        ] {
+        assert_eq!("unix:///x".parse::<Address>().unwrap(), Address::Unix("/x".into()));
+        for bad in ["", "tcp://nohost", "tcp://:1", "tcp://h:99999", "http://x:1", "unix:"] {
             assert!(bad.parse::<Address>().is_err(), "{bad}");
         }
     }

@@ -82,11 +82,7 @@ pub fn resolve_method(
         MethodRef::Name(name) => methods.iter().find(|m| m.name == name),
     };
     found.ok_or_else(|| {
-        let exposed = methods
-            .iter()
-            .map(|m| m.name)
-            .collect::<Vec<_>>()
-            .join(", ");
+        let exposed = methods.iter().map(|m| m.name).collect::<Vec<_>>().join(", ");
         RemoteError::new(
             RemoteErrorKind::NotExposed,
             format!("`{type_id}` does not expose {method} (exposed: {exposed})"),

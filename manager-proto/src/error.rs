@@ -90,19 +90,13 @@ impl RemoteErrorKind {
         if let RemoteErrorKind::Other(code) = self {
             return code;
         }
-        Self::TABLE
-            .iter()
-            .find(|(_, kind)| *kind == self)
-            .map_or(0, |(code, _)| *code)
+        Self::TABLE.iter().find(|(_, kind)| *kind == self).map_or(0, |(code, _)| *code)
     }
 }
 
 impl From<u32> for RemoteErrorKind {
     fn from(code: u32) -> Self {
-        Self::TABLE
-            .iter()
-            .find(|(c, _)| *c == code)
-            .map_or(RemoteErrorKind::Other(code), |(_, kind)| *kind)
+        Self::TABLE.iter().find(|(c, _)| *c == code).map_or(RemoteErrorKind::Other(code), |(_, kind)| *kind)
     }
 }
 
@@ -126,11 +120,7 @@ pub struct RemoteError {
 impl RemoteError {
     /// An error of `kind` with a message and no detail.
     pub fn new(kind: RemoteErrorKind, message: impl Into<String>) -> Self {
-        RemoteError {
-            kind,
-            message: message.into(),
-            detail: Vec::new(),
-        }
+        RemoteError { kind, message: message.into(), detail: Vec::new() }
     }
 }
 

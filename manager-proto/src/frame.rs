@@ -46,10 +46,7 @@ pub fn finish_frame(buf: &mut Vec<u8>, start: usize, limit: usize) -> Result<(),
     let len = buf.len() - start - HEADER_LEN;
     if len > limit || u32::try_from(len).is_err() {
         buf.truncate(start);
-        return Err(FrameError::TooLarge {
-            announced: len as u64,
-            limit,
-        });
+        return Err(FrameError::TooLarge { announced: len as u64, limit });
     }
     // The check above makes the cast lossless.
     buf[start..start + HEADER_LEN].copy_from_slice(&(len as u32).to_be_bytes());
@@ -81,11 +78,7 @@ pub struct FrameDecoder {
 impl FrameDecoder {
     /// A decoder that refuses payloads over `limit` bytes.
     pub fn new(limit: usize) -> Self {
-        FrameDecoder {
-            buf: Vec::with_capacity(8 * 1024),
-            start: 0,
-            limit,
-        }
+        FrameDecoder { buf: Vec::with_capacity(8 * 1024), start: 0, limit }
     }
 
     /// The payload limit.
@@ -133,10 +126,7 @@ impl FrameDecoder {
         };
         let len = u32::from_be_bytes(*header) as usize;
         if len > self.limit {
-            return Err(FrameError::TooLarge {
-                announced: len as u64,
-                limit: self.limit,
-            });
+            return Err(FrameError::TooLarge { announced: len as u64, limit: self.limit });
         }
         if avail.len() < HEADER_LEN + len {
             // Make room once for the rest of a large frame instead of growing in steps;
@@ -188,13 +178,7 @@ mod tests {
     fn oversize_header_is_refused_before_the_payload_arrives() {
         let mut dec = FrameDecoder::new(1024);
         dec.buffer_mut().extend_from_slice(&u32::MAX.to_be_bytes());
-        assert_eq!(
-            dec.next_frame(),
-            Err(FrameError::TooLarge {
-                announced: u64::from(u32::MAX),
-                limit: 1024
-            })
-        );
+        assert_eq!(dec.next_frame(), Err(FrameError::TooLarge { announced: u64::from(u32::MAX), limit: 1024 }));
         assert!(dec.bytes().len() < 4096, "nothing was allocated for it");
     }
 

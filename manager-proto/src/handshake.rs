@@ -148,14 +148,7 @@ impl From<HandshakeError> for Failure {
     }
 }
 
-fn mac(
-    key: &AuthKey,
-    role: &[u8],
-    version: u16,
-    client: &[u8],
-    server: &[u8],
-    id: u64,
-) -> HmacSha256 {
+fn mac(key: &AuthKey, role: &[u8], version: u16, client: &[u8], server: &[u8], id: u64) -> HmacSha256 {
     // Any key length is valid for HMAC; a failure here is impossible.
     let mut m = <HmacSha256 as KeyInit>::new_from_slice(key.as_bytes())
         .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
@@ -181,9 +174,7 @@ fn bad(reason: &str) -> HandshakeError {
 }
 
 fn split<const N: usize>(msg: &[u8]) -> Result<([u8; N], &[u8]), HandshakeError> {
-    msg.split_first_chunk::<N>()
-        .map(|(head, rest)| (*head, rest))
-        .ok_or_else(|| bad("message too short"))
+    msg.split_first_chunk::<N>().map(|(head, rest)| (*head, rest)).ok_or_else(|| bad("message too short"))
 }
 
 /// The client's side.
@@ -198,10 +189,7 @@ pub struct ClientHandshake {
 #[derive(Debug)]
 enum ClientState {
     AwaitChallenge,
-    AwaitVerdict {
-        version: u16,
-        server_nonce: [u8; NONCE_LEN],
-    },
+    AwaitVerdict { version: u16, server_nonce: [u8; NONCE_LEN] },
     Finished,
 }
 
@@ -213,12 +201,7 @@ impl ClientHandshake {
         hello.extend_from_slice(&versions.min.to_le_bytes());
         hello.extend_from_slice(&versions.max.to_le_bytes());
         hello.extend_from_slice(&nonce);
-        let hs = ClientHandshake {
-            key: key.clone(),
-            nonce,
-            versions,
-            state: ClientState::AwaitChallenge,
-        };
+        let hs = ClientHandshake { key: key.clone(), nonce, versions, state: ClientState::AwaitChallenge };
         (hs, hello)
     }
 
@@ -237,52 +220,28 @@ impl ClientHandshake {
                             return Err(bad("trailing bytes in challenge").into());
                         }
                         if !self.versions.contains(version) {
-                            let theirs = VersionRange {
-                                min: version,
-                                max: version,
-                            };
-                            return Err(HandshakeError::VersionMismatch {
-                                ours: self.versions,
-                                theirs,
-                            }
-                            .into());
+                            let theirs = VersionRange { min: version, max: version };
+                            return Err(HandshakeError::VersionMismatch { ours: self.versions, theirs }.into());
                         }
-                        let proof = client_mac(&self.key, version, &self.nonce, &server_nonce)
-                            .finalize()
-                            .into_bytes()
-                            .to_vec();
-                        self.state = ClientState::AwaitVerdict {
-                            version,
-                            server_nonce,
-                        };
-                        Ok(Step {
-                            reply: Some(proof),
-                            established: None,
-                        })
+                        let proof =
+                            client_mac(&self.key, version, &self.nonce, &server_nonce).finalize().into_bytes().to_vec();
+                        self.state = ClientState::AwaitVerdict { version, server_nonce };
+                        Ok(Step { reply: Some(proof), established: None })
                     }
                     REFUSED => {
                         let (min, rest) = split::<2>(rest)?;
                         let (max, _) = split::<2>(rest)?;
                         Err(HandshakeError::VersionMismatch {
                             ours: self.versions,
-                            theirs: VersionRange {
-                                min: u16::from_le_bytes(min),
-                                max: u16::from_le_bytes(max),
-                            },
+                            theirs: VersionRange { min: u16::from_le_bytes(min), max: u16::from_le_bytes(max) },
                         }
                         .into())
                     }
-                    UNAVAILABLE => Err(HandshakeError::Unavailable(
-                        String::from_utf8_lossy(rest).into_owned(),
-                    )
-                    .into()),
+                    UNAVAILABLE => Err(HandshakeError::Unavailable(String::from_utf8_lossy(rest).into_owned()).into()),
                     _ => Err(bad("unknown challenge tag").into()),
                 }
             }
-            ClientState::AwaitVerdict {
-                version,
-                server_nonce,
-            } => {
+            ClientState::AwaitVerdict { version, server_nonce } => {
                 let ([tag], rest) = split::<1>(msg)?;
                 match tag {
                     WELCOME => {
@@ -295,10 +254,7 @@ impl ClientHandshake {
                         server_mac(&self.key, version, &self.nonce, &server_nonce, server)
                             .verify_slice(&their_mac)
                             .map_err(|_| HandshakeError::Authentication)?;
-                        Ok(Step {
-                            reply: None,
-                            established: Some(Established { version, server }),
-                        })
+                        Ok(Step { reply: None, established: Some(Established { version, server }) })
                     }
                     REJECTED => Err(HandshakeError::Authentication.into()),
                     _ => Err(bad("unknown verdict tag").into()),
@@ -322,28 +278,14 @@ pub struct ServerHandshake {
 #[derive(Debug)]
 enum ServerState {
     AwaitHello,
-    AwaitProof {
-        version: u16,
-        client_nonce: [u8; NONCE_LEN],
-    },
+    AwaitProof { version: u16, client_nonce: [u8; NONCE_LEN] },
     Finished,
 }
 
 impl ServerHandshake {
     /// A server handshake that waits for a client's hello.
-    pub fn new(
-        key: &AuthKey,
-        nonce: [u8; NONCE_LEN],
-        versions: VersionRange,
-        server: ServerId,
-    ) -> Self {
-        ServerHandshake {
-            key: key.clone(),
-            nonce,
-            versions,
-            server,
-            state: ServerState::AwaitHello,
-        }
+    pub fn new(key: &AuthKey, nonce: [u8; NONCE_LEN], versions: VersionRange, server: ServerId) -> Self {
+        ServerHandshake { key: key.clone(), nonce, versions, server, state: ServerState::AwaitHello }
     }
 
     /// Feeds the client's next message.
@@ -361,66 +303,35 @@ impl ServerHandshake {
                 if !rest.is_empty() {
                     return Err(bad("trailing bytes in hello").into());
                 }
-                let theirs = VersionRange {
-                    min: u16::from_le_bytes(min),
-                    max: u16::from_le_bytes(max),
-                };
+                let theirs = VersionRange { min: u16::from_le_bytes(min), max: u16::from_le_bytes(max) };
                 let common = theirs.max.min(self.versions.max);
-                if theirs.min > theirs.max
-                    || !theirs.contains(common)
-                    || !self.versions.contains(common)
-                {
+                if theirs.min > theirs.max || !theirs.contains(common) || !self.versions.contains(common) {
                     let mut refusal = vec![REFUSED];
                     refusal.extend_from_slice(&self.versions.min.to_le_bytes());
                     refusal.extend_from_slice(&self.versions.max.to_le_bytes());
                     return Err(Failure {
-                        error: HandshakeError::VersionMismatch {
-                            ours: self.versions,
-                            theirs,
-                        },
+                        error: HandshakeError::VersionMismatch { ours: self.versions, theirs },
                         reply: Some(refusal),
                     });
                 }
                 let mut challenge = vec![CHALLENGE];
                 challenge.extend_from_slice(&common.to_le_bytes());
                 challenge.extend_from_slice(&self.nonce);
-                self.state = ServerState::AwaitProof {
-                    version: common,
-                    client_nonce,
-                };
-                Ok(Step {
-                    reply: Some(challenge),
-                    established: None,
-                })
+                self.state = ServerState::AwaitProof { version: common, client_nonce };
+                Ok(Step { reply: Some(challenge), established: None })
             }
-            ServerState::AwaitProof {
-                version,
-                client_nonce,
-            } => {
+            ServerState::AwaitProof { version, client_nonce } => {
                 let ok = msg.len() == MAC_LEN
-                    && client_mac(&self.key, version, &client_nonce, &self.nonce)
-                        .verify_slice(msg)
-                        .is_ok();
+                    && client_mac(&self.key, version, &client_nonce, &self.nonce).verify_slice(msg).is_ok();
                 if !ok {
-                    return Err(Failure {
-                        error: HandshakeError::Authentication,
-                        reply: Some(vec![REJECTED]),
-                    });
+                    return Err(Failure { error: HandshakeError::Authentication, reply: Some(vec![REJECTED]) });
                 }
                 let mut welcome = vec![WELCOME];
                 welcome.extend_from_slice(
-                    &server_mac(&self.key, version, &client_nonce, &self.nonce, self.server)
-                        .finalize()
-                        .into_bytes(),
+                    &server_mac(&self.key, version, &client_nonce, &self.nonce, self.server).finalize().into_bytes(),
                 );
                 welcome.extend_from_slice(&self.server.0.to_le_bytes());
-                Ok(Step {
-                    reply: Some(welcome),
-                    established: Some(Established {
-                        version,
-                        server: self.server,
-                    }),
-                })
+                Ok(Step { reply: Some(welcome), established: Some(Established { version, server: self.server }) })
             }
             ServerState::Finished => Err(HandshakeError::OutOfOrder.into()),
         }
@@ -440,19 +351,13 @@ mod tests {
         sk: &AuthKey,
         cv: VersionRange,
         sv: VersionRange,
-    ) -> (
-        Result<Established, HandshakeError>,
-        Result<Established, HandshakeError>,
-    ) {
+    ) -> (Result<Established, HandshakeError>, Result<Established, HandshakeError>) {
         let (mut c, hello) = ClientHandshake::new(ck, [1; NONCE_LEN], cv);
         let mut s = ServerHandshake::new(sk, [2; NONCE_LEN], sv, ServerId(42));
         let chal = match s.receive(&hello) {
             Ok(step) => step.reply.unwrap(),
             Err(f) => {
-                let client = c
-                    .receive(&f.reply.unwrap())
-                    .map(|_| unreachable!())
-                    .map_err(|f| f.error);
+                let client = c.receive(&f.reply.unwrap()).map(|_| unreachable!()).map_err(|f| f.error);
                 return (client, Err(f.error));
             }
         };
@@ -462,9 +367,7 @@ mod tests {
         };
         match s.receive(&proof) {
             Ok(step) => {
-                let client = c
-                    .receive(&step.reply.unwrap())
-                    .map(|s| s.established.unwrap());
+                let client = c.receive(&step.reply.unwrap()).map(|s| s.established.unwrap());
                 (client.map_err(|f| f.error), Ok(step.established.unwrap()))
             }
             Err(f) => {
@@ -483,12 +386,7 @@ mod tests {
 
     #[test]
     fn wrong_key_fails_on_both_sides() {
-        let (c, s) = run(
-            &key(b"a"),
-            &key(b"b"),
-            VersionRange::CURRENT,
-            VersionRange::CURRENT,
-        );
+        let (c, s) = run(&key(b"a"), &key(b"b"), VersionRange::CURRENT, VersionRange::CURRENT);
         assert_eq!(c, Err(HandshakeError::Authentication));
         assert_eq!(s, Err(HandshakeError::Authentication));
     }
@@ -512,12 +410,7 @@ mod tests {
     #[test]
     fn overlapping_ranges_pick_the_highest_common_version() {
         let k = key(b"k");
-        let (c, _) = run(
-            &k,
-            &k,
-            VersionRange { min: 1, max: 5 },
-            VersionRange { min: 1, max: 3 },
-        );
+        let (c, _) = run(&k, &k, VersionRange { min: 1, max: 5 }, VersionRange { min: 1, max: 3 });
         assert_eq!(c.unwrap().version, 3);
     }
 
@@ -531,36 +424,21 @@ mod tests {
         // An eavesdropper replays hello and proof to a new connection (new nonce).
         let mut s2 = ServerHandshake::new(&k, [3; NONCE_LEN], VersionRange::CURRENT, ServerId(1));
         s2.receive(&hello).unwrap();
-        assert_eq!(
-            s2.receive(&proof).unwrap_err().error,
-            HandshakeError::Authentication
-        );
+        assert_eq!(s2.receive(&proof).unwrap_err().error, HandshakeError::Authentication);
     }
 
     #[test]
     fn an_unavailable_server_says_why() {
         let (mut c, _) = ClientHandshake::new(&key(b"k"), [1; NONCE_LEN], VersionRange::CURRENT);
-        let err = c
-            .receive(&unavailable_message("too many connections (limit 2)"))
-            .unwrap_err()
-            .error;
-        assert_eq!(
-            err.to_string(),
-            "the server refused the connection: too many connections (limit 2)"
-        );
+        let err = c.receive(&unavailable_message("too many connections (limit 2)")).unwrap_err().error;
+        assert_eq!(err.to_string(), "the server refused the connection: too many connections (limit 2)");
     }
 
     #[test]
     fn garbage_is_refused_and_messages_after_the_end_are_out_of_order() {
         let k = key(b"k");
         let mut s = ServerHandshake::new(&k, [2; NONCE_LEN], VersionRange::CURRENT, ServerId(1));
-        assert!(matches!(
-            s.receive(b"GET / HTTP/1.1").unwrap_err().error,
-            HandshakeError::NotAManager(_)
-        ));
-        assert_eq!(
-            s.receive(b"").unwrap_err().error,
-            HandshakeError::OutOfOrder
-        );
+        assert!(matches!(s.receive(b"GET / HTTP/1.1").unwrap_err().error, HandshakeError::NotAManager(_)));
+        assert_eq!(s.receive(b"").unwrap_err().error, HandshakeError::OutOfOrder);
     }
 }

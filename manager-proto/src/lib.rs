@@ -32,7 +32,9 @@
 
 pub mod address;
 pub mod authkey;
+pub mod builtin;
 pub mod dispatch;
+pub mod element;
 pub mod error;
 pub mod frame;
 pub mod handshake;
@@ -50,13 +52,12 @@ pub mod __private;
 pub use address::{Address, AddressError};
 pub use authkey::{AuthKey, AuthKeyError};
 pub use dispatch::{BoxFuture, CallResult, Dispatch, MethodInfo, Outcome, Receiver};
+pub use element::Item;
 pub use error::{Error, RemoteError, RemoteErrorKind};
 pub use frame::FrameError;
 pub use handshake::HandshakeError;
 pub use ids::{MethodRef, NO_RESPONSE, ObjectId, RequestId, ServerId, method_id};
-pub use proxy::{
-    BlockingConnect, BlockingProxy, Connect, Executor, Handle, Proxy, Reply, Transport,
-};
+pub use proxy::{BlockingConnect, BlockingProxy, Connect, Executor, Handle, Proxy, Reply, Transport};
 pub use request::Request;
 pub use response::{Response, ServerStats, TypeDescription};
 pub use token::Token;

@@ -7,9 +7,7 @@
 #[allow(missing_debug_implementations)]
 pub mod v1 {
     pub use crate::dispatch::{BoxFuture, CallResult, Dispatch, MethodInfo, Outcome, Receiver};
-    pub use crate::proxy::{
-        BlockingConnect, BlockingProxy, Connect, Executor, Handle, Proxy, Reply,
-    };
+    pub use crate::proxy::{BlockingConnect, BlockingProxy, Connect, Executor, Handle, Proxy, Reply};
     pub use crate::{Error, MethodRef, RemoteError, RemoteErrorKind, Token, method_id};
     pub use serde;
 
@@ -24,8 +22,7 @@ pub mod v1 {
 
     /// Decodes a method's or constructor's argument tuple.
     pub fn decode_args<A: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<A, RemoteError> {
-        decode_exact(bytes, what)
-            .map_err(|e| RemoteError::new(RemoteErrorKind::Decode, e.to_string()))
+        decode_exact(bytes, what).map_err(|e| RemoteError::new(RemoteErrorKind::Decode, e.to_string()))
     }
 
     /// Encodes a method's return value.
@@ -35,13 +32,8 @@ pub mod v1 {
 
     /// Encodes a method's own error as a `User` remote error.
     pub fn user_error<E: Serialize>(error: &E, what: &str, description: String) -> CallResult {
-        let detail = encode(error, what)
-            .map_err(|e| RemoteError::new(RemoteErrorKind::Decode, e.to_string()))?;
-        Err(RemoteError {
-            kind: RemoteErrorKind::User,
-            message: format!("{what} failed: {description}"),
-            detail,
-        })
+        let detail = encode(error, what).map_err(|e| RemoteError::new(RemoteErrorKind::Decode, e.to_string()))?;
+        Err(RemoteError { kind: RemoteErrorKind::User, message: format!("{what} failed: {description}"), detail })
     }
 
     /// Compile-time check that an argument or return type crosses the wire.
@@ -97,10 +89,7 @@ pub mod v1 {
         fn value_copy(&self) -> CallResult {
             Err(RemoteError::new(
                 RemoteErrorKind::NotExposed,
-                format!(
-                    "`{}` is not Serialize, so it has no value copy",
-                    std::any::type_name::<T>()
-                ),
+                format!("`{}` is not Serialize, so it has no value copy", std::any::type_name::<T>()),
             ))
         }
     }
@@ -159,23 +148,13 @@ pub mod v1 {
     }
 
     /// Calls method `id` and decodes its return value.
-    pub async fn call<R: DeserializeOwned>(
-        handle: &Handle,
-        id: u32,
-        args: Vec<u8>,
-        what: &str,
-    ) -> Result<R, Error> {
+    pub async fn call<R: DeserializeOwned>(handle: &Handle, id: u32, args: Vec<u8>, what: &str) -> Result<R, Error> {
         let reply = handle.call_raw(MethodRef::Id(id), args).await?;
         reply.decode(what)
     }
 
     /// Calls method `id`, which returns `Result<T, E>`, surfacing `E` typed.
-    pub async fn call_fallible<T, E>(
-        handle: &Handle,
-        id: u32,
-        args: Vec<u8>,
-        what: &str,
-    ) -> Result<Result<T, E>, Error>
+    pub async fn call_fallible<T, E>(handle: &Handle, id: u32, args: Vec<u8>, what: &str) -> Result<Result<T, E>, Error>
     where
         T: DeserializeOwned,
         E: DeserializeOwned,
@@ -190,19 +169,28 @@ pub mod v1 {
     }
 
     /// Creates an object of `P`'s type with encoded constructor arguments.
-    pub async fn create<P: Proxy, C: Connect + ?Sized>(
-        client: &C,
-        args: Vec<u8>,
-    ) -> Result<P, Error> {
+    pub async fn create<P: Proxy, C: Connect + ?Sized>(client: &C, args: Vec<u8>) -> Result<P, Error> {
         let handle = client.create_object(P::shared_type_id(), args).await?;
         Ok(P::from_handle(handle))
     }
 
+    pub use crate::element::serialize_handle;
+
+    /// Deserializes a proxy of type `P` from a token inside a container's element.
+    pub fn deserialize_proxy<'de, P: Proxy, D: serde::Deserializer<'de>>(deserializer: D) -> Result<P, D::Error> {
+        let handle = crate::element::deserialize_handle(deserializer)?;
+        if handle.type_id() != P::shared_type_id() {
+            return Err(<D::Error as serde::de::Error>::custom(format!(
+                "expected a `{}` proxy, found a `{}`",
+                P::shared_type_id(),
+                handle.type_id()
+            )));
+        }
+        Ok(P::from_handle(handle))
+    }
+
     /// Runs a proxy call on a blocking executor.
-    pub fn run<T>(
-        exec: &Executor,
-        fut: impl Future<Output = Result<T, Error>>,
-    ) -> Result<T, Error> {
+    pub fn run<T>(exec: &Executor, fut: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
         block_on(&**exec, fut)?
     }
 }

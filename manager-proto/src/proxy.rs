@@ -22,12 +22,12 @@ pub trait Transport: Send + Sync + 'static {
     /// Calls `method` of `object` with encoded arguments. The request is encoded before
     /// this returns (so `method` need not outlive it); the future waits for the reply.
     /// Dropping the future cancels the call on the server.
-    fn call(
-        &self,
-        object: ObjectId,
-        method: MethodRef<'_>,
-        args: Vec<u8>,
-    ) -> BoxFuture<'static, Result<Reply, Error>>;
+    fn call(&self, object: ObjectId, method: MethodRef<'_>, args: Vec<u8>) -> BoxFuture<'static, Result<Reply, Error>>;
+
+    /// Calls a method without waiting for (or getting) an answer: for releases from
+    /// `Drop`, which cannot wait. Requests on one connection run in order, so a later
+    /// call sees its effect.
+    fn call_unanswered(&self, object: ObjectId, method: MethodRef<'_>, args: Vec<u8>);
 
     /// Asks for a copy of the object's value.
     fn value_copy(&self, object: ObjectId) -> BoxFuture<'static, Result<Reply, Error>>;
@@ -59,15 +59,14 @@ impl Reply {
     /// becomes the matching error.
     pub fn from_payload(payload: Vec<u8>) -> Result<Self, Error> {
         match Response::decode(&payload) {
-            Ok((_, Response::Value(bytes))) => {
+            Ok((_, Response::Value(bytes) | Response::Transfer(bytes))) => {
                 let start = payload.len() - bytes.len();
                 Ok(Reply::new(payload, start))
             }
             Ok((_, Response::Error(e))) => Err(Error::Remote(e)),
-            Ok((_, other)) => Err(Error::Protocol(format!(
-                "expected a value, the server sent a response of kind {}",
-                other.kind()
-            ))),
+            Ok((_, other)) => {
+                Err(Error::Protocol(format!("expected a value, the server sent a response of kind {}", other.kind())))
+            }
             Err(e) => Err(Error::Protocol(e.to_string())),
         }
     }
@@ -86,12 +85,8 @@ impl Reply {
 /// Decodes `bytes` as exactly one `T` (trailing bytes mean the two sides disagree on
 /// the type, which must not pass silently).
 pub fn decode_exact<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, Error> {
-    let decode_err = |reason: String| Error::Decode {
-        what: what.to_owned(),
-        reason,
-    };
-    let (value, rest) =
-        postcard::take_from_bytes::<T>(bytes).map_err(|e| decode_err(e.to_string()))?;
+    let decode_err = |reason: String| Error::Decode { what: what.to_owned(), reason };
+    let (value, rest) = postcard::take_from_bytes::<T>(bytes).map_err(|e| decode_err(e.to_string()))?;
     if !rest.is_empty() {
         return Err(decode_err(format!(
             "{} bytes left over: the server's type is not `{}`",
@@ -104,10 +99,7 @@ pub fn decode_exact<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, 
 
 /// Encodes `value`; `what` names it in the error.
 pub fn encode<T: Serialize + ?Sized>(value: &T, what: &str) -> Result<Vec<u8>, Error> {
-    postcard::to_allocvec(value).map_err(|e| Error::Encode {
-        what: what.to_owned(),
-        reason: e.to_string(),
-    })
+    postcard::to_allocvec(value).map_err(|e| Error::Encode { what: what.to_owned(), reason: e.to_string() })
 }
 
 /// One reference, held by this process, to one server object. Clones share it; the
@@ -132,13 +124,7 @@ impl Drop for HandleInner {
 
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "Handle(`{}` {} at {})",
-            self.0.type_id,
-            self.0.object,
-            self.0.transport.address()
-        )
+        write!(f, "Handle(`{}` {} at {})", self.0.type_id, self.0.object, self.0.transport.address())
     }
 }
 
@@ -146,11 +132,7 @@ impl Handle {
     /// Wraps a reference the caller already holds on `transport` (from a create,
     /// incref or get-named); the handle releases it on drop.
     pub fn new(transport: Arc<dyn Transport>, object: ObjectId, type_id: String) -> Self {
-        Handle(Arc::new(HandleInner {
-            transport,
-            object,
-            type_id,
-        }))
+        Handle(Arc::new(HandleInner { transport, object, type_id }))
     }
 
     /// The object's id.
@@ -179,11 +161,7 @@ impl Handle {
     }
 
     /// Calls a method with already-encoded arguments.
-    pub fn call_raw(
-        &self,
-        method: MethodRef<'_>,
-        args: Vec<u8>,
-    ) -> BoxFuture<'static, Result<Reply, Error>> {
+    pub fn call_raw(&self, method: MethodRef<'_>, args: Vec<u8>) -> BoxFuture<'static, Result<Reply, Error>> {
         self.0.transport.call(self.0.object, method, args)
     }
 
@@ -203,10 +181,7 @@ impl Handle {
     /// A copy of the object's value (Python's `_getvalue`).
     pub async fn value_copy<T: DeserializeOwned>(&self) -> Result<T, Error> {
         let reply = self.0.transport.value_copy(self.0.object).await?;
-        reply.decode(&format!(
-            "the value of `{}` {}",
-            self.0.type_id, self.0.object
-        ))
+        reply.decode(&format!("the value of `{}` {}", self.0.type_id, self.0.object))
     }
 }
 
@@ -231,11 +206,7 @@ pub trait Proxy: Clone + Send + Sync + Sized + 'static {
 /// Something objects can be created through: an async client.
 pub trait Connect {
     /// Creates an object of `type_id` from encoded constructor arguments.
-    fn create_object<'a>(
-        &'a self,
-        type_id: &'a str,
-        args: Vec<u8>,
-    ) -> BoxFuture<'a, Result<Handle, Error>>;
+    fn create_object<'a>(&'a self, type_id: &'a str, args: Vec<u8>) -> BoxFuture<'a, Result<Handle, Error>>;
 }
 
 /// Runs a future to completion on a client's own runtime: the engine of the blocking
@@ -258,9 +229,7 @@ pub fn block_on<F: Future>(exec: &dyn BlockOn, fut: F) -> Result<F::Output, Erro
         });
         exec.block_on_unit(task.as_mut())?;
     }
-    out.ok_or_else(|| {
-        Error::Protocol("the blocking executor returned before the call finished".into())
-    })
+    out.ok_or_else(|| Error::Protocol("the blocking executor returned before the call finished".into()))
 }
 
 /// Something objects can be created through without an async runtime: a blocking

@@ -35,6 +35,8 @@ pub mod kind {
     pub const STATS: u32 = 10;
     /// [`Request::Shutdown`](super::Request::Shutdown)
     pub const SHUTDOWN: u32 = 11;
+    /// [`Request::Ack`](super::Request::Ack)
+    pub const ACK: u32 = 12;
 }
 
 /// How a [`MethodRef`] is tagged on the wire.
@@ -107,6 +109,12 @@ pub enum Request<'a> {
     Stats,
     /// Ask the server to shut down (if it allows that). Answered with `Done`.
     Shutdown,
+    /// Confirms that the value of a `Transfer` response reached its caller, so the
+    /// server forgets how to undo it. Sent with id [`NO_RESPONSE`](crate::NO_RESPONSE).
+    Ack {
+        /// The request whose `Transfer` response was delivered.
+        target: RequestId,
+    },
 }
 
 impl<'a> Request<'a> {
@@ -125,6 +133,7 @@ impl<'a> Request<'a> {
             Request::ValueCopy { .. } => kind::VALUE_COPY,
             Request::Stats => kind::STATS,
             Request::Shutdown => kind::SHUTDOWN,
+            Request::Ack { .. } => kind::ACK,
         }
     }
 
@@ -138,11 +147,7 @@ impl<'a> Request<'a> {
                 put(out, *type_id);
                 out.extend_from_slice(args);
             }
-            Request::Call {
-                object,
-                method,
-                args,
-            } => {
+            Request::Call { object, method, args } => {
                 put(out, &object.0);
                 match method {
                     MethodRef::Id(mid) => {
@@ -156,7 +161,7 @@ impl<'a> Request<'a> {
                 }
                 out.extend_from_slice(args);
             }
-            Request::Cancel { target } => put(out, target),
+            Request::Cancel { target } | Request::Ack { target } => put(out, target),
             Request::Incref { object } | Request::Decref { object } => put(out, &object.0),
             Request::ValueCopy { object } => put(out, &object.0),
             Request::GetNamed { name } => put(out, *name),
@@ -171,13 +176,8 @@ impl<'a> Request<'a> {
     /// Decodes a request payload into its id and request.
     pub fn decode(payload: &'a [u8]) -> Result<(RequestId, Request<'a>), DecodeError> {
         let mut r = Reader::new(payload);
-        let id: u64 = r
-            .get("request id")
-            .map_err(|reason| DecodeError::Malformed { id: None, reason })?;
-        let malformed = |reason| DecodeError::Malformed {
-            id: Some(id),
-            reason,
-        };
+        let id: u64 = r.get("request id").map_err(|reason| DecodeError::Malformed { id: None, reason })?;
+        let malformed = |reason| DecodeError::Malformed { id: Some(id), reason };
         let kind: u32 = r.get("request kind").map_err(malformed)?;
         let object = |r: &mut Reader<'a>| r.get::<u64>("object id").map(ObjectId);
         let req = (|| -> Result<Request<'a>, String> {
@@ -185,10 +185,7 @@ impl<'a> Request<'a> {
                 kind::PING => finished(r, Request::Ping)?,
                 kind::STATS => finished(r, Request::Stats)?,
                 kind::SHUTDOWN => finished(r, Request::Shutdown)?,
-                kind::CREATE => Request::Create {
-                    type_id: r.get("type id")?,
-                    args: r.rest(),
-                },
+                kind::CREATE => Request::Create { type_id: r.get("type id")?, args: r.rest() },
                 kind::CALL => {
                     let object = object(&mut r)?;
                     let [tag] = r.fixed::<1>("method tag")?;
@@ -197,15 +194,15 @@ impl<'a> Request<'a> {
                         METHOD_BY_NAME => MethodRef::Name(r.get("method name")?),
                         other => return Err(format!("unknown method tag {other}")),
                     };
-                    Request::Call {
-                        object,
-                        method,
-                        args: r.rest(),
-                    }
+                    Request::Call { object, method, args: r.rest() }
                 }
                 kind::CANCEL => {
                     let target = r.get("cancel target")?;
                     finished(r, Request::Cancel { target })?
+                }
+                kind::ACK => {
+                    let target = r.get("ack target")?;
+                    finished(r, Request::Ack { target })?
                 }
                 kind::INCREF => {
                     let object = object(&mut r)?;
@@ -257,10 +254,7 @@ mod tests {
         put(&mut out, &77u64);
         put(&mut out, &4000u32);
         out.extend_from_slice(b"whatever a newer client sends");
-        assert_eq!(
-            Request::decode(&out),
-            Err(DecodeError::UnknownKind { id: 77, kind: 4000 })
-        );
+        assert_eq!(Request::decode(&out), Err(DecodeError::UnknownKind { id: 77, kind: 4000 }));
     }
 
     #[test]
@@ -268,25 +262,11 @@ mod tests {
         let mut out = Vec::new();
         Request::Ping.encode(5, &mut out);
         out.push(0);
-        assert!(matches!(
-            Request::decode(&out),
-            Err(DecodeError::Malformed { id: Some(5), .. })
-        ));
-        assert!(matches!(
-            Request::decode(&[]),
-            Err(DecodeError::Malformed { id: None, .. })
-        ));
+        assert!(matches!(Request::decode(&out), Err(DecodeError::Malformed { id: Some(5), .. })));
+        assert!(matches!(Request::decode(&[]), Err(DecodeError::Malformed { id: None, .. })));
         let mut call = Vec::new();
-        Request::Call {
-            object: ObjectId(1),
-            method: MethodRef::Id(9),
-            args: &[],
-        }
-        .encode(3, &mut call);
+        Request::Call { object: ObjectId(1), method: MethodRef::Id(9), args: &[] }.encode(3, &mut call);
         call.truncate(call.len() - 2);
-        assert!(matches!(
-            Request::decode(&call),
-            Err(DecodeError::Malformed { id: Some(3), .. })
-        ));
+        assert!(matches!(Request::decode(&call), Err(DecodeError::Malformed { id: Some(3), .. })));
     }
 }

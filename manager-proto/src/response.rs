@@ -23,6 +23,8 @@ pub mod kind {
     pub const STATS: u32 = 5;
     /// [`Response::Error`](super::Response::Error)
     pub const ERROR: u32 = 6;
+    /// [`Response::Transfer`](super::Response::Transfer)
+    pub const TRANSFER: u32 = 7;
 }
 
 /// A type's exposed interface, answered to `Describe`.
@@ -51,6 +53,9 @@ pub struct ServerStats {
     pub parked_calls: u64,
     /// Live objects per type id, sorted by type id.
     pub objects_by_type: Vec<(String, u64)>,
+    /// Transfers (queue gets, lock grants) answered but undone because the caller had
+    /// given up or gone: each an item or lock that would otherwise have been lost.
+    pub transfers_undone: u64,
 }
 
 /// A response, borrowing result bytes from the frame it came in.
@@ -75,6 +80,11 @@ pub enum Response<'a> {
     Stats(ServerStats),
     /// The request failed.
     Error(RemoteError),
+    /// A value whose taking the server can undo: an item got from a queue, a lock
+    /// granted. The client answers `Ack` once the value reaches its caller; if the
+    /// caller gave up first, the client's `Cancel` makes the server undo it (the item
+    /// goes back, the lock is released), so nothing is ever taken by nobody.
+    Transfer(&'a [u8]),
 }
 
 impl<'a> Response<'a> {
@@ -88,6 +98,7 @@ impl<'a> Response<'a> {
             Response::Description(_) => kind::DESCRIPTION,
             Response::Stats(_) => kind::STATS,
             Response::Error(_) => kind::ERROR,
+            Response::Transfer(_) => kind::TRANSFER,
         }
     }
 
@@ -97,7 +108,7 @@ impl<'a> Response<'a> {
         put(out, &self.kind());
         match self {
             Response::Pong | Response::Done => {}
-            Response::Value(bytes) => out.extend_from_slice(bytes),
+            Response::Value(bytes) | Response::Transfer(bytes) => out.extend_from_slice(bytes),
             Response::Object { id, type_id } => {
                 put(out, &id.0);
                 put(out, *type_id);
@@ -118,14 +129,12 @@ impl<'a> Response<'a> {
     /// Decodes a response payload into its id and response.
     pub fn decode(payload: &'a [u8]) -> Result<(RequestId, Response<'a>), DecodeError> {
         let (id, kind, mut r) = Self::header(payload)?;
-        let malformed = |reason| DecodeError::Malformed {
-            id: Some(id),
-            reason,
-        };
+        let malformed = |reason| DecodeError::Malformed { id: Some(id), reason };
         let resp = match kind {
             kind::PONG => Response::Pong,
             kind::DONE => Response::Done,
             kind::VALUE => return Ok((id, Response::Value(r.rest()))),
+            kind::TRANSFER => return Ok((id, Response::Transfer(r.rest()))),
             kind::OBJECT => Response::Object {
                 id: ObjectId(r.get("object id").map_err(malformed)?),
                 type_id: r.get("type id").map_err(malformed)?,
@@ -146,17 +155,15 @@ impl<'a> Response<'a> {
         Self::header(payload).map(|(id, _, _)| id)
     }
 
+    /// Reads just the id and kind.
+    pub fn peek_kind(payload: &'a [u8]) -> Result<(RequestId, u32), DecodeError> {
+        Self::header(payload).map(|(id, kind, _)| (id, kind))
+    }
+
     fn header(payload: &'a [u8]) -> Result<(RequestId, u32, Reader<'a>), DecodeError> {
         let mut r = Reader::new(payload);
-        let id: u64 = r
-            .get("response id")
-            .map_err(|reason| DecodeError::Malformed { id: None, reason })?;
-        let kind: u32 = r
-            .get("response kind")
-            .map_err(|reason| DecodeError::Malformed {
-                id: Some(id),
-                reason,
-            })?;
+        let id: u64 = r.get("response id").map_err(|reason| DecodeError::Malformed { id: None, reason })?;
+        let kind: u32 = r.get("response kind").map_err(|reason| DecodeError::Malformed { id: Some(id), reason })?;
         Ok((id, kind, r))
     }
 }

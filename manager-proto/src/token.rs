@@ -35,10 +35,6 @@ pub struct Token {
 
 impl fmt::Display for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "`{}` object {} at {} (server run {})",
-            self.type_id, self.object, self.address, self.server
-        )
+        write!(f, "`{}` object {} at {} (server run {})", self.type_id, self.object, self.address, self.server)
     }
 }

@@ -25,17 +25,13 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn get<T: Deserialize<'a>>(&mut self, what: &str) -> Result<T, String> {
-        let (value, rest) =
-            postcard::take_from_bytes::<T>(self.rest).map_err(|e| format!("{what}: {e}"))?;
+        let (value, rest) = postcard::take_from_bytes::<T>(self.rest).map_err(|e| format!("{what}: {e}"))?;
         self.rest = rest;
         Ok(value)
     }
 
     pub(crate) fn fixed<const N: usize>(&mut self, what: &str) -> Result<[u8; N], String> {
-        let (head, rest) = self
-            .rest
-            .split_first_chunk::<N>()
-            .ok_or_else(|| format!("{what}: truncated"))?;
+        let (head, rest) = self.rest.split_first_chunk::<N>().ok_or_else(|| format!("{what}: truncated"))?;
         self.rest = rest;
         Ok(*head)
     }
@@ -47,11 +43,7 @@ impl<'a> Reader<'a> {
 
     /// Fails if anything is left: a message with trailing bytes is malformed.
     pub(crate) fn finish(self) -> Result<(), String> {
-        if self.rest.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("{} unexpected trailing bytes", self.rest.len()))
-        }
+        if self.rest.is_empty() { Ok(()) } else { Err(format!("{} unexpected trailing bytes", self.rest.len())) }
     }
 }
 

@@ -34,8 +34,7 @@ impl ServerBuilder {
         }
         let key = match self.authkey {
             Ok(Some(ref key)) => key.clone(),
-            Ok(None) => AuthKey::new(random_bytes::<32>()?)
-                .map_err(|e| ServerError::Config(e.to_string()))?,
+            Ok(None) => AuthKey::new(random_bytes::<32>()?).map_err(|e| ServerError::Config(e.to_string()))?,
             Err(e) => return Err(e),
         };
         let exe = std::env::current_exe().map_err(ServerError::Io)?;
@@ -47,20 +46,14 @@ impl ServerBuilder {
             .stderr(Stdio::inherit())
             .spawn()
             .map_err(|e| ServerError::Child(format!("could not start the server process: {e}")))?;
-        let mut stdin = child
-            .stdin
-            .take()
-            .ok_or_else(|| ServerError::Child("the server process has no stdin".into()))?;
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| ServerError::Child("the server process has no stdout".into()))?;
+        let mut stdin =
+            child.stdin.take().ok_or_else(|| ServerError::Child("the server process has no stdin".into()))?;
+        let stdout =
+            child.stdout.take().ok_or_else(|| ServerError::Child("the server process has no stdout".into()))?;
         stdin
             .write_all(format!("{}\n", key.to_hex()).as_bytes())
             .await
-            .map_err(|e| {
-                ServerError::Child(format!("could not pass the key to the server process: {e}"))
-            })?;
+            .map_err(|e| ServerError::Child(format!("could not pass the key to the server process: {e}")))?;
         let mut lines = BufReader::new(stdout).lines();
         let ready = tokio::time::timeout(START_TIMEOUT, async {
             while let Some(line) = lines.next_line().await? {
@@ -72,9 +65,9 @@ impl ServerBuilder {
         })
         .await;
         let address = match ready {
-            Ok(Ok(Some(addr))) => addr.parse::<Address>().map_err(|e| {
-                ServerError::Child(format!("the server process reported a bad address: {e}"))
-            })?,
+            Ok(Ok(Some(addr))) => addr
+                .parse::<Address>()
+                .map_err(|e| ServerError::Child(format!("the server process reported a bad address: {e}")))?,
             Ok(Ok(None)) | Ok(Err(_)) => {
                 let status = child.wait().await.map_err(ServerError::Io)?;
                 return Err(ServerError::Child(format!(
@@ -83,17 +76,10 @@ impl ServerBuilder {
             }
             Err(_) => {
                 let _ = child.kill().await;
-                return Err(ServerError::Child(
-                    "the server process did not start listening in time".into(),
-                ));
+                return Err(ServerError::Child("the server process did not start listening in time".into()));
             }
         };
-        Ok(ChildServer {
-            child,
-            stdin: Some(stdin),
-            address,
-            authkey: key,
-        })
+        Ok(ChildServer { child, stdin: Some(stdin), address, authkey: key })
     }
 }
 

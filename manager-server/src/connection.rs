@@ -14,11 +14,9 @@
 use futures_util::future::{AbortHandle, Abortable};
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
-use manager_proto::dispatch::{BoxFuture, CallResult, Outcome};
+use manager_proto::dispatch::BoxFuture;
 use manager_proto::frame::{self, FrameDecoder};
-use manager_proto::{
-    DecodeError, NO_RESPONSE, ObjectId, RemoteError, RemoteErrorKind, Request, RequestId, Response,
-};
+use manager_proto::{DecodeError, NO_RESPONSE, ObjectId, RemoteError, RemoteErrorKind, Request, RequestId, Response};
 use std::any::Any;
 use std::collections::HashMap;
 use std::io;
@@ -27,9 +25,10 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use crate::object::ServerObject;
+use crate::object::{ServerObject, Step, StepResult, Undo};
 use crate::server::Shared;
 use crate::stream::Stream;
+use crate::table::Table;
 
 /// Stop reading a connection whose unsent replies exceed this, until they drain: a
 /// client that does not read cannot make the server buffer without bound.
@@ -38,18 +37,23 @@ const OUTPUT_HIGH_WATER: usize = 4 * 1024 * 1024;
 /// How long a closing connection may spend flushing its last replies.
 const FINAL_FLUSH: Duration = Duration::from_secs(2);
 
-/// Who is calling, for objects that care (lock owners).
+/// Who is calling, and what a call may do to the caller's connection: the context the
+/// built-in types need (lock owners, references handed out with elements).
 #[derive(Clone)]
 pub(crate) struct CallContext {
     conn: Arc<ConnShared>,
+    table: Arc<Table>,
 }
 
-/// The part of a connection that parked calls may need after the call returns.
+/// The part of a connection that calls (parked ones too) reach.
 struct ConnShared {
     /// The connection's id, unique within a server run.
     id: u64,
     /// Objects to tell when this connection ends, by address (one entry per object).
     watched: Mutex<HashMap<usize, Weak<dyn ServerObject>>>,
+    /// References taken for this connection by calls that handed out elements holding
+    /// proxies; merged into the connection's own before the reply goes out.
+    adopted: Mutex<Vec<(ObjectId, Arc<dyn ServerObject>)>>,
 }
 
 impl CallContext {
@@ -58,12 +62,25 @@ impl CallContext {
         self.conn.id
     }
 
+    /// The object table.
+    pub(crate) fn table(&self) -> &Arc<Table> {
+        &self.table
+    }
+
     /// Asks for `object.disconnected(id)` when this connection ends.
-    #[allow(dead_code)] // used by the built-in lock types
-    pub(crate) fn on_disconnect(&self, object: &Arc<dyn ServerObject>) {
-        let key = Arc::as_ptr(object) as *const () as usize;
+    pub(crate) fn on_disconnect(&self, object: Arc<dyn ServerObject>) {
+        let key = Arc::as_ptr(&object) as *const () as usize;
         let mut watched = self.conn.watched.lock().unwrap_or_else(|p| p.into_inner());
-        watched.entry(key).or_insert_with(|| Arc::downgrade(object));
+        watched.entry(key).or_insert_with(|| Arc::downgrade(&object));
+    }
+
+    /// Takes a reference to `object` for the calling connection: the reply hands the
+    /// caller a proxy to it.
+    pub(crate) fn adopt(&self, object: ObjectId) -> Result<(), RemoteError> {
+        let target = self.table.incref(object)?;
+        let mut adopted = self.conn.adopted.lock().unwrap_or_else(|p| p.into_inner());
+        adopted.push((object, target));
+        Ok(())
     }
 }
 
@@ -75,7 +92,7 @@ struct Held {
     count: u64,
 }
 
-type Parked = BoxFuture<'static, (RequestId, Result<CallResult, Aborted>)>;
+type Parked = BoxFuture<'static, (RequestId, Result<StepResult, Aborted>)>;
 
 /// Why a parked call produced no result.
 enum Aborted {
@@ -98,18 +115,20 @@ pub(crate) struct Connection {
     /// Parked calls, and how to cancel each.
     parked: HashMap<RequestId, AbortHandle>,
     running: FuturesUnordered<Parked>,
+    /// Answered calls that took something, until the client acknowledges them; a
+    /// cancel (or the connection's end) undoes them instead.
+    reserved: HashMap<RequestId, Undo>,
 }
 
 impl Connection {
     pub(crate) fn new(stream: Stream, shared: Arc<Shared>, id: u64, peer: String) -> Self {
+        let table = Arc::clone(&shared.table);
         Connection {
             stream,
             shared,
             ctx: CallContext {
-                conn: Arc::new(ConnShared {
-                    id,
-                    watched: Mutex::new(HashMap::new()),
-                }),
+                conn: Arc::new(ConnShared { id, watched: Mutex::new(HashMap::new()), adopted: Mutex::new(Vec::new()) }),
+                table,
             },
             peer,
             out: Vec::with_capacity(8 * 1024),
@@ -117,6 +136,7 @@ impl Connection {
             held: HashMap::new(),
             parked: HashMap::new(),
             running: FuturesUnordered::new(),
+            reserved: HashMap::new(),
         }
     }
 
@@ -150,8 +170,7 @@ impl Connection {
             if let Err(e) = self.flush() {
                 return format!("write failed: {e}");
             }
-            let want_read =
-                self.running.len() < max_parked && self.pending_out() < OUTPUT_HIGH_WATER;
+            let want_read = self.running.len() < max_parked && self.pending_out() < OUTPUT_HIGH_WATER;
             let want_write = self.pending_out() > 0;
             tokio::select! {
                 biased;
@@ -211,10 +230,7 @@ impl Connection {
         response.encode(id, &mut self.out);
         if let Err(e) = frame::finish_frame(&mut self.out, start, self.shared.config.max_frame) {
             // The reply itself is too large for the client to accept: say so instead.
-            let error = RemoteError::new(
-                RemoteErrorKind::LimitExceeded,
-                format!("the reply is too large: {e}"),
-            );
+            let error = RemoteError::new(RemoteErrorKind::LimitExceeded, format!("the reply is too large: {e}"));
             let start = frame::begin_frame(&mut self.out);
             Response::Error(error).encode(id, &mut self.out);
             // An error message always fits.
@@ -222,23 +238,47 @@ impl Connection {
         }
     }
 
-    fn respond_result(&mut self, id: RequestId, result: CallResult) {
+    fn respond_result(&mut self, id: RequestId, result: StepResult) {
+        self.merge_adopted();
         match result {
-            Ok(bytes) => self.respond(id, Response::Value(&bytes)),
+            Ok(reply) => match reply.undo {
+                None => self.respond(id, Response::Value(&reply.bytes)),
+                Some(undo) if id == NO_RESPONSE => undo(),
+                Some(undo) => {
+                    self.respond(id, Response::Transfer(&reply.bytes));
+                    if let Some(old) = self.reserved.insert(id, undo) {
+                        old();
+                    }
+                }
+            },
             Err(e) => self.respond(id, Response::Error(e)),
         }
     }
 
-    fn finish_parked(&mut self, id: RequestId, result: Result<CallResult, Aborted>) {
+    /// Folds references calls took for this connection into its own.
+    fn merge_adopted(&mut self) {
+        let adopted = std::mem::take(&mut *self.ctx.conn.adopted.lock().unwrap_or_else(|p| p.into_inner()));
+        for (id, object) in adopted {
+            match self.held.get_mut(&id) {
+                Some(held) => {
+                    held.count += 1;
+                    // The table counts a connection once.
+                    self.shared.table.release(id);
+                }
+                None => {
+                    self.held.insert(id, Held { object, count: 1 });
+                }
+            }
+        }
+    }
+
+    fn finish_parked(&mut self, id: RequestId, result: Result<StepResult, Aborted>) {
         match result {
             Ok(r) => self.respond_result(id, r),
             Err(Aborted::Cancelled) => {}
             Err(Aborted::Panicked(what)) => {
                 tracing::warn!(peer = %self.peer, "{what}");
-                self.respond(
-                    id,
-                    Response::Error(RemoteError::new(RemoteErrorKind::Panicked, what)),
-                );
+                self.respond(id, Response::Error(RemoteError::new(RemoteErrorKind::Panicked, what)));
             }
         }
     }
@@ -251,17 +291,11 @@ impl Connection {
             Err(e @ DecodeError::UnknownKind { id, .. }) => {
                 tracing::debug!(peer = %self.peer, "{e}");
                 let msg = format!("this server does not know {e}; it may be older than the client");
-                self.respond(
-                    id,
-                    Response::Error(RemoteError::new(RemoteErrorKind::UnknownRequest, msg)),
-                );
+                self.respond(id, Response::Error(RemoteError::new(RemoteErrorKind::UnknownRequest, msg)));
                 return Ok(());
             }
             Err(e @ DecodeError::Malformed { id: Some(id), .. }) => {
-                self.respond(
-                    id,
-                    Response::Error(RemoteError::new(RemoteErrorKind::Protocol, e.to_string())),
-                );
+                self.respond(id, Response::Error(RemoteError::new(RemoteErrorKind::Protocol, e.to_string())));
                 return Ok(());
             }
             Err(e) => return Err(e.to_string()),
@@ -269,12 +303,12 @@ impl Connection {
         match request {
             Request::Ping => self.respond(id, Response::Pong),
             Request::Create { type_id, args } => {
-                let created = catch_panic(|| self.shared.registry.construct(type_id, args))
-                    .unwrap_or_else(|what| {
-                        Err(panicked(format!("the constructor of `{type_id}` {what}")))
-                    });
+                let ctx = &self.ctx;
+                let created = catch_panic(|| self.shared.registry.construct(type_id, args, ctx))
+                    .unwrap_or_else(|what| Err(panicked(format!("the constructor of `{type_id}` {what}"))));
                 match created {
                     Ok(object) => {
+                        self.merge_adopted();
                         let oid = self.shared.table.insert(Arc::clone(&object));
                         self.held.insert(oid, Held { object, count: 1 });
                         self.respond(id, Response::Object { id: oid, type_id });
@@ -282,11 +316,7 @@ impl Connection {
                     Err(e) => self.respond(id, Response::Error(e)),
                 }
             }
-            Request::Call {
-                object,
-                method,
-                args,
-            } => {
+            Request::Call { object, method, args } => {
                 let target = match self.held(object) {
                     Ok(target) => target,
                     Err(e) => {
@@ -297,8 +327,8 @@ impl Connection {
                 let ctx = &self.ctx;
                 let outcome = catch_panic(|| Arc::clone(&target).call(ctx, method, args));
                 match outcome {
-                    Ok(Outcome::Ready(result)) => self.respond_result(id, result),
-                    Ok(Outcome::Pending(fut)) => {
+                    Ok(Step::Ready(result)) => self.respond_result(id, result),
+                    Ok(Step::Pending(fut)) => {
                         let what = format!("`{}` {method}", target.shared_type_id());
                         self.park(id, fut, what);
                     }
@@ -312,12 +342,11 @@ impl Connection {
             Request::ValueCopy { object } => match self.held(object) {
                 Ok(target) => {
                     let what = format!("the value copy of `{}` {object}", target.shared_type_id());
-                    match catch_panic(|| target.value_copy()) {
-                        Ok(Outcome::Ready(result)) => self.respond_result(id, result),
-                        Ok(Outcome::Pending(fut)) => self.park(id, fut, what),
-                        Err(p) => {
-                            self.respond(id, Response::Error(panicked(format!("{what} {p}"))))
-                        }
+                    let ctx = &self.ctx;
+                    match catch_panic(|| target.value_copy(ctx)) {
+                        Ok(Step::Ready(result)) => self.respond_result(id, result),
+                        Ok(Step::Pending(fut)) => self.park(id, fut, what),
+                        Err(p) => self.respond(id, Response::Error(panicked(format!("{what} {p}")))),
                     }
                 }
                 Err(e) => self.respond(id, Response::Error(e)),
@@ -325,37 +354,28 @@ impl Connection {
             Request::Cancel { target } => {
                 if let Some(handle) = self.parked.remove(&target) {
                     handle.abort();
+                } else if let Some(undo) = self.reserved.remove(&target) {
+                    // Answered, but the caller had given up: put back what it took.
+                    self.shared.stats.undone.fetch_add(1, Ordering::Relaxed);
+                    if catch_panic(undo).is_err() {
+                        tracing::error!(peer = %self.peer, "undoing a cancelled transfer panicked");
+                    }
                 }
+            }
+            Request::Ack { target } => {
+                self.reserved.remove(&target);
             }
             Request::Incref { object } => {
                 if let Some(held) = self.held.get_mut(&object) {
                     held.count += 1;
                     let type_id = held.object.shared_type_id().to_owned();
-                    self.respond(
-                        id,
-                        Response::Object {
-                            id: object,
-                            type_id: &type_id,
-                        },
-                    );
+                    self.respond(id, Response::Object { id: object, type_id: &type_id });
                 } else {
                     match self.shared.table.incref(object) {
                         Ok(target) => {
                             let type_id = target.shared_type_id().to_owned();
-                            self.held.insert(
-                                object,
-                                Held {
-                                    object: target,
-                                    count: 1,
-                                },
-                            );
-                            self.respond(
-                                id,
-                                Response::Object {
-                                    id: object,
-                                    type_id: &type_id,
-                                },
-                            );
+                            self.held.insert(object, Held { object: target, count: 1 });
+                            self.respond(id, Response::Object { id: object, type_id: &type_id });
                         }
                         Err(e) => self.respond(id, Response::Error(e)),
                     }
@@ -390,20 +410,12 @@ impl Connection {
                             self.held.insert(oid, Held { object, count: 1 });
                         }
                     }
-                    self.respond(
-                        id,
-                        Response::Object {
-                            id: oid,
-                            type_id: &type_id,
-                        },
-                    );
+                    self.respond(id, Response::Object { id: oid, type_id: &type_id });
                 }
                 Err(e) => self.respond(id, Response::Error(e)),
             },
             Request::BindNamed { name, object } => {
-                let result = self
-                    .held(object)
-                    .and_then(|_| self.shared.table.bind_name(name, object));
+                let result = self.held(object).and_then(|_| self.shared.table.bind_name(name, object));
                 match result {
                     Ok(()) => self.respond(id, Response::Done),
                     Err(e) => self.respond(id, Response::Error(e)),
@@ -437,26 +449,19 @@ impl Connection {
     }
 
     fn held(&self, object: ObjectId) -> Result<Arc<dyn ServerObject>, RemoteError> {
-        self.held
-            .get(&object)
-            .map(|h| Arc::clone(&h.object))
-            .ok_or_else(|| not_held(object))
+        self.held.get(&object).map(|h| Arc::clone(&h.object)).ok_or_else(|| not_held(object))
     }
 
-    fn park(&mut self, id: RequestId, fut: BoxFuture<'static, CallResult>, what: String) {
+    fn park(&mut self, id: RequestId, fut: BoxFuture<'static, StepResult>, what: String) {
         let (handle, registration) = AbortHandle::new_pair();
-        let fut =
-            Abortable::new(AssertUnwindSafe(fut).catch_unwind(), registration).map(move |r| {
-                let r = match r {
-                    Ok(Ok(result)) => Ok(result),
-                    Ok(Err(payload)) => Err(Aborted::Panicked(format!(
-                        "{what} {}",
-                        panic_message(&*payload)
-                    ))),
-                    Err(_) => Err(Aborted::Cancelled),
-                };
-                (id, r)
-            });
+        let fut = Abortable::new(AssertUnwindSafe(fut).catch_unwind(), registration).map(move |r| {
+            let r = match r {
+                Ok(Ok(result)) => Ok(result),
+                Ok(Err(payload)) => Err(Aborted::Panicked(format!("{what} {}", panic_message(&*payload)))),
+                Err(_) => Err(Aborted::Cancelled),
+            };
+            (id, r)
+        });
         if id != NO_RESPONSE {
             if let Some(old) = self.parked.insert(id, handle) {
                 // A client reusing a live id: the older call can no longer be answered.
@@ -475,14 +480,10 @@ impl Connection {
         // Dropping the futures withdraws their waits before the watchers release locks.
         let dropped = self.running.len() as u64;
         self.running = FuturesUnordered::new();
-        self.shared
-            .stats
-            .parked
-            .fetch_sub(dropped, Ordering::Relaxed);
+        self.shared.stats.parked.fetch_sub(dropped, Ordering::Relaxed);
         if shutting_down {
             for id in parked {
-                let e =
-                    RemoteError::new(RemoteErrorKind::ShuttingDown, "the server is shutting down");
+                let e = RemoteError::new(RemoteErrorKind::ShuttingDown, "the server is shutting down");
                 self.respond(id, Response::Error(e));
             }
             let _ = tokio::time::timeout(FINAL_FLUSH, async {
@@ -494,40 +495,34 @@ impl Connection {
             })
             .await;
         }
+        // Transfers never acknowledged are undone: the items go back, the locks free.
+        for (_, undo) in self.reserved.drain() {
+            self.shared.stats.undone.fetch_add(1, Ordering::Relaxed);
+            if catch_panic(undo).is_err() {
+                tracing::error!("undoing a transfer of a closed connection panicked");
+            }
+        }
         let watched: Vec<_> = {
-            let mut w = self
-                .ctx
-                .conn
-                .watched
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
+            let mut w = self.ctx.conn.watched.lock().unwrap_or_else(|p| p.into_inner());
             w.drain().map(|(_, obj)| obj).collect()
         };
         for object in watched.iter().filter_map(Weak::upgrade) {
             let conn = self.ctx.conn.id;
             if catch_panic(|| object.disconnected(conn)).is_err() {
-                tracing::error!(
-                    conn,
-                    "an object panicked while releasing a closed connection's holdings"
-                );
+                tracing::error!(conn, "an object panicked while releasing a closed connection's holdings");
             }
         }
         for (object, _) in self.held.drain() {
             self.shared.table.release(object);
         }
-        self.shared
-            .stats
-            .connections
-            .fetch_sub(1, Ordering::Relaxed);
+        self.shared.stats.connections.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
 fn not_held(object: ObjectId) -> RemoteError {
     RemoteError::new(
         RemoteErrorKind::NoSuchObject,
-        format!(
-            "this connection holds no reference to object {object} (it was released, or never taken)"
-        ),
+        format!("this connection holds no reference to object {object} (it was released, or never taken)"),
     )
 }
 

@@ -1,12 +1,56 @@
 //! Objects as the server holds them: any hosted value behind one object-safe trait,
 //! and the adapter that hosts a `#[shared]` type.
 
-use manager_proto::dispatch::{CallResult, Dispatch, MethodInfo, Outcome, Receiver};
+use manager_proto::dispatch::{BoxFuture, CallResult, Dispatch, MethodInfo, Outcome, Receiver};
 use manager_proto::{MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::Arc;
 use tokio::sync::RwLock;
 
 use crate::connection::CallContext;
+
+/// Puts back what a transferring call took (an item into its queue, a lock's
+/// ownership), if its caller never received it.
+pub(crate) type Undo = Box<dyn FnOnce() + Send>;
+
+/// A call's successful result.
+pub(crate) struct Reply {
+    /// The encoded return value.
+    pub(crate) bytes: Vec<u8>,
+    /// Set for calls that take something (a queue item, a lock): how to give it back if
+    /// the caller cancels after the server answered. The reply is then sent as a
+    /// `Transfer`, which the client acknowledges on delivery.
+    pub(crate) undo: Option<Undo>,
+}
+
+impl Reply {
+    /// A plain result.
+    pub(crate) fn value(bytes: Vec<u8>) -> Self {
+        Reply { bytes, undo: None }
+    }
+
+    /// A result that took something, and how to give it back.
+    pub(crate) fn transfer(bytes: Vec<u8>, undo: Undo) -> Self {
+        Reply { bytes, undo: Some(undo) }
+    }
+}
+
+/// A call's outcome.
+pub(crate) type StepResult = Result<Reply, RemoteError>;
+
+/// What calling a method produced: a result now, or a future for one.
+pub(crate) enum Step {
+    Ready(StepResult),
+    Pending(BoxFuture<'static, StepResult>),
+}
+
+impl Step {
+    fn from_outcome(outcome: Outcome<'static>) -> Step {
+        match outcome {
+            Outcome::Ready(r) => Step::Ready(r.map(Reply::value)),
+            Outcome::Pending(f) => Step::Pending(Box::pin(async move { f.await.map(Reply::value) })),
+        }
+    }
+}
 
 /// A hosted object. User types get this through [`UserObject`]; the built-ins
 /// implement it directly, because they need the caller's identity (lock owners) and
@@ -17,15 +61,13 @@ pub(crate) trait ServerObject: Send + Sync + 'static {
 
     /// Calls a method. A synchronous result comes back at once; anything that may wait
     /// comes back as a future owning what it needs.
-    fn call(
-        self: Arc<Self>,
-        ctx: &CallContext,
-        method: MethodRef<'_>,
-        args: &[u8],
-    ) -> Outcome<'static>;
+    fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, args: &[u8]) -> Step;
 
     /// The encoded value (Python's `_getvalue`).
-    fn value_copy(self: Arc<Self>) -> Outcome<'static>;
+    fn value_copy(self: Arc<Self>, ctx: &CallContext) -> Step;
+
+    /// The object as `Any`, to find a built-in's concrete type (a condition's lock).
+    fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync>;
 
     /// The connection `conn` is gone: release whatever it held here (locks, permits).
     /// Only called for objects the connection asked to be told about
@@ -47,17 +89,12 @@ pub(crate) struct UserObject<T> {
 
 impl<T: Dispatch> UserObject<T> {
     pub(crate) fn new(value: T) -> Self {
-        UserObject {
-            lock: Arc::new(RwLock::new(value)),
-        }
+        UserObject { lock: Arc::new(RwLock::new(value)) }
     }
 }
 
 fn not_a_future(info: &MethodInfo) -> RemoteError {
-    RemoteError::new(
-        RemoteErrorKind::Protocol,
-        format!("synchronous method `{}` returned a future", info.name),
-    )
+    RemoteError::new(RemoteErrorKind::Protocol, format!("synchronous method `{}` returned a future", info.name))
 }
 
 fn finish_sync(outcome: Outcome<'_>, info: &MethodInfo) -> CallResult {
@@ -72,12 +109,25 @@ impl<T: Dispatch> ServerObject for UserObject<T> {
         T::shared_type_id()
     }
 
-    fn call(
-        self: Arc<Self>,
-        _ctx: &CallContext,
-        method: MethodRef<'_>,
-        args: &[u8],
-    ) -> Outcome<'static> {
+    fn call(self: Arc<Self>, _ctx: &CallContext, method: MethodRef<'_>, args: &[u8]) -> Step {
+        Step::from_outcome(self.call_user(method, args))
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
+        self
+    }
+
+    fn value_copy(self: Arc<Self>, _ctx: &CallContext) -> Step {
+        if let Ok(guard) = self.lock.try_read() {
+            return Step::Ready(guard.value_copy().map(Reply::value));
+        }
+        let lock = Arc::clone(&self.lock);
+        Step::Pending(Box::pin(async move { lock.read().await.value_copy().map(Reply::value) }))
+    }
+}
+
+impl<T: Dispatch> UserObject<T> {
+    fn call_user(self: Arc<Self>, method: MethodRef<'_>, args: &[u8]) -> Outcome<'static> {
         let info = match T::method(method) {
             Ok(info) => info,
             Err(e) => return Outcome::Ready(Err(e)),
@@ -87,18 +137,12 @@ impl<T: Dispatch> ServerObject for UserObject<T> {
             match info.receiver {
                 Receiver::Ref => {
                     if let Ok(guard) = self.lock.try_read() {
-                        return Outcome::Ready(finish_sync(
-                            T::call_ref(&guard, info.id, args),
-                            info,
-                        ));
+                        return Outcome::Ready(finish_sync(T::call_ref(&guard, info.id, args), info));
                     }
                 }
                 Receiver::Mut => {
                     if let Ok(mut guard) = self.lock.try_write() {
-                        return Outcome::Ready(finish_sync(
-                            T::call_mut(&mut guard, info.id, args),
-                            info,
-                        ));
+                        return Outcome::Ready(finish_sync(T::call_mut(&mut guard, info.id, args), info));
                     }
                 }
             }
@@ -110,31 +154,19 @@ impl<T: Dispatch> ServerObject for UserObject<T> {
             match info.receiver {
                 Receiver::Ref => {
                     let guard = lock.read_owned().await;
-                    let outcome = T::call_ref(&guard, info.id, &args);
-                    let result = match outcome {
+                    match T::call_ref(&guard, info.id, &args) {
                         Outcome::Ready(r) => r,
                         Outcome::Pending(f) => f.await,
-                    };
-                    result
+                    }
                 }
                 Receiver::Mut => {
                     let mut guard = lock.write_owned().await;
-                    let outcome = T::call_mut(&mut guard, info.id, &args);
-                    let result = match outcome {
+                    match T::call_mut(&mut guard, info.id, &args) {
                         Outcome::Ready(r) => r,
                         Outcome::Pending(f) => f.await,
-                    };
-                    result
+                    }
                 }
             }
         }))
-    }
-
-    fn value_copy(self: Arc<Self>) -> Outcome<'static> {
-        if let Ok(guard) = self.lock.try_read() {
-            return Outcome::Ready(guard.value_copy());
-        }
-        let lock = Arc::clone(&self.lock);
-        Outcome::Pending(Box::pin(async move { lock.read().await.value_copy() }))
     }
 }

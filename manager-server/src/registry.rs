@@ -5,10 +5,12 @@ use manager_proto::{RemoteError, RemoteErrorKind, TypeDescription};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::connection::CallContext;
 use crate::object::{ServerObject, UserObject};
 
-/// Builds an object from encoded constructor arguments.
-type Constructor = Box<dyn Fn(&[u8]) -> Result<Arc<dyn ServerObject>, RemoteError> + Send + Sync>;
+/// Builds an object from encoded constructor arguments, for the calling connection.
+pub(crate) type Constructor =
+    Box<dyn Fn(&[u8], &CallContext) -> Result<Arc<dyn ServerObject>, RemoteError> + Send + Sync>;
 
 /// One registered type.
 pub(crate) struct TypeEntry {
@@ -39,16 +41,13 @@ impl Registry {
         self.insert(
             T::shared_type_id(),
             methods,
-            Box::new(|args| {
-                Ok(Arc::new(UserObject::new(T::construct(args)?)) as Arc<dyn ServerObject>)
-            }),
+            Box::new(|args, _ctx| Ok(Arc::new(UserObject::new(T::construct(args)?)) as Arc<dyn ServerObject>)),
         );
     }
 
     /// Registers a type by its parts (the built-ins use this).
     pub(crate) fn insert(&mut self, type_id: &str, methods: Vec<String>, construct: Constructor) {
-        self.types
-            .insert(type_id.to_owned(), TypeEntry { construct, methods });
+        self.types.insert(type_id.to_owned(), TypeEntry { construct, methods });
     }
 
     fn entry(&self, type_id: &str) -> Result<&TypeEntry, RemoteError> {
@@ -57,10 +56,7 @@ impl Registry {
             known.sort_unstable();
             RemoteError::new(
                 RemoteErrorKind::NoSuchType,
-                format!(
-                    "no type `{type_id}` is registered on this server (registered: {})",
-                    known.join(", ")
-                ),
+                format!("no type `{type_id}` is registered on this server (registered: {})", known.join(", ")),
             )
         })
     }
@@ -70,15 +66,13 @@ impl Registry {
         &self,
         type_id: &str,
         args: &[u8],
+        ctx: &CallContext,
     ) -> Result<Arc<dyn ServerObject>, RemoteError> {
-        (self.entry(type_id)?.construct)(args)
+        (self.entry(type_id)?.construct)(args, ctx)
     }
 
     /// Describes a type.
     pub(crate) fn describe(&self, type_id: &str) -> Result<TypeDescription, RemoteError> {
-        Ok(TypeDescription {
-            type_id: type_id.to_owned(),
-            methods: self.entry(type_id)?.methods.clone(),
-        })
+        Ok(TypeDescription { type_id: type_id.to_owned(), methods: self.entry(type_id)?.methods.clone() })
     }
 }

@@ -57,6 +57,8 @@ pub(crate) struct Counters {
     pub(crate) requests: AtomicU64,
     pub(crate) connections: AtomicU64,
     pub(crate) parked: AtomicU64,
+    /// Transfers undone (see `ServerStats::transfers_undone`).
+    pub(crate) undone: AtomicU64,
     /// Source of connection ids (unique within a run, across listeners).
     pub(crate) next_connection: AtomicU64,
 }
@@ -66,7 +68,7 @@ pub(crate) struct Counters {
 pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) registry: Registry,
-    pub(crate) table: Table,
+    pub(crate) table: Arc<Table>,
     /// Cancelled to shut the server down; every task watches it.
     pub(crate) shutdown: CancellationToken,
     pub(crate) stats: Counters,
@@ -87,6 +89,7 @@ impl Shared {
             requests: self.stats.requests.load(Ordering::Relaxed),
             parked_calls: self.stats.parked.load(Ordering::Relaxed),
             objects_by_type,
+            transfers_undone: self.stats.undone.load(Ordering::Relaxed),
         }
     }
 }
@@ -113,10 +116,7 @@ impl std::fmt::Debug for ServerBuilder {
         f.debug_struct("ServerBuilder")
             .field("listen", &self.listen)
             .field("registry", &self.registry)
-            .field(
-                "named",
-                &self.named.iter().map(|(n, _)| n).collect::<Vec<_>>(),
-            )
+            .field("named", &self.named.iter().map(|(n, _)| n).collect::<Vec<_>>())
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
@@ -126,13 +126,7 @@ impl Default for ServerBuilder {
     fn default() -> Self {
         let mut registry = Registry::default();
         crate::builtins::register_all(&mut registry);
-        ServerBuilder {
-            authkey: Ok(None),
-            listen: Vec::new(),
-            registry,
-            named: Vec::new(),
-            config: Config::default(),
-        }
+        ServerBuilder { authkey: Ok(None), listen: Vec::new(), registry, named: Vec::new(), config: Config::default() }
     }
 }
 
@@ -140,9 +134,7 @@ impl ServerBuilder {
     /// The key clients must prove they hold. Default: 32 random bytes, readable from
     /// [`Server::authkey`] to hand to clients. An empty key is refused at `start`.
     pub fn authkey(mut self, key: impl AsRef<[u8]>) -> Self {
-        self.authkey = AuthKey::new(key.as_ref())
-            .map(Some)
-            .map_err(|e| ServerError::Config(e.to_string()));
+        self.authkey = AuthKey::new(key.as_ref()).map(Some).map_err(|e| ServerError::Config(e.to_string()));
         self
     }
 
@@ -184,8 +176,7 @@ impl ServerBuilder {
     /// `client.named("name")`. Does not let clients create more `T`s (see
     /// [`register`](Self::register)).
     pub fn named<T: Dispatch>(mut self, name: impl Into<String>, value: T) -> Self {
-        self.named
-            .push((name.into(), Arc::new(UserObject::new(value))));
+        self.named.push((name.into(), Arc::new(UserObject::new(value))));
         self
     }
 
@@ -237,8 +228,7 @@ impl ServerBuilder {
     pub async fn start(self) -> Result<Server, ServerError> {
         let authkey = match self.authkey? {
             Some(key) => key,
-            None => AuthKey::new(random_bytes::<32>()?)
-                .map_err(|e| ServerError::Config(e.to_string()))?,
+            None => AuthKey::new(random_bytes::<32>()?).map_err(|e| ServerError::Config(e.to_string()))?,
         };
         let mut specs = self.listen;
         let mut temp_dir = None;
@@ -255,7 +245,7 @@ impl ServerBuilder {
             connection_slots: Arc::new(Semaphore::new(self.config.max_connections)),
             config: self.config,
             registry: self.registry,
-            table: Table::default(),
+            table: Arc::new(Table::default()),
             shutdown: CancellationToken::new(),
             stats: Counters::default(),
             server_id: ServerId(u64::from_le_bytes(random_bytes::<8>()?)),
@@ -263,10 +253,7 @@ impl ServerBuilder {
         });
         for (name, object) in self.named {
             let id = shared.table.insert(object);
-            shared
-                .table
-                .bind_name(&name, id)
-                .map_err(|e| ServerError::Config(e.message))?;
+            shared.table.bind_name(&name, id).map_err(|e| ServerError::Config(e.message))?;
             // The name holds the object now; drop the creator's reference.
             shared.table.release(id);
         }
@@ -289,12 +276,7 @@ impl ServerBuilder {
             tracker.spawn(accept_loop(listener, Arc::clone(&shared), tracker.clone()));
         }
         tracing::info!(addresses = ?addresses.iter().map(ToString::to_string).collect::<Vec<_>>(), server = %shared.server_id, "manager server listening");
-        Ok(Server {
-            shared,
-            addresses,
-            tracker,
-            cleanup,
-        })
+        Ok(Server { shared, addresses, tracker, cleanup })
     }
 
     /// Starts and serves until the server is shut down (by a client, if allowed, or by
@@ -377,10 +359,7 @@ impl Server {
     pub async fn shutdown(&self) {
         self.shared.shutdown.cancel();
         self.tracker.close();
-        if tokio::time::timeout(self.shared.config.shutdown_grace, self.tracker.wait())
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(self.shared.config.shutdown_grace, self.tracker.wait()).await.is_err() {
             tracing::warn!("connections still open after the shutdown grace; dropping them");
         }
         self.cleanup.run();
@@ -430,17 +409,11 @@ async fn bind(spec: &ListenSpec) -> Result<Listener, ServerError> {
         ListenSpec::Tcp(addr) => {
             let listener = TcpListener::bind(addr)
                 .await
-                .map_err(|source| ServerError::Bind {
-                    address: format!("tcp://{addr}"),
-                    source,
-                })?;
+                .map_err(|source| ServerError::Bind { address: format!("tcp://{addr}"), source })?;
             Ok(Listener::Tcp(listener))
         }
         ListenSpec::Unix(path) => {
-            let bind_err = |source| ServerError::Bind {
-                address: format!("unix:{}", path.display()),
-                source,
-            };
+            let bind_err = |source| ServerError::Bind { address: format!("unix:{}", path.display()), source };
             if path.exists() {
                 // Someone answering means the address is in use; a dead socket file
                 // left by a crashed server is replaced.
@@ -464,19 +437,14 @@ fn set_owner_only(path: &std::path::Path, mode: u32) -> std::io::Result<()> {
 fn private_temp_dir() -> Result<PathBuf, ServerError> {
     use std::os::unix::fs::DirBuilderExt;
     let suffix = u64::from_le_bytes(random_bytes::<8>()?);
-    let dir =
-        std::env::temp_dir().join(format!("rust-manager-{}-{suffix:016x}", std::process::id()));
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&dir)
-        .map_err(ServerError::Io)?;
+    let dir = std::env::temp_dir().join(format!("rust-manager-{}-{suffix:016x}", std::process::id()));
+    std::fs::DirBuilder::new().mode(0o700).create(&dir).map_err(ServerError::Io)?;
     Ok(dir)
 }
 
 pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], ServerError> {
     let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| ServerError::Io(std::io::Error::other(e.to_string())))?;
+    getrandom::fill(&mut bytes).map_err(|e| ServerError::Io(std::io::Error::other(e.to_string())))?;
     Ok(bytes)
 }
 
@@ -495,9 +463,7 @@ async fn accept_loop(listener: Listener, shared: Arc<Shared>, tracker: TaskTrack
                     let Ok(_permit) = permit else {
                         let limit = shared.config.max_connections;
                         tracing::warn!(%peer, limit, "connection refused: at the connection limit");
-                        let msg = handshake::unavailable_message(&format!(
-                            "too many connections (limit {limit})"
-                        ));
+                        let msg = handshake::unavailable_message(&format!("too many connections (limit {limit})"));
                         let _ = write_frame(&stream, &msg).await;
                         return;
                     };
@@ -551,31 +517,18 @@ async fn serve_peer(stream: Stream, peer: String, shared: Arc<Shared>, conn_id: 
     decoder.set_limit(shared.config.max_frame);
     shared.stats.connections.fetch_add(1, Ordering::Relaxed);
     tracing::debug!(%peer, conn = conn_id, "client authenticated");
-    Connection::new(stream, shared, conn_id, peer)
-        .serve(decoder)
-        .await;
+    Connection::new(stream, shared, conn_id, peer).serve(decoder).await;
 }
 
-async fn authenticate(
-    stream: &Stream,
-    shared: &Shared,
-    decoder: &mut FrameDecoder,
-) -> Result<(), String> {
+async fn authenticate(stream: &Stream, shared: &Shared, decoder: &mut FrameDecoder) -> Result<(), String> {
     let nonce = random_bytes::<NONCE_LEN>().map_err(|e| e.to_string())?;
-    let mut hs = ServerHandshake::new(
-        &shared.authkey,
-        nonce,
-        VersionRange::CURRENT,
-        shared.server_id,
-    );
+    let mut hs = ServerHandshake::new(&shared.authkey, nonce, VersionRange::CURRENT, shared.server_id);
     loop {
         let msg = read_frame(stream, decoder).await?;
         match hs.receive(&msg) {
             Ok(step) => {
                 if let Some(reply) = step.reply {
-                    write_frame(stream, &reply)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    write_frame(stream, &reply).await.map_err(|e| e.to_string())?;
                 }
                 if step.established.is_some() {
                     return Ok(());

@@ -38,10 +38,7 @@ pub(crate) struct Table {
 impl std::fmt::Debug for Table {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let inner = self.lock();
-        f.debug_struct("Table")
-            .field("objects", &inner.objects.len())
-            .field("names", &inner.names.len())
-            .finish()
+        f.debug_struct("Table").field("objects", &inner.objects.len()).field("names", &inner.names.len()).finish()
     }
 }
 
@@ -69,10 +66,7 @@ impl Table {
     /// Takes one more reference to `id`.
     pub(crate) fn incref(&self, id: ObjectId) -> Result<Arc<dyn ServerObject>, RemoteError> {
         let mut inner = self.lock();
-        let entry = inner
-            .objects
-            .get_mut(&id)
-            .ok_or_else(|| no_such_object(id))?;
+        let entry = inner.objects.get_mut(&id).ok_or_else(|| no_such_object(id))?;
         entry.refs += 1;
         Ok(Arc::clone(&entry.object))
     }
@@ -98,25 +92,16 @@ impl Table {
     pub(crate) fn bind_name(&self, name: &str, id: ObjectId) -> Result<(), RemoteError> {
         let mut inner = self.lock();
         if inner.names.contains_key(name) {
-            return Err(RemoteError::new(
-                RemoteErrorKind::InvalidValue,
-                format!("the name `{name}` is already bound"),
-            ));
+            return Err(RemoteError::new(RemoteErrorKind::InvalidValue, format!("the name `{name}` is already bound")));
         }
-        let entry = inner
-            .objects
-            .get_mut(&id)
-            .ok_or_else(|| no_such_object(id))?;
+        let entry = inner.objects.get_mut(&id).ok_or_else(|| no_such_object(id))?;
         entry.refs += 1;
         inner.names.insert(name.to_owned(), id);
         Ok(())
     }
 
     /// Takes a reference to the object named `name`.
-    pub(crate) fn get_named(
-        &self,
-        name: &str,
-    ) -> Result<(ObjectId, Arc<dyn ServerObject>), RemoteError> {
+    pub(crate) fn get_named(&self, name: &str) -> Result<(ObjectId, Arc<dyn ServerObject>), RemoteError> {
         let mut inner = self.lock();
         let id = *inner.names.get(name).ok_or_else(|| {
             let known: Vec<&str> = inner.names.keys().map(String::as_str).collect();
@@ -125,10 +110,7 @@ impl Table {
                 format!("no object is named `{name}` (named: {})", known.join(", ")),
             )
         })?;
-        let entry = inner
-            .objects
-            .get_mut(&id)
-            .ok_or_else(|| no_such_object(id))?;
+        let entry = inner.objects.get_mut(&id).ok_or_else(|| no_such_object(id))?;
         entry.refs += 1;
         Ok((id, Arc::clone(&entry.object)))
     }
@@ -143,10 +125,7 @@ impl Table {
         (
             inner.objects.len() as u64,
             inner.names.len() as u64,
-            by_type
-                .into_iter()
-                .map(|(t, n)| (t.to_owned(), n))
-                .collect(),
+            by_type.into_iter().map(|(t, n)| (t.to_owned(), n)).collect(),
         )
     }
 

@@ -3,9 +3,7 @@
 //! command says otherwise, it finds the server through `MANAGER_ADDRESS` and
 //! `MANAGER_AUTHKEY`.
 
-use integration_tests::{
-    Counter, CounterBlockingProxy, CounterProxy, token_from_hex, token_to_hex,
-};
+use integration_tests::{Counter, CounterBlockingProxy, CounterProxy, token_from_hex, token_to_hex};
 use manager_client::Client;
 use manager_client::blocking;
 use manager_server::Server;
@@ -61,10 +59,7 @@ fn serve(file: &Path) -> Result {
             .start()
             .await?;
         let tmp = file.with_extension("tmp");
-        std::fs::write(
-            &tmp,
-            format!("{}\n{}\n", server.address(), server.authkey().to_hex()),
-        )?;
+        std::fs::write(&tmp, format!("{}\n{}\n", server.address(), server.authkey().to_hex()))?;
         std::fs::rename(&tmp, file)?;
         server.serve_forever().await?;
         Ok(())
@@ -112,9 +107,7 @@ fn hold(n: usize) -> Result {
 /// obeys one command per line: `incr` (prints the new value), `drop` (drops the
 /// proxy, prints `DROPPED`), `exit`.
 fn attach() -> Result {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let client = rt.block_on(Client::from_env())?;
     let stdin = std::io::stdin();
     let mut lines = stdin.lock().lines();
@@ -146,17 +139,8 @@ fn attach() -> Result {
 fn child_server() -> Result {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
-        let child = Server::builder()
-            .register::<Counter>()
-            .named("shared", Counter::new(7))
-            .spawn_child()
-            .await?;
-        println!(
-            "CHILD {} {} {}",
-            child.pid().unwrap_or(0),
-            child.address(),
-            child.authkey().to_hex()
-        );
+        let child = Server::builder().register::<Counter>().named("shared", Counter::new(7)).spawn_child().await?;
+        println!("CHILD {} {} {}", child.pid().unwrap_or(0), child.address(), child.authkey().to_hex());
         tokio::time::sleep(Duration::from_secs(3600)).await;
         drop(child);
         Ok(())

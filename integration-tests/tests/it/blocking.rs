@@ -10,22 +10,13 @@ use manager_server::Server;
 fn blocking_clients_and_proxies() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (_dir, server) = rt.block_on(util::start(
-        Server::builder()
-            .register::<Counter>()
-            .register::<integration_tests::Gate>()
-            .named("c", Counter::new(1)),
+        Server::builder().register::<Counter>().register::<integration_tests::Gate>().named("c", Counter::new(1)),
     ));
     let client = Client::connect(server.address(), server.authkey()).unwrap();
     let c: CounterBlockingProxy = client.named("c").unwrap();
     assert_eq!(c.incr(1).unwrap(), 2);
     let mine = CounterBlockingProxy::create(&client, 10).unwrap();
-    assert_eq!(
-        mine.checked_sub(11).unwrap(),
-        Err(CounterError::Underflow {
-            have: 10,
-            wanted: 11
-        })
-    );
+    assert_eq!(mine.checked_sub(11).unwrap(), Err(CounterError::Underflow { have: 10, wanted: 11 }));
     let err = mine.boom("x".into()).unwrap_err();
     assert_eq!(err.remote_kind(), Some(RemoteErrorKind::Panicked));
     // Threads share one blocking client.
@@ -52,10 +43,7 @@ fn blocking_clients_and_proxies() {
     let gate = GateBlockingProxy::create(&client).unwrap();
     let err = rt.block_on(async { gate.waiters() }).unwrap_err();
     assert!(matches!(err, Error::Config(_)), "{err:?}");
-    assert_eq!(
-        gate.as_async().handle().type_id(),
-        "integration_tests::Gate"
-    );
+    assert_eq!(gate.as_async().handle().type_id(), "integration_tests::Gate");
     rt.block_on(server.shutdown());
     let err = c.get().unwrap_err();
     assert!(err.is_connection_lost(), "{err:?}");

@@ -9,11 +9,8 @@ use std::time::Duration;
 
 #[tokio::test]
 async fn a_parked_async_method_does_not_hold_up_the_connections_other_calls() {
-    let (_dir, server) =
-        util::start(Server::builder().register::<Counter>().register::<Gate>()).await;
-    let client = Client::connect(server.address(), server.authkey())
-        .await
-        .unwrap();
+    let (_dir, server) = util::start(Server::builder().register::<Counter>().register::<Gate>()).await;
+    let client = Client::connect(server.address(), server.authkey()).await.unwrap();
     let gate = GateProxy::create(&client).await.unwrap();
     let counter = CounterProxy::create(&client, 0).await.unwrap();
     let waiting = gate.wait_open();
@@ -34,29 +31,21 @@ async fn a_parked_async_method_does_not_hold_up_the_connections_other_calls() {
 #[tokio::test]
 async fn a_dropped_call_is_cancelled_on_the_server() {
     let (_dir, server) = util::start(Server::builder().register::<Gate>()).await;
-    let client = Client::connect(server.address(), server.authkey())
-        .await
-        .unwrap();
+    let client = Client::connect(server.address(), server.authkey()).await.unwrap();
     let gate = GateProxy::create(&client).await.unwrap();
     for _ in 0..10 {
         let r = tokio::time::timeout(Duration::from_millis(20), gate.wait_open()).await;
         assert!(r.is_err(), "still closed");
     }
     // Each timed-out call was withdrawn: nothing is parked, nobody waits on the gate.
-    assert!(
-        util::eventually(Duration::from_secs(5), async || server.stats().parked_calls
-            == 0)
-        .await
-    );
+    assert!(util::eventually(Duration::from_secs(5), async || server.stats().parked_calls == 0).await);
     assert_eq!(gate.waiters().await.unwrap(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_tasks_share_one_client() {
     let (_dir, server) = util::start(Server::builder().named("c", Counter::new(0))).await;
-    let client = Client::connect(server.address(), server.authkey())
-        .await
-        .unwrap();
+    let client = Client::connect(server.address(), server.authkey()).await.unwrap();
     let counter: CounterProxy = client.named("c").await.unwrap();
     let tasks: Vec<_> = (0..32)
         .map(|_| {

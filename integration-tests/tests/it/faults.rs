@@ -12,54 +12,30 @@ use std::time::{Duration, Instant};
 #[tokio::test]
 async fn a_panicking_method_answers_panicked_and_the_object_works_on() {
     let (_dir, server) = util::start(Server::builder().register::<Counter>()).await;
-    let client = Client::connect(server.address(), server.authkey())
-        .await
-        .unwrap();
+    let client = Client::connect(server.address(), server.authkey()).await.unwrap();
     let c = CounterProxy::create(&client, 1).await.unwrap();
     let err = c.boom("kaboom".into()).await.unwrap_err();
     assert_eq!(err.remote_kind(), Some(RemoteErrorKind::Panicked));
     assert!(err.to_string().contains("kaboom"), "{err}");
-    assert_eq!(
-        c.incr(1).await.unwrap(),
-        2,
-        "the next call on the same object works"
-    );
+    assert_eq!(c.incr(1).await.unwrap(), 2, "the next call on the same object works");
 }
 
 #[tokio::test]
 async fn a_method_not_exposed_called_by_name_is_refused() {
     let (_dir, server) = util::start(Server::builder().register::<Counter>()).await;
-    let client = Client::connect(server.address(), server.authkey())
-        .await
-        .unwrap();
+    let client = Client::connect(server.address(), server.authkey()).await.unwrap();
     let c = CounterProxy::create(&client, 1).await.unwrap();
-    for name in [
-        "local_only",
-        "private_helper",
-        "reset_to_zero",
-        "nonexistent",
-    ] {
+    for name in ["local_only", "private_helper", "reset_to_zero", "nonexistent"] {
         let err = c.handle().call::<_, u64>(name, &()).await.unwrap_err();
-        assert_eq!(
-            err.remote_kind(),
-            Some(RemoteErrorKind::NotExposed),
-            "{name}: {err}"
-        );
+        assert_eq!(err.remote_kind(), Some(RemoteErrorKind::NotExposed), "{name}: {err}");
         assert!(err.to_string().contains(name), "{err}");
     }
     // The exposed ones work by name too (Python's `_callmethod`).
-    assert_eq!(
-        c.handle().call::<_, u64>("incr", &(4u64,)).await.unwrap(),
-        5
-    );
+    assert_eq!(c.handle().call::<_, u64>("incr", &(4u64,)).await.unwrap(), 5);
     c.handle().call::<_, ()>("reset", &()).await.unwrap();
     assert_eq!(c.get().await.unwrap(), 0);
     // Wrong argument types: a decode error, not garbage.
-    let err = c
-        .handle()
-        .call::<_, u64>("incr", &("x".to_string(),))
-        .await
-        .unwrap_err();
+    let err = c.handle().call::<_, u64>("incr", &("x".to_string(),)).await.unwrap_err();
     assert_eq!(err.remote_kind(), Some(RemoteErrorKind::Decode), "{err}");
     // Wrong result type on the client: a decode error too. (postcard is not
     // self-describing: a mismatch is caught when the bytes do not fit the type, as
@@ -72,28 +48,18 @@ async fn a_method_not_exposed_called_by_name_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_blocked_in_an_async_method_fails_promptly_when_the_server_shuts_down() {
     let (_dir, server) = util::start(Server::builder().register::<Gate>()).await;
-    let client = Client::connect(server.address(), server.authkey())
-        .await
-        .unwrap();
+    let client = Client::connect(server.address(), server.authkey()).await.unwrap();
     let gate = GateProxy::create(&client).await.unwrap();
     let blocked = tokio::spawn(async move { gate.wait_open().await });
     assert!(
-        util::eventually(Duration::from_secs(5), async || server.stats().parked_calls
-            == 1)
-        .await,
+        util::eventually(Duration::from_secs(5), async || server.stats().parked_calls == 1).await,
         "the call parked"
     );
     let start = Instant::now();
     server.shutdown().await;
-    let result = tokio::time::timeout(Duration::from_secs(5), blocked)
-        .await
-        .expect("never hangs")
-        .unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(5), blocked).await.expect("never hangs").unwrap();
     let err = result.unwrap_err();
-    assert!(
-        err.remote_kind() == Some(RemoteErrorKind::ShuttingDown) || err.is_connection_lost(),
-        "{err:?}"
-    );
+    assert!(err.remote_kind() == Some(RemoteErrorKind::ShuttingDown) || err.is_connection_lost(), "{err:?}");
     assert!(start.elapsed() < Duration::from_secs(5));
     // Later calls fail fast.
     let start = Instant::now();
@@ -109,16 +75,13 @@ async fn shutdown_removes_the_unix_socket_file() {
     assert!(path.exists());
     server.shutdown().await;
     assert!(!path.exists());
-    let err = Client::connect(manager_client::Address::Unix(path), b"x")
-        .await
-        .unwrap_err();
+    let err = Client::connect(manager_client::Address::Unix(path), b"x").await.unwrap_err();
     assert!(matches!(err, Error::Connect { .. }), "{err:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_request_kinds_and_bad_requests_get_error_responses() {
-    let (_dir, server) =
-        util::start(Server::builder().authkey(b"k").named("c", Counter::new(1))).await;
+    let (_dir, server) = util::start(Server::builder().authkey(b"k").named("c", Counter::new(1))).await;
     let path = match server.address() {
         manager_client::Address::Unix(p) => p.clone(),
         other => panic!("{other}"),
@@ -134,14 +97,7 @@ async fn unknown_request_kinds_and_bad_requests_get_error_responses() {
         assert_eq!(id, 9);
         assert!(resp.contains("UnknownRequest"), "{resp}");
         // A call on an object this connection does not hold.
-        raw.send_request(
-            10,
-            Request::Call {
-                object: ObjectId(999),
-                method: MethodRef::Name("get"),
-                args: &[],
-            },
-        );
+        raw.send_request(10, Request::Call { object: ObjectId(999), method: MethodRef::Name("get"), args: &[] });
         let (id, resp) = raw.recv_response();
         assert_eq!(id, 10);
         assert!(resp.contains("NoSuchObject"), "{resp}");
@@ -170,30 +126,17 @@ async fn unknown_request_kinds_and_bad_requests_get_error_responses() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_death_fails_calls_in_flight_promptly_and_later_calls_fast() {
     let (_dir, server) = util::start(Server::builder().register::<Gate>()).await;
-    let client = Client::connect(server.address(), server.authkey())
-        .await
-        .unwrap();
+    let client = Client::connect(server.address(), server.authkey()).await.unwrap();
     let gate = GateProxy::create(&client).await.unwrap();
     let blocked = tokio::spawn({
         let gate = gate.clone();
         async move { gate.wait_open().await }
     });
-    assert!(
-        util::eventually(Duration::from_secs(5), async || server.stats().parked_calls
-            == 1)
-        .await
-    );
+    assert!(util::eventually(Duration::from_secs(5), async || server.stats().parked_calls == 1).await);
     // Dropping the handle stops the server without waiting for anyone.
     drop(server);
-    let err = tokio::time::timeout(Duration::from_secs(5), blocked)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap_err();
-    assert!(
-        err.is_connection_lost() || err.remote_kind() == Some(RemoteErrorKind::ShuttingDown),
-        "{err:?}"
-    );
+    let err = tokio::time::timeout(Duration::from_secs(5), blocked).await.unwrap().unwrap().unwrap_err();
+    assert!(err.is_connection_lost() || err.remote_kind() == Some(RemoteErrorKind::ShuttingDown), "{err:?}");
     let err = gate.open().await.unwrap_err();
     assert!(err.is_connection_lost(), "{err:?}");
     assert!(err.to_string().contains("is gone"), "{err}");

@@ -31,9 +31,7 @@ mod no_prelude {
         }
         pub fn fallible(&self, fail: bool) -> ::core::result::Result<u32, ::std::string::String> {
             if fail {
-                ::core::result::Result::Err(<::std::string::String as ::core::convert::From<
-                    &str,
-                >>::from("no"))
+                ::core::result::Result::Err(<::std::string::String as ::core::convert::From<&str>>::from("no"))
             } else {
                 ::core::result::Result::Ok(self.n)
             }
@@ -43,11 +41,8 @@ mod no_prelude {
 
 #[tokio::test]
 async fn generated_code_without_a_prelude_works() {
-    let (_dir, server) =
-        crate::util::start(manager_server::Server::builder().register::<no_prelude::Bare>()).await;
-    let client = manager_client::Client::connect(server.address(), server.authkey())
-        .await
-        .unwrap();
+    let (_dir, server) = crate::util::start(manager_server::Server::builder().register::<no_prelude::Bare>()).await;
+    let client = manager_client::Client::connect(server.address(), server.authkey()).await.unwrap();
     let bare = no_prelude::BareProxy::create(&client).await.unwrap();
     assert_eq!(bare.add(1, 2).await.unwrap(), 3);
     assert_eq!(bare.get().await.unwrap(), 3);

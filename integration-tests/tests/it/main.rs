@@ -4,10 +4,13 @@
 mod auth;
 mod basics;
 mod blocking;
+mod builtins;
+mod cancel;
 mod concurrency;
 mod faults;
 mod hygiene;
 mod lifecycle;
 mod processes;
 mod raw;
+mod sync;
 mod util;

@@ -17,9 +17,7 @@ fn with_env(mut cmd: Command, client: &Client) -> Command {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_workers_increment_one_counter_exactly() {
     let (_dir, server) = util::start(Server::builder().named("counter", Counter::new(0))).await;
-    let client = Client::connect(server.address(), server.authkey())
-        .await
-        .unwrap();
+    let client = Client::connect(server.address(), server.authkey()).await.unwrap();
     let children: Vec<_> = (0..10)
         .map(|_| {
             let mut cmd = with_env(worker(), &client);
@@ -28,10 +26,7 @@ async fn ten_workers_increment_one_counter_exactly() {
         })
         .collect();
     let outputs = tokio::task::spawn_blocking(move || {
-        children
-            .into_iter()
-            .map(|c| c.wait_with_output().unwrap())
-            .collect::<Vec<_>>()
+        children.into_iter().map(|c| c.wait_with_output().unwrap()).collect::<Vec<_>>()
     })
     .await
     .unwrap();
@@ -41,10 +36,7 @@ async fn ten_workers_increment_one_counter_exactly() {
     let counter: CounterProxy = client.named("counter").await.unwrap();
     assert_eq!(counter.get().await.unwrap(), 10_000);
     // Every worker saw its own increments land: the largest value any saw is the total.
-    let seen: Vec<u64> = outputs
-        .iter()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().parse().unwrap())
-        .collect();
+    let seen: Vec<u64> = outputs.iter().map(|o| String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()).collect();
     assert_eq!(seen.iter().max(), Some(&10_000));
     assert!(seen.iter().all(|&v| v >= 1000));
 }
@@ -54,11 +46,7 @@ async fn unrelated_processes_share_a_named_object_through_a_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("server.addr");
     // Both spawned here: neither is the other's parent.
-    let mut server = worker()
-        .args(["serve", file.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut server = worker().args(["serve", file.to_str().unwrap()]).stdout(Stdio::null()).spawn().unwrap();
     let first = run_worker({
         let mut c = worker();
         c.args(["use-named", file.to_str().unwrap(), "shared"]);
@@ -72,58 +60,31 @@ async fn unrelated_processes_share_a_named_object_through_a_file() {
     assert_eq!((first.trim(), second.trim()), ("5", "10"));
     let text = std::fs::read_to_string(&file).unwrap();
     let mut lines = text.lines();
-    let client = Client::connect(
-        lines.next().unwrap(),
-        manager_client::AuthKey::from_hex(lines.next().unwrap()).unwrap(),
-    )
-    .await
-    .unwrap();
+    let client =
+        Client::connect(lines.next().unwrap(), manager_client::AuthKey::from_hex(lines.next().unwrap()).unwrap())
+            .await
+            .unwrap();
     client.shutdown_server().await.unwrap();
-    let status = tokio::task::spawn_blocking(move || server.wait().unwrap())
-        .await
-        .unwrap();
-    assert!(
-        status.success(),
-        "the server process exits cleanly after a remote shutdown: {status:?}"
-    );
+    let status = tokio::task::spawn_blocking(move || server.wait().unwrap()).await.unwrap();
+    assert!(status.success(), "the server process exits cleanly after a remote shutdown: {status:?}");
 }
 
 // Multi-threaded: the test thread blocks reading the worker's output while the server
 // (on this runtime) must go on serving it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sigkilled_worker_releases_its_references() {
-    let (_dir, server) = util::start(
-        Server::builder()
-            .register::<Counter>()
-            .named("shared", Counter::new(0)),
-    )
-    .await;
-    let client = Client::connect(server.address(), server.authkey())
-        .await
-        .unwrap();
+    let (_dir, server) = util::start(Server::builder().register::<Counter>().named("shared", Counter::new(0))).await;
+    let client = Client::connect(server.address(), server.authkey()).await.unwrap();
     let baseline = client.stats().await.unwrap().objects;
     let mut child = with_env(worker(), &client);
-    let mut child = child
-        .args(["hold", "5"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = child.args(["hold", "5"]).stdout(Stdio::piped()).spawn().unwrap();
     let mut ready = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut ready)
-        .unwrap();
+    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut ready).unwrap();
     assert_eq!(ready.trim(), "READY 5");
     assert_eq!(client.stats().await.unwrap().objects, baseline + 5);
     sigkill(&mut child);
-    let released = eventually(Duration::from_secs(5), async || {
-        client.stats().await.unwrap().objects == baseline
-    })
-    .await;
-    assert!(
-        released,
-        "objects after the kill: {:?}",
-        client.stats().await.unwrap()
-    );
+    let released = eventually(Duration::from_secs(5), async || client.stats().await.unwrap().objects == baseline).await;
+    assert!(released, "objects after the kill: {:?}", client.stats().await.unwrap());
     // The named object survived: names hold their objects.
     let shared: CounterProxy = client.named("shared").await.unwrap();
     assert_eq!(shared.get().await.unwrap(), 0);
@@ -132,18 +93,11 @@ async fn a_sigkilled_worker_releases_its_references() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_handed_to_another_process_keeps_the_object_alive_until_both_drop_it() {
     let (_dir, server) = util::start(Server::builder().register::<Counter>()).await;
-    let client = Client::connect(server.address(), server.authkey())
-        .await
-        .unwrap();
+    let client = Client::connect(server.address(), server.authkey()).await.unwrap();
     let baseline = client.stats().await.unwrap().objects;
     let counter = CounterProxy::create(&client, 100).await.unwrap();
     let mut child = with_env(worker(), &client);
-    let mut child = child
-        .arg("attach")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = child.arg("attach").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
     writeln!(stdin, "{}", token_to_hex(&counter.token())).unwrap();
@@ -166,15 +120,9 @@ async fn a_token_handed_to_another_process_keeps_the_object_alive_until_both_dro
 
 #[tokio::test]
 async fn a_child_process_server_serves_and_exits_with_its_parent() {
-    let mut parent = worker()
-        .arg("child-server")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut parent = worker().arg("child-server").stdout(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
-    BufReader::new(parent.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    BufReader::new(parent.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
     let parts: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(parts.first(), Some(&"CHILD"), "{line}");
     let pid: i32 = parts[1].parse().unwrap();
@@ -195,10 +143,7 @@ async fn a_child_process_server_serves_and_exits_with_its_parent() {
 /// Whether a process exists and is not a zombie.
 fn process_alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .split_whitespace()
-            .nth(2)
-            .is_some_and(|state| state == "Z"),
+        Ok(stat) => stat.split_whitespace().nth(2).is_none_or(|state| state != "Z"),
         Err(_) => false,
     }
 }

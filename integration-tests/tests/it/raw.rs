@@ -19,13 +19,8 @@ impl Raw {
     /// Connects without authenticating.
     pub fn connect(path: &Path) -> Raw {
         let stream = UnixStream::connect(path).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        Raw {
-            stream,
-            decoder: FrameDecoder::new(frame::DEFAULT_MAX_FRAME),
-        }
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        Raw { stream, decoder: FrameDecoder::new(frame::DEFAULT_MAX_FRAME) }
     }
 
     /// Connects and completes the handshake.

@@ -30,11 +30,7 @@ pub fn worker() -> Command {
 pub fn run_worker(mut cmd: Command) -> String {
     let out = cmd.stdout(Stdio::piped()).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "worker failed: {:?}\nstdout:\n{stdout}",
-        out.status
-    );
+    assert!(out.status.success(), "worker failed: {:?}\nstdout:\n{stdout}", out.status);
     stdout
 }
 

@@ -97,21 +97,13 @@ fn construct(model: &SharedImpl, m: &TokenStream) -> TokenStream {
 
 /// The name of the constant holding a method's id (by position: identifiers may be raw).
 fn id_const(model: &SharedImpl, method: &Method) -> syn::Ident {
-    let index = model
-        .methods
-        .iter()
-        .position(|x| std::ptr::eq(x, method))
-        .unwrap_or_default();
+    let index = model.methods.iter().position(|x| std::ptr::eq(x, method)).unwrap_or_default();
     format_ident!("__METHOD_{}", index)
 }
 
 fn arms(model: &SharedImpl, m: &TokenStream, receiver: Receiver) -> TokenStream {
     let ty = &model.self_ty;
-    let methods: Vec<_> = model
-        .methods
-        .iter()
-        .filter(|x| x.receiver == receiver)
-        .collect();
+    let methods: Vec<_> = model.methods.iter().filter(|x| x.receiver == receiver).collect();
     let consts = methods.iter().map(|x| {
         let c = id_const(model, x);
         let exposed = &x.exposed;
@@ -196,9 +188,7 @@ fn wire_checks(model: &SharedImpl, m: &TokenStream) -> TokenStream {
             }
         }
     }
-    let checks = types
-        .iter()
-        .map(|t| quote_spanned! {t.span()=> #m::assert_wire_type::<#t>(); });
+    let checks = types.iter().map(|t| quote_spanned! {t.span()=> #m::assert_wire_type::<#t>(); });
     quote! {
         const _: fn() = || {
             #(#checks)*

@@ -39,7 +39,10 @@ fn expand_impl(args: TokenStream, item: syn::ItemImpl) -> TokenStream {
     };
     let model = match SharedImpl::build(item, options) {
         Ok(m) => m,
-        Err((e, item)) => return with_errors(&item, e),
+        Err(failed) => {
+            let (e, item) = *failed;
+            return with_errors(&item, e);
+        }
     };
     if let Err(e) = validate(&model) {
         return with_errors(&model.item, e);
@@ -60,12 +63,7 @@ fn expand_impl(args: TokenStream, item: syn::ItemImpl) -> TokenStream {
 }
 
 /// `#[shared(type_id = "..")]` on a struct or enum.
-fn expand_type(
-    args: TokenStream,
-    ident: &Ident,
-    generics: &Generics,
-    item: &impl ToTokens,
-) -> TokenStream {
+fn expand_type(args: TokenStream, ident: &Ident, generics: &Generics, item: &impl ToTokens) -> TokenStream {
     let options = match attr::type_options(args) {
         Ok(o) => o,
         Err(e) => return with_errors(item, e),

@@ -63,6 +63,28 @@ pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
             }
         }
 
+        /// Stored in a shared container, a proxy travels as its token and comes back as a
+        /// working proxy (the container keeps the object alive meanwhile).
+        #[automatically_derived]
+        impl #m::serde::Serialize for #proxy {
+            fn serialize<__ManagerS>(&self, serializer: __ManagerS) -> ::core::result::Result<__ManagerS::Ok, __ManagerS::Error>
+            where
+                __ManagerS: #m::serde::Serializer,
+            {
+                #m::serialize_handle(&self.handle, serializer)
+            }
+        }
+
+        #[automatically_derived]
+        impl<'de> #m::serde::Deserialize<'de> for #proxy {
+            fn deserialize<__ManagerD>(deserializer: __ManagerD) -> ::core::result::Result<Self, __ManagerD::Error>
+            where
+                __ManagerD: #m::serde::Deserializer<'de>,
+            {
+                #m::deserialize_proxy::<Self, __ManagerD>(deserializer)
+            }
+        }
+
         #[automatically_derived]
         impl #proxy {
             /// Creates a new object on the server and returns a proxy to it.

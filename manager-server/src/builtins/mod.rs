@@ -1,6 +1,250 @@
-//! The built-in types every server hosts (Python's SyncManager set).
+//! The built-in types every server hosts (Python's SyncManager set), with Python's
+//! semantics and better failure behaviour.
+//!
+//! They store elements as encoded bytes ([`Element`]), so any server hosts them for any
+//! client types; the client's typed proxy encodes and decodes. Each type is one file: its
+//! state behind a plain mutex (held only for the few instructions of an operation, never
+//! across an await), its exposed methods in a table of names, and its blocking
+//! operations as futures that own what they need and are safe to drop at any await.
 
-use crate::registry::Registry;
+use manager_proto::{Item, MethodRef, ObjectId, RemoteError, RemoteErrorKind, method_id};
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use crate::connection::CallContext;
+use crate::object::{Reply, ServerObject, Step, StepResult};
+use crate::registry::{Constructor, Registry};
+use crate::table::Table;
+
+mod array;
+mod barrier;
+mod condition;
+mod dict;
+mod event;
+mod list;
+mod lock;
+mod namespace;
+mod queue;
+mod semaphore;
+mod set;
+mod value;
 
 /// Registers every built-in type.
-pub(crate) fn register_all(_registry: &mut Registry) {}
+pub(crate) fn register_all(registry: &mut Registry) {
+    for (type_id, names, construct) in [
+        (dict::TYPE_ID, dict::m::NAMES, ctor(dict::Dict::create)),
+        (list::TYPE_ID, list::m::NAMES, ctor(list::List::create)),
+        (set::TYPE_ID, set::m::NAMES, ctor(set::Set::create)),
+        (namespace::TYPE_ID, namespace::m::NAMES, ctor(namespace::Namespace::create)),
+        (value::TYPE_ID, value::m::NAMES, ctor(value::Value::create)),
+        (array::TYPE_ID, array::m::NAMES, ctor(array::Array::create)),
+        (queue::TYPE_ID, queue::m::NAMES, ctor(queue::Queue::create)),
+        (queue::JOINABLE_TYPE_ID, queue::m::NAMES, ctor(queue::Queue::create_joinable)),
+        (lock::LOCK_TYPE_ID, lock::m::NAMES, ctor(lock::Lock::create_lock)),
+        (lock::RLOCK_TYPE_ID, lock::m::NAMES, ctor(lock::Lock::create_rlock)),
+        (semaphore::TYPE_ID, semaphore::m::NAMES, ctor(semaphore::Semaphore::create)),
+        (semaphore::BOUNDED_TYPE_ID, semaphore::m::NAMES, ctor(semaphore::Semaphore::create_bounded)),
+        (condition::TYPE_ID, condition::m::NAMES, ctor(condition::Condition::create)),
+        (event::TYPE_ID, event::m::NAMES, ctor(event::Event::create)),
+        (barrier::TYPE_ID, barrier::m::NAMES, ctor(barrier::Barrier::create)),
+    ] {
+        registry.insert(type_id, names.iter().map(|n| (*n).to_owned()).collect(), construct);
+    }
+}
+
+fn ctor<T: ServerObject>(f: fn(&[u8], &CallContext) -> Result<T, RemoteError>) -> Constructor {
+    Box::new(move |args, ctx| Ok(Arc::new(f(args, ctx)?) as Arc<dyn ServerObject>))
+}
+
+/// Declares a built-in's exposed methods: one `u32` constant per method (its id) and
+/// `NAMES`, in order.
+macro_rules! methods {
+    ($($konst:ident = $name:literal),* $(,)?) => {
+        /// The exposed methods' ids.
+        #[allow(dead_code)]
+        pub(crate) mod m {
+            $(pub(crate) const $konst: u32 = manager_proto::method_id($name);)*
+            /// The exposed names.
+            pub(crate) const NAMES: &[&str] = &[$($name),*];
+        }
+    };
+}
+pub(crate) use methods;
+
+/// Resolves a method reference against a built-in's names.
+pub(crate) fn resolve(type_id: &str, names: &[&str], method: MethodRef<'_>) -> Result<u32, RemoteError> {
+    let found = match method {
+        MethodRef::Id(id) => names.iter().any(|n| method_id(n) == id).then_some(id),
+        MethodRef::Name(name) => names.contains(&name).then(|| method_id(name)),
+    };
+    found.ok_or_else(|| {
+        RemoteError::new(
+            RemoteErrorKind::NotExposed,
+            format!("`{type_id}` does not expose {method} (exposed: {})", names.join(", ")),
+        )
+    })
+}
+
+/// Decodes a built-in method's argument tuple; trailing bytes are an error.
+pub(crate) fn args<'a, A: Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<A, RemoteError> {
+    let (value, rest) = postcard::take_from_bytes::<A>(bytes)
+        .map_err(|e| RemoteError::new(RemoteErrorKind::Decode, format!("the arguments of {what}: {e}")))?;
+    if !rest.is_empty() {
+        return Err(RemoteError::new(
+            RemoteErrorKind::Decode,
+            format!("the arguments of {what}: {} bytes too many", rest.len()),
+        ));
+    }
+    Ok(value)
+}
+
+/// Encodes a result.
+pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> StepResult {
+    postcard::to_allocvec(value)
+        .map(Reply::value)
+        .map_err(|e| RemoteError::new(RemoteErrorKind::Protocol, format!("could not encode a result: {e}")))
+}
+
+/// A ready step from a result.
+pub(crate) fn ready(result: StepResult) -> Step {
+    Step::Ready(result)
+}
+
+/// An error of `kind`.
+pub(crate) fn err(kind: RemoteErrorKind, message: impl Into<String>) -> RemoteError {
+    RemoteError::new(kind, message)
+}
+
+/// Locks a built-in's state. Nothing panics while these locks are held (plain data
+/// operations), but a poisoned lock must not take the server down.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A timeout argument (seconds, as Python's) as a duration; `None` is forever.
+pub(crate) fn timeout(seconds: Option<f64>, what: &str) -> Result<Option<Duration>, RemoteError> {
+    match seconds {
+        None => Ok(None),
+        Some(s) if s.is_finite() && s >= 0.0 => Ok(Some(Duration::from_secs_f64(s.min(1e9)))),
+        Some(s) => Err(err(
+            RemoteErrorKind::InvalidValue,
+            format!("{what}: the timeout must be a non-negative number of seconds, not {s}"),
+        )),
+    }
+}
+
+/// References to shared objects named by proxies inside a stored element. Holding them
+/// keeps those objects alive; dropping them releases them.
+pub(crate) struct Refs {
+    ids: Vec<ObjectId>,
+    table: Weak<Table>,
+}
+
+impl Refs {
+    /// No references.
+    pub(crate) fn none() -> Refs {
+        Refs { ids: Vec::new(), table: Weak::new() }
+    }
+
+    /// Takes a reference to each of `ids` (all or none).
+    pub(crate) fn take(ids: Vec<ObjectId>, ctx: &CallContext) -> Result<Refs, RemoteError> {
+        if ids.is_empty() {
+            return Ok(Refs::none());
+        }
+        let table = ctx.table();
+        for (n, id) in ids.iter().enumerate() {
+            if let Err(e) = table.incref(*id) {
+                for taken in &ids[..n] {
+                    table.release(*taken);
+                }
+                return Err(e);
+            }
+        }
+        Ok(Refs { ids, table: Arc::downgrade(table) })
+    }
+
+    /// Takes a reference to each for the caller, whose reply carries proxies to them.
+    pub(crate) fn hand_out(&self, ctx: &CallContext) -> Result<(), RemoteError> {
+        self.ids.iter().try_for_each(|id| ctx.adopt(*id))
+    }
+
+    pub(crate) fn ids(&self) -> &[ObjectId] {
+        &self.ids
+    }
+}
+
+impl Drop for Refs {
+    fn drop(&mut self) {
+        if let Some(table) = self.table.upgrade() {
+            for id in &self.ids {
+                table.release(*id);
+            }
+        }
+    }
+}
+
+/// A stored element: its encoding and the references its proxies hold.
+pub(crate) struct Element {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) refs: Refs,
+}
+
+impl Element {
+    /// Stores an element a client sent, taking its references.
+    pub(crate) fn take(item: Item, ctx: &CallContext) -> Result<Element, RemoteError> {
+        Ok(Element { refs: Refs::take(item.refs, ctx)?, bytes: item.bytes })
+    }
+
+    /// Stores several elements (all or none).
+    pub(crate) fn take_all(items: Vec<Item>, ctx: &CallContext) -> Result<Vec<Element>, RemoteError> {
+        items.into_iter().map(|i| Element::take(i, ctx)).collect()
+    }
+
+    /// A second copy of the element, holding its own references.
+    pub(crate) fn duplicate(&self, ctx: &CallContext) -> Result<Element, RemoteError> {
+        Ok(Element { bytes: self.bytes.clone(), refs: Refs::take(self.refs.ids.clone(), ctx)? })
+    }
+
+    /// The element as sent to the caller, who gets a reference for each proxy in it.
+    pub(crate) fn to_item(&self, ctx: &CallContext) -> Result<Item, RemoteError> {
+        self.refs.hand_out(ctx)?;
+        Ok(Item { bytes: self.bytes.clone(), refs: self.refs.ids.clone() })
+    }
+
+    /// Several elements as sent to the caller.
+    pub(crate) fn to_items<'a>(
+        elements: impl IntoIterator<Item = &'a Element>,
+        ctx: &CallContext,
+    ) -> Result<Vec<Item>, RemoteError> {
+        elements.into_iter().map(|e| e.to_item(ctx)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_builtin_has_colliding_method_ids() {
+        for names in [
+            dict::m::NAMES,
+            list::m::NAMES,
+            set::m::NAMES,
+            namespace::m::NAMES,
+            value::m::NAMES,
+            array::m::NAMES,
+            queue::m::NAMES,
+            lock::m::NAMES,
+            semaphore::m::NAMES,
+            condition::m::NAMES,
+            event::m::NAMES,
+            barrier::m::NAMES,
+        ] {
+            let mut ids: Vec<u32> = names.iter().map(|n| method_id(n)).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            assert_eq!(ids.len(), names.len(), "{names:?}");
+        }
+    }
+}

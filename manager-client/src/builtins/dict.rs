@@ -1,0 +1,149 @@
+//! `dict` proxies.
+
+use manager_proto::{Error, Item};
+use serde::Serialize;
+use std::borrow::Borrow;
+
+use super::{Data, call, item, proxy_methods, proxy_types, value, values};
+
+proxy_types!(
+    /// A shared `dict`: insertion-ordered like Python's; keys are compared by their
+    /// encoding. Create with `client.dict()`; values may themselves be proxies.
+    DictProxy, BlockingDictProxy, [K, V], manager_proto::builtin::DICT
+);
+
+type Pairs = Vec<(Item, Item)>;
+
+impl<K: Data, V: Data> DictProxy<K, V> {
+    fn pairs(&self, raw: Pairs) -> Result<Vec<(K, V)>, Error> {
+        raw.iter()
+            .map(|(k, v)| Ok((value(&self.handle, k, "a dict key")?, value(&self.handle, v, "a dict value")?)))
+            .collect()
+    }
+
+    fn encode_pairs(&self, pairs: &[(K, V)]) -> Result<Pairs, Error> {
+        pairs
+            .iter()
+            .map(|(k, v)| Ok((item(&self.handle, k, "a dict key")?, item(&self.handle, v, "a dict value")?)))
+            .collect()
+    }
+}
+
+proxy_methods! {
+    impl[K: Data, V: Data] DictProxy<K, V>, BlockingDictProxy {
+        /// `d.get(key)`: the value, or `None`.
+        async fn get[Q: Serialize + ?Sized](&self, key: &Q) -> Option<V> where [K: Borrow<Q>] {
+            let key = item(&self.handle, key, "a dict key")?;
+            let got: Option<Item> = call(&self.handle, "get", &(key,), "dict.get").await?;
+            got.map(|i| value(&self.handle, &i, "a dict value")).transpose()
+        }
+
+        /// `d[key] = value`; returns the value it replaced, if any.
+        async fn insert(&self, key: K, val: V) -> Option<V> {
+            let pair = (item(&self.handle, &key, "a dict key")?, item(&self.handle, &val, "a dict value")?);
+            let old: Option<Item> = call(&self.handle, "insert", &pair, "dict.insert").await?;
+            old.map(|i| value(&self.handle, &i, "a dict value")).transpose()
+        }
+
+        /// `del d[key]`, returning the value; a `KeyNotFound` error if it is missing.
+        async fn remove[Q: Serialize + ?Sized](&self, key: &Q) -> V where [K: Borrow<Q>] {
+            let key = item(&self.handle, key, "a dict key")?;
+            let old: Item = call(&self.handle, "remove", &(key,), "dict.remove").await?;
+            value(&self.handle, &old, "a dict value")
+        }
+
+        /// `key in d`.
+        async fn contains[Q: Serialize + ?Sized](&self, key: &Q) -> bool where [K: Borrow<Q>] {
+            let key = item(&self.handle, key, "a dict key")?;
+            call(&self.handle, "contains", &(key,), "dict.contains").await
+        }
+
+        /// `len(d)`.
+        async fn len(&self) -> usize {
+            call::<_, u64>(&self.handle, "len", &(), "dict.len").await.map(|n| n as usize)
+        }
+
+        /// `len(d) == 0`.
+        async fn is_empty(&self) -> bool {
+            call::<_, u64>(&self.handle, "len", &(), "dict.len").await.map(|n| n == 0)
+        }
+
+        /// The keys, in order.
+        async fn keys(&self) -> Vec<K> {
+            let raw: Vec<Item> = call(&self.handle, "keys", &(), "dict.keys").await?;
+            values(&self.handle, &raw, "a dict key")
+        }
+
+        /// The values, in key order.
+        async fn values(&self) -> Vec<V> {
+            let raw: Vec<Item> = call(&self.handle, "values", &(), "dict.values").await?;
+            values(&self.handle, &raw, "a dict value")
+        }
+
+        /// The pairs, in order.
+        async fn items(&self) -> Vec<(K, V)> {
+            let raw: Pairs = call(&self.handle, "items", &(), "dict.items").await?;
+            self.pairs(raw)
+        }
+
+        /// `d.copy()`: a snapshot of the pairs.
+        async fn copy(&self) -> Vec<(K, V)> {
+            self.items().await
+        }
+
+        /// `d.pop(key)`: removes and returns the value; `KeyNotFound` if missing.
+        async fn pop[Q: Serialize + ?Sized](&self, key: &Q) -> V where [K: Borrow<Q>] {
+            let key = item(&self.handle, key, "a dict key")?;
+            let old: Item = call(&self.handle, "pop", &(key,), "dict.pop").await?;
+            value(&self.handle, &old, "a dict value")
+        }
+
+        /// `d.pop(key, default)`.
+        async fn pop_or[Q: Serialize + ?Sized](&self, key: &Q, default: V) -> V where [K: Borrow<Q>] {
+            let args = (item(&self.handle, key, "a dict key")?, item(&self.handle, &default, "a dict value")?);
+            let got: Item = call(&self.handle, "pop_or", &args, "dict.pop").await?;
+            value(&self.handle, &got, "a dict value")
+        }
+
+        /// `d.popitem()`: removes and returns the last inserted pair; `KeyNotFound` if
+        /// the dict is empty.
+        async fn popitem(&self) -> (K, V) {
+            let (k, v): (Item, Item) = call(&self.handle, "popitem", &(), "dict.popitem").await?;
+            Ok((value(&self.handle, &k, "a dict key")?, value(&self.handle, &v, "a dict value")?))
+        }
+
+        /// `d.setdefault(key, default)`: the value, inserting `default` first if missing.
+        async fn setdefault(&self, key: K, default: V) -> V {
+            let args = (item(&self.handle, &key, "a dict key")?, item(&self.handle, &default, "a dict value")?);
+            let got: Item = call(&self.handle, "setdefault", &args, "dict.setdefault").await?;
+            value(&self.handle, &got, "a dict value")
+        }
+
+        /// `d.update(pairs)` (also `d |= pairs`), in one request.
+        async fn update(&self, pairs: Vec<(K, V)>) -> () {
+            let raw = self.encode_pairs(&pairs)?;
+            call(&self.handle, "update", &(raw,), "dict.update").await
+        }
+
+        /// `d.clear()`.
+        async fn clear(&self) -> () {
+            call(&self.handle, "clear", &(), "dict.clear").await
+        }
+
+        /// `d | other`: the pairs of the merged mapping; `d` is unchanged.
+        async fn merged(&self, other: Vec<(K, V)>) -> Vec<(K, V)> {
+            let raw = self.encode_pairs(&other)?;
+            let out: Pairs = call(&self.handle, "merged", &(raw,), "dict.merged").await?;
+            self.pairs(out)
+        }
+    }
+}
+
+/// Encodes initial pairs for `dict(...)`.
+pub(crate) fn initial<K: Data, V: Data>(server: manager_proto::ServerId, pairs: &[(K, V)]) -> Result<Pairs, Error> {
+    use manager_proto::element::encode_item;
+    pairs
+        .iter()
+        .map(|(k, v)| Ok((encode_item(k, server, "a dict key")?, encode_item(v, server, "a dict value")?)))
+        .collect()
+}

@@ -1,0 +1,171 @@
+//! `list` proxies.
+
+use manager_proto::Item;
+
+use super::{Data, call, item, items, proxy_methods, proxy_types, value, values};
+
+proxy_types!(
+    /// A shared `list`, with Python's indexing: negative indexes count from the end, and
+    /// an index out of range is an `IndexOutOfRange` error. Create with `client.list()`.
+    ListProxy, BlockingListProxy, [T], manager_proto::builtin::LIST
+);
+
+proxy_methods! {
+    impl[T: Data] ListProxy<T>, BlockingListProxy {
+        /// `l[i]`.
+        async fn get(&self, i: i64) -> T {
+            let got: Item = call(&self.handle, "get", &(i,), "list.get").await?;
+            value(&self.handle, &got, "a list element")
+        }
+
+        /// `l[i] = v`.
+        async fn set(&self, i: i64, v: T) -> () {
+            let v = item(&self.handle, &v, "a list element")?;
+            call(&self.handle, "set", &(i, v), "list.set").await
+        }
+
+        /// `del l[i]`, returning the element.
+        async fn delete(&self, i: i64) -> T {
+            let got: Item = call(&self.handle, "delete", &(i,), "list.delete").await?;
+            value(&self.handle, &got, "a list element")
+        }
+
+        /// `l[start:stop:step]`.
+        async fn slice(&self, start: Option<i64>, stop: Option<i64>, step: Option<i64>) -> Vec<T> {
+            let got: Vec<Item> = call(&self.handle, "slice", &(start, stop, step), "list.slice").await?;
+            values(&self.handle, &got, "a list element")
+        }
+
+        /// `l[start:stop] = new` (any length: the list grows or shrinks).
+        async fn set_slice(&self, start: Option<i64>, stop: Option<i64>, new: Vec<T>) -> () {
+            let new = items(&self.handle, &new, "a list element")?;
+            call(&self.handle, "set_slice", &(start, stop, new), "list.set_slice").await
+        }
+
+        /// `del l[start:stop:step]`.
+        async fn delete_slice(&self, start: Option<i64>, stop: Option<i64>, step: Option<i64>) -> () {
+            call(&self.handle, "delete_slice", &(start, stop, step), "list.delete_slice").await
+        }
+
+        /// `l.append(v)`.
+        async fn append(&self, v: T) -> () {
+            let v = item(&self.handle, &v, "a list element")?;
+            call(&self.handle, "append", &(v,), "list.append").await
+        }
+
+        /// `l.extend(vs)` (also `l += vs`), in one request.
+        async fn extend(&self, vs: Vec<T>) -> () {
+            let vs = items(&self.handle, &vs, "a list element")?;
+            call(&self.handle, "extend", &(vs,), "list.extend").await
+        }
+
+        /// `l.insert(i, v)`: like Python, a position out of range inserts at the end.
+        async fn insert(&self, i: i64, v: T) -> () {
+            let v = item(&self.handle, &v, "a list element")?;
+            call(&self.handle, "insert", &(i, v), "list.insert").await
+        }
+
+        /// `l.pop()`: removes and returns the last element.
+        async fn pop(&self) -> T {
+            let got: Item = call(&self.handle, "pop", &(None::<i64>,), "list.pop").await?;
+            value(&self.handle, &got, "a list element")
+        }
+
+        /// `l.pop(i)`.
+        async fn pop_at(&self, i: i64) -> T {
+            let got: Item = call(&self.handle, "pop", &(Some(i),), "list.pop").await?;
+            value(&self.handle, &got, "a list element")
+        }
+
+        /// `l.remove(v)`: removes the first equal element; `InvalidValue` if none.
+        async fn remove(&self, v: &T) -> () {
+            let v = item(&self.handle, v, "a list element")?;
+            call(&self.handle, "remove", &(v,), "list.remove").await
+        }
+
+        /// `l.index(v)`: the first equal element's position; `InvalidValue` if none.
+        async fn index(&self, v: &T) -> usize {
+            let v = item(&self.handle, v, "a list element")?;
+            call::<_, u64>(&self.handle, "index", &(v, None::<i64>, None::<i64>), "list.index").await.map(|i| i as usize)
+        }
+
+        /// `l.index(v, start, stop)`.
+        async fn index_in(&self, v: &T, start: Option<i64>, stop: Option<i64>) -> usize {
+            let v = item(&self.handle, v, "a list element")?;
+            call::<_, u64>(&self.handle, "index", &(v, start, stop), "list.index").await.map(|i| i as usize)
+        }
+
+        /// `l.count(v)`.
+        async fn count(&self, v: &T) -> usize {
+            let v = item(&self.handle, v, "a list element")?;
+            call::<_, u64>(&self.handle, "count", &(v,), "list.count").await.map(|n| n as usize)
+        }
+
+        /// `v in l`.
+        async fn contains(&self, v: &T) -> bool {
+            let v = item(&self.handle, v, "a list element")?;
+            call(&self.handle, "contains", &(v,), "list.contains").await
+        }
+
+        /// `l.reverse()`.
+        async fn reverse(&self) -> () {
+            call(&self.handle, "reverse", &(), "list.reverse").await
+        }
+
+        /// `l *= n`.
+        async fn repeat(&self, n: u64) -> () {
+            call(&self.handle, "repeat", &(n,), "list.repeat").await
+        }
+
+        /// `l.clear()`.
+        async fn clear(&self) -> () {
+            call(&self.handle, "clear", &(), "list.clear").await
+        }
+
+        /// `len(l)`.
+        async fn len(&self) -> usize {
+            call::<_, u64>(&self.handle, "len", &(), "list.len").await.map(|n| n as usize)
+        }
+
+        /// `len(l) == 0`.
+        async fn is_empty(&self) -> bool {
+            call::<_, u64>(&self.handle, "len", &(), "list.len").await.map(|n| n == 0)
+        }
+
+        /// A copy of the elements (`l[:]`, `l.copy()`).
+        async fn snapshot(&self) -> Vec<T> {
+            let got: Vec<Item> = call(&self.handle, "snapshot", &(), "list.snapshot").await?;
+            values(&self.handle, &got, "a list element")
+        }
+
+        /// `l.copy()`.
+        async fn copy(&self) -> Vec<T> {
+            self.snapshot().await
+        }
+
+        /// `l.sort()`: sorted by `T`'s order and stored on the server. The server cannot
+        /// compare your types, so the client sorts a snapshot and stores the result only
+        /// if the list did not change meanwhile (retrying if it did): the sort is atomic.
+        async fn sort(&self) -> () where [T: Ord] {
+            self.sort_by(|a: &T, b: &T| a.cmp(b)).await
+        }
+
+        /// `l.sort(key=...)`, atomic as [`sort`](Self::sort).
+        async fn sort_by_key[Key: Ord, F: Fn(&T) -> Key](&self, key: F) -> () {
+            self.sort_by(|a: &T, b: &T| key(a).cmp(&key(b))).await
+        }
+
+        /// Sorts with a comparison, atomic as [`sort`](Self::sort).
+        async fn sort_by[F: Fn(&T, &T) -> std::cmp::Ordering](&self, compare: F) -> () {
+            loop {
+                let (version, raw): (u64, Vec<Item>) = call(&self.handle, "versioned", &(), "list.versioned").await?;
+                let mut all: Vec<T> = values(&self.handle, &raw, "a list element")?;
+                all.sort_by(&compare);
+                let sorted = items(&self.handle, &all, "a list element")?;
+                if call::<_, bool>(&self.handle, "replace_if", &(version, sorted), "list.replace_if").await? {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}

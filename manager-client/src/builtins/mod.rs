@@ -1,0 +1,363 @@
+//! Typed proxies for the built-in types (Python's SyncManager set).
+//!
+//! The server stores elements as encoded bytes; these proxies encode what you pass and
+//! decode what comes back, so a proxy's type parameters are yours to choose. Reading
+//! with the wrong type gives a decode error where the bytes do not fit (postcard is
+//! not self-describing, so a mismatch of same-shaped types can pass: use one type per
+//! object). Proxies can be stored inside containers and come back as working proxies.
+//!
+//! Each proxy has a blocking twin of the same name in [`crate::blocking`].
+
+use manager_proto::element::{decode_item, encode_item};
+use manager_proto::proxy::{decode_exact, encode};
+use manager_proto::{Error, Handle, Item, MethodRef};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+mod dict;
+mod list;
+mod queue;
+mod scalar;
+mod set;
+mod sync;
+
+pub use dict::{BlockingDictProxy, DictProxy};
+pub use list::{BlockingListProxy, ListProxy};
+pub use queue::{BlockingJoinableQueueProxy, BlockingQueueProxy, JoinableQueueProxy, QueueProxy};
+pub use scalar::{
+    ArrayProxy, BlockingArrayProxy, BlockingNamespaceProxy, BlockingValueProxy, NamespaceProxy, ValueProxy,
+};
+pub use set::{BlockingSetProxy, SetProxy};
+pub use sync::{
+    BarrierProxy, BlockingBarrierProxy, BlockingBoundedSemaphoreProxy, BlockingConditionProxy, BlockingEventProxy,
+    BlockingLockProxy, BlockingRLockProxy, BlockingSemaphoreProxy, BoundedSemaphoreProxy, ConditionGuard,
+    ConditionProxy, EventProxy, LockGuard, LockProxy, RLockProxy, SemaphoreGuard, SemaphoreProxy,
+};
+
+/// What an element of a built-in container can be: anything serde can encode, proxies
+/// included.
+pub trait Data: Serialize + DeserializeOwned + Send + Sync + 'static {}
+impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> Data for T {}
+
+/// Encodes a value as an element for `handle`'s server.
+pub(crate) fn item<T: Serialize + ?Sized>(handle: &Handle, value: &T, what: &str) -> Result<Item, Error> {
+    encode_item(value, handle.transport().server(), what)
+}
+
+/// Encodes several values as elements.
+pub(crate) fn items<'a, T: Serialize + 'a>(
+    handle: &Handle,
+    values: impl IntoIterator<Item = &'a T>,
+    what: &str,
+) -> Result<Vec<Item>, Error> {
+    values.into_iter().map(|v| item(handle, v, what)).collect()
+}
+
+/// Decodes an element the server handed us.
+pub(crate) fn value<T: DeserializeOwned>(handle: &Handle, item: &Item, what: &str) -> Result<T, Error> {
+    decode_item(item, handle.transport(), what)
+}
+
+/// Decodes several elements.
+pub(crate) fn values<T: DeserializeOwned>(handle: &Handle, items: &[Item], what: &str) -> Result<Vec<T>, Error> {
+    items.iter().map(|i| value(handle, i, what)).collect()
+}
+
+/// Calls method `name` with an argument tuple and decodes the reply's outer shape.
+pub(crate) async fn call<A: Serialize, R: DeserializeOwned>(
+    handle: &Handle,
+    name: &str,
+    args: &A,
+    what: &str,
+) -> Result<R, Error> {
+    let args = encode(args, what)?;
+    let reply = handle.call_raw(MethodRef::Id(manager_proto::method_id(name)), args).await?;
+    decode_exact(reply.bytes(), what)
+}
+
+/// Who holds a lock, as the server sees it within this connection: the current tokio
+/// task, or else the current thread — as Python's locks belong to threads.
+pub(crate) fn owner_id() -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    match tokio::task::try_id() {
+        Some(task) => ("task", task).hash(&mut h),
+        None => ("thread", std::thread::current().id()).hash(&mut h),
+    }
+    h.finish()
+}
+
+/// Declares a built-in proxy and its blocking twin: the structs, `Proxy`,
+/// `BlockingProxy`, serde (a proxy stored in a container travels as its token), `Debug`.
+macro_rules! proxy_types {
+    ($(#[$doc:meta])* $proxy:ident, $blocking:ident, [$($param:ident),*], $type_id:expr) => {
+        $(#[$doc])*
+        pub struct $proxy<$($param),*> {
+            handle: manager_proto::Handle,
+            _types: std::marker::PhantomData<fn() -> ($($param,)*)>,
+        }
+
+        impl<$($param),*> Clone for $proxy<$($param),*> {
+            fn clone(&self) -> Self {
+                $proxy { handle: self.handle.clone(), _types: std::marker::PhantomData }
+            }
+        }
+
+        impl<$($param),*> std::fmt::Debug for $proxy<$($param),*> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_tuple(stringify!($proxy)).field(&self.handle).finish()
+            }
+        }
+
+        impl<$($param: 'static),*> manager_proto::Proxy for $proxy<$($param),*> {
+            fn shared_type_id() -> &'static str {
+                $type_id
+            }
+            fn from_handle(handle: manager_proto::Handle) -> Self {
+                $proxy { handle, _types: std::marker::PhantomData }
+            }
+            fn handle(&self) -> &manager_proto::Handle {
+                &self.handle
+            }
+        }
+
+        impl<$($param),*> serde::Serialize for $proxy<$($param),*> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                manager_proto::element::serialize_handle(&self.handle, s)
+            }
+        }
+
+        impl<'de, $($param: 'static),*> serde::Deserialize<'de> for $proxy<$($param),*> {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let handle = manager_proto::element::deserialize_handle(d)?;
+                if handle.type_id() != $type_id {
+                    return Err(<D::Error as serde::de::Error>::custom(format!(
+                        "expected a `{}` proxy, found a `{}`", $type_id, handle.type_id()
+                    )));
+                }
+                Ok(<Self as manager_proto::Proxy>::from_handle(handle))
+            }
+        }
+
+        #[doc = concat!("[`", stringify!($proxy), "`] for code without an async runtime.")]
+        pub struct $blocking<$($param),*> {
+            inner: $proxy<$($param),*>,
+            exec: manager_proto::Executor,
+        }
+
+        impl<$($param),*> Clone for $blocking<$($param),*> {
+            fn clone(&self) -> Self {
+                $blocking { inner: self.inner.clone(), exec: self.exec.clone() }
+            }
+        }
+
+        impl<$($param),*> std::fmt::Debug for $blocking<$($param),*> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_tuple(stringify!($blocking)).field(&self.inner.handle).finish()
+            }
+        }
+
+        impl<$($param: 'static),*> manager_proto::BlockingProxy for $blocking<$($param),*> {
+            type Async = $proxy<$($param),*>;
+            fn from_async(inner: Self::Async, exec: manager_proto::Executor) -> Self {
+                $blocking { inner, exec }
+            }
+            fn as_async(&self) -> &Self::Async {
+                &self.inner
+            }
+        }
+
+        impl<$($param),*> $proxy<$($param),*> {
+            /// The object's token, to hand to another process.
+            pub fn token(&self) -> manager_proto::Token {
+                self.handle.token()
+            }
+        }
+
+        impl<$($param),*> $blocking<$($param),*> {
+            /// The object's token, to hand to another process.
+            pub fn token(&self) -> manager_proto::Token {
+                self.inner.handle.token()
+            }
+
+            /// The async proxy inside.
+            pub fn as_async(&self) -> &$proxy<$($param),*> {
+                &self.inner
+            }
+        }
+    };
+}
+pub(crate) use proxy_types;
+
+/// Defines methods once: each becomes an async method of the proxy and a blocking
+/// method of its twin that runs it on the blocking client's runtime.
+macro_rules! proxy_methods {
+    (
+        impl[$($gen:tt)*] $proxy:ident<$($targ:ident),*>, $blocking:ident {
+            $(
+                $(#[$attr:meta])*
+                async fn $name:ident $([$($mg:tt)*])? (&$self:ident $(, $arg:ident : $aty:ty)* $(,)?) -> $ret:ty
+                    $(where [$($w:tt)*])?
+                $body:block
+            )*
+        }
+    ) => {
+        impl<$($gen)*> $proxy<$($targ),*> {
+            $(
+                $(#[$attr])*
+                pub async fn $name $(<$($mg)*>)? (&$self $(, $arg: $aty)*) -> Result<$ret, manager_proto::Error>
+                    $(where $($w)*)?
+                $body
+            )*
+        }
+
+        impl<$($gen)*> $blocking<$($targ),*> {
+            $(
+                $(#[$attr])*
+                pub fn $name $(<$($mg)*>)? (&$self $(, $arg: $aty)*) -> Result<$ret, manager_proto::Error>
+                    $(where $($w)*)?
+                {
+                    manager_proto::__private::v1::run(&$self.exec, $self.inner.$name($($arg),*))
+                }
+            )*
+        }
+    };
+}
+pub(crate) use proxy_methods;
+
+use crate::Client;
+use manager_proto::Proxy;
+use manager_proto::element::encode_item as encode_for;
+
+impl Client {
+    async fn create_builtin<P: Proxy>(&self, args: &impl Serialize) -> Result<P, Error> {
+        let args = encode(args, &format!("the constructor arguments of `{}`", P::shared_type_id()))?;
+        let handle = self.create_handle(P::shared_type_id(), args).await?;
+        Ok(P::from_handle(handle))
+    }
+
+    fn encode_all<T: Serialize>(&self, values: &[T], what: &str) -> Result<Vec<Item>, Error> {
+        values.iter().map(|v| encode_for(v, self.server_id(), what)).collect()
+    }
+
+    /// A new, empty shared `dict` (Python's `manager.dict()`).
+    pub async fn dict<K: Data, V: Data>(&self) -> Result<DictProxy<K, V>, Error> {
+        self.dict_from(&[]).await
+    }
+
+    /// A new shared `dict` holding `pairs`.
+    pub async fn dict_from<K: Data, V: Data>(&self, pairs: &[(K, V)]) -> Result<DictProxy<K, V>, Error> {
+        let raw = dict::initial(self.server_id(), pairs)?;
+        self.create_builtin(&(raw,)).await
+    }
+
+    /// `dict.fromkeys(keys, value)`: a new shared `dict` mapping each key to `value`.
+    pub async fn dict_fromkeys<K: Data, V: Data + Clone>(
+        &self,
+        keys: Vec<K>,
+        value: V,
+    ) -> Result<DictProxy<K, V>, Error> {
+        let pairs: Vec<(K, V)> = keys.into_iter().map(|k| (k, value.clone())).collect();
+        self.dict_from(&pairs).await
+    }
+
+    /// A new, empty shared `list`.
+    pub async fn list<T: Data>(&self) -> Result<ListProxy<T>, Error> {
+        self.list_from(&[]).await
+    }
+
+    /// A new shared `list` holding `items`.
+    pub async fn list_from<T: Data>(&self, items: &[T]) -> Result<ListProxy<T>, Error> {
+        let raw = self.encode_all(items, "a list element")?;
+        self.create_builtin(&(raw,)).await
+    }
+
+    /// A new, empty shared `set`.
+    pub async fn set<T: Data>(&self) -> Result<SetProxy<T>, Error> {
+        self.set_from(&[]).await
+    }
+
+    /// A new shared `set` holding `items`.
+    pub async fn set_from<T: Data>(&self, items: &[T]) -> Result<SetProxy<T>, Error> {
+        let raw = self.encode_all(items, "a set element")?;
+        self.create_builtin(&(raw,)).await
+    }
+
+    /// A new, empty shared `Namespace`.
+    pub async fn namespace(&self) -> Result<NamespaceProxy, Error> {
+        self.create_builtin(&(Vec::<(String, Item)>::new(),)).await
+    }
+
+    /// A new shared `Value` holding `value`.
+    pub async fn value<T: Data>(&self, value: T) -> Result<ValueProxy<T>, Error> {
+        let raw = encode_for(&value, self.server_id(), "the value")?;
+        self.create_builtin(&(raw,)).await
+    }
+
+    /// A new shared `Array` holding `items` (its length is fixed from now on).
+    pub async fn array<T: Data>(&self, items: &[T]) -> Result<ArrayProxy<T>, Error> {
+        let raw = self.encode_all(items, "an array element")?;
+        self.create_builtin(&(raw,)).await
+    }
+
+    /// A new shared `Queue`; `maxsize` 0 means unbounded.
+    pub async fn queue<T: Data>(&self, maxsize: usize) -> Result<QueueProxy<T>, Error> {
+        self.create_builtin(&(maxsize as u64,)).await
+    }
+
+    /// A new shared `JoinableQueue`; `maxsize` 0 means unbounded.
+    pub async fn joinable_queue<T: Data>(&self, maxsize: usize) -> Result<JoinableQueueProxy<T>, Error> {
+        self.create_builtin(&(maxsize as u64,)).await
+    }
+
+    /// A new shared `Lock`.
+    pub async fn lock(&self) -> Result<LockProxy, Error> {
+        self.create_builtin(&()).await
+    }
+
+    /// A new shared `RLock`.
+    pub async fn rlock(&self) -> Result<RLockProxy, Error> {
+        self.create_builtin(&()).await
+    }
+
+    /// A new shared `Semaphore` with `value` permits.
+    pub async fn semaphore(&self, value: u64) -> Result<SemaphoreProxy, Error> {
+        self.create_builtin(&(value,)).await
+    }
+
+    /// A new shared `BoundedSemaphore` with `value` permits.
+    pub async fn bounded_semaphore(&self, value: u64) -> Result<BoundedSemaphoreProxy, Error> {
+        self.create_builtin(&(value,)).await
+    }
+
+    /// A new shared `Condition` over its own `RLock`.
+    pub async fn condition(&self) -> Result<ConditionProxy, Error> {
+        self.create_builtin(&(None::<Item>,)).await
+    }
+
+    /// A new shared `Condition` over `lock` (a [`LockProxy`] or [`RLockProxy`]); the
+    /// condition keeps the lock alive.
+    pub async fn condition_with<L: Proxy + Serialize>(&self, lock: &L) -> Result<ConditionProxy, Error> {
+        let raw = encode_for(lock, self.server_id(), "the condition's lock")?;
+        self.create_builtin(&(Some(raw),)).await
+    }
+
+    /// A new shared `Event`.
+    pub async fn event(&self) -> Result<EventProxy, Error> {
+        self.create_builtin(&()).await
+    }
+
+    /// A new shared `Barrier` for `parties` callers.
+    pub async fn barrier(&self, parties: u64) -> Result<BarrierProxy, Error> {
+        self.create_builtin(&(parties, None::<f64>)).await
+    }
+
+    /// A new shared `Barrier` whose waits time out after `timeout` by default.
+    pub async fn barrier_with_timeout(
+        &self,
+        parties: u64,
+        timeout: std::time::Duration,
+    ) -> Result<BarrierProxy, Error> {
+        self.create_builtin(&(parties, Some(timeout.as_secs_f64()))).await
+    }
+}

@@ -1,0 +1,155 @@
+//! `Namespace`, `Value` and `Array` proxies.
+
+use manager_proto::Item;
+use manager_proto::builtin::Number;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{Data, call, item, items, proxy_methods, proxy_types, value, values};
+
+proxy_types!(
+    /// A shared `Namespace`: named attributes of any type. A missing attribute is a
+    /// `KeyNotFound` error that names it. Create with `client.namespace()`.
+    NamespaceProxy, BlockingNamespaceProxy, [], manager_proto::builtin::NAMESPACE
+);
+
+proxy_methods! {
+    impl[] NamespaceProxy<>, BlockingNamespaceProxy {
+        /// `ns.name`, decoded as `T`.
+        async fn get[T: DeserializeOwned](&self, name: &str) -> T {
+            let got: Item = call(&self.handle, "get", &(name,), "Namespace.get").await?;
+            value(&self.handle, &got, &format!("attribute `{name}`"))
+        }
+
+        /// `ns.name = v`.
+        async fn set[T: Serialize](&self, name: &str, v: T) -> () {
+            let v = item(&self.handle, &v, &format!("attribute `{name}`"))?;
+            call(&self.handle, "set", &(name, v), "Namespace.set").await
+        }
+
+        /// `del ns.name`; `KeyNotFound` if it has no such attribute.
+        async fn delete(&self, name: &str) -> () {
+            call(&self.handle, "delete", &(name,), "Namespace.delete").await
+        }
+
+        /// `hasattr(ns, name)`.
+        async fn contains(&self, name: &str) -> bool {
+            call(&self.handle, "contains", &(name,), "Namespace.contains").await
+        }
+
+        /// The attribute names, sorted.
+        async fn names(&self) -> Vec<String> {
+            call(&self.handle, "names", &(), "Namespace.names").await
+        }
+    }
+}
+
+proxy_types!(
+    /// A shared `Value`: one value of type `T`, with atomic read-modify-write in one
+    /// request each (`swap`, `compare_exchange`, and `fetch_add` / `fetch_sub` for
+    /// numbers) where Python needs a lock round trip. Create with `client.value(v)`.
+    ValueProxy, BlockingValueProxy, [T], manager_proto::builtin::VALUE
+);
+
+proxy_methods! {
+    impl[T: Data] ValueProxy<T>, BlockingValueProxy {
+        /// `v.value`.
+        async fn get(&self) -> T {
+            let got: Item = call(&self.handle, "get", &(), "Value.get").await?;
+            value(&self.handle, &got, "the value")
+        }
+
+        /// `v.value = new`.
+        async fn set(&self, new: T) -> () {
+            let new = item(&self.handle, &new, "the value")?;
+            call(&self.handle, "set", &(new,), "Value.set").await
+        }
+
+        /// Stores `new`, returning the old value, atomically.
+        async fn swap(&self, new: T) -> T {
+            let new = item(&self.handle, &new, "the value")?;
+            let old: Item = call(&self.handle, "swap", &(new,), "Value.swap").await?;
+            value(&self.handle, &old, "the value")
+        }
+
+        /// Stores `new` if the value is `current` (compared by encoding): `Ok(previous)`,
+        /// or `Err(actual)` when it was something else. Atomic.
+        async fn compare_exchange(&self, current: &T, new: T) -> Result<T, T> {
+            let args = (item(&self.handle, current, "the value")?, item(&self.handle, &new, "the value")?);
+            let got: Result<Item, Item> = call(&self.handle, "compare_exchange", &args, "Value.compare_exchange").await?;
+            Ok(match got {
+                Ok(prev) => Ok(value(&self.handle, &prev, "the value")?),
+                Err(actual) => Err(value(&self.handle, &actual, "the value")?),
+            })
+        }
+
+        /// Adds `delta`, returning the previous value, atomically. Integer overflow is an
+        /// `InvalidValue` error (nothing changes).
+        async fn fetch_add(&self, delta: T) -> T where [T: Number] {
+            self.arith("fetch_add", delta).await
+        }
+
+        /// Subtracts `delta`, returning the previous value, atomically.
+        async fn fetch_sub(&self, delta: T) -> T where [T: Number] {
+            self.arith("fetch_sub", delta).await
+        }
+    }
+}
+
+impl<T: Data + Number> ValueProxy<T> {
+    async fn arith(&self, name: &str, delta: T) -> Result<T, manager_proto::Error> {
+        let delta = manager_proto::proxy::encode(&delta, "the delta")?;
+        let old: Item = call(&self.handle, name, &(T::KIND, delta), "Value arithmetic").await?;
+        value(&self.handle, &old, "the value")
+    }
+}
+
+proxy_types!(
+    /// A shared `Array`: a fixed-length sequence of `T`. Out-of-range indexes and
+    /// length-changing slice assignments are errors. Create with `client.array(items)`.
+    ArrayProxy, BlockingArrayProxy, [T], manager_proto::builtin::ARRAY
+);
+
+proxy_methods! {
+    impl[T: Data] ArrayProxy<T>, BlockingArrayProxy {
+        /// `len(a)`.
+        async fn len(&self) -> usize {
+            call::<_, u64>(&self.handle, "len", &(), "Array.len").await.map(|n| n as usize)
+        }
+
+        /// `len(a) == 0`.
+        async fn is_empty(&self) -> bool {
+            call::<_, u64>(&self.handle, "len", &(), "Array.len").await.map(|n| n == 0)
+        }
+
+        /// `a[i]`.
+        async fn get(&self, i: i64) -> T {
+            let got: Item = call(&self.handle, "get", &(i,), "Array.get").await?;
+            value(&self.handle, &got, "an array element")
+        }
+
+        /// `a[i] = v`.
+        async fn set(&self, i: i64, v: T) -> () {
+            let v = item(&self.handle, &v, "an array element")?;
+            call(&self.handle, "set", &(i, v), "Array.set").await
+        }
+
+        /// `a[start:stop:step]`.
+        async fn slice(&self, start: Option<i64>, stop: Option<i64>, step: Option<i64>) -> Vec<T> {
+            let got: Vec<Item> = call(&self.handle, "slice", &(start, stop, step), "Array.slice").await?;
+            values(&self.handle, &got, "an array element")
+        }
+
+        /// `a[start:stop:step] = new`; `new` must have the slice's length.
+        async fn set_slice(&self, start: Option<i64>, stop: Option<i64>, step: Option<i64>, new: Vec<T>) -> () {
+            let new = items(&self.handle, &new, "an array element")?;
+            call(&self.handle, "set_slice", &(start, stop, step, new), "Array.set_slice").await
+        }
+
+        /// A copy of the elements (`a[:]`).
+        async fn snapshot(&self) -> Vec<T> {
+            let got: Vec<Item> = call(&self.handle, "snapshot", &(), "Array.snapshot").await?;
+            values(&self.handle, &got, "an array element")
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! Elements of the built-in containers, and proxies nested inside them.
+//!
+//! A server stores built-in containers' elements as encoded bytes, so it hosts them for
+//! any client types. An element travels as an [`Item`]: its bytes, and the ids of the
+//! shared objects whose proxies it contains. The server holds a reference to each of
+//! those objects while the element is stored — a proxy kept in a dict keeps its object
+//! alive — and takes one for the reading connection whenever it hands the element out,
+//! so the reader's decoded proxy owns a reference from the moment it exists.
+//!
+//! Proxies encode as their [`Token`]. [`encode_item`] collects the objects they name;
+//! [`decode_item`] turns each token back into a live proxy on the reader's connection,
+//! adopting the reference the server took for it (and releasing any the value did not
+//! use).
+
+use crate::proxy::{Handle, Transport};
+use crate::{Error, ObjectId, ServerId, Token};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::cell::RefCell;
+use std::sync::Arc;
+
+/// An element on the wire: its encoding and the objects it references.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Item {
+    /// The element's postcard encoding.
+    pub bytes: Vec<u8>,
+    /// Objects named by proxies inside the element.
+    pub refs: Vec<ObjectId>,
+}
+
+impl Item {
+    /// An element that references no objects.
+    pub fn plain(bytes: Vec<u8>) -> Item {
+        Item { bytes, refs: Vec::new() }
+    }
+}
+
+/// Proxies met while encoding: `(server, object)`.
+type Collected = Vec<(ServerId, ObjectId)>;
+
+/// What decoding an element may adopt.
+struct Adopting {
+    transport: Arc<dyn Transport>,
+    /// References the server took for us and no decoded proxy has claimed yet.
+    unclaimed: Vec<ObjectId>,
+}
+
+thread_local! {
+    static COLLECTING: RefCell<Option<Collected>> = const { RefCell::new(None) };
+    static ADOPTING: RefCell<Option<Adopting>> = const { RefCell::new(None) };
+}
+
+/// Encodes `value` as an element for the server `server`, noting the objects its
+/// proxies name. A proxy to another server cannot be stored (the reader could not
+/// reach it through this connection): that is an error.
+pub fn encode_item<T: Serialize + ?Sized>(value: &T, server: ServerId, what: &str) -> Result<Item, Error> {
+    let previous = COLLECTING.with(|c| c.borrow_mut().replace(Vec::new()));
+    let bytes = postcard::to_allocvec(value);
+    let collected = COLLECTING.with(|c| std::mem::replace(&mut *c.borrow_mut(), previous)).unwrap_or_default();
+    let bytes = bytes.map_err(|e| Error::Encode { what: what.to_owned(), reason: e.to_string() })?;
+    let mut refs = Vec::with_capacity(collected.len());
+    for (srv, object) in collected {
+        if srv != server {
+            return Err(Error::Encode {
+                what: what.to_owned(),
+                reason: format!(
+                    "it holds a proxy to object {object} of server run {srv}, and this container lives on server run \
+                     {server}; store proxies in containers of their own server"
+                ),
+            });
+        }
+        refs.push(object);
+    }
+    Ok(Item { bytes, refs })
+}
+
+/// Decodes an element the server handed to `transport`'s connection, turning the
+/// tokens inside into live proxies that own the references the server took for them.
+/// References no proxy claimed are released.
+pub fn decode_item<T: DeserializeOwned>(item: &Item, transport: &Arc<dyn Transport>, what: &str) -> Result<T, Error> {
+    if item.refs.is_empty() {
+        return crate::proxy::decode_exact(&item.bytes, what);
+    }
+    let previous = ADOPTING
+        .with(|a| a.borrow_mut().replace(Adopting { transport: Arc::clone(transport), unclaimed: item.refs.clone() }));
+    let result = crate::proxy::decode_exact(&item.bytes, what);
+    let adopting = ADOPTING.with(|a| std::mem::replace(&mut *a.borrow_mut(), previous));
+    if let Some(left) = adopting {
+        for object in left.unclaimed {
+            left.transport.release(object);
+        }
+    }
+    result
+}
+
+/// Serializes a handle as its token, noting it when an element is being encoded.
+pub fn serialize_handle<S: Serializer>(handle: &Handle, serializer: S) -> Result<S::Ok, S::Error> {
+    let token = handle.token();
+    COLLECTING.with(|c| {
+        if let Some(collected) = c.borrow_mut().as_mut() {
+            collected.push((token.server, token.object));
+        }
+    });
+    token.serialize(serializer)
+}
+
+/// Deserializes a handle from a token inside an element the server handed us, adopting
+/// the reference the server took for it. Anywhere else it is an error: decode a
+/// [`Token`] and `attach` it instead.
+pub fn deserialize_handle<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Handle, D::Error> {
+    use serde::de::Error as _;
+    let token = Token::deserialize(deserializer)?;
+    ADOPTING.with(|a| {
+        let mut a = a.borrow_mut();
+        let adopting = a.as_mut().ok_or_else(|| {
+            D::Error::custom(format!(
+                "a proxy ({token}) can only be decoded from a container's element; decode a Token and attach it"
+            ))
+        })?;
+        if token.server != adopting.transport.server() {
+            return Err(D::Error::custom(format!("{token} belongs to another server run")));
+        }
+        let pos = adopting
+            .unclaimed
+            .iter()
+            .position(|id| *id == token.object)
+            .ok_or_else(|| D::Error::custom(format!("the server took no reference for {token}")))?;
+        adopting.unclaimed.swap_remove(pos);
+        Ok(Handle::new(Arc::clone(&adopting.transport), token.object, token.type_id))
+    })
+}

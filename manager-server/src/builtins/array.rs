@@ -1,0 +1,108 @@
+//! `Array`: a fixed-length sequence; its length never changes.
+
+use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
+use std::sync::{Arc, Mutex};
+
+use super::list::{index, slice_positions};
+use super::{Element, args, encode, err, lock, methods, ready, resolve};
+use crate::connection::CallContext;
+use crate::object::{ServerObject, Step, StepResult};
+
+pub(crate) const TYPE_ID: &str = manager_proto::builtin::ARRAY;
+
+methods! {
+    LEN = "len",
+    GET = "get",
+    SET = "set",
+    SLICE = "slice",
+    SET_SLICE = "set_slice",
+    SNAPSHOT = "snapshot",
+}
+
+pub(crate) struct Array {
+    items: Mutex<Vec<Element>>,
+}
+
+impl Array {
+    pub(crate) fn create(bytes: &[u8], ctx: &CallContext) -> Result<Array, RemoteError> {
+        let (items,): (Vec<Item>,) = args(bytes, "Array()")?;
+        Ok(Array { items: Mutex::new(Element::take_all(items, ctx)?) })
+    }
+
+    fn run(&self, id: u32, bytes: &[u8], ctx: &CallContext) -> StepResult {
+        match id {
+            m::LEN => {
+                let () = args(bytes, "Array.len")?;
+                encode(&(lock(&self.items).len() as u64))
+            }
+            m::GET => {
+                let (i,): (i64,) = args(bytes, "Array.get")?;
+                let items = lock(&self.items);
+                encode(&items[index(items.len(), i, "array")?].to_item(ctx)?)
+            }
+            m::SET => {
+                let (i, item): (i64, Item) = args(bytes, "Array.set")?;
+                let new = Element::take(item, ctx)?;
+                let mut items = lock(&self.items);
+                let at = index(items.len(), i, "array assignment")?;
+                let old = std::mem::replace(&mut items[at], new);
+                drop(items);
+                drop(old);
+                encode(&())
+            }
+            m::SLICE => {
+                let (start, stop, step): (Option<i64>, Option<i64>, Option<i64>) = args(bytes, "Array.slice")?;
+                let items = lock(&self.items);
+                let positions = slice_positions(items.len(), start, stop, step)?;
+                encode(&Element::to_items(positions.iter().map(|&p| &items[p]), ctx)?)
+            }
+            m::SET_SLICE => {
+                let (start, stop, step, new): (Option<i64>, Option<i64>, Option<i64>, Vec<Item>) =
+                    args(bytes, "Array.set_slice")?;
+                let mut new = Element::take_all(new, ctx)?;
+                let mut items = lock(&self.items);
+                let positions = slice_positions(items.len(), start, stop, step)?;
+                if positions.len() != new.len() {
+                    return Err(err(
+                        RemoteErrorKind::InvalidValue,
+                        format!(
+                            "an Array's length cannot change: the slice has {} elements, {} were given",
+                            positions.len(),
+                            new.len()
+                        ),
+                    ));
+                }
+                let mut old = Vec::with_capacity(new.len());
+                for (p, e) in positions.into_iter().zip(new.drain(..)) {
+                    old.push(std::mem::replace(&mut items[p], e));
+                }
+                drop(items);
+                drop(old);
+                encode(&())
+            }
+            m::SNAPSHOT => {
+                let () = args(bytes, "Array.snapshot")?;
+                encode(&Element::to_items(lock(&self.items).iter(), ctx)?)
+            }
+            _ => Err(err(RemoteErrorKind::NotExposed, "unknown Array method")),
+        }
+    }
+}
+
+impl ServerObject for Array {
+    fn shared_type_id(&self) -> &str {
+        TYPE_ID
+    }
+
+    fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
+        ready(resolve(TYPE_ID, m::NAMES, method).and_then(|id| self.run(id, bytes, ctx)))
+    }
+
+    fn value_copy(self: Arc<Self>, ctx: &CallContext) -> Step {
+        ready(Element::to_items(lock(&self.items).iter(), ctx).and_then(|items| encode(&items)))
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
+        self
+    }
+}

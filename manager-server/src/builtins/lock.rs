@@ -1,0 +1,294 @@
+//! `Lock` and `RLock`.
+//!
+//! An owner is a connection plus an id the client picks per task or thread, so an
+//! `RLock` is re-entrant per task as Python's is per thread. When a connection ends,
+//! every lock it holds is released and the next waiter gets it. A plain `Lock` may be
+//! released by anyone (as Python's); an `RLock` only by its owner.
+
+use manager_proto::{MethodRef, RemoteError, RemoteErrorKind};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+use super::{args, encode, err, lock, methods, timeout};
+use crate::connection::CallContext;
+use crate::object::{Reply, ServerObject, Step, StepResult};
+
+pub(crate) const LOCK_TYPE_ID: &str = manager_proto::builtin::LOCK;
+pub(crate) const RLOCK_TYPE_ID: &str = manager_proto::builtin::RLOCK;
+
+methods! {
+    ACQUIRE = "acquire",
+    RELEASE = "release",
+    LOCKED = "locked",
+    OWNED = "owned",
+}
+
+/// Who holds or wants a lock: a connection and the client's owner id within it.
+pub(crate) type Owner = (u64, u64);
+
+struct Holder {
+    owner: Owner,
+    /// Acquisitions not yet released (above 1 only for an `RLock`).
+    count: u32,
+    /// Tells this tenure from later ones, so an undo never releases someone else's.
+    tenure: u64,
+}
+
+struct Waiter {
+    owner: Owner,
+    /// Receives the tenure granted.
+    grant: oneshot::Sender<u64>,
+}
+
+#[derive(Default)]
+struct State {
+    holder: Option<Holder>,
+    waiters: VecDeque<Waiter>,
+    next_tenure: u64,
+}
+
+impl State {
+    fn grant(&mut self, owner: Owner, count: u32) -> u64 {
+        self.next_tenure += 1;
+        self.holder = Some(Holder { owner, count, tenure: self.next_tenure });
+        self.next_tenure
+    }
+
+    /// The lock is free: give it to the oldest live waiter.
+    fn hand_off(&mut self) {
+        self.holder = None;
+        while let Some(w) = self.waiters.pop_front() {
+            let tenure = self.grant(w.owner, 1);
+            if w.grant.send(tenure).is_ok() {
+                return;
+            }
+            self.holder = None;
+        }
+    }
+}
+
+pub(crate) struct Lock {
+    reentrant: bool,
+    state: Mutex<State>,
+}
+
+impl Lock {
+    fn new(reentrant: bool, bytes: &[u8]) -> Result<Lock, RemoteError> {
+        let () = args(bytes, "Lock()")?;
+        Ok(Lock::fresh(reentrant))
+    }
+
+    pub(crate) fn fresh(reentrant: bool) -> Lock {
+        Lock { reentrant, state: Mutex::new(State::default()) }
+    }
+
+    pub(crate) fn create_lock(bytes: &[u8], _ctx: &CallContext) -> Result<Lock, RemoteError> {
+        Lock::new(false, bytes)
+    }
+
+    pub(crate) fn create_rlock(bytes: &[u8], _ctx: &CallContext) -> Result<Lock, RemoteError> {
+        Lock::new(true, bytes)
+    }
+
+    fn type_id(&self) -> &'static str {
+        if self.reentrant { RLOCK_TYPE_ID } else { LOCK_TYPE_ID }
+    }
+
+    /// Whether `owner` holds the lock.
+    pub(crate) fn owned_by(&self, owner: Owner) -> bool {
+        lock(&self.state).holder.as_ref().is_some_and(|h| h.owner == owner)
+    }
+
+    /// Takes the lock now if possible: `Some(tenure)`, or `None` if someone else has it.
+    fn try_acquire(&self, owner: Owner) -> Option<u64> {
+        let mut st = lock(&self.state);
+        match &mut st.holder {
+            None => Some(st.grant(owner, 1)),
+            Some(h) if self.reentrant && h.owner == owner => {
+                h.count += 1;
+                Some(h.tenure)
+            }
+            Some(_) => None,
+        }
+    }
+
+    /// Waits for the lock (until `limit`): `Some(tenure)` once held, `None` on timeout.
+    /// Dropped while waiting, it withdraws; granted but dropped, it passes the lock on.
+    pub(crate) async fn acquire_wait(self: Arc<Self>, owner: Owner, limit: Option<Duration>) -> Option<u64> {
+        if let Some(tenure) = self.try_acquire(owner) {
+            return Some(tenure);
+        }
+        let (tx, rx) = oneshot::channel();
+        lock(&self.state).waiters.push_back(Waiter { owner, grant: tx });
+        let mut guard = WaitGuard { lock: self, rx };
+        let granted = match limit {
+            None => (&mut guard.rx).await.ok(),
+            Some(d) => match tokio::time::timeout(d, &mut guard.rx).await {
+                Ok(r) => r.ok(),
+                Err(_) => {
+                    guard.rx.close();
+                    guard.rx.try_recv().ok()
+                }
+            },
+        };
+        // Consumed (or refused): the guard has nothing left to pass on.
+        drop(guard);
+        granted
+    }
+
+    /// Releases one acquisition by `owner`.
+    pub(crate) fn release(&self, owner: Owner) -> Result<(), RemoteError> {
+        let mut st = lock(&self.state);
+        let Some(h) = &mut st.holder else {
+            let msg = if self.reentrant { "cannot release un-acquired lock" } else { "release unlocked lock" };
+            return Err(err(RemoteErrorKind::NotOwner, msg));
+        };
+        if self.reentrant && h.owner != owner {
+            return Err(err(RemoteErrorKind::NotOwner, "cannot release un-acquired lock"));
+        }
+        if self.reentrant && h.count > 1 {
+            h.count -= 1;
+        } else {
+            st.hand_off();
+        }
+        Ok(())
+    }
+
+    /// Releases every acquisition by `owner` (a condition's `wait`); returns how many.
+    pub(crate) fn release_all(&self, owner: Owner) -> Result<u32, RemoteError> {
+        let mut st = lock(&self.state);
+        match &st.holder {
+            Some(h) if h.owner == owner => {
+                let count = h.count;
+                st.hand_off();
+                Ok(count)
+            }
+            _ => Err(err(RemoteErrorKind::NotOwner, "cannot release un-acquired lock")),
+        }
+    }
+
+    /// Sets the acquisition count of a tenure just granted (a condition restoring an
+    /// `RLock`'s depth after `wait`).
+    pub(crate) fn set_count(&self, tenure: u64, count: u32) {
+        if let Some(h) = &mut lock(&self.state).holder {
+            if h.tenure == tenure {
+                h.count = count.max(1);
+            }
+        }
+    }
+
+    /// Undoes one acquisition of `tenure`, if that tenure still holds the lock.
+    pub(crate) fn undo(&self, tenure: u64) {
+        let mut st = lock(&self.state);
+        if let Some(h) = &mut st.holder {
+            if h.tenure == tenure {
+                if h.count > 1 {
+                    h.count -= 1;
+                } else {
+                    st.hand_off();
+                }
+            }
+        }
+    }
+
+    /// A granted acquisition as a reply the connection can undo.
+    pub(crate) fn granted(self: &Arc<Self>, tenure: u64) -> StepResult {
+        let me = Arc::clone(self);
+        let bytes = postcard::to_allocvec(&true).map_err(|e| err(RemoteErrorKind::Protocol, e.to_string()))?;
+        Ok(Reply::transfer(bytes, Box::new(move || me.undo(tenure))))
+    }
+
+    fn acquire(self: Arc<Self>, owner: Owner, bytes: &[u8]) -> Step {
+        let parsed = args::<(u64, bool, Option<f64>)>(bytes, "acquire").and_then(|(_, blocking, t)| {
+            if !blocking && t.is_some() {
+                return Err(err(RemoteErrorKind::InvalidValue, "can't specify a timeout for a non-blocking call"));
+            }
+            Ok((blocking, timeout(t, "acquire")?))
+        });
+        let (blocking, limit) = match parsed {
+            Ok(p) => p,
+            Err(e) => return Step::Ready(Err(e)),
+        };
+        if let Some(tenure) = self.try_acquire(owner) {
+            return Step::Ready(self.granted(tenure));
+        }
+        if !blocking {
+            return Step::Ready(encode(&false));
+        }
+        Step::Pending(Box::pin(async move {
+            match Arc::clone(&self).acquire_wait(owner, limit).await {
+                Some(tenure) => self.granted(tenure),
+                None => encode(&false),
+            }
+        }))
+    }
+}
+
+/// Owner id from the first argument of an owner-aware call.
+pub(crate) fn owner_of(ctx: &CallContext, bytes: &[u8]) -> Owner {
+    // Every owner-aware method's first argument is the client's owner id (a u64).
+    let id = postcard::take_from_bytes::<u64>(bytes).map(|(v, _)| v).unwrap_or(0);
+    (ctx.connection(), id)
+}
+
+/// A waiter for the lock; dropped after being granted but before taking it, it passes
+/// the lock on.
+struct WaitGuard {
+    lock: Arc<Lock>,
+    rx: oneshot::Receiver<u64>,
+}
+
+impl Drop for WaitGuard {
+    fn drop(&mut self) {
+        self.rx.close();
+        if let Ok(tenure) = self.rx.try_recv() {
+            self.lock.undo(tenure);
+        }
+    }
+}
+
+impl ServerObject for Lock {
+    fn shared_type_id(&self) -> &str {
+        self.type_id()
+    }
+
+    fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
+        let id = match super::resolve(self.type_id(), m::NAMES, method) {
+            Ok(id) => id,
+            Err(e) => return Step::Ready(Err(e)),
+        };
+        let owner = owner_of(ctx, bytes);
+        match id {
+            m::ACQUIRE => {
+                ctx.on_disconnect(Arc::clone(&self) as Arc<dyn ServerObject>);
+                self.acquire(owner, bytes)
+            }
+            m::RELEASE => Step::Ready(
+                args::<(u64,)>(bytes, "release").and_then(|_| self.release(owner)).and_then(|()| encode(&())),
+            ),
+            m::LOCKED => {
+                Step::Ready(args::<(u64,)>(bytes, "locked").and_then(|_| encode(&lock(&self.state).holder.is_some())))
+            }
+            m::OWNED => Step::Ready(args::<(u64,)>(bytes, "owned").and_then(|_| encode(&self.owned_by(owner)))),
+            _ => Step::Ready(Err(err(RemoteErrorKind::NotExposed, "unknown Lock method"))),
+        }
+    }
+
+    fn value_copy(self: Arc<Self>, _ctx: &CallContext) -> Step {
+        Step::Ready(encode(&lock(&self.state).holder.is_some()))
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
+        self
+    }
+
+    fn disconnected(&self, conn: u64) {
+        let mut st = lock(&self.state);
+        st.waiters.retain(|w| w.owner.0 != conn);
+        if st.holder.as_ref().is_some_and(|h| h.owner.0 == conn) {
+            st.hand_off();
+        }
+    }
+}

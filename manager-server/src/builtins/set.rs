@@ -1,0 +1,213 @@
+//! `set` (Python 3.14's `SyncManager.set`): elements compared by their encoding, kept
+//! in insertion order so results are deterministic.
+
+use indexmap::IndexMap;
+use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
+use std::sync::{Arc, Mutex};
+
+use super::{Element, Refs, args, encode, err, lock, methods, ready, resolve};
+use crate::connection::CallContext;
+use crate::object::{ServerObject, Step, StepResult};
+
+pub(crate) const TYPE_ID: &str = manager_proto::builtin::SET;
+
+methods! {
+    ADD = "add",
+    DISCARD = "discard",
+    REMOVE = "remove",
+    CONTAINS = "contains",
+    LEN = "len",
+    POP = "pop",
+    CLEAR = "clear",
+    SNAPSHOT = "snapshot",
+    UNION = "union",
+    INTERSECTION = "intersection",
+    DIFFERENCE = "difference",
+    SYMMETRIC_DIFFERENCE = "symmetric_difference",
+    UPDATE = "update",
+    INTERSECTION_UPDATE = "intersection_update",
+    DIFFERENCE_UPDATE = "difference_update",
+    SYMMETRIC_DIFFERENCE_UPDATE = "symmetric_difference_update",
+    ISDISJOINT = "isdisjoint",
+    ISSUBSET = "issubset",
+    ISSUPERSET = "issuperset",
+}
+
+type Members = IndexMap<Vec<u8>, Refs>;
+
+pub(crate) struct Set {
+    members: Mutex<Members>,
+}
+
+fn item(bytes: &[u8], refs: &Refs, ctx: &CallContext) -> Result<Item, RemoteError> {
+    refs.hand_out(ctx)?;
+    Ok(Item { bytes: bytes.to_vec(), refs: refs.ids().to_vec() })
+}
+
+fn all(members: &Members, ctx: &CallContext) -> Result<Vec<Item>, RemoteError> {
+    members.iter().map(|(b, r)| item(b, r, ctx)).collect()
+}
+
+/// Elements the caller sent, stored (taking their references) so they can be handed back.
+fn take(items: Vec<Item>, ctx: &CallContext) -> Result<Members, RemoteError> {
+    let mut out = Members::new();
+    for e in Element::take_all(items, ctx)? {
+        out.insert(e.bytes, e.refs);
+    }
+    Ok(out)
+}
+
+impl Set {
+    pub(crate) fn create(bytes: &[u8], ctx: &CallContext) -> Result<Set, RemoteError> {
+        let (items,): (Vec<Item>,) = args(bytes, "set()")?;
+        Ok(Set { members: Mutex::new(take(items, ctx)?) })
+    }
+
+    fn run(&self, id: u32, bytes: &[u8], ctx: &CallContext) -> StepResult {
+        match id {
+            m::ADD => {
+                let (it,): (Item,) = args(bytes, "set.add")?;
+                let e = Element::take(it, ctx)?;
+                lock(&self.members).entry(e.bytes).or_insert(e.refs);
+                encode(&())
+            }
+            m::DISCARD => {
+                let (it,): (Item,) = args(bytes, "set.discard")?;
+                let old = lock(&self.members).shift_remove(&it.bytes);
+                drop(old);
+                encode(&())
+            }
+            m::REMOVE => {
+                let (it,): (Item,) = args(bytes, "set.remove")?;
+                let old = lock(&self.members).shift_remove(&it.bytes);
+                match old {
+                    Some(_) => encode(&()),
+                    None => Err(err(RemoteErrorKind::KeyNotFound, "the element is not in the set")),
+                }
+            }
+            m::CONTAINS => {
+                let (it,): (Item,) = args(bytes, "set.contains")?;
+                encode(&lock(&self.members).contains_key(&it.bytes))
+            }
+            m::LEN => {
+                let () = args(bytes, "set.len")?;
+                encode(&(lock(&self.members).len() as u64))
+            }
+            m::POP => {
+                let () = args(bytes, "set.pop")?;
+                let (b, r) = lock(&self.members)
+                    .shift_remove_index(0)
+                    .ok_or_else(|| err(RemoteErrorKind::KeyNotFound, "pop from an empty set"))?;
+                encode(&item(&b, &r, ctx)?)
+            }
+            m::CLEAR => {
+                let () = args(bytes, "set.clear")?;
+                let old = std::mem::take(&mut *lock(&self.members));
+                drop(old);
+                encode(&())
+            }
+            m::SNAPSHOT => {
+                let () = args(bytes, "set.snapshot")?;
+                encode(&all(&lock(&self.members), ctx)?)
+            }
+            m::UNION | m::INTERSECTION | m::DIFFERENCE | m::SYMMETRIC_DIFFERENCE => {
+                // A new set from this one and the caller's; this one is unchanged.
+                let (items,): (Vec<Item>,) = args(bytes, "set operation")?;
+                let other = take(items, ctx)?;
+                let members = lock(&self.members);
+                let mut out = Vec::new();
+                let mine = |b: &Vec<u8>| members.contains_key(b);
+                let theirs = |b: &Vec<u8>| other.contains_key(b);
+                match id {
+                    m::UNION => {
+                        for (b, r) in members.iter().chain(other.iter().filter(|(b, _)| !mine(b))) {
+                            out.push(item(b, r, ctx)?);
+                        }
+                    }
+                    m::INTERSECTION => {
+                        for (b, r) in members.iter().filter(|(b, _)| theirs(b)) {
+                            out.push(item(b, r, ctx)?);
+                        }
+                    }
+                    m::DIFFERENCE => {
+                        for (b, r) in members.iter().filter(|(b, _)| !theirs(b)) {
+                            out.push(item(b, r, ctx)?);
+                        }
+                    }
+                    _ => {
+                        let left = members.iter().filter(|(b, _)| !theirs(b));
+                        for (b, r) in left.chain(other.iter().filter(|(b, _)| !mine(b))) {
+                            out.push(item(b, r, ctx)?);
+                        }
+                    }
+                }
+                encode(&out)
+            }
+            m::UPDATE | m::INTERSECTION_UPDATE | m::DIFFERENCE_UPDATE | m::SYMMETRIC_DIFFERENCE_UPDATE => {
+                let (items,): (Vec<Item>,) = args(bytes, "set update")?;
+                let other = take(items, ctx)?;
+                let mut members = lock(&self.members);
+                let removed: Vec<Refs> = match id {
+                    m::UPDATE => {
+                        for (b, r) in other {
+                            members.entry(b).or_insert(r);
+                        }
+                        Vec::new()
+                    }
+                    m::INTERSECTION_UPDATE => {
+                        let (keep, drop): (Members, Members) =
+                            std::mem::take(&mut *members).into_iter().partition(|(b, _)| other.contains_key(b));
+                        *members = keep;
+                        drop.into_values().collect()
+                    }
+                    m::DIFFERENCE_UPDATE => other.keys().filter_map(|b| members.shift_remove(b)).collect(),
+                    _ => {
+                        let mut removed = Vec::new();
+                        for (b, r) in other {
+                            match members.shift_remove(&b) {
+                                Some(old) => removed.push(old),
+                                None => {
+                                    members.insert(b, r);
+                                }
+                            }
+                        }
+                        removed
+                    }
+                };
+                drop(members);
+                drop(removed);
+                encode(&())
+            }
+            m::ISDISJOINT | m::ISSUBSET | m::ISSUPERSET => {
+                let (items,): (Vec<Item>,) = args(bytes, "set comparison")?;
+                let other: std::collections::HashSet<Vec<u8>> = items.into_iter().map(|i| i.bytes).collect();
+                let members = lock(&self.members);
+                let answer = match id {
+                    m::ISDISJOINT => members.keys().all(|b| !other.contains(b)),
+                    m::ISSUBSET => members.keys().all(|b| other.contains(b)),
+                    _ => other.iter().all(|b| members.contains_key(b)),
+                };
+                encode(&answer)
+            }
+            _ => Err(err(RemoteErrorKind::NotExposed, "unknown set method")),
+        }
+    }
+}
+
+impl ServerObject for Set {
+    fn shared_type_id(&self) -> &str {
+        TYPE_ID
+    }
+
+    fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
+        ready(resolve(TYPE_ID, m::NAMES, method).and_then(|id| self.run(id, bytes, ctx)))
+    }
+
+    fn value_copy(self: Arc<Self>, ctx: &CallContext) -> Step {
+        ready(all(&lock(&self.members), ctx).and_then(|items| encode(&items)))
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
+        self
+    }
+}

@@ -1,0 +1,161 @@
+//! `Value`: one value, with atomic read-modify-write where Python needs a lock round
+//! trip: `swap`, `compare_exchange` (by encoding) and, for numbers, `fetch_add` /
+//! `fetch_sub` — one request each.
+
+use manager_proto::builtin::NumKind;
+use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
+use std::sync::{Arc, Mutex};
+
+use super::{Element, args, encode, err, lock, methods, ready, resolve};
+use crate::connection::CallContext;
+use crate::object::{ServerObject, Step, StepResult};
+
+pub(crate) const TYPE_ID: &str = manager_proto::builtin::VALUE;
+
+methods! {
+    GET = "get",
+    SET = "set",
+    SWAP = "swap",
+    COMPARE_EXCHANGE = "compare_exchange",
+    FETCH_ADD = "fetch_add",
+    FETCH_SUB = "fetch_sub",
+}
+
+pub(crate) struct Value {
+    value: Mutex<Element>,
+}
+
+impl Value {
+    pub(crate) fn create(bytes: &[u8], ctx: &CallContext) -> Result<Value, RemoteError> {
+        let (item,): (Item,) = args(bytes, "Value()")?;
+        Ok(Value { value: Mutex::new(Element::take(item, ctx)?) })
+    }
+
+    fn run(&self, id: u32, bytes: &[u8], ctx: &CallContext) -> StepResult {
+        match id {
+            m::GET => {
+                let () = args(bytes, "Value.get")?;
+                encode(&lock(&self.value).to_item(ctx)?)
+            }
+            m::SET => {
+                let (item,): (Item,) = args(bytes, "Value.set")?;
+                let new = Element::take(item, ctx)?;
+                let old = std::mem::replace(&mut *lock(&self.value), new);
+                drop(old);
+                encode(&())
+            }
+            m::SWAP => {
+                let (item,): (Item,) = args(bytes, "Value.swap")?;
+                let new = Element::take(item, ctx)?;
+                let old = std::mem::replace(&mut *lock(&self.value), new);
+                encode(&old.to_item(ctx)?)
+            }
+            m::COMPARE_EXCHANGE => {
+                // Ok(previous) if the value was `expected` (and is now `new`), else
+                // Err(current).
+                let (expected, new): (Item, Item) = args(bytes, "Value.compare_exchange")?;
+                let new = Element::take(new, ctx)?;
+                let mut value = lock(&self.value);
+                if value.bytes == expected.bytes {
+                    let old = std::mem::replace(&mut *value, new);
+                    drop(value);
+                    encode(&Ok::<Item, Item>(old.to_item(ctx)?))
+                } else {
+                    encode(&Err::<Item, Item>(value.to_item(ctx)?))
+                }
+            }
+            m::FETCH_ADD | m::FETCH_SUB => {
+                let (kind, delta): (NumKind, Vec<u8>) = args(bytes, "Value.fetch_add")?;
+                let mut value = lock(&self.value);
+                let new = arith(kind, &value.bytes, &delta, id == m::FETCH_SUB)?;
+                let old = std::mem::replace(&mut value.bytes, new);
+                encode(&Item::plain(old))
+            }
+            _ => Err(err(RemoteErrorKind::NotExposed, "unknown Value method")),
+        }
+    }
+}
+
+/// `current ± delta`, both encoded as `kind`; integer overflow is an error (Python's
+/// integers do not overflow, so wrapping silently would be wrong either way).
+fn arith(kind: NumKind, current: &[u8], delta: &[u8], subtract: bool) -> Result<Vec<u8>, RemoteError> {
+    fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], kind: NumKind) -> Result<T, RemoteError> {
+        match postcard::take_from_bytes::<T>(bytes) {
+            Ok((v, [])) => Ok(v),
+            _ => Err(err(RemoteErrorKind::Decode, format!("the value is not a number of kind {kind:?}"))),
+        }
+    }
+    fn out<T: serde::Serialize>(v: T) -> Result<Vec<u8>, RemoteError> {
+        postcard::to_allocvec(&v).map_err(|e| err(RemoteErrorKind::Protocol, e.to_string()))
+    }
+    macro_rules! int {
+        ($t:ty) => {{
+            let (a, b) = (decode::<$t>(current, kind)?, decode::<$t>(delta, kind)?);
+            let r = if subtract { a.checked_sub(b) } else { a.checked_add(b) };
+            out(r.ok_or_else(|| {
+                err(
+                    RemoteErrorKind::InvalidValue,
+                    format!("{a} {} {b} overflows {kind:?}", if subtract { '-' } else { '+' }),
+                )
+            })?)
+        }};
+    }
+    macro_rules! float {
+        ($t:ty) => {{
+            let (a, b) = (decode::<$t>(current, kind)?, decode::<$t>(delta, kind)?);
+            out(if subtract { a - b } else { a + b })
+        }};
+    }
+    match kind {
+        NumKind::I8 => int!(i8),
+        NumKind::I16 => int!(i16),
+        NumKind::I32 => int!(i32),
+        NumKind::I64 => int!(i64),
+        NumKind::I128 => int!(i128),
+        NumKind::U8 => int!(u8),
+        NumKind::U16 => int!(u16),
+        NumKind::U32 => int!(u32),
+        NumKind::U64 => int!(u64),
+        NumKind::U128 => int!(u128),
+        NumKind::F32 => float!(f32),
+        NumKind::F64 => float!(f64),
+    }
+}
+
+impl ServerObject for Value {
+    fn shared_type_id(&self) -> &str {
+        TYPE_ID
+    }
+
+    fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
+        ready(resolve(TYPE_ID, m::NAMES, method).and_then(|id| self.run(id, bytes, ctx)))
+    }
+
+    fn value_copy(self: Arc<Self>, ctx: &CallContext) -> Step {
+        ready(lock(&self.value).to_item(ctx).and_then(|item| encode(&item)))
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc<T: serde::Serialize>(v: T) -> Vec<u8> {
+        postcard::to_allocvec(&v).unwrap()
+    }
+
+    #[test]
+    fn arithmetic_on_encodings() {
+        assert_eq!(arith(NumKind::I64, &enc(5i64), &enc(-7i64), false).unwrap(), enc(-2i64));
+        assert_eq!(arith(NumKind::U8, &enc(250u8), &enc(5u8), false).unwrap(), enc(255u8));
+        assert!(arith(NumKind::U8, &enc(250u8), &enc(6u8), false).is_err());
+        assert!(arith(NumKind::U32, &enc(0u32), &enc(1u32), true).is_err());
+        assert_eq!(arith(NumKind::F64, &enc(1.5f64), &enc(0.25f64), true).unwrap(), enc(1.25f64));
+        // A value that is not of the kind asked for.
+        assert!(arith(NumKind::F64, &enc("text"), &enc(1.0f64), false).is_err());
+    }
+}
