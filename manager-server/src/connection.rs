@@ -57,6 +57,19 @@ struct ConnShared {
 }
 
 impl CallContext {
+    /// The context of the server itself (connection 0), for objects it creates at
+    /// start-up.
+    pub(crate) fn internal(table: Arc<Table>) -> CallContext {
+        CallContext {
+            conn: Arc::new(ConnShared {
+                id: 0,
+                watched: Mutex::new(HashMap::new()),
+                adopted: Mutex::new(Vec::new()),
+            }),
+            table,
+        }
+    }
+
     /// The calling connection's id.
     pub(crate) fn connection(&self) -> u64 {
         self.conn.id

@@ -45,7 +45,7 @@ mod stream;
 mod table;
 
 pub use child::ChildServer;
-pub use server::{Server, ServerBuilder};
+pub use server::{Builtin, Server, ServerBuilder};
 
 pub use manager_derive::shared;
 pub use manager_proto as proto;

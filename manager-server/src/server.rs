@@ -94,6 +94,78 @@ impl Shared {
     }
 }
 
+/// A built-in object a server creates at start-up under a name (see
+/// [`ServerBuilder::named_builtin`]).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Builtin {
+    /// An empty `dict`.
+    Dict,
+    /// An empty `list`.
+    List,
+    /// An empty `set`.
+    Set,
+    /// An empty `Namespace`.
+    Namespace,
+    /// A `Queue`; `maxsize` 0 is unbounded.
+    Queue {
+        /// The bound.
+        maxsize: u64,
+    },
+    /// A `JoinableQueue`; `maxsize` 0 is unbounded.
+    JoinableQueue {
+        /// The bound.
+        maxsize: u64,
+    },
+    /// A `Lock`.
+    Lock,
+    /// An `RLock`.
+    RLock,
+    /// A `Semaphore` with this many permits.
+    Semaphore(u64),
+    /// A `BoundedSemaphore` with this many permits.
+    BoundedSemaphore(u64),
+    /// A `Condition` over its own `RLock`.
+    Condition,
+    /// An `Event`.
+    Event,
+    /// A `Barrier`.
+    Barrier {
+        /// How many callers it waits for.
+        parties: u64,
+        /// The default wait timeout, in seconds.
+        timeout: Option<f64>,
+    },
+}
+
+impl Builtin {
+    /// The type id and encoded constructor arguments.
+    fn constructor(&self) -> (&'static str, Vec<u8>) {
+        use manager_proto::builtin as b;
+        /// Plain integers, options and empty vectors: postcard cannot fail on them.
+        fn enc<T: serde::Serialize>(v: &T) -> Vec<u8> {
+            postcard::to_allocvec(v).unwrap_or_default()
+        }
+        let empty: Vec<(manager_proto::Item, manager_proto::Item)> = Vec::new();
+        let none: Vec<manager_proto::Item> = Vec::new();
+        match self {
+            Builtin::Dict => (b::DICT, enc(&(empty,))),
+            Builtin::List => (b::LIST, enc(&(none,))),
+            Builtin::Set => (b::SET, enc(&(none,))),
+            Builtin::Namespace => (b::NAMESPACE, enc(&(Vec::<(String, manager_proto::Item)>::new(),))),
+            Builtin::Queue { maxsize } => (b::QUEUE, enc(&(*maxsize,))),
+            Builtin::JoinableQueue { maxsize } => (b::JOINABLE_QUEUE, enc(&(*maxsize,))),
+            Builtin::Lock => (b::LOCK, Vec::new()),
+            Builtin::RLock => (b::RLOCK, Vec::new()),
+            Builtin::Semaphore(n) => (b::SEMAPHORE, enc(&(*n,))),
+            Builtin::BoundedSemaphore(n) => (b::BOUNDED_SEMAPHORE, enc(&(*n,))),
+            Builtin::Condition => (b::CONDITION, enc(&(None::<manager_proto::Item>,))),
+            Builtin::Event => (b::EVENT, Vec::new()),
+            Builtin::Barrier { parties, timeout } => (b::BARRIER, enc(&(*parties, *timeout))),
+        }
+    }
+}
+
 /// Where to listen.
 #[derive(Clone, Debug)]
 enum ListenSpec {
@@ -108,6 +180,7 @@ pub struct ServerBuilder {
     listen: Vec<ListenSpec>,
     registry: Registry,
     named: Vec<(String, Arc<dyn ServerObject>)>,
+    named_builtins: Vec<(String, Builtin)>,
     config: Config,
 }
 
@@ -126,7 +199,14 @@ impl Default for ServerBuilder {
     fn default() -> Self {
         let mut registry = Registry::default();
         crate::builtins::register_all(&mut registry);
-        ServerBuilder { authkey: Ok(None), listen: Vec::new(), registry, named: Vec::new(), config: Config::default() }
+        ServerBuilder {
+            authkey: Ok(None),
+            listen: Vec::new(),
+            registry,
+            named: Vec::new(),
+            named_builtins: Vec::new(),
+            config: Config::default(),
+        }
     }
 }
 
@@ -177,6 +257,14 @@ impl ServerBuilder {
     /// [`register`](Self::register)).
     pub fn named<T: Dispatch>(mut self, name: impl Into<String>, value: T) -> Self {
         self.named.push((name.into(), Arc::new(UserObject::new(value))));
+        self
+    }
+
+    /// Hosts a new built-in object under `name` for the server's whole life (Python's
+    /// `manager.dict()` made before clients arrive), e.g. a work queue every worker
+    /// finds by name.
+    pub fn named_builtin(mut self, name: impl Into<String>, builtin: Builtin) -> Self {
+        self.named_builtins.push((name.into(), builtin));
         self
     }
 
@@ -251,7 +339,17 @@ impl ServerBuilder {
             server_id: ServerId(u64::from_le_bytes(random_bytes::<8>()?)),
             authkey,
         });
-        for (name, object) in self.named {
+        let ctx = crate::connection::CallContext::internal(Arc::clone(&shared.table));
+        let mut named = self.named;
+        for (name, builtin) in self.named_builtins {
+            let (type_id, args) = builtin.constructor();
+            let object = shared
+                .registry
+                .construct(type_id, &args, &ctx)
+                .map_err(|e| ServerError::Config(format!("the named {type_id} `{name}`: {}", e.message)))?;
+            named.push((name, object));
+        }
+        for (name, object) in named {
             let id = shared.table.insert(object);
             shared.table.bind_name(&name, id).map_err(|e| ServerError::Config(e.message))?;
             // The name holds the object now; drop the creator's reference.
