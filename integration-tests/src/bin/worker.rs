@@ -24,6 +24,9 @@ fn main() {
         ["hold", n] => hold(n.parse().unwrap_or(0)),
         ["attach"] => attach(),
         ["child-server"] => child_server(),
+        ["hold-lock", token] => hold_lock(token),
+        ["block-get", token] => block_get(token),
+        ["block-barrier", token] => block_barrier(token),
         other => Err(format!("unknown worker command {other:?}").into()),
     };
     if let Err(e) = result {
@@ -131,6 +134,38 @@ fn attach() -> Result {
         }
     }
     drop(proxy);
+    Ok(())
+}
+
+/// `hold-lock TOKEN`: takes the lock the token names, prints `HELD`, and sleeps until
+/// killed — never releasing it.
+fn hold_lock(token: &str) -> Result {
+    let client = blocking::Client::from_env()?;
+    let lock: blocking::LockProxy = client.attach(&token_from_hex(token))?;
+    lock.acquire()?;
+    println!("HELD");
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+/// `block-get TOKEN`: prints `WAITING`, then blocks in `get` on the queue the token
+/// names (to be killed there).
+fn block_get(token: &str) -> Result {
+    let client = blocking::Client::from_env()?;
+    let queue: blocking::QueueProxy<String> = client.attach(&token_from_hex(token))?;
+    println!("WAITING");
+    let item = queue.get()?;
+    println!("GOT {item}");
+    Ok(())
+}
+
+/// `block-barrier TOKEN`: prints `WAITING`, then waits on the barrier the token names.
+fn block_barrier(token: &str) -> Result {
+    let client = blocking::Client::from_env()?;
+    let barrier: blocking::BarrierProxy = client.attach(&token_from_hex(token))?;
+    println!("WAITING");
+    println!("PASSED {}", barrier.wait()?);
     Ok(())
 }
 

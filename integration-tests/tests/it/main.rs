@@ -7,6 +7,7 @@ mod blocking;
 mod builtins;
 mod cancel;
 mod concurrency;
+mod cpython;
 mod faults;
 mod hygiene;
 mod lifecycle;

@@ -147,3 +147,57 @@ fn process_alive(pid: i32) -> bool {
         Err(_) => false,
     }
 }
+
+/// Starts a worker with `args` on `client`'s server and waits for its first line.
+fn worker_at(client: &Client, args: &[&str], expect: &str) -> std::process::Child {
+    let mut cmd = with_env(worker(), client);
+    let mut child = cmd.args(args).stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), expect);
+    child
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_lock_holder_frees_the_lock_for_a_blocked_acquirer() {
+    let (_dir, server) = util::start(Server::builder()).await;
+    let client = Client::connect(server.address(), server.authkey()).await.unwrap();
+    let lock = client.lock().await.unwrap();
+    let mut holder = worker_at(&client, &["hold-lock", &token_to_hex(&lock.token())], "HELD");
+    assert!(!lock.try_acquire().await.unwrap(), "the worker holds it");
+    let waiter = tokio::spawn({
+        let lock = lock.clone();
+        async move { lock.acquire_timeout(Duration::from_secs(20)).await }
+    });
+    assert!(util::eventually(Duration::from_secs(5), async || server.stats().parked_calls == 1).await);
+    sigkill(&mut holder);
+    assert!(waiter.await.unwrap().unwrap(), "the blocked acquire got the dead holder's lock");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_blocked_getter_does_not_swallow_the_next_item() {
+    // Python's ghost waiter (probe p16): the dead child's server thread takes the item.
+    let (_dir, server) = util::start(Server::builder()).await;
+    let client = Client::connect(server.address(), server.authkey()).await.unwrap();
+    let queue = client.queue::<String>(0).await.unwrap();
+    let mut getter = worker_at(&client, &["block-get", &token_to_hex(&queue.token())], "WAITING");
+    assert!(util::eventually(Duration::from_secs(5), async || server.stats().parked_calls == 1).await);
+    sigkill(&mut getter);
+    assert!(util::eventually(Duration::from_secs(5), async || server.stats().parked_calls == 0).await);
+    queue.put("precious".into()).await.unwrap();
+    assert_eq!(queue.get_timeout(Duration::from_secs(1)).await.unwrap(), "precious");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_barrier_waiter_does_not_count_as_a_party() {
+    // Python's ghost party (probe p16): the survivor is released with a dead party.
+    let (_dir, server) = util::start(Server::builder()).await;
+    let client = Client::connect(server.address(), server.authkey()).await.unwrap();
+    let barrier = client.barrier(2).await.unwrap();
+    let mut waiter = worker_at(&client, &["block-barrier", &token_to_hex(&barrier.token())], "WAITING");
+    assert!(util::eventually(Duration::from_secs(5), async || barrier.n_waiting().await.unwrap() == 1).await);
+    sigkill(&mut waiter);
+    assert!(util::eventually(Duration::from_secs(5), async || barrier.n_waiting().await.unwrap() == 0).await);
+    let alone = tokio::time::timeout(Duration::from_millis(300), barrier.wait()).await;
+    assert!(alone.is_err(), "the survivor is not released by a ghost");
+}
