@@ -61,11 +61,7 @@ impl CallContext {
     /// start-up.
     pub(crate) fn internal(table: Arc<Table>) -> CallContext {
         CallContext {
-            conn: Arc::new(ConnShared {
-                id: 0,
-                watched: Mutex::new(HashMap::new()),
-                adopted: Mutex::new(Vec::new()),
-            }),
+            conn: Arc::new(ConnShared { id: 0, watched: Mutex::new(HashMap::new()), adopted: Mutex::new(Vec::new()) }),
             table,
         }
     }

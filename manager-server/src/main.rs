@@ -153,7 +153,8 @@ async fn run(args: Args) -> Result<(), String> {
 /// The key, and whether the operator supplied it (rather than asking us to make one).
 fn authkey(args: &Args) -> Result<(AuthKey, bool), String> {
     if let Some(path) = &args.authkey_file {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the key file {}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read the key file {}: {e}", path.display()))?;
         let key = AuthKey::from_hex(&text).map_err(|e| format!("the key file {}: {e}", path.display()))?;
         return Ok((key, true));
     }
@@ -173,20 +174,21 @@ fn authkey(args: &Args) -> Result<(AuthKey, bool), String> {
     }
     match std::env::var("MANAGER_AUTHKEY") {
         Ok(hex) => Ok((AuthKey::from_hex(&hex).map_err(|e| format!("MANAGER_AUTHKEY: {e}"))?, true)),
-        Err(_) => Err("no key: give --authkey-file PATH, set MANAGER_AUTHKEY (hex), or use --generate-authkey PATH".into()),
+        Err(_) => {
+            Err("no key: give --authkey-file PATH, set MANAGER_AUTHKEY (hex), or use --generate-authkey PATH".into())
+        }
     }
 }
 
 async fn is_loopback(hostport: &str) -> Result<bool, String> {
-    let addrs: Vec<_> = tokio::net::lookup_host(hostport)
-        .await
-        .map_err(|e| format!("cannot resolve {hostport}: {e}"))?
-        .collect();
+    let addrs: Vec<_> =
+        tokio::net::lookup_host(hostport).await.map_err(|e| format!("cannot resolve {hostport}: {e}"))?.collect();
     Ok(!addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback()))
 }
 
 fn parse_named(spec: &str) -> Result<(String, Builtin), String> {
-    let bad = |why: &str| format!("--named {spec}: {why} (expected KIND:NAME[:ARG], e.g. dict:config or queue:jobs:100)");
+    let bad =
+        |why: &str| format!("--named {spec}: {why} (expected KIND:NAME[:ARG], e.g. dict:config or queue:jobs:100)");
     let mut parts = spec.splitn(3, ':');
     let kind = parts.next().unwrap_or_default();
     let name = parts.next().filter(|n| !n.is_empty()).ok_or_else(|| bad("no name"))?;

@@ -1,8 +1,8 @@
 //! The standalone `manager-server` binary, run as a real process.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use manager_client::blocking::{Client, DictProxy, QueueProxy, RLockProxy};
 use manager_client::AuthKey;
+use manager_client::blocking::{Client, DictProxy, QueueProxy, RLockProxy};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -92,12 +92,8 @@ fn refuses_to_start_without_a_key_or_with_an_exposed_generated_key() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("reachable from other hosts"));
 
-    let out = server()
-        .args(["--named", "teapot:x"])
-        .env("MANAGER_AUTHKEY", "00ff")
-        .stdout(Stdio::null())
-        .output()
-        .unwrap();
+    let out =
+        server().args(["--named", "teapot:x"]).env("MANAGER_AUTHKEY", "00ff").stdout(Stdio::null()).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown kind"));
 }
