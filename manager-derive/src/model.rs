@@ -105,7 +105,8 @@ impl SharedImpl {
                 "#[shared] goes on the type's inherent impl block (`impl Counter { .. }`), not a trait impl",
             );
         }
-        if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
+        let generic = !item.generics.params.is_empty() || item.generics.where_clause.is_some();
+        if generic {
             errors.at(
                 item.generics.span(),
                 "#[shared] does not support generic types: a server must know the concrete type it hosts",
@@ -120,7 +121,10 @@ impl SharedImpl {
             _ => None,
         };
         let name = name.unwrap_or_else(|| {
-            errors.at(self_ty.span(), "#[shared] needs a plain named type here (`impl Counter`)");
+            // A generic type was already reported; one error per mistake.
+            if !generic {
+                errors.at(self_ty.span(), "#[shared] needs a plain named type here (`impl Counter`)");
+            }
             Ident::new("Unnamed", self_ty.span())
         });
 

@@ -142,12 +142,18 @@ fn arms(model: &SharedImpl, m: &TokenStream, receiver: Receiver) -> TokenStream 
         } else {
             quote!(#m::Outcome::Ready(#encode))
         };
+        // Spanned on the method, so a type that cannot be decoded is reported there
+        // rather than on the attribute.
+        let decode_args = respan(quote!(#m::decode_args), x.span);
+        let decode = quote_spanned! {x.span=>
+            let (#(#idents,)*): (#(#types,)*) = match #decode_args(args, #what_args) {
+                ::core::result::Result::Ok(decoded) => decoded,
+                ::core::result::Result::Err(e) => return #m::Outcome::Ready(::core::result::Result::Err(e)),
+            };
+        };
         quote! {
             #c => {
-                let (#(#idents,)*): (#(#types,)*) = match #m::decode_args(args, #what_args) {
-                    ::core::result::Result::Ok(decoded) => decoded,
-                    ::core::result::Result::Err(e) => return #m::Outcome::Ready(::core::result::Result::Err(e)),
-                };
+                #decode
                 #body
             }
         }
@@ -167,6 +173,23 @@ fn arms(model: &SharedImpl, m: &TokenStream, receiver: Receiver) -> TokenStream 
             ))),
         }
     }
+}
+
+/// `tokens` with every span set to `span`, so errors about them point there.
+fn respan(tokens: TokenStream, span: proc_macro2::Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut t| {
+            if let proc_macro2::TokenTree::Group(g) = &t {
+                let mut group = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                group.set_span(span);
+                t = proc_macro2::TokenTree::Group(group);
+            } else {
+                t.set_span(span);
+            }
+            t
+        })
+        .collect()
 }
 
 /// A compile-time check, spanned on each argument and return type, that it crosses the

@@ -1,0 +1,6 @@
+use manager_client::shared;
+
+#[shared]
+pub fn not_a_type() {}
+
+fn main() {}

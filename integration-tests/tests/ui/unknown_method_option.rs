@@ -1,0 +1,16 @@
+use manager_client::shared;
+
+#[derive(Default)]
+pub struct Counter {
+    n: u64,
+}
+
+#[shared]
+impl Counter {
+    #[shared(hidden)]
+    pub fn get(&self) -> u64 {
+        self.n
+    }
+}
+
+fn main() {}
