@@ -8,6 +8,7 @@ mod builtins;
 mod cancel;
 mod concurrency;
 mod cpython;
+mod examples;
 mod faults;
 mod hygiene;
 mod lifecycle;

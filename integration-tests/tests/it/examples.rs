@@ -1,0 +1,103 @@
+//! The examples in `examples/`, run as the programs they are, with their output
+//! checked. (`cargo test` builds examples before running tests; run alone, this module
+//! builds any that are missing.)
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn example(name: &str) -> Command {
+    let dir = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("examples");
+    let path: PathBuf = dir.join(name);
+    if !path.exists() {
+        let cargo = option_env!("CARGO").unwrap_or("cargo");
+        let status =
+            Command::new(cargo).args(["build", "-p", "integration-tests", "--example", name]).status().unwrap();
+        assert!(status.success(), "could not build example {name}");
+    }
+    let mut cmd = Command::new(path);
+    cmd.stdin(Stdio::null()).stderr(Stdio::inherit());
+    cmd
+}
+
+fn run(name: &str, args: &[&str]) -> String {
+    let out = example(name).args(args).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{name} failed: {:?}\n{stdout}", out.status);
+    stdout
+}
+
+#[test]
+fn quickstart() {
+    let out = run("quickstart", &[]);
+    assert_eq!(out.lines().filter(|l| l.starts_with("worker ")).count(), 4, "{out}");
+    assert!(out.contains("manager: total 125500 from 1000 adds by 4 workers (expected 125500)"), "{out}");
+}
+
+#[test]
+fn event_watcher() {
+    let out = run("event_watcher", &[]);
+    assert!(out.contains("watcher: round 1: {key1=10, round=1}"), "{out}");
+    assert!(out.contains("watcher: round 2: {key1=10, key2=20, round=2}"), "{out}");
+    assert!(out.contains("watcher: round 3: {key1=10, key2=20, key3=30, round=3}"), "{out}");
+}
+
+#[test]
+fn dict_workers() {
+    let out = run("dict_workers", &[]);
+    let expected: String = (0..10).map(|i| format!("{i}: {}\n", i * 2)).collect();
+    assert_eq!(out, expected);
+}
+
+#[test]
+fn queue_pipeline() {
+    let out = run("queue_pipeline", &[]);
+    assert!(out.contains("consumer: got 10000 items, sum 49995000"), "{out}");
+}
+
+#[test]
+fn lock_counter() {
+    let out = run("lock_counter", &[]);
+    assert!(out.contains("value: 20\n"), "{out}");
+    assert!(out.contains("list: [20, 21, 22, 23, 24, 25, 26, 27, 28, 29]"), "{out}");
+    assert!(out.contains("dict: 20 keys"), "{out}");
+}
+
+#[test]
+fn employee() {
+    let out = run("employee", &[]);
+    assert!(out.contains("Alice: salary 50000\n"), "{out}");
+    assert!(out.contains("Alice: salary 51000 (1000 higher)"), "{out}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("worker ")).count(), 10);
+}
+
+#[test]
+fn remote_server_and_client_are_unrelated_programs() {
+    let key = "test-remote-key";
+    let mut server = example("remote_server")
+        .args(["--address", "tcp://127.0.0.1:0", "--key", key])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let address = first.strip_prefix("remote_server: listening on ").unwrap().to_owned();
+    let one = run("remote_client", &["--address", &address, "--key", key]);
+    let two = run("remote_client", &["--address", &address, "--key", key]);
+    assert!(one.contains("visit 1:") && one.contains("(\"visits\", 1)"), "{one}");
+    assert!(two.contains("visit 2:") && two.contains("(\"visits\", 2)"), "the state outlives each client: {two}");
+    let wrong = example("remote_client").args(["--address", &address, "--key", "wrong"]).output().unwrap();
+    assert!(!wrong.status.success(), "a wrong key is refused");
+    run("remote_client", &["--address", &address, "--key", key, "--stop"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = server.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the server did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success());
+    assert_eq!(lines.next().unwrap().unwrap(), "remote_server: a client asked me to stop");
+}
