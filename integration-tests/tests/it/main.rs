@@ -11,6 +11,7 @@ mod cpython;
 mod examples;
 mod faults;
 mod hygiene;
+mod layering;
 mod lifecycle;
 mod processes;
 mod raw;
