@@ -16,8 +16,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Blocking proxies must not be used inside an async runtime (that would stall its
-//! thread); there they return an error. Use the async proxies.
+//! Blocking proxies must not be used on a thread that runs async tasks (that would
+//! stall it); there they return an error. Use the async proxies there; `spawn_blocking`
+//! threads may block and are fine.
 
 use manager_proto::proxy::{BlockOn, block_on};
 use manager_proto::{
@@ -55,18 +56,41 @@ impl Drop for Runtime {
 
 impl BlockOn for Runtime {
     fn block_on_unit(&self, fut: Pin<&mut (dyn Future<Output = ()> + '_)>) -> Result<(), Error> {
-        if tokio::runtime::Handle::try_current().is_ok() {
-            return Err(Error::Config(
-                "a blocking manager client was used inside an async runtime; use the async client there".into(),
-            ));
+        let Some(rt) = &self.0 else {
+            return Err(Error::Config("the blocking client's runtime is gone".into()));
+        };
+        if tokio::runtime::Handle::try_current().is_err() {
+            rt.block_on(fut);
+            return Ok(());
         }
-        match &self.0 {
-            Some(rt) => {
-                rt.block_on(fut);
-                Ok(())
+        // Inside some runtime's context: blocking is fine on a `spawn_blocking` thread
+        // and refused (by tokio, with a panic before anything runs) on a thread that
+        // drives async tasks. Tokio offers no way to ask which, so try.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(fut))).map_err(|_| {
+            Error::Config(
+                "a blocking manager client was used on a thread that runs async tasks; use the async client there \
+                 (or call from spawn_blocking)"
+                    .into(),
+            )
+        })
+    }
+}
+
+/// The blocking client's runtime runs only during calls, so a quiet client would send
+/// nothing; this thread pings for it (without the runtime: the send is a non-blocking
+/// write) and ends with the connection.
+fn spawn_keepalive(state: std::sync::Weak<crate::connection::ConnState>, period: std::time::Duration) {
+    let spawned = std::thread::Builder::new().name("manager-keepalive".into()).spawn(move || {
+        loop {
+            std::thread::sleep(period);
+            match state.upgrade() {
+                Some(s) if !s.is_finished() => s.keep_alive(),
+                _ => return,
             }
-            None => Err(Error::Config("the blocking client's runtime is gone".into())),
         }
+    });
+    if let Err(e) = spawned {
+        tracing::warn!("no keepalive thread for a blocking client ({e}); the server may drop it when idle");
     }
 }
 
@@ -91,18 +115,22 @@ impl Client {
     ) -> Result<Client, Error> {
         let address = address.to_address()?;
         let key = authkey.as_ref().to_vec();
-        Self::start(crate::Client::connect_with(address, key, options))
+        Self::start(crate::Client::connect_with(address, key, options), options.keepalive)
     }
 
     /// Connects to the server named by `MANAGER_ADDRESS` / `MANAGER_AUTHKEY`.
     pub fn from_env() -> Result<Client, Error> {
-        Self::start(crate::Client::from_env())
+        Self::start(crate::Client::from_env(), ClientOptions::default().keepalive)
     }
 
-    fn start(connect: impl Future<Output = Result<crate::Client, Error>>) -> Result<Client, Error> {
+    fn start(
+        connect: impl Future<Output = Result<crate::Client, Error>>,
+        keepalive: std::time::Duration,
+    ) -> Result<Client, Error> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::from)?;
         let runtime = Arc::new(Runtime(Some(rt)));
         let inner = block_on(&*runtime, connect)??;
+        spawn_keepalive(inner.conn_state(), keepalive);
         Ok(Client { inner, runtime })
     }
 

@@ -14,9 +14,11 @@ use crate::connection::Conn;
 pub struct ClientOptions {
     /// Time allowed to open the socket and authenticate. Default 10 s.
     pub connect_timeout: Duration,
-    /// While calls are waiting and the server says nothing for this long, the client
-    /// pings it; no answer within another period and the connection is declared lost.
-    /// Default 10 s. Shorter notices a vanished host sooner.
+    /// When the client has sent nothing for this long it pings the server (whose idle
+    /// timeout, 60 s by default, drops silent peers); and while calls are waiting and
+    /// the server says nothing for this long, it pings too, declaring the connection
+    /// lost if no answer comes within another period. Default 10 s. Shorter notices a
+    /// vanished host sooner; it must stay well below the server's idle timeout.
     pub keepalive: Duration,
     /// Largest frame sent or accepted. Default 64 MiB, as the server's.
     pub max_frame: usize,
@@ -127,6 +129,11 @@ impl Client {
     /// The server run this client is connected to.
     pub fn server_id(&self) -> ServerId {
         self.conn.server()
+    }
+
+    /// The connection's shared state (for the blocking client's keepalive thread).
+    pub(crate) fn conn_state(&self) -> std::sync::Weak<crate::connection::ConnState> {
+        self.conn.state()
     }
 
     fn handle(&self, object: ObjectId, type_id: &str) -> Handle {

@@ -58,6 +58,9 @@ pub(crate) struct ConnState {
     closing: CancellationToken,
     /// Set by the reader on every read; the keepalive watches it.
     heard: AtomicBool,
+    /// Set on every send; when a keepalive period passes without one, a ping goes out
+    /// so the server's idle timeout knows we are alive.
+    sent: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -85,6 +88,7 @@ impl ConnState {
     /// Appends one frame (built by `encode`) to the output, and writes it right away
     /// if nothing was pending before it.
     fn send(&self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<(), Error> {
+        self.sent.store(true, Ordering::Relaxed);
         let mut out = lock(&self.out);
         let was_idle = out.pending() == 0;
         let start = frame::begin_frame(&mut out.buf);
@@ -119,6 +123,19 @@ impl ConnState {
         if self.closed().is_none() {
             let _ = self.send(|buf| request.encode(NO_RESPONSE, buf));
         }
+    }
+
+    /// Pings the server if nothing was sent for a keepalive period, so its idle timeout
+    /// does not take a quiet client for a dead one.
+    pub(crate) fn keep_alive(&self) {
+        if !self.sent.swap(false, Ordering::Relaxed) {
+            self.send_unanswered(Request::Ping);
+        }
+    }
+
+    /// Whether the connection is gone or no longer used.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.closing.is_cancelled() || self.closed().is_some()
     }
 
     fn next_id(&self) -> RequestId {
@@ -175,6 +192,7 @@ impl Conn {
             max_frame: options.max_frame,
             closing: CancellationToken::new(),
             heard: AtomicBool::new(false),
+            sent: AtomicBool::new(false),
         });
         tokio::spawn(reader(Arc::clone(&state), decoder, options.keepalive));
         tokio::spawn(writer(Arc::clone(&state)));
@@ -191,6 +209,12 @@ impl Conn {
 
     pub(crate) fn authkey(&self) -> &AuthKey {
         &self.state.authkey
+    }
+
+    /// The shared state, for a keepalive thread that must not keep the connection
+    /// open by itself.
+    pub(crate) fn state(&self) -> std::sync::Weak<ConnState> {
+        Arc::downgrade(&self.state)
     }
 
     fn arc(&self) -> Arc<Conn> {
@@ -337,6 +361,7 @@ async fn reader(state: Arc<ConnState>, mut decoder: FrameDecoder, keepalive: Dur
                 }
             }
             _ = ticker.tick() => {
+                state.keep_alive();
                 if state.heard.swap(false, Ordering::Relaxed) {
                     continue;
                 }

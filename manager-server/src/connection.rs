@@ -159,6 +159,9 @@ impl Connection {
     async fn run(&mut self, decoder: &mut FrameDecoder) -> String {
         let shutdown = self.shared.shutdown.clone();
         let max_parked = self.shared.config.max_in_flight;
+        let idle_timeout = self.shared.config.idle_timeout;
+        let idle = tokio::time::sleep(idle_timeout);
+        tokio::pin!(idle);
         loop {
             // Everything already read: answer what can be answered now.
             loop {
@@ -184,6 +187,7 @@ impl Connection {
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => return "server shutting down".into(),
+                () = &mut idle => return format!("nothing received for {idle_timeout:?}; the peer is gone"),
                 Some((id, result)) = self.running.next(), if !self.running.is_empty() => {
                     self.shared.stats.parked.fetch_sub(1, Ordering::Relaxed);
                     self.parked.remove(&id);
@@ -195,7 +199,7 @@ impl Connection {
                     }
                     match self.stream.try_read_buf(decoder.buffer_mut()) {
                         Ok(0) => return "closed by peer".into(),
-                        Ok(_) => {}
+                        Ok(_) => idle.as_mut().reset(tokio::time::Instant::now() + idle_timeout),
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                         Err(e) => return format!("read failed: {e}"),
                     }

@@ -36,6 +36,10 @@ pub(crate) struct Config {
     pub(crate) allow_remote_shutdown: bool,
     /// How long shutdown waits for connections to finish (default 5 s).
     pub(crate) shutdown_grace: Duration,
+    /// A connection that sends nothing for this long is dropped (default 60 s): a
+    /// vanished peer (a half-open TCP connection) does not hold its references and
+    /// locks for ever. Clients send a keepalive ping when idle.
+    pub(crate) idle_timeout: Duration,
 }
 
 impl Default for Config {
@@ -47,6 +51,7 @@ impl Default for Config {
             max_in_flight: 1024,
             allow_remote_shutdown: false,
             shutdown_grace: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -300,6 +305,16 @@ impl ServerBuilder {
     /// false.
     pub fn allow_remote_shutdown(mut self, allow: bool) -> Self {
         self.config.allow_remote_shutdown = allow;
+        self
+    }
+
+    /// Drops a connection that has sent nothing for `timeout`. Default 60 s. Clients
+    /// ping every 10 s (`ClientOptions::keepalive`) when they have nothing else to send,
+    /// so only a vanished or frozen peer is dropped — and with it, its references and
+    /// locks. Shorter frees a half-open peer's holdings sooner; it must stay well above
+    /// the clients' keepalive interval.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.config.idle_timeout = timeout;
         self
     }
 

@@ -25,6 +25,12 @@ fn main() {
         ["attach"] => attach(),
         ["child-server"] => child_server(),
         ["hold-lock", token] => hold_lock(token),
+        ["hold-all"] => hold_all(),
+        ["call-loop", name] => call_loop(name),
+        ["serve-at", address] => serve_at(address),
+        ["produce", name, start, count] => produce(name, start.parse().unwrap_or(0), count.parse().unwrap_or(0)),
+        ["consume", name, out] => consume(name, Path::new(out)),
+        ["hammer", n] => hammer(n.parse().unwrap_or(0)),
         ["block-get", token] => block_get(token),
         ["block-barrier", token] => block_barrier(token),
         other => Err(format!("unknown worker command {other:?}").into()),
@@ -147,6 +153,105 @@ fn hold_lock(token: &str) -> Result {
     loop {
         std::thread::sleep(Duration::from_secs(3600));
     }
+}
+
+/// `hold-all`: takes the named `lock`, the named `rlock` twice, a permit of the named
+/// `sem` and the named `cond`'s lock, prints `HELD`, and sleeps until killed.
+fn hold_all() -> Result {
+    let client = blocking::Client::from_env()?;
+    let lock: blocking::LockProxy = client.named("lock")?;
+    let rlock: blocking::RLockProxy = client.named("rlock")?;
+    let sem: blocking::SemaphoreProxy = client.named("sem")?;
+    let cond: blocking::ConditionProxy = client.named("cond")?;
+    lock.acquire()?;
+    rlock.acquire()?;
+    rlock.acquire()?;
+    sem.acquire()?;
+    cond.acquire()?;
+    println!("HELD");
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+/// `call-loop NAME`: increments the named counter for ever, printing `RUNNING` after the
+/// first call (to be killed mid-call).
+fn call_loop(name: &str) -> Result {
+    let client = blocking::Client::from_env()?;
+    let counter: CounterBlockingProxy = client.named(name)?;
+    counter.incr(1)?;
+    println!("RUNNING");
+    loop {
+        counter.incr(1)?;
+    }
+}
+
+/// `serve-at ADDRESS`: a server at ADDRESS (key from `MANAGER_AUTHKEY`) with a named
+/// counter `counter` and a named queue `queue`, allowing remote shutdown; prints
+/// `LISTENING` and serves until shut down or killed.
+fn serve_at(address: &str) -> Result {
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let key = manager_client::AuthKey::from_hex(&std::env::var("MANAGER_AUTHKEY")?)?;
+        let server = Server::builder()
+            .listen(&address.parse()?)
+            .authkey_value(key)
+            .register::<Counter>()
+            .named("counter", Counter::new(0))
+            .named_builtin("queue", manager_server::Builtin::Queue { maxsize: 0 })
+            .allow_remote_shutdown(true)
+            .start()
+            .await?;
+        println!("LISTENING {}", server.address());
+        server.serve_forever().await?;
+        Ok(())
+    })
+}
+
+/// `produce NAME START COUNT`: puts START..START+COUNT into the named queue, in batches.
+fn produce(name: &str, start: u64, count: u64) -> Result {
+    let client = blocking::Client::from_env()?;
+    let queue: blocking::QueueProxy<u64> = client.named(name)?;
+    let items: Vec<u64> = (start..start + count).collect();
+    for chunk in items.chunks(500) {
+        queue.put_many(chunk.to_vec())?;
+    }
+    Ok(())
+}
+
+/// `consume NAME FILE`: gets from the named queue in batches until it meets the
+/// sentinel `u64::MAX`, writing every item (little-endian u64s) to FILE.
+fn consume(name: &str, out: &Path) -> Result {
+    let client = blocking::Client::from_env()?;
+    let queue: blocking::QueueProxy<u64> = client.named(name)?;
+    let mut bytes = Vec::new();
+    'outer: loop {
+        for v in queue.get_many(1000, None)? {
+            if v == u64::MAX {
+                break 'outer;
+            }
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    std::fs::write(out, bytes)?;
+    Ok(())
+}
+
+/// `hammer N`: N times, adds 1 to the named value `total` and to this worker's key in
+/// the named dict `per_worker`; prints how many of each were acknowledged.
+fn hammer(n: u64) -> Result {
+    let client = blocking::Client::from_env()?;
+    let total: blocking::ValueProxy<u64> = client.named("total")?;
+    let per: blocking::DictProxy<String, u64> = client.named("per_worker")?;
+    let me = format!("pid{}", std::process::id());
+    let mut acked = 0u64;
+    for i in 1..=n {
+        total.fetch_add(1)?;
+        per.update(vec![(me.clone(), i)])?;
+        acked += 1;
+    }
+    println!("{me} {acked}");
+    Ok(())
 }
 
 /// `block-get TOKEN`: prints `WAITING`, then blocks in `get` on the queue the token

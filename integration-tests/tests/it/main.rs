@@ -10,6 +10,7 @@ mod concurrency;
 mod cpython;
 mod examples;
 mod faults;
+mod hardening;
 mod hygiene;
 mod layering;
 mod lifecycle;
