@@ -1,0 +1,174 @@
+//! Faults with real processes: clients and servers SIGKILLed at awkward moments.
+
+use crate::util::{self, eventually, sigkill, worker};
+use integration_tests::{Counter, CounterProxy};
+use manager_client::{Client, QueueProxy};
+use manager_server::Server;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+fn spawn_worker(client: &Client, args: &[&str], expect: &str) -> Child {
+    let mut cmd = worker();
+    client.configure_child(&mut cmd);
+    let mut child = cmd.args(args).stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.starts_with(expect), "{line:?}");
+    child
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_killed_mid_call_leaves_the_server_serving() {
+    let (_d, server) = util::start(Server::builder().named("c", Counter::new(0))).await;
+    let client = Client::connect(server.address(), server.authkey()).await.unwrap();
+    let baseline = client.stats().await.unwrap();
+    let mut looping = spawn_worker(&client, &["call-loop", "c"], "RUNNING");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    sigkill(&mut looping);
+    assert!(eventually(Duration::from_secs(5), async || client.stats().await.unwrap().connections == 1).await);
+    let c: CounterProxy = client.named("c").await.unwrap();
+    let n = c.get().await.unwrap();
+    assert!(n > 1, "the worker made calls: {n}");
+    assert_eq!(c.incr(1).await.unwrap(), n + 1, "and the server goes on");
+    assert_eq!(client.stats().await.unwrap().objects, baseline.objects);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_killed_holding_a_lock_an_rlock_twice_a_permit_and_a_condition() {
+    let (_d, server) = util::start(Server::builder()).await;
+    let client = Client::connect(server.address(), server.authkey()).await.unwrap();
+    let lock = client.lock().await.unwrap();
+    let rlock = client.rlock().await.unwrap();
+    let sem = client.semaphore(1).await.unwrap();
+    let cond = client.condition().await.unwrap();
+    client.bind_name("lock", &lock).await.unwrap();
+    client.bind_name("rlock", &rlock).await.unwrap();
+    client.bind_name("sem", &sem).await.unwrap();
+    client.bind_name("cond", &cond).await.unwrap();
+    let baseline = client.stats().await.unwrap().objects;
+    let mut holder = spawn_worker(&client, &["hold-all"], "HELD");
+    assert!(!lock.try_acquire().await.unwrap());
+    assert!(!rlock.try_acquire().await.unwrap());
+    assert!(!sem.try_acquire().await.unwrap());
+    assert!(!cond.acquire_with(false, None).await.unwrap());
+    // Others wait for them...
+    let waiters = (
+        tokio::spawn({
+            let l = lock.clone();
+            async move { l.acquire_timeout(Duration::from_secs(20)).await }
+        }),
+        tokio::spawn({
+            let s = sem.clone();
+            async move { s.acquire_timeout(Duration::from_secs(20)).await }
+        }),
+    );
+    sigkill(&mut holder);
+    // ...and get them when the holder dies.
+    assert!(waiters.0.await.unwrap().unwrap());
+    assert!(waiters.1.await.unwrap().unwrap());
+    assert!(rlock.acquire_timeout(Duration::from_secs(5)).await.unwrap());
+    assert!(cond.acquire_with(true, Some(Duration::from_secs(5))).await.unwrap());
+    assert_eq!(client.stats().await.unwrap().objects, baseline, "the dead client's references are gone");
+}
+
+/// A server in its own process at `address`.
+fn server_process(address: &str, key: &manager_client::AuthKey) -> Child {
+    let mut cmd = worker();
+    cmd.args(["serve-at", address]).env("MANAGER_AUTHKEY", key.to_hex()).stdout(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.starts_with("LISTENING"), "{line:?}");
+    child
+}
+
+async fn server_killed_then_restarted(address: &str) {
+    let key = manager_client::AuthKey::new(*b"restart-key").unwrap();
+    let mut server = server_process(address, &key);
+    let blocked_client = Client::connect(address, &key).await.unwrap();
+    let busy_client = Client::connect(address, &key).await.unwrap();
+    let queue: QueueProxy<u64> = blocked_client.named("queue").await.unwrap();
+    let counter: CounterProxy = busy_client.named("counter").await.unwrap();
+    let blocked = tokio::spawn(async move { queue.get().await });
+    let busy = tokio::spawn(async move {
+        loop {
+            if let Err(e) = counter.incr(1).await {
+                return e;
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let killed = Instant::now();
+    sigkill(&mut server);
+    let e1 = tokio::time::timeout(Duration::from_secs(2), blocked).await.expect("blocked get: an error within 2 s");
+    let e2 = tokio::time::timeout(Duration::from_secs(2), busy).await.expect("busy client: an error within 2 s");
+    assert!(e1.unwrap().unwrap_err().is_connection_lost());
+    assert!(e2.unwrap().is_connection_lost());
+    eprintln!("{address}: clients told of the server's death after {:?}", killed.elapsed());
+    // Later calls on the old clients fail fast; a new connection reaches the new server.
+    assert!(blocked_client.ping().await.unwrap_err().is_connection_lost());
+    let mut restarted = server_process(address, &key);
+    let fresh = Client::connect(address, &key).await.unwrap();
+    let counter: CounterProxy = fresh.named("counter").await.unwrap();
+    assert_eq!(counter.incr(1).await.unwrap(), 1, "a new server run, a new counter");
+    fresh.shutdown_server().await.unwrap();
+    assert!(restarted.wait().unwrap().success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_fails_every_client_within_two_seconds_over_unix() {
+    let dir = tempfile::tempdir().unwrap();
+    server_killed_then_restarted(&format!("unix:{}", dir.path().join("s.sock").display())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_fails_every_client_within_two_seconds_over_tcp() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    server_killed_then_restarted(&format!("tcp://127.0.0.1:{port}")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_keeps_every_acknowledged_write_visible() {
+    let (_d, server) = util::start(Server::builder()).await;
+    let writer = Client::connect(server.address(), server.authkey()).await.unwrap();
+    let reader = Client::connect(server.address(), server.authkey()).await.unwrap();
+    let d = writer.dict::<u64, u64>().await.unwrap();
+    let seen: manager_client::DictProxy<u64, u64> = reader.attach(&d.token()).await.unwrap();
+    let acked = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let writing = tokio::spawn({
+        let acked = acked.clone();
+        async move {
+            let mut i = 0;
+            while d.insert(i, i).await.is_ok() {
+                i += 1;
+                acked.store(i, std::sync::atomic::Ordering::SeqCst);
+            }
+            i
+        }
+    });
+    let reading = tokio::spawn({
+        let acked = acked.clone();
+        async move {
+            let mut checked = 0;
+            loop {
+                let before = acked.load(std::sync::atomic::Ordering::SeqCst);
+                match seen.len().await {
+                    Ok(n) => {
+                        assert!(n as u64 >= before, "a read saw {n} entries after {before} were acknowledged");
+                        checked += 1;
+                    }
+                    Err(e) => {
+                        assert!(e.is_connection_lost() || e.remote_kind().is_some(), "{e:?}");
+                        return checked;
+                    }
+                }
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    server.shutdown().await;
+    let written = writing.await.unwrap();
+    let checked = reading.await.unwrap();
+    assert!(written > 0 && checked > 0, "{written} writes, {checked} reads checked");
+}
