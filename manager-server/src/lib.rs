@@ -33,6 +33,9 @@
 //! - Bad input gets an error reply or a closed connection, never a panic: frames are
 //!   size-checked before they are read, and unauthenticated peers get nothing but a
 //!   challenge.
+//!
+//! What the authkey protects and what it does not — and how to run across hosts
+//! today — is in [`security`].
 
 #[path = "builtins/mod.rs"]
 mod builtins;
@@ -40,6 +43,7 @@ mod child;
 mod connection;
 mod object;
 mod registry;
+pub mod security;
 mod server;
 mod stream;
 mod table;

@@ -1,0 +1,60 @@
+//! # Security: what the key protects, and what it does not
+//!
+//! ## What the key protects
+//!
+//! - **Only holders of the key get in.** Every connection starts with a mutual
+//!   HMAC-SHA256 challenge–response over fresh random nonces from both sides and a
+//!   domain-separation label. The client proves first, so a peer without the key learns
+//!   nothing but a random challenge; the server proves too, so a client does not talk to
+//!   an impostor. Comparisons are constant-time. A captured exchange cannot be replayed:
+//!   the other side's nonce will differ.
+//! - **Before authentication, a peer can do nothing.** It gets a challenge, or a message
+//!   saying the versions do not match or the server is full — nothing else, no object, no
+//!   error detail. Its frames are limited to 256 bytes, and it has
+//!   [`handshake_timeout`](crate::ServerBuilder::handshake_timeout) (10 s) to finish.
+//! - **A key holder still cannot run code on the server.** Messages are postcard-encoded
+//!   values of fixed types, not pickles: a client can call the methods a type exposes
+//!   and nothing else. (Python's managers run any code an authenticated peer sends.)
+//! - **Holdings are bounded in time.** A peer that disappears loses its references,
+//!   locks and waits when its connection ends, or after
+//!   [`idle_timeout`](crate::ServerBuilder::idle_timeout) (60 s) of silence if its
+//!   host vanished without closing the connection.
+//! - **The key does not leak from here.** It never appears in logs, `Debug` output or
+//!   error messages, and its memory is zeroed (best effort) when dropped. A server
+//!   started with `spawn_child` receives it over a pipe, not its command line or
+//!   environment.
+//!
+//! ## What it does not protect
+//!
+//! - **Nothing is encrypted.** On TCP, everything after the handshake — arguments,
+//!   values, names — crosses the network in the clear, and the session after the
+//!   handshake carries no MAC: an attacker who can *modify* traffic on the path (not
+//!   just read it) could inject requests into an authenticated connection. The key
+//!   proves who connects; it does not seal the conversation.
+//! - **Every key holder is trusted alike.** Any of them can read and change every named
+//!   object and every object whose token it learns, create objects (using server memory:
+//!   there is no per-client quota yet), and, if
+//!   [`allow_remote_shutdown`](crate::ServerBuilder::allow_remote_shutdown) is on, stop
+//!   the server. There are no per-client permissions.
+//! - **Denial of service by a key holder** is bounded but not prevented: the connection
+//!   limit, frame size limit and per-connection in-flight limit cap what one peer makes
+//!   the server buffer, but not how many objects it creates.
+//! - **Same-user processes.** Unix sockets are created owner-only (mode 0600; the
+//!   default one in a new 0700 directory), so other users cannot connect at all; any
+//!   process of the same user that has the key can. `MANAGER_AUTHKEY` in a child's
+//!   environment is readable by the same user (and root) through `/proc`.
+//!
+//! ## Running across hosts today
+//!
+//! 1. Prefer a Unix socket, or TCP bound to loopback (`tcp://127.0.0.1:PORT`); the
+//!    `manager-server` binary binds loopback unless told otherwise, and refuses a
+//!    non-loopback listener unless the key was supplied by the operator.
+//! 2. To reach it from another host, carry the connection inside something that
+//!    encrypts and authenticates it: an SSH tunnel (`ssh -N -L 5000:127.0.0.1:5000
+//!    host`, then connect to `tcp://127.0.0.1:5000`), WireGuard, or a TLS terminator
+//!    such as stunnel.
+//! 3. If you must listen on a network interface directly, do it only on a network you
+//!    trust end to end, with a long random key (`manager-server --generate-authkey`
+//!    makes 32 random bytes) kept in a 0600 file, given with `--authkey-file`.
+//! 4. Rotate the key by restarting the server with a new one; tokens from the old run
+//!    are refused anyway (they name the server run).
