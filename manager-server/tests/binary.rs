@@ -131,3 +131,26 @@ fn a_client_may_shut_it_down_when_allowed_and_tcp_works() {
     }
     assert!(child.wait().unwrap().success());
 }
+
+#[test]
+fn sigterm_answers_calls_in_flight_with_a_shutting_down_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("m.sock");
+    let (mut child, address) = start(
+        server().args(["--unix", sock.to_str().unwrap(), "--named", "queue:jobs"]).env("MANAGER_AUTHKEY", "0102"),
+    );
+    let client = Client::connect(address.as_str(), [1u8, 2]).unwrap();
+    let jobs: QueueProxy<u32> = client.named("jobs").unwrap();
+    jobs.put(7).unwrap();
+    assert_eq!(jobs.get().unwrap(), 7, "acknowledged work before the signal");
+    let blocked = std::thread::spawn(move || jobs.get());
+    std::thread::sleep(Duration::from_millis(200));
+    let status = terminate(&mut child);
+    assert!(status.success(), "{status:?}");
+    let err = blocked.join().unwrap().unwrap_err();
+    assert!(
+        err.remote_kind() == Some(manager_client::RemoteErrorKind::ShuttingDown) || err.is_connection_lost(),
+        "{err:?}"
+    );
+    assert!(!sock.exists());
+}
