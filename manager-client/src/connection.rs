@@ -194,7 +194,7 @@ impl Conn {
             heard: AtomicBool::new(false),
             sent: AtomicBool::new(false),
         });
-        tokio::spawn(reader(Arc::clone(&state), decoder, options.keepalive));
+        tokio::spawn(reader(Arc::clone(&state), decoder, options.keepalive, options.spin));
         tokio::spawn(writer(Arc::clone(&state)));
         Ok(Arc::new_cyclic(|me| Conn { state, me: me.clone() }))
     }
@@ -336,11 +336,27 @@ fn is_transfer(payload: &[u8]) -> bool {
 }
 
 /// Reads responses and hands them to their waiters; watches liveness.
-async fn reader(state: Arc<ConnState>, mut decoder: FrameDecoder, keepalive: Duration) {
+async fn reader(state: Arc<ConnState>, mut decoder: FrameDecoder, keepalive: Duration, spin: Duration) {
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut ping_sent = false;
+    let mut spinner = if spin.is_zero() { None } else { state.stream.spinner().ok() };
     let reason = loop {
+        if let Some(spinner) = spinner.as_mut().filter(|_| !lock(&state.in_flight).is_empty()) {
+            // Low-latency mode: calls are waiting; read without sleeping for a while.
+            match spinner.spin_read(decoder.buffer_mut(), spin).map_err(|e| format!("read failed: {e}")) {
+                Ok(true) => {
+                    state.heard.store(true, Ordering::Relaxed);
+                    ping_sent = false;
+                    if let Err(reason) = route(&state, &mut decoder) {
+                        break reason;
+                    }
+                    continue;
+                }
+                Ok(false) => {}
+                Err(reason) => break reason,
+            }
+        }
         tokio::select! {
             () = state.closing.cancelled() => return,
             ready = state.stream.readable() => {

@@ -61,6 +61,17 @@ impl Stream {
         }
     }
 
+    /// A plain std handle on the same socket (a duplicated descriptor, sharing the
+    /// non-blocking flag), whose reads are real syscalls: tokio's `try_read` answers
+    /// from cached readiness and would never see data arrive while we spin.
+    pub(crate) fn spinner(&self) -> io::Result<Spinner> {
+        use std::os::fd::AsFd;
+        Ok(match self {
+            Stream::Tcp(s) => Spinner::Tcp(std::net::TcpStream::from(s.as_fd().try_clone_to_owned()?)),
+            Stream::Unix(s) => Spinner::Unix(std::os::unix::net::UnixStream::from(s.as_fd().try_clone_to_owned()?)),
+        })
+    }
+
     pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.try_write(buf),
@@ -88,6 +99,42 @@ impl Stream {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable().await?,
                 other => return other,
             }
+        }
+    }
+}
+
+/// A std handle for busy-polling reads (low-latency mode).
+#[derive(Debug)]
+pub(crate) enum Spinner {
+    Tcp(std::net::TcpStream),
+    Unix(std::os::unix::net::UnixStream),
+}
+
+impl Spinner {
+    /// Reads for up to `spin` without sleeping, appending to `buf`: `Ok(true)` if bytes
+    /// came, `Ok(false)` if none did, an error when the peer closed or failed.
+    pub(crate) fn spin_read(&mut self, buf: &mut Vec<u8>, spin: std::time::Duration) -> io::Result<bool> {
+        use std::io::Read;
+        let deadline = std::time::Instant::now() + spin;
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            let read = match self {
+                Spinner::Tcp(s) => s.read(&mut chunk),
+                Spinner::Unix(s) => s.read(&mut chunk),
+            };
+            match read {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => {
+                    buf.extend_from_slice(&chunk[..n]);
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            if std::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            std::hint::spin_loop();
         }
     }
 }

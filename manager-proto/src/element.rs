@@ -22,7 +22,9 @@ use std::sync::Arc;
 /// An element on the wire: its encoding and the objects it references.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Item {
-    /// The element's postcard encoding.
+    /// The element's postcard encoding (serialized as a byte string: one copy, not one
+    /// call per byte; the same bytes on the wire).
+    #[serde(with = "serde_bytes")]
     pub bytes: Vec<u8>,
     /// Objects named by proxies inside the element.
     pub refs: Vec<ObjectId>,

@@ -114,6 +114,7 @@ pub struct RemoteError {
     /// What went wrong, for a person: names the object, type or method involved.
     pub message: String,
     /// For [`RemoteErrorKind::User`]: the method's error value, encoded. Empty otherwise.
+    #[serde(with = "serde_bytes")]
     pub detail: Vec<u8>,
 }
 

@@ -65,3 +65,12 @@ pub use wire::DecodeError;
 
 pub use postcard;
 pub use serde;
+
+/// A byte buffer that serializes as one byte string (`Vec<u8>` goes through serde one
+/// byte at a time): use it for large binary values. Same wire format either way.
+///
+/// ```
+/// let b = manager_proto::Bytes::from(vec![1u8, 2, 3]);
+/// assert_eq!(postcard::to_allocvec(&b).unwrap(), postcard::to_allocvec(&vec![1u8, 2, 3]).unwrap());
+/// ```
+pub use serde_bytes::ByteBuf as Bytes;

@@ -160,6 +160,8 @@ impl Connection {
         let shutdown = self.shared.shutdown.clone();
         let max_parked = self.shared.config.max_in_flight;
         let idle_timeout = self.shared.config.idle_timeout;
+        let busy_poll = self.shared.config.busy_poll;
+        let mut spinner = if busy_poll.is_zero() { None } else { self.stream.spinner().ok() };
         let idle = tokio::time::sleep(idle_timeout);
         tokio::pin!(idle);
         loop {
@@ -181,6 +183,18 @@ impl Connection {
             }
             if let Err(e) = self.flush() {
                 return format!("write failed: {e}");
+            }
+            if let Some(spinner) = spinner.as_mut() {
+                if self.pending_out() == 0 && self.running.len() < max_parked {
+                    match spinner.spin_read(decoder.buffer_mut(), busy_poll) {
+                        Ok(true) => {
+                            idle.as_mut().reset(tokio::time::Instant::now() + idle_timeout);
+                            continue;
+                        }
+                        Ok(false) => {}
+                        Err(e) => return format!("read failed: {e}"),
+                    }
+                }
             }
             let want_read = self.running.len() < max_parked && self.pending_out() < OUTPUT_HIGH_WATER;
             let want_write = self.pending_out() > 0;

@@ -53,7 +53,7 @@ pub use server::{Builtin, Server, ServerBuilder};
 
 pub use manager_derive::shared;
 pub use manager_proto as proto;
-pub use manager_proto::{Address, AuthKey, Error, RemoteError, RemoteErrorKind, ServerStats, Token, serde};
+pub use manager_proto::{Address, AuthKey, Bytes, Error, RemoteError, RemoteErrorKind, ServerStats, Token, serde};
 
 /// Why a server could not start or run.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,186 @@
+"""Python's multiprocessing.managers doing the manager-bench workloads.
+
+Run by `manager-bench` (which pins it with taskset in the pinned phase); prints one
+JSON object: {workload id: {"median", "min", "max"}} in the units manager-bench uses
+(µs per operation, operations per second, MB/s).
+
+    python3 managers_bench.py --transport unix|tcp [--quick]
+"""
+
+import json
+import multiprocessing
+import os
+import statistics
+import sys
+import tempfile
+import time
+from multiprocessing.managers import SyncManager
+
+AUTHKEY = b"bench-key"
+
+
+class Counter:
+    def __init__(self, start=0):
+        self.n = start
+
+    def incr(self, by):
+        self.n += by
+        return self.n
+
+
+class Manager(SyncManager):
+    pass
+
+
+Manager.register("Counter", Counter)
+
+
+def address(transport, tmp):
+    if transport == "unix":
+        return os.path.join(tmp, "py.sock")
+    return ("127.0.0.1", 0)
+
+
+def figure(values):
+    values = sorted(values)
+    return {"median": statistics.median(values), "min": values[0], "max": values[-1]}
+
+
+def timed(reps, f):
+    return figure([f() for _ in range(reps)])
+
+
+def dict_ops(m, n):
+    d = m.dict()
+    start = time.perf_counter()
+    for i in range(n):
+        d[i] = i
+    for i in range(n):
+        d[i]
+    return (time.perf_counter() - start) / (2 * n) * 1e6
+
+
+def dict_client(addr, n, barrier, done):
+    m = Manager(address=addr, authkey=AUTHKEY)
+    m.connect()
+    d = m.dict()
+    barrier.wait()
+    for i in range(n):
+        d[i] = i
+    for i in range(n):
+        d[i]
+    done.release()
+
+
+def dict_two(m, n):
+    barrier = m.Barrier(3)
+    done = m.Semaphore(0)
+    procs = [multiprocessing.Process(target=dict_client, args=(m.address, n, barrier, done)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    barrier.wait()
+    start = time.perf_counter()
+    done.acquire()
+    done.acquire()
+    elapsed = time.perf_counter() - start
+    for p in procs:
+        p.join()
+    return 4 * n / elapsed
+
+
+def incr(m, n):
+    c = m.Counter(0)
+    start = time.perf_counter()
+    for _ in range(n):
+        c.incr(1)
+    return (time.perf_counter() - start) / n * 1e6
+
+
+def producer(q, n, barrier):
+    barrier.wait()
+    for i in range(n):
+        q.put(i)
+    q.put(None)
+
+
+def consumer(q, barrier, done):
+    barrier.wait()
+    while q.get() is not None:
+        pass
+    done.set()
+
+
+def queue(m, n):
+    q = m.Queue()
+    barrier = m.Barrier(3)
+    done = m.Event()
+    procs = [
+        multiprocessing.Process(target=consumer, args=(q, barrier, done)),
+        multiprocessing.Process(target=producer, args=(q, n, barrier)),
+    ]
+    for p in procs:
+        p.start()
+    barrier.wait()
+    start = time.perf_counter()
+    done.wait()
+    elapsed = time.perf_counter() - start
+    for p in procs:
+        p.join()
+    return n / elapsed
+
+
+def lock_pairs(m, n):
+    lock = m.Lock()
+    start = time.perf_counter()
+    for _ in range(n):
+        lock.acquire()
+        lock.release()
+    return (time.perf_counter() - start) / n * 1e6
+
+
+def bulk(m, n):
+    payload = b"\x07" * (1 << 20)
+    v = m.Value("c", payload)
+    start = time.perf_counter()
+    for _ in range(n):
+        v.set(payload)
+        assert len(v.get()) == 1 << 20
+    return 2 * n * (1 << 20) / 1e6 / (time.perf_counter() - start)
+
+
+def connect(m, n):
+    start = time.perf_counter()
+    for _ in range(n):
+        c = Manager(address=m.address, authkey=AUTHKEY)
+        c.connect()
+    return (time.perf_counter() - start) / n * 1e6
+
+
+def main():
+    transport = sys.argv[sys.argv.index("--transport") + 1]
+    quick = "--quick" in sys.argv
+    scale = 0.25 if quick else 1.0
+    reps = 3 if quick else 5
+    n = lambda full: max(10, int(full * scale))
+    with tempfile.TemporaryDirectory() as tmp:
+        m = Manager(address=address(transport, tmp), authkey=AUTHKEY)
+        m.start()
+        out = {
+            "dict": timed(reps, lambda: dict_ops(m, n(20000))),
+            "dict2": timed(reps, lambda: dict_two(m, n(20000))),
+            "incr": timed(reps, lambda: incr(m, n(20000))),
+            "lock": timed(reps, lambda: lock_pairs(m, n(10000))),
+            "bulk": timed(reps, lambda: bulk(m, max(10, n(200)))),
+            "connect": timed(reps, lambda: connect(m, max(20, n(200)))),
+        }
+        q10 = timed(reps, lambda: queue(m, n(10000)))
+        q100 = timed(1 if quick else 3, lambda: queue(m, n(100000)))
+        # Python has no batched put: its classic loop is the comparison for both rows.
+        out["queue10k"] = out["queue10kb"] = q10
+        out["queue100k"] = out["queue100kb"] = q100
+        m.shutdown()
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,298 @@
+//! `manager-bench`: this project side by side with the raw-socket floor, Python's
+//! `multiprocessing.managers` and Redis, in one run.
+//!
+//! ```text
+//! cargo run --release -p integration-tests --bin manager-bench -- [--quick] [--json PATH] [--svg PATH]
+//! ```
+//!
+//! Every workload runs over a Unix socket and TCP loopback, twice: with every process
+//! pinned to one core (`taskset -c 0`: the stable figure, showing CPU cost) and left to
+//! the scheduler (where a wake-up on another core costs tens of microseconds). Figures
+//! are medians of several repetitions, with min–max. See `docs/PERFORMANCE.md`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: a failure is a crash with a message
+
+mod compare;
+mod raw;
+mod report;
+mod workloads;
+
+use report::{Figure, Row, Unit};
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::Duration;
+use workloads::Ctx;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or("");
+    match arg(1) {
+        // Roles this binary plays in its own child processes.
+        "serve" => workloads::serve(arg(2), arg(3).parse().unwrap_or(0)),
+        "raw-echo" => raw::serve(arg(2), arg(3)).expect("raw echo"),
+        "dict-client" => workloads::dict_client(arg(2).parse().unwrap_or(1), arg(3)),
+        "producer" => workloads::producer(arg(2).parse().unwrap_or(1), arg(3) == "batched", arg(4)),
+        "consumer" => workloads::consumer(arg(2) == "batched", arg(3)),
+        "phase" => phase(&args[2..]),
+        _ => orchestrate(&args[1..]),
+    }
+}
+
+struct Options {
+    quick: bool,
+    json: Option<String>,
+    svg: Option<String>,
+    python: bool,
+    redis: bool,
+}
+
+fn orchestrate(args: &[String]) {
+    let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+    let opts = Options {
+        quick: args.iter().any(|a| a == "--quick"),
+        json: value("--json"),
+        svg: value("--svg"),
+        python: !args.iter().any(|a| a == "--no-python"),
+        redis: !args.iter().any(|a| a == "--no-redis"),
+    };
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let pin = !smoke && Command::new("taskset").arg("--version").output().is_ok_and(|o| o.status.success());
+    let mut placements = vec![("unpinned", false)];
+    if pin {
+        placements.insert(0, ("pinned", true));
+    }
+    println!("manager-bench: {} core(s), {}", cores(), machine());
+    let mut all: BTreeMap<String, Vec<Row>> = BTreeMap::new();
+    for (placement, pinned) in placements {
+        let mut rows = Vec::new();
+        for transport in ["unix", "tcp"] {
+            let out = tempfile::NamedTempFile::new().expect("temp");
+            let exe = std::env::current_exe().expect("exe");
+            let mut cmd = if pinned {
+                let mut c = Command::new("taskset");
+                c.args(["-c", "0"]).arg(&exe);
+                c
+            } else {
+                Command::new(&exe)
+            };
+            cmd.args(["phase", transport, out.path().to_str().unwrap()]);
+            if opts.quick {
+                cmd.arg("--quick");
+            }
+            if smoke {
+                cmd.arg("--smoke");
+            }
+            eprintln!("== {placement}, {transport}");
+            let status = cmd.status().expect("phase");
+            assert!(status.success(), "the {placement} {transport} phase failed");
+            let mut phase_rows: Vec<Row> = serde_json::from_str(&std::fs::read_to_string(out.path()).unwrap()).unwrap();
+            if opts.python && !smoke {
+                compare::python(&mut phase_rows, transport, pinned, opts.quick);
+            }
+            if opts.redis && !smoke {
+                compare::redis(&mut phase_rows, transport, pinned, opts.quick);
+            }
+            rows.extend(phase_rows);
+        }
+        report::print_table(placement, &rows);
+        all.insert(placement.to_owned(), rows);
+    }
+    if let Some(path) = &opts.json {
+        std::fs::write(path, report::to_json(&all)).expect("write json");
+        println!("figures written to {path}");
+    }
+    if let Some(path) = &opts.svg {
+        std::fs::write(path, report::svg(&all)).expect("write svg");
+        println!("chart written to {path}");
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown cpu".into());
+    format!("{cpu}, {}", std::env::consts::OS)
+}
+
+/// One transport, one placement: measures everything of ours and the raw floor, and
+/// writes the rows to `out`.
+fn phase(args: &[String]) {
+    let transport = args[0].as_str();
+    let out = &args[1];
+    let quick = args.iter().any(|a| a == "--quick");
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let scale = if smoke {
+        0.01
+    } else if quick {
+        0.25
+    } else {
+        1.0
+    };
+    let reps = if smoke {
+        1
+    } else if quick {
+        3
+    } else {
+        5
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = |name: &str| match transport {
+        "unix" => format!("unix:{}", dir.path().join(name).display()),
+        _ => "tcp://127.0.0.1:0".to_owned(),
+    };
+    let key = b"bench-key".to_vec();
+    let mut rows = Vec::new();
+
+    // The raw floor, blocking and busy-polling.
+    let (mut raw_server, raw_addr) = spawn_line(&["raw-echo", &addr("raw.sock"), "block"]);
+    let (mut spin_server, spin_addr) = spawn_line(&["raw-echo", &addr("spin.sock"), "spin"]);
+    let (mut once_server, once_addr) = spawn_line(&["raw-echo", &addr("once.sock"), "once"]);
+    let n_rt = ((20_000.0 * scale) as usize).max(50);
+    let rt = median(reps, || per_op(raw::ping_pong(&raw_addr, n_rt, 24, 8, false).unwrap(), n_rt));
+    let busy = median(reps, || per_op(raw::ping_pong(&spin_addr, n_rt, 24, 8, true).unwrap(), n_rt));
+    let n_pipe = ((200_000.0 * scale) as usize).max(640);
+    let pipe = median(reps, || rate(raw::pipelined(&raw_addr, n_pipe, 64, 24, 8).unwrap(), n_pipe));
+    let n_bulk = ((200.0 * scale) as usize).max(10);
+    let bulk = median(reps, || {
+        let d = raw::echo_bulk(&raw_addr, n_bulk, 1 << 20).unwrap();
+        (2 * n_bulk * (1 << 20)) as f64 / 1e6 / d.as_secs_f64()
+    });
+    let n_conn = ((200.0 * scale) as usize).max(20);
+    let conn = median(reps, || per_op(raw::connect_rtt(&once_addr, n_conn).unwrap(), n_conn));
+    for s in [&mut raw_server, &mut spin_server, &mut once_server] {
+        let _ = s.kill();
+        let _ = s.wait();
+    }
+
+    // Ours: a manager server in its own process.
+    let (mut server, address) = workloads::start_server(&addr("m.sock"), &key, 0);
+    let ctx = Ctx { address, key: key.clone(), options: manager_client::ClientOptions::default(), scale };
+    let mut row = |id: &str, name: &str, unit: Unit, ours: Figure, floor: Option<Figure>| {
+        rows.push(Row {
+            id: id.into(),
+            name: name.into(),
+            transport: transport.into(),
+            unit,
+            ours: Some(ours),
+            floor,
+            python: None,
+            redis: None,
+        });
+    };
+    row(
+        "dict",
+        "dict insert + get, 1 client",
+        Unit::Micros,
+        median(reps, || us(workloads::dict_ops(&ctx))),
+        Some(rt.clone()),
+    );
+    row(
+        "dict2",
+        "dict insert + get, 2 client processes",
+        Unit::OpsPerSec,
+        median(reps, || workloads::dict_two_processes(&ctx)),
+        None,
+    );
+    row("incr", "#[shared] incr()", Unit::Micros, median(reps, || us(workloads::incr(&ctx))), Some(rt.clone()));
+    for (items, label) in [(10_000usize, "10k"), (100_000, "100k")] {
+        let items = ((items as f64 * scale) as usize).max(100);
+        let r = if quick && label == "100k" { 1 } else { reps };
+        row(
+            &format!("queue{label}"),
+            &format!("queue producer -> consumer, {label} items, one per call"),
+            Unit::OpsPerSec,
+            median(r, || workloads::queue(&ctx, items, false)),
+            None,
+        );
+        row(
+            &format!("queue{label}b"),
+            &format!("queue producer -> consumer, {label} items, batched"),
+            Unit::OpsPerSec,
+            median(r, || workloads::queue(&ctx, items, true)),
+            None,
+        );
+    }
+    row(
+        "lock",
+        "Lock acquire + release (per pair)",
+        Unit::Micros,
+        median(reps, || us(workloads::lock_pairs(&ctx))),
+        Some(Figure::scaled(&rt, 2.0)),
+    );
+    row("bulk", "1 MiB values set + get", Unit::MBps, median(reps, || workloads::value_1mib(&ctx)), Some(bulk));
+    row("connect", "connect + authenticate", Unit::Micros, median(reps, || us(workloads::connect(&ctx))), Some(conn));
+    row(
+        "pipe64",
+        "64 calls in flight on one connection",
+        Unit::OpsPerSec,
+        median(reps, || workloads::pipelined(&ctx, 64)),
+        Some(pipe),
+    );
+    let (per_conn, per_obj, rate100) = workloads::memory_and_scale(&ctx, server.id());
+    row("memconn", "server memory per idle connection", Unit::Bytes, Figure::single(per_conn), None);
+    row("memobj", "server memory per small object (100k counters)", Unit::Bytes, Figure::single(per_obj), None);
+    row("conn100", "calls/s with 100 connections at once", Unit::OpsPerSec, Figure::single(rate100), None);
+    drop(server.stdin.take());
+    let _ = server.wait();
+
+    // Low-latency mode: both sides spin before sleeping.
+    let (mut fast, fast_addr) = workloads::start_server(&addr("fast.sock"), &key, 50);
+    let fast_ctx = Ctx {
+        address: fast_addr,
+        key,
+        options: manager_client::ClientOptions { spin: Duration::from_micros(50), ..Default::default() },
+        scale,
+    };
+    row(
+        "dict-ll",
+        "dict insert + get, low-latency mode",
+        Unit::Micros,
+        median(reps, || us(workloads::dict_ops(&fast_ctx))),
+        Some(busy.clone()),
+    );
+    row(
+        "incr-ll",
+        "#[shared] incr(), low-latency mode",
+        Unit::Micros,
+        median(reps, || us(workloads::incr(&fast_ctx))),
+        Some(busy),
+    );
+    drop(fast.stdin.take());
+    let _ = fast.wait();
+
+    std::fs::write(out, serde_json::to_string(&rows).unwrap()).expect("write rows");
+}
+
+fn spawn_line(args: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child =
+        Command::new(std::env::current_exe().unwrap()).args(args).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    (child, line.trim().strip_prefix("LISTENING ").unwrap().to_owned())
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn per_op(d: Duration, n: usize) -> f64 {
+    us(d) / n as f64
+}
+
+fn rate(d: Duration, n: usize) -> f64 {
+    n as f64 / d.as_secs_f64()
+}
+
+/// Runs `f` `reps` times: the median, with min and max.
+fn median(reps: usize, mut f: impl FnMut() -> f64) -> Figure {
+    let mut v: Vec<f64> = (0..reps.max(1)).map(|_| f()).collect();
+    v.sort_by(|a, b| a.total_cmp(b));
+    Figure { median: v[v.len() / 2], min: v[0], max: v[v.len() - 1] }
+}

@@ -1,0 +1,215 @@
+//! The floor: the same frame sizes over the same socket kinds, with no manager in
+//! between — a raw echo server and a client that times round trips.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::time::{Duration, Instant};
+
+/// Either kind of stream, blocking.
+pub trait Stream: Read + Write + Send + 'static {
+    fn set_nonblocking(&self, on: bool) -> std::io::Result<()>;
+}
+
+impl Stream for TcpStream {
+    fn set_nonblocking(&self, on: bool) -> std::io::Result<()> {
+        TcpStream::set_nonblocking(self, on)
+    }
+}
+
+impl Stream for UnixStream {
+    fn set_nonblocking(&self, on: bool) -> std::io::Result<()> {
+        UnixStream::set_nonblocking(self, on)
+    }
+}
+
+/// Connects to `address` (`tcp://h:p` or `unix:/p`).
+pub fn connect(address: &str) -> std::io::Result<Box<dyn Stream>> {
+    if let Some(hp) = address.strip_prefix("tcp://") {
+        let s = TcpStream::connect(hp)?;
+        s.set_nodelay(true)?;
+        Ok(Box::new(s))
+    } else {
+        Ok(Box::new(UnixStream::connect(address.trim_start_matches("unix:"))?))
+    }
+}
+
+/// The echo server: every connection on its own thread; each frame (4-byte length +
+/// payload) is answered by a frame of `reply_len` bytes — or echoed whole when the
+/// frame asks for it (its first byte is 1). With `spin`, reads busy-poll. With `once`,
+/// the accepting thread answers one request per connection itself and closes it: the
+/// floor for connect-plus-one-round-trip, with no thread to start.
+pub fn serve(address: &str, mode: &str) -> std::io::Result<()> {
+    let (spin, once) = (mode == "spin", mode == "once");
+    let handle = move |mut s: Box<dyn Stream>| {
+        if once {
+            let _ = echo_once(&mut *s);
+            return;
+        }
+        std::thread::spawn(move || {
+            if spin {
+                let _ = s.set_nonblocking(true);
+            }
+            let _ = echo(&mut *s, spin);
+        });
+    };
+    if let Some(hp) = address.strip_prefix("tcp://") {
+        let l = TcpListener::bind(hp)?;
+        println!("LISTENING tcp://{}", l.local_addr()?);
+        for s in l.incoming() {
+            let s = s?;
+            s.set_nodelay(true)?;
+            handle(Box::new(s));
+        }
+    } else {
+        let path = address.trim_start_matches("unix:");
+        let _ = std::fs::remove_file(path);
+        let l = UnixListener::bind(path)?;
+        println!("LISTENING unix:{path}");
+        for s in l.incoming() {
+            handle(Box::new(s?));
+        }
+    }
+    Ok(())
+}
+
+fn read_exact_spin(s: &mut dyn Stream, mut buf: &mut [u8], spin: bool) -> std::io::Result<()> {
+    while !buf.is_empty() {
+        match s.read(buf) {
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => buf = &mut buf[n..],
+            Err(e) if spin && e.kind() == std::io::ErrorKind::WouldBlock => std::hint::spin_loop(),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn write_all_spin(s: &mut dyn Stream, mut buf: &[u8], spin: bool) -> std::io::Result<()> {
+    while !buf.is_empty() {
+        match s.write(buf) {
+            Ok(n) => buf = &buf[n..],
+            Err(e) if spin && e.kind() == std::io::ErrorKind::WouldBlock => std::hint::spin_loop(),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn echo_once(s: &mut dyn Stream) -> std::io::Result<()> {
+    answer(s, &mut Vec::new(), false)
+}
+
+/// Request frames carry their reply size in bytes 1..5 (after the echo flag).
+fn echo(s: &mut dyn Stream, spin: bool) -> std::io::Result<()> {
+    let mut payload = Vec::new();
+    loop {
+        answer(s, &mut payload, spin)?;
+    }
+}
+
+fn answer(s: &mut dyn Stream, payload: &mut Vec<u8>, spin: bool) -> std::io::Result<()> {
+    {
+        let mut header = [0u8; 4];
+        read_exact_spin(s, &mut header, spin)?;
+        let len = u32::from_be_bytes(header) as usize;
+        payload.resize(len, 0);
+        read_exact_spin(s, payload, spin)?;
+        let reply_len = if payload.len() >= 5 {
+            u32::from_le_bytes([payload[1], payload[2], payload[3], payload[4]]) as usize
+        } else {
+            payload.len()
+        };
+        let mut reply = Vec::with_capacity(4 + reply_len);
+        reply.extend_from_slice(&(reply_len as u32).to_be_bytes());
+        if payload.first() == Some(&1) {
+            reply.extend_from_slice(&payload[..reply_len.min(payload.len())]);
+        }
+        reply.resize(4 + reply_len, 0);
+        write_all_spin(s, &reply, spin)
+    }
+}
+
+fn request(size: usize, reply: usize, echo_back: bool) -> Vec<u8> {
+    let size = size.max(5);
+    let mut frame = Vec::with_capacity(4 + size);
+    frame.extend_from_slice(&(size as u32).to_be_bytes());
+    frame.push(u8::from(echo_back));
+    frame.extend_from_slice(&(reply as u32).to_le_bytes());
+    frame.resize(4 + size, 7);
+    frame
+}
+
+/// Round trips of `size`-byte requests answered by `reply`-byte replies, one at a
+/// time: total time for `n`.
+pub fn ping_pong(address: &str, n: usize, size: usize, reply: usize, spin: bool) -> std::io::Result<Duration> {
+    let mut s = connect(address)?;
+    if spin {
+        s.set_nonblocking(true)?;
+    }
+    let req = request(size, reply, false);
+    let mut buf = vec![0u8; 4 + reply];
+    let start = Instant::now();
+    for _ in 0..n {
+        write_all_spin(&mut *s, &req, spin)?;
+        read_exact_spin(&mut *s, &mut buf, spin)?;
+    }
+    Ok(start.elapsed())
+}
+
+/// `n` round trips with `depth` requests in flight: total time. One thread keeps the
+/// window full: it reads whatever replies have arrived and writes as many new requests
+/// in one write.
+pub fn pipelined(address: &str, n: usize, depth: usize, size: usize, reply: usize) -> std::io::Result<Duration> {
+    let mut s = connect(address)?;
+    let req = request(size, reply, false);
+    let frame = 4 + reply;
+    let start = Instant::now();
+    let first = depth.min(n);
+    s.write_all(&req.repeat(first))?;
+    let (mut sent, mut done) = (first, 0usize);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut partial = 0usize;
+    while done < n {
+        let got = s.read(&mut buf)?;
+        if got == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        partial += got;
+        let replies = partial / frame;
+        partial %= frame;
+        done += replies;
+        let more = replies.min(n - sent);
+        if more > 0 {
+            s.write_all(&req.repeat(more))?;
+            sent += more;
+        }
+    }
+    Ok(start.elapsed())
+}
+
+/// 1 MiB echoed `n` times: total time.
+pub fn echo_bulk(address: &str, n: usize, bytes: usize) -> std::io::Result<Duration> {
+    let mut s = connect(address)?;
+    let req = request(bytes, bytes, true);
+    let mut buf = vec![0u8; 4 + bytes];
+    let start = Instant::now();
+    for _ in 0..n {
+        s.write_all(&req)?;
+        s.read_exact(&mut buf)?;
+    }
+    Ok(start.elapsed())
+}
+
+/// A bare connect plus one small round trip, `n` times: total time.
+pub fn connect_rtt(address: &str, n: usize) -> std::io::Result<Duration> {
+    let req = request(16, 8, false);
+    let mut buf = [0u8; 12];
+    let start = Instant::now();
+    for _ in 0..n {
+        let mut s = connect(address)?;
+        s.write_all(&req)?;
+        s.read_exact(&mut buf)?;
+    }
+    Ok(start.elapsed())
+}

@@ -1,0 +1,37 @@
+//! The benchmark runs once in CI at smoke scale (tiny counts, no comparisons), so it
+//! never rots: every workload must produce a positive figure.
+#![allow(clippy::unwrap_used)]
+
+#[test]
+fn manager_bench_runs_every_workload() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("figures.json");
+    let svg = dir.path().join("chart.svg");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_manager-bench"))
+        .args([
+            "--smoke",
+            "--no-python",
+            "--no-redis",
+            "--json",
+            json.to_str().unwrap(),
+            "--svg",
+            svg.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let figures: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = figures["unpinned"].as_array().unwrap();
+    for transport in ["unix", "tcp"] {
+        for id in
+            ["dict", "dict2", "incr", "queue10k", "queue10kb", "lock", "bulk", "connect", "pipe64", "memobj", "dict-ll"]
+        {
+            let row = rows
+                .iter()
+                .find(|r| r["id"] == id && r["transport"] == transport)
+                .unwrap_or_else(|| panic!("{id} {transport}"));
+            assert!(row["ours"]["median"].as_f64().unwrap() > 0.0, "{id} {transport}: {row}");
+        }
+    }
+    assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+}
