@@ -31,6 +31,8 @@ fn main() {
         ["produce", name, start, count] => produce(name, start.parse().unwrap_or(0), count.parse().unwrap_or(0)),
         ["consume", name, out] => consume(name, Path::new(out)),
         ["hammer", n] => hammer(n.parse().unwrap_or(0)),
+        ["pipe-produce", address, n] => pipe_role(address, Some(n.parse().unwrap_or(0))),
+        ["pipe-consume", address] => pipe_role(address, None),
         ["block-get", token] => block_get(token),
         ["block-barrier", token] => block_barrier(token),
         other => Err(format!("unknown worker command {other:?}").into()),
@@ -251,6 +253,32 @@ fn hammer(n: u64) -> Result {
         acked += 1;
     }
     println!("{me} {acked}");
+    Ok(())
+}
+
+/// `pipe-produce ADDRESS N` / `pipe-consume ADDRESS`: one item per call through the
+/// named `queue` of the server at ADDRESS (key from `MANAGER_AUTHKEY`), with a keepalive
+/// too long to rescue a lost wake-up. The consumer prints how many it got.
+fn pipe_role(address: &str, produce: Option<u32>) -> Result {
+    let key = manager_client::AuthKey::from_hex(&std::env::var("MANAGER_AUTHKEY")?)?;
+    let options = manager_client::ClientOptions { keepalive: Duration::from_secs(600), ..Default::default() };
+    let client = blocking::Client::connect_with(address, key, &options)?;
+    let q: blocking::QueueProxy<Option<u32>> = client.named("queue")?;
+    match produce {
+        Some(n) => {
+            for i in 0..n {
+                q.put(Some(i))?;
+            }
+            q.put(None)?;
+        }
+        None => {
+            let mut got = 0;
+            while q.get()?.is_some() {
+                got += 1;
+            }
+            println!("{got}");
+        }
+    }
     Ok(())
 }
 

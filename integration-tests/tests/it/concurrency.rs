@@ -74,3 +74,55 @@ async fn futures_poll_once<F: std::future::Future + Unpin>(fut: F) -> Option<F::
     })
     .await
 }
+
+/// A lost wake-up shows up as a stall that only the next keepalive ping ends. With the
+/// keepalive set longer than the deadline, a producer process and a consumer process
+/// going through a server process over TCP must still finish: every wake-up arrives on
+/// its own. (Normally a second or two; the bound only has to tell that from a stall.)
+#[test]
+fn a_producer_and_a_consumer_over_tcp_never_stall() {
+    use std::io::BufRead;
+    let key = manager_client::AuthKey::new(*b"stall-key").unwrap();
+    let mut server = util::worker()
+        .args(["serve-at", "tcp://127.0.0.1:0"])
+        .env("MANAGER_AUTHKEY", key.to_hex())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(server.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let address = line.trim().strip_prefix("LISTENING ").unwrap().to_owned();
+    for _ in 0..3 {
+        let spawn = |args: &[&str]| {
+            util::worker()
+                .args(args)
+                .env("MANAGER_AUTHKEY", key.to_hex())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let consumer = spawn(&["pipe-consume", &address]);
+        let mut producer = spawn(&["pipe-produce", &address, "20000"]);
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let mut consumer = Some(consumer);
+        loop {
+            if let Some(c) = consumer.as_mut() {
+                if c.try_wait().unwrap().is_some() {
+                    break;
+                }
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = consumer.as_mut().map(|c| c.kill());
+                let _ = producer.kill();
+                let _ = server.kill();
+                panic!("the pipeline stalled: a wake-up was lost");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let out = consumer.take().unwrap().wait_with_output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "20000");
+        assert!(producer.wait().unwrap().success());
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+}

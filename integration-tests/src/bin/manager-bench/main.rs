@@ -171,102 +171,149 @@ fn phase(args: &[String]) {
     }
 
     // Ours: a manager server in its own process.
+    // BENCH_ONLY=id,id,...: run just those workloads (for investigating one figure).
+    let only: Option<Vec<String>> = std::env::var("BENCH_ONLY").ok().map(|v| v.split(',').map(str::to_owned).collect());
+    let want = |id: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == id));
+    let mut measure = |id: &str, name: &str, unit: Unit, f: &mut dyn FnMut() -> Figure, floor: Option<Figure>| {
+        if want(id) {
+            let ours = Some(f());
+            rows.push(Row {
+                id: id.into(),
+                name: name.into(),
+                transport: transport.into(),
+                unit,
+                ours,
+                floor,
+                python: None,
+                redis: None,
+            });
+        }
+    };
     let (mut server, address) = workloads::start_server(&addr("m.sock"), &key, 0);
     let ctx = Ctx { address, key: key.clone(), options: manager_client::ClientOptions::default(), scale };
-    let mut row = |id: &str, name: &str, unit: Unit, ours: Figure, floor: Option<Figure>| {
-        rows.push(Row {
-            id: id.into(),
-            name: name.into(),
-            transport: transport.into(),
-            unit,
-            ours: Some(ours),
-            floor,
-            python: None,
-            redis: None,
-        });
-    };
-    row(
+    measure(
         "dict",
         "dict insert + get, 1 client",
         Unit::Micros,
-        median(reps, || us(workloads::dict_ops(&ctx))),
+        &mut || median(reps, || us(workloads::dict_ops(&ctx))),
         Some(rt.clone()),
     );
-    row(
+    measure(
         "dict2",
         "dict insert + get, 2 client processes",
         Unit::OpsPerSec,
-        median(reps, || workloads::dict_two_processes(&ctx)),
+        &mut || median(reps, || workloads::dict_two_processes(&ctx)),
         None,
     );
-    row("incr", "#[shared] incr()", Unit::Micros, median(reps, || us(workloads::incr(&ctx))), Some(rt.clone()));
+    measure(
+        "incr",
+        "#[shared] incr()",
+        Unit::Micros,
+        &mut || median(reps, || us(workloads::incr(&ctx))),
+        Some(rt.clone()),
+    );
     for (items, label) in [(10_000usize, "10k"), (100_000, "100k")] {
         let items = ((items as f64 * scale) as usize).max(100);
         let r = if quick && label == "100k" { 1 } else { reps };
-        row(
-            &format!("queue{label}"),
-            &format!("queue producer -> consumer, {label} items, one per call"),
-            Unit::OpsPerSec,
-            median(r, || workloads::queue(&ctx, items, false)),
-            None,
-        );
-        row(
-            &format!("queue{label}b"),
-            &format!("queue producer -> consumer, {label} items, batched"),
-            Unit::OpsPerSec,
-            median(r, || workloads::queue(&ctx, items, true)),
-            None,
-        );
+        for (batched, suffix, how) in [(false, "", "one per call"), (true, "b", "batched")] {
+            measure(
+                &format!("queue{label}{suffix}"),
+                &format!("queue producer -> consumer, {label} items, {how}"),
+                Unit::OpsPerSec,
+                &mut || median(r, || workloads::queue(&ctx, items, batched)),
+                None,
+            );
+        }
     }
-    row(
+    measure(
         "lock",
         "Lock acquire + release (per pair)",
         Unit::Micros,
-        median(reps, || us(workloads::lock_pairs(&ctx))),
+        &mut || median(reps, || us(workloads::lock_pairs(&ctx))),
         Some(Figure::scaled(&rt, 2.0)),
     );
-    row("bulk", "1 MiB values set + get", Unit::MBps, median(reps, || workloads::value_1mib(&ctx)), Some(bulk));
-    row("connect", "connect + authenticate", Unit::Micros, median(reps, || us(workloads::connect(&ctx))), Some(conn));
-    row(
+    measure(
+        "bulk",
+        "1 MiB values set + get",
+        Unit::MBps,
+        &mut || median(reps, || workloads::value_1mib(&ctx)),
+        Some(bulk),
+    );
+    measure(
+        "connect",
+        "connect + authenticate",
+        Unit::Micros,
+        &mut || median(reps, || us(workloads::connect(&ctx))),
+        Some(conn),
+    );
+    measure(
         "pipe64",
         "64 calls in flight on one connection",
         Unit::OpsPerSec,
-        median(reps, || workloads::pipelined(&ctx, 64)),
+        &mut || median(reps, || workloads::pipelined(&ctx, 64)),
         Some(pipe),
     );
-    let (per_conn, per_obj, rate100) = workloads::memory_and_scale(&ctx, server.id());
-    row("memconn", "server memory per idle connection", Unit::Bytes, Figure::single(per_conn), None);
-    row("memobj", "server memory per small object (100k counters)", Unit::Bytes, Figure::single(per_obj), None);
-    row("conn100", "calls/s with 100 connections at once", Unit::OpsPerSec, Figure::single(rate100), None);
+    if want("memconn") {
+        let (per_conn, per_obj, rate100) = workloads::memory_and_scale(&ctx, server.id());
+        measure("memconn", "server memory per idle connection", Unit::Bytes, &mut || Figure::single(per_conn), None);
+        measure(
+            "memobj",
+            "server memory per small object (100k counters)",
+            Unit::Bytes,
+            &mut || Figure::single(per_obj),
+            None,
+        );
+        measure(
+            "conn100",
+            "calls/s with 100 connections at once",
+            Unit::OpsPerSec,
+            &mut || Figure::single(rate100),
+            None,
+        );
+    }
     drop(server.stdin.take());
     let _ = server.wait();
 
-    // Low-latency mode: both sides spin before sleeping.
-    let (mut fast, fast_addr) = workloads::start_server(&addr("fast.sock"), &key, 50);
-    let fast_ctx = Ctx {
-        address: fast_addr,
-        key,
-        options: manager_client::ClientOptions { spin: Duration::from_micros(50), ..Default::default() },
-        scale,
-    };
-    row(
-        "dict-ll",
-        "dict insert + get, low-latency mode",
-        Unit::Micros,
-        median(reps, || us(workloads::dict_ops(&fast_ctx))),
-        Some(busy.clone()),
-    );
-    row(
-        "incr-ll",
-        "#[shared] incr(), low-latency mode",
-        Unit::Micros,
-        median(reps, || us(workloads::incr(&fast_ctx))),
-        Some(busy),
-    );
-    drop(fast.stdin.take());
-    let _ = fast.wait();
+    // Low-latency mode: both sides spin before sleeping. Only meaningful unpinned: two
+    // spinning processes on one core only take turns.
+    if !pinned_here() {
+        let (mut fast, fast_addr) = workloads::start_server(&addr("fast.sock"), &key, 50);
+        let fast_ctx = Ctx {
+            address: fast_addr,
+            key,
+            options: manager_client::ClientOptions { spin: Duration::from_micros(50), ..Default::default() },
+            scale,
+        };
+        measure(
+            "dict-ll",
+            "dict insert + get, low-latency mode",
+            Unit::Micros,
+            &mut || median(reps, || us(workloads::dict_ops(&fast_ctx))),
+            Some(busy.clone()),
+        );
+        measure(
+            "incr-ll",
+            "#[shared] incr(), low-latency mode",
+            Unit::Micros,
+            &mut || median(reps, || us(workloads::incr(&fast_ctx))),
+            Some(busy.clone()),
+        );
+        drop(fast.stdin.take());
+        let _ = fast.wait();
+    }
 
     std::fs::write(out, serde_json::to_string(&rows).unwrap()).expect("write rows");
+}
+
+/// Whether this process may run on only one core (the pinned phase).
+fn pinned_here() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Cpus_allowed_list:")).map(|l| l.to_owned()))
+        .is_some_and(|l| {
+            let list = l.split(':').nth(1).unwrap_or("").trim().to_owned();
+            !list.contains(',') && !list.contains('-')
+        })
 }
 
 fn spawn_line(args: &[&str]) -> (std::process::Child, String) {

@@ -1,0 +1,58 @@
+//! Drives `N` sequential `incr` calls at a running server (for profiling the server
+//! under a tool such as callgrind or perf):
+//!
+//! ```text
+//! MANAGER_ADDRESS=unix:/tmp/m.sock MANAGER_AUTHKEY=<hex> cargo run --release --example profile_calls -- 20000
+//! ```
+//!
+//! With `serve ADDRESS` it is the server instead (key from `MANAGER_AUTHKEY`), so either
+//! side can run under the profiler.
+
+use integration_tests::{Counter, CounterBlockingProxy};
+use manager_client::blocking::Client;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("serve") {
+        let address = args.get(2).ok_or("serve ADDRESS")?;
+        let key = manager_client::AuthKey::from_hex(&std::env::var("MANAGER_AUTHKEY")?)?;
+        let rt = match std::env::var("RUNTIME").as_deref() {
+            Ok("current") => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
+            Ok(n) if n.parse::<usize>().is_ok() => {
+                tokio::runtime::Builder::new_multi_thread().worker_threads(n.parse()?).enable_all().build()?
+            }
+            #[cfg(tokio_unstable)]
+            Ok("nolifo") => tokio::runtime::Builder::new_multi_thread().disable_lifo_slot().enable_all().build()?,
+            #[cfg(tokio_unstable)]
+            Ok("eager") => {
+                tokio::runtime::Builder::new_multi_thread().enable_eager_driver_handoff().enable_all().build()?
+            }
+            _ => tokio::runtime::Runtime::new()?,
+        };
+        return rt.block_on(async {
+            let server = manager_server::Server::builder()
+                .listen(&address.parse()?)
+                .authkey_value(key)
+                .register::<Counter>()
+                .allow_remote_shutdown(true)
+                .start()
+                .await?;
+            println!("LISTENING {}", server.address());
+            server.serve_forever().await?;
+            Ok(())
+        });
+    }
+    let n: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(20_000);
+    let client = Client::from_env()?;
+    let c = CounterBlockingProxy::create(&client, 0)?;
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        c.incr(1)?;
+    }
+    let per = start.elapsed() / n as u32;
+    if args.iter().any(|a| a == "--stop") {
+        client.shutdown_server()?;
+    }
+    println!("{n} calls, {per:?} per call");
+    Ok(())
+}
