@@ -6,7 +6,8 @@
 //! ```
 //!
 //! With `serve ADDRESS` it is the server instead (key from `MANAGER_AUTHKEY`), so either
-//! side can run under the profiler.
+//! side can run under the profiler; `RUNTIME=current` or `RUNTIME=N` picks its tokio
+//! runtime (a current-thread one, or N workers).
 
 use integration_tests::{Counter, CounterBlockingProxy};
 use manager_client::blocking::Client;
