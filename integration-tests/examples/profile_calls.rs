@@ -22,10 +22,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Ok(n) if n.parse::<usize>().is_ok() => {
                 tokio::runtime::Builder::new_multi_thread().worker_threads(n.parse()?).enable_all().build()?
             }
-            #[cfg(tokio_unstable)]
-            Ok("nolifo") => tokio::runtime::Builder::new_multi_thread().disable_lifo_slot().enable_all().build()?,
-            #[cfg(tokio_unstable)]
-            Ok("eager") => {
                 tokio::runtime::Builder::new_multi_thread().enable_eager_driver_handoff().enable_all().build()?
             }
             _ => tokio::runtime::Runtime::new()?,
