@@ -22,8 +22,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Ok(n) if n.parse::<usize>().is_ok() => {
                 tokio::runtime::Builder::new_multi_thread().worker_threads(n.parse()?).enable_all().build()?
             }
-                tokio::runtime::Builder::new_multi_thread().enable_eager_driver_handoff().enable_all().build()?
-            }
             _ => tokio::runtime::Runtime::new()?,
         };
         return rt.block_on(async {
