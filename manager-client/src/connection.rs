@@ -463,7 +463,9 @@ async fn authenticate(
         address: address.to_string(),
         reason: format!("during the handshake: {e}"),
     };
-    write_frame(stream, &hello).await.map_err(lost)?;
+    // A server that refuses us (at its connection limit, say) may close before our hello
+    // arrives: the write then fails, but its refusal can still be waiting to be read.
+    let mut write_failed = write_frame(stream, &hello).await.err();
     loop {
         let msg = loop {
             if let Some(f) = decoder.next_frame().map_err(|e| Error::Handshake {
@@ -472,8 +474,10 @@ async fn authenticate(
             })? {
                 break f.to_vec();
             }
-            if stream.read_some(decoder.buffer_mut()).await.map_err(lost)? == 0 {
-                return Err(lost(io::ErrorKind::UnexpectedEof.into()));
+            match stream.read_some(decoder.buffer_mut()).await {
+                Ok(0) => return Err(lost(write_failed.take().unwrap_or(io::ErrorKind::UnexpectedEof.into()))),
+                Ok(_) => {}
+                Err(e) => return Err(lost(write_failed.take().unwrap_or(e))),
             }
         };
         match hs.receive(&msg) {

@@ -592,6 +592,7 @@ async fn accept_loop(listener: Listener, shared: Arc<Shared>, tracker: TaskTrack
                         tracing::warn!(%peer, limit, "connection refused: at the connection limit");
                         let msg = handshake::unavailable_message(&format!("too many connections (limit {limit})"));
                         let _ = write_frame(&stream, &msg).await;
+                        linger(&stream).await;
                         return;
                     };
                     serve_peer(stream, peer, shared, conn_id).await;
@@ -607,6 +608,24 @@ async fn accept_loop(listener: Listener, shared: Arc<Shared>, tracker: TaskTrack
     if let Listener::Unix(_, path) = &listener {
         let _ = std::fs::remove_file(path);
     }
+}
+
+/// Before closing a refused connection, reads (and discards) what the peer sends until it
+/// closes, for at most a second: closing with its hello unread would reset the connection
+/// and could destroy the refusal before the peer reads it.
+async fn linger(stream: &Stream) {
+    let drain = async {
+        let mut buf = Vec::with_capacity(512);
+        let mut total = 0usize;
+        while total < 64 * 1024 {
+            buf.clear();
+            match stream.read_some(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => total += n,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
 }
 
 async fn accept(listener: &Listener) -> std::io::Result<(Stream, String)> {

@@ -4,8 +4,8 @@
 //! `MANAGER_AUTHKEY`.
 
 use integration_tests::{Counter, CounterBlockingProxy, CounterProxy, token_from_hex, token_to_hex};
-use manager_client::Client;
 use manager_client::blocking;
+use manager_client::{Client, RemoteErrorKind};
 use manager_server::Server;
 use std::io::BufRead;
 use std::path::Path;
@@ -15,6 +15,7 @@ type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn main() {
     integration_tests::init_logging();
+    watchdog();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
@@ -41,6 +42,17 @@ fn main() {
         eprintln!("worker: {e}");
         std::process::exit(1);
     }
+}
+
+/// Exits the worker after `WORKER_DEADLINE_SECS` (default 300): a test that goes wrong
+/// fails with a message instead of leaving a worker blocked forever (and CI with it).
+fn watchdog() {
+    let secs = std::env::var("WORKER_DEADLINE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(300);
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(secs));
+        eprintln!("worker {}: still running after {secs} s; exiting", std::process::id());
+        std::process::exit(3);
+    });
 }
 
 /// `incr NAME TIMES`: increments the named counter by 1, TIMES times, through the
@@ -221,18 +233,20 @@ fn produce(name: &str, start: u64, count: u64) -> Result {
     Ok(())
 }
 
-/// `consume NAME FILE`: gets from the named queue in batches until it meets the
-/// sentinel `u64::MAX`, writing every item (little-endian u64s) to FILE.
+/// `consume NAME FILE`: gets from the named queue in batches until the queue is shut
+/// down and drained, writing every item (little-endian u64s) to FILE.
+///
+/// (Not a sentinel per consumer: one batch can hold several sentinels, and the consumers
+/// that should have had them would then wait forever.)
 fn consume(name: &str, out: &Path) -> Result {
     let client = blocking::Client::from_env()?;
     let queue: blocking::QueueProxy<u64> = client.named(name)?;
     let mut bytes = Vec::new();
-    'outer: loop {
-        for v in queue.get_many(1000, None)? {
-            if v == u64::MAX {
-                break 'outer;
-            }
-            bytes.extend_from_slice(&v.to_le_bytes());
+    loop {
+        match queue.get_many(1000, None) {
+            Ok(batch) => batch.iter().for_each(|v| bytes.extend_from_slice(&v.to_le_bytes())),
+            Err(e) if e.remote_kind() == Some(RemoteErrorKind::QueueShutDown) => break,
+            Err(e) => return Err(e.into()),
         }
     }
     std::fs::write(out, bytes)?;
