@@ -53,9 +53,16 @@ impl Raw {
     }
 
     pub fn send_request(&mut self, id: u64, request: Request<'_>) {
+        self.try_send_request(id, request).unwrap();
+    }
+
+    /// Sends a request, reporting (not panicking on) a connection the server closed.
+    pub fn try_send_request(&mut self, id: u64, request: Request<'_>) -> std::io::Result<()> {
         let mut payload = Vec::new();
         request.encode(id, &mut payload);
-        self.send_frame(&payload);
+        let mut buf = Vec::new();
+        frame::encode_frame(&payload, &mut buf, usize::MAX).unwrap();
+        self.stream.write_all(&buf)
     }
 
     /// The next frame, or `None` once the server closed the connection.
