@@ -32,6 +32,9 @@ use crate::stream::Stream;
 struct Output {
     buf: Vec<u8>,
     pos: usize,
+    /// Set by the reader while the callers it just woke run: their requests are
+    /// appended, and the reader writes them all at once when it resumes.
+    coalescing: bool,
 }
 
 impl Output {
@@ -94,11 +97,18 @@ impl ConnState {
         let start = frame::begin_frame(&mut out.buf);
         encode(&mut out.buf);
         frame::finish_frame(&mut out.buf, start, self.max_frame)?;
-        if !was_idle {
-            // The writer task is already draining the buffer; it will get to this too.
+        if !was_idle || out.coalescing {
+            // The writer task is already draining the buffer, or the reader will write
+            // this together with the requests of the other callers it woke.
             return Ok(());
         }
-        let Output { buf, pos } = &mut *out;
+        self.write_out(out)
+    }
+
+    /// Writes what `out` holds, as far as the socket takes it now; the writer task
+    /// finishes the rest.
+    fn write_out(&self, mut out: MutexGuard<'_, Output>) -> Result<(), Error> {
+        let Output { buf, pos, .. } = &mut *out;
         match self.stream.try_write(&buf[*pos..]) {
             Ok(n) => *pos += n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -348,8 +358,9 @@ async fn reader(state: Arc<ConnState>, mut decoder: FrameDecoder, keepalive: Dur
                 Ok(true) => {
                     state.heard.store(true, Ordering::Relaxed);
                     ping_sent = false;
-                    if let Err(reason) = route(&state, &mut decoder) {
-                        break reason;
+                    match route(&state, &mut decoder) {
+                        Ok(woken) => coalesce(&state, woken).await,
+                        Err(reason) => break reason,
                     }
                     continue;
                 }
@@ -368,8 +379,9 @@ async fn reader(state: Arc<ConnState>, mut decoder: FrameDecoder, keepalive: Dur
                     Ok(_) => {
                         state.heard.store(true, Ordering::Relaxed);
                         ping_sent = false;
-                        if let Err(reason) = route(&state, &mut decoder) {
-                            break reason;
+                        match route(&state, &mut decoder) {
+                            Ok(woken) => coalesce(&state, woken).await,
+                            Err(reason) => break reason,
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -398,17 +410,39 @@ async fn reader(state: Arc<ConnState>, mut decoder: FrameDecoder, keepalive: Dur
     state.fail(reason);
 }
 
-/// Hands every complete response in `decoder` to its waiter.
-fn route(state: &ConnState, decoder: &mut FrameDecoder) -> Result<(), String> {
+/// Hands every complete response in `decoder` to its waiter; returns how many there
+/// were.
+fn route(state: &ConnState, decoder: &mut FrameDecoder) -> Result<usize, String> {
+    let mut routed = 0;
     loop {
         match decoder.next_frame() {
             Ok(Some(payload)) => {
                 let id = Response::peek_id(payload).map_err(|e| format!("the server sent a bad response: {e}"))?;
                 lock(&state.in_flight).complete(id, payload.to_vec());
+                routed += 1;
             }
-            Ok(None) => return Ok(()),
+            Ok(None) => return Ok(routed),
             Err(e) => return Err(format!("the server sent a bad frame: {e}")),
         }
+    }
+}
+
+/// After the reader woke several callers at once (calls in flight), lets them run
+/// first and writes the requests they send in one go: one write for a batch instead
+/// of one per call. A single response is left alone: its caller writes at once, as a
+/// sequential caller must.
+async fn coalesce(state: &ConnState, woken: usize) {
+    if woken < 2 {
+        return;
+    }
+    lock(&state.out).coalescing = true;
+    // The woken callers are queued ahead of us: they run, and append, now.
+    tokio::task::yield_now().await;
+    let mut out = lock(&state.out);
+    out.coalescing = false;
+    if out.pending() > 0 {
+        // A failure is recorded in the state and reaches every caller.
+        let _ = state.write_out(out);
     }
 }
 
@@ -430,7 +464,7 @@ async fn writer(state: Arc<ConnState>) {
                     out.pos = 0;
                     break;
                 }
-                let Output { buf, pos } = &mut *out;
+                let Output { buf, pos, .. } = &mut *out;
                 state.stream.try_write(&buf[*pos..]).map(|n| *pos += n)
             };
             match result {

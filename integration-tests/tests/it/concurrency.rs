@@ -63,6 +63,38 @@ async fn many_tasks_share_one_client() {
     assert_eq!(counter.get().await.unwrap(), 32 * 200);
 }
 
+/// 64 calls in flight on one connection, on one thread: the client writes the requests
+/// of the callers one batch of responses woke in one go. Every call still gets its own
+/// answer: each `incr` returns a distinct count, and together they are 1..=N.
+#[tokio::test]
+async fn sixty_four_calls_in_flight_each_get_their_own_answer() {
+    let (_dir, server) = util::start(Server::builder().named("c", Counter::new(0))).await;
+    let client = Client::connect(server.address(), server.authkey()).await.unwrap();
+    let counter: CounterProxy = client.named("c").await.unwrap();
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                for _ in 0..300 {
+                    seen.push(counter.incr(1).await.unwrap());
+                }
+                seen
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    // A request left unwritten would hang its caller: bound the wait.
+    let joined = tokio::time::timeout(Duration::from_secs(60), async {
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+    });
+    joined.await.expect("every call answered within 60 s");
+    all.sort_unstable();
+    assert_eq!(all, (1..=64 * 300).collect::<Vec<u64>>());
+}
+
 /// Polls a future once; its output if it was ready.
 async fn futures_poll_once<F: std::future::Future + Unpin>(fut: F) -> Option<F::Output> {
     let mut fut = fut;
