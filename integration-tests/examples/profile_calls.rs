@@ -7,7 +7,8 @@
 //!
 //! With `serve ADDRESS` it is the server instead (key from `MANAGER_AUTHKEY`), so either
 //! side can run under the profiler; `RUNTIME=current` or `RUNTIME=N` picks its tokio
-//! runtime (a current-thread one, or N workers).
+//! runtime (a current-thread one, or N workers). `DEPTH=64` keeps 64 calls in flight on
+//! the one connection instead of calling one at a time.
 
 use integration_tests::{Counter, CounterBlockingProxy};
 use manager_client::blocking::Client;
@@ -38,6 +39,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
     }
     let n: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(20_000);
+    if let Some(depth) = std::env::var("DEPTH").ok().and_then(|d| d.parse::<u64>().ok()) {
+        return in_flight(n, depth.max(1));
+    }
     let client = Client::from_env()?;
     let c = CounterBlockingProxy::create(&client, 0)?;
     let start = std::time::Instant::now();
@@ -50,4 +54,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("{n} calls, {per:?} per call");
     Ok(())
+}
+
+/// `n` calls, `depth` of them in flight at once, from one current-thread runtime.
+fn in_flight(n: u64, depth: u64) -> Result<(), Box<dyn std::error::Error>> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        let client = manager_client::Client::from_env().await?;
+        let c = integration_tests::CounterProxy::create(&client, 0).await?;
+        let start = std::time::Instant::now();
+        let tasks: Vec<_> = (0..depth)
+            .map(|_| {
+                let c = c.clone();
+                tokio::spawn(async move {
+                    for _ in 0..n / depth {
+                        c.incr(1).await?;
+                    }
+                    Ok::<_, manager_client::Error>(())
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await??;
+        }
+        let calls = n / depth * depth;
+        println!("{calls} calls, {depth} in flight: {:.0} calls/s", calls as f64 / start.elapsed().as_secs_f64());
+        Ok(())
+    })
 }
