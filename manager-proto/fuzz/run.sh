@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every fuzz target (or those named: `run.sh 600 frames requests`) for a bounded
-# time (default 60 s each; `run.sh 600` for ten minutes), keeping the corpus between runs. Needs cargo-fuzz (`cargo install
-# cargo-fuzz`); on a stable toolchain RUSTC_BOOTSTRAP=1 lets it use the sanitizer flags.
+# time (default 60 s each; `run.sh 600` for ten minutes), keeping the corpus between
+# runs. Needs cargo-fuzz (`cargo install cargo-fuzz`); on a stable toolchain
+# RUSTC_BOOTSTRAP=1 lets it use the sanitizer flags.
 # A crash leaves its input in fuzz/artifacts/<target>/: copy it to
 # manager-proto/tests/fuzz_regressions/<target>/ so `cargo test` replays it for ever.
 set -euo pipefail
