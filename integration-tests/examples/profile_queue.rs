@@ -66,5 +66,5 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn token(hex: &str) -> Result<manager_client::Token, Box<dyn std::error::Error>> {
-    Ok(integration_tests::token_from_hex(hex))
+    Ok(integration_tests::token_from_hex(hex)?)
 }

@@ -207,15 +207,23 @@ impl Tagged {
 
 /// A token as hex text, to hand to another process on a command line or a pipe.
 pub fn token_to_hex(token: &manager_client::Token) -> String {
-    let bytes = manager_client::proto::postcard::to_allocvec(token).unwrap();
+    // ok: a Token is plain data (strings and integers); postcard cannot fail on it.
+    let bytes = manager_client::proto::postcard::to_allocvec(token).expect("a token always encodes");
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The inverse of [`token_to_hex`].
-pub fn token_from_hex(hex: &str) -> manager_client::Token {
+/// The inverse of [`token_to_hex`]; text that is not a token's hex is an error.
+pub fn token_from_hex(hex: &str) -> Result<manager_client::Token, String> {
     let hex = hex.trim();
-    let bytes: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
-    manager_client::proto::postcard::from_bytes(&bytes).unwrap()
+    if hex.len() % 2 != 0 || !hex.is_ascii() {
+        return Err(format!("not a token's hex: {hex:?}"));
+    }
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|e| format!("not a token's hex: {e}"))?;
+    manager_client::proto::postcard::from_bytes(&bytes).map_err(|e| format!("not a token: {e}"))
 }
 
 /// Sets up `tracing` output from `RUST_LOG` (for binaries and examples).

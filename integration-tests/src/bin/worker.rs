@@ -134,7 +134,7 @@ fn attach() -> Result {
     let client = rt.block_on(Client::from_env())?;
     let stdin = std::io::stdin();
     let mut lines = stdin.lock().lines();
-    let token = token_from_hex(&lines.next().ok_or("no token on stdin")??);
+    let token = token_from_hex(&lines.next().ok_or("no token on stdin")??)?;
     let mut proxy: Option<CounterProxy> = Some(rt.block_on(client.attach(&token))?);
     println!("ATTACHED {}", token_to_hex(&token));
     for line in lines {
@@ -161,7 +161,7 @@ fn attach() -> Result {
 /// killed — never releasing it.
 fn hold_lock(token: &str) -> Result {
     let client = blocking::Client::from_env()?;
-    let lock: blocking::LockProxy = client.attach(&token_from_hex(token))?;
+    let lock: blocking::LockProxy = client.attach(&token_from_hex(token)?)?;
     lock.acquire()?;
     println!("HELD");
     loop {
@@ -300,7 +300,7 @@ fn pipe_role(address: &str, produce: Option<u32>) -> Result {
 /// names (to be killed there).
 fn block_get(token: &str) -> Result {
     let client = blocking::Client::from_env()?;
-    let queue: blocking::QueueProxy<String> = client.attach(&token_from_hex(token))?;
+    let queue: blocking::QueueProxy<String> = client.attach(&token_from_hex(token)?)?;
     println!("WAITING");
     let item = queue.get()?;
     println!("GOT {item}");
@@ -310,7 +310,7 @@ fn block_get(token: &str) -> Result {
 /// `block-barrier TOKEN`: prints `WAITING`, then waits on the barrier the token names.
 fn block_barrier(token: &str) -> Result {
     let client = blocking::Client::from_env()?;
-    let barrier: blocking::BarrierProxy = client.attach(&token_from_hex(token))?;
+    let barrier: blocking::BarrierProxy = client.attach(&token_from_hex(token)?)?;
     println!("WAITING");
     println!("PASSED {}", barrier.wait()?);
     Ok(())
