@@ -27,7 +27,11 @@ use manager_proto::{
 };
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::task::{Context, Wake, Waker};
+
+use crate::connection::ConnState;
 
 use crate::builtins::Data;
 use crate::{ClientOptions, ToAddress};
@@ -43,22 +47,51 @@ pub use crate::builtins::{
 pub use crate::builtins::{ConditionGuard, LockGuard, SemaphoreGuard};
 
 /// Owns the runtime; shuts it down without blocking, wherever the last reference drops.
+///
+/// Calls made through it take a fast path where it can: the calling thread sends its
+/// request, then sleeps in `recv` on the socket itself and routes what comes
+/// ([`ConnState::read_until`]) — two syscalls per call, no runtime wake-ups. The
+/// runtime still runs whenever that cannot serve (another thread already reads, output
+/// is queued, a quiet server for a keepalive period, or a future that waits on
+/// something else).
 #[derive(Debug)]
-struct Runtime(Option<tokio::runtime::Runtime>);
+struct Runtime {
+    rt: Option<tokio::runtime::Runtime>,
+    /// The connection whose socket the fast path reads; weak, so that it does not keep
+    /// the connection open. Unset: no fast path.
+    conn: OnceLock<Weak<ConnState>>,
+}
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        if let Some(rt) = self.0.take() {
+        if let Some(rt) = self.rt.take() {
             rt.shutdown_background();
         }
     }
 }
 
-impl BlockOn for Runtime {
-    fn block_on_unit(&self, fut: Pin<&mut (dyn Future<Output = ()> + '_)>) -> Result<(), Error> {
-        let Some(rt) = &self.0 else {
-            return Err(Error::Config("the blocking client's runtime is gone".into()));
-        };
+/// The waker of a call driven by the fast path: records that the call can make progress.
+#[derive(Debug, Default)]
+struct Woken(AtomicBool);
+
+impl Wake for Woken {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+impl Runtime {
+    fn runtime(&self) -> Result<&tokio::runtime::Runtime, Error> {
+        self.rt.as_ref().ok_or_else(|| Error::Config("the blocking client's runtime is gone".into()))
+    }
+
+    /// Runs `fut` on the runtime (no fast path).
+    fn run_general(&self, fut: Pin<&mut (dyn Future<Output = ()> + '_)>) -> Result<(), Error> {
+        let rt = self.runtime()?;
         if tokio::runtime::Handle::try_current().is_err() {
             rt.block_on(fut);
             return Ok(());
@@ -76,10 +109,53 @@ impl BlockOn for Runtime {
     }
 }
 
+impl BlockOn for Runtime {
+    fn block_on_unit(&self, mut fut: Pin<&mut (dyn Future<Output = ()> + '_)>) -> Result<(), Error> {
+        let rt = self.runtime()?;
+        let state = self.conn.get().and_then(Weak::upgrade);
+        let Some(state) = state.filter(|_| tokio::runtime::Handle::try_current().is_err()) else {
+            return self.run_general(fut);
+        };
+        let woken = Arc::new(Woken::default());
+        let waker = Waker::from(Arc::clone(&woken));
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            woken.0.store(false, Ordering::Relaxed);
+            crate::connection::clear_waiting();
+            let polled = {
+                let _context = rt.enter();
+                fut.as_mut().poll(&mut cx)
+            };
+            if polled.is_ready() {
+                return Ok(());
+            }
+            if !(state.is_awaited_here() && state.read_until(&woken.0)) {
+                break;
+            }
+        }
+        // The runtime's `block_on` polls the future first (with its own waker), so
+        // nothing that happened since our last poll is missed.
+        rt.block_on(fut);
+        Ok(())
+    }
+}
+
+/// Runs futures on the client's runtime without the fast path: for arbitrary user
+/// futures (`Client::block_on`), which may wait on timers or other sockets that only
+/// the runtime drives.
+#[derive(Debug)]
+struct General<'a>(&'a Runtime);
+
+impl BlockOn for General<'_> {
+    fn block_on_unit(&self, fut: Pin<&mut (dyn Future<Output = ()> + '_)>) -> Result<(), Error> {
+        self.0.run_general(fut)
+    }
+}
+
 /// The blocking client's runtime runs only during calls, so a quiet client would send
 /// nothing; this thread pings for it (without the runtime: the send is a non-blocking
 /// write) and ends with the connection.
-fn spawn_keepalive(state: std::sync::Weak<crate::connection::ConnState>, period: std::time::Duration) {
+fn spawn_keepalive(state: Weak<ConnState>, period: std::time::Duration) {
     let spawned = std::thread::Builder::new().name("manager-keepalive".into()).spawn(move || {
         loop {
             std::thread::sleep(period);
@@ -128,9 +204,20 @@ impl Client {
         keepalive: std::time::Duration,
     ) -> Result<Client, Error> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::from)?;
-        let runtime = Arc::new(Runtime(Some(rt)));
+        let runtime = Arc::new(Runtime { rt: Some(rt), conn: OnceLock::new() });
         let inner = block_on(&*runtime, connect)??;
-        spawn_keepalive(inner.conn_state(), keepalive);
+        let state = inner.conn_state();
+        if let Some(conn) = state.upgrade() {
+            // A receive timeout of one keepalive period: a fast-path reader that hears
+            // nothing for that long hands over to the reader task's liveness watch.
+            match conn.allow_blocking_reads(keepalive) {
+                Ok(()) => {
+                    let _ = runtime.conn.set(state.clone());
+                }
+                Err(e) => tracing::debug!("blocking client without its fast path: {e}"),
+            }
+        }
+        spawn_keepalive(state, keepalive);
         Ok(Client { inner, runtime })
     }
 
@@ -198,7 +285,7 @@ impl Client {
     /// Runs an async proxy call to completion on this client's runtime: the bridge for
     /// async-only APIs.
     pub fn block_on<T>(&self, fut: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
-        self.run(fut)
+        block_on(&General(&self.runtime), fut)?
     }
 
     /// Wraps an async proxy made on this client as a blocking one.

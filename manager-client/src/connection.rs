@@ -64,11 +64,39 @@ pub(crate) struct ConnState {
     /// Set on every send; when a keepalive period passes without one, a ping goes out
     /// so the server's idle timeout knows we are alive.
     sent: AtomicBool,
+    /// Frames read but not yet routed. Whoever reads the socket holds it: the reader
+    /// task, or a blocking client's calling thread (`read_until`).
+    decoder: Mutex<FrameDecoder>,
+    /// Signalled when a calling thread stops reading, for a reader task that found the
+    /// socket taken.
+    read_released: Notify,
+    /// Low-latency mode: how long a reader polls before sleeping.
+    spin: Duration,
+}
+
+thread_local! {
+    /// The connection whose response the last polled call on this thread waits for
+    /// (its `ConnState`'s address), so a blocking client reads its socket on this thread
+    /// only when that is what the call waits on.
+    static WAITING_ON: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Forgets which connection this thread's call waited on (before polling it again).
+pub(crate) fn clear_waiting() {
+    WAITING_ON.with(|w| w.set(0));
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Nothing panics while these locks are held; recover rather than spread a poison.
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn try_lock<T>(m: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
+    match m.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
+    }
 }
 
 impl ConnState {
@@ -152,6 +180,71 @@ impl ConnState {
         // Id 0 is reserved for "no response".
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
+
+    /// Whether the call last polled on this thread waits for a response on this
+    /// connection (and nothing else is known to hold it up).
+    pub(crate) fn is_awaited_here(&self) -> bool {
+        WAITING_ON.with(|w| w.get()) == std::ptr::from_ref(self) as usize
+    }
+
+    /// Makes the socket's reads able to sleep on a blocking client's calling thread
+    /// (see [`ConnState::read_until`]); `timeout` bounds each sleep.
+    pub(crate) fn allow_blocking_reads(&self, timeout: Duration) -> io::Result<()> {
+        self.stream.allow_blocking_reads(timeout)
+    }
+
+    /// A blocking client's fast path: reads and routes responses on the calling thread
+    /// until `done` is set (by the waker of the call this thread waits on) — one
+    /// `recv` that sleeps in the kernel, instead of a runtime's `epoll_wait`s and task
+    /// hand-offs. Responses for other threads' calls are routed on the way.
+    ///
+    /// Returns `true` when the call should be polled again (its response came, or the
+    /// connection failed), `false` when it must wait on the runtime instead: another
+    /// thread is reading, output is still queued for the writer task, or the receive
+    /// timeout (a keepalive period) passed, so the reader task's liveness watch takes
+    /// over.
+    pub(crate) fn read_until(&self, done: &AtomicBool) -> bool {
+        if lock(&self.out).pending() > 0 {
+            return false;
+        }
+        let Some(mut decoder) = try_lock(&self.decoder) else {
+            return false;
+        };
+        let outcome = loop {
+            // Checked under the decoder lock: a response routed by another reader before
+            // we took it has set the flag by now.
+            if done.load(Ordering::Acquire) {
+                break Ok(true);
+            }
+            let read = if self.spin.is_zero() {
+                self.stream.recv_blocking(decoder.buffer_mut()).map(|n| n > 0)
+            } else {
+                match self.stream.spin_read(decoder.buffer_mut(), self.spin) {
+                    Ok(false) => self.stream.recv_blocking(decoder.buffer_mut()).map(|n| n > 0),
+                    Ok(true) => Ok(true),
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
+                    Err(e) => Err(e),
+                }
+            };
+            match read {
+                Ok(false) => break Err("the server closed the connection".to_owned()),
+                Ok(true) => {
+                    self.heard.store(true, Ordering::Relaxed);
+                    if let Err(reason) = route(self, &mut decoder) {
+                        break Err(reason);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(false),
+                Err(e) => break Err(format!("read failed: {e}")),
+            }
+        };
+        drop(decoder);
+        self.read_released.notify_one();
+        outcome.unwrap_or_else(|reason| {
+            self.fail(reason);
+            true
+        })
+    }
 }
 
 /// The user side of a connection. Dropping the last reference (every `Client` clone,
@@ -203,8 +296,11 @@ impl Conn {
             closing: CancellationToken::new(),
             heard: AtomicBool::new(false),
             sent: AtomicBool::new(false),
+            decoder: Mutex::new(decoder),
+            read_released: Notify::new(),
+            spin: options.spin,
         });
-        tokio::spawn(reader(Arc::clone(&state), decoder, options.keepalive, options.spin));
+        tokio::spawn(reader(Arc::clone(&state), options.keepalive));
         tokio::spawn(writer(Arc::clone(&state)));
         Ok(Arc::new_cyclic(|me| Conn { state, me: me.clone() }))
     }
@@ -321,7 +417,11 @@ impl Future for PendingCall {
                 }
                 Poll::Ready(result)
             }
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                let state = Arc::as_ptr(&self.conn.state) as usize;
+                WAITING_ON.with(|w| w.set(state));
+                Poll::Pending
+            }
         }
     }
 }
@@ -346,26 +446,26 @@ fn is_transfer(payload: &[u8]) -> bool {
 }
 
 /// Reads responses and hands them to their waiters; watches liveness.
-async fn reader(state: Arc<ConnState>, mut decoder: FrameDecoder, keepalive: Duration, spin: Duration) {
+async fn reader(state: Arc<ConnState>, keepalive: Duration) {
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut ping_sent = false;
-    let mut spinner = if spin.is_zero() { None } else { state.stream.spinner().ok() };
     let reason = loop {
-        if let Some(spinner) = spinner.as_mut().filter(|_| !lock(&state.in_flight).is_empty()) {
+        if !state.spin.is_zero() && !lock(&state.in_flight).is_empty() {
             // Low-latency mode: calls are waiting; read without sleeping for a while.
-            match spinner.spin_read(decoder.buffer_mut(), spin).map_err(|e| format!("read failed: {e}")) {
-                Ok(true) => {
-                    state.heard.store(true, Ordering::Relaxed);
+            let spin = |stream: &Stream, buf: &mut Vec<u8>| match stream.spin_read(buf, state.spin) {
+                Ok(true) => Ok(1),
+                Ok(false) => Err(io::ErrorKind::WouldBlock.into()),
+                Err(e) => Err(e),
+            };
+            match read_and_route(&state, spin) {
+                Read::Routed(woken) => {
                     ping_sent = false;
-                    match route(&state, &mut decoder) {
-                        Ok(woken) => coalesce(&state, woken).await,
-                        Err(reason) => break reason,
-                    }
+                    coalesce(&state, woken).await;
                     continue;
                 }
-                Ok(false) => {}
-                Err(reason) => break reason,
+                Read::Nothing | Read::Taken => {}
+                Read::Failed(reason) => break reason,
             }
         }
         tokio::select! {
@@ -374,18 +474,21 @@ async fn reader(state: Arc<ConnState>, mut decoder: FrameDecoder, keepalive: Dur
                 if let Err(e) = ready {
                     break format!("read failed: {e}");
                 }
-                match state.stream.try_read_buf(decoder.buffer_mut()) {
-                    Ok(0) => break "the server closed the connection".to_owned(),
-                    Ok(_) => {
-                        state.heard.store(true, Ordering::Relaxed);
+                match read_and_route(&state, |stream, buf| stream.try_read_buf(buf)) {
+                    Read::Routed(woken) => {
                         ping_sent = false;
-                        match route(&state, &mut decoder) {
-                            Ok(woken) => coalesce(&state, woken).await,
-                            Err(reason) => break reason,
+                        coalesce(&state, woken).await;
+                    }
+                    Read::Nothing => {}
+                    Read::Taken => {
+                        // A blocking client's calling thread is reading and routes what
+                        // comes; wait until it lets go.
+                        tokio::select! {
+                            () = state.closing.cancelled() => return,
+                            () = state.read_released.notified() => {}
                         }
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) => break format!("read failed: {e}"),
+                    Read::Failed(reason) => break reason,
                 }
             }
             _ = ticker.tick() => {
@@ -408,6 +511,38 @@ async fn reader(state: Arc<ConnState>, mut decoder: FrameDecoder, keepalive: Dur
         }
     };
     state.fail(reason);
+}
+
+/// What one read by the reader task came to.
+enum Read {
+    /// Bytes came; this many responses went to their waiters.
+    Routed(usize),
+    /// No bytes now.
+    Nothing,
+    /// A calling thread holds the decoder (and reads the socket).
+    Taken,
+    /// The connection is over, for this reason.
+    Failed(String),
+}
+
+/// Reads once with `read` (bytes read, 0 at the end of the stream) into the decoder and
+/// routes what completed — unless a calling thread is reading.
+fn read_and_route(state: &ConnState, read: impl FnOnce(&Stream, &mut Vec<u8>) -> io::Result<usize>) -> Read {
+    let Some(mut decoder) = try_lock(&state.decoder) else {
+        return Read::Taken;
+    };
+    match read(&state.stream, decoder.buffer_mut()) {
+        Ok(0) => Read::Failed("the server closed the connection".to_owned()),
+        Ok(_) => {
+            state.heard.store(true, Ordering::Relaxed);
+            route(state, &mut decoder).map_or_else(Read::Failed, Read::Routed)
+        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Read::Nothing,
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+            Read::Failed("the server closed the connection".to_owned())
+        }
+        Err(e) => Read::Failed(format!("read failed: {e}")),
+    }
 }
 
 /// Hands every complete response in `decoder` to its waiter; returns how many there

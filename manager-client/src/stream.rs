@@ -1,11 +1,20 @@
 //! The client's socket, TCP or Unix, shared by callers (who write directly when the
 //! socket has room), the writer task (which finishes what they could not) and the
-//! reader task.
+//! reader task — or, in a blocking client, the calling thread that reads its own
+//! response.
+//!
+//! Reads and writes are raw `recv`/`send` calls (rustix) with `MSG_DONTWAIT` rather
+//! than tokio's, so that a blocking client can clear `O_NONBLOCK` and sleep in `recv`
+//! on its calling thread while everything tokio does on the socket stays non-blocking.
 
 use manager_proto::{Address, Error};
+use rustix::buffer::spare_capacity;
+use rustix::net::sockopt::Timeout;
+use rustix::net::{RecvFlags, SendFlags};
 use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::Interest;
 use tokio::net::{TcpStream, UnixStream};
 
@@ -51,6 +60,23 @@ impl Stream {
         }
     }
 
+    /// The socket's descriptor, for the raw `recv`/`send` calls below.
+    fn fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Stream::Tcp(s) => s.as_fd(),
+            Stream::Unix(s) => s.as_fd(),
+        }
+    }
+
+    /// Runs `io` through tokio's readiness tracking: a `WouldBlock` clears the cached
+    /// readiness so the next wait parks.
+    fn with_io<R>(&self, interest: Interest, io: impl FnOnce(BorrowedFd<'_>) -> io::Result<R>) -> io::Result<R> {
+        match self {
+            Stream::Tcp(s) => s.try_io(interest, || io(s.as_fd())),
+            Stream::Unix(s) => s.try_io(interest, || io(s.as_fd())),
+        }
+    }
+
     /// Reads what is available into the spare capacity of `buf` (growing it if full).
     ///
     /// A read that comes back short of the room it was given drained the socket: like
@@ -58,44 +84,66 @@ impl Stream {
     /// arrived since the read began), so the next wait parks at once instead of paying a
     /// read syscall that can only say `WouldBlock` — one syscall less per message.
     pub(crate) fn try_read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        if buf.capacity() - buf.len() < 4096 {
-            buf.reserve(16 * 1024);
-        }
-        let room = buf.capacity() - buf.len();
         let mut got = 0;
-        let drained = || io::Error::from(io::ErrorKind::WouldBlock);
-        let read = match self {
-            Stream::Tcp(s) => s.try_io(Interest::READABLE, || {
-                got = s.try_read_buf(buf)?;
-                if 0 < got && got < room { Err(drained()) } else { Ok(got) }
-            }),
-            Stream::Unix(s) => s.try_io(Interest::READABLE, || {
-                got = s.try_read_buf(buf)?;
-                if 0 < got && got < room { Err(drained()) } else { Ok(got) }
-            }),
-        };
+        let read = self.with_io(Interest::READABLE, |fd| {
+            let room = reserve(buf);
+            got = recv(fd, buf, RecvFlags::DONTWAIT)?;
+            if 0 < got && got < room { Err(io::ErrorKind::WouldBlock.into()) } else { Ok(got) }
+        });
         match read {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock && got > 0 => Ok(got),
             other => other,
         }
     }
 
-    /// A plain std handle on the same socket (a duplicated descriptor, sharing the
-    /// non-blocking flag), whose reads are real syscalls: tokio's `try_read` answers
-    /// from cached readiness and would never see data arrive while we spin.
-    pub(crate) fn spinner(&self) -> io::Result<Spinner> {
-        use std::os::fd::AsFd;
-        Ok(match self {
-            Stream::Tcp(s) => Spinner::Tcp(std::net::TcpStream::from(s.as_fd().try_clone_to_owned()?)),
-            Stream::Unix(s) => Spinner::Unix(std::os::unix::net::UnixStream::from(s.as_fd().try_clone_to_owned()?)),
-        })
+    /// Lets [`Stream::recv_blocking`] sleep in the kernel until bytes come, for at most
+    /// `timeout` per call. Every other read and write passes `MSG_DONTWAIT`, so tokio's
+    /// side of the socket stays non-blocking.
+    pub(crate) fn allow_blocking_reads(&self, timeout: Duration) -> io::Result<()> {
+        rustix::io::ioctl_fionbio(self.fd(), false)?;
+        rustix::net::sockopt::set_socket_timeout(
+            self.fd(),
+            Timeout::Recv,
+            Some(timeout.max(Duration::from_millis(1))),
+        )?;
+        Ok(())
     }
 
-    pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.try_write(buf),
-            Stream::Unix(s) => s.try_write(buf),
+    /// Reads into `buf`, sleeping in the kernel until bytes come (the blocking client's
+    /// calling thread, after [`Stream::allow_blocking_reads`]): one syscall where a
+    /// runtime needs three. `WouldBlock` when the receive timeout passed first; 0 when
+    /// the peer closed.
+    pub(crate) fn recv_blocking(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        reserve(buf);
+        recv(self.fd(), buf, RecvFlags::empty())
+    }
+
+    /// Reads for up to `spin` without sleeping, appending to `buf` (low-latency mode):
+    /// `Ok(true)` if bytes came, `Ok(false)` if none did, an error when the peer closed
+    /// or failed. Raw `recv` calls: tokio's cached readiness would never see data
+    /// arrive while we spin.
+    pub(crate) fn spin_read(&self, buf: &mut Vec<u8>, spin: Duration) -> io::Result<bool> {
+        let deadline = Instant::now() + spin;
+        loop {
+            reserve(buf);
+            match recv(self.fd(), buf, RecvFlags::DONTWAIT) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(_) => return Ok(true),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+            std::hint::spin_loop();
         }
+    }
+
+    /// Writes what the socket takes now; `WouldBlock` if it takes nothing.
+    pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.with_io(Interest::WRITABLE, |fd| {
+            Ok(rustix::net::send(fd, buf, SendFlags::DONTWAIT | SendFlags::NOSIGNAL)?)
+        })
     }
 
     /// Writes all of `buf`, waiting for room as needed.
@@ -122,38 +170,21 @@ impl Stream {
     }
 }
 
-/// A std handle for busy-polling reads (low-latency mode).
-#[derive(Debug)]
-pub(crate) enum Spinner {
-    Tcp(std::net::TcpStream),
-    Unix(std::os::unix::net::UnixStream),
+/// Makes room for a read in `buf`; returns the room.
+fn reserve(buf: &mut Vec<u8>) -> usize {
+    if buf.capacity() - buf.len() < 4096 {
+        buf.reserve(16 * 1024);
+    }
+    buf.capacity() - buf.len()
 }
 
-impl Spinner {
-    /// Reads for up to `spin` without sleeping, appending to `buf`: `Ok(true)` if bytes
-    /// came, `Ok(false)` if none did, an error when the peer closed or failed.
-    pub(crate) fn spin_read(&mut self, buf: &mut Vec<u8>, spin: std::time::Duration) -> io::Result<bool> {
-        use std::io::Read;
-        let deadline = std::time::Instant::now() + spin;
-        let mut chunk = [0u8; 16 * 1024];
-        loop {
-            let read = match self {
-                Spinner::Tcp(s) => s.read(&mut chunk),
-                Spinner::Unix(s) => s.read(&mut chunk),
-            };
-            match read {
-                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                Ok(n) => {
-                    buf.extend_from_slice(&chunk[..n]);
-                    return Ok(true);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
-            }
-            if std::time::Instant::now() >= deadline {
-                return Ok(false);
-            }
-            std::hint::spin_loop();
+/// One `recv(2)` into the spare capacity of `buf`.
+fn recv(fd: BorrowedFd<'_>, buf: &mut Vec<u8>, flags: RecvFlags) -> io::Result<usize> {
+    loop {
+        match rustix::net::recv(fd, spare_capacity(buf), flags) {
+            Ok((got, _)) => return Ok(got),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
         }
     }
 }

@@ -2,9 +2,10 @@
 
 use crate::util;
 use integration_tests::{Counter, CounterBlockingProxy, CounterError, GateBlockingProxy};
-use manager_client::blocking::Client;
-use manager_client::{Error, RemoteErrorKind};
+use manager_client::blocking::{Client, QueueProxy};
+use manager_client::{ClientOptions, Error, RemoteErrorKind};
 use manager_server::Server;
+use std::time::Duration;
 
 #[test]
 fn blocking_clients_and_proxies() {
@@ -47,4 +48,49 @@ fn blocking_clients_and_proxies() {
     rt.block_on(server.shutdown());
     let err = c.get().unwrap_err();
     assert!(err.is_connection_lost(), "{err:?}");
+}
+
+/// A blocked call sleeps reading the socket on its own thread; calls from the other
+/// threads sharing the client are answered meanwhile (the blocked thread routes their
+/// responses), not a keepalive period later.
+#[test]
+fn a_blocked_caller_does_not_hold_up_the_other_threads() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_dir, server) = rt.block_on(util::start(Server::builder().register::<Counter>()));
+    let options = ClientOptions { keepalive: Duration::from_secs(120), ..ClientOptions::default() };
+    let client = Client::connect_with(server.address(), server.authkey(), &options).unwrap();
+    let queue: QueueProxy<u64> = client.queue(0).unwrap();
+    let counter = CounterBlockingProxy::create(&client, 0).unwrap();
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        let getter = {
+            let queue = queue.clone();
+            s.spawn(move || queue.get())
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        for _ in 0..3 {
+            let (counter, done) = (counter.clone(), done.clone());
+            s.spawn(move || {
+                for _ in 0..200 {
+                    counter.incr(1).unwrap();
+                }
+                done.send(()).unwrap();
+            });
+        }
+        let answered = (0..3).all(|_| finished.recv_timeout(Duration::from_secs(30)).is_ok());
+        let still_blocked = !getter.is_finished();
+        queue.put(7).unwrap();
+        assert!(answered, "the other threads' calls were not answered while one thread blocked");
+        assert!(still_blocked, "get returned before anything was put");
+        assert_eq!(getter.join().unwrap().unwrap(), 7);
+    });
+    assert_eq!(counter.get().unwrap(), 600);
+    // A user future that waits on a timer runs on the runtime, not on a socket read.
+    let slept = client
+        .block_on(async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            counter.as_async().get().await
+        })
+        .unwrap();
+    assert_eq!(slept, 600);
 }

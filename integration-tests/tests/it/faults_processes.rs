@@ -172,3 +172,48 @@ async fn graceful_shutdown_keeps_every_acknowledged_write_visible() {
     let checked = reading.await.unwrap();
     assert!(written > 0 && checked > 0, "{written} writes, {checked} reads checked");
 }
+
+/// A blocking client's threads, one blocked in `get` (sleeping in `recv` on its own
+/// thread) and one calling in a loop: a SIGKILLed server fails both within 2 s, though
+/// the keepalive period is two minutes.
+fn blocking_threads_see_a_killed_server(address: &str) {
+    use manager_client::blocking;
+    let key = manager_client::AuthKey::new(*b"blocking-key").unwrap();
+    let mut server = server_process(address, &key);
+    let options = manager_client::ClientOptions { keepalive: Duration::from_secs(120), ..Default::default() };
+    let client = blocking::Client::connect_with(address, &key, &options).unwrap();
+    let queue: blocking::QueueProxy<u64> = client.named("queue").unwrap();
+    let counter: integration_tests::CounterBlockingProxy = client.named("counter").unwrap();
+    let (failed, failures) = std::sync::mpsc::channel();
+    let blocked = failed.clone();
+    std::thread::spawn(move || blocked.send(queue.get().map(|_| ())));
+    std::thread::spawn(move || {
+        let e = loop {
+            if let Err(e) = counter.incr(1) {
+                break e;
+            }
+        };
+        failed.send(Err(e))
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    let killed = Instant::now();
+    sigkill(&mut server);
+    for _ in 0..2 {
+        let result = failures.recv_timeout(Duration::from_secs(2)).expect("an error within 2 s");
+        assert!(result.unwrap_err().is_connection_lost());
+    }
+    eprintln!("{address}: blocking threads told of the server's death after {:?}", killed.elapsed());
+    assert!(client.ping().unwrap_err().is_connection_lost());
+}
+
+#[test]
+fn a_killed_server_fails_blocking_threads_over_unix() {
+    let dir = tempfile::tempdir().unwrap();
+    blocking_threads_see_a_killed_server(&format!("unix:{}", dir.path().join("s.sock").display()));
+}
+
+#[test]
+fn a_killed_server_fails_blocking_threads_over_tcp() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    blocking_threads_see_a_killed_server(&format!("tcp://127.0.0.1:{port}"));
+}
