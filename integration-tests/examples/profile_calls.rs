@@ -8,7 +8,8 @@
 //! With `serve ADDRESS` it is the server instead (key from `MANAGER_AUTHKEY`), so either
 //! side can run under the profiler; `RUNTIME=current` or `RUNTIME=N` picks its tokio
 //! runtime (a current-thread one, or N workers). `DEPTH=64` keeps 64 calls in flight on
-//! the one connection instead of calling one at a time.
+//! the one connection instead of calling one at a time. `BULK=1` instead sets then gets
+//! a 1 MiB value `N` times (the benchmark's 1 MiB workload) and prints MB/s.
 
 use integration_tests::{Counter, CounterBlockingProxy};
 use manager_client::blocking::Client;
@@ -43,6 +44,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return in_flight(n, depth.max(1));
     }
     let client = Client::from_env()?;
+    if std::env::var_os("BULK").is_some() {
+        let payload = manager_client::Bytes::from(vec![7u8; 1 << 20]);
+        let v = client.value(payload.clone())?;
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            v.set(payload.clone())?;
+            let back = v.get()?;
+            assert_eq!(back.len(), 1 << 20);
+        }
+        let mbs = (2 * n * (1 << 20)) as f64 / 1e6 / start.elapsed().as_secs_f64();
+        println!("{n} x 1 MiB set + get: {mbs:.0} MB/s");
+        return Ok(());
+    }
     let c = CounterBlockingProxy::create(&client, 0)?;
     let start = std::time::Instant::now();
     for _ in 0..n {

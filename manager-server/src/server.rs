@@ -312,7 +312,9 @@ impl ServerBuilder {
         self
     }
 
-    /// Drops a connection that has sent nothing for `timeout`. Default 60 s. Clients
+    /// Drops a connection that has sent nothing for `timeout` (checked every quarter of
+    /// it, so the drop comes between one and one and a quarter timeouts after the peer's
+    /// last byte). Default 60 s. Clients
     /// ping every 10 s (`ClientOptions::keepalive`) when they have nothing else to send,
     /// so only a vanished or frozen peer is dropped — and with it, its references and
     /// locks. Shorter frees a half-open peer's holdings sooner; it must stay well above
