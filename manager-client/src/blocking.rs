@@ -84,6 +84,10 @@ impl Wake for Woken {
     }
 }
 
+thread_local! {
+    static WOKEN: Arc<Woken> = Arc::new(Woken::default());
+}
+
 impl Runtime {
     fn runtime(&self) -> Result<&tokio::runtime::Runtime, Error> {
         self.rt.as_ref().ok_or_else(|| Error::Config("the blocking client's runtime is gone".into()))
@@ -116,7 +120,9 @@ impl BlockOn for Runtime {
         let Some(state) = state.filter(|_| tokio::runtime::Handle::try_current().is_err()) else {
             return self.run_general(fut);
         };
-        let woken = Arc::new(Woken::default());
+        // One flag per thread, reused by its calls: a stale wake from an earlier call
+        // only costs an extra poll.
+        let woken = WOKEN.with(Arc::clone);
         let waker = Waker::from(Arc::clone(&woken));
         let mut cx = Context::from_waker(&waker);
         loop {

@@ -6,7 +6,7 @@
 //! intermediate value. Kind numbers are fixed for ever; a kind this server does not
 //! know is answered with [`RemoteErrorKind::UnknownRequest`](crate::RemoteErrorKind).
 
-use crate::wire::{DecodeError, Reader, put};
+use crate::wire::{DecodeError, Reader, put, put_varint};
 use crate::{MethodRef, ObjectId, RequestId};
 
 /// The fixed kind numbers of requests.
@@ -139,8 +139,8 @@ impl<'a> Request<'a> {
 
     /// Appends the payload (no frame header) of request `id` to `out`.
     pub fn encode(&self, id: RequestId, out: &mut Vec<u8>) {
-        put(out, &id);
-        put(out, &self.kind());
+        put_varint(out, id);
+        put_varint(out, self.kind().into());
         match self {
             Request::Ping | Request::Stats | Request::Shutdown => {}
             Request::Create { type_id, args } => {
@@ -148,7 +148,7 @@ impl<'a> Request<'a> {
                 out.extend_from_slice(args);
             }
             Request::Call { object, method, args } => {
-                put(out, &object.0);
+                put_varint(out, object.0);
                 match method {
                     MethodRef::Id(mid) => {
                         out.push(METHOD_BY_ID);
@@ -161,13 +161,13 @@ impl<'a> Request<'a> {
                 }
                 out.extend_from_slice(args);
             }
-            Request::Cancel { target } | Request::Ack { target } => put(out, target),
-            Request::Incref { object } | Request::Decref { object } => put(out, &object.0),
-            Request::ValueCopy { object } => put(out, &object.0),
+            Request::Cancel { target } | Request::Ack { target } => put_varint(out, *target),
+            Request::Incref { object } | Request::Decref { object } => put_varint(out, object.0),
+            Request::ValueCopy { object } => put_varint(out, object.0),
             Request::GetNamed { name } => put(out, *name),
             Request::BindNamed { name, object } => {
                 put(out, *name);
-                put(out, &object.0);
+                put_varint(out, object.0);
             }
             Request::Describe { type_id } => put(out, *type_id),
         }
@@ -176,10 +176,10 @@ impl<'a> Request<'a> {
     /// Decodes a request payload into its id and request.
     pub fn decode(payload: &'a [u8]) -> Result<(RequestId, Request<'a>), DecodeError> {
         let mut r = Reader::new(payload);
-        let id: u64 = r.get("request id").map_err(|reason| DecodeError::Malformed { id: None, reason })?;
+        let id: u64 = r.u64("request id").map_err(|reason| DecodeError::Malformed { id: None, reason })?;
         let malformed = |reason| DecodeError::Malformed { id: Some(id), reason };
-        let kind: u32 = r.get("request kind").map_err(malformed)?;
-        let object = |r: &mut Reader<'a>| r.get::<u64>("object id").map(ObjectId);
+        let kind: u32 = r.u32("request kind").map_err(malformed)?;
+        let object = |r: &mut Reader<'a>| r.u64("object id").map(ObjectId);
         let req = (|| -> Result<Request<'a>, String> {
             Ok(match kind {
                 kind::PING => finished(r, Request::Ping)?,

@@ -3,7 +3,7 @@
 //! A response payload is the postcard encoding of `(id: u64, kind: u32, fields..)`; a
 //! `Value` carries the encoded result as the rest of the payload.
 
-use crate::wire::{DecodeError, Reader, put};
+use crate::wire::{DecodeError, Reader, put, put_varint};
 use crate::{ObjectId, RemoteError, RequestId};
 use serde::{Deserialize, Serialize};
 
@@ -104,13 +104,13 @@ impl<'a> Response<'a> {
 
     /// Appends the payload (no frame header) of the response to request `id` to `out`.
     pub fn encode(&self, id: RequestId, out: &mut Vec<u8>) {
-        put(out, &id);
-        put(out, &self.kind());
+        put_varint(out, id);
+        put_varint(out, self.kind().into());
         match self {
             Response::Pong | Response::Done => {}
             Response::Value(bytes) | Response::Transfer(bytes) => out.extend_from_slice(bytes),
             Response::Object { id, type_id } => {
-                put(out, &id.0);
+                put_varint(out, id.0);
                 put(out, *type_id);
             }
             Response::Description(d) => put(out, d),
@@ -122,8 +122,8 @@ impl<'a> Response<'a> {
     /// Appends the header of a `Value` response; the caller appends the value's bytes.
     /// Lets a server encode a result straight into its output buffer.
     pub fn encode_value_header(id: RequestId, out: &mut Vec<u8>) {
-        put(out, &id);
-        put(out, &kind::VALUE);
+        put_varint(out, id);
+        put_varint(out, kind::VALUE.into());
     }
 
     /// Decodes a response payload into its id and response.
@@ -136,7 +136,7 @@ impl<'a> Response<'a> {
             kind::VALUE => return Ok((id, Response::Value(r.rest()))),
             kind::TRANSFER => return Ok((id, Response::Transfer(r.rest()))),
             kind::OBJECT => Response::Object {
-                id: ObjectId(r.get("object id").map_err(malformed)?),
+                id: ObjectId(r.u64("object id").map_err(malformed)?),
                 type_id: r.get("type id").map_err(malformed)?,
             },
             kind::DESCRIPTION => Response::Description(r.get("description").map_err(malformed)?),
@@ -162,8 +162,8 @@ impl<'a> Response<'a> {
 
     fn header(payload: &'a [u8]) -> Result<(RequestId, u32, Reader<'a>), DecodeError> {
         let mut r = Reader::new(payload);
-        let id: u64 = r.get("response id").map_err(|reason| DecodeError::Malformed { id: None, reason })?;
-        let kind: u32 = r.get("response kind").map_err(|reason| DecodeError::Malformed { id: Some(id), reason })?;
+        let id: u64 = r.u64("response id").map_err(|reason| DecodeError::Malformed { id: None, reason })?;
+        let kind: u32 = r.u32("response kind").map_err(|reason| DecodeError::Malformed { id: Some(id), reason })?;
         Ok((id, kind, r))
     }
 }

@@ -13,6 +13,16 @@ pub(crate) fn put<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     }
 }
 
+/// Appends `value` as an unsigned LEB128 varint: postcard's encoding of every unsigned
+/// integer, written without a serializer (ids and kinds go out on every message).
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
 /// Reads fields off the front of a message.
 #[derive(Debug)]
 pub(crate) struct Reader<'a> {
@@ -28,6 +38,43 @@ impl<'a> Reader<'a> {
         let (value, rest) = postcard::take_from_bytes::<T>(self.rest).map_err(|e| format!("{what}: {e}"))?;
         self.rest = rest;
         Ok(value)
+    }
+
+    /// Reads an unsigned varint of at most `BITS` bits (32 or 64), accepting exactly
+    /// what postcard accepts for `u32`/`u64`.
+    #[inline]
+    fn varint<const BITS: u32>(&mut self, what: &str) -> Result<u64, String> {
+        let max_len = BITS.div_ceil(7) as usize;
+        let bytes = self.rest;
+        let mut value = 0u64;
+        let mut i = 0;
+        while i < max_len && i < bytes.len() {
+            let byte = bytes[i];
+            value |= u64::from(byte & 0x7F) << (7 * i);
+            i += 1;
+            if byte < 0x80 {
+                if i == max_len && byte > (1u8 << (BITS % 7)) - 1 {
+                    return Err(format!("{what}: bad varint"));
+                }
+                self.rest = &bytes[i..];
+                return Ok(value);
+            }
+        }
+        if i < max_len {
+            return Err(format!("{what}: truncated"));
+        }
+        Err(format!("{what}: bad varint"))
+    }
+
+    /// Reads a `u64` (a postcard varint) without a deserializer.
+    pub(crate) fn u64(&mut self, what: &str) -> Result<u64, String> {
+        self.varint::<64>(what)
+    }
+
+    /// Reads a `u32` (a postcard varint) without a deserializer.
+    pub(crate) fn u32(&mut self, what: &str) -> Result<u32, String> {
+        // At most 5 bytes whose last carries at most 4 bits: the value fits.
+        self.varint::<32>(what).map(|v| v as u32)
     }
 
     pub(crate) fn fixed<const N: usize>(&mut self, what: &str) -> Result<[u8; N], String> {
@@ -75,6 +122,46 @@ impl DecodeError {
         match self {
             DecodeError::Malformed { id, .. } => *id,
             DecodeError::UnknownKind { id, .. } => Some(*id),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn postcard_take<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Option<(T, usize)> {
+        postcard::take_from_bytes::<T>(bytes).ok().map(|(v, rest)| (v, rest.len()))
+    }
+
+    proptest! {
+        /// The hand-written varint writes postcard's bytes.
+        #[test]
+        fn put_varint_is_postcards_encoding(v in any::<u64>()) {
+            let mut ours = vec![9];
+            put_varint(&mut ours, v);
+            let mut theirs = vec![9];
+            put(&mut theirs, &v);
+            prop_assert_eq!(ours, theirs);
+        }
+
+        /// The hand-written readers accept exactly what postcard accepts, with the same
+        /// value and the same rest, on any bytes.
+        #[test]
+        fn varint_readers_agree_with_postcard(
+            bytes in prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..12),
+                proptest::collection::vec(0x80u8..=0xFF, 0..12),
+                (0usize..11, any::<u8>()).prop_map(|(n, last)| { let mut v = vec![0xFF; n]; v.push(last); v }),
+            ]
+        ) {
+            let mut r = Reader::new(&bytes);
+            let ours = r.u64("x").ok().map(|v| (v, r.rest.len()));
+            prop_assert_eq!(ours, postcard_take::<u64>(&bytes));
+            let mut r = Reader::new(&bytes);
+            let ours = r.u32("x").ok().map(|v| (v, r.rest.len()));
+            prop_assert_eq!(ours, postcard_take::<u32>(&bytes));
         }
     }
 }
