@@ -18,13 +18,13 @@ use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::ClientOptions;
-use crate::in_flight::{InFlight, Outcome};
+use crate::in_flight::{Forgotten, InFlight, Outcome};
 use crate::stream::Stream;
 
 /// Bytes waiting to be written, from `pos` on.
@@ -108,7 +108,8 @@ impl ConnState {
     fn fail(&self, reason: impl Into<String>) {
         let error = self.lost(reason);
         tracing::debug!(address = %self.address, "{error}");
-        lock(&self.in_flight).close(error);
+        let wakers = lock(&self.in_flight).close(error);
+        wakers.into_iter().for_each(Waker::wake);
         self.wake_writer.notify_one();
     }
 
@@ -332,12 +333,12 @@ impl Conn {
     /// encoded and sent before this returns.
     pub(crate) fn start(&self, request: &Request<'_>) -> Result<PendingCall, Error> {
         let id = self.state.next_id();
-        let rx = lock(&self.state.in_flight).register(id)?;
+        lock(&self.state.in_flight).register(id)?;
         if let Err(e) = self.state.send(|buf| request.encode(id, buf)) {
             lock(&self.state.in_flight).forget(id);
             return Err(e);
         }
-        Ok(PendingCall { conn: self.arc(), id, rx, finished: false })
+        Ok(PendingCall { conn: self.arc(), id, finished: false })
     }
 
     /// Sends a request and decodes its response, which must be of a non-error kind.
@@ -396,7 +397,6 @@ impl Transport for Conn {
 pub(crate) struct PendingCall {
     conn: Arc<Conn>,
     id: RequestId,
-    rx: oneshot::Receiver<Outcome>,
     finished: bool,
 }
 
@@ -404,25 +404,24 @@ impl Future for PendingCall {
     type Output = Outcome;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
-        match Pin::new(&mut self.rx).poll(cx) {
-            Poll::Ready(result) => {
-                self.finished = true;
-                let result = result.unwrap_or_else(|_| Err(self.conn.state.lost("the connection's reader stopped")));
-                if let Ok(payload) = &result {
-                    if is_transfer(payload) {
-                        // The value reaches its caller now: the server may forget how
-                        // to undo it.
-                        self.conn.state.send_unanswered(Request::Ack { target: self.id });
-                    }
-                }
-                Poll::Ready(result)
-            }
-            Poll::Pending => {
+        let polled = lock(&self.conn.state.in_flight).poll(self.id, cx);
+        let result = match polled {
+            Some(Poll::Pending) => {
                 let state = Arc::as_ptr(&self.conn.state) as usize;
                 WAITING_ON.with(|w| w.set(state));
-                Poll::Pending
+                return Poll::Pending;
+            }
+            Some(Poll::Ready(result)) => result,
+            None => Err(self.conn.state.closed().unwrap_or_else(|| self.conn.state.lost("the response was lost"))),
+        };
+        self.finished = true;
+        if let Ok(payload) = &result {
+            if is_transfer(payload) {
+                // The value reaches its caller now: the server may forget how to undo it.
+                self.conn.state.send_unanswered(Request::Ack { target: self.id });
             }
         }
+        Poll::Ready(result)
     }
 }
 
@@ -431,11 +430,15 @@ impl Drop for PendingCall {
         if self.finished {
             return;
         }
-        let still_waiting = lock(&self.conn.state.in_flight).forget(self.id);
+        let forgotten = lock(&self.conn.state.in_flight).forget(self.id);
         // Still on the server: cancel the work. Already answered with a transfer nobody
         // will receive: cancel makes the server put back what it took.
-        let undeliverable = !still_waiting && matches!(self.rx.try_recv(), Ok(Ok(payload)) if is_transfer(&payload));
-        if still_waiting || undeliverable {
+        let cancel = match forgotten {
+            Forgotten::Waiting => true,
+            Forgotten::Answered(payload) => is_transfer(&payload),
+            Forgotten::Gone => false,
+        };
+        if cancel {
             self.conn.state.send_unanswered(Request::Cancel { target: self.id });
         }
     }
@@ -553,7 +556,10 @@ fn route(state: &ConnState, decoder: &mut FrameDecoder) -> Result<usize, String>
         match decoder.next_frame() {
             Ok(Some(payload)) => {
                 let id = Response::peek_id(payload).map_err(|e| format!("the server sent a bad response: {e}"))?;
-                lock(&state.in_flight).complete(id, payload.to_vec());
+                let waker = lock(&state.in_flight).complete(id, payload);
+                if let Some(waker) = waker {
+                    waker.wake();
+                }
                 routed += 1;
             }
             Ok(None) => return Ok(routed),

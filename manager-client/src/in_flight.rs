@@ -4,7 +4,7 @@
 use manager_proto::{Error, RequestId};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use tokio::sync::oneshot;
+use std::task::{Context, Poll, Waker};
 
 /// Request ids are our own counter, never a peer's choice: a multiplicative hash spreads
 /// them well at a fraction of SipHash's cost (the map is touched twice per call).
@@ -30,51 +30,115 @@ impl Hasher for IdHasher {
 /// A response payload, or why none will come.
 pub(crate) type Outcome = Result<Vec<u8>, Error>;
 
+/// Where a request stands. The slot lives in the map itself (no channel per call): the
+/// reader fills it and wakes the caller, whose poll takes it out.
+#[derive(Debug)]
+enum Slot {
+    /// No response yet; the waker of the caller's last poll.
+    Waiting(Option<Waker>),
+    /// The outcome, until the caller's next poll takes it.
+    Done(Outcome),
+}
+
+/// What [`InFlight::forget`] found.
+#[derive(Debug)]
+pub(crate) enum Forgotten {
+    /// The request was still waiting: the server may still be working on it.
+    Waiting,
+    /// Its response had come, unclaimed.
+    Answered(Vec<u8>),
+    /// Nothing (already taken, or the connection failed it).
+    Gone,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct InFlight {
-    waiting: HashMap<RequestId, oneshot::Sender<Outcome>, BuildHasherDefault<IdHasher>>,
+    slots: HashMap<RequestId, Slot, BuildHasherDefault<IdHasher>>,
+    /// How many slots are still `Waiting`.
+    waiting: usize,
     /// Set once the connection is gone; every later request fails with it.
     closed: Option<Error>,
 }
 
 impl InFlight {
     /// Registers a request; fails if the connection is already gone.
-    pub(crate) fn register(&mut self, id: RequestId) -> Result<oneshot::Receiver<Outcome>, Error> {
+    pub(crate) fn register(&mut self, id: RequestId) -> Result<(), Error> {
         if let Some(e) = &self.closed {
             return Err(e.clone());
         }
-        let (tx, rx) = oneshot::channel();
-        self.waiting.insert(id, tx);
-        Ok(rx)
+        self.slots.insert(id, Slot::Waiting(None));
+        self.waiting += 1;
+        Ok(())
     }
 
-    /// Hands a response to its waiter. A response nobody waits for (its call was
-    /// dropped, or it answered a fire-and-forget request) is discarded.
-    pub(crate) fn complete(&mut self, id: RequestId, payload: Vec<u8>) {
-        if let Some(tx) = self.waiting.remove(&id) {
-            let _ = tx.send(Ok(payload));
+    /// Stores a response for its waiter and returns the waker to wake (once this lock
+    /// is released). A response nobody waits for (its call was dropped, or it answered
+    /// a fire-and-forget request) is discarded.
+    #[must_use]
+    pub(crate) fn complete(&mut self, id: RequestId, payload: &[u8]) -> Option<Waker> {
+        let slot = self.slots.get_mut(&id)?;
+        let Slot::Waiting(waker) = slot else {
+            return None;
+        };
+        let waker = waker.take();
+        *slot = Slot::Done(Ok(payload.to_vec()));
+        self.waiting -= 1;
+        waker
+    }
+
+    /// The caller's poll: its outcome if there is one, else `Pending` with its waker
+    /// kept. `None` when the request is unknown (the connection failed before it
+    /// registered, which `register` prevents, or the outcome was already taken).
+    pub(crate) fn poll(&mut self, id: RequestId, cx: &Context<'_>) -> Option<Poll<Outcome>> {
+        match self.slots.get_mut(&id)? {
+            Slot::Waiting(waker) => {
+                match waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => *waker = Some(cx.waker().clone()),
+                }
+                Some(Poll::Pending)
+            }
+            Slot::Done(_) => match self.slots.remove(&id) {
+                Some(Slot::Done(outcome)) => Some(Poll::Ready(outcome)),
+                _ => None,
+            },
         }
     }
 
-    /// Forgets a request whose caller gave up; true if it was still waiting (so the
-    /// server should be told to cancel it).
-    pub(crate) fn forget(&mut self, id: RequestId) -> bool {
-        self.waiting.remove(&id).is_some()
+    /// Forgets a request whose caller gave up, saying where it stood.
+    pub(crate) fn forget(&mut self, id: RequestId) -> Forgotten {
+        match self.slots.remove(&id) {
+            Some(Slot::Waiting(_)) => {
+                self.waiting -= 1;
+                Forgotten::Waiting
+            }
+            Some(Slot::Done(Ok(payload))) => Forgotten::Answered(payload),
+            Some(Slot::Done(Err(_))) | None => Forgotten::Gone,
+        }
     }
 
-    /// Fails every waiting request, and every later one, with `error`.
-    pub(crate) fn close(&mut self, error: Error) {
-        for (_, tx) in self.waiting.drain() {
-            let _ = tx.send(Err(error.clone()));
+    /// Fails every waiting request, and every later one, with `error`; returns the
+    /// wakers to wake once this lock is released.
+    #[must_use]
+    pub(crate) fn close(&mut self, error: Error) -> Vec<Waker> {
+        let mut wakers = Vec::new();
+        for slot in self.slots.values_mut() {
+            if let Slot::Waiting(waker) = slot {
+                wakers.extend(waker.take());
+                *slot = Slot::Done(Err(error.clone()));
+            }
         }
+        self.waiting = 0;
         self.closed.get_or_insert(error);
+        wakers
     }
 
     pub(crate) fn closed(&self) -> Option<&Error> {
         self.closed.as_ref()
     }
 
+    /// Whether no request is waiting for its response.
     pub(crate) fn is_empty(&self) -> bool {
-        self.waiting.is_empty()
+        self.waiting == 0
     }
 }
