@@ -24,7 +24,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::ClientOptions;
-use crate::in_flight::{Forgotten, InFlight, Outcome};
+use crate::in_flight::{Forgotten, InFlight, Outcome, Payload};
 use crate::stream::Stream;
 
 /// Bytes waiting to be written, from `pos` on.
@@ -348,7 +348,7 @@ impl Conn {
         accept: impl FnOnce(Response<'_>) -> Option<T>,
     ) -> Result<T, Error> {
         let payload = self.start(request)?.await?;
-        let (_, response) = Response::decode(&payload).map_err(|e| Error::Protocol(e.to_string()))?;
+        let (_, response) = Response::decode(payload.bytes()).map_err(|e| Error::Protocol(e.to_string()))?;
         let kind = response.kind();
         if let Response::Error(e) = response {
             return Err(Error::Remote(e));
@@ -365,7 +365,10 @@ impl Conn {
 impl Transport for Conn {
     fn call(&self, object: ObjectId, method: MethodRef<'_>, args: Vec<u8>) -> BoxFuture<'static, Result<Reply, Error>> {
         let pending = self.start(&Request::Call { object, method, args: &args });
-        Box::pin(async move { Reply::from_payload(pending?.await?) })
+        Box::pin(async move {
+            let payload = pending?.await?;
+            Reply::from_payload_at(payload.buf, payload.start)
+        })
     }
 
     fn call_unanswered(&self, object: ObjectId, method: MethodRef<'_>, args: Vec<u8>) {
@@ -374,7 +377,10 @@ impl Transport for Conn {
 
     fn value_copy(&self, object: ObjectId) -> BoxFuture<'static, Result<Reply, Error>> {
         let pending = self.start(&Request::ValueCopy { object });
-        Box::pin(async move { Reply::from_payload(pending?.await?) })
+        Box::pin(async move {
+            let payload = pending?.await?;
+            Reply::from_payload_at(payload.buf, payload.start)
+        })
     }
 
     fn release(&self, object: ObjectId) {
@@ -416,7 +422,7 @@ impl Future for PendingCall {
         };
         self.finished = true;
         if let Ok(payload) = &result {
-            if is_transfer(payload) {
+            if is_transfer(payload.bytes()) {
                 // The value reaches its caller now: the server may forget how to undo it.
                 self.conn.state.send_unanswered(Request::Ack { target: self.id });
             }
@@ -435,7 +441,7 @@ impl Drop for PendingCall {
         // will receive: cancel makes the server put back what it took.
         let cancel = match forgotten {
             Forgotten::Waiting => true,
-            Forgotten::Answered(payload) => is_transfer(&payload),
+            Forgotten::Answered(payload) => is_transfer(payload.bytes()),
             Forgotten::Gone => false,
         };
         if cancel {
@@ -553,20 +559,30 @@ fn read_and_route(state: &ConnState, read: impl FnOnce(&Stream, &mut Vec<u8>) ->
 fn route(state: &ConnState, decoder: &mut FrameDecoder) -> Result<usize, String> {
     let mut routed = 0;
     loop {
-        match decoder.next_frame() {
-            Ok(Some(payload)) => {
-                let id = Response::peek_id(payload).map_err(|e| format!("the server sent a bad response: {e}"))?;
-                let waker = lock(&state.in_flight).complete(id, payload);
-                if let Some(waker) = waker {
-                    waker.wake();
-                }
-                routed += 1;
-            }
+        let range = match decoder.next_range() {
+            Ok(Some(range)) => range,
             Ok(None) => return Ok(routed),
             Err(e) => return Err(format!("the server sent a bad frame: {e}")),
+        };
+        let id = Response::peek_id(&decoder.bytes()[range.clone()])
+            .map_err(|e| format!("the server sent a bad response: {e}"))?;
+        // A large payload that ends the buffer takes the buffer along instead of being
+        // copied out of it (a 1 MiB value is copied once less).
+        let taken = if range.len() >= LARGE_PAYLOAD { decoder.take_buffer_if_last(&range) } else { None };
+        let payload = match taken {
+            Some(buf) => Payload { buf, start: range.start },
+            None => Payload { buf: decoder.bytes()[range].to_vec(), start: 0 },
+        };
+        let waker = lock(&state.in_flight).complete(id, payload);
+        if let Some(waker) = waker {
+            waker.wake();
         }
+        routed += 1;
     }
 }
+
+/// From this size on, a response payload that ends the receive buffer takes the buffer.
+const LARGE_PAYLOAD: usize = 64 * 1024;
 
 /// After the reader woke several callers at once (calls in flight), lets them run
 /// first and writes the requests they send in one go: one write for a batch instead

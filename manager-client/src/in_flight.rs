@@ -28,7 +28,21 @@ impl Hasher for IdHasher {
 }
 
 /// A response payload, or why none will come.
-pub(crate) type Outcome = Result<Vec<u8>, Error>;
+pub(crate) type Outcome = Result<Payload, Error>;
+
+/// A response payload: `buf[start..]`. Small ones are copied out of the receive
+/// buffer; a large one that ends it takes the buffer itself (no copy).
+#[derive(Debug)]
+pub(crate) struct Payload {
+    pub(crate) buf: Vec<u8>,
+    pub(crate) start: usize,
+}
+
+impl Payload {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
 
 /// Where a request stands. The slot lives in the map itself (no channel per call): the
 /// reader fills it and wakes the caller, whose poll takes it out.
@@ -46,7 +60,7 @@ pub(crate) enum Forgotten {
     /// The request was still waiting: the server may still be working on it.
     Waiting,
     /// Its response had come, unclaimed.
-    Answered(Vec<u8>),
+    Answered(Payload),
     /// Nothing (already taken, or the connection failed it).
     Gone,
 }
@@ -75,13 +89,13 @@ impl InFlight {
     /// is released). A response nobody waits for (its call was dropped, or it answered
     /// a fire-and-forget request) is discarded.
     #[must_use]
-    pub(crate) fn complete(&mut self, id: RequestId, payload: &[u8]) -> Option<Waker> {
+    pub(crate) fn complete(&mut self, id: RequestId, payload: Payload) -> Option<Waker> {
         let slot = self.slots.get_mut(&id)?;
         let Slot::Waiting(waker) = slot else {
             return None;
         };
         let waker = waker.take();
-        *slot = Slot::Done(Ok(payload.to_vec()));
+        *slot = Slot::Done(Ok(payload));
         self.waiting -= 1;
         waker
     }

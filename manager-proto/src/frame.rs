@@ -144,6 +144,28 @@ impl FrameDecoder {
     pub fn bytes(&self) -> &[u8] {
         &self.buf
     }
+
+    /// Hands over the whole buffer when the frame at `range` (just returned by
+    /// [`next_range`](Self::next_range)) is the last thing in it, so a large payload
+    /// changes hands without a copy; the decoder starts again empty. `None` (and
+    /// nothing changes) when more bytes follow the frame.
+    ///
+    /// ```
+    /// use manager_proto::frame::{FrameDecoder, encode_frame};
+    /// let mut dec = FrameDecoder::new(1 << 20);
+    /// encode_frame(&[7; 1000], dec.buffer_mut(), 1 << 20).unwrap();
+    /// let range = dec.next_range().unwrap().unwrap();
+    /// let buf = dec.take_buffer_if_last(&range).unwrap();
+    /// assert_eq!(&buf[range], &[7; 1000][..]);
+    /// assert_eq!(dec.buffered(), 0);
+    /// ```
+    pub fn take_buffer_if_last(&mut self, range: &Range<usize>) -> Option<Vec<u8>> {
+        if range.end != self.buf.len() || self.start != range.end {
+            return None;
+        }
+        self.start = 0;
+        Some(std::mem::take(&mut self.buf))
+    }
 }
 
 #[cfg(test)]

@@ -58,10 +58,17 @@ impl Reply {
     /// Interprets a response payload, which must be a `Value` response; any other kind
     /// becomes the matching error.
     pub fn from_payload(payload: Vec<u8>) -> Result<Self, Error> {
-        match Response::decode(&payload) {
+        Self::from_payload_at(payload, 0)
+    }
+
+    /// Like [`from_payload`](Self::from_payload), for a payload that starts at `offset`
+    /// in `buf` (a receive buffer handed over whole, to spare copying a large value).
+    pub fn from_payload_at(buf: Vec<u8>, offset: usize) -> Result<Self, Error> {
+        let payload = buf.get(offset..).ok_or_else(|| Error::Protocol("a response outside its buffer".into()))?;
+        match Response::decode(payload) {
             Ok((_, Response::Value(bytes) | Response::Transfer(bytes))) => {
-                let start = payload.len() - bytes.len();
-                Ok(Reply::new(payload, start))
+                let start = buf.len() - bytes.len();
+                Ok(Reply::new(buf, start))
             }
             Ok((_, Response::Error(e))) => Err(Error::Remote(e)),
             Ok((_, other)) => {
