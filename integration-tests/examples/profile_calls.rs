@@ -9,7 +9,8 @@
 //! side can run under the profiler; `RUNTIME=current` or `RUNTIME=N` picks its tokio
 //! runtime (a current-thread one, or N workers). `DEPTH=64` keeps 64 calls in flight on
 //! the one connection instead of calling one at a time. `BULK=1` instead sets then gets
-//! a 1 MiB value `N` times (the benchmark's 1 MiB workload) and prints MB/s.
+//! a 1 MiB value `N` times (the benchmark's 1 MiB workload) and prints MB/s; `CONNECT=1`
+//! connects and authenticates `N` times (async client, as the benchmark does).
 
 use integration_tests::{Counter, CounterBlockingProxy};
 use manager_client::blocking::Client;
@@ -42,6 +43,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(20_000);
     if let Some(depth) = std::env::var("DEPTH").ok().and_then(|d| d.parse::<u64>().ok()) {
         return in_flight(n, depth.max(1));
+    }
+    if std::env::var_os("CONNECT").is_some() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let address = std::env::var("MANAGER_ADDRESS")?;
+        let key = manager_client::AuthKey::from_hex(&std::env::var("MANAGER_AUTHKEY")?)?;
+        let start = std::time::Instant::now();
+        rt.block_on(async {
+            for _ in 0..n {
+                drop(manager_client::Client::connect(address.as_str(), &key).await?);
+            }
+            Ok::<_, manager_client::Error>(())
+        })?;
+        println!("{n} connects, {:?} per call", start.elapsed() / n as u32);
+        return Ok(());
     }
     let client = Client::from_env()?;
     if std::env::var_os("BULK").is_some() {

@@ -1,5 +1,7 @@
 //! Configuring, starting and stopping a server.
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use manager_proto::dispatch::Dispatch;
 use manager_proto::frame::{self, FrameDecoder};
 use manager_proto::handshake::{self, NONCE_LEN, ServerHandshake, VersionRange};
@@ -578,38 +580,60 @@ pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], ServerError> {
 }
 
 async fn accept_loop(listener: Listener, shared: Arc<Shared>, tracker: TaskTracker) {
+    // Handshakes run inside this task, beside accepting. A task spawned per new
+    // connection meant a hand-off to another worker thread (on a 2-core VM a cross-core
+    // wake-up of tens of microseconds) before the peer's hello was even read; now only an
+    // authenticated peer gets a task of its own, after its welcome went out.
+    let mut handshakes = FuturesUnordered::new();
     loop {
-        let accepted = tokio::select! {
+        tokio::select! {
             () = shared.shutdown.cancelled() => break,
-            accepted = accept(&listener) => accepted,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                let conn_id = shared.stats.next_connection.fetch_add(1, Ordering::Relaxed) + 1;
-                let permit = Arc::clone(&shared.connection_slots).try_acquire_owned();
-                let shared = Arc::clone(&shared);
-                tracker.spawn(async move {
-                    let Ok(_permit) = permit else {
-                        let limit = shared.config.max_connections;
-                        tracing::warn!(%peer, limit, "connection refused: at the connection limit");
-                        let msg = handshake::unavailable_message(&format!("too many connections (limit {limit})"));
-                        let _ = write_frame(&stream, &msg).await;
-                        linger(&stream).await;
-                        return;
-                    };
-                    serve_peer(stream, peer, shared, conn_id).await;
-                });
+            Some(done) = handshakes.next(), if !handshakes.is_empty() => {
+                if let Some(peer) = done {
+                    let shared = Arc::clone(&shared);
+                    tracker.spawn(serve_authenticated(peer, shared));
+                }
             }
-            Err(e) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                tracing::warn!("accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+            accepted = accept(&listener) => match accepted {
+                Ok((stream, peer)) => {
+                    let conn_id = shared.stats.next_connection.fetch_add(1, Ordering::Relaxed) + 1;
+                    match Arc::clone(&shared.connection_slots).try_acquire_owned() {
+                        Ok(permit) => handshakes.push(handshake(stream, peer, Arc::clone(&shared), conn_id, permit)),
+                        Err(_) => {
+                            tracker.spawn(refuse(stream, peer, Arc::clone(&shared)));
+                        }
+                    }
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
         }
     }
     if let Listener::Unix(_, path) = &listener {
         let _ = std::fs::remove_file(path);
     }
+}
+
+/// Tells a peer beyond the connection limit why it is refused.
+async fn refuse(stream: Stream, peer: String, shared: Arc<Shared>) {
+    let limit = shared.config.max_connections;
+    tracing::warn!(%peer, limit, "connection refused: at the connection limit");
+    let msg = handshake::unavailable_message(&format!("too many connections (limit {limit})"));
+    let _ = write_frame(&stream, &msg).await;
+    linger(&stream).await;
+}
+
+/// A peer that passed the handshake, with what its connection needs.
+struct Authenticated {
+    stream: Stream,
+    peer: String,
+    conn_id: u64,
+    decoder: FrameDecoder,
+    /// Its place under the connection limit, held while it is served.
+    permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 /// Before closing a refused connection, reads (and discards) what the peer sends until it
@@ -644,24 +668,32 @@ async fn accept(listener: &Listener) -> std::io::Result<(Stream, String)> {
     }
 }
 
-/// Authenticates a peer, then serves it.
-async fn serve_peer(stream: Stream, peer: String, shared: Arc<Shared>, conn_id: u64) {
+/// Authenticates a peer within the handshake deadline; `None` (logged) when it fails.
+async fn handshake(
+    stream: Stream,
+    peer: String,
+    shared: Arc<Shared>,
+    conn_id: u64,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) -> Option<Authenticated> {
     let mut decoder = FrameDecoder::new(frame::HANDSHAKE_MAX_FRAME);
-    let outcome = tokio::select! {
-        () = shared.shutdown.cancelled() => return,
-        r = tokio::time::timeout(shared.config.handshake_timeout, authenticate(&stream, &shared, &mut decoder)) => r,
-    };
-    match outcome {
-        Ok(Ok(())) => {}
+    let outcome = tokio::time::timeout(shared.config.handshake_timeout, authenticate(&stream, &shared, &mut decoder));
+    match outcome.await {
+        Ok(Ok(())) => Some(Authenticated { stream, peer, conn_id, decoder, permit }),
         Ok(Err(reason)) => {
             tracing::warn!(%peer, "handshake failed: {reason}");
-            return;
+            None
         }
         Err(_) => {
             tracing::warn!(%peer, "handshake deadline passed; connection dropped");
-            return;
+            None
         }
     }
+}
+
+/// Serves an authenticated peer until it leaves or the server shuts down.
+async fn serve_authenticated(peer: Authenticated, shared: Arc<Shared>) {
+    let Authenticated { stream, peer, conn_id, mut decoder, permit: _permit } = peer;
     decoder.set_limit(shared.config.max_frame);
     shared.stats.connections.fetch_add(1, Ordering::Relaxed);
     tracing::debug!(%peer, conn = conn_id, "client authenticated");
