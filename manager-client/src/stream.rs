@@ -12,16 +12,29 @@ use rustix::buffer::spare_capacity;
 use rustix::net::sockopt::Timeout;
 use rustix::net::{RecvFlags, SendFlags};
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
 use tokio::net::{TcpStream, UnixStream};
 
+/// A connection's socket, registered with the runtime for readability only: a Unix
+/// socket signals write space every time the peer reads what we sent, and registered
+/// for both, the reader was woken for nothing after every request. Waiting for room to
+/// write registers a duplicate of the descriptor for writability, for that wait only.
 #[derive(Debug)]
-pub(crate) enum Stream {
-    Tcp(TcpStream),
-    Unix(UnixStream),
+pub(crate) struct Stream {
+    fd: AsyncFd<OwnedFd>,
+}
+
+/// Registers `fd` with the current runtime for `interest`.
+#[allow(unsafe_code)]
+fn register(fd: OwnedFd, interest: Interest) -> io::Result<AsyncFd<OwnedFd>> {
+    // SAFETY: tokio needs the descriptor to stay open, and the same, while registered.
+    // An `OwnedFd` owned by the `AsyncFd` is closed only when the `AsyncFd` drops (after
+    // deregistering), and its `as_raw_fd` never changes.
+    unsafe { AsyncFd::register_with_interest(fd, interest) }.map_err(io::Error::from)
 }
 
 impl Stream {
@@ -29,14 +42,15 @@ impl Stream {
     pub(crate) async fn connect(address: &Address, timeout: Duration) -> Result<Stream, Error> {
         let connect_err = |source: io::Error| Error::Connect { address: address.to_string(), source: Arc::new(source) };
         let connecting = async {
-            match address {
+            let socket: OwnedFd = match address {
                 Address::Tcp(hostport) => {
                     let s = TcpStream::connect(hostport.as_str()).await?;
                     s.set_nodelay(true)?;
-                    Ok(Stream::Tcp(s))
+                    s.into_std()?.into()
                 }
-                Address::Unix(path) => Ok(Stream::Unix(UnixStream::connect(path).await?)),
-            }
+                Address::Unix(path) => UnixStream::connect(path).await?.into_std()?.into(),
+            };
+            Ok(Stream { fd: register(socket, Interest::READABLE)? })
         };
         match tokio::time::timeout(timeout, connecting).await {
             Ok(r) => r.map_err(connect_err),
@@ -47,34 +61,19 @@ impl Stream {
     }
 
     pub(crate) async fn readable(&self) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.readable().await,
-            Stream::Unix(s) => s.readable().await,
-        }
+        // Dropping the guard keeps the readiness: the next read finds out.
+        self.fd.readable().await.map(drop)
     }
 
+    /// Waits until the socket has room to write.
     pub(crate) async fn writable(&self) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.writable().await,
-            Stream::Unix(s) => s.writable().await,
-        }
+        let dup = register(self.fd.get_ref().try_clone()?, Interest::WRITABLE)?;
+        dup.writable().await.map(drop)
     }
 
     /// The socket's descriptor, for the raw `recv`/`send` calls below.
     fn fd(&self) -> BorrowedFd<'_> {
-        match self {
-            Stream::Tcp(s) => s.as_fd(),
-            Stream::Unix(s) => s.as_fd(),
-        }
-    }
-
-    /// Runs `io` through tokio's readiness tracking: a `WouldBlock` clears the cached
-    /// readiness so the next wait parks.
-    fn with_io<R>(&self, interest: Interest, io: impl FnOnce(BorrowedFd<'_>) -> io::Result<R>) -> io::Result<R> {
-        match self {
-            Stream::Tcp(s) => s.try_io(interest, || io(s.as_fd())),
-            Stream::Unix(s) => s.try_io(interest, || io(s.as_fd())),
-        }
+        self.fd.get_ref().as_fd()
     }
 
     /// Reads what is available into the spare capacity of `buf` (growing it if full).
@@ -85,9 +84,9 @@ impl Stream {
     /// read syscall that can only say `WouldBlock` — one syscall less per message.
     pub(crate) fn try_read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
         let mut got = 0;
-        let read = self.with_io(Interest::READABLE, |fd| {
+        let read = self.fd.try_io(Interest::READABLE, |fd| {
             let room = reserve(buf);
-            got = recv(fd, buf, RecvFlags::DONTWAIT)?;
+            got = recv(fd.as_fd(), buf, RecvFlags::DONTWAIT)?;
             if 0 < got && got < room { Err(io::ErrorKind::WouldBlock.into()) } else { Ok(got) }
         });
         match read {
@@ -141,9 +140,13 @@ impl Stream {
 
     /// Writes what the socket takes now; `WouldBlock` if it takes nothing.
     pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.with_io(Interest::WRITABLE, |fd| {
-            Ok(rustix::net::send(fd, buf, SendFlags::DONTWAIT | SendFlags::NOSIGNAL)?)
-        })
+        loop {
+            match rustix::net::send(self.fd(), buf, SendFlags::DONTWAIT | SendFlags::NOSIGNAL) {
+                Ok(n) => return Ok(n),
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// Writes all of `buf`, waiting for room as needed.

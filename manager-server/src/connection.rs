@@ -161,7 +161,6 @@ impl Connection {
         let max_parked = self.shared.config.max_in_flight;
         let idle_timeout = self.shared.config.idle_timeout;
         let busy_poll = self.shared.config.busy_poll;
-        let mut spinner = if busy_poll.is_zero() { None } else { self.stream.spinner().ok() };
         // The idle check fires every quarter of the timeout and drops the peer after four
         // quiet quarters in a row (silence of one to one and a quarter timeouts): a read
         // only sets a flag, where re-arming a timer per request cost a clock read and
@@ -194,16 +193,14 @@ impl Connection {
             if let Err(e) = self.flush() {
                 return format!("write failed: {e}");
             }
-            if let Some(spinner) = spinner.as_mut() {
-                if self.pending_out() == 0 && self.running.len() < max_parked {
-                    match spinner.spin_read(decoder.buffer_mut(), busy_poll) {
-                        Ok(true) => {
-                            heard = true;
-                            continue;
-                        }
-                        Ok(false) => {}
-                        Err(e) => return format!("read failed: {e}"),
+            if !busy_poll.is_zero() && self.pending_out() == 0 && self.running.len() < max_parked {
+                match self.stream.spin_read(decoder.buffer_mut(), busy_poll) {
+                    Ok(true) => {
+                        heard = true;
+                        continue;
                     }
+                    Ok(false) => {}
+                    Err(e) => return format!("read failed: {e}"),
                 }
             }
             let want_read = self.running.len() < max_parked && self.pending_out() < OUTPUT_HIGH_WATER;

@@ -659,11 +659,11 @@ async fn accept(listener: &Listener) -> std::io::Result<(Stream, String)> {
         Listener::Tcp(l) => {
             let (s, peer) = l.accept().await?;
             s.set_nodelay(true)?;
-            Ok((Stream::Tcp(s), peer.to_string()))
+            Ok((Stream::new(s.into_std()?)?, peer.to_string()))
         }
         Listener::Unix(l, path) => {
             let (s, _) = l.accept().await?;
-            Ok((Stream::Unix(s), format!("unix:{}", path.display())))
+            Ok((Stream::new(s.into_std()?)?, format!("unix:{}", path.display())))
         }
     }
 }

@@ -1,30 +1,51 @@
 //! One accepted socket, TCP or Unix, used through readiness and non-blocking reads and
 //! writes so one task can read requests, run calls and write replies with no hand-off.
+//!
+//! The socket is registered with the runtime for readability only. A Unix socket
+//! signals write space (`EPOLLOUT`) every time the peer reads what we sent: registered
+//! for both, the connection's thread was woken for nothing after every reply, one
+//! extra context switch per call. Waiting for room to write (rare: a reply larger than
+//! the socket buffer) registers a duplicate of the descriptor for writability, for that
+//! wait only.
 
+use rustix::buffer::spare_capacity;
+use rustix::net::{RecvFlags, SendFlags};
 use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::{Duration, Instant};
 use tokio::io::Interest;
-use tokio::net::{TcpStream, UnixStream};
+use tokio::io::unix::AsyncFd;
 
 /// An accepted connection.
 #[derive(Debug)]
-pub(crate) enum Stream {
-    Tcp(TcpStream),
-    Unix(UnixStream),
+pub(crate) struct Stream {
+    fd: AsyncFd<OwnedFd>,
+}
+
+/// Registers `fd` with the current runtime for `interest`.
+#[allow(unsafe_code)]
+fn register(fd: OwnedFd, interest: Interest) -> io::Result<AsyncFd<OwnedFd>> {
+    // SAFETY: tokio needs the descriptor to stay open, and the same, while registered.
+    // An `OwnedFd` owned by the `AsyncFd` is closed only when the `AsyncFd` drops (after
+    // deregistering), and its `as_raw_fd` never changes.
+    unsafe { AsyncFd::register_with_interest(fd, interest) }.map_err(io::Error::from)
 }
 
 impl Stream {
-    pub(crate) async fn readable(&self) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.readable().await,
-            Stream::Unix(s) => s.readable().await,
-        }
+    /// Takes over a connected, non-blocking socket.
+    pub(crate) fn new(socket: impl Into<OwnedFd>) -> io::Result<Stream> {
+        Ok(Stream { fd: register(socket.into(), Interest::READABLE)? })
     }
 
+    pub(crate) async fn readable(&self) -> io::Result<()> {
+        // Dropping the guard keeps the readiness: the next read finds out.
+        self.fd.readable().await.map(drop)
+    }
+
+    /// Waits until the socket has room to write.
     pub(crate) async fn writable(&self) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.writable().await,
-            Stream::Unix(s) => s.writable().await,
-        }
+        let dup = register(self.fd.get_ref().try_clone()?, Interest::WRITABLE)?;
+        dup.writable().await.map(drop)
     }
 
     /// Reads what is available into the spare capacity of `buf` (growing it if full).
@@ -34,43 +55,47 @@ impl Stream {
     /// arrived since the read began), so the next wait parks at once instead of paying a
     /// read syscall that can only say `WouldBlock` — one syscall less per message.
     pub(crate) fn try_read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        if buf.capacity() - buf.len() < 4096 {
-            buf.reserve(16 * 1024);
-        }
-        let room = buf.capacity() - buf.len();
         let mut got = 0;
-        let drained = || io::Error::from(io::ErrorKind::WouldBlock);
-        let read = match self {
-            Stream::Tcp(s) => s.try_io(Interest::READABLE, || {
-                got = s.try_read_buf(buf)?;
-                if 0 < got && got < room { Err(drained()) } else { Ok(got) }
-            }),
-            Stream::Unix(s) => s.try_io(Interest::READABLE, || {
-                got = s.try_read_buf(buf)?;
-                if 0 < got && got < room { Err(drained()) } else { Ok(got) }
-            }),
-        };
+        let read = self.fd.try_io(Interest::READABLE, |fd| {
+            let room = reserve(buf);
+            got = recv(fd, buf)?;
+            if 0 < got && got < room { Err(io::ErrorKind::WouldBlock.into()) } else { Ok(got) }
+        });
         match read {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock && got > 0 => Ok(got),
             other => other,
         }
     }
 
-    /// A plain std handle on the same socket (a duplicated descriptor, sharing the
-    /// non-blocking flag), whose reads are real syscalls: tokio's `try_read` answers
-    /// from cached readiness and would never see data arrive while we spin.
-    pub(crate) fn spinner(&self) -> io::Result<Spinner> {
-        use std::os::fd::AsFd;
-        Ok(match self {
-            Stream::Tcp(s) => Spinner::Tcp(std::net::TcpStream::from(s.as_fd().try_clone_to_owned()?)),
-            Stream::Unix(s) => Spinner::Unix(std::os::unix::net::UnixStream::from(s.as_fd().try_clone_to_owned()?)),
-        })
+    /// Reads for up to `spin` without sleeping, appending to `buf` (low-latency mode):
+    /// `Ok(true)` if bytes came, `Ok(false)` if none did, an error when the peer closed
+    /// or failed. Raw `recv` calls: the cached readiness would never see data arrive
+    /// while we spin.
+    pub(crate) fn spin_read(&self, buf: &mut Vec<u8>, spin: Duration) -> io::Result<bool> {
+        let deadline = Instant::now() + spin;
+        loop {
+            reserve(buf);
+            match recv(self.fd.get_ref(), buf) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(_) => return Ok(true),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+            std::hint::spin_loop();
+        }
     }
 
+    /// Writes what the socket takes now; `WouldBlock` if it takes nothing.
     pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.try_write(buf),
-            Stream::Unix(s) => s.try_write(buf),
+        loop {
+            match rustix::net::send(self.fd.get_ref(), buf, SendFlags::DONTWAIT | SendFlags::NOSIGNAL) {
+                Ok(n) => return Ok(n),
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
     }
 
@@ -98,38 +123,21 @@ impl Stream {
     }
 }
 
-/// A std handle for busy-polling reads (low-latency mode).
-#[derive(Debug)]
-pub(crate) enum Spinner {
-    Tcp(std::net::TcpStream),
-    Unix(std::os::unix::net::UnixStream),
+/// Makes room for a read in `buf`; returns the room.
+fn reserve(buf: &mut Vec<u8>) -> usize {
+    if buf.capacity() - buf.len() < 4096 {
+        buf.reserve(16 * 1024);
+    }
+    buf.capacity() - buf.len()
 }
 
-impl Spinner {
-    /// Reads for up to `spin` without sleeping, appending to `buf`: `Ok(true)` if bytes
-    /// came, `Ok(false)` if none did, an error when the peer closed or failed.
-    pub(crate) fn spin_read(&mut self, buf: &mut Vec<u8>, spin: std::time::Duration) -> io::Result<bool> {
-        use std::io::Read;
-        let deadline = std::time::Instant::now() + spin;
-        let mut chunk = [0u8; 16 * 1024];
-        loop {
-            let read = match self {
-                Spinner::Tcp(s) => s.read(&mut chunk),
-                Spinner::Unix(s) => s.read(&mut chunk),
-            };
-            match read {
-                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                Ok(n) => {
-                    buf.extend_from_slice(&chunk[..n]);
-                    return Ok(true);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
-            }
-            if std::time::Instant::now() >= deadline {
-                return Ok(false);
-            }
-            std::hint::spin_loop();
+/// One non-blocking `recv(2)` into the spare capacity of `buf`.
+fn recv(fd: &OwnedFd, buf: &mut Vec<u8>) -> io::Result<usize> {
+    loop {
+        match rustix::net::recv(fd.as_fd(), spare_capacity(buf), RecvFlags::DONTWAIT) {
+            Ok((got, _)) => return Ok(got),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
         }
     }
 }
