@@ -2,7 +2,11 @@
 //!
 //! A thin layer: a blocking [`Client`] owns a single-threaded tokio runtime and drives
 //! the async client on it from the calling thread, so a call costs no thread hand-off.
-//! Several threads may share one client; their calls multiplex on its connection.
+//! On the common path the runtime is not even entered: the calling thread sends its
+//! request and sleeps in `recv` on the socket until its response comes (two syscalls
+//! per call, as a hand-written blocking client). Several threads may share one client;
+//! their calls multiplex on its connection, and whichever thread is reading routes the
+//! others' responses to them.
 //!
 //! ```no_run
 //! use manager_client::blocking::Client;

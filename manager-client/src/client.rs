@@ -23,9 +23,10 @@ pub struct ClientOptions {
     /// Largest frame sent or accepted. Default 64 MiB, as the server's.
     pub max_frame: usize,
     /// Low-latency mode: while calls are waiting, read for up to this long without
-    /// sleeping before parking the reader. Default zero (off). Saves a thread wake-up per
-    /// round trip (tens of microseconds across cores) at the price of a spinning core;
-    /// pair it with the server's `busy_poll`.
+    /// sleeping before parking the reader (in a blocking client, the calling thread
+    /// itself). Default zero (off). Saves a thread wake-up per round trip (tens of
+    /// microseconds across cores) at the price of a spinning core; pair it with the
+    /// server's `busy_poll`.
     pub spin: Duration,
 }
 
