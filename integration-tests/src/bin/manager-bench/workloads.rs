@@ -318,8 +318,10 @@ pub fn memory_and_scale(ctx: &Ctx, server_pid: u32) -> (f64, f64, f64) {
         }
         let _ = idle[0].ping().await;
         let per_connection = (rss() - before) / 200.0;
-        // Small objects: 100,000 counters.
-        let n = ctx.n(100_000);
+        // Small objects: 100,000 counters (at least 20,000 even at smoke scale: a few
+        // hundred kilobytes can come wholly from memory the allocator kept from earlier
+        // workloads, and read as zero growth).
+        let n = ctx.n(100_000).max(20_000);
         let client = connect().await.expect("connect");
         let before = rss();
         let mut objects = Vec::with_capacity(n);
