@@ -365,10 +365,7 @@ impl Conn {
 impl Transport for Conn {
     fn call(&self, object: ObjectId, method: MethodRef<'_>, args: Vec<u8>) -> BoxFuture<'static, Result<Reply, Error>> {
         let pending = self.start(&Request::Call { object, method, args: &args });
-        Box::pin(async move {
-            let payload = pending?.await?;
-            Reply::from_payload_at(payload.buf, payload.start)
-        })
+        Box::pin(async move { pending?.await?.into_reply() })
     }
 
     fn call_unanswered(&self, object: ObjectId, method: MethodRef<'_>, args: Vec<u8>) {
@@ -377,10 +374,7 @@ impl Transport for Conn {
 
     fn value_copy(&self, object: ObjectId) -> BoxFuture<'static, Result<Reply, Error>> {
         let pending = self.start(&Request::ValueCopy { object });
-        Box::pin(async move {
-            let payload = pending?.await?;
-            Reply::from_payload_at(payload.buf, payload.start)
-        })
+        Box::pin(async move { pending?.await?.into_reply() })
     }
 
     fn release(&self, object: ObjectId) {
@@ -422,7 +416,7 @@ impl Future for PendingCall {
         };
         self.finished = true;
         if let Ok(payload) = &result {
-            if is_transfer(payload.bytes()) {
+            if payload.is_transfer() {
                 // The value reaches its caller now: the server may forget how to undo it.
                 self.conn.state.send_unanswered(Request::Ack { target: self.id });
             }
@@ -441,17 +435,13 @@ impl Drop for PendingCall {
         // will receive: cancel makes the server put back what it took.
         let cancel = match forgotten {
             Forgotten::Waiting => true,
-            Forgotten::Answered(payload) => is_transfer(payload.bytes()),
+            Forgotten::Answered(payload) => payload.is_transfer(),
             Forgotten::Gone => false,
         };
         if cancel {
             self.conn.state.send_unanswered(Request::Cancel { target: self.id });
         }
     }
-}
-
-fn is_transfer(payload: &[u8]) -> bool {
-    matches!(Response::peek_kind(payload), Ok((_, kind)) if kind == manager_proto::response::kind::TRANSFER)
 }
 
 /// Reads responses and hands them to their waiters; watches liveness.
@@ -564,14 +554,14 @@ fn route(state: &ConnState, decoder: &mut FrameDecoder) -> Result<usize, String>
             Ok(None) => return Ok(routed),
             Err(e) => return Err(format!("the server sent a bad frame: {e}")),
         };
-        let id = Response::peek_id(&decoder.bytes()[range.clone()])
+        let (id, kind, body) = Response::peek_header(&decoder.bytes()[range.clone()])
             .map_err(|e| format!("the server sent a bad response: {e}"))?;
         // A large payload that ends the buffer takes the buffer along instead of being
         // copied out of it (a 1 MiB value is copied once less).
         let taken = if range.len() >= LARGE_PAYLOAD { decoder.take_buffer_if_last(&range) } else { None };
         let payload = match taken {
-            Some(buf) => Payload { buf, start: range.start },
-            None => Payload { buf: decoder.bytes()[range].to_vec(), start: 0 },
+            Some(buf) => Payload { buf, start: range.start, kind, body: range.start + body },
+            None => Payload { buf: decoder.bytes()[range].to_vec(), start: 0, kind, body },
         };
         let waker = lock(&state.in_flight).complete(id, payload);
         if let Some(waker) = waker {

@@ -36,11 +36,32 @@ pub(crate) type Outcome = Result<Payload, Error>;
 pub(crate) struct Payload {
     pub(crate) buf: Vec<u8>,
     pub(crate) start: usize,
+    /// The response's kind and where its body starts in `buf`, read once when it was
+    /// routed.
+    pub(crate) kind: u32,
+    pub(crate) body: usize,
 }
 
 impl Payload {
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.buf[self.start..]
+    }
+
+    /// Whether the response hands over something the server can take back (a queue
+    /// item, a lock) until we acknowledge it.
+    pub(crate) fn is_transfer(&self) -> bool {
+        self.kind == manager_proto::response::kind::TRANSFER
+    }
+
+    /// The reply to a call: a value or a transfer straight from the header read at
+    /// routing, anything else decoded (an error becomes `Err`).
+    pub(crate) fn into_reply(self) -> Result<manager_proto::Reply, Error> {
+        use manager_proto::response::kind;
+        if self.kind == kind::VALUE || self.kind == kind::TRANSFER {
+            Ok(manager_proto::Reply::new(self.buf, self.body))
+        } else {
+            manager_proto::Reply::from_payload_at(self.buf, self.start)
+        }
     }
 }
 

@@ -106,7 +106,9 @@ pub fn decode_exact<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, 
 
 /// Encodes `value`; `what` names it in the error.
 pub fn encode<T: Serialize + ?Sized>(value: &T, what: &str) -> Result<Vec<u8>, Error> {
-    postcard::to_allocvec(value).map_err(|e| Error::Encode { what: what.to_owned(), reason: e.to_string() })
+    // Room for the usual small arguments up front, instead of growing from empty.
+    postcard::to_extend(value, Vec::with_capacity(32))
+        .map_err(|e| Error::Encode { what: what.to_owned(), reason: e.to_string() })
 }
 
 /// One reference, held by this process, to one server object. Clones share it; the

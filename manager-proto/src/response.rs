@@ -160,6 +160,21 @@ impl<'a> Response<'a> {
         Self::header(payload).map(|(id, kind, _)| (id, kind))
     }
 
+    /// Reads the id and kind, and where the body starts: for a `Value` or `Transfer`
+    /// the value's bytes are `payload[body..]`, so a client that routed a response by
+    /// its header need not decode it again.
+    ///
+    /// ```
+    /// use manager_proto::{Response, response::kind};
+    /// let mut payload = Vec::new();
+    /// Response::Value(&[7, 8]).encode(300, &mut payload);
+    /// let (id, k, body) = Response::peek_header(&payload).unwrap();
+    /// assert_eq!((id, k, &payload[body..]), (300, kind::VALUE, &[7u8, 8][..]));
+    /// ```
+    pub fn peek_header(payload: &'a [u8]) -> Result<(RequestId, u32, usize), DecodeError> {
+        Self::header(payload).map(|(id, kind, rest)| (id, kind, payload.len() - rest.rest().len()))
+    }
+
     fn header(payload: &'a [u8]) -> Result<(RequestId, u32, Reader<'a>), DecodeError> {
         let mut r = Reader::new(payload);
         let id: u64 = r.u64("response id").map_err(|reason| DecodeError::Malformed { id: None, reason })?;
