@@ -48,7 +48,10 @@ impl Stream {
                     s.set_nodelay(true)?;
                     s.into_std()?.into()
                 }
-                Address::Unix(path) => UnixStream::connect(path).await?.into_std()?.into(),
+                Address::Unix(path) => match connect_unix_now(path)? {
+                    Some(socket) => socket,
+                    None => UnixStream::connect(path).await?.into_std()?.into(),
+                },
             };
             Ok(Stream { fd: register(socket, Interest::READABLE)? })
         };
@@ -170,6 +173,24 @@ impl Stream {
                 other => return other,
             }
         }
+    }
+}
+
+/// Connects to a Unix socket at once, as a local connect does unless the listener's
+/// backlog is full (`None`: then tokio waits for room). Spares the runtime's
+/// register-wait-check-deregister round of a general non-blocking connect.
+fn connect_unix_now(path: &std::path::Path) -> io::Result<Option<OwnedFd>> {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let socket = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+        None,
+    )?;
+    match rustix::net::connect(&socket, &SocketAddrUnix::new(path)?) {
+        Ok(()) => Ok(Some(socket)),
+        Err(rustix::io::Errno::AGAIN) => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -6,10 +6,13 @@ use manager_proto::dispatch::Dispatch;
 use manager_proto::frame::{self, FrameDecoder};
 use manager_proto::handshake::{self, NONCE_LEN, ServerHandshake, VersionRange};
 use manager_proto::{Address, AuthKey, ServerId, ServerStats};
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -389,15 +392,7 @@ impl ServerBuilder {
             shared.table.release(id);
         }
         let cleanup = Arc::new(Cleanup {
-            paths: Mutex::new(
-                listeners
-                    .iter()
-                    .filter_map(|l| match l {
-                        Listener::Unix(_, path) => Some(path.clone()),
-                        Listener::Tcp(_) => None,
-                    })
-                    .collect(),
-            ),
+            paths: Mutex::new(listeners.iter().filter_map(|l| l.unix_path().cloned()).collect()),
             dir: temp_dir,
         });
         let tracker = TaskTracker::new();
@@ -519,29 +514,49 @@ impl Drop for Server {
     }
 }
 
-/// A bound listener.
+/// A bound listener, registered with the runtime for readability; connections are
+/// accepted with a raw `accept4` straight into a socket registered for reading only
+/// (tokio's accept registers the new socket for both directions, which would have to be
+/// undone).
 #[derive(Debug)]
-enum Listener {
-    Tcp(TcpListener),
-    Unix(UnixListener, PathBuf),
+struct Listener {
+    fd: AsyncFd<OwnedFd>,
+    kind: ListenerKind,
+}
+
+#[derive(Debug)]
+enum ListenerKind {
+    Tcp(std::net::SocketAddr),
+    Unix(PathBuf),
 }
 
 impl Listener {
+    fn new(fd: impl Into<OwnedFd>, kind: ListenerKind) -> std::io::Result<Listener> {
+        Ok(Listener { fd: crate::stream::register(fd.into(), Interest::READABLE)?, kind })
+    }
+
     fn address(&self) -> Result<Address, ServerError> {
-        Ok(match self {
-            Listener::Tcp(l) => Address::Tcp(l.local_addr().map_err(ServerError::Io)?.to_string()),
-            Listener::Unix(_, path) => Address::Unix(path.clone()),
+        Ok(match &self.kind {
+            ListenerKind::Tcp(addr) => Address::Tcp(addr.to_string()),
+            ListenerKind::Unix(path) => Address::Unix(path.clone()),
         })
+    }
+
+    fn unix_path(&self) -> Option<&PathBuf> {
+        match &self.kind {
+            ListenerKind::Unix(path) => Some(path),
+            ListenerKind::Tcp(_) => None,
+        }
     }
 }
 
 async fn bind(spec: &ListenSpec) -> Result<Listener, ServerError> {
     match spec {
         ListenSpec::Tcp(addr) => {
-            let listener = TcpListener::bind(addr)
-                .await
-                .map_err(|source| ServerError::Bind { address: format!("tcp://{addr}"), source })?;
-            Ok(Listener::Tcp(listener))
+            let bind_err = |source| ServerError::Bind { address: format!("tcp://{addr}"), source };
+            let listener = TcpListener::bind(addr).await.map_err(bind_err)?;
+            let local = listener.local_addr().map_err(bind_err)?;
+            Listener::new(listener.into_std().map_err(bind_err)?, ListenerKind::Tcp(local)).map_err(bind_err)
         }
         ListenSpec::Unix(path) => {
             let bind_err = |source| ServerError::Bind { address: format!("unix:{}", path.display()), source };
@@ -555,7 +570,7 @@ async fn bind(spec: &ListenSpec) -> Result<Listener, ServerError> {
             }
             let listener = UnixListener::bind(path).map_err(bind_err)?;
             set_owner_only(path, 0o600).map_err(bind_err)?;
-            Ok(Listener::Unix(listener, path.clone()))
+            Listener::new(listener.into_std().map_err(bind_err)?, ListenerKind::Unix(path.clone())).map_err(bind_err)
         }
     }
 }
@@ -612,7 +627,7 @@ async fn accept_loop(listener: Listener, shared: Arc<Shared>, tracker: TaskTrack
             },
         }
     }
-    if let Listener::Unix(_, path) = &listener {
+    if let Some(path) = listener.unix_path() {
         let _ = std::fs::remove_file(path);
     }
 }
@@ -655,16 +670,19 @@ async fn linger(stream: &Stream) {
 }
 
 async fn accept(listener: &Listener) -> std::io::Result<(Stream, String)> {
-    match listener {
-        Listener::Tcp(l) => {
-            let (s, peer) = l.accept().await?;
-            s.set_nodelay(true)?;
-            Ok((Stream::new(s.into_std()?)?, peer.to_string()))
+    use rustix::net::SocketFlags;
+    let accept = |l: &OwnedFd| {
+        rustix::net::accept_with(l, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC).map_err(std::io::Error::from)
+    };
+    let socket = listener.fd.async_io(Interest::READABLE, accept).await?;
+    match &listener.kind {
+        ListenerKind::Tcp(_) => {
+            let socket = std::net::TcpStream::from(socket);
+            socket.set_nodelay(true)?;
+            let peer = socket.peer_addr()?.to_string();
+            Ok((Stream::new(socket)?, peer))
         }
-        Listener::Unix(l, path) => {
-            let (s, _) = l.accept().await?;
-            Ok((Stream::new(s.into_std()?)?, format!("unix:{}", path.display())))
-        }
+        ListenerKind::Unix(path) => Ok((Stream::new(socket)?, format!("unix:{}", path.display()))),
     }
 }
 

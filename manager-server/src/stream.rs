@@ -24,7 +24,7 @@ pub(crate) struct Stream {
 
 /// Registers `fd` with the current runtime for `interest`.
 #[allow(unsafe_code)]
-fn register(fd: OwnedFd, interest: Interest) -> io::Result<AsyncFd<OwnedFd>> {
+pub(crate) fn register(fd: OwnedFd, interest: Interest) -> io::Result<AsyncFd<OwnedFd>> {
     // SAFETY: tokio needs the descriptor to stay open, and the same, while registered.
     // An `OwnedFd` owned by the `AsyncFd` is closed only when the `AsyncFd` drops (after
     // deregistering), and its `as_raw_fd` never changes.
