@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
-use tokio::net::{TcpStream, UnixStream};
+use tokio::net::TcpStream;
 
 /// A connection's socket, registered with the runtime for readability only: a Unix
 /// socket signals write space every time the peer reads what we sent, and registered
@@ -48,10 +48,7 @@ impl Stream {
                     s.set_nodelay(true)?;
                     s.into_std()?.into()
                 }
-                Address::Unix(path) => match connect_unix_now(path)? {
-                    Some(socket) => socket,
-                    None => UnixStream::connect(path).await?.into_std()?.into(),
-                },
+                Address::Unix(path) => connect_unix(path)?,
             };
             Ok(Stream { fd: register(socket, Interest::READABLE)? })
         };
@@ -176,10 +173,10 @@ impl Stream {
     }
 }
 
-/// Connects to a Unix socket at once, as a local connect does unless the listener's
-/// backlog is full (`None`: then tokio waits for room). Spares the runtime's
-/// register-wait-check-deregister round of a general non-blocking connect.
-fn connect_unix_now(path: &std::path::Path) -> io::Result<Option<OwnedFd>> {
+/// Connects to a Unix socket. A local connect completes at once or fails (`EAGAIN` when
+/// the listener's backlog is full, as tokio's connect reports too), so a raw
+/// `connect(2)` spares the runtime's register-wait-check-deregister round.
+fn connect_unix(path: &std::path::Path) -> io::Result<OwnedFd> {
     use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
     let socket = rustix::net::socket_with(
         AddressFamily::UNIX,
@@ -187,11 +184,8 @@ fn connect_unix_now(path: &std::path::Path) -> io::Result<Option<OwnedFd>> {
         SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
         None,
     )?;
-    match rustix::net::connect(&socket, &SocketAddrUnix::new(path)?) {
-        Ok(()) => Ok(Some(socket)),
-        Err(rustix::io::Errno::AGAIN) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
+    rustix::net::connect(&socket, &SocketAddrUnix::new(path)?)?;
+    Ok(socket)
 }
 
 /// Makes room for a read in `buf`; returns the room.
