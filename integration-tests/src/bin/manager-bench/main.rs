@@ -257,7 +257,14 @@ fn phase(args: &[String]) {
         Some(pipe),
     );
     if want("memconn") {
-        let (per_conn, per_obj, rate100) = workloads::memory_and_scale(&ctx, server.id());
+        // A fresh server: one that ran the workloads above keeps their freed memory and
+        // hands it to new connections, so its RSS barely moves (it read 0 bytes per idle
+        // connection in a run).
+        let (mut mem_server, mem_address) = workloads::start_server(&addr("mem.sock"), &key, 0);
+        let mem_ctx = Ctx { address: mem_address, key: key.clone(), options: ctx.options.clone(), scale };
+        let (per_conn, per_obj, rate100) = workloads::memory_and_scale(&mem_ctx, mem_server.id());
+        drop(mem_server.stdin.take());
+        let _ = mem_server.wait();
         measure("memconn", "server memory per idle connection", Unit::Bytes, &mut || Figure::single(per_conn), None);
         measure(
             "memobj",
