@@ -208,6 +208,7 @@ impl Tagged {
 /// A token as hex text, to hand to another process on a command line or a pipe.
 pub fn token_to_hex(token: &manager_client::Token) -> String {
     // ok: a Token is plain data (strings and integers); postcard cannot fail on it.
+    // ok: a token is integers and strings, which postcard always encodes into a Vec.
     let bytes = manager_client::proto::postcard::to_allocvec(token).expect("a token always encodes");
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

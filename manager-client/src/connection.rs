@@ -217,19 +217,19 @@ impl ConnState {
             if done.load(Ordering::Acquire) {
                 break Ok(true);
             }
-            let read = if self.spin.is_zero() {
-                self.stream.recv_blocking(decoder.buffer_mut()).map(|n| n > 0)
+            // Low-latency mode spins first; then (or at once) sleep in the kernel.
+            let spun = if self.spin.is_zero() {
+                Err(io::ErrorKind::WouldBlock.into())
             } else {
-                match self.stream.spin_read(decoder.buffer_mut(), self.spin) {
-                    Ok(false) => self.stream.recv_blocking(decoder.buffer_mut()).map(|n| n > 0),
-                    Ok(true) => Ok(true),
-                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
-                    Err(e) => Err(e),
-                }
+                self.stream.spin_read(decoder.buffer_mut(), self.spin)
+            };
+            let read = match spun {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.stream.recv_blocking(decoder.buffer_mut()),
+                other => other,
             };
             match read {
-                Ok(false) => break Err("the server closed the connection".to_owned()),
-                Ok(true) => {
+                Ok(0) => break Err("the server closed the connection".to_owned()),
+                Ok(_) => {
                     self.heard.store(true, Ordering::Relaxed);
                     if let Err(reason) = route(self, &mut decoder) {
                         break Err(reason);
@@ -452,12 +452,7 @@ async fn reader(state: Arc<ConnState>, keepalive: Duration) {
     let reason = loop {
         if !state.spin.is_zero() && !lock(&state.in_flight).is_empty() {
             // Low-latency mode: calls are waiting; read without sleeping for a while.
-            let spin = |stream: &Stream, buf: &mut Vec<u8>| match stream.spin_read(buf, state.spin) {
-                Ok(true) => Ok(1),
-                Ok(false) => Err(io::ErrorKind::WouldBlock.into()),
-                Err(e) => Err(e),
-            };
-            match read_and_route(&state, spin) {
+            match read_and_route(&state, |stream, buf| stream.spin_read(buf, state.spin)) {
                 Read::Routed(woken) => {
                     ping_sent = false;
                     coalesce(&state, woken).await;
@@ -537,9 +532,6 @@ fn read_and_route(state: &ConnState, read: impl FnOnce(&Stream, &mut Vec<u8>) ->
             route(state, &mut decoder).map_or_else(Read::Failed, Read::Routed)
         }
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Read::Nothing,
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-            Read::Failed("the server closed the connection".to_owned())
-        }
         Err(e) => Read::Failed(format!("read failed: {e}")),
     }
 }

@@ -117,24 +117,20 @@ impl Stream {
         recv(self.fd(), buf, RecvFlags::empty())
     }
 
-    /// Reads for up to `spin` without sleeping, appending to `buf` (low-latency mode):
-    /// `Ok(true)` if bytes came, `Ok(false)` if none did, an error when the peer closed
-    /// or failed. Raw `recv` calls: tokio's cached readiness would never see data
-    /// arrive while we spin.
-    pub(crate) fn spin_read(&self, buf: &mut Vec<u8>, spin: Duration) -> io::Result<bool> {
+    /// Reads for up to `spin` without sleeping, appending to `buf` (low-latency mode),
+    /// with a read's answers: bytes read, 0 when the peer closed, `WouldBlock` when none
+    /// came in time. Raw `recv` calls: the cached readiness would never see data arrive
+    /// while we spin.
+    pub(crate) fn spin_read(&self, buf: &mut Vec<u8>, spin: Duration) -> io::Result<usize> {
         let deadline = Instant::now() + spin;
         loop {
             reserve(buf);
             match recv(self.fd(), buf, RecvFlags::DONTWAIT) {
-                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                Ok(_) => return Ok(true),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                    std::hint::spin_loop();
+                }
+                other => return other,
             }
-            if Instant::now() >= deadline {
-                return Ok(false);
-            }
-            std::hint::spin_loop();
         }
     }
 

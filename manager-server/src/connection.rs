@@ -241,11 +241,12 @@ impl Connection {
             }
             if !busy_poll.is_zero() && self.pending_out() == 0 && self.running.len() < max_parked {
                 match self.stream.spin_read(decoder.buffer_mut(), busy_poll) {
-                    Ok(true) => {
+                    Ok(0) => return "closed by peer".into(),
+                    Ok(_) => {
                         heard = true;
                         continue;
                     }
-                    Ok(false) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(e) => return format!("read failed: {e}"),
                 }
             }

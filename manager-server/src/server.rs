@@ -398,7 +398,7 @@ impl ServerBuilder {
         let tracker = TaskTracker::new();
         let mut addresses = Vec::new();
         for listener in listeners {
-            addresses.push(listener.address()?);
+            addresses.push(listener.address());
             tracker.spawn(accept_loop(listener, Arc::clone(&shared), tracker.clone()));
         }
         tracing::info!(addresses = ?addresses.iter().map(ToString::to_string).collect::<Vec<_>>(), server = %shared.server_id, "manager server listening");
@@ -535,11 +535,11 @@ impl Listener {
         Ok(Listener { fd: crate::stream::register(fd.into(), Interest::READABLE)?, kind })
     }
 
-    fn address(&self) -> Result<Address, ServerError> {
-        Ok(match &self.kind {
+    fn address(&self) -> Address {
+        match &self.kind {
             ListenerKind::Tcp(addr) => Address::Tcp(addr.to_string()),
             ListenerKind::Unix(path) => Address::Unix(path.clone()),
-        })
+        }
     }
 
     fn unix_path(&self) -> Option<&PathBuf> {

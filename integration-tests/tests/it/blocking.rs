@@ -130,3 +130,45 @@ fn large_values_round_trip_whole() {
         assert_eq!(value.get().await.unwrap().as_slice(), &big[..]);
     });
 }
+
+/// Low-latency mode on both ends (the client spins on its calling thread, the server's
+/// connection spins before parking): calls from a blocking and an async client are
+/// answered, a thread blocked in a call is told the server is shutting down, and the
+/// next call hears the connection is gone.
+#[test]
+fn low_latency_mode_answers_and_notices_a_closed_server() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_dir, server) =
+        rt.block_on(util::start(Server::builder().register::<Counter>().busy_poll(Duration::from_micros(50))));
+    let options = ClientOptions {
+        spin: Duration::from_micros(50),
+        keepalive: Duration::from_secs(120),
+        ..ClientOptions::default()
+    };
+    let client = Client::connect_with(server.address(), server.authkey(), &options).unwrap();
+    let counter = CounterBlockingProxy::create(&client, 0).unwrap();
+    for _ in 0..200 {
+        counter.incr(1).unwrap();
+    }
+    let token = counter.token();
+    let total = rt.block_on(async {
+        let client = manager_client::Client::connect_with(server.address(), server.authkey(), &options).await.unwrap();
+        let counter: integration_tests::CounterProxy = client.attach(&token).await.unwrap();
+        for _ in 0..200 {
+            counter.incr(1).await.unwrap();
+        }
+        counter.get().await.unwrap()
+    });
+    assert_eq!(total, 400);
+    let queue: QueueProxy<u64> = client.queue(0).unwrap();
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(queue.get()));
+    std::thread::sleep(Duration::from_millis(50));
+    rt.block_on(server.shutdown());
+    let got = result.recv_timeout(Duration::from_secs(10)).expect("the blocked get returned");
+    let err = got.unwrap_err();
+    assert_eq!(err.remote_kind(), Some(RemoteErrorKind::ShuttingDown), "{err:?}");
+    // The socket is closed now: the next call, spinning then sleeping on it, hears so.
+    let err = counter.get().unwrap_err();
+    assert!(err.is_connection_lost(), "{err:?}");
+}
