@@ -10,7 +10,8 @@
 //! runtime (a current-thread one, or N workers). `DEPTH=64` keeps 64 calls in flight on
 //! the one connection instead of calling one at a time. `BULK=1` instead sets then gets
 //! a 1 MiB value `N` times (the benchmark's 1 MiB workload) and prints MB/s; `CONNECT=1`
-//! connects and authenticates `N` times (async client, as the benchmark does).
+//! connects and authenticates `N` times (async client, as the benchmark does); `LOCK=1`
+//! makes `N` lock acquire + release pairs.
 
 use integration_tests::{Counter, CounterBlockingProxy};
 use manager_client::blocking::Client;
@@ -70,6 +71,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let mbs = (2 * n * (1 << 20)) as f64 / 1e6 / start.elapsed().as_secs_f64();
         println!("{n} x 1 MiB set + get: {mbs:.0} MB/s");
+        return Ok(());
+    }
+    if std::env::var_os("LOCK").is_some() {
+        let lock = client.lock()?;
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            lock.acquire()?;
+            lock.release()?;
+        }
+        println!("{n} lock pairs, {:?} per pair", start.elapsed() / n as u32);
         return Ok(());
     }
     let c = CounterBlockingProxy::create(&client, 0)?;

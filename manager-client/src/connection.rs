@@ -35,11 +35,19 @@ struct Output {
     /// Set by the reader while the callers it just woke run: their requests are
     /// appended, and the reader writes them all at once when it resumes.
     coalescing: bool,
+    /// What is pending may wait for the next request to go along with it (grant
+    /// acknowledgements): nobody is writing it.
+    deferred: bool,
 }
 
 impl Output {
     fn pending(&self) -> usize {
         self.buf.len() - self.pos
+    }
+
+    /// Whether bytes are queued that must go out now (not merely deferred ones).
+    fn queued(&self) -> bool {
+        self.pending() > 0 && !self.deferred
     }
 }
 
@@ -122,10 +130,12 @@ impl ConnState {
     fn send(&self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<(), Error> {
         self.sent.store(true, Ordering::Relaxed);
         let mut out = lock(&self.out);
-        let was_idle = out.pending() == 0;
+        // Deferred acknowledgements leave with this frame, in the same write.
+        let was_idle = !out.queued();
         let start = frame::begin_frame(&mut out.buf);
         encode(&mut out.buf);
         frame::finish_frame(&mut out.buf, start, self.max_frame)?;
+        out.deferred = false;
         if !was_idle || out.coalescing {
             // The writer task is already draining the buffer, or the reader will write
             // this together with the requests of the other callers it woke.
@@ -162,6 +172,22 @@ impl ConnState {
         if self.closed().is_none() {
             let _ = self.send(|buf| request.encode(NO_RESPONSE, buf));
         }
+    }
+
+    /// Queues a request nobody waits an answer for to go out with the next one (or the
+    /// next keepalive ping), not on its own: a grant's acknowledgement, which only
+    /// frees the server's memory of how to undo it.
+    fn defer_unanswered(&self, request: Request<'_>) {
+        let mut out = lock(&self.out);
+        if out.pending() == 0 {
+            out.buf.clear();
+            out.pos = 0;
+            out.deferred = true;
+        }
+        let start = frame::begin_frame(&mut out.buf);
+        request.encode(NO_RESPONSE, &mut out.buf);
+        // A fixed-size request always fits a frame.
+        let _ = frame::finish_frame(&mut out.buf, start, self.max_frame);
     }
 
     /// Pings the server if nothing was sent for a keepalive period, so its idle timeout
@@ -205,7 +231,7 @@ impl ConnState {
     /// timeout (a keepalive period) passed, so the reader task's liveness watch takes
     /// over.
     pub(crate) fn read_until(&self, done: &AtomicBool) -> bool {
-        if lock(&self.out).pending() > 0 {
+        if lock(&self.out).queued() {
             return false;
         }
         let Some(mut decoder) = try_lock(&self.decoder) else {
@@ -416,7 +442,11 @@ impl Future for PendingCall {
         };
         self.finished = true;
         if let Ok(payload) = &result {
-            if payload.is_transfer() {
+            if payload.is_grant() {
+                // The connection holds it now, and the server releases it when the
+                // connection ends: the acknowledgement can wait for the next request.
+                self.conn.state.defer_unanswered(Request::Ack { target: self.id });
+            } else if payload.is_transfer() {
                 // The value reaches its caller now: the server may forget how to undo it.
                 self.conn.state.send_unanswered(Request::Ack { target: self.id });
             }
@@ -579,7 +609,7 @@ async fn coalesce(state: &ConnState, woken: usize) {
     tokio::task::yield_now().await;
     let mut out = lock(&state.out);
     out.coalescing = false;
-    if out.pending() > 0 {
+    if out.queued() {
         // A failure is recorded in the state and reaches every caller.
         let _ = state.write_out(out);
     }

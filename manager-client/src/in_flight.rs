@@ -50,14 +50,21 @@ impl Payload {
     /// Whether the response hands over something the server can take back (a queue
     /// item, a lock) until we acknowledge it.
     pub(crate) fn is_transfer(&self) -> bool {
-        self.kind == manager_proto::response::kind::TRANSFER
+        use manager_proto::response::kind;
+        self.kind == kind::TRANSFER || self.kind == kind::GRANT
+    }
+
+    /// Whether what it hands over is held by the connection (a lock, a permit), so the
+    /// acknowledgement may wait for the next request.
+    pub(crate) fn is_grant(&self) -> bool {
+        self.kind == manager_proto::response::kind::GRANT
     }
 
     /// The reply to a call: a value or a transfer straight from the header read at
     /// routing, anything else decoded (an error becomes `Err`).
     pub(crate) fn into_reply(self) -> Result<manager_proto::Reply, Error> {
         use manager_proto::response::kind;
-        if self.kind == kind::VALUE || self.kind == kind::TRANSFER {
+        if self.kind == kind::VALUE || self.kind == kind::TRANSFER || self.kind == kind::GRANT {
             Ok(manager_proto::Reply::new(self.buf, self.body))
         } else {
             manager_proto::Reply::from_payload_at(self.buf, self.start)

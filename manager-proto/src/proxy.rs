@@ -66,7 +66,7 @@ impl Reply {
     pub fn from_payload_at(buf: Vec<u8>, offset: usize) -> Result<Self, Error> {
         let payload = buf.get(offset..).ok_or_else(|| Error::Protocol("a response outside its buffer".into()))?;
         match Response::decode(payload) {
-            Ok((_, Response::Value(bytes) | Response::Transfer(bytes))) => {
+            Ok((_, Response::Value(bytes) | Response::Transfer(bytes) | Response::Grant(bytes))) => {
                 let start = buf.len() - bytes.len();
                 Ok(Reply::new(buf, start))
             }

@@ -25,6 +25,8 @@ pub mod kind {
     pub const ERROR: u32 = 6;
     /// [`Response::Transfer`](super::Response::Transfer)
     pub const TRANSFER: u32 = 7;
+    /// [`Response::Grant`](super::Response::Grant)
+    pub const GRANT: u32 = 8;
 }
 
 /// A type's exposed interface, answered to `Describe`.
@@ -85,6 +87,12 @@ pub enum Response<'a> {
     /// caller gave up first, the client's `Cancel` makes the server undo it (the item
     /// goes back, the lock is released), so nothing is ever taken by nobody.
     Transfer(&'a [u8]),
+    /// Something the caller's connection now holds (a lock, a semaphore's permit), which
+    /// the server takes back anyway when the connection ends. A `Cancel` undoes it as it
+    /// does a `Transfer`, but the client need not hurry its `Ack`: it may send it along
+    /// with its next request, which saves a message per `acquire`. (A queue item is a
+    /// `Transfer`: until acknowledged, a client's crash would send it to someone else.)
+    Grant(&'a [u8]),
 }
 
 impl<'a> Response<'a> {
@@ -99,6 +107,7 @@ impl<'a> Response<'a> {
             Response::Stats(_) => kind::STATS,
             Response::Error(_) => kind::ERROR,
             Response::Transfer(_) => kind::TRANSFER,
+            Response::Grant(_) => kind::GRANT,
         }
     }
 
@@ -108,7 +117,9 @@ impl<'a> Response<'a> {
         put_varint(out, self.kind().into());
         match self {
             Response::Pong | Response::Done => {}
-            Response::Value(bytes) | Response::Transfer(bytes) => out.extend_from_slice(bytes),
+            Response::Value(bytes) | Response::Transfer(bytes) | Response::Grant(bytes) => {
+                out.extend_from_slice(bytes);
+            }
             Response::Object { id, type_id } => {
                 put_varint(out, id.0);
                 put(out, *type_id);
@@ -135,6 +146,7 @@ impl<'a> Response<'a> {
             kind::DONE => Response::Done,
             kind::VALUE => return Ok((id, Response::Value(r.rest()))),
             kind::TRANSFER => return Ok((id, Response::Transfer(r.rest()))),
+            kind::GRANT => return Ok((id, Response::Grant(r.rest()))),
             kind::OBJECT => Response::Object {
                 id: ObjectId(r.u64("object id").map_err(malformed)?),
                 type_id: r.get("type id").map_err(malformed)?,

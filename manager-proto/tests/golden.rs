@@ -81,6 +81,7 @@ fn responses() -> Vec<(&'static str, u64, Response<'static>)> {
         ),
         ("response.error.unknown_kind", 3, Response::Error(RemoteError::new(RemoteErrorKind::Other(999), "?"))),
         ("response.transfer", 12, Response::Transfer(&[1, 9])),
+        ("response.grant", 13, Response::Grant(&[1])),
     ]
 }
 

@@ -81,6 +81,7 @@ enum OwnedResponse {
     Stats(u64, u64, Vec<(String, u64)>),
     Error(u32, String, Vec<u8>),
     Transfer(Vec<u8>),
+    Grant(Vec<u8>),
 }
 
 impl OwnedResponse {
@@ -103,6 +104,7 @@ impl OwnedResponse {
                 Response::Error(RemoteError { kind: RemoteErrorKind::from(*k), message: m.clone(), detail: d.clone() })
             }
             OwnedResponse::Transfer(b) => Response::Transfer(b),
+            OwnedResponse::Grant(b) => Response::Grant(b),
         }
     }
 }
@@ -119,6 +121,7 @@ fn response() -> impl Strategy<Value = OwnedResponse> {
             .prop_map(|(o, r, b)| OwnedResponse::Stats(o, r, b)),
         (any::<u32>(), ".{0,16}", bytes()).prop_map(|(k, m, d)| OwnedResponse::Error(k, m, d)),
         bytes().prop_map(OwnedResponse::Transfer),
+        bytes().prop_map(OwnedResponse::Grant),
     ]
 }
 

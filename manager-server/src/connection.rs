@@ -171,8 +171,9 @@ pub(crate) struct Connection {
     parked: HashMap<RequestId, AbortHandle>,
     running: FuturesUnordered<Parked>,
     /// Answered calls that took something, until the client acknowledges them; a
-    /// cancel (or the connection's end) undoes them instead.
-    reserved: HashMap<RequestId, Undo>,
+    /// cancel (or the connection's end) undoes them instead. The flag marks grants
+    /// (acknowledged late, and released by the connection's end anyway).
+    reserved: HashMap<RequestId, (Undo, bool)>,
 }
 
 impl Connection {
@@ -332,8 +333,10 @@ impl Connection {
                 None => self.respond(id, Response::Value(&reply.bytes)),
                 Some(undo) if id == NO_RESPONSE => undo(),
                 Some(undo) => {
-                    self.respond(id, Response::Transfer(&reply.bytes));
-                    if let Some(old) = self.reserved.insert(id, undo) {
+                    let response =
+                        if reply.grant { Response::Grant(&reply.bytes) } else { Response::Transfer(&reply.bytes) };
+                    self.respond(id, response);
+                    if let Some((old, _)) = self.reserved.insert(id, (undo, reply.grant)) {
                         old();
                     }
                 }
@@ -441,7 +444,7 @@ impl Connection {
             Request::Cancel { target } => {
                 if let Some(handle) = self.parked.remove(&target) {
                     handle.abort();
-                } else if let Some(undo) = self.reserved.remove(&target) {
+                } else if let Some((undo, _)) = self.reserved.remove(&target) {
                     // Answered, but the caller had given up: put back what it took.
                     self.shared.stats.undone.fetch_add(1, Ordering::Relaxed);
                     if catch_panic(undo).is_err() {
@@ -583,8 +586,12 @@ impl Connection {
             .await;
         }
         // Transfers never acknowledged are undone: the items go back, the locks free.
-        for (_, undo) in self.reserved.drain() {
-            self.shared.stats.undone.fetch_add(1, Ordering::Relaxed);
+        // (A grant's acknowledgement may still have been on its way: releasing what the
+        // connection held is no news, so only transfers count as undone.)
+        for (_, (undo, grant)) in self.reserved.drain() {
+            if !grant {
+                self.shared.stats.undone.fetch_add(1, Ordering::Relaxed);
+            }
             if catch_panic(undo).is_err() {
                 tracing::error!("undoing a transfer of a closed connection panicked");
             }

@@ -20,17 +20,27 @@ pub(crate) struct Reply {
     /// the caller cancels after the server answered. The reply is then sent as a
     /// `Transfer`, which the client acknowledges on delivery.
     pub(crate) undo: Option<Undo>,
+    /// Whether what was taken is held by the caller's connection (a lock, a permit),
+    /// which its end releases anyway: the reply is then a `Grant`, whose `Ack` the
+    /// client may send late, with its next request.
+    pub(crate) grant: bool,
 }
 
 impl Reply {
     /// A plain result.
     pub(crate) fn value(bytes: Vec<u8>) -> Self {
-        Reply { bytes, undo: None }
+        Reply { bytes, undo: None, grant: false }
     }
 
-    /// A result that took something, and how to give it back.
+    /// A result that took something (a queue item), and how to give it back.
     pub(crate) fn transfer(bytes: Vec<u8>, undo: Undo) -> Self {
-        Reply { bytes, undo: Some(undo) }
+        Reply { bytes, undo: Some(undo), grant: false }
+    }
+
+    /// A result that made the caller's connection hold something (a lock, a permit)
+    /// that the connection's end releases, and how to release it sooner.
+    pub(crate) fn grant(bytes: Vec<u8>, undo: Undo) -> Self {
+        Reply { bytes, undo: Some(undo), grant: true }
     }
 }
 

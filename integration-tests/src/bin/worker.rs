@@ -35,6 +35,7 @@ fn main() {
         ["pipe-produce", address, n] => pipe_role(address, Some(n.parse().unwrap_or(0))),
         ["pipe-consume", address] => pipe_role(address, None),
         ["block-get", token] => block_get(token),
+        ["get-and-hang", token] => get_and_hang(token),
         ["block-barrier", token] => block_barrier(token),
         other => Err(format!("unknown worker command {other:?}").into()),
     };
@@ -304,6 +305,18 @@ fn block_get(token: &str) -> Result {
     println!("WAITING");
     let item = queue.get()?;
     println!("GOT {item}");
+    Ok(())
+}
+
+/// `get-and-hang TOKEN`: like `block-get`, but then sleeps (until killed) without
+/// another word to the server.
+fn get_and_hang(token: &str) -> Result {
+    let client = blocking::Client::from_env()?;
+    let queue: blocking::QueueProxy<String> = client.attach(&token_from_hex(token)?)?;
+    println!("WAITING");
+    let item = queue.get()?;
+    println!("GOT {item}");
+    std::thread::sleep(Duration::from_secs(3600));
     Ok(())
 }
 

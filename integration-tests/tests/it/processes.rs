@@ -189,6 +189,25 @@ async fn a_killed_blocked_getter_does_not_swallow_the_next_item() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_a_consumer_got_is_not_handed_out_again_when_it_dies() {
+    // A queue item is acknowledged the moment it reaches its caller, not lazily with the
+    // next request as a lock grant is: a consumer SIGKILLed right after its `get`
+    // returned, before it said another word, must not have the item go to someone else.
+    let (_dir, server) = util::start(Server::builder()).await;
+    let client = Client::connect(server.address(), server.authkey()).await.unwrap();
+    let queue = client.queue::<String>(0).await.unwrap();
+    let mut getter = worker_at(&client, &["get-and-hang", &token_to_hex(&queue.token())], "WAITING");
+    queue.put("once".into()).await.unwrap();
+    let mut line = String::new();
+    BufReader::new(getter.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "GOT once");
+    sigkill(&mut getter);
+    assert!(util::eventually(Duration::from_secs(5), async || server.stats().connections == 1).await);
+    assert!(queue.get_timeout(Duration::from_millis(200)).await.is_err(), "the item was delivered once");
+    assert_eq!(server.stats().transfers_undone, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_barrier_waiter_does_not_count_as_a_party() {
     // Python's ghost party (probe p16): the survivor is released with a dead party.
     let (_dir, server) = util::start(Server::builder()).await;

@@ -197,7 +197,7 @@ impl Lock {
     pub(crate) fn granted(self: &Arc<Self>, tenure: u64) -> StepResult {
         let me = Arc::clone(self);
         let bytes = postcard::to_allocvec(&true).map_err(|e| err(RemoteErrorKind::Protocol, e.to_string()))?;
-        Ok(Reply::transfer(bytes, Box::new(move || me.undo(tenure))))
+        Ok(Reply::grant(bytes, Box::new(move || me.undo(tenure))))
     }
 
     fn acquire(self: Arc<Self>, owner: Owner, bytes: &[u8]) -> Step {

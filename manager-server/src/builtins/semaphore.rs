@@ -91,7 +91,7 @@ impl Semaphore {
     fn granted(self: &Arc<Self>, conn: u64) -> StepResult {
         let me = Arc::clone(self);
         let bytes = postcard::to_allocvec(&true).map_err(|e| err(RemoteErrorKind::Protocol, e.to_string()))?;
-        Ok(Reply::transfer(
+        Ok(Reply::grant(
             bytes,
             Box::new(move || {
                 let mut st = lock(&me.state);
