@@ -37,6 +37,17 @@ impl Item {
     }
 }
 
+/// An element decoded in place: its bytes borrowed from the reply that carried it (the
+/// same wire form as [`Item`]), so reading a large value copies it once less.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct ItemRef<'a> {
+    /// The element's postcard encoding.
+    #[serde(borrow)]
+    pub bytes: &'a [u8],
+    /// Objects named by proxies inside the element.
+    pub refs: Vec<ObjectId>,
+}
+
 /// Proxies met while encoding: `(server, object)`.
 type Collected = Vec<(ServerId, ObjectId)>;
 
@@ -80,12 +91,30 @@ pub fn encode_item<T: Serialize + ?Sized>(value: &T, server: ServerId, what: &st
 /// tokens inside into live proxies that own the references the server took for them.
 /// References no proxy claimed are released.
 pub fn decode_item<T: DeserializeOwned>(item: &Item, transport: &Arc<dyn Transport>, what: &str) -> Result<T, Error> {
+    decode_item_ref(&ItemRef { bytes: &item.bytes, refs: item.refs.clone() }, transport, what)
+}
+
+/// [`decode_item`] for an element decoded in place.
+///
+/// ```
+/// use manager_proto::element::ItemRef;
+/// // `Item { bytes: [3, 1, 2, 3], refs: [] }` on the wire; the bytes stay where they are.
+/// let wire = [4u8, 3, 1, 2, 3, 0];
+/// let item: ItemRef = manager_proto::proxy::decode_exact(&wire, "an element").unwrap();
+/// assert_eq!(item.bytes, &[3, 1, 2, 3]);
+/// assert!(std::ptr::eq(&item.bytes[0], &wire[1]));
+/// ```
+pub fn decode_item_ref<T: DeserializeOwned>(
+    item: &ItemRef<'_>,
+    transport: &Arc<dyn Transport>,
+    what: &str,
+) -> Result<T, Error> {
     if item.refs.is_empty() {
-        return crate::proxy::decode_exact(&item.bytes, what);
+        return crate::proxy::decode_exact(item.bytes, what);
     }
     let previous = ADOPTING
         .with(|a| a.borrow_mut().replace(Adopting { transport: Arc::clone(transport), unclaimed: item.refs.clone() }));
-    let result = crate::proxy::decode_exact(&item.bytes, what);
+    let result = crate::proxy::decode_exact(item.bytes, what);
     let adopting = ADOPTING.with(|a| std::mem::replace(&mut *a.borrow_mut(), previous));
     if let Some(left) = adopting {
         for object in left.unclaimed {

@@ -9,8 +9,8 @@
 use crate::dispatch::BoxFuture;
 use crate::response::Response;
 use crate::{Address, Error, MethodRef, ObjectId, ServerId, Token};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -91,7 +91,7 @@ impl Reply {
 
 /// Decodes `bytes` as exactly one `T` (trailing bytes mean the two sides disagree on
 /// the type, which must not pass silently).
-pub fn decode_exact<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, Error> {
+pub fn decode_exact<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T, Error> {
     let decode_err = |reason: String| Error::Decode { what: what.to_owned(), reason };
     let (value, rest) = postcard::take_from_bytes::<T>(bytes).map_err(|e| decode_err(e.to_string()))?;
     if !rest.is_empty() {

@@ -4,7 +4,7 @@ use manager_proto::{Error, Item};
 use serde::Serialize;
 use std::borrow::Borrow;
 
-use super::{Data, call, item, proxy_methods, proxy_types, value, values};
+use super::{Data, Maybe, One, call, call_element, item, proxy_methods, proxy_types, value, values};
 
 proxy_types!(
     /// A shared `dict`: insertion-ordered like Python's; keys are compared by their
@@ -34,22 +34,19 @@ proxy_methods! {
         /// `d.get(key)`: the value, or `None`.
         async fn get[Q: Serialize + ?Sized](&self, key: &Q) -> Option<V> where [K: Borrow<Q>] {
             let key = item(&self.handle, key, "a dict key")?;
-            let got: Option<Item> = call(&self.handle, "get", &(key,), "dict.get").await?;
-            got.map(|i| value(&self.handle, &i, "a dict value")).transpose()
+            call_element::<_, _, Maybe>(&self.handle, "get", &(key,), "dict.get", "a dict value").await
         }
 
         /// `d[key] = value`; returns the value it replaced, if any.
         async fn insert(&self, key: K, val: V) -> Option<V> {
             let pair = (item(&self.handle, &key, "a dict key")?, item(&self.handle, &val, "a dict value")?);
-            let old: Option<Item> = call(&self.handle, "insert", &pair, "dict.insert").await?;
-            old.map(|i| value(&self.handle, &i, "a dict value")).transpose()
+            call_element::<_, _, Maybe>(&self.handle, "insert", &pair, "dict.insert", "a dict value").await
         }
 
         /// `del d[key]`, returning the value; a `KeyNotFound` error if it is missing.
         async fn remove[Q: Serialize + ?Sized](&self, key: &Q) -> V where [K: Borrow<Q>] {
             let key = item(&self.handle, key, "a dict key")?;
-            let old: Item = call(&self.handle, "remove", &(key,), "dict.remove").await?;
-            value(&self.handle, &old, "a dict value")
+            call_element::<_, _, One>(&self.handle, "remove", &(key,), "dict.remove", "a dict value").await
         }
 
         /// `key in d`.

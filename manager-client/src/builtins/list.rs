@@ -2,7 +2,7 @@
 
 use manager_proto::Item;
 
-use super::{Data, call, item, items, proxy_methods, proxy_types, value, values};
+use super::{Data, One, call, call_element, item, items, proxy_methods, proxy_types, value, values};
 
 proxy_types!(
     /// A shared `list`, with Python's indexing: negative indexes count from the end, and
@@ -14,8 +14,7 @@ proxy_methods! {
     impl[T: Data] ListProxy<T>, BlockingListProxy {
         /// `l[i]`.
         async fn get(&self, i: i64) -> T {
-            let got: Item = call(&self.handle, "get", &(i,), "list.get").await?;
-            value(&self.handle, &got, "a list element")
+            call_element::<_, _, One>(&self.handle, "get", &(i,), "list.get", "a list element").await
         }
 
         /// `l[i] = v`.

@@ -8,7 +8,7 @@
 //!
 //! Each proxy has a blocking twin of the same name in [`crate::blocking`].
 
-use manager_proto::element::{decode_item, encode_item};
+use manager_proto::element::{ItemRef, decode_item, decode_item_ref, encode_item};
 use manager_proto::proxy::{decode_exact, encode};
 use manager_proto::{Error, Handle, Item, MethodRef};
 use serde::Serialize;
@@ -73,6 +73,47 @@ pub(crate) async fn call<A: Serialize, R: DeserializeOwned>(
     let args = encode(args, what)?;
     let reply = handle.call_raw(MethodRef::Id(manager_proto::method_id(name)), args).await?;
     decode_exact(reply.bytes(), what)
+}
+
+/// Calls method `name`, whose reply is one element — or `None`, when `T` is an
+/// `Option` — and decodes it as `T` in place: the element's bytes are read where the
+/// reply holds them, not copied out first (a large value is copied once less).
+pub(crate) async fn call_element<A: Serialize, T: DeserializeOwned, E: ElementReply<T>>(
+    handle: &Handle,
+    name: &str,
+    args: &A,
+    what: &str,
+    element: &str,
+) -> Result<T, Error> {
+    let args = encode(args, what)?;
+    let reply = handle.call_raw(MethodRef::Id(manager_proto::method_id(name)), args).await?;
+    E::decode(handle, reply.bytes(), what, element)
+}
+
+/// The shape of a reply that carries one element: `One` (an element) or `Maybe` (an
+/// optional one).
+pub(crate) trait ElementReply<T> {
+    fn decode(handle: &Handle, bytes: &[u8], what: &str, element: &str) -> Result<T, Error>;
+}
+
+/// A reply that is one element.
+pub(crate) enum One {}
+
+/// A reply that is an optional element.
+pub(crate) enum Maybe {}
+
+impl<T: DeserializeOwned> ElementReply<T> for One {
+    fn decode(handle: &Handle, bytes: &[u8], what: &str, element: &str) -> Result<T, Error> {
+        let got: ItemRef<'_> = decode_exact(bytes, what)?;
+        decode_item_ref(&got, handle.transport(), element)
+    }
+}
+
+impl<T: DeserializeOwned> ElementReply<Option<T>> for Maybe {
+    fn decode(handle: &Handle, bytes: &[u8], what: &str, element: &str) -> Result<Option<T>, Error> {
+        let got: Option<ItemRef<'_>> = decode_exact(bytes, what)?;
+        got.map(|i| decode_item_ref(&i, handle.transport(), element)).transpose()
+    }
 }
 
 /// Who holds a lock, as the server sees it within this connection: the current tokio

@@ -3,7 +3,7 @@
 use manager_proto::Item;
 use std::time::Duration;
 
-use super::{Data, call, item, items, proxy_methods, proxy_types, value, values};
+use super::{Data, One, call, call_element, item, items, proxy_methods, proxy_types, values};
 
 fn secs(d: Option<Duration>) -> Option<f64> {
     d.map(|d| d.as_secs_f64())
@@ -64,8 +64,7 @@ proxy_methods! {
 
         /// `q.get(block, timeout)`, Python's full form.
         async fn get_with(&self, block: bool, timeout: Option<Duration>) -> T {
-            let got: Item = call(&self.handle, "get", &(block, secs(timeout)), "Queue.get").await?;
-            value(&self.handle, &got, "a queue item")
+            call_element::<_, _, One>(&self.handle, "get", &(block, secs(timeout)), "Queue.get", "a queue item").await
         }
 
         /// Up to `max` items: waits for the first (until `timeout`, if given), then takes

@@ -5,7 +5,7 @@ use manager_proto::builtin::Number;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Data, call, item, items, proxy_methods, proxy_types, value, values};
+use super::{Data, One, call, call_element, item, items, proxy_methods, proxy_types, value, values};
 
 proxy_types!(
     /// A shared `Namespace`: named attributes of any type. A missing attribute is a
@@ -17,8 +17,7 @@ proxy_methods! {
     impl[] NamespaceProxy<>, BlockingNamespaceProxy {
         /// `ns.name`, decoded as `T`.
         async fn get[T: DeserializeOwned](&self, name: &str) -> T {
-            let got: Item = call(&self.handle, "get", &(name,), "Namespace.get").await?;
-            value(&self.handle, &got, &format!("attribute `{name}`"))
+            call_element::<_, _, One>(&self.handle, "get", &(name,), "Namespace.get", &format!("attribute `{name}`")).await
         }
 
         /// `ns.name = v`.
@@ -55,8 +54,7 @@ proxy_methods! {
     impl[T: Data] ValueProxy<T>, BlockingValueProxy {
         /// `v.value`.
         async fn get(&self) -> T {
-            let got: Item = call(&self.handle, "get", &(), "Value.get").await?;
-            value(&self.handle, &got, "the value")
+            call_element::<_, _, One>(&self.handle, "get", &(), "Value.get", "the value").await
         }
 
         /// `v.value = new`.
@@ -68,8 +66,7 @@ proxy_methods! {
         /// Stores `new`, returning the old value, atomically.
         async fn swap(&self, new: T) -> T {
             let new = item(&self.handle, &new, "the value")?;
-            let old: Item = call(&self.handle, "swap", &(new,), "Value.swap").await?;
-            value(&self.handle, &old, "the value")
+            call_element::<_, _, One>(&self.handle, "swap", &(new,), "Value.swap", "the value").await
         }
 
         /// Stores `new` if the value is `current` (compared by encoding): `Ok(previous)`,
