@@ -7,8 +7,9 @@
 //! reader task routes each response to its waiter by id and, when the stream ends,
 //! fails every waiter — and every later call — with the reason.
 
-use manager_proto::frame::{self, FrameDecoder};
+use manager_proto::frame::{self, FrameDecoder, FrameError};
 use manager_proto::handshake::{ClientHandshake, HandshakeError, NONCE_LEN, VersionRange};
+use manager_proto::outq::OutQueue;
 use manager_proto::{
     Address, AuthKey, BoxFuture, Error, MethodRef, NO_RESPONSE, ObjectId, Reply, Request, RequestId, Response,
     ServerId, Transport,
@@ -27,11 +28,10 @@ use crate::ClientOptions;
 use crate::in_flight::{Forgotten, InFlight, Outcome, Payload};
 use crate::stream::Stream;
 
-/// Bytes waiting to be written, from `pos` on.
+/// Bytes waiting to be written.
 #[derive(Debug, Default)]
 struct Output {
-    buf: Vec<u8>,
-    pos: usize,
+    q: OutQueue,
     /// Set by the reader while the callers it just woke run: their requests are
     /// appended, and the reader writes them all at once when it resumes.
     coalescing: bool,
@@ -42,7 +42,7 @@ struct Output {
 
 impl Output {
     fn pending(&self) -> usize {
-        self.buf.len() - self.pos
+        self.q.pending()
     }
 
     /// Whether bytes are queued that must go out now (not merely deferred ones).
@@ -128,13 +128,17 @@ impl ConnState {
     /// Appends one frame (built by `encode`) to the output, and writes it right away
     /// if nothing was pending before it.
     fn send(&self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<(), Error> {
+        self.send_queued(|q, limit| q.frame(limit, encode))
+    }
+
+    /// Appends one frame with `queue`, and writes it right away if nothing was pending
+    /// before it.
+    fn send_queued(&self, queue: impl FnOnce(&mut OutQueue, usize) -> Result<(), FrameError>) -> Result<(), Error> {
         self.sent.store(true, Ordering::Relaxed);
         let mut out = lock(&self.out);
         // Deferred acknowledgements leave with this frame, in the same write.
         let was_idle = !out.queued();
-        let start = frame::begin_frame(&mut out.buf);
-        encode(&mut out.buf);
-        frame::finish_frame(&mut out.buf, start, self.max_frame)?;
+        queue(&mut out.q, self.max_frame)?;
         out.deferred = false;
         if !was_idle || out.coalescing {
             // The writer task is already draining the buffer, or the reader will write
@@ -147,9 +151,8 @@ impl ConnState {
     /// Writes what `out` holds, as far as the socket takes it now; the writer task
     /// finishes the rest.
     fn write_out(&self, mut out: MutexGuard<'_, Output>) -> Result<(), Error> {
-        let Output { buf, pos, .. } = &mut *out;
-        match self.stream.try_write(&buf[*pos..]) {
-            Ok(n) => *pos += n,
+        match self.stream.write_queued(&out.q) {
+            Ok(n) => out.q.advance(n),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => {
                 drop(out);
@@ -158,10 +161,7 @@ impl ConnState {
                 return Err(self.lost(reason));
             }
         }
-        if out.pending() == 0 {
-            out.buf.clear();
-            out.pos = 0;
-        } else {
+        if out.pending() > 0 {
             self.wake_writer.notify_one();
         }
         Ok(())
@@ -180,14 +180,10 @@ impl ConnState {
     fn defer_unanswered(&self, request: Request<'_>) {
         let mut out = lock(&self.out);
         if out.pending() == 0 {
-            out.buf.clear();
-            out.pos = 0;
             out.deferred = true;
         }
-        let start = frame::begin_frame(&mut out.buf);
-        request.encode(NO_RESPONSE, &mut out.buf);
         // A fixed-size request always fits a frame.
-        let _ = frame::finish_frame(&mut out.buf, start, self.max_frame);
+        let _ = out.q.frame(self.max_frame, |buf| request.encode(NO_RESPONSE, buf));
     }
 
     /// Pings the server if nothing was sent for a keepalive period, so its idle timeout
@@ -358,9 +354,23 @@ impl Conn {
     /// Sends a request and returns the future of its response payload. The request is
     /// encoded and sent before this returns.
     pub(crate) fn start(&self, request: &Request<'_>) -> Result<PendingCall, Error> {
+        self.start_queued(|q, limit, id| q.frame(limit, |buf| request.encode(id, buf)))
+    }
+
+    /// Sends a call; large arguments go to the socket as they are, not copied into the
+    /// output buffer first.
+    fn start_call(&self, object: ObjectId, method: MethodRef<'_>, args: Vec<u8>) -> Result<PendingCall, Error> {
+        let head = Request::Call { object, method, args: &[] };
+        self.start_queued(|q, limit, id| q.frame_with_tail(limit, |buf| head.encode(id, buf), args))
+    }
+
+    fn start_queued(
+        &self,
+        queue: impl FnOnce(&mut OutQueue, usize, RequestId) -> Result<(), FrameError>,
+    ) -> Result<PendingCall, Error> {
         let id = self.state.next_id();
         lock(&self.state.in_flight).register(id)?;
-        if let Err(e) = self.state.send(|buf| request.encode(id, buf)) {
+        if let Err(e) = self.state.send_queued(|q, limit| queue(q, limit, id)) {
             lock(&self.state.in_flight).forget(id);
             return Err(e);
         }
@@ -390,7 +400,7 @@ impl Conn {
 
 impl Transport for Conn {
     fn call(&self, object: ObjectId, method: MethodRef<'_>, args: Vec<u8>) -> BoxFuture<'static, Result<Reply, Error>> {
-        let pending = self.start(&Request::Call { object, method, args: &args });
+        let pending = self.start_call(object, method, args);
         Box::pin(async move { pending?.await?.into_reply() })
     }
 
@@ -629,12 +639,9 @@ async fn writer(state: Arc<ConnState>) {
             let result = {
                 let mut out = lock(&state.out);
                 if out.pending() == 0 {
-                    out.buf.clear();
-                    out.pos = 0;
                     break;
                 }
-                let Output { buf, pos, .. } = &mut *out;
-                state.stream.try_write(&buf[*pos..]).map(|n| *pos += n)
+                state.stream.write_queued(&out.q).map(|n| out.q.advance(n))
             };
             match result {
                 Ok(()) => {}

@@ -7,10 +7,11 @@
 //! than tokio's, so that a blocking client can clear `O_NONBLOCK` and sleep in `recv`
 //! on its calling thread while everything tokio does on the socket stays non-blocking.
 
+use manager_proto::outq::OutQueue;
 use manager_proto::{Address, Error};
 use rustix::buffer::spare_capacity;
 use rustix::net::sockopt::Timeout;
-use rustix::net::{RecvFlags, SendFlags};
+use rustix::net::{RecvFlags, SendAncillaryBuffer, SendFlags};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
@@ -74,6 +75,25 @@ impl Stream {
     /// The socket's descriptor, for the raw `recv`/`send` calls below.
     fn fd(&self) -> BorrowedFd<'_> {
         self.fd.get_ref().as_fd()
+    }
+
+    /// Writes what the socket takes now of `q`'s unwritten bytes (one `send`, or one
+    /// `sendmsg` when a large tail is queued as a segment of its own); `WouldBlock` if
+    /// it takes nothing.
+    pub(crate) fn write_queued(&self, q: &OutQueue) -> io::Result<usize> {
+        if let Some(bytes) = q.contiguous() {
+            return self.try_write(bytes);
+        }
+        let (slices, n) = q.slices();
+        loop {
+            let mut control = SendAncillaryBuffer::default();
+            let flags = SendFlags::DONTWAIT | SendFlags::NOSIGNAL;
+            match rustix::net::sendmsg(self.fd(), &slices[..n], &mut control, flags) {
+                Ok(n) => return Ok(n),
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// Reads what is available into the spare capacity of `buf` (growing it if full).

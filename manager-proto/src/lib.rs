@@ -39,6 +39,7 @@ pub mod error;
 pub mod frame;
 pub mod handshake;
 pub mod ids;
+pub mod outq;
 pub mod proxy;
 pub mod request;
 pub mod response;

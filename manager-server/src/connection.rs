@@ -15,7 +15,8 @@ use futures_util::future::{AbortHandle, Abortable};
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 use manager_proto::dispatch::BoxFuture;
-use manager_proto::frame::{self, FrameDecoder};
+use manager_proto::frame::{FrameDecoder, FrameError};
+use manager_proto::outq::OutQueue;
 use manager_proto::{DecodeError, NO_RESPONSE, ObjectId, RemoteError, RemoteErrorKind, Request, RequestId, Response};
 use std::any::Any;
 use std::collections::HashMap;
@@ -162,9 +163,8 @@ pub(crate) struct Connection {
     ctx: CallContext,
     /// Peer address, for logs.
     peer: String,
-    /// Replies not yet written, from `out_pos` on.
-    out: Vec<u8>,
-    out_pos: usize,
+    /// Replies not yet written.
+    out: OutQueue,
     /// References this connection holds.
     held: HashMap<ObjectId, Held, IdHashBuilder>,
     /// Parked calls, and how to cancel each.
@@ -187,8 +187,7 @@ impl Connection {
                 table,
             },
             peer,
-            out: Vec::with_capacity(8 * 1024),
-            out_pos: 0,
+            out: OutQueue::with_capacity(8 * 1024),
             held: HashMap::default(),
             parked: HashMap::new(),
             running: FuturesUnordered::new(),
@@ -289,22 +288,18 @@ impl Connection {
     }
 
     fn pending_out(&self) -> usize {
-        self.out.len() - self.out_pos
+        self.out.pending()
     }
 
     /// Writes as much of the output as the socket takes now.
     fn flush(&mut self) -> io::Result<()> {
-        while self.out_pos < self.out.len() {
-            match self.stream.try_write(&self.out[self.out_pos..]) {
+        while self.out.pending() > 0 {
+            match self.stream.write_queued(&self.out) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.out_pos += n,
+                Ok(n) => self.out.advance(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => return Err(e),
             }
-        }
-        if self.out_pos == self.out.len() {
-            self.out.clear();
-            self.out_pos = 0;
         }
         Ok(())
     }
@@ -314,15 +309,26 @@ impl Connection {
         if id == NO_RESPONSE {
             return;
         }
-        let start = frame::begin_frame(&mut self.out);
-        response.encode(id, &mut self.out);
-        if let Err(e) = frame::finish_frame(&mut self.out, start, self.shared.config.max_frame) {
-            // The reply itself is too large for the client to accept: say so instead.
+        let queued = self.out.frame(self.shared.config.max_frame, |out| response.encode(id, out));
+        self.refuse_if_too_large(id, queued);
+    }
+
+    /// Queues a reply to request `id` made of `head` (a response with an empty tail)
+    /// and then `bytes`, which a large reply keeps as they are instead of copying them.
+    fn respond_with_tail(&mut self, id: RequestId, head: Response<'_>, bytes: Vec<u8>) {
+        if id == NO_RESPONSE {
+            return;
+        }
+        let queued = self.out.frame_with_tail(self.shared.config.max_frame, |out| head.encode(id, out), bytes);
+        self.refuse_if_too_large(id, queued);
+    }
+
+    /// When the reply to `id` was too large for the client to accept, says so instead.
+    fn refuse_if_too_large(&mut self, id: RequestId, queued: Result<(), FrameError>) {
+        if let Err(e) = queued {
             let error = RemoteError::new(RemoteErrorKind::LimitExceeded, format!("the reply is too large: {e}"));
-            let start = frame::begin_frame(&mut self.out);
-            Response::Error(error).encode(id, &mut self.out);
             // An error message always fits.
-            let _ = frame::finish_frame(&mut self.out, start, usize::MAX);
+            let _ = self.out.frame(usize::MAX, |out| Response::Error(error).encode(id, out));
         }
     }
 
@@ -330,12 +336,11 @@ impl Connection {
         self.merge_adopted();
         match result {
             Ok(reply) => match reply.undo {
-                None => self.respond(id, Response::Value(&reply.bytes)),
+                None => self.respond_with_tail(id, Response::Value(&[]), reply.bytes),
                 Some(undo) if id == NO_RESPONSE => undo(),
                 Some(undo) => {
-                    let response =
-                        if reply.grant { Response::Grant(&reply.bytes) } else { Response::Transfer(&reply.bytes) };
-                    self.respond(id, response);
+                    let head = if reply.grant { Response::Grant(&[]) } else { Response::Transfer(&[]) };
+                    self.respond_with_tail(id, head, reply.bytes);
                     if let Some((old, _)) = self.reserved.insert(id, (undo, reply.grant)) {
                         old();
                     }

@@ -8,8 +8,9 @@
 //! the socket buffer) registers a duplicate of the descriptor for writability, for that
 //! wait only.
 
+use manager_proto::outq::OutQueue;
 use rustix::buffer::spare_capacity;
-use rustix::net::{RecvFlags, SendFlags};
+use rustix::net::{RecvFlags, SendAncillaryBuffer, SendFlags};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -88,6 +89,25 @@ impl Stream {
     pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         loop {
             match rustix::net::send(self.fd.get_ref(), buf, SendFlags::DONTWAIT | SendFlags::NOSIGNAL) {
+                Ok(n) => return Ok(n),
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Writes what the socket takes now of `q`'s unwritten bytes (one `send`, or one
+    /// `sendmsg` when a large tail is queued as a segment of its own); `WouldBlock` if
+    /// it takes nothing.
+    pub(crate) fn write_queued(&self, q: &OutQueue) -> io::Result<usize> {
+        if let Some(bytes) = q.contiguous() {
+            return self.try_write(bytes);
+        }
+        let (slices, n) = q.slices();
+        loop {
+            let mut control = SendAncillaryBuffer::default();
+            let flags = SendFlags::DONTWAIT | SendFlags::NOSIGNAL;
+            match rustix::net::sendmsg(self.fd.get_ref(), &slices[..n], &mut control, flags) {
                 Ok(n) => return Ok(n),
                 Err(rustix::io::Errno::INTR) => {}
                 Err(e) => return Err(e.into()),

@@ -97,7 +97,9 @@ fn a_blocked_caller_does_not_hold_up_the_other_threads() {
 
 /// Large values come back whole and in order: alone on the connection (a blocking
 /// client, where the receive buffer is handed over instead of copied) and mixed with
-/// small replies in flight on one async connection (frames sharing the buffer).
+/// small replies in flight on one async connection (frames sharing the buffer). Large
+/// sets in flight go out interleaved with small requests (their bytes queued as
+/// segments of their own, written over many partial writes), as does a large queue item.
 #[test]
 fn large_values_round_trip_whole() {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -115,19 +117,35 @@ fn large_values_round_trip_whole() {
         let client = manager_client::Client::connect(server.address(), server.authkey()).await.unwrap();
         let value: manager_client::ValueProxy<manager_client::Bytes> = client.attach(&value_token).await.unwrap();
         let small: manager_client::ValueProxy<u64> = client.attach(&small_token).await.unwrap();
-        let tasks: Vec<_> = (0..12)
+        let mut copies = Vec::new();
+        for _ in 0..4 {
+            copies.push(client.value(manager_client::Bytes::from(Vec::new())).await.unwrap());
+        }
+        let tasks: Vec<_> = (0..16)
             .map(|i| {
-                let (value, small) = (value.clone(), small.clone());
+                let (value, small, copy, big) = (value.clone(), small.clone(), copies[i / 4].clone(), big.clone());
                 tokio::spawn(async move {
-                    if i % 3 == 0 { small.get().await.map(|n| n as usize) } else { value.get().await.map(|b| b.len()) }
+                    match i % 4 {
+                        0 => small.get().await.map(|n| n as usize),
+                        1 => copy.set(manager_client::Bytes::from(big)).await.map(|()| 1),
+                        _ => value.get().await.map(|b| b.len()),
+                    }
                 })
             })
             .collect();
         for (i, task) in tasks.into_iter().enumerate() {
-            let want = if i % 3 == 0 { 5 } else { big.len() };
+            let want = [5, 1, big.len(), big.len()][i % 4];
             assert_eq!(task.await.unwrap().unwrap(), want);
         }
         assert_eq!(value.get().await.unwrap().as_slice(), &big[..]);
+        for copy in &copies {
+            assert_eq!(copy.get().await.unwrap().as_slice(), &big[..]);
+        }
+        let queue = client.queue::<manager_client::Bytes>(0).await.unwrap();
+        queue.put(manager_client::Bytes::from(big.clone())).await.unwrap();
+        queue.put(manager_client::Bytes::from(vec![1u8])).await.unwrap();
+        assert_eq!(queue.get().await.unwrap().as_slice(), &big[..]);
+        assert_eq!(queue.get().await.unwrap().as_slice(), &[1u8][..]);
     });
 }
 

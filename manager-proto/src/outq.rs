@@ -1,0 +1,211 @@
+//! Frames waiting to be written, without copying large payloads into one buffer.
+//!
+//! Small frames are built in place in one growing buffer, as before. A frame whose
+//! payload ends in a large byte string the caller already owns (a 1 MiB argument, a
+//! 1 MiB reply) keeps that string as a segment of its own; the writer hands the kernel
+//! all segments at once (`writev`), so the payload is copied once — into the socket —
+//! instead of twice. Pure bookkeeping: the I/O is the caller's.
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+use crate::frame::{self, FrameError};
+
+/// From this size on, a frame's owned tail is queued as a segment of its own instead of
+/// being copied into the buffer.
+pub const OWNED_TAIL_MIN: usize = 64 * 1024;
+
+/// At most this many segments go to one vectored write.
+pub const MAX_SLICES: usize = 16;
+
+/// Bytes waiting to be written, in order: the `sealed` segments, then `open`.
+#[derive(Debug, Default)]
+pub struct OutQueue {
+    /// Segments closed to appending: owned tails, and the buffer that was open when one
+    /// was queued.
+    sealed: VecDeque<Vec<u8>>,
+    /// Where new frames are built.
+    open: Vec<u8>,
+    /// Bytes of the first segment (the first sealed one, or else `open`) already written.
+    pos: usize,
+    /// Bytes not yet written, in all segments.
+    pending: usize,
+}
+
+impl OutQueue {
+    /// An empty queue whose buffer has room for `capacity` bytes.
+    pub fn with_capacity(capacity: usize) -> Self {
+        OutQueue { open: Vec::with_capacity(capacity), ..OutQueue::default() }
+    }
+
+    /// Bytes not yet written.
+    pub fn pending(&self) -> usize {
+        self.pending
+    }
+
+    /// Appends one frame whose payload `encode` writes. A payload over `limit` is not
+    /// queued: the error says so and the queue is as before.
+    pub fn frame(&mut self, limit: usize, encode: impl FnOnce(&mut Vec<u8>)) -> Result<(), FrameError> {
+        self.reclaim();
+        let start = frame::begin_frame(&mut self.open);
+        encode(&mut self.open);
+        frame::finish_frame(&mut self.open, start, limit)?;
+        self.pending += self.open.len() - start;
+        Ok(())
+    }
+
+    /// Appends one frame whose payload is what `head` writes followed by `tail`. A large
+    /// tail is queued as it is, not copied.
+    pub fn frame_with_tail(
+        &mut self,
+        limit: usize,
+        head: impl FnOnce(&mut Vec<u8>),
+        tail: Vec<u8>,
+    ) -> Result<(), FrameError> {
+        if tail.len() < OWNED_TAIL_MIN {
+            return self.frame(limit, |out| {
+                head(out);
+                out.extend_from_slice(&tail);
+            });
+        }
+        self.reclaim();
+        let start = frame::begin_frame(&mut self.open);
+        head(&mut self.open);
+        let len = self.open.len() - start - frame::HEADER_LEN + tail.len();
+        if len > limit || u32::try_from(len).is_err() {
+            self.open.truncate(start);
+            return Err(FrameError::TooLarge { announced: len as u64, limit });
+        }
+        // The check above makes the cast lossless.
+        self.open[start..start + frame::HEADER_LEN].copy_from_slice(&(len as u32).to_be_bytes());
+        self.pending += self.open.len() - start + tail.len();
+        let open = std::mem::take(&mut self.open);
+        self.sealed.push_back(open);
+        self.sealed.push_back(tail);
+        Ok(())
+    }
+
+    /// The unwritten bytes as slices for one vectored write (at most [`MAX_SLICES`]).
+    pub fn slices(&self) -> ([IoSlice<'_>; MAX_SLICES], usize) {
+        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+        let mut n = 0;
+        let mut skip = self.pos;
+        for seg in self.sealed.iter().chain(std::iter::once(&self.open)) {
+            if n == MAX_SLICES {
+                break;
+            }
+            if seg.len() > skip {
+                slices[n] = IoSlice::new(&seg[skip..]);
+                n += 1;
+            }
+            skip = 0;
+        }
+        (slices, n)
+    }
+
+    /// The unwritten bytes when they are all in one buffer (the common case: no owned
+    /// tail is queued), for a plain write.
+    pub fn contiguous(&self) -> Option<&[u8]> {
+        self.sealed.is_empty().then(|| &self.open[self.pos..])
+    }
+
+    /// Marks `n` more bytes written.
+    pub fn advance(&mut self, mut n: usize) {
+        self.pending -= n.min(self.pending);
+        while let Some(first) = self.sealed.front() {
+            let left = first.len() - self.pos;
+            if n < left {
+                self.pos += n;
+                return;
+            }
+            n -= left;
+            self.pos = 0;
+            self.sealed.pop_front();
+        }
+        self.pos = (self.pos + n).min(self.open.len());
+        if self.pending == 0 {
+            self.open.clear();
+            self.pos = 0;
+        }
+    }
+
+    /// Once everything is written, starts the buffer over (keeping its room).
+    fn reclaim(&mut self) {
+        if self.pending == 0 {
+            self.sealed.clear();
+            self.open.clear();
+            self.pos = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::FrameDecoder;
+
+    /// Drains `q` in writes of at most `chunk` bytes, as a socket might take them.
+    fn drain(q: &mut OutQueue, chunk: usize) -> Vec<u8> {
+        let mut wire = Vec::new();
+        while q.pending() > 0 {
+            let (slices, n) = q.slices();
+            let mut took = 0;
+            for s in &slices[..n] {
+                let want = (chunk - took).min(s.len());
+                wire.extend_from_slice(&s[..want]);
+                took += want;
+                if took == chunk {
+                    break;
+                }
+            }
+            q.advance(took);
+        }
+        wire
+    }
+
+    fn frames(wire: &[u8]) -> Vec<Vec<u8>> {
+        let mut dec = FrameDecoder::new(usize::MAX);
+        dec.buffer_mut().extend_from_slice(wire);
+        let mut out = Vec::new();
+        while let Some(f) = dec.next_frame().unwrap() {
+            out.push(f.to_vec());
+        }
+        assert_eq!(dec.buffered(), 0);
+        out
+    }
+
+    #[test]
+    fn frames_and_owned_tails_come_out_in_order_whatever_the_write_sizes() {
+        let big = vec![9u8; OWNED_TAIL_MIN + 5];
+        for chunk in [1, 3, 4096, OWNED_TAIL_MIN, usize::MAX] {
+            let mut q = OutQueue::with_capacity(16);
+            q.frame(usize::MAX, |b| b.extend_from_slice(b"one")).unwrap();
+            q.frame_with_tail(usize::MAX, |b| b.push(1), big.clone()).unwrap();
+            q.frame_with_tail(usize::MAX, |b| b.push(2), vec![7; 10]).unwrap();
+            assert!(q.contiguous().is_none());
+            let mut wire = drain(&mut q, chunk);
+            // What comes after a drained queue starts over in the one buffer.
+            q.frame(usize::MAX, |b| b.extend_from_slice(b"two")).unwrap();
+            assert_eq!(q.contiguous().map(<[u8]>::len), Some(7));
+            wire.extend(drain(&mut q, chunk));
+            let mut with_head = vec![1u8];
+            with_head.extend_from_slice(&big);
+            assert_eq!(
+                frames(&wire),
+                vec![b"one".to_vec(), with_head, vec![2, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7], b"two".to_vec()]
+            );
+            assert_eq!(q.pending(), 0);
+        }
+    }
+
+    #[test]
+    fn an_oversized_frame_is_refused_and_leaves_the_queue_as_it_was() {
+        let mut q = OutQueue::default();
+        q.frame(100, |b| b.push(5)).unwrap();
+        let err = q.frame_with_tail(100, |b| b.push(1), vec![0; OWNED_TAIL_MIN]).unwrap_err();
+        assert!(matches!(err, FrameError::TooLarge { .. }));
+        assert!(q.frame(100, |b| b.extend_from_slice(&[0; 101])).is_err());
+        assert_eq!(q.pending(), 5);
+        assert_eq!(frames(&drain(&mut q, 2)), vec![vec![5]]);
+    }
+}
