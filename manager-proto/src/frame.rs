@@ -132,7 +132,17 @@ impl FrameDecoder {
             // Make room once for the rest of a large frame instead of growing in steps;
             // the limit check above bounds what this can allocate.
             let missing = HEADER_LEN + len - avail.len();
-            self.buf.reserve(missing);
+            if self.buf.capacity() - self.buf.len() < missing {
+                // A large frame: this thread's spare buffer may have room already.
+                let need = self.buf.len() - self.start + missing;
+                if let Some(mut spare) = crate::spare::take(need) {
+                    spare.extend_from_slice(&self.buf[self.start..]);
+                    self.buf = spare;
+                    self.start = 0;
+                } else {
+                    self.buf.reserve(missing);
+                }
+            }
             return Ok(None);
         }
         let begin = self.start + HEADER_LEN;
@@ -193,6 +203,28 @@ mod tests {
         assert_eq!(dec.next_frame().unwrap(), Some(&b""[..]));
         assert_eq!(dec.next_frame().unwrap(), Some(&b"world!"[..]));
         assert_eq!(dec.next_frame().unwrap(), None);
+        assert_eq!(dec.buffered(), 0);
+    }
+
+    #[test]
+    fn a_large_frame_is_read_into_the_threads_spare_buffer_intact() {
+        let payload: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let mut wire = Vec::new();
+        encode_frame(b"small", &mut wire, usize::MAX).unwrap();
+        encode_frame(&payload, &mut wire, usize::MAX).unwrap();
+        let spare = Vec::with_capacity(300_000);
+        let spare_ptr = spare.as_ptr();
+        crate::spare::give(spare);
+        let mut dec = FrameDecoder::new(usize::MAX);
+        // The small frame and the start of the large one arrive together.
+        dec.buffer_mut().extend_from_slice(&wire[..20]);
+        assert_eq!(dec.next_frame().unwrap(), Some(&b"small"[..]));
+        assert_eq!(dec.next_frame().unwrap(), None);
+        assert_eq!(dec.buffer_mut().as_ptr(), spare_ptr, "the rest is read into the spare");
+        for chunk in wire[20..].chunks(4096) {
+            dec.buffer_mut().extend_from_slice(chunk);
+        }
+        assert_eq!(dec.next_frame().unwrap(), Some(&payload[..]));
         assert_eq!(dec.buffered(), 0);
     }
 

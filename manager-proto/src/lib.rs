@@ -43,6 +43,7 @@ pub mod outq;
 pub mod proxy;
 pub mod request;
 pub mod response;
+pub mod spare;
 pub mod token;
 mod wire;
 

@@ -120,7 +120,9 @@ impl OutQueue {
             }
             n -= left;
             self.pos = 0;
-            self.sealed.pop_front();
+            if let Some(done) = self.sealed.pop_front() {
+                crate::spare::give(done);
+            }
         }
         self.pos = (self.pos + n).min(self.open.len());
         if self.pending == 0 {

@@ -89,6 +89,13 @@ impl Reply {
     }
 }
 
+impl Drop for Reply {
+    fn drop(&mut self) {
+        // A large receive buffer is read into again, not freed and faulted back in.
+        crate::spare::give(std::mem::take(&mut self.payload));
+    }
+}
+
 /// Decodes `bytes` as exactly one `T` (trailing bytes mean the two sides disagree on
 /// the type, which must not pass silently).
 pub fn decode_exact<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T, Error> {
