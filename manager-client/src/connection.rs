@@ -10,6 +10,7 @@
 use manager_proto::frame::{self, FrameDecoder, FrameError};
 use manager_proto::handshake::{ClientHandshake, HandshakeError, NONCE_LEN, VersionRange};
 use manager_proto::outq::OutQueue;
+use manager_proto::proxy::SplitArgs;
 use manager_proto::{
     Address, AuthKey, BoxFuture, Error, MethodRef, NO_RESPONSE, ObjectId, Reply, Request, RequestId, Response,
     ServerId, Transport,
@@ -359,9 +360,16 @@ impl Conn {
 
     /// Sends a call; large arguments go to the socket as they are, not copied into the
     /// output buffer first.
-    fn start_call(&self, object: ObjectId, method: MethodRef<'_>, args: Vec<u8>) -> Result<PendingCall, Error> {
-        let head = Request::Call { object, method, args: &[] };
-        self.start_queued(|q, limit, id| q.frame_with_tail(limit, |buf| head.encode(id, buf), args))
+    fn start_call(&self, object: ObjectId, method: MethodRef<'_>, args: SplitArgs) -> Result<PendingCall, Error> {
+        let request = Request::Call { object, method, args: &[] };
+        let SplitArgs { head, body, trailer } = args;
+        self.start_queued(|q, limit, id| {
+            let head = |buf: &mut Vec<u8>| {
+                request.encode(id, buf);
+                buf.extend_from_slice(&head);
+            };
+            q.frame_with_body(limit, head, body, &trailer)
+        })
     }
 
     fn start_queued(
@@ -400,6 +408,16 @@ impl Conn {
 
 impl Transport for Conn {
     fn call(&self, object: ObjectId, method: MethodRef<'_>, args: Vec<u8>) -> BoxFuture<'static, Result<Reply, Error>> {
+        let pending = self.start_call(object, method, SplitArgs { body: args, ..SplitArgs::default() });
+        Box::pin(async move { pending?.await?.into_reply() })
+    }
+
+    fn call_split(
+        &self,
+        object: ObjectId,
+        method: MethodRef<'_>,
+        args: SplitArgs,
+    ) -> BoxFuture<'static, Result<Reply, Error>> {
         let pending = self.start_call(object, method, args);
         Box::pin(async move { pending?.await?.into_reply() })
     }

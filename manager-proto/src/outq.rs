@@ -62,26 +62,40 @@ impl OutQueue {
         head: impl FnOnce(&mut Vec<u8>),
         tail: Vec<u8>,
     ) -> Result<(), FrameError> {
-        if tail.len() < OWNED_TAIL_MIN {
+        self.frame_with_body(limit, head, tail, &[])
+    }
+
+    /// Appends one frame whose payload is what `head` writes, then `body`, then
+    /// `trailer`. A large body is queued as it is, not copied.
+    pub fn frame_with_body(
+        &mut self,
+        limit: usize,
+        head: impl FnOnce(&mut Vec<u8>),
+        body: Vec<u8>,
+        trailer: &[u8],
+    ) -> Result<(), FrameError> {
+        if body.len() < OWNED_TAIL_MIN {
             return self.frame(limit, |out| {
                 head(out);
-                out.extend_from_slice(&tail);
+                out.extend_from_slice(&body);
+                out.extend_from_slice(trailer);
             });
         }
         self.reclaim();
         let start = frame::begin_frame(&mut self.open);
         head(&mut self.open);
-        let len = self.open.len() - start - frame::HEADER_LEN + tail.len();
+        let len = self.open.len() - start - frame::HEADER_LEN + body.len() + trailer.len();
         if len > limit || u32::try_from(len).is_err() {
             self.open.truncate(start);
             return Err(FrameError::TooLarge { announced: len as u64, limit });
         }
         // The check above makes the cast lossless.
         self.open[start..start + frame::HEADER_LEN].copy_from_slice(&(len as u32).to_be_bytes());
-        self.pending += self.open.len() - start + tail.len();
+        self.pending += self.open.len() - start + body.len() + trailer.len();
         let open = std::mem::take(&mut self.open);
         self.sealed.push_back(open);
-        self.sealed.push_back(tail);
+        self.sealed.push_back(body);
+        self.open.extend_from_slice(trailer);
         Ok(())
     }
 
@@ -184,6 +198,7 @@ mod tests {
             q.frame(usize::MAX, |b| b.extend_from_slice(b"one")).unwrap();
             q.frame_with_tail(usize::MAX, |b| b.push(1), big.clone()).unwrap();
             q.frame_with_tail(usize::MAX, |b| b.push(2), vec![7; 10]).unwrap();
+            q.frame_with_body(usize::MAX, |b| b.push(3), big.clone(), &[4, 5]).unwrap();
             assert!(q.contiguous().is_none());
             let mut wire = drain(&mut q, chunk);
             // What comes after a drained queue starts over in the one buffer.
@@ -192,9 +207,12 @@ mod tests {
             wire.extend(drain(&mut q, chunk));
             let mut with_head = vec![1u8];
             with_head.extend_from_slice(&big);
+            let mut with_trailer = vec![3u8];
+            with_trailer.extend_from_slice(&big);
+            with_trailer.extend_from_slice(&[4, 5]);
             assert_eq!(
                 frames(&wire),
-                vec![b"one".to_vec(), with_head, vec![2, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7], b"two".to_vec()]
+                vec![b"one".to_vec(), with_head, vec![2, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7], with_trailer, b"two".to_vec()]
             );
             assert_eq!(q.pending(), 0);
         }

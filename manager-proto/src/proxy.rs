@@ -24,6 +24,18 @@ pub trait Transport: Send + Sync + 'static {
     /// Dropping the future cancels the call on the server.
     fn call(&self, object: ObjectId, method: MethodRef<'_>, args: Vec<u8>) -> BoxFuture<'static, Result<Reply, Error>>;
 
+    /// Like [`call`](Self::call), for arguments whose encoding is `args.head`, then
+    /// `args.body`, then `args.trailer`: a transport may send a large body as it is
+    /// instead of copying it next to the rest. The default joins them and calls `call`.
+    fn call_split(
+        &self,
+        object: ObjectId,
+        method: MethodRef<'_>,
+        args: SplitArgs,
+    ) -> BoxFuture<'static, Result<Reply, Error>> {
+        self.call(object, method, args.join())
+    }
+
     /// Calls a method without waiting for (or getting) an answer: for releases from
     /// `Drop`, which cannot wait. Requests on one connection run in order, so a later
     /// call sees its effect.
@@ -40,6 +52,34 @@ pub trait Transport: Send + Sync + 'static {
 
     /// The server run this transport is connected to.
     fn server(&self) -> ServerId;
+}
+
+/// Encoded arguments in three parts — `head`, then `body`, then `trailer` — so that a
+/// large byte string in the middle (a 1 MiB element) need not be copied to join them.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SplitArgs {
+    /// What comes before the body.
+    pub head: Vec<u8>,
+    /// The large part.
+    pub body: Vec<u8>,
+    /// What comes after it.
+    pub trailer: Vec<u8>,
+}
+
+impl SplitArgs {
+    /// The arguments in one piece.
+    ///
+    /// ```
+    /// use manager_proto::proxy::SplitArgs;
+    /// let args = SplitArgs { head: vec![1], body: vec![2, 3], trailer: vec![4] };
+    /// assert_eq!(args.join(), vec![1, 2, 3, 4]);
+    /// ```
+    pub fn join(mut self) -> Vec<u8> {
+        self.head.reserve(self.body.len() + self.trailer.len());
+        self.head.extend_from_slice(&self.body);
+        self.head.extend_from_slice(&self.trailer);
+        self.head
+    }
 }
 
 /// A successful reply: the response frame, and where the encoded value sits in it.
@@ -179,6 +219,11 @@ impl Handle {
     /// Calls a method with already-encoded arguments.
     pub fn call_raw(&self, method: MethodRef<'_>, args: Vec<u8>) -> BoxFuture<'static, Result<Reply, Error>> {
         self.0.transport.call(self.0.object, method, args)
+    }
+
+    /// Calls a method with already-encoded arguments in parts (see [`SplitArgs`]).
+    pub fn call_split_raw(&self, method: MethodRef<'_>, args: SplitArgs) -> BoxFuture<'static, Result<Reply, Error>> {
+        self.0.transport.call_split(self.0.object, method, args)
     }
 
     /// Calls a method by name with a tuple of arguments (Python's `_callmethod`): the

@@ -146,6 +146,17 @@ fn large_values_round_trip_whole() {
         queue.put(manager_client::Bytes::from(vec![1u8])).await.unwrap();
         assert_eq!(queue.get().await.unwrap().as_slice(), &big[..]);
         assert_eq!(queue.get().await.unwrap().as_slice(), &[1u8][..]);
+        // A large element next to a proxy (its reference travels after the bytes), in a
+        // list and a namespace.
+        let list = client.list::<(manager_client::Bytes, manager_client::ValueProxy<u64>)>().await.unwrap();
+        list.append((manager_client::Bytes::from(big.clone()), small.clone())).await.unwrap();
+        list.insert(0, (manager_client::Bytes::from(vec![2u8]), small.clone())).await.unwrap();
+        let (bytes, proxy) = list.get(1).await.unwrap();
+        assert_eq!(bytes.as_slice(), &big[..]);
+        assert_eq!(proxy.get().await.unwrap(), 5);
+        let ns = client.namespace().await.unwrap();
+        ns.set("blob", manager_client::Bytes::from(big.clone())).await.unwrap();
+        assert_eq!(ns.get::<manager_client::Bytes>("blob").await.unwrap().as_slice(), &big[..]);
     });
 }
 

@@ -2,7 +2,7 @@
 
 use manager_proto::Item;
 
-use super::{Data, One, call, call_element, item, items, proxy_methods, proxy_types, value, values};
+use super::{Data, One, call, call_element, call_with_item, item, items, proxy_methods, proxy_types, value, values};
 
 proxy_types!(
     /// A shared `list`, with Python's indexing: negative indexes count from the end, and
@@ -20,7 +20,7 @@ proxy_methods! {
         /// `l[i] = v`.
         async fn set(&self, i: i64, v: T) -> () {
             let v = item(&self.handle, &v, "a list element")?;
-            call(&self.handle, "set", &(i, v), "list.set").await
+            call_with_item(&self.handle, "set", &(i,), v, &(), "list.set").await
         }
 
         /// `del l[i]`, returning the element.
@@ -49,7 +49,7 @@ proxy_methods! {
         /// `l.append(v)`.
         async fn append(&self, v: T) -> () {
             let v = item(&self.handle, &v, "a list element")?;
-            call(&self.handle, "append", &(v,), "list.append").await
+            call_with_item(&self.handle, "append", &(), v, &(), "list.append").await
         }
 
         /// `l.extend(vs)` (also `l += vs`), in one request.
@@ -61,7 +61,7 @@ proxy_methods! {
         /// `l.insert(i, v)`: like Python, a position out of range inserts at the end.
         async fn insert(&self, i: i64, v: T) -> () {
             let v = item(&self.handle, &v, "a list element")?;
-            call(&self.handle, "insert", &(i, v), "list.insert").await
+            call_with_item(&self.handle, "insert", &(i,), v, &(), "list.insert").await
         }
 
         /// `l.pop()`: removes and returns the last element.

@@ -9,7 +9,8 @@
 //! Each proxy has a blocking twin of the same name in [`crate::blocking`].
 
 use manager_proto::element::{ItemRef, decode_item, decode_item_ref, encode_item};
-use manager_proto::proxy::{decode_exact, encode};
+use manager_proto::postcard;
+use manager_proto::proxy::{SplitArgs, decode_exact, encode};
 use manager_proto::{Error, Handle, Item, MethodRef};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -72,6 +73,28 @@ pub(crate) async fn call<A: Serialize, R: DeserializeOwned>(
 ) -> Result<R, Error> {
     let args = encode(args, what)?;
     let reply = handle.call_raw(MethodRef::Id(manager_proto::method_id(name)), args).await?;
+    decode_exact(reply.bytes(), what)
+}
+
+/// Calls method `name` with the arguments `before`, then the element `item`, then
+/// `after` (postcard encodes a tuple as its fields one after the other), and decodes
+/// the reply's outer shape. A large element's bytes go to the socket as they are,
+/// instead of being copied into the encoded arguments first.
+pub(crate) async fn call_with_item<B: Serialize, C: Serialize, R: DeserializeOwned>(
+    handle: &Handle,
+    name: &str,
+    before: &B,
+    item: Item,
+    after: &C,
+    what: &str,
+) -> Result<R, Error> {
+    // An `Item` is its bytes (length, then the bytes themselves), then its refs.
+    let mut head = encode(before, what)?;
+    let encode_err = |e: postcard::Error| Error::Encode { what: what.to_owned(), reason: e.to_string() };
+    head = postcard::to_extend(&(item.bytes.len() as u64), head).map_err(encode_err)?;
+    let trailer = postcard::to_allocvec(&(&item.refs, after)).map_err(encode_err)?;
+    let args = SplitArgs { head, body: item.bytes, trailer };
+    let reply = handle.call_split_raw(MethodRef::Id(manager_proto::method_id(name)), args).await?;
     decode_exact(reply.bytes(), what)
 }
 

@@ -3,7 +3,7 @@
 use manager_proto::Item;
 use std::time::Duration;
 
-use super::{Data, One, call, call_element, item, items, proxy_methods, proxy_types, values};
+use super::{Data, One, call, call_element, call_with_item, item, items, proxy_methods, proxy_types, values};
 
 fn secs(d: Option<Duration>) -> Option<f64> {
     d.map(|d| d.as_secs_f64())
@@ -33,7 +33,7 @@ proxy_methods! {
         /// `q.put(v, block, timeout)`, Python's full form.
         async fn put_with(&self, v: T, block: bool, timeout: Option<Duration>) -> () {
             let v = item(&self.handle, &v, "a queue item")?;
-            call(&self.handle, "put", &(v, block, secs(timeout)), "Queue.put").await
+            call_with_item(&self.handle, "put", &(), v, &(block, secs(timeout)), "Queue.put").await
         }
 
         /// Puts many items in order: as many as fit in one request, the rest one by one

@@ -5,7 +5,7 @@ use manager_proto::builtin::Number;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Data, One, call, call_element, item, items, proxy_methods, proxy_types, value, values};
+use super::{Data, One, call, call_element, call_with_item, item, items, proxy_methods, proxy_types, value, values};
 
 proxy_types!(
     /// A shared `Namespace`: named attributes of any type. A missing attribute is a
@@ -23,7 +23,7 @@ proxy_methods! {
         /// `ns.name = v`.
         async fn set[T: Serialize](&self, name: &str, v: T) -> () {
             let v = item(&self.handle, &v, &format!("attribute `{name}`"))?;
-            call(&self.handle, "set", &(name, v), "Namespace.set").await
+            call_with_item(&self.handle, "set", &(name,), v, &(), "Namespace.set").await
         }
 
         /// `del ns.name`; `KeyNotFound` if it has no such attribute.
@@ -60,7 +60,7 @@ proxy_methods! {
         /// `v.value = new`.
         async fn set(&self, new: T) -> () {
             let new = item(&self.handle, &new, "the value")?;
-            call(&self.handle, "set", &(new,), "Value.set").await
+            call_with_item(&self.handle, "set", &(), new, &(), "Value.set").await
         }
 
         /// Stores `new`, returning the old value, atomically.
