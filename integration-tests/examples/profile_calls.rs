@@ -11,7 +11,8 @@
 //! the one connection instead of calling one at a time. `BULK=1` instead sets then gets
 //! a 1 MiB value `N` times (the benchmark's 1 MiB workload) and prints MB/s; `CONNECT=1`
 //! connects and authenticates `N` times (async client, as the benchmark does); `LOCK=1`
-//! makes `N` lock acquire + release pairs.
+//! makes `N` lock acquire + release pairs; `DICT=1` makes `N` dict inserts, then `N`
+//! gets (the benchmark's dict workload).
 
 use integration_tests::{Counter, CounterBlockingProxy};
 use manager_client::blocking::Client;
@@ -71,6 +72,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let mbs = (2 * n * (1 << 20)) as f64 / 1e6 / start.elapsed().as_secs_f64();
         println!("{n} x 1 MiB set + get: {mbs:.0} MB/s");
+        return Ok(());
+    }
+    if std::env::var_os("DICT").is_some() {
+        let d = client.dict::<u32, u32>()?;
+        let start = std::time::Instant::now();
+        for i in 0..n as u32 {
+            d.insert(i, i)?;
+        }
+        for i in 0..n as u32 {
+            d.get(&i)?;
+        }
+        println!("{n} dict inserts + gets, {:?} per call", start.elapsed() / (2 * n) as u32);
         return Ok(());
     }
     if std::env::var_os("LOCK").is_some() {

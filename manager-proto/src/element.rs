@@ -38,11 +38,13 @@ impl Item {
 }
 
 /// An element decoded in place: its bytes borrowed from the reply that carried it (the
-/// same wire form as [`Item`]), so reading a large value copies it once less.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+/// same wire form as [`Item`]), so reading a large value copies it once less; or
+/// encoded from where a server keeps it, without cloning it into an [`Item`] first.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ItemRef<'a> {
-    /// The element's postcard encoding.
-    #[serde(borrow)]
+    /// The element's postcard encoding (written as one byte string, like [`Item`]'s:
+    /// serde would otherwise write a slice byte by byte).
+    #[serde(borrow, serialize_with = "serde_bytes::serialize")]
     pub bytes: &'a [u8],
     /// Objects named by proxies inside the element.
     pub refs: Vec<ObjectId>,
@@ -168,4 +170,20 @@ pub fn deserialize_handle<'de, D: Deserializer<'de>>(deserializer: D) -> Result<
         adopting.unclaimed.swap_remove(pos);
         Ok(Handle::new(Arc::clone(&adopting.transport), token.object, token.type_id))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_item_ref_is_encoded_and_decoded_exactly_as_an_item() {
+        let bytes: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
+        let item = Item { bytes: bytes.clone(), refs: vec![ObjectId(5), ObjectId(300)] };
+        let borrowed = ItemRef { bytes: &bytes, refs: item.refs.clone() };
+        let wire = postcard::to_allocvec(&item).unwrap();
+        assert_eq!(postcard::to_allocvec(&borrowed).unwrap(), wire);
+        let back: ItemRef<'_> = crate::proxy::decode_exact(&wire, "an element").unwrap();
+        assert_eq!(back, borrowed);
+    }
 }

@@ -1,6 +1,7 @@
 //! `dict`: insertion-ordered like Python's; keys compared by their encoding.
 
 use indexmap::IndexMap;
+use manager_proto::element::ItemRef;
 use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::{Arc, Mutex};
 
@@ -78,9 +79,9 @@ impl Dict {
     fn run(&self, id: u32, bytes: &[u8], ctx: &CallContext) -> StepResult {
         match id {
             m::GET => {
-                let (key,): (Item,) = args(bytes, "dict.get")?;
+                let (key,): (ItemRef<'_>,) = args(bytes, "dict.get")?;
                 let map = lock(&self.map);
-                let value = map.get(&key.bytes).map(|e| e.value.to_item(ctx)).transpose()?;
+                let value = map.get(key.bytes).map(|e| e.value.as_item(ctx)).transpose()?;
                 encode(&value)
             }
             m::INSERT => {
@@ -88,13 +89,12 @@ impl Dict {
                 let key_refs = Refs::take(key.refs, ctx)?;
                 let value = Element::take(value, ctx)?;
                 let old = lock(&self.map).insert(key.bytes, Entry { key_refs, value });
-                let old = old.map(|e| e.value.to_item(ctx)).transpose()?;
-                encode(&old)
+                encode(&old.as_ref().map(|e| e.value.as_item(ctx)).transpose()?)
             }
             m::REMOVE | m::POP => {
-                let (key,): (Item,) = args(bytes, "dict.pop")?;
-                let entry = lock(&self.map).shift_remove(&key.bytes).ok_or_else(missing)?;
-                encode(&entry.value.to_item(ctx)?)
+                let (key,): (ItemRef<'_>,) = args(bytes, "dict.pop")?;
+                let entry = lock(&self.map).shift_remove(key.bytes).ok_or_else(missing)?;
+                encode(&entry.value.as_item(ctx)?)
             }
             m::POP_OR => {
                 let (key, default): (Item, Item) = args(bytes, "dict.pop_or")?;
@@ -122,8 +122,8 @@ impl Dict {
                 encode(&item)
             }
             m::CONTAINS => {
-                let (key,): (Item,) = args(bytes, "dict.contains")?;
-                encode(&lock(&self.map).contains_key(&key.bytes))
+                let (key,): (ItemRef<'_>,) = args(bytes, "dict.contains")?;
+                encode(&lock(&self.map).contains_key(key.bytes))
             }
             m::LEN => {
                 let () = args(bytes, "dict.len")?;

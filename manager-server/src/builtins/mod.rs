@@ -7,6 +7,7 @@
 //! across an await), its exposed methods in a table of names, and its blocking
 //! operations as futures that own what they need and are safe to drop at any await.
 
+use manager_proto::element::ItemRef;
 use manager_proto::{Item, MethodRef, ObjectId, RemoteError, RemoteErrorKind, method_id};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -210,6 +211,12 @@ impl Element {
     pub(crate) fn to_item(&self, ctx: &CallContext) -> Result<Item, RemoteError> {
         self.refs.hand_out(ctx)?;
         Ok(Item { bytes: self.bytes.clone(), refs: self.refs.ids.clone() })
+    }
+
+    /// [`to_item`](Self::to_item) without the copy, to encode from where it lies.
+    pub(crate) fn as_item(&self, ctx: &CallContext) -> Result<ItemRef<'_>, RemoteError> {
+        self.refs.hand_out(ctx)?;
+        Ok(ItemRef { bytes: &self.bytes, refs: self.refs.ids.clone() })
     }
 
     /// Several elements as sent to the caller.

@@ -35,7 +35,7 @@ impl Value {
         match id {
             m::GET => {
                 let () = args(bytes, "Value.get")?;
-                encode(&lock(&self.value).to_item(ctx)?)
+                encode(&lock(&self.value).as_item(ctx)?)
             }
             m::SET => {
                 let (item,): (Item,) = args(bytes, "Value.set")?;
@@ -132,7 +132,7 @@ impl ServerObject for Value {
     }
 
     fn value_copy(self: Arc<Self>, ctx: &CallContext) -> Step {
-        ready(lock(&self.value).to_item(ctx).and_then(|item| encode(&item)))
+        ready(lock(&self.value).as_item(ctx).and_then(|item| encode(&item)))
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
