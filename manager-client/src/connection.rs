@@ -408,8 +408,7 @@ impl Conn {
 
 impl Transport for Conn {
     fn call(&self, object: ObjectId, method: MethodRef<'_>, args: Vec<u8>) -> BoxFuture<'static, Result<Reply, Error>> {
-        let pending = self.start_call(object, method, SplitArgs { body: args, ..SplitArgs::default() });
-        Box::pin(async move { pending?.await?.into_reply() })
+        self.call_split(object, method, SplitArgs { body: args, ..SplitArgs::default() })
     }
 
     fn call_split(

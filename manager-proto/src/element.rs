@@ -102,7 +102,7 @@ pub fn encode_item<T: Serialize + ?Sized>(value: &T, server: ServerId, what: &st
 /// tokens inside into live proxies that own the references the server took for them.
 /// References no proxy claimed are released.
 pub fn decode_item<T: DeserializeOwned>(item: &Item, transport: &Arc<dyn Transport>, what: &str) -> Result<T, Error> {
-    decode_item_ref(&ItemRef { bytes: &item.bytes, refs: item.refs.clone() }, transport, what)
+    decode_element(&item.bytes, &item.refs, transport, what)
 }
 
 /// [`decode_item`] for an element decoded in place.
@@ -120,12 +120,21 @@ pub fn decode_item_ref<T: DeserializeOwned>(
     transport: &Arc<dyn Transport>,
     what: &str,
 ) -> Result<T, Error> {
-    if item.refs.is_empty() {
-        return crate::proxy::decode_exact(item.bytes, what);
+    decode_element(item.bytes, &item.refs, transport, what)
+}
+
+fn decode_element<T: DeserializeOwned>(
+    bytes: &[u8],
+    refs: &[ObjectId],
+    transport: &Arc<dyn Transport>,
+    what: &str,
+) -> Result<T, Error> {
+    if refs.is_empty() {
+        return crate::proxy::decode_exact(bytes, what);
     }
     let previous = ADOPTING
-        .with(|a| a.borrow_mut().replace(Adopting { transport: Arc::clone(transport), unclaimed: item.refs.clone() }));
-    let result = crate::proxy::decode_exact(item.bytes, what);
+        .with(|a| a.borrow_mut().replace(Adopting { transport: Arc::clone(transport), unclaimed: refs.to_vec() }));
+    let result = crate::proxy::decode_exact(bytes, what);
     let adopting = ADOPTING.with(|a| std::mem::replace(&mut *a.borrow_mut(), previous));
     if let Some(left) = adopting {
         for object in left.unclaimed {

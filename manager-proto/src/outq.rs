@@ -1,9 +1,9 @@
 //! Frames waiting to be written, without copying large payloads into one buffer.
 //!
 //! Small frames are built in place in one growing buffer, as before. A frame whose
-//! payload ends in a large byte string the caller already owns (a 1 MiB argument, a
+//! payload holds a large byte string the caller already owns (a 1 MiB argument, a
 //! 1 MiB reply) keeps that string as a segment of its own; the writer hands the kernel
-//! all segments at once (`writev`), so the payload is copied once — into the socket —
+//! all segments at once (`sendmsg`), so the payload is copied once — into the socket —
 //! instead of twice. Pure bookkeeping: the I/O is the caller's.
 
 use std::collections::VecDeque;
@@ -11,9 +11,9 @@ use std::io::IoSlice;
 
 use crate::frame::{self, FrameError};
 
-/// From this size on, a frame's owned tail is queued as a segment of its own instead of
+/// From this size on, a frame's owned body is queued as a segment of its own instead of
 /// being copied into the buffer.
-pub const OWNED_TAIL_MIN: usize = 64 * 1024;
+pub const OWNED_BODY_MIN: usize = 64 * 1024;
 
 /// At most this many segments go to one vectored write.
 pub const MAX_SLICES: usize = 16;
@@ -21,7 +21,7 @@ pub const MAX_SLICES: usize = 16;
 /// Bytes waiting to be written, in order: the `sealed` segments, then `open`.
 #[derive(Debug, Default)]
 pub struct OutQueue {
-    /// Segments closed to appending: owned tails, and the buffer that was open when one
+    /// Segments closed to appending: owned bodies, and the buffer that was open when one
     /// was queued.
     sealed: VecDeque<Vec<u8>>,
     /// Where new frames are built.
@@ -54,17 +54,6 @@ impl OutQueue {
         Ok(())
     }
 
-    /// Appends one frame whose payload is what `head` writes followed by `tail`. A large
-    /// tail is queued as it is, not copied.
-    pub fn frame_with_tail(
-        &mut self,
-        limit: usize,
-        head: impl FnOnce(&mut Vec<u8>),
-        tail: Vec<u8>,
-    ) -> Result<(), FrameError> {
-        self.frame_with_body(limit, head, tail, &[])
-    }
-
     /// Appends one frame whose payload is what `head` writes, then `body`, then
     /// `trailer`. A large body is queued as it is, not copied.
     pub fn frame_with_body(
@@ -74,7 +63,7 @@ impl OutQueue {
         body: Vec<u8>,
         trailer: &[u8],
     ) -> Result<(), FrameError> {
-        if body.len() < OWNED_TAIL_MIN {
+        if body.len() < OWNED_BODY_MIN {
             return self.frame(limit, |out| {
                 head(out);
                 out.extend_from_slice(&body);
@@ -118,7 +107,7 @@ impl OutQueue {
     }
 
     /// The unwritten bytes when they are all in one buffer (the common case: no owned
-    /// tail is queued), for a plain write.
+    /// body is queued), for a plain write.
     pub fn contiguous(&self) -> Option<&[u8]> {
         self.sealed.is_empty().then(|| &self.open[self.pos..])
     }
@@ -191,13 +180,13 @@ mod tests {
     }
 
     #[test]
-    fn frames_and_owned_tails_come_out_in_order_whatever_the_write_sizes() {
-        let big = vec![9u8; OWNED_TAIL_MIN + 5];
-        for chunk in [1, 3, 4096, OWNED_TAIL_MIN, usize::MAX] {
+    fn frames_and_owned_bodies_come_out_in_order_whatever_the_write_sizes() {
+        let big = vec![9u8; OWNED_BODY_MIN + 5];
+        for chunk in [1, 3, 4096, OWNED_BODY_MIN, usize::MAX] {
             let mut q = OutQueue::with_capacity(16);
             q.frame(usize::MAX, |b| b.extend_from_slice(b"one")).unwrap();
-            q.frame_with_tail(usize::MAX, |b| b.push(1), big.clone()).unwrap();
-            q.frame_with_tail(usize::MAX, |b| b.push(2), vec![7; 10]).unwrap();
+            q.frame_with_body(usize::MAX, |b| b.push(1), big.clone(), &[]).unwrap();
+            q.frame_with_body(usize::MAX, |b| b.push(2), vec![7; 10], &[]).unwrap();
             q.frame_with_body(usize::MAX, |b| b.push(3), big.clone(), &[4, 5]).unwrap();
             assert!(q.contiguous().is_none());
             let mut wire = drain(&mut q, chunk);
@@ -222,7 +211,7 @@ mod tests {
     fn an_oversized_frame_is_refused_and_leaves_the_queue_as_it_was() {
         let mut q = OutQueue::default();
         q.frame(100, |b| b.push(5)).unwrap();
-        let err = q.frame_with_tail(100, |b| b.push(1), vec![0; OWNED_TAIL_MIN]).unwrap_err();
+        let err = q.frame_with_body(100, |b| b.push(1), vec![0; OWNED_BODY_MIN], &[]).unwrap_err();
         assert!(matches!(err, FrameError::TooLarge { .. }));
         assert!(q.frame(100, |b| b.extend_from_slice(&[0; 101])).is_err());
         assert_eq!(q.pending(), 5);

@@ -319,7 +319,7 @@ impl Connection {
         if id == NO_RESPONSE {
             return;
         }
-        let queued = self.out.frame_with_tail(self.shared.config.max_frame, |out| head.encode(id, out), bytes);
+        let queued = self.out.frame_with_body(self.shared.config.max_frame, |out| head.encode(id, out), bytes, &[]);
         self.refuse_if_too_large(id, queued);
     }
 

@@ -97,7 +97,7 @@ impl Stream {
     }
 
     /// Writes what the socket takes now of `q`'s unwritten bytes (one `send`, or one
-    /// `sendmsg` when a large tail is queued as a segment of its own); `WouldBlock` if
+    /// `sendmsg` when a large body is queued as a segment of its own); `WouldBlock` if
     /// it takes nothing.
     pub(crate) fn write_queued(&self, q: &OutQueue) -> io::Result<usize> {
         if let Some(bytes) = q.contiguous() {
