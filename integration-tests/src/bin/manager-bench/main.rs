@@ -147,115 +147,85 @@ fn phase(args: &[String]) {
         _ => "tcp://127.0.0.1:0".to_owned(),
     };
     let key = b"bench-key".to_vec();
-    let mut rows = Vec::new();
 
-    // The raw floor, blocking and busy-polling.
+    // The raw floor, blocking and busy-polling. Its echo servers stay up for the whole
+    // phase: each repetition of a workload of ours is paired with a repetition of its
+    // floor measured right next to it (see `paired`).
     let (mut raw_server, raw_addr) = spawn_line(&["raw-echo", &addr("raw.sock"), "block"]);
     let (mut spin_server, spin_addr) = spawn_line(&["raw-echo", &addr("spin.sock"), "spin"]);
     let (mut once_server, once_addr) = spawn_line(&["raw-echo", &addr("once.sock"), "once"]);
     let n_rt = ((20_000.0 * scale) as usize).max(50);
-    let rt = median(reps, || per_op(raw::ping_pong(&raw_addr, n_rt, 24, 8, false).unwrap(), n_rt));
-    // Two busy-polling processes on one core only take turns a time slice at a time:
-    // the busy floor (and low-latency mode, measured against it) is for unpinned runs.
-    let busy =
-        (!pinned_here()).then(|| median(reps, || per_op(raw::ping_pong(&spin_addr, n_rt, 24, 8, true).unwrap(), n_rt)));
+    let round_trip = || per_op(raw::ping_pong(&raw_addr, n_rt, 24, 8, false).unwrap(), n_rt);
+    let busy_round_trip = || per_op(raw::ping_pong(&spin_addr, n_rt, 24, 8, true).unwrap(), n_rt);
     let n_pipe = ((200_000.0 * scale) as usize).max(640);
-    let pipe = median(reps, || rate(raw::pipelined(&raw_addr, n_pipe, 64, 24, 8).unwrap(), n_pipe));
+    let pipe = || rate(raw::pipelined(&raw_addr, n_pipe, 64, 24, 8).unwrap(), n_pipe);
     let n_bulk = ((200.0 * scale) as usize).max(10);
-    let bulk = median(reps, || {
+    let bulk = || {
         let d = raw::echo_bulk(&raw_addr, n_bulk, 1 << 20).unwrap();
         (2 * n_bulk * (1 << 20)) as f64 / 1e6 / d.as_secs_f64()
-    });
+    };
     let n_conn = ((200.0 * scale) as usize).max(20);
-    let conn = median(reps, || per_op(raw::connect_rtt(&once_addr, n_conn).unwrap(), n_conn));
-    for s in [&mut raw_server, &mut spin_server, &mut once_server] {
-        let _ = s.kill();
-        let _ = s.wait();
-    }
+    let conn = || per_op(raw::connect_rtt(&once_addr, n_conn).unwrap(), n_conn);
 
     // Ours: a manager server in its own process.
     // BENCH_ONLY=id,id,...: run just those workloads (for investigating one figure).
     let only: Option<Vec<String>> = std::env::var("BENCH_ONLY").ok().map(|v| v.split(',').map(str::to_owned).collect());
     let want = |id: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == id));
-    let mut measure = |id: &str, name: &str, unit: Unit, f: &mut dyn FnMut() -> Figure, floor: Option<Figure>| {
-        if want(id) {
-            let ours = Some(f());
-            rows.push(Row {
-                id: id.into(),
-                name: name.into(),
-                transport: transport.into(),
-                unit,
-                ours,
-                floor,
-                python: None,
-                redis: None,
-            });
-        }
+    let row = |id: &str, name: &str, unit: Unit, ours: Figure, floor: Option<Paired>| Row {
+        id: id.into(),
+        name: name.into(),
+        transport: transport.into(),
+        unit,
+        ours: Some(ours),
+        floor: floor.as_ref().map(|p| p.floor.clone()),
+        floor_ratio: floor.map(|p| p.ratio),
+        python: None,
+        redis: None,
     };
+    let mut rows = Vec::new();
     let (mut server, address) = workloads::start_server(&addr("m.sock"), &key, 0);
     let ctx = Ctx { address, key: key.clone(), options: manager_client::ClientOptions::default(), scale };
-    measure(
-        "dict",
-        "dict insert + get, 1 client",
-        Unit::Micros,
-        &mut || median(reps, || us(workloads::dict_ops(&ctx))),
-        Some(rt.clone()),
-    );
-    measure(
-        "dict2",
-        "dict insert + get, 2 client processes",
-        Unit::OpsPerSec,
-        &mut || median(reps, || workloads::dict_two_processes(&ctx)),
-        None,
-    );
-    measure(
-        "incr",
-        "#[shared] incr()",
-        Unit::Micros,
-        &mut || median(reps, || us(workloads::incr(&ctx))),
-        Some(rt.clone()),
-    );
+    if want("dict") {
+        let p = paired(reps, Unit::Micros, || us(workloads::dict_ops(&ctx)), round_trip);
+        rows.push(row("dict", "dict insert + get, 1 client", Unit::Micros, p.ours.clone(), Some(p)));
+    }
+    if want("dict2") {
+        let f = median(reps, || workloads::dict_two_processes(&ctx));
+        rows.push(row("dict2", "dict insert + get, 2 client processes", Unit::OpsPerSec, f, None));
+    }
+    if want("incr") {
+        let p = paired(reps, Unit::Micros, || us(workloads::incr(&ctx)), round_trip);
+        rows.push(row("incr", "#[shared] incr()", Unit::Micros, p.ours.clone(), Some(p)));
+    }
     for (items, label) in [(10_000usize, "10k"), (100_000, "100k")] {
         let items = ((items as f64 * scale) as usize).max(100);
         let r = if quick && label == "100k" { 1 } else { reps };
         for (batched, suffix, how) in [(false, "", "one per call"), (true, "b", "batched")] {
-            measure(
-                &format!("queue{label}{suffix}"),
-                &format!("queue producer -> consumer, {label} items, {how}"),
-                Unit::OpsPerSec,
-                &mut || median(r, || workloads::queue(&ctx, items, batched)),
-                None,
-            );
+            let id = format!("queue{label}{suffix}");
+            if want(&id) {
+                let f = median(r, || workloads::queue(&ctx, items, batched));
+                let name = format!("queue producer -> consumer, {label} items, {how}");
+                rows.push(row(&id, &name, Unit::OpsPerSec, f, None));
+            }
         }
     }
-    measure(
-        "lock",
-        "Lock acquire + release (per pair)",
-        Unit::Micros,
-        &mut || median(reps, || us(workloads::lock_pairs(&ctx))),
-        Some(Figure::scaled(&rt, 2.0)),
-    );
-    measure(
-        "bulk",
-        "1 MiB values set + get",
-        Unit::MBps,
-        &mut || median(reps, || workloads::value_1mib(&ctx)),
-        Some(bulk),
-    );
-    measure(
-        "connect",
-        "connect + authenticate",
-        Unit::Micros,
-        &mut || median(reps, || us(workloads::connect(&ctx))),
-        Some(conn),
-    );
-    measure(
-        "pipe64",
-        "64 calls in flight on one connection",
-        Unit::OpsPerSec,
-        &mut || median(reps, || workloads::pipelined(&ctx, 64)),
-        Some(pipe),
-    );
+    if want("lock") {
+        // A pair is two calls: its floor is two round trips.
+        let p = paired(reps, Unit::Micros, || us(workloads::lock_pairs(&ctx)), || 2.0 * round_trip());
+        rows.push(row("lock", "Lock acquire + release (per pair)", Unit::Micros, p.ours.clone(), Some(p)));
+    }
+    if want("bulk") {
+        let p = paired(reps, Unit::MBps, || workloads::value_1mib(&ctx), bulk);
+        rows.push(row("bulk", "1 MiB values set + get", Unit::MBps, p.ours.clone(), Some(p)));
+    }
+    if want("connect") {
+        let p = paired(reps, Unit::Micros, || us(workloads::connect(&ctx)), conn);
+        rows.push(row("connect", "connect + authenticate", Unit::Micros, p.ours.clone(), Some(p)));
+    }
+    if want("pipe64") {
+        let p = paired(reps, Unit::OpsPerSec, || workloads::pipelined(&ctx, 64), pipe);
+        rows.push(row("pipe64", "64 calls in flight on one connection", Unit::OpsPerSec, p.ours.clone(), Some(p)));
+    }
     if want("memconn") {
         // A fresh server: one that ran the workloads above keeps their freed memory and
         // hands it to new connections, so its RSS barely moves (it read 0 bytes per idle
@@ -265,27 +235,19 @@ fn phase(args: &[String]) {
         let (per_conn, per_obj, rate100) = workloads::memory_and_scale(&mem_ctx, mem_server.id());
         drop(mem_server.stdin.take());
         let _ = mem_server.wait();
-        measure("memconn", "server memory per idle connection", Unit::Bytes, &mut || Figure::single(per_conn), None);
-        measure(
-            "memobj",
-            "server memory per small object (100k counters)",
-            Unit::Bytes,
-            &mut || Figure::single(per_obj),
-            None,
-        );
-        measure(
-            "conn100",
-            "calls/s with 100 connections at once",
-            Unit::OpsPerSec,
-            &mut || Figure::single(rate100),
-            None,
-        );
+        let single = Figure::single;
+        rows.push(row("memconn", "server memory per idle connection", Unit::Bytes, single(per_conn), None));
+        let name = "server memory per small object (100k counters)";
+        rows.push(row("memobj", name, Unit::Bytes, single(per_obj), None));
+        let name = "calls/s with 100 connections at once";
+        rows.push(row("conn100", name, Unit::OpsPerSec, single(rate100), None));
     }
     drop(server.stdin.take());
     let _ = server.wait();
 
     // Low-latency mode: both sides spin before sleeping. Only meaningful unpinned: two
-    // spinning processes on one core only take turns.
+    // spinning processes on one core only take turns a time slice at a time, so the busy
+    // floor is not measured pinned either.
     if !pinned_here() {
         let (mut fast, fast_addr) = workloads::start_server(&addr("fast.sock"), &key, 50);
         let fast_ctx = Ctx {
@@ -294,25 +256,55 @@ fn phase(args: &[String]) {
             options: manager_client::ClientOptions { spin: Duration::from_micros(50), ..Default::default() },
             scale,
         };
-        measure(
-            "dict-ll",
-            "dict insert + get, low-latency mode",
-            Unit::Micros,
-            &mut || median(reps, || us(workloads::dict_ops(&fast_ctx))),
-            busy.clone(),
-        );
-        measure(
-            "incr-ll",
-            "#[shared] incr(), low-latency mode",
-            Unit::Micros,
-            &mut || median(reps, || us(workloads::incr(&fast_ctx))),
-            busy.clone(),
-        );
+        if want("dict-ll") {
+            let p = paired(reps, Unit::Micros, || us(workloads::dict_ops(&fast_ctx)), busy_round_trip);
+            rows.push(row("dict-ll", "dict insert + get, low-latency mode", Unit::Micros, p.ours.clone(), Some(p)));
+        }
+        if want("incr-ll") {
+            let p = paired(reps, Unit::Micros, || us(workloads::incr(&fast_ctx)), busy_round_trip);
+            rows.push(row("incr-ll", "#[shared] incr(), low-latency mode", Unit::Micros, p.ours.clone(), Some(p)));
+        }
         drop(fast.stdin.take());
         let _ = fast.wait();
     }
+    for s in [&mut raw_server, &mut spin_server, &mut once_server] {
+        let _ = s.kill();
+        let _ = s.wait();
+    }
 
     std::fs::write(out, serde_json::to_string(&rows).unwrap()).expect("write rows");
+}
+
+/// A workload of ours and its floor, measured in alternation.
+struct Paired {
+    ours: Figure,
+    floor: Figure,
+    /// Ours ÷ floor as a cost (>1: slower than the floor), one per repetition.
+    ratio: Figure,
+}
+
+/// Runs `ours` and `floor` `reps` times each, alternating which goes first, and pairs
+/// each repetition of ours with the floor's next to it. The machine's state drifts over
+/// a run (here the same ping-pong moved by ±30% between minutes); measured minutes
+/// apart, a floor and a workload compare two different machines, where a pair measured
+/// back to back compares like with like.
+fn paired(reps: usize, unit: Unit, mut ours: impl FnMut() -> f64, mut floor: impl FnMut() -> f64) -> Paired {
+    let (mut o, mut f, mut r) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..reps.max(1) {
+        let (a, b) = if i % 2 == 0 {
+            let b = floor();
+            (ours(), b)
+        } else {
+            let a = ours();
+            (a, floor())
+        };
+        if a > 0.0 && b > 0.0 {
+            r.push(if matches!(unit, Unit::Micros | Unit::Bytes) { a / b } else { b / a });
+        }
+        o.push(a);
+        f.push(b);
+    }
+    Paired { ours: spread(o), floor: spread(f), ratio: spread(r) }
 }
 
 /// Whether this process may run on only one core (the pinned phase).
@@ -349,7 +341,14 @@ fn rate(d: Duration, n: usize) -> f64 {
 
 /// Runs `f` `reps` times: the median, with min and max.
 fn median(reps: usize, mut f: impl FnMut() -> f64) -> Figure {
-    let mut v: Vec<f64> = (0..reps.max(1)).map(|_| f()).collect();
+    spread((0..reps.max(1)).map(|_| f()).collect())
+}
+
+/// The median of `v`, with its min and max (zeros for no values).
+fn spread(mut v: Vec<f64>) -> Figure {
     v.sort_by(|a, b| a.total_cmp(b));
-    Figure { median: v[v.len() / 2], min: v[0], max: v[v.len() - 1] }
+    match (v.first(), v.get(v.len() / 2), v.last()) {
+        (Some(&min), Some(&median), Some(&max)) => Figure { median, min, max },
+        _ => Figure::single(0.0),
+    }
 }

@@ -44,10 +44,6 @@ impl Figure {
     pub fn single(v: f64) -> Figure {
         Figure { median: v, min: v, max: v }
     }
-
-    pub fn scaled(f: &Figure, k: f64) -> Figure {
-        Figure { median: f.median * k, min: f.min * k, max: f.max * k }
-    }
 }
 
 /// One workload on one transport.
@@ -60,6 +56,11 @@ pub struct Row {
     pub ours: Option<Figure>,
     /// The raw-socket floor for the same work, where one applies.
     pub floor: Option<Figure>,
+    /// Ours ÷ the floor as a cost, per repetition: each repetition of ours is paired
+    /// with a repetition of the floor measured right next to it, so that the machine's
+    /// drift over a run (which moved the floor by ±30% here) cancels out.
+    #[serde(default)]
+    pub floor_ratio: Option<Figure>,
     pub python: Option<Figure>,
     pub redis: Option<Figure>,
 }
@@ -67,7 +68,10 @@ pub struct Row {
 impl Row {
     /// How many times the floor's cost ours is (>1: slower than the floor).
     pub fn vs_floor(&self) -> Option<f64> {
-        ratio(self.unit, self.ours.as_ref()?, self.floor.as_ref()?)
+        match &self.floor_ratio {
+            Some(r) => Some(r.median),
+            None => ratio(self.unit, self.ours.as_ref()?, self.floor.as_ref()?),
+        }
     }
 
     /// How many times faster than Python's managers ours is (>1: faster).
@@ -108,6 +112,16 @@ fn fmt_ratio(r: Option<f64>) -> String {
     r.map_or("–".into(), |r| format!("{r:.2}×"))
 }
 
+/// The paired ratio with its range, where there is one.
+fn fmt_floor_ratio(r: &Row) -> String {
+    match &r.floor_ratio {
+        Some(f) if (f.max - f.min).abs() >= f64::EPSILON => {
+            format!("{:.2}× ({:.2}–{:.2})", f.median, f.min, f.max)
+        }
+        _ => fmt_ratio(r.vs_floor()),
+    }
+}
+
 pub fn print_table(placement: &str, rows: &[Row]) {
     let mut out = String::new();
     let _ = writeln!(out, "\n## {placement}");
@@ -125,7 +139,7 @@ pub fn print_table(placement: &str, rows: &[Row]) {
             r.unit.label(),
             fmt(&r.ours, r.unit),
             fmt(&r.floor, r.unit),
-            fmt_ratio(r.vs_floor()),
+            fmt_floor_ratio(r),
             fmt(&r.python, r.unit),
             fmt_ratio(r.speedup_vs_python()),
             fmt(&r.redis, r.unit),
