@@ -44,7 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let n: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(20_000);
     if let Some(depth) = std::env::var("DEPTH").ok().and_then(|d| d.parse::<u64>().ok()) {
-        return in_flight(n, depth.max(1));
+        return in_flight(n, depth.max(1), args.iter().any(|a| a == "--stop"));
     }
     if std::env::var_os("CONNECT").is_some() {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -110,7 +110,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// `n` calls, `depth` of them in flight at once, from one current-thread runtime.
-fn in_flight(n: u64, depth: u64) -> Result<(), Box<dyn std::error::Error>> {
+fn in_flight(n: u64, depth: u64, stop: bool) -> Result<(), Box<dyn std::error::Error>> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
         let client = manager_client::Client::from_env().await?;
@@ -132,6 +132,9 @@ fn in_flight(n: u64, depth: u64) -> Result<(), Box<dyn std::error::Error>> {
         }
         let calls = n / depth * depth;
         println!("{calls} calls, {depth} in flight: {:.0} calls/s", calls as f64 / start.elapsed().as_secs_f64());
+        if stop {
+            client.shutdown_server().await?;
+        }
         Ok(())
     })
 }

@@ -417,8 +417,12 @@ impl Transport for Conn {
         method: MethodRef<'_>,
         args: SplitArgs,
     ) -> BoxFuture<'static, Result<Reply, Error>> {
-        let pending = self.start_call(object, method, args);
-        Box::pin(async move { pending?.await?.into_reply() })
+        // The future holds only the pending call (an error is answered at once): a
+        // smaller allocation, which glibc recycles faster.
+        match self.start_call(object, method, args) {
+            Ok(pending) => Box::pin(async move { pending.await?.into_reply() }),
+            Err(e) => Box::pin(std::future::ready(Err(e))),
+        }
     }
 
     fn call_unanswered(&self, object: ObjectId, method: MethodRef<'_>, args: Vec<u8>) {
@@ -426,8 +430,10 @@ impl Transport for Conn {
     }
 
     fn value_copy(&self, object: ObjectId) -> BoxFuture<'static, Result<Reply, Error>> {
-        let pending = self.start(&Request::ValueCopy { object });
-        Box::pin(async move { pending?.await?.into_reply() })
+        match self.start(&Request::ValueCopy { object }) {
+            Ok(pending) => Box::pin(async move { pending.await?.into_reply() }),
+            Err(e) => Box::pin(std::future::ready(Err(e))),
+        }
     }
 
     fn release(&self, object: ObjectId) {
@@ -609,8 +615,8 @@ fn route(state: &ConnState, decoder: &mut FrameDecoder) -> Result<usize, String>
         // copied out of it (a 1 MiB value is copied once less).
         let taken = if range.len() >= LARGE_PAYLOAD { decoder.take_buffer_if_last(&range) } else { None };
         let payload = match taken {
-            Some(buf) => Payload { buf, start: range.start, kind, body: range.start + body },
-            None => Payload { buf: decoder.bytes()[range].to_vec(), start: 0, kind, body },
+            Some(buf) => Payload::taken(buf, range.start, kind, body),
+            None => Payload::copied(&decoder.bytes()[range], kind, body),
         };
         let waker = lock(&state.in_flight).complete(id, payload);
         if let Some(waker) = waker {

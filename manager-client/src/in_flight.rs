@@ -30,21 +30,54 @@ impl Hasher for IdHasher {
 /// A response payload, or why none will come.
 pub(crate) type Outcome = Result<Payload, Error>;
 
-/// A response payload: `buf[start..]`. Small ones are copied out of the receive
-/// buffer; a large one that ends it takes the buffer itself (no copy).
+/// A response payload. Small ones are copied out of the receive buffer into the
+/// payload itself (no allocation per call); a large one that ends the buffer takes the
+/// buffer (no copy).
 #[derive(Debug)]
 pub(crate) struct Payload {
-    pub(crate) buf: Vec<u8>,
-    pub(crate) start: usize,
-    /// The response's kind and where its body starts in `buf`, read once when it was
-    /// routed.
-    pub(crate) kind: u32,
-    pub(crate) body: usize,
+    data: Data,
+    /// The response's kind and where its body starts in [`bytes`](Self::bytes), read
+    /// once when it was routed.
+    kind: u32,
+    body: usize,
 }
 
+#[derive(Debug)]
+enum Data {
+    /// `buf[start..]`.
+    Heap { buf: Vec<u8>, start: usize },
+    /// `bytes[..len]`.
+    Inline { len: u8, bytes: [u8; INLINE] },
+}
+
+/// The largest payload held inline: a response header and a small value.
+const INLINE: usize = 56;
+
 impl Payload {
+    /// A copy of `bytes`, a response of `kind` whose body starts at `body`.
+    pub(crate) fn copied(bytes: &[u8], kind: u32, body: usize) -> Self {
+        let data = match u8::try_from(bytes.len()) {
+            Ok(len) if bytes.len() <= INLINE => {
+                let mut inline = [0; INLINE];
+                inline[..bytes.len()].copy_from_slice(bytes);
+                Data::Inline { len, bytes: inline }
+            }
+            _ => Data::Heap { buf: bytes.to_vec(), start: 0 },
+        };
+        Payload { data, kind, body }
+    }
+
+    /// `buf[start..]`, taken whole, a response of `kind` whose body starts at
+    /// `start + body`.
+    pub(crate) fn taken(buf: Vec<u8>, start: usize, kind: u32, body: usize) -> Self {
+        Payload { data: Data::Heap { buf, start }, kind, body }
+    }
+
     pub(crate) fn bytes(&self) -> &[u8] {
-        &self.buf[self.start..]
+        match &self.data {
+            Data::Heap { buf, start } => buf.get(*start..).unwrap_or_default(),
+            Data::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
+        }
     }
 
     /// Whether the response hands over something the server can take back (a queue
@@ -64,10 +97,18 @@ impl Payload {
     /// routing, anything else decoded (an error becomes `Err`).
     pub(crate) fn into_reply(self) -> Result<manager_proto::Reply, Error> {
         use manager_proto::response::kind;
-        if self.kind == kind::VALUE || self.kind == kind::TRANSFER || self.kind == kind::GRANT {
-            Ok(manager_proto::Reply::new(self.buf, self.body))
-        } else {
-            manager_proto::Reply::from_payload_at(self.buf, self.start)
+        let value = self.kind == kind::VALUE || self.kind == kind::TRANSFER || self.kind == kind::GRANT;
+        match self.data {
+            Data::Heap { buf, start } if value => Ok(manager_proto::Reply::new(buf, start + self.body)),
+            Data::Heap { buf, start } => manager_proto::Reply::from_payload_at(buf, start),
+            Data::Inline { len, bytes } => {
+                let payload = bytes.get(..usize::from(len)).unwrap_or_default();
+                if value {
+                    Ok(manager_proto::Reply::copy_of(payload.get(self.body..).unwrap_or_default()))
+                } else {
+                    manager_proto::Reply::from_payload(payload.to_vec())
+                }
+            }
         }
     }
 }
@@ -182,5 +223,42 @@ impl InFlight {
     /// Whether no request is waiting for its response.
     pub(crate) fn is_empty(&self) -> bool {
         self.waiting == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use manager_proto::{RemoteError, RemoteErrorKind, Response};
+
+    /// Routes `response` as the reader does: its header read once, then copied.
+    fn routed(response: &Response<'_>) -> Payload {
+        let mut bytes = Vec::new();
+        response.encode(7, &mut bytes);
+        let (id, kind, body) = Response::peek_header(&bytes).expect("header");
+        assert_eq!(id, 7);
+        Payload::copied(&bytes, kind, body)
+    }
+
+    #[test]
+    fn small_and_large_values_reach_the_caller_whole() {
+        for len in [0, 1, INLINE - 4, INLINE, INLINE + 1, 10_000] {
+            let value: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let payload = routed(&Response::Value(&value));
+            assert_eq!(matches!(payload.data, Data::Inline { .. }), payload.bytes().len() <= INLINE);
+            let reply = payload.into_reply().expect("a value");
+            assert_eq!(reply.bytes(), &value[..], "{len} bytes");
+        }
+    }
+
+    #[test]
+    fn an_error_response_stays_an_error_inline_or_not() {
+        for message in ["no".to_owned(), "x".repeat(500)] {
+            let error = RemoteError::new(RemoteErrorKind::NotExposed, message.clone());
+            match routed(&Response::Error(error)).into_reply() {
+                Err(Error::Remote(e)) => assert_eq!(e.message, message),
+                other => panic!("expected the remote error, got {other:?}"),
+            }
+        }
     }
 }

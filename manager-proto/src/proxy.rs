@@ -83,16 +83,49 @@ impl SplitArgs {
 }
 
 /// A successful reply: the response frame, and where the encoded value sits in it.
+///
+/// A small value (up to [`Reply::INLINE`] bytes: a number, a flag, a short string) is
+/// held inline, so the common reply costs no allocation.
 #[derive(Debug)]
 pub struct Reply {
-    payload: Vec<u8>,
-    start: usize,
+    storage: Storage,
+}
+
+#[derive(Debug)]
+enum Storage {
+    /// `payload[start..]`.
+    Heap { payload: Vec<u8>, start: usize },
+    /// `bytes[..len]`.
+    Inline { len: u8, bytes: [u8; Reply::INLINE] },
 }
 
 impl Reply {
+    /// The largest value held inline.
+    pub const INLINE: usize = 46;
+
     /// Wraps a response payload whose value starts at `start`.
     pub fn new(payload: Vec<u8>, start: usize) -> Self {
-        Reply { payload, start }
+        Reply { storage: Storage::Heap { payload, start } }
+    }
+
+    /// A reply holding a copy of `value` (the encoded value alone), inline when it is
+    /// small.
+    ///
+    /// ```
+    /// use manager_proto::Reply;
+    /// let reply = Reply::copy_of(&[42]);
+    /// assert_eq!(reply.bytes(), &[42]);
+    /// assert_eq!(reply.decode::<u8>("a byte").unwrap(), 42);
+    /// ```
+    pub fn copy_of(value: &[u8]) -> Self {
+        match u8::try_from(value.len()) {
+            Ok(len) if value.len() <= Self::INLINE => {
+                let mut bytes = [0; Self::INLINE];
+                bytes[..value.len()].copy_from_slice(value);
+                Reply { storage: Storage::Inline { len, bytes } }
+            }
+            _ => Reply::new(value.to_vec(), 0),
+        }
     }
 
     /// Interprets a response payload, which must be a `Value` response; any other kind
@@ -120,7 +153,10 @@ impl Reply {
 
     /// The encoded value.
     pub fn bytes(&self) -> &[u8] {
-        &self.payload[self.start..]
+        match &self.storage {
+            Storage::Heap { payload, start } => payload.get(*start..).unwrap_or_default(),
+            Storage::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
+        }
     }
 
     /// Decodes the value as `T`; `what` names it in the error.
@@ -132,7 +168,9 @@ impl Reply {
 impl Drop for Reply {
     fn drop(&mut self) {
         // A large receive buffer is read into again, not freed and faulted back in.
-        crate::spare::give(std::mem::take(&mut self.payload));
+        if let Storage::Heap { payload, .. } = &mut self.storage {
+            crate::spare::give(std::mem::take(payload));
+        }
     }
 }
 
@@ -314,5 +352,20 @@ pub trait BlockingProxy: Sized {
     /// The object's token, to hand to another process.
     fn token(&self) -> Token {
         self.as_async().token()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_holds_the_same_bytes_inline_or_not() {
+        for len in [0, 1, Reply::INLINE - 1, Reply::INLINE, Reply::INLINE + 1, 4096] {
+            let value: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let reply = Reply::copy_of(&value);
+            assert_eq!(reply.bytes(), &value[..], "{len} bytes");
+            assert_eq!(matches!(reply.storage, Storage::Inline { .. }), len <= Reply::INLINE, "{len} bytes");
+        }
     }
 }
