@@ -26,6 +26,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use crate::liveness::Stop;
 use crate::object::{ServerObject, Step, StepResult, Undo};
 use crate::server::Shared;
 use crate::stream::Stream;
@@ -203,22 +204,13 @@ impl Connection {
     }
 
     async fn run(&mut self, decoder: &mut FrameDecoder) -> String {
-        let shutdown = self.shared.shutdown.clone();
         let max_parked = self.shared.config.max_in_flight;
         let idle_timeout = self.shared.config.idle_timeout;
         let busy_poll = self.shared.config.busy_poll;
-        // The idle check fires every quarter of the timeout and drops the peer after four
-        // quiet quarters in a row (silence of one to one and a quarter timeouts): a read
-        // only sets a flag, where re-arming a timer per request cost a clock read and
-        // timer-wheel work on every call.
-        let quarter = idle_timeout / 4;
-        let mut quiet_quarters = 0u32;
-        let mut heard = false;
-        let idle = tokio::time::sleep(quarter);
-        tokio::pin!(idle);
-        // Made once: a `cancelled()` future per loop turn registered a waiter every time.
-        let shutting_down = shutdown.cancelled();
-        tokio::pin!(shutting_down);
+        // Shutdown and the idle timeout come as one flag, set by the server's sweeper
+        // (see `liveness`): a timer and a shutdown future polled on every turn of this
+        // loop cost more than the rest of the loop's bookkeeping.
+        let watch = self.shared.watches.watch(self.ctx.conn.id, &self.shared.shutdown).await;
         loop {
             // Everything already read: answer what can be answered now.
             loop {
@@ -243,7 +235,7 @@ impl Connection {
                 match self.stream.spin_read(decoder.buffer_mut(), busy_poll) {
                     Ok(0) => return "closed by peer".into(),
                     Ok(_) => {
-                        heard = true;
+                        watch.heard();
                         continue;
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -254,14 +246,10 @@ impl Connection {
             let want_write = self.pending_out() > 0;
             tokio::select! {
                 biased;
-                () = &mut shutting_down => return "server shutting down".into(),
-                () = &mut idle => {
-                    quiet_quarters = if std::mem::take(&mut heard) { 0 } else { quiet_quarters + 1 };
-                    if quiet_quarters >= 4 {
-                        return format!("nothing received for {idle_timeout:?}; the peer is gone");
-                    }
-                    idle.as_mut().reset(tokio::time::Instant::now() + quarter);
-                }
+                stop = std::future::poll_fn(|cx| watch.poll_stopped(cx)) => return match stop {
+                    Stop::Shutdown => "server shutting down".into(),
+                    Stop::Idle => format!("nothing received for {idle_timeout:?}; the peer is gone"),
+                },
                 Some((id, result)) = self.running.next(), if !self.running.is_empty() => {
                     self.shared.stats.parked.fetch_sub(1, Ordering::Relaxed);
                     self.parked.remove(&id);
@@ -273,7 +261,7 @@ impl Connection {
                     }
                     match self.stream.try_read_buf(decoder.buffer_mut()) {
                         Ok(0) => return "closed by peer".into(),
-                        Ok(_) => heard = true,
+                        Ok(_) => watch.heard(),
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                         Err(e) => return format!("read failed: {e}"),
                     }

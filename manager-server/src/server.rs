@@ -91,6 +91,8 @@ pub(crate) struct Shared {
     pub(crate) authkey: AuthKey,
     /// Bounds connections, authenticated or not.
     pub(crate) connection_slots: Arc<Semaphore>,
+    /// Every connection being served, for the idle sweep and shutdown.
+    pub(crate) watches: Arc<crate::liveness::Watches>,
 }
 
 impl Shared {
@@ -374,6 +376,7 @@ impl ServerBuilder {
             stats: Counters::default(),
             server_id: ServerId(u64::from_le_bytes(random_bytes::<8>()?)),
             authkey,
+            watches: Arc::default(),
         });
         let ctx = crate::connection::CallContext::internal(Arc::clone(&shared.table));
         let mut named = self.named;
@@ -396,6 +399,11 @@ impl ServerBuilder {
             dir: temp_dir,
         });
         let tracker = TaskTracker::new();
+        tracker.spawn(crate::liveness::sweeper(
+            Arc::clone(&shared.watches),
+            shared.config.idle_timeout,
+            shared.shutdown.clone(),
+        ));
         let mut addresses = Vec::new();
         for listener in listeners {
             addresses.push(listener.address());
