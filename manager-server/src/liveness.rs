@@ -83,7 +83,9 @@ impl Watches {
     /// Starts watching connection `id`, from the task that serves it (whose waker the
     /// sweeper wakes). Stops watching when the returned guard drops.
     pub(crate) async fn watch(self: &Arc<Self>, id: u64, shutdown: &CancellationToken) -> Watched {
-        let watch = Arc::new(Watch::default());
+        // Counts as heard: the handshake just came, and a new connection gets its full
+        // timeout however soon the next sweep is.
+        let watch = Arc::new(Watch { heard: AtomicBool::new(true), ..Watch::default() });
         // The connection's task polls its loop and nothing else polls it, so its waker
         // stays the same for the connection's life.
         std::future::poll_fn(|cx| {
@@ -164,6 +166,8 @@ mod tests {
         let shutdown = CancellationToken::new();
         let silent = watches.watch(1, &shutdown).await;
         let talking = watches.watch(2, &shutdown).await;
+        watches.sweep();
+        assert_eq!(silent.stopped(), None, "a new connection counts as heard");
         for _ in 0..3 {
             talking.heard();
             watches.sweep();
