@@ -7,7 +7,7 @@ use manager_proto::dispatch::Dispatch;
 use manager_proto::frame::{self, FrameDecoder};
 use manager_proto::handshake::{self, NONCE_LEN, ServerHandshake, VersionRange};
 use manager_proto::{Address, AuthKey, ServerId, ServerStats};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -614,23 +614,31 @@ async fn accept_loop(listener: Listener, shared: Arc<Shared>, tracker: TaskTrack
     // ticker. A timer per handshake sooner than the runtime's next one woke a parked
     // worker thread to re-arm its wait (an eventfd write and a wake-up per connect,
     // which cost unpinned connects 10–25% in alternating runs); a handshake now ends
-    // between one and one and a quarter timeouts after it began.
+    // between one and one and a quarter timeouts after it began. A finished handshake
+    // drops its abort handle at once: the handle holds the handshake's waker, and with
+    // it the memory of the finished handshake (about a kilobyte per connect, until
+    // the deadline, when the handles waited for it).
     let timeout = shared.config.handshake_timeout;
     let mut ticker = tokio::time::interval((timeout / 4).max(Duration::from_millis(1)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut deadlines: VecDeque<(tokio::time::Instant, AbortHandle)> = VecDeque::new();
+    let mut deadlines: VecDeque<(tokio::time::Instant, u64)> = VecDeque::new();
+    let mut running: HashMap<u64, AbortHandle> = HashMap::new();
     loop {
         tokio::select! {
             () = shared.shutdown.cancelled() => break,
             now = ticker.tick(), if !deadlines.is_empty() => {
                 while deadlines.front().is_some_and(|(deadline, _)| *deadline <= now) {
-                    if let Some((_, abort)) = deadlines.pop_front() {
-                        // A no-op for a handshake that already finished.
+                    if let Some(abort) = deadlines.pop_front().and_then(|(_, id)| running.remove(&id)) {
                         abort.abort();
                     }
                 }
             }
-            Some(done) = handshakes.next(), if !handshakes.is_empty() => {
+            Some((conn_id, done)) = handshakes.next(), if !handshakes.is_empty() => {
+                running.remove(&conn_id);
+                // Handshakes mostly finish in the order they began.
+                while deadlines.front().is_some_and(|(_, id)| !running.contains_key(id)) {
+                    deadlines.pop_front();
+                }
                 if let Some(peer) = done {
                     let shared = Arc::clone(&shared);
                     tracker.spawn(serve_authenticated(peer, shared));
@@ -642,7 +650,8 @@ async fn accept_loop(listener: Listener, shared: Arc<Shared>, tracker: TaskTrack
                     match Arc::clone(&shared.connection_slots).try_acquire_owned() {
                         Ok(permit) => {
                             let (abort, registration) = AbortHandle::new_pair();
-                            deadlines.push_back((tokio::time::Instant::now() + timeout, abort));
+                            running.insert(conn_id, abort);
+                            deadlines.push_back((tokio::time::Instant::now() + timeout, conn_id));
                             handshakes.push(handshake(stream, peer, Arc::clone(&shared), conn_id, permit, registration));
                         }
                         Err(_) => {
@@ -717,7 +726,8 @@ async fn accept(listener: &Listener) -> std::io::Result<(Stream, String)> {
     }
 }
 
-/// Authenticates a peer within the handshake deadline; `None` (logged) when it fails.
+/// Authenticates a peer before `deadline` aborts it; `None` (logged) when it fails.
+/// Returns the connection's id either way.
 async fn handshake(
     stream: Stream,
     peer: String,
@@ -725,10 +735,10 @@ async fn handshake(
     conn_id: u64,
     permit: tokio::sync::OwnedSemaphorePermit,
     deadline: AbortRegistration,
-) -> Option<Authenticated> {
+) -> (u64, Option<Authenticated>) {
     let mut decoder = FrameDecoder::new(frame::HANDSHAKE_MAX_FRAME);
     let outcome = Abortable::new(authenticate(&stream, &shared, &mut decoder), deadline);
-    match outcome.await {
+    let authenticated = match outcome.await {
         Ok(Ok(())) => Some(Authenticated { stream, peer, conn_id, decoder, permit }),
         Ok(Err(reason)) => {
             tracing::warn!(%peer, "handshake failed: {reason}");
@@ -738,7 +748,8 @@ async fn handshake(
             tracing::warn!(%peer, "handshake deadline passed; connection dropped");
             None
         }
-    }
+    };
+    (conn_id, authenticated)
 }
 
 /// Serves an authenticated peer until it leaves or the server shuts down.
