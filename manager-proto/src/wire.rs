@@ -44,6 +44,13 @@ impl<'a> Reader<'a> {
     /// what postcard accepts for `u32`/`u64`.
     #[inline]
     fn varint<const BITS: u32>(&mut self, what: &str) -> Result<u64, String> {
+        // Most fields (kinds, small ids) fit in one byte.
+        if let Some((&byte, rest)) = self.rest.split_first()
+            && byte < 0x80
+        {
+            self.rest = rest;
+            return Ok(u64::from(byte));
+        }
         let max_len = BITS.div_ceil(7) as usize;
         let bytes = self.rest;
         let mut value = 0u64;
