@@ -24,6 +24,7 @@ use std::io;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, Weak};
+use std::task::Poll;
 use std::time::Duration;
 
 use crate::liveness::Stop;
@@ -246,7 +247,7 @@ impl Connection {
             let want_write = self.pending_out() > 0;
             tokio::select! {
                 biased;
-                stop = std::future::poll_fn(|cx| watch.poll_stopped(cx)) => return match stop {
+                stop = std::future::poll_fn(|_| watch.stopped().map_or(Poll::Pending, Poll::Ready)) => return match stop {
                     Stop::Shutdown => "server shutting down".into(),
                     Stop::Idle => format!("nothing received for {idle_timeout:?}; the peer is gone"),
                 },

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::task::{Poll, Waker};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -33,7 +33,7 @@ pub(crate) struct Watch {
     /// Something came from the peer since the last sweep.
     heard: AtomicBool,
     stop: AtomicU8,
-    /// The connection task's waker, registered once (see [`Watched::register`]).
+    /// The connection task's waker, registered once (see [`Watches::watch`]).
     waker: Mutex<Option<Waker>>,
 }
 
@@ -43,19 +43,15 @@ impl Watch {
         self.heard.store(true, Ordering::Relaxed);
     }
 
-    /// Whether the connection must stop, and why.
+    /// Whether the connection must stop, and why: one atomic load. The connection
+    /// polls it as a future without registering a waker each time; the sweeper wakes
+    /// the one registered by [`Watches::watch`].
     pub(crate) fn stopped(&self) -> Option<Stop> {
         match self.stop.load(Ordering::Acquire) {
             SHUTDOWN => Some(Stop::Shutdown),
             IDLE => Some(Stop::Idle),
             _ => None,
         }
-    }
-
-    /// Ready once the connection must stop. Cheap: one atomic load; the waker was
-    /// registered once, when the connection started.
-    pub(crate) fn poll_stopped(&self, _cx: &mut Context<'_>) -> Poll<Stop> {
-        self.stopped().map_or(Poll::Pending, Poll::Ready)
     }
 
     fn stop(&self, why: u8) {

@@ -7,7 +7,7 @@ use manager_proto::dispatch::Dispatch;
 use manager_proto::frame::{self, FrameDecoder};
 use manager_proto::handshake::{self, NONCE_LEN, ServerHandshake, VersionRange};
 use manager_proto::{Address, AuthKey, ServerId, ServerStats};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -610,35 +610,31 @@ async fn accept_loop(listener: Listener, shared: Arc<Shared>, tracker: TaskTrack
     // wake-up of tens of microseconds) before the peer's hello was even read; now only an
     // authenticated peer gets a task of its own, after its welcome went out.
     let mut handshakes = FuturesUnordered::new();
-    // Their deadlines, in order (every handshake gets the same timeout), checked by one
-    // ticker. A timer per handshake sooner than the runtime's next one woke a parked
-    // worker thread to re-arm its wait (an eventfd write and a wake-up per connect,
-    // which cost unpinned connects 10–25% in alternating runs); a handshake now ends
-    // between one and one and a quarter timeouts after it began. A finished handshake
-    // drops its abort handle at once: the handle holds the handshake's waker, and with
-    // it the memory of the finished handshake (about a kilobyte per connect, until
-    // the deadline, when the handles waited for it).
+    // Their deadlines, checked by one ticker. A timer per handshake sooner than the
+    // runtime's next one woke a parked worker thread to re-arm its wait (an eventfd
+    // write and a wake-up per connect, which cost unpinned connects 10–25% in
+    // alternating runs); a handshake now ends between one and one and a quarter
+    // timeouts after it began. A finished handshake leaves the map at once: its abort
+    // handle holds the handshake's waker, and with it the finished handshake's memory
+    // (about a kilobyte per connect when the handles waited for their deadline).
     let timeout = shared.config.handshake_timeout;
     let mut ticker = tokio::time::interval((timeout / 4).max(Duration::from_millis(1)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut deadlines: VecDeque<(tokio::time::Instant, u64)> = VecDeque::new();
-    let mut running: HashMap<u64, AbortHandle> = HashMap::new();
+    let mut running: HashMap<u64, (tokio::time::Instant, AbortHandle)> = HashMap::new();
     loop {
         tokio::select! {
             () = shared.shutdown.cancelled() => break,
-            now = ticker.tick(), if !deadlines.is_empty() => {
-                while deadlines.front().is_some_and(|(deadline, _)| *deadline <= now) {
-                    if let Some(abort) = deadlines.pop_front().and_then(|(_, id)| running.remove(&id)) {
+            now = ticker.tick(), if !running.is_empty() => {
+                running.retain(|_, (deadline, abort)| {
+                    let expired = *deadline <= now;
+                    if expired {
                         abort.abort();
                     }
-                }
+                    !expired
+                });
             }
             Some((conn_id, done)) = handshakes.next(), if !handshakes.is_empty() => {
                 running.remove(&conn_id);
-                // Handshakes mostly finish in the order they began.
-                while deadlines.front().is_some_and(|(_, id)| !running.contains_key(id)) {
-                    deadlines.pop_front();
-                }
                 if let Some(peer) = done {
                     let shared = Arc::clone(&shared);
                     tracker.spawn(serve_authenticated(peer, shared));
@@ -650,8 +646,7 @@ async fn accept_loop(listener: Listener, shared: Arc<Shared>, tracker: TaskTrack
                     match Arc::clone(&shared.connection_slots).try_acquire_owned() {
                         Ok(permit) => {
                             let (abort, registration) = AbortHandle::new_pair();
-                            running.insert(conn_id, abort);
-                            deadlines.push_back((tokio::time::Instant::now() + timeout, conn_id));
+                            running.insert(conn_id, (tokio::time::Instant::now() + timeout, abort));
                             handshakes.push(handshake(stream, peer, Arc::clone(&shared), conn_id, permit, registration));
                         }
                         Err(_) => {
