@@ -8,8 +8,8 @@ use std::pin::Pin;
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// An encoded result, or the error to send instead.
-pub type CallResult = Result<Vec<u8>, RemoteError>;
+/// An encoded result (inline when small), or the error to send instead.
+pub type CallResult = Result<crate::proxy::Reply, RemoteError>;
 
 /// How a method borrows its object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

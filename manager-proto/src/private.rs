@@ -27,7 +27,7 @@ pub mod v1 {
 
     /// Encodes a method's return value.
     pub fn encode_return<T: Serialize>(value: &T, what: &str) -> CallResult {
-        encode(value, what).map_err(|e| RemoteError::new(RemoteErrorKind::Decode, e.to_string()))
+        Reply::encode(value, what).map_err(|e| RemoteError::new(RemoteErrorKind::Decode, e.to_string()))
     }
 
     /// Encodes a method's own error as a `User` remote error.

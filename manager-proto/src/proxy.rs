@@ -82,10 +82,13 @@ impl SplitArgs {
     }
 }
 
-/// A successful reply: the response frame, and where the encoded value sits in it.
+/// An encoded value that answers a call: on the client, the response frame and where
+/// the value sits in it; on the server, what a method returned ([`CallResult`]).
 ///
 /// A small value (up to [`Reply::INLINE`] bytes: a number, a flag, a short string) is
-/// held inline, so the common reply costs no allocation.
+/// held inline, so the common reply costs no allocation on either side.
+///
+/// [`CallResult`]: crate::CallResult
 #[derive(Debug)]
 pub struct Reply {
     storage: Storage,
@@ -128,6 +131,36 @@ impl Reply {
         }
     }
 
+    /// Encodes `value`, inline when its encoding is small; `what` names it in the error.
+    ///
+    /// ```
+    /// use manager_proto::Reply;
+    /// let small = Reply::encode(&(7u32, "seven"), "a pair").unwrap();
+    /// assert_eq!(small.decode::<(u32, String)>("a pair").unwrap(), (7, "seven".to_owned()));
+    /// let large = Reply::encode(&vec![1u8; 1000], "bytes").unwrap();
+    /// assert_eq!(large.bytes().len(), 1002);
+    /// ```
+    pub fn encode<T: Serialize + ?Sized>(value: &T, what: &str) -> Result<Self, Error> {
+        let mut bytes = [0; Self::INLINE];
+        match postcard::to_slice(value, &mut bytes) {
+            // The slice is at most INLINE (< 256) bytes long.
+            Ok(used) => Ok(Reply { storage: Storage::Inline { len: used.len() as u8, bytes } }),
+            // Too large to keep inline: encode again into a buffer that grows. Encoding
+            // stopped after INLINE bytes, so the first attempt cost little.
+            Err(postcard::Error::SerializeBufferFull) => encode(value, what).map(|v| Reply::new(v, 0)),
+            Err(e) => Err(Error::Encode { what: what.to_owned(), reason: e.to_string() }),
+        }
+    }
+
+    /// The encoded value as a buffer of its own (a copy, unless it is a whole heap
+    /// buffer already).
+    pub fn into_vec(mut self) -> Vec<u8> {
+        match &mut self.storage {
+            Storage::Heap { payload, start: 0 } => std::mem::take(payload),
+            _ => self.bytes().to_vec(),
+        }
+    }
+
     /// Interprets a response payload, which must be a `Value` response; any other kind
     /// becomes the matching error.
     pub fn from_payload(payload: Vec<u8>) -> Result<Self, Error> {
@@ -162,6 +195,13 @@ impl Reply {
     /// Decodes the value as `T`; `what` names it in the error.
     pub fn decode<T: DeserializeOwned>(&self, what: &str) -> Result<T, Error> {
         decode_exact(self.bytes(), what)
+    }
+}
+
+impl From<Vec<u8>> for Reply {
+    /// An encoded value already in a buffer of its own.
+    fn from(value: Vec<u8>) -> Self {
+        Reply::new(value, 0)
     }
 }
 
@@ -367,5 +407,33 @@ mod tests {
             assert_eq!(reply.bytes(), &value[..], "{len} bytes");
             assert_eq!(matches!(reply.storage, Storage::Inline { .. }), len <= Reply::INLINE, "{len} bytes");
         }
+    }
+
+    #[test]
+    fn an_encoded_reply_is_postcards_encoding_inline_or_not() {
+        // A byte string of n bytes encodes to n + 1 (its length fits one byte up to 127).
+        for len in [0, 1, Reply::INLINE - 2, Reply::INLINE - 1, Reply::INLINE, 100, 100_000] {
+            let value = serde_bytes::ByteBuf::from(vec![7u8; len]);
+            let expected = postcard::to_allocvec(&value).unwrap();
+            let reply = Reply::encode(&value, "bytes").unwrap();
+            assert_eq!(reply.bytes(), &expected[..], "{len} bytes");
+            assert_eq!(matches!(reply.storage, Storage::Inline { .. }), expected.len() <= Reply::INLINE, "{len} bytes");
+            assert_eq!(reply.decode::<serde_bytes::ByteBuf>("bytes").unwrap(), value);
+            assert_eq!(reply.into_vec(), expected, "{len} bytes");
+        }
+    }
+
+    #[test]
+    fn a_value_that_cannot_be_encoded_is_an_encode_error() {
+        // postcard needs the length of a sequence up front.
+        struct Unsized;
+        impl Serialize for Unsized {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeSeq;
+                s.serialize_seq(None)?.end()
+            }
+        }
+        let err = Reply::encode(&Unsized, "the thing").unwrap_err();
+        assert!(matches!(&err, Error::Encode { what, .. } if what == "the thing"), "{err:?}");
     }
 }

@@ -14,8 +14,8 @@ pub(crate) type Undo = Box<dyn FnOnce() + Send>;
 
 /// A call's successful result.
 pub(crate) struct Reply {
-    /// The encoded return value.
-    pub(crate) bytes: Vec<u8>,
+    /// The encoded return value (inline when small).
+    pub(crate) bytes: manager_proto::Reply,
     /// Set for calls that take something (a queue item, a lock): how to give it back if
     /// the caller cancels after the server answered. The reply is then sent as a
     /// `Transfer`, which the client acknowledges on delivery.
@@ -28,19 +28,19 @@ pub(crate) struct Reply {
 
 impl Reply {
     /// A plain result.
-    pub(crate) fn value(bytes: Vec<u8>) -> Self {
-        Reply { bytes, undo: None, grant: false }
+    pub(crate) fn value(bytes: impl Into<manager_proto::Reply>) -> Self {
+        Reply { bytes: bytes.into(), undo: None, grant: false }
     }
 
     /// A result that took something (a queue item), and how to give it back.
-    pub(crate) fn transfer(bytes: Vec<u8>, undo: Undo) -> Self {
-        Reply { bytes, undo: Some(undo), grant: false }
+    pub(crate) fn transfer(bytes: impl Into<manager_proto::Reply>, undo: Undo) -> Self {
+        Reply { bytes: bytes.into(), undo: Some(undo), grant: false }
     }
 
     /// A result that made the caller's connection hold something (a lock, a permit)
     /// that the connection's end releases, and how to release it sooner.
-    pub(crate) fn grant(bytes: Vec<u8>, undo: Undo) -> Self {
-        Reply { bytes, undo: Some(undo), grant: true }
+    pub(crate) fn grant(bytes: impl Into<manager_proto::Reply>, undo: Undo) -> Self {
+        Reply { bytes: bytes.into(), undo: Some(undo), grant: true }
     }
 }
 

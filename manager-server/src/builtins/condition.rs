@@ -104,8 +104,7 @@ impl Condition {
             let reply = cond.lock.granted(tenure)?;
             // The reply says whether we were notified; the undo (if the caller is gone)
             // releases the lock we took back for it.
-            let bytes = postcard::to_allocvec(&notified).map_err(|e| err(RemoteErrorKind::Protocol, e.to_string()))?;
-            Ok(crate::object::Reply { bytes, ..reply })
+            Ok(crate::object::Reply { bytes: encode(&notified)?.bytes, ..reply })
         }))
     }
 }

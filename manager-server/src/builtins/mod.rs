@@ -102,9 +102,9 @@ pub(crate) fn args<'a, A: Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Resul
 
 /// Encodes a result.
 pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> StepResult {
-    postcard::to_allocvec(value)
+    manager_proto::Reply::encode(value, "a result")
         .map(Reply::value)
-        .map_err(|e| RemoteError::new(RemoteErrorKind::Protocol, format!("could not encode a result: {e}")))
+        .map_err(|e| RemoteError::new(RemoteErrorKind::Protocol, e.to_string()))
 }
 
 /// A ready step from a result.
