@@ -430,6 +430,15 @@ impl Transport for Conn {
         reply_future(self.start_call(object, method, args))
     }
 
+    fn call_bytes(
+        &self,
+        object: ObjectId,
+        method: MethodRef<'_>,
+        args: &[u8],
+    ) -> BoxFuture<'static, Result<Reply, Error>> {
+        reply_future(self.start(&Request::Call { object, method, args }))
+    }
+
     fn call_unanswered(&self, object: ObjectId, method: MethodRef<'_>, args: Vec<u8>) {
         self.state.send_unanswered(Request::Call { object, method, args: &args });
     }

@@ -147,19 +147,28 @@ pub mod v1 {
         encode(args, what)
     }
 
-    /// Calls method `id` and decodes its return value.
-    pub async fn call<R: DeserializeOwned>(handle: &Handle, id: u32, args: Vec<u8>, what: &str) -> Result<R, Error> {
-        let reply = handle.call_raw(MethodRef::Id(id), args).await?;
-        reply.decode(what)
+    /// Starts a call of method `id` with the argument tuple `args`, which are encoded
+    /// before this returns; `what` names them in an encoding error. Finish it with
+    /// [`finish`] or [`finish_fallible`].
+    pub fn start<A: Serialize + ?Sized>(handle: &Handle, id: u32, args: &A, what: &str) -> Started {
+        handle.call_with(MethodRef::Id(id), args, what)
     }
 
-    /// Calls method `id`, which returns `Result<T, E>`, surfacing `E` typed.
-    pub async fn call_fallible<T, E>(handle: &Handle, id: u32, args: Vec<u8>, what: &str) -> Result<Result<T, E>, Error>
+    /// A started call.
+    pub type Started = BoxFuture<'static, Result<Reply, Error>>;
+
+    /// Waits for a started call and decodes its return value.
+    pub async fn finish<R: DeserializeOwned>(started: Started, what: &str) -> Result<R, Error> {
+        started.await?.decode(what)
+    }
+
+    /// Like [`finish`], for a method returning `Result<T, E>`: surfaces `E` typed.
+    pub async fn finish_fallible<T, E>(started: Started, what: &str) -> Result<Result<T, E>, Error>
     where
         T: DeserializeOwned,
         E: DeserializeOwned,
     {
-        match handle.call_raw(MethodRef::Id(id), args).await {
+        match started.await {
             Ok(reply) => reply.decode(what).map(Ok),
             Err(Error::Remote(e)) if e.kind == RemoteErrorKind::User => {
                 decode_exact(&e.detail, &format!("the error of {what}")).map(Err)

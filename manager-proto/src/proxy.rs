@@ -36,6 +36,18 @@ pub trait Transport: Send + Sync + 'static {
         self.call(object, method, args.join())
     }
 
+    /// Like [`call`](Self::call), with the encoded arguments borrowed: a transport that
+    /// copies them into its output anyway spares the caller a buffer of their own. The
+    /// default copies them and calls `call`.
+    fn call_bytes(
+        &self,
+        object: ObjectId,
+        method: MethodRef<'_>,
+        args: &[u8],
+    ) -> BoxFuture<'static, Result<Reply, Error>> {
+        self.call(object, method, args.to_vec())
+    }
+
     /// Calls a method without waiting for (or getting) an answer: for releases from
     /// `Drop`, which cannot wait. Requests on one connection run in order, so a later
     /// call sees its effect.
@@ -236,6 +248,9 @@ pub fn encode<T: Serialize + ?Sized>(value: &T, what: &str) -> Result<Vec<u8>, E
         .map_err(|e| Error::Encode { what: what.to_owned(), reason: e.to_string() })
 }
 
+/// Arguments whose encoding fits in this many bytes are encoded on the stack.
+const ARGS_ON_STACK: usize = 96;
+
 /// One reference, held by this process, to one server object. Clones share it; the
 /// last clone to drop releases it.
 #[derive(Clone)]
@@ -297,6 +312,27 @@ impl Handle {
     /// Calls a method with already-encoded arguments.
     pub fn call_raw(&self, method: MethodRef<'_>, args: Vec<u8>) -> BoxFuture<'static, Result<Reply, Error>> {
         self.0.transport.call(self.0.object, method, args)
+    }
+
+    /// Encodes `args` and calls a method with them; `what` names the arguments in an
+    /// encoding error, which the future returns. Small arguments are encoded on the
+    /// stack, so the common call allocates no buffer for them.
+    pub fn call_with<A: Serialize + ?Sized>(
+        &self,
+        method: MethodRef<'_>,
+        args: &A,
+        what: &str,
+    ) -> BoxFuture<'static, Result<Reply, Error>> {
+        let mut buf = [0u8; ARGS_ON_STACK];
+        match postcard::to_slice(args, &mut buf) {
+            Ok(bytes) => self.0.transport.call_bytes(self.0.object, method, bytes),
+            // Encoding stopped after ARGS_ON_STACK bytes: start again in a growing buffer.
+            Err(postcard::Error::SerializeBufferFull) => match encode(args, what) {
+                Ok(bytes) => self.call_raw(method, bytes),
+                Err(e) => Box::pin(std::future::ready(Err(e))),
+            },
+            Err(e) => Box::pin(std::future::ready(Err(Error::Encode { what: what.to_owned(), reason: e.to_string() }))),
+        }
     }
 
     /// Calls a method with already-encoded arguments in parts (see [`SplitArgs`]).

@@ -191,16 +191,10 @@ fn async_method(model: &SharedImpl, x: &Method, m: &TokenStream) -> TokenStream 
     let ret = returns(x, m);
     let what_args = format!("the arguments of `{}::{}`", model.name, exposed.value());
     let what_ret = format!("the result of `{}::{}`", model.name, exposed.value());
-    let call = match &x.ret {
-        Return::Unit => {
-            quote!(#m::call::<()>(&self.handle, __MANAGER_ID, __manager_args, #what_ret).await)
-        }
-        Return::Value(t) => {
-            quote!(#m::call::<#t>(&self.handle, __MANAGER_ID, __manager_args, #what_ret).await)
-        }
-        Return::Fallible { ok, err } => {
-            quote!(#m::call_fallible::<#ok, #err>(&self.handle, __MANAGER_ID, __manager_args, #what_ret).await)
-        }
+    let finish = match &x.ret {
+        Return::Unit => quote!(#m::finish::<()>(__manager_started, #what_ret).await),
+        Return::Value(t) => quote!(#m::finish::<#t>(__manager_started, #what_ret).await),
+        Return::Fallible { ok, err } => quote!(#m::finish_fallible::<#ok, #err>(__manager_started, #what_ret).await),
     };
     let note = format!("Runs `{}::{}` on the server.", model.name, ident);
     quote_spanned! {x.span=>
@@ -209,8 +203,10 @@ fn async_method(model: &SharedImpl, x: &Method, m: &TokenStream) -> TokenStream 
         #[doc = #note]
         pub async fn #ident(&self, #(#params),*) -> #ret {
             const __MANAGER_ID: u32 = #m::method_id(#exposed);
-            let __manager_args = #m::encode_args(&(#(#idents,)*), #what_args)?;
-            #call
+            // The arguments are encoded (on the stack when small) and sent here; what
+            // waits for the reply does not hold them.
+            let __manager_started = #m::start(&self.handle, __MANAGER_ID, &(#(#idents,)*), #what_args);
+            #finish
         }
     }
 }
