@@ -12,8 +12,8 @@ use manager_proto::handshake::{ClientHandshake, HandshakeError, NONCE_LEN, Versi
 use manager_proto::outq::OutQueue;
 use manager_proto::proxy::SplitArgs;
 use manager_proto::{
-    Address, AuthKey, BoxFuture, Error, MethodRef, NO_RESPONSE, ObjectId, Reply, Request, RequestId, Response,
-    ServerId, Transport,
+    Address, AuthKey, Error, MethodRef, NO_RESPONSE, ObjectId, PendingReply, Reply, ReplySource, Request, RequestId,
+    Response, ServerId, Transport,
 };
 use std::future::Future;
 use std::io;
@@ -355,15 +355,29 @@ impl Conn {
     /// Sends a request and returns the future of its response payload. The request is
     /// encoded and sent before this returns.
     pub(crate) fn start(&self, request: &Request<'_>) -> Result<PendingCall, Error> {
-        self.start_queued(|q, limit, id| q.frame(limit, |buf| request.encode(id, buf)))
+        let id = self.send(request)?;
+        Ok(PendingCall { conn: self.arc(), id, finished: false })
+    }
+
+    /// Sends a request that expects a response; returns its id.
+    fn send(&self, request: &Request<'_>) -> Result<RequestId, Error> {
+        self.send_queued(|q, limit, id| q.frame(limit, |buf| request.encode(id, buf)))
+    }
+
+    /// The reply to a started call.
+    fn reply(&self, started: Result<RequestId, Error>) -> PendingReply {
+        match started {
+            Ok(id) => PendingReply::waiting(self.arc(), id),
+            Err(e) => PendingReply::failed(e),
+        }
     }
 
     /// Sends a call; large arguments go to the socket as they are, not copied into the
     /// output buffer first.
-    fn start_call(&self, object: ObjectId, method: MethodRef<'_>, args: SplitArgs) -> Result<PendingCall, Error> {
+    fn send_call(&self, object: ObjectId, method: MethodRef<'_>, args: SplitArgs) -> Result<RequestId, Error> {
         let request = Request::Call { object, method, args: &[] };
         let SplitArgs { head, body, trailer } = args;
-        self.start_queued(|q, limit, id| {
+        self.send_queued(|q, limit, id| {
             let head = |buf: &mut Vec<u8>| {
                 request.encode(id, buf);
                 buf.extend_from_slice(&head);
@@ -372,17 +386,58 @@ impl Conn {
         })
     }
 
-    fn start_queued(
+    /// Registers a new request id and queues what `queue` writes for it.
+    fn send_queued(
         &self,
         queue: impl FnOnce(&mut OutQueue, usize, RequestId) -> Result<(), FrameError>,
-    ) -> Result<PendingCall, Error> {
+    ) -> Result<RequestId, Error> {
         let id = self.state.next_id();
         lock(&self.state.in_flight).register(id)?;
         if let Err(e) = self.state.send_queued(|q, limit| queue(q, limit, id)) {
             lock(&self.state.in_flight).forget(id);
             return Err(e);
         }
-        Ok(PendingCall { conn: self.arc(), id, finished: false })
+        Ok(id)
+    }
+
+    /// Polls for the response to request `id`: what both [`PendingCall`] and
+    /// [`PendingReply`] wait with.
+    fn poll_call(&self, id: RequestId, cx: &mut Context<'_>) -> Poll<Outcome> {
+        let result = match lock(&self.state.in_flight).poll(id, cx) {
+            Some(Poll::Pending) => {
+                let state = Arc::as_ptr(&self.state) as usize;
+                WAITING_ON.with(|w| w.set(state));
+                return Poll::Pending;
+            }
+            Some(Poll::Ready(result)) => result,
+            None => Err(self.state.closed().unwrap_or_else(|| self.state.lost("the response was lost"))),
+        };
+        if let Ok(payload) = &result {
+            if payload.is_grant() {
+                // The connection holds it now, and the server releases it when the
+                // connection ends: the acknowledgement can wait for the next request.
+                self.state.defer_unanswered(Request::Ack { target: id });
+            } else if payload.is_transfer() {
+                // The value reaches its caller now: the server may forget how to undo it.
+                self.state.send_unanswered(Request::Ack { target: id });
+            }
+        }
+        Poll::Ready(result)
+    }
+
+    /// Its caller stopped waiting for request `id` before the response came.
+    fn abandon_call(&self, id: RequestId) {
+        let forgotten = lock(&self.state.in_flight).forget(id);
+        // Still on the server: cancel the work. Already answered with a transfer nobody
+        // will receive: cancel makes the server put back what it took.
+        let cancel = match forgotten {
+            Forgotten::Waiting => true,
+            Forgotten::Answered(payload) => payload.is_transfer(),
+            Forgotten::Gone => false,
+        };
+        if cancel {
+            self.state.send_unanswered(Request::Cancel { target: id });
+        }
     }
 
     /// Sends a request and decodes its response, which must be of a non-error kind.
@@ -406,45 +461,25 @@ impl Conn {
     }
 }
 
-/// The reply to a started call. The future holds only the pending call (a failed start
-/// is answered at once), which made it smaller to build and move: 42 fewer client
-/// instructions per call with 64 in flight.
-fn reply_future(started: Result<PendingCall, Error>) -> BoxFuture<'static, Result<Reply, Error>> {
-    match started {
-        Ok(pending) => Box::pin(async move { pending.await?.into_reply() }),
-        Err(e) => Box::pin(std::future::ready(Err(e))),
-    }
-}
-
 impl Transport for Conn {
-    fn call(&self, object: ObjectId, method: MethodRef<'_>, args: Vec<u8>) -> BoxFuture<'static, Result<Reply, Error>> {
+    fn call(&self, object: ObjectId, method: MethodRef<'_>, args: Vec<u8>) -> PendingReply {
         self.call_split(object, method, SplitArgs { body: args, ..SplitArgs::default() })
     }
 
-    fn call_split(
-        &self,
-        object: ObjectId,
-        method: MethodRef<'_>,
-        args: SplitArgs,
-    ) -> BoxFuture<'static, Result<Reply, Error>> {
-        reply_future(self.start_call(object, method, args))
+    fn call_split(&self, object: ObjectId, method: MethodRef<'_>, args: SplitArgs) -> PendingReply {
+        self.reply(self.send_call(object, method, args))
     }
 
-    fn call_bytes(
-        &self,
-        object: ObjectId,
-        method: MethodRef<'_>,
-        args: &[u8],
-    ) -> BoxFuture<'static, Result<Reply, Error>> {
-        reply_future(self.start(&Request::Call { object, method, args }))
+    fn call_bytes(&self, object: ObjectId, method: MethodRef<'_>, args: &[u8]) -> PendingReply {
+        self.reply(self.send(&Request::Call { object, method, args }))
     }
 
     fn call_unanswered(&self, object: ObjectId, method: MethodRef<'_>, args: Vec<u8>) {
         self.state.send_unanswered(Request::Call { object, method, args: &args });
     }
 
-    fn value_copy(&self, object: ObjectId) -> BoxFuture<'static, Result<Reply, Error>> {
-        reply_future(self.start(&Request::ValueCopy { object }))
+    fn value_copy(&self, object: ObjectId) -> PendingReply {
+        self.reply(self.send(&Request::ValueCopy { object }))
     }
 
     fn release(&self, object: ObjectId) {
@@ -474,47 +509,27 @@ impl Future for PendingCall {
     type Output = Outcome;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
-        let polled = lock(&self.conn.state.in_flight).poll(self.id, cx);
-        let result = match polled {
-            Some(Poll::Pending) => {
-                let state = Arc::as_ptr(&self.conn.state) as usize;
-                WAITING_ON.with(|w| w.set(state));
-                return Poll::Pending;
-            }
-            Some(Poll::Ready(result)) => result,
-            None => Err(self.conn.state.closed().unwrap_or_else(|| self.conn.state.lost("the response was lost"))),
-        };
+        let result = std::task::ready!(self.conn.poll_call(self.id, cx));
         self.finished = true;
-        if let Ok(payload) = &result {
-            if payload.is_grant() {
-                // The connection holds it now, and the server releases it when the
-                // connection ends: the acknowledgement can wait for the next request.
-                self.conn.state.defer_unanswered(Request::Ack { target: self.id });
-            } else if payload.is_transfer() {
-                // The value reaches its caller now: the server may forget how to undo it.
-                self.conn.state.send_unanswered(Request::Ack { target: self.id });
-            }
-        }
         Poll::Ready(result)
     }
 }
 
 impl Drop for PendingCall {
     fn drop(&mut self) {
-        if self.finished {
-            return;
+        if !self.finished {
+            self.conn.abandon_call(self.id);
         }
-        let forgotten = lock(&self.conn.state.in_flight).forget(self.id);
-        // Still on the server: cancel the work. Already answered with a transfer nobody
-        // will receive: cancel makes the server put back what it took.
-        let cancel = match forgotten {
-            Forgotten::Waiting => true,
-            Forgotten::Answered(payload) => payload.is_transfer(),
-            Forgotten::Gone => false,
-        };
-        if cancel {
-            self.conn.state.send_unanswered(Request::Cancel { target: self.id });
-        }
+    }
+}
+
+impl ReplySource for Conn {
+    fn poll_reply(&self, id: RequestId, cx: &mut Context<'_>) -> Poll<Result<Reply, Error>> {
+        self.poll_call(id, cx).map(|outcome| outcome?.into_reply())
+    }
+
+    fn abandon(&self, id: RequestId) {
+        self.abandon_call(id);
     }
 }
 

@@ -59,7 +59,9 @@ pub use error::{Error, RemoteError, RemoteErrorKind};
 pub use frame::FrameError;
 pub use handshake::HandshakeError;
 pub use ids::{MethodRef, NO_RESPONSE, ObjectId, RequestId, ServerId, method_id};
-pub use proxy::{BlockingConnect, BlockingProxy, Connect, Executor, Handle, Proxy, Reply, Transport};
+pub use proxy::{
+    BlockingConnect, BlockingProxy, Connect, Executor, Handle, PendingReply, Proxy, Reply, ReplySource, Transport,
+};
 pub use request::Request;
 pub use response::{Response, ServerStats, TypeDescription};
 pub use token::Token;

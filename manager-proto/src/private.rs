@@ -155,7 +155,7 @@ pub mod v1 {
     }
 
     /// A started call.
-    pub type Started = BoxFuture<'static, Result<Reply, Error>>;
+    pub type Started = crate::proxy::PendingReply;
 
     /// Waits for a started call and decodes its return value.
     pub async fn finish<R: DeserializeOwned>(started: Started, what: &str) -> Result<R, Error> {

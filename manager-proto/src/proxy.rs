@@ -8,13 +8,14 @@
 
 use crate::dispatch::BoxFuture;
 use crate::response::Response;
-use crate::{Address, Error, MethodRef, ObjectId, ServerId, Token};
+use crate::{Address, Error, MethodRef, ObjectId, RequestId, ServerId, Token};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 /// What a proxy needs from the connection it was made on. Implemented by
 /// `manager_client`; generated code only ever sees it behind a [`Handle`].
@@ -22,29 +23,19 @@ pub trait Transport: Send + Sync + 'static {
     /// Calls `method` of `object` with encoded arguments. The request is encoded before
     /// this returns (so `method` need not outlive it); the future waits for the reply.
     /// Dropping the future cancels the call on the server.
-    fn call(&self, object: ObjectId, method: MethodRef<'_>, args: Vec<u8>) -> BoxFuture<'static, Result<Reply, Error>>;
+    fn call(&self, object: ObjectId, method: MethodRef<'_>, args: Vec<u8>) -> PendingReply;
 
     /// Like [`call`](Self::call), for arguments whose encoding is `args.head`, then
     /// `args.body`, then `args.trailer`: a transport may send a large body as it is
     /// instead of copying it next to the rest. The default joins them and calls `call`.
-    fn call_split(
-        &self,
-        object: ObjectId,
-        method: MethodRef<'_>,
-        args: SplitArgs,
-    ) -> BoxFuture<'static, Result<Reply, Error>> {
+    fn call_split(&self, object: ObjectId, method: MethodRef<'_>, args: SplitArgs) -> PendingReply {
         self.call(object, method, args.join())
     }
 
     /// Like [`call`](Self::call), with the encoded arguments borrowed: a transport that
     /// copies them into its output anyway spares the caller a buffer of their own. The
     /// default copies them and calls `call`.
-    fn call_bytes(
-        &self,
-        object: ObjectId,
-        method: MethodRef<'_>,
-        args: &[u8],
-    ) -> BoxFuture<'static, Result<Reply, Error>> {
+    fn call_bytes(&self, object: ObjectId, method: MethodRef<'_>, args: &[u8]) -> PendingReply {
         self.call(object, method, args.to_vec())
     }
 
@@ -54,7 +45,7 @@ pub trait Transport: Send + Sync + 'static {
     fn call_unanswered(&self, object: ObjectId, method: MethodRef<'_>, args: Vec<u8>);
 
     /// Asks for a copy of the object's value.
-    fn value_copy(&self, object: ObjectId) -> BoxFuture<'static, Result<Reply, Error>>;
+    fn value_copy(&self, object: ObjectId) -> PendingReply;
 
     /// Releases one reference to `object` (fire and forget; never blocks).
     fn release(&self, object: ObjectId);
@@ -64,6 +55,98 @@ pub trait Transport: Send + Sync + 'static {
 
     /// The server run this transport is connected to.
     fn server(&self) -> ServerId;
+}
+
+/// A call on its way: await it for the reply. Dropping it before the reply comes
+/// cancels the call on the server. What [`Transport`]'s calls return; a transport that
+/// tracks its calls by request id ([`ReplySource`]) makes one without an allocation.
+#[must_use = "a call is cancelled when its PendingReply is dropped unawaited"]
+pub struct PendingReply {
+    state: Pending,
+}
+
+enum Pending {
+    /// Waiting on `source` for the reply to request `id`.
+    Waiting { source: Arc<dyn ReplySource>, id: RequestId },
+    /// Failed before it was sent.
+    Failed(Error),
+    /// Any other future.
+    Future(BoxFuture<'static, Result<Reply, Error>>),
+    /// Resolved.
+    Done,
+}
+
+/// Where a transport's replies arrive, by request id: what a [`PendingReply`] waits on.
+pub trait ReplySource: Send + Sync + 'static {
+    /// Polls for the reply to request `id`; the waker in `cx` is woken when it comes.
+    fn poll_reply(&self, id: RequestId, cx: &mut Context<'_>) -> Poll<Result<Reply, Error>>;
+
+    /// The caller stopped waiting for request `id` before its reply came.
+    fn abandon(&self, id: RequestId);
+}
+
+impl PendingReply {
+    /// A call sent as request `id`, whose reply `source` delivers.
+    pub fn waiting(source: Arc<dyn ReplySource>, id: RequestId) -> Self {
+        PendingReply { state: Pending::Waiting { source, id } }
+    }
+
+    /// A call that failed before it was sent.
+    ///
+    /// ```
+    /// use manager_proto::{Error, PendingReply};
+    /// use std::future::Future;
+    /// use std::task::{Context, Poll, Waker};
+    /// let mut reply = PendingReply::failed(Error::Protocol("no".into()));
+    /// let polled = std::pin::Pin::new(&mut reply).poll(&mut Context::from_waker(Waker::noop()));
+    /// assert!(matches!(polled, Poll::Ready(Err(Error::Protocol(_)))));
+    /// ```
+    pub fn failed(error: Error) -> Self {
+        PendingReply { state: Pending::Failed(error) }
+    }
+
+    /// The reply as some other future produces it.
+    pub fn from_future(future: impl Future<Output = Result<Reply, Error>> + Send + 'static) -> Self {
+        PendingReply { state: Pending::Future(Box::pin(future)) }
+    }
+}
+
+impl Future for PendingReply {
+    type Output = Result<Reply, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let result = match &mut self.state {
+            Pending::Waiting { source, id } => std::task::ready!(source.poll_reply(*id, cx)),
+            Pending::Future(future) => std::task::ready!(future.as_mut().poll(cx)),
+            Pending::Failed(_) | Pending::Done => match std::mem::replace(&mut self.state, Pending::Done) {
+                Pending::Failed(e) => return Poll::Ready(Err(e)),
+                _ => return Poll::Ready(Err(Error::Protocol("a reply was awaited again after it came".into()))),
+            },
+        };
+        // Resolved: dropping it now must not cancel anything.
+        self.state = Pending::Done;
+        Poll::Ready(result)
+    }
+}
+
+impl Drop for PendingReply {
+    fn drop(&mut self) {
+        if let Pending::Waiting { source, id } = &self.state {
+            source.abandon(*id);
+        }
+    }
+}
+
+impl fmt::Debug for PendingReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            Pending::Waiting { id, .. } => format!("waiting for the reply to request {id}"),
+            Pending::Failed(e) => format!("failed: {e}"),
+            Pending::Future(_) => "waiting".to_owned(),
+            Pending::Done => "done".to_owned(),
+        };
+        f.debug_tuple("PendingReply").field(&state).finish()
+    }
 }
 
 /// Encoded arguments in three parts — `head`, then `body`, then `trailer` — so that a
@@ -310,33 +393,28 @@ impl Handle {
     }
 
     /// Calls a method with already-encoded arguments.
-    pub fn call_raw(&self, method: MethodRef<'_>, args: Vec<u8>) -> BoxFuture<'static, Result<Reply, Error>> {
+    pub fn call_raw(&self, method: MethodRef<'_>, args: Vec<u8>) -> PendingReply {
         self.0.transport.call(self.0.object, method, args)
     }
 
     /// Encodes `args` and calls a method with them; `what` names the arguments in an
     /// encoding error, which the future returns. Small arguments are encoded on the
     /// stack, so the common call allocates no buffer for them.
-    pub fn call_with<A: Serialize + ?Sized>(
-        &self,
-        method: MethodRef<'_>,
-        args: &A,
-        what: &str,
-    ) -> BoxFuture<'static, Result<Reply, Error>> {
+    pub fn call_with<A: Serialize + ?Sized>(&self, method: MethodRef<'_>, args: &A, what: &str) -> PendingReply {
         let mut buf = [0u8; ARGS_ON_STACK];
         match postcard::to_slice(args, &mut buf) {
             Ok(bytes) => self.0.transport.call_bytes(self.0.object, method, bytes),
             // Encoding stopped after ARGS_ON_STACK bytes: start again in a growing buffer.
             Err(postcard::Error::SerializeBufferFull) => match encode(args, what) {
                 Ok(bytes) => self.call_raw(method, bytes),
-                Err(e) => Box::pin(std::future::ready(Err(e))),
+                Err(e) => PendingReply::failed(e),
             },
-            Err(e) => Box::pin(std::future::ready(Err(Error::Encode { what: what.to_owned(), reason: e.to_string() }))),
+            Err(e) => PendingReply::failed(Error::Encode { what: what.to_owned(), reason: e.to_string() }),
         }
     }
 
     /// Calls a method with already-encoded arguments in parts (see [`SplitArgs`]).
-    pub fn call_split_raw(&self, method: MethodRef<'_>, args: SplitArgs) -> BoxFuture<'static, Result<Reply, Error>> {
+    pub fn call_split_raw(&self, method: MethodRef<'_>, args: SplitArgs) -> PendingReply {
         self.0.transport.call_split(self.0.object, method, args)
     }
 
@@ -457,6 +535,66 @@ mod tests {
             assert_eq!(reply.decode::<serde_bytes::ByteBuf>("bytes").unwrap(), value);
             assert_eq!(reply.into_vec(), expected, "{len} bytes");
         }
+    }
+
+    /// Answers request 7 once `ready` is set; counts abandonments.
+    #[derive(Default)]
+    struct Source {
+        ready: std::sync::atomic::AtomicBool,
+        abandoned: std::sync::Mutex<Vec<RequestId>>,
+    }
+
+    impl ReplySource for Source {
+        fn poll_reply(&self, id: RequestId, _: &mut Context<'_>) -> Poll<Result<Reply, Error>> {
+            assert_eq!(id, 7);
+            if self.ready.load(std::sync::atomic::Ordering::SeqCst) {
+                Poll::Ready(Ok(Reply::copy_of(&[42])))
+            } else {
+                Poll::Pending
+            }
+        }
+
+        fn abandon(&self, id: RequestId) {
+            self.abandoned.lock().unwrap().push(id);
+        }
+    }
+
+    fn poll(reply: &mut PendingReply) -> Poll<Result<Reply, Error>> {
+        Pin::new(reply).poll(&mut Context::from_waker(std::task::Waker::noop()))
+    }
+
+    #[test]
+    fn a_pending_reply_dropped_before_its_reply_abandons_the_request_once() {
+        let source = Arc::new(Source::default());
+        let mut reply = PendingReply::waiting(source.clone(), 7);
+        assert!(poll(&mut reply).is_pending());
+        assert!(source.abandoned.lock().unwrap().is_empty());
+        drop(reply);
+        assert_eq!(*source.abandoned.lock().unwrap(), vec![7]);
+    }
+
+    #[test]
+    fn a_pending_reply_that_resolved_abandons_nothing_and_is_not_answered_twice() {
+        let source = Arc::new(Source::default());
+        let mut reply = PendingReply::waiting(source.clone(), 7);
+        source.ready.store(true, std::sync::atomic::Ordering::SeqCst);
+        match poll(&mut reply) {
+            Poll::Ready(Ok(value)) => assert_eq!(value.bytes(), &[42]),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(poll(&mut reply), Poll::Ready(Err(Error::Protocol(_)))));
+        drop(reply);
+        assert!(source.abandoned.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_pending_reply_from_any_future_resolves_to_its_output() {
+        let mut reply = PendingReply::from_future(async { Ok(Reply::copy_of(&[1, 2])) });
+        match poll(&mut reply) {
+            Poll::Ready(Ok(value)) => assert_eq!(value.bytes(), &[1, 2]),
+            other => panic!("{other:?}"),
+        }
+        assert!(format!("{reply:?}").contains("done"));
     }
 
     #[test]
