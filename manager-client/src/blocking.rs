@@ -129,19 +129,23 @@ impl BlockOn for Runtime {
         let woken = WOKEN.with(Arc::clone);
         let waker = Waker::from(Arc::clone(&woken));
         let mut cx = Context::from_waker(&waker);
-        loop {
-            woken.0.store(false, Ordering::Relaxed);
-            crate::connection::clear_waiting();
-            let polled = {
-                let _context = rt.enter();
-                fut.as_mut().poll(&mut cx)
-            };
-            if polled.is_ready() {
-                return Ok(());
+        // Polls run in the runtime's context (a future may use its timers). Entered once
+        // for the call, not per poll: each entry costs about 150 instructions.
+        let finished = {
+            let _context = rt.enter();
+            loop {
+                woken.0.store(false, Ordering::Relaxed);
+                crate::connection::clear_waiting();
+                if fut.as_mut().poll(&mut cx).is_ready() {
+                    break true;
+                }
+                if !(state.is_awaited_here() && state.read_until(&woken.0)) {
+                    break false;
+                }
             }
-            if !(state.is_awaited_here() && state.read_until(&woken.0)) {
-                break;
-            }
+        };
+        if finished {
+            return Ok(());
         }
         // The runtime's `block_on` polls the future first (with its own waker), so
         // nothing that happened since our last poll is missed.
