@@ -85,7 +85,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             d.get(&i)?;
         }
         println!("{n} dict inserts + gets, {:?} per call", start.elapsed() / (2 * n) as u32);
-        return Ok(());
+        return stop_if_asked(&client, &args);
     }
     if std::env::var_os("LOCK").is_some() {
         let lock = client.lock()?;
@@ -95,7 +95,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             lock.release()?;
         }
         println!("{n} lock pairs, {:?} per pair", start.elapsed() / n as u32);
-        return Ok(());
+        return stop_if_asked(&client, &args);
     }
     let c = CounterBlockingProxy::create(&client, 0)?;
     let start = std::time::Instant::now();
@@ -103,10 +103,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         c.incr(1)?;
     }
     let per = start.elapsed() / n as u32;
+    println!("{n} calls, {per:?} per call");
+    stop_if_asked(&client, &args)
+}
+
+/// With `--stop`, shuts the server down (so that a profiler running it writes its
+/// figures).
+fn stop_if_asked(client: &manager_client::blocking::Client, args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     if args.iter().any(|a| a == "--stop") {
         client.shutdown_server()?;
     }
-    println!("{n} calls, {per:?} per call");
     Ok(())
 }
 

@@ -69,17 +69,17 @@ thread_local! {
 /// proxies name. A proxy to another server cannot be stored (the reader could not
 /// reach it through this connection): that is an error.
 pub fn encode_item<T: Serialize + ?Sized>(value: &T, server: ServerId, what: &str) -> Result<Item, Error> {
-    // A large value is encoded into this thread's spare buffer when it has room (the
-    // size pass runs before collecting starts, so no proxy is noted twice).
-    let spare = match postcard::experimental::serialized_size(value) {
-        Ok(size) if size >= crate::spare::MIN => crate::spare::take(size),
+    // The size pass runs before collecting starts, so no proxy is noted twice. A large
+    // value is encoded into this thread's spare buffer when it has room; any other into
+    // a buffer of exactly its size, which then never grows.
+    let size = postcard::experimental::serialized_size(value).unwrap_or(0);
+    let buf = match size {
+        size if size >= crate::spare::MIN => crate::spare::take(size),
         _ => None,
     };
+    let buf = buf.unwrap_or_else(|| Vec::with_capacity(size));
     let previous = COLLECTING.with(|c| c.borrow_mut().replace(Vec::new()));
-    let bytes = match spare {
-        Some(buf) => postcard::to_extend(value, buf),
-        None => postcard::to_allocvec(value),
-    };
+    let bytes = postcard::to_extend(value, buf);
     let collected = COLLECTING.with(|c| std::mem::replace(&mut *c.borrow_mut(), previous)).unwrap_or_default();
     let bytes = bytes.map_err(|e| Error::Encode { what: what.to_owned(), reason: e.to_string() })?;
     let mut refs = Vec::with_capacity(collected.len());

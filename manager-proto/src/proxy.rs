@@ -477,9 +477,16 @@ pub type Executor = Arc<dyn BlockOn>;
 pub fn block_on<F: Future>(exec: &dyn BlockOn, fut: F) -> Result<F::Output, Error> {
     let mut out = None;
     {
-        let mut task = std::pin::pin!(async {
-            out = Some(fut.await);
-        });
+        // Pinned where it is and polled through a reference: an `async` block would
+        // move the future twice more (into the block, then into its await), and these
+        // are large.
+        let mut fut = std::pin::pin!(fut);
+        let mut task = std::pin::pin!(std::future::poll_fn(|cx| {
+            if out.is_none() {
+                out = Some(std::task::ready!(fut.as_mut().poll(cx)));
+            }
+            Poll::Ready(())
+        }));
         exec.block_on_unit(task.as_mut())?;
     }
     out.ok_or_else(|| Error::Protocol("the blocking executor returned before the call finished".into()))

@@ -71,8 +71,7 @@ pub(crate) async fn call<A: Serialize, R: DeserializeOwned>(
     args: &A,
     what: &str,
 ) -> Result<R, Error> {
-    let args = encode(args, what)?;
-    let reply = handle.call_raw(MethodRef::Id(manager_proto::method_id(name)), args).await?;
+    let reply = handle.call_with(MethodRef::Id(manager_proto::method_id(name)), args, what).await?;
     decode_exact(reply.bytes(), what)
 }
 
@@ -108,8 +107,7 @@ pub(crate) async fn call_element<A: Serialize, T: DeserializeOwned, E: ElementRe
     what: &str,
     element: &str,
 ) -> Result<T, Error> {
-    let args = encode(args, what)?;
-    let reply = handle.call_raw(MethodRef::Id(manager_proto::method_id(name)), args).await?;
+    let reply = handle.call_with(MethodRef::Id(manager_proto::method_id(name)), args, what).await?;
     E::decode(handle, reply.bytes(), what, element)
 }
 
