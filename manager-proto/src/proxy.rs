@@ -237,14 +237,12 @@ impl Reply {
     /// ```
     pub fn encode<T: Serialize + ?Sized>(value: &T, what: &str) -> Result<Self, Error> {
         let mut bytes = [0; Self::INLINE];
-        match postcard::to_slice(value, &mut bytes) {
-            // The slice is at most INLINE (< 256) bytes long.
-            Ok(used) => Ok(Reply { storage: Storage::Inline { len: used.len() as u8, bytes } }),
-            // Too large to keep inline: encode again into a buffer that grows. Encoding
-            // stopped after INLINE bytes, so the first attempt cost little.
-            Err(postcard::Error::SerializeBufferFull) => encode(value, what).map(|v| Reply::new(v, 0)),
-            Err(e) => Err(Error::Encode { what: what.to_owned(), reason: e.to_string() }),
-        }
+        let len = match encode_small(value, &mut bytes, what)? {
+            Encoded::Stack(used) => used.len(),
+            Encoded::Heap(v) => return Ok(Reply::new(v, 0)),
+        };
+        // At most INLINE (< 256) bytes.
+        Ok(Reply { storage: Storage::Inline { len: len as u8, bytes } })
     }
 
     /// The encoded value as a buffer of its own (a copy, unless it is a whole heap
@@ -331,6 +329,23 @@ pub fn encode<T: Serialize + ?Sized>(value: &T, what: &str) -> Result<Vec<u8>, E
         .map_err(|e| Error::Encode { what: what.to_owned(), reason: e.to_string() })
 }
 
+/// An encoding: in the caller's stack buffer, or in a buffer of its own.
+enum Encoded<'a> {
+    Stack(&'a [u8]),
+    Heap(Vec<u8>),
+}
+
+/// Encodes `value` into `stack` when it fits there, else into a growing buffer; `what`
+/// names it in the error. A too-large value stops encoding when `stack` is full, so the
+/// first attempt costs little.
+fn encode_small<'a, T: Serialize + ?Sized>(value: &T, stack: &'a mut [u8], what: &str) -> Result<Encoded<'a>, Error> {
+    match postcard::to_slice(value, stack) {
+        Ok(bytes) => Ok(Encoded::Stack(bytes)),
+        Err(postcard::Error::SerializeBufferFull) => encode(value, what).map(Encoded::Heap),
+        Err(e) => Err(Error::Encode { what: what.to_owned(), reason: e.to_string() }),
+    }
+}
+
 /// Arguments whose encoding fits in this many bytes are encoded on the stack.
 const ARGS_ON_STACK: usize = 96;
 
@@ -402,14 +417,10 @@ impl Handle {
     /// stack, so the common call allocates no buffer for them.
     pub fn call_with<A: Serialize + ?Sized>(&self, method: MethodRef<'_>, args: &A, what: &str) -> PendingReply {
         let mut buf = [0u8; ARGS_ON_STACK];
-        match postcard::to_slice(args, &mut buf) {
-            Ok(bytes) => self.0.transport.call_bytes(self.0.object, method, bytes),
-            // Encoding stopped after ARGS_ON_STACK bytes: start again in a growing buffer.
-            Err(postcard::Error::SerializeBufferFull) => match encode(args, what) {
-                Ok(bytes) => self.call_raw(method, bytes),
-                Err(e) => PendingReply::failed(e),
-            },
-            Err(e) => PendingReply::failed(Error::Encode { what: what.to_owned(), reason: e.to_string() }),
+        match encode_small(args, &mut buf, what) {
+            Ok(Encoded::Stack(bytes)) => self.0.transport.call_bytes(self.0.object, method, bytes),
+            Ok(Encoded::Heap(bytes)) => self.call_raw(method, bytes),
+            Err(e) => PendingReply::failed(e),
         }
     }
 
@@ -426,8 +437,7 @@ impl Handle {
         R: DeserializeOwned,
     {
         let what = format!("`{}`.{method}", self.0.type_id);
-        let args = encode(args, &format!("the arguments of {what}"))?;
-        let reply = self.call_raw(MethodRef::Name(method), args).await?;
+        let reply = self.call_with(MethodRef::Name(method), args, &format!("the arguments of {what}")).await?;
         reply.decode(&format!("the result of {what}"))
     }
 
