@@ -78,24 +78,78 @@ pub fn encode_item<T: Serialize + ?Sized>(value: &T, server: ServerId, what: &st
         _ => None,
     };
     let buf = buf.unwrap_or_else(|| Vec::with_capacity(size));
-    let previous = COLLECTING.with(|c| c.borrow_mut().replace(Vec::new()));
-    let bytes = postcard::to_extend(value, buf);
-    let collected = COLLECTING.with(|c| std::mem::replace(&mut *c.borrow_mut(), previous)).unwrap_or_default();
+    let (bytes, refs) = collecting(server, what, || postcard::to_extend(value, buf));
     let bytes = bytes.map_err(|e| Error::Encode { what: what.to_owned(), reason: e.to_string() })?;
+    Ok(Item { bytes, refs: refs? })
+}
+
+/// [`encode_item`] into `stack` when the encoding fits there (no allocation, no size
+/// pass: a small key or value costs a third of the instructions), else as an [`Item`].
+///
+/// ```
+/// use manager_proto::element::{ItemBuf, encode_item, encode_item_in};
+/// use manager_proto::ServerId;
+/// let mut stack = [0u8; 16];
+/// let small = encode_item_in(&42u32, ServerId(1), "a key", &mut stack).unwrap();
+/// assert!(matches!(small, ItemBuf::Stack(_)));
+/// // The same bytes on the wire as the element it stands for.
+/// let item = encode_item(&42u32, ServerId(1), "a key").unwrap();
+/// assert_eq!(postcard::to_allocvec(&small).unwrap(), postcard::to_allocvec(&item).unwrap());
+/// let mut stack = [0u8; 4];
+/// let large = encode_item_in("longer than four bytes", ServerId(1), "a key", &mut stack).unwrap();
+/// assert!(matches!(large, ItemBuf::Heap(_)));
+/// ```
+pub fn encode_item_in<'a, T: Serialize + ?Sized>(
+    value: &T,
+    server: ServerId,
+    what: &str,
+    stack: &'a mut [u8],
+) -> Result<ItemBuf<'a>, Error> {
+    match collecting(server, what, || postcard::to_slice(value, stack)) {
+        (Ok(bytes), refs) => Ok(ItemBuf::Stack(ItemRef { bytes, refs: refs? })),
+        // What it collected before the buffer filled is dropped with it.
+        (Err(postcard::Error::SerializeBufferFull), _) => encode_item(value, server, what).map(ItemBuf::Heap),
+        (Err(e), _) => Err(Error::Encode { what: what.to_owned(), reason: e.to_string() }),
+    }
+}
+
+/// An element encoded by [`encode_item_in`]: in its caller's buffer, or (too large for
+/// it) an [`Item`] of its own. Either way the same bytes on the wire as an [`Item`].
+#[derive(Debug)]
+pub enum ItemBuf<'a> {
+    /// In the caller's buffer.
+    Stack(ItemRef<'a>),
+    /// In a buffer of its own.
+    Heap(Item),
+}
+
+impl Serialize for ItemBuf<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ItemBuf::Stack(item) => item.serialize(serializer),
+            ItemBuf::Heap(item) => item.serialize(serializer),
+        }
+    }
+}
+
+/// Runs `encode` with proxy collection on: its result, and the objects the proxies it
+/// met name — an error if one belongs to another server than `server`.
+fn collecting<R>(server: ServerId, what: &str, encode: impl FnOnce() -> R) -> (R, Result<Vec<ObjectId>, Error>) {
+    let previous = COLLECTING.with(|c| c.borrow_mut().replace(Vec::new()));
+    let result = encode();
+    let collected = COLLECTING.with(|c| std::mem::replace(&mut *c.borrow_mut(), previous)).unwrap_or_default();
     let mut refs = Vec::with_capacity(collected.len());
     for (srv, object) in collected {
         if srv != server {
-            return Err(Error::Encode {
-                what: what.to_owned(),
-                reason: format!(
-                    "it holds a proxy to object {object} of server run {srv}, and this container lives on server run \
-                     {server}; store proxies in containers of their own server"
-                ),
-            });
+            let reason = format!(
+                "it holds a proxy to object {object} of server run {srv}, and this container lives on server run \
+                 {server}; store proxies in containers of their own server"
+            );
+            return (result, Err(Error::Encode { what: what.to_owned(), reason }));
         }
         refs.push(object);
     }
-    Ok(Item { bytes, refs })
+    (result, Ok(refs))
 }
 
 /// Decodes an element the server handed to `transport`'s connection, turning the

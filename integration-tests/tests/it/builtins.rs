@@ -53,6 +53,35 @@ async fn dict_behaves_like_pythons() {
 }
 
 #[tokio::test]
+async fn dict_and_set_keys_of_every_size_around_the_stack_buffer_are_one_key() {
+    // Small keys and values are encoded on the stack, larger ones into a buffer of their
+    // own: a String of n bytes encodes in n + 1 (n < 128), so 31 and 32 straddle the
+    // 32-byte buffer. Either way it must be the same key on the server.
+    let (_d, _s, c) = client().await;
+    let d = c.dict::<String, String>().await.unwrap();
+    let s = c.set::<String>().await.unwrap();
+    let sizes = [0usize, 1, 30, 31, 32, 33, 127, 128, 10_000];
+    for n in sizes {
+        let key = "k".repeat(n);
+        assert_eq!(d.insert(key.clone(), "v".repeat(n)).await.unwrap(), None, "{n}");
+        assert_eq!(d.insert(key.clone(), "w".repeat(n)).await.unwrap(), Some("v".repeat(n)), "{n}");
+        assert_eq!(d.get(&key).await.unwrap(), Some("w".repeat(n)), "{n}");
+        assert!(d.contains(&key).await.unwrap(), "{n}");
+        s.add(key.clone()).await.unwrap();
+        assert!(s.contains(&key).await.unwrap(), "{n}");
+    }
+    let keys: Vec<String> = sizes.iter().map(|&n| "k".repeat(n)).collect();
+    assert_eq!(d.keys().await.unwrap(), keys, "each size is its own key, in order");
+    assert_eq!(s.len().await.unwrap(), sizes.len());
+    for n in sizes {
+        assert_eq!(d.pop(&"k".repeat(n)).await.unwrap(), "w".repeat(n), "{n}");
+        s.remove(&"k".repeat(n)).await.unwrap();
+    }
+    assert!(d.is_empty().await.unwrap());
+    assert_eq!(s.len().await.unwrap(), 0);
+}
+
+#[tokio::test]
 async fn list_behaves_like_pythons() {
     let (_d, _s, c) = client().await;
     let l = c.list_from(&[1, 2, 3, 4]).await.unwrap();

@@ -4,7 +4,9 @@ use manager_proto::{Error, Item};
 use serde::Serialize;
 use std::borrow::Borrow;
 
-use super::{Data, Maybe, One, call, call_element, item, proxy_methods, proxy_types, value, values};
+use super::{
+    Data, Maybe, One, SMALL_ITEM, call, call_element, item, proxy_methods, proxy_types, small_item, value, values,
+};
 
 proxy_types!(
     /// A shared `dict`: insertion-ordered like Python's; keys are compared by their
@@ -33,25 +35,32 @@ proxy_methods! {
     impl[K: Data, V: Data] DictProxy<K, V>, BlockingDictProxy {
         /// `d.get(key)`: the value, or `None`.
         async fn get[Q: Serialize + ?Sized](&self, key: &Q) -> Option<V> where [K: Borrow<Q>] {
-            let key = item(&self.handle, key, "a dict key")?;
+            let mut stack = [0; SMALL_ITEM];
+            let key = small_item(&self.handle, key, "a dict key", &mut stack)?;
             call_element::<_, _, Maybe>(&self.handle, "get", &(key,), "dict.get", "a dict value").await
         }
 
         /// `d[key] = value`; returns the value it replaced, if any.
         async fn insert(&self, key: K, val: V) -> Option<V> {
-            let pair = (item(&self.handle, &key, "a dict key")?, item(&self.handle, &val, "a dict value")?);
+            let (mut key_stack, mut value_stack) = ([0; SMALL_ITEM], [0; SMALL_ITEM]);
+            let pair = (
+                small_item(&self.handle, &key, "a dict key", &mut key_stack)?,
+                small_item(&self.handle, &val, "a dict value", &mut value_stack)?,
+            );
             call_element::<_, _, Maybe>(&self.handle, "insert", &pair, "dict.insert", "a dict value").await
         }
 
         /// `del d[key]`, returning the value; a `KeyNotFound` error if it is missing.
         async fn remove[Q: Serialize + ?Sized](&self, key: &Q) -> V where [K: Borrow<Q>] {
-            let key = item(&self.handle, key, "a dict key")?;
+            let mut stack = [0; SMALL_ITEM];
+            let key = small_item(&self.handle, key, "a dict key", &mut stack)?;
             call_element::<_, _, One>(&self.handle, "remove", &(key,), "dict.remove", "a dict value").await
         }
 
         /// `key in d`.
         async fn contains[Q: Serialize + ?Sized](&self, key: &Q) -> bool where [K: Borrow<Q>] {
-            let key = item(&self.handle, key, "a dict key")?;
+            let mut stack = [0; SMALL_ITEM];
+            let key = small_item(&self.handle, key, "a dict key", &mut stack)?;
             call(&self.handle, "contains", &(key,), "dict.contains").await
         }
 
@@ -90,14 +99,19 @@ proxy_methods! {
 
         /// `d.pop(key)`: removes and returns the value; `KeyNotFound` if missing.
         async fn pop[Q: Serialize + ?Sized](&self, key: &Q) -> V where [K: Borrow<Q>] {
-            let key = item(&self.handle, key, "a dict key")?;
+            let mut stack = [0; SMALL_ITEM];
+            let key = small_item(&self.handle, key, "a dict key", &mut stack)?;
             let old: Item = call(&self.handle, "pop", &(key,), "dict.pop").await?;
             value(&self.handle, &old, "a dict value")
         }
 
         /// `d.pop(key, default)`.
         async fn pop_or[Q: Serialize + ?Sized](&self, key: &Q, default: V) -> V where [K: Borrow<Q>] {
-            let args = (item(&self.handle, key, "a dict key")?, item(&self.handle, &default, "a dict value")?);
+            let (mut key_stack, mut value_stack) = ([0; SMALL_ITEM], [0; SMALL_ITEM]);
+            let args = (
+                small_item(&self.handle, key, "a dict key", &mut key_stack)?,
+                small_item(&self.handle, &default, "a dict value", &mut value_stack)?,
+            );
             let got: Item = call(&self.handle, "pop_or", &args, "dict.pop").await?;
             value(&self.handle, &got, "a dict value")
         }
@@ -111,7 +125,11 @@ proxy_methods! {
 
         /// `d.setdefault(key, default)`: the value, inserting `default` first if missing.
         async fn setdefault(&self, key: K, default: V) -> V {
-            let args = (item(&self.handle, &key, "a dict key")?, item(&self.handle, &default, "a dict value")?);
+            let (mut key_stack, mut value_stack) = ([0; SMALL_ITEM], [0; SMALL_ITEM]);
+            let args = (
+                small_item(&self.handle, &key, "a dict key", &mut key_stack)?,
+                small_item(&self.handle, &default, "a dict value", &mut value_stack)?,
+            );
             let got: Item = call(&self.handle, "setdefault", &args, "dict.setdefault").await?;
             value(&self.handle, &got, "a dict value")
         }

@@ -8,7 +8,7 @@
 //!
 //! Each proxy has a blocking twin of the same name in [`crate::blocking`].
 
-use manager_proto::element::{ItemRef, decode_item, decode_item_ref, encode_item};
+use manager_proto::element::{ItemBuf, ItemRef, decode_item, decode_item_ref, encode_item, encode_item_in};
 use manager_proto::postcard;
 use manager_proto::proxy::{SplitArgs, decode_exact, encode};
 use manager_proto::{Error, Handle, Item, MethodRef};
@@ -43,6 +43,20 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> Data for T {}
 /// Encodes a value as an element for `handle`'s server.
 pub(crate) fn item<T: Serialize + ?Sized>(handle: &Handle, value: &T, what: &str) -> Result<Item, Error> {
     encode_item(value, handle.transport().server(), what)
+}
+
+/// Bytes an element may take to be encoded on the stack by [`small_item`].
+pub(crate) const SMALL_ITEM: usize = 32;
+
+/// Encodes a value as an element into `stack` when it fits there: a small key or value
+/// needs no allocation (and no size pass).
+pub(crate) fn small_item<'a, T: Serialize + ?Sized>(
+    handle: &Handle,
+    value: &T,
+    what: &str,
+    stack: &'a mut [u8; SMALL_ITEM],
+) -> Result<ItemBuf<'a>, Error> {
+    encode_item_in(value, handle.transport().server(), what, stack)
 }
 
 /// Encodes several values as elements.

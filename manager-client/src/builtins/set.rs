@@ -2,7 +2,7 @@
 
 use manager_proto::Item;
 
-use super::{Data, call, item, items, proxy_methods, proxy_types, value, values};
+use super::{Data, SMALL_ITEM, call, items, proxy_methods, proxy_types, small_item, value, values};
 
 proxy_types!(
     /// A shared `set` (Python 3.14's `SyncManager.set`): elements compared by their
@@ -14,25 +14,29 @@ proxy_methods! {
     impl[T: Data] SetProxy<T>, BlockingSetProxy {
         /// `s.add(v)`.
         async fn add(&self, v: T) -> () {
-            let v = item(&self.handle, &v, "a set element")?;
+            let mut stack = [0; SMALL_ITEM];
+            let v = small_item(&self.handle, &v, "a set element", &mut stack)?;
             call(&self.handle, "add", &(v,), "set.add").await
         }
 
         /// `s.discard(v)`: removes it if present.
         async fn discard(&self, v: &T) -> () {
-            let v = item(&self.handle, v, "a set element")?;
+            let mut stack = [0; SMALL_ITEM];
+            let v = small_item(&self.handle, v, "a set element", &mut stack)?;
             call(&self.handle, "discard", &(v,), "set.discard").await
         }
 
         /// `s.remove(v)`: a `KeyNotFound` error if absent.
         async fn remove(&self, v: &T) -> () {
-            let v = item(&self.handle, v, "a set element")?;
+            let mut stack = [0; SMALL_ITEM];
+            let v = small_item(&self.handle, v, "a set element", &mut stack)?;
             call(&self.handle, "remove", &(v,), "set.remove").await
         }
 
         /// `v in s`.
         async fn contains(&self, v: &T) -> bool {
-            let v = item(&self.handle, v, "a set element")?;
+            let mut stack = [0; SMALL_ITEM];
+            let v = small_item(&self.handle, v, "a set element", &mut stack)?;
             call(&self.handle, "contains", &(v,), "set.contains").await
         }
 

@@ -34,7 +34,7 @@ impl ServerObject for Event {
     }
 
     fn call(self: Arc<Self>, _ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
-        let id = match super::resolve(TYPE_ID, m::NAMES, method) {
+        let id = match super::resolve(TYPE_ID, m::NAMES, m::IDS, method) {
             Ok(id) => id,
             Err(e) => return Step::Ready(Err(e)),
         };

@@ -255,7 +255,7 @@ impl ServerObject for Lock {
     }
 
     fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
-        let id = match super::resolve(self.type_id(), m::NAMES, method) {
+        let id = match super::resolve(self.type_id(), m::NAMES, m::IDS, method) {
             Ok(id) => id,
             Err(e) => return Step::Ready(Err(e)),
         };

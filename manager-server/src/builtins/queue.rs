@@ -405,7 +405,7 @@ impl ServerObject for Queue {
     }
 
     fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
-        match resolve(self.type_id, m::NAMES, method) {
+        match resolve(self.type_id, m::NAMES, m::IDS, method) {
             Ok(id) => self.run(id, bytes, ctx),
             Err(e) => Step::Ready(Err(e)),
         }

@@ -128,7 +128,7 @@ impl ServerObject for Value {
     }
 
     fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
-        ready(resolve(TYPE_ID, m::NAMES, method).and_then(|id| self.run(id, bytes, ctx)))
+        ready(resolve(TYPE_ID, m::NAMES, m::IDS, method).and_then(|id| self.run(id, bytes, ctx)))
     }
 
     fn value_copy(self: Arc<Self>, ctx: &CallContext) -> Step {

@@ -154,6 +154,8 @@ fn phase(args: &[String]) {
     let (mut raw_server, raw_addr) = spawn_line(&["raw-echo", &addr("raw.sock"), "block"]);
     let (mut spin_server, spin_addr) = spawn_line(&["raw-echo", &addr("spin.sock"), "spin"]);
     let (mut once_server, once_addr) = spawn_line(&["raw-echo", &addr("once.sock"), "once"]);
+    // The same echo on a bare tokio runtime: how much of a ratio is the runtime's own.
+    let (mut tokio_server, tokio_addr) = spawn_line(&["raw-echo", &addr("tokio.sock"), "tokio"]);
     let n_rt = ((20_000.0 * scale) as usize).max(50);
     let round_trip = || per_op(raw::ping_pong(&raw_addr, n_rt, 24, 8, false).unwrap(), n_rt);
     let busy_round_trip = || per_op(raw::ping_pong(&spin_addr, n_rt, 24, 8, true).unwrap(), n_rt);
@@ -192,6 +194,12 @@ fn phase(args: &[String]) {
     if want("dict2") {
         let f = median(reps, || workloads::dict_two_processes(&ctx));
         rows.push(row("dict2", "dict insert + get, 2 client processes", Unit::OpsPerSec, f, None));
+    }
+    if want("tokio") {
+        let tokio_round_trip = || per_op(raw::ping_pong(&tokio_addr, n_rt, 24, 8, false).unwrap(), n_rt);
+        let p = paired(reps, Unit::Micros, tokio_round_trip, round_trip);
+        let name = "for scale, not ours: the round trip through a bare tokio echo server";
+        rows.push(row("tokio", name, Unit::Micros, p.ours.clone(), Some(p)));
     }
     if want("incr") {
         let p = paired(reps, Unit::Micros, || us(workloads::incr(&ctx)), round_trip);
@@ -267,7 +275,7 @@ fn phase(args: &[String]) {
         drop(fast.stdin.take());
         let _ = fast.wait();
     }
-    for s in [&mut raw_server, &mut spin_server, &mut once_server] {
+    for s in [&mut raw_server, &mut spin_server, &mut once_server, &mut tokio_server] {
         let _ = s.kill();
         let _ = s.wait();
     }

@@ -38,8 +38,12 @@ pub fn connect(address: &str) -> std::io::Result<Box<dyn Stream>> {
 /// payload) is answered by a frame of `reply_len` bytes — or echoed whole when the
 /// frame asks for it (its first byte is 1). With `spin`, reads busy-poll. With `once`,
 /// the accepting thread answers one request per connection itself and closes it: the
-/// floor for connect-plus-one-round-trip, with no thread to start.
+/// floor for connect-plus-one-round-trip, with no thread to start. With `tokio`, the
+/// same echo runs as tasks on a tokio runtime instead (see [`echo_task`]).
 pub fn serve(address: &str, mode: &str) -> std::io::Result<()> {
+    if mode == "tokio" {
+        return serve_tokio(address);
+    }
     let (spin, once) = (mode == "spin", mode == "once");
     let handle = move |mut s: Box<dyn Stream>| {
         if once {
@@ -104,47 +108,114 @@ fn echo_once(s: &mut dyn Stream) -> std::io::Result<()> {
 /// whatever has arrived, answers every complete frame in it and writes the replies in
 /// one write — the floor a well-written server can reach, also with many in flight.
 fn echo(s: &mut dyn Stream, spin: bool) -> std::io::Result<()> {
-    // input[start..end] is read and not yet answered; reads go straight into the rest.
-    let mut input = vec![0u8; 64 * 1024];
-    let (mut start, mut end) = (0usize, 0usize);
-    let mut replies = Vec::with_capacity(64 * 1024);
+    let mut frames = Frames::new();
     loop {
-        if end == input.len() {
-            if start > 0 {
-                input.copy_within(start..end, 0);
-                (start, end) = (0, end - start);
-            } else {
-                input.resize(input.len() * 2, 0);
-            }
-        }
         let n = loop {
-            match s.read(&mut input[end..]) {
+            match s.read(frames.spare()) {
                 Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
                 Ok(n) => break n,
                 Err(e) if spin && e.kind() == std::io::ErrorKind::WouldBlock => std::hint::spin_loop(),
                 Err(e) => return Err(e),
             }
         };
-        end += n;
-        while end - start >= 4 {
-            let len = u32::from_be_bytes([input[start], input[start + 1], input[start + 2], input[start + 3]]) as usize;
-            if end - start - 4 < len {
-                if start + 4 + len > input.len() && start == 0 {
+        if let Some(replies) = frames.arrived(n) {
+            write_all_spin(s, replies, spin)?;
+        }
+    }
+}
+
+/// The same echo as a task on a bare tokio runtime with its defaults (as the benchmark's
+/// manager server has): the part of our figures that is the runtime's own, with no
+/// manager in it.
+async fn echo_task(mut s: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut frames = Frames::new();
+    loop {
+        let n = s.read(frames.spare()).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        if let Some(replies) = frames.arrived(n) {
+            s.write_all(replies).await?;
+        }
+    }
+}
+
+/// Serves [`echo_task`] on a default tokio runtime (`raw-echo ADDRESS tokio`).
+fn serve_tokio(address: &str) -> std::io::Result<()> {
+    tokio::runtime::Runtime::new()?.block_on(async {
+        if let Some(hp) = address.strip_prefix("tcp://") {
+            let l = tokio::net::TcpListener::bind(hp).await?;
+            println!("LISTENING tcp://{}", l.local_addr()?);
+            loop {
+                let (s, _) = l.accept().await?;
+                s.set_nodelay(true)?;
+                tokio::spawn(echo_task(s));
+            }
+        } else {
+            let path = address.trim_start_matches("unix:");
+            let _ = std::fs::remove_file(path);
+            let l = tokio::net::UnixListener::bind(path)?;
+            println!("LISTENING unix:{path}");
+            loop {
+                let (s, _) = l.accept().await?;
+                tokio::spawn(echo_task(s));
+            }
+        }
+    })
+}
+
+/// An echo server's input and replies: reads go straight into the spare room, and every
+/// complete frame read is answered in one buffer of replies.
+struct Frames {
+    /// `input[start..end]` is read and not yet answered.
+    input: Vec<u8>,
+    start: usize,
+    end: usize,
+    replies: Vec<u8>,
+}
+
+impl Frames {
+    fn new() -> Frames {
+        Frames { input: vec![0u8; 64 * 1024], start: 0, end: 0, replies: Vec::with_capacity(64 * 1024) }
+    }
+
+    /// Where the next read goes (never empty).
+    fn spare(&mut self) -> &mut [u8] {
+        if self.end == self.input.len() {
+            if self.start > 0 {
+                self.input.copy_within(self.start..self.end, 0);
+                (self.start, self.end) = (0, self.end - self.start);
+            } else {
+                self.input.resize(self.input.len() * 2, 0);
+            }
+        }
+        &mut self.input[self.end..]
+    }
+
+    /// `n` more bytes were read into [`Frames::spare`]: the replies to the frames they
+    /// completed, if any.
+    fn arrived(&mut self, n: usize) -> Option<&[u8]> {
+        let (input, replies) = (&mut self.input, &mut self.replies);
+        self.end += n;
+        replies.clear();
+        while self.end - self.start >= 4 {
+            let s = self.start;
+            let len = u32::from_be_bytes([input[s], input[s + 1], input[s + 2], input[s + 3]]) as usize;
+            if self.end - s - 4 < len {
+                if s + 4 + len > input.len() && s == 0 {
                     // Room for the whole frame, so the rest arrives in place.
                     input.resize(4 + len, 0);
                 }
                 break;
             }
-            reply_to(&input[start + 4..start + 4 + len], &mut replies);
-            start += 4 + len;
+            reply_to(&input[s + 4..s + 4 + len], replies);
+            self.start += 4 + len;
         }
-        if start == end {
-            (start, end) = (0, 0);
+        if self.start == self.end {
+            (self.start, self.end) = (0, 0);
         }
-        if !replies.is_empty() {
-            write_all_spin(s, &replies, spin)?;
-            replies.clear();
-        }
+        (!replies.is_empty()).then_some(&replies[..])
     }
 }
 
