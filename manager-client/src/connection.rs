@@ -553,7 +553,7 @@ async fn reader(state: Arc<ConnState>, keepalive: Duration) {
         }
         tokio::select! {
             () = state.closing.cancelled() => return,
-            ready = state.stream.readable() => {
+            ready = std::future::poll_fn(|cx| state.stream.poll_readable(cx)) => {
                 if let Err(e) = ready {
                     break format!("read failed: {e}");
                 }

@@ -61,6 +61,15 @@ impl Stream {
         }
     }
 
+    /// Polls for read readiness through the descriptor's one reader-waker slot — for the
+    /// reader task, the socket's only reader once the handshake is done. A `readable()`
+    /// future instead links itself into the descriptor's waiter list on each wait and
+    /// unlinks on the next.
+    pub(crate) fn poll_readable(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
+        // Dropping the guard keeps the readiness: the next read finds out.
+        self.fd.poll_read_ready(cx).map_ok(drop)
+    }
+
     pub(crate) async fn readable(&self) -> io::Result<()> {
         // Dropping the guard keeps the readiness: the next read finds out.
         self.fd.readable().await.map(drop)

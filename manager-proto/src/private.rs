@@ -198,8 +198,16 @@ pub mod v1 {
         Ok(P::from_handle(handle))
     }
 
-    /// Runs a proxy call on a blocking executor.
+    /// Runs a future on a blocking executor (creating an object: the client's
+    /// `create_object` may be anyone's).
     pub fn run<T>(exec: &Executor, fut: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
         block_on(&**exec, fut)?
+    }
+
+    /// Runs a proxy method's future — calls on the proxy's connection and nothing else —
+    /// on a blocking executor, which may then skip entering its runtime's context
+    /// (see [`crate::proxy::BlockOn::block_on_call_unit`]).
+    pub fn run_call<T>(exec: &Executor, fut: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
+        crate::proxy::block_on_call(&**exec, fut)?
     }
 }

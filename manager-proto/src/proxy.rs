@@ -478,6 +478,14 @@ pub trait BlockOn: Send + Sync {
     /// Drives `fut` to completion; fails (instead of panicking) when called from inside
     /// an async runtime.
     fn block_on_unit(&self, fut: Pin<&mut (dyn Future<Output = ()> + '_)>) -> Result<(), Error>;
+
+    /// [`block_on_unit`](BlockOn::block_on_unit) for a future that only makes and awaits
+    /// calls on this executor's connections — a proxy method's — and needs nothing else
+    /// of an async runtime (no timers, no spawns). An executor may skip setting up its
+    /// runtime's context for it; the default drives it like any future.
+    fn block_on_call_unit(&self, fut: Pin<&mut (dyn Future<Output = ()> + '_)>) -> Result<(), Error> {
+        self.block_on_unit(fut)
+    }
 }
 
 /// A shared [`BlockOn`].
@@ -485,6 +493,20 @@ pub type Executor = Arc<dyn BlockOn>;
 
 /// Runs `fut` to completion on `exec`.
 pub fn block_on<F: Future>(exec: &dyn BlockOn, fut: F) -> Result<F::Output, Error> {
+    drive(fut, |task| exec.block_on_unit(task))
+}
+
+/// Runs a proxy method's future (calls on `exec`'s connections, nothing else; see
+/// [`BlockOn::block_on_call_unit`]) to completion on `exec`.
+pub fn block_on_call<F: Future>(exec: &dyn BlockOn, fut: F) -> Result<F::Output, Error> {
+    drive(fut, |task| exec.block_on_call_unit(task))
+}
+
+/// Hands `fut`, as a unit future that keeps its output, to `run`.
+fn drive<F: Future>(
+    fut: F,
+    run: impl FnOnce(Pin<&mut (dyn Future<Output = ()> + '_)>) -> Result<(), Error>,
+) -> Result<F::Output, Error> {
     let mut out = None;
     {
         // Pinned where it is and polled through a reference: an `async` block would
@@ -497,7 +519,7 @@ pub fn block_on<F: Future>(exec: &dyn BlockOn, fut: F) -> Result<F::Output, Erro
             }
             Poll::Ready(())
         }));
-        exec.block_on_unit(task.as_mut())?;
+        run(task.as_mut())?;
     }
     out.ok_or_else(|| Error::Protocol("the blocking executor returned before the call finished".into()))
 }

@@ -265,7 +265,7 @@ impl Connection {
                     self.parked.remove(&id);
                     self.finish_parked(id, result);
                 }
-                ready = self.stream.readable(), if want_read => {
+                ready = std::future::poll_fn(|cx| self.stream.poll_readable(cx)), if want_read => {
                     if let Err(e) = ready {
                         return format!("read failed: {e}");
                     }

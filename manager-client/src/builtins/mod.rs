@@ -293,7 +293,7 @@ macro_rules! proxy_methods {
                 pub fn $name $(<$($mg)*>)? (&$self $(, $arg: $aty)*) -> Result<$ret, manager_proto::Error>
                     $(where $($w)*)?
                 {
-                    manager_proto::__private::v1::run(&$self.exec, $self.inner.$name($($arg),*))
+                    manager_proto::__private::v1::run_call(&$self.exec, $self.inner.$name($($arg),*))
                 }
             )*
         }

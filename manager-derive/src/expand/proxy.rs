@@ -219,7 +219,7 @@ fn blocking_method(x: &Method, m: &TokenStream) -> TokenStream {
     quote_spanned! {x.span=>
         #(#docs)*
         pub fn #ident(&self, #(#params),*) -> #ret {
-            #m::run(&self.exec, self.inner.#ident(#(#idents),*))
+            #m::run_call(&self.exec, self.inner.#ident(#(#idents),*))
         }
     }
 }
