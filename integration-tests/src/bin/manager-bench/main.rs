@@ -196,9 +196,10 @@ fn phase(args: &[String]) {
         rows.push(row("dict2", "dict insert + get, 2 client processes", Unit::OpsPerSec, f, None));
     }
     if want("tokio") {
+        // Not ours, for scale: what a tokio-based server costs before it does any work.
         let tokio_round_trip = || per_op(raw::ping_pong(&tokio_addr, n_rt, 24, 8, false).unwrap(), n_rt);
         let p = paired(reps, Unit::Micros, tokio_round_trip, round_trip);
-        let name = "for scale, not ours: the round trip through a bare tokio echo server";
+        let name = "bare tokio echo server (not ours)";
         rows.push(row("tokio", name, Unit::Micros, p.ours.clone(), Some(p)));
     }
     if want("incr") {
