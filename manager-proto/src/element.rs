@@ -83,8 +83,8 @@ pub fn encode_item<T: Serialize + ?Sized>(value: &T, server: ServerId, what: &st
     Ok(Item { bytes, refs: refs? })
 }
 
-/// [`encode_item`] into `stack` when the encoding fits there (no allocation, no size
-/// pass: a small key or value costs a third of the instructions), else as an [`Item`].
+/// [`encode_item`] into `stack` when the encoding fits there (no size pass, no
+/// allocation), else as an [`Item`].
 ///
 /// ```
 /// use manager_proto::element::{ItemBuf, encode_item, encode_item_in};
