@@ -77,12 +77,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if std::env::var_os("DICT").is_some() {
         let d = client.dict::<u32, u32>()?;
+        let keys: u32 = std::env::var("KEYS").ok().and_then(|k| k.parse().ok()).unwrap_or(u32::MAX);
         let start = std::time::Instant::now();
         for i in 0..n as u32 {
-            d.insert(i, i)?;
+            d.insert(i % keys, i)?;
         }
         for i in 0..n as u32 {
-            d.get(&i)?;
+            d.get(&(i % keys))?;
         }
         println!("{n} dict inserts + gets, {:?} per call", start.elapsed() / (2 * n) as u32);
         return stop_if_asked(&client, &args);

@@ -53,8 +53,11 @@ pub use crate::builtins::{ConditionGuard, LockGuard, SemaphoreGuard};
 /// Owns the runtime; shuts it down without blocking, wherever the last reference drops.
 ///
 /// Calls made through it take a fast path where it can: the calling thread sends its
-/// request, then sleeps in `recv` on the socket itself and routes what comes
-/// ([`ConnState::read_until`]) — two syscalls per call, no runtime wake-ups. The
+/// request, then sleeps in `recv` on the socket itself and routes what comes — two
+/// syscalls per call, no runtime wake-ups. A call made while nobody else reads is
+/// answered inside the send (`Conn::exchange`: its id never enters the in-flight map,
+/// and its future is ready at the first poll); one that finds the socket taken waits
+/// for its response to be routed ([`ConnState::read_until`]). The
 /// runtime still runs whenever that cannot serve (another thread already reads, output
 /// is queued, a quiet server for a keepalive period, or a future that waits on
 /// something else).
@@ -149,6 +152,9 @@ impl Runtime {
         // instructions.
         let finished = {
             let _context = enter.then(|| rt.enter());
+            // Its calls may read their own replies on this thread: their futures are
+            // ready at the first poll.
+            let _direct = crate::connection::DirectCalls::enable(&state);
             loop {
                 woken.0.store(false, Ordering::Relaxed);
                 crate::connection::clear_waiting();

@@ -95,6 +95,32 @@ pub(crate) fn clear_waiting() {
     WAITING_ON.with(|w| w.set(0));
 }
 
+thread_local! {
+    /// The connection (its `ConnState`'s address) whose calls made on this thread may
+    /// read their own replies, sleeping in `recv` until they come: set by a blocking
+    /// client's fast path while it polls, outside any async runtime.
+    static DIRECT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// While alive, calls on one connection made on this thread are answered on it
+/// ([`Conn::exchange`]); dropping it restores what was set before.
+#[derive(Debug)]
+pub(crate) struct DirectCalls(usize);
+
+impl DirectCalls {
+    /// Lets calls on `state` made on this thread read their own replies. Only for a
+    /// thread that may block: a blocking client's calling thread, outside any runtime.
+    pub(crate) fn enable(state: &ConnState) -> DirectCalls {
+        DirectCalls(DIRECT.with(|d| d.replace(std::ptr::from_ref(state) as usize)))
+    }
+}
+
+impl Drop for DirectCalls {
+    fn drop(&mut self) {
+        DIRECT.with(|d| d.set(self.0));
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Nothing panics while these locks are held; recover rather than spread a poison.
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -240,17 +266,7 @@ impl ConnState {
             if done.load(Ordering::Acquire) {
                 break Ok(true);
             }
-            // Low-latency mode spins first; then (or at once) sleep in the kernel.
-            let spun = if self.spin.is_zero() {
-                Err(io::ErrorKind::WouldBlock.into())
-            } else {
-                self.stream.spin_read(decoder.buffer_mut(), self.spin)
-            };
-            let read = match spun {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.stream.recv_blocking(decoder.buffer_mut()),
-                other => other,
-            };
-            match read {
+            match self.read_more(decoder.buffer_mut()) {
                 Ok(0) => break Err("the server closed the connection".to_owned()),
                 Ok(_) => {
                     self.heard.store(true, Ordering::Relaxed);
@@ -268,6 +284,30 @@ impl ConnState {
             self.fail(reason);
             true
         })
+    }
+
+    /// One read on a calling thread: low-latency mode spins first; then (or at once) it
+    /// sleeps in the kernel, for at most the receive timeout (then `WouldBlock`).
+    fn read_more(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        if !self.spin.is_zero() {
+            match self.stream.spin_read(buf, self.spin) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                other => return other,
+            }
+        }
+        self.stream.recv_blocking(buf)
+    }
+
+    /// Acknowledges what the response to request `id` hands over, if anything.
+    fn acknowledge(&self, id: RequestId, payload: &Payload) {
+        if payload.is_grant() {
+            // The connection holds it now, and the server releases it when the
+            // connection ends: the acknowledgement can wait for the next request.
+            self.defer_unanswered(Request::Ack { target: id });
+        } else if payload.is_transfer() {
+            // The value reaches its caller now: the server may forget how to undo it.
+            self.send_unanswered(Request::Ack { target: id });
+        }
     }
 }
 
@@ -364,26 +404,98 @@ impl Conn {
         self.send_queued(|q, limit, id| q.frame(limit, |buf| request.encode(id, buf)))
     }
 
-    /// The reply to a started call.
-    fn reply(&self, started: Result<RequestId, Error>) -> PendingReply {
-        match started {
+    /// Sends a request that expects a response, queued by `queue` under a fresh id, and
+    /// returns its reply to come.
+    ///
+    /// On a blocking client's calling thread ([`DirectCalls`]) the reply is read right
+    /// here when nobody else is reading: the request never enters the in-flight map and
+    /// its future is ready at its first poll. Responses to other threads' calls that
+    /// arrive first are routed to them on the way, as [`ConnState::read_until`] does.
+    fn exchange(&self, queue: impl FnOnce(&mut OutQueue, usize, RequestId) -> Result<(), FrameError>) -> PendingReply {
+        if DIRECT.with(std::cell::Cell::get) == Arc::as_ptr(&self.state) as usize
+            && let Some(decoder) = try_lock(&self.state.decoder)
+        {
+            return self.exchange_here(decoder, queue);
+        }
+        match self.send_queued(queue) {
             Ok(id) => PendingReply::waiting(self.arc(), id),
             Err(e) => PendingReply::failed(e),
         }
     }
 
+    /// [`exchange`](Self::exchange) on the calling thread, which holds the decoder (so
+    /// nobody else reads the socket) from before the request goes out until its
+    /// response is found. When the response cannot come here — output is left for the
+    /// writer task, or the receive timeout passed — the request is registered before
+    /// the decoder is let go, so whoever reads next routes it.
+    fn exchange_here(
+        &self,
+        mut decoder: MutexGuard<'_, FrameDecoder>,
+        queue: impl FnOnce(&mut OutQueue, usize, RequestId) -> Result<(), FrameError>,
+    ) -> PendingReply {
+        let state = &*self.state;
+        if let Some(e) = state.closed() {
+            return PendingReply::failed(e);
+        }
+        let id = state.next_id();
+        if let Err(e) = state.send_queued(|q, limit| queue(q, limit, id)) {
+            return PendingReply::failed(e);
+        }
+        let outcome = if lock(&state.out).queued() {
+            Ok(None)
+        } else {
+            loop {
+                match route_except(state, &mut decoder, Some(id)) {
+                    Ok((_, Some(payload))) => break Ok(Some(payload)),
+                    Ok((_, None)) => {}
+                    Err(reason) => break Err(reason),
+                }
+                match state.read_more(decoder.buffer_mut()) {
+                    Ok(0) => break Err("the server closed the connection".to_owned()),
+                    Ok(_) => state.heard.store(true, Ordering::Relaxed),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(None),
+                    Err(e) => break Err(format!("read failed: {e}")),
+                }
+            }
+        };
+        let registered = match &outcome {
+            Ok(None) => Some(lock(&state.in_flight).register(id)),
+            _ => None,
+        };
+        drop(decoder);
+        state.read_released.notify_one();
+        match (outcome, registered) {
+            (Ok(Some(payload)), _) => {
+                state.acknowledge(id, &payload);
+                PendingReply::ready(payload.into_reply())
+            }
+            (Ok(None), Some(Ok(()))) => PendingReply::waiting(self.arc(), id),
+            (Ok(None), Some(Err(e))) => PendingReply::failed(e),
+            (Ok(None), None) => PendingReply::failed(state.lost("the response was lost")),
+            (Err(reason), _) => {
+                state.fail(reason);
+                PendingReply::failed(state.closed().unwrap_or_else(|| state.lost("the connection failed")))
+            }
+        }
+    }
+
     /// Sends a call; large arguments go to the socket as they are, not copied into the
     /// output buffer first.
-    fn send_call(&self, object: ObjectId, method: MethodRef<'_>, args: SplitArgs) -> Result<RequestId, Error> {
+    fn call_split_args(&self, object: ObjectId, method: MethodRef<'_>, args: SplitArgs) -> PendingReply {
         let request = Request::Call { object, method, args: &[] };
         let SplitArgs { head, body, trailer } = args;
-        self.send_queued(|q, limit, id| {
+        self.exchange(|q, limit, id| {
             let head = |buf: &mut Vec<u8>| {
                 request.encode(id, buf);
                 buf.extend_from_slice(&head);
             };
             q.frame_with_body(limit, head, body, &trailer)
         })
+    }
+
+    /// Sends `request` and returns its reply to come.
+    fn call_request(&self, request: &Request<'_>) -> PendingReply {
+        self.exchange(|q, limit, id| q.frame(limit, |buf| request.encode(id, buf)))
     }
 
     /// Registers a new request id and queues what `queue` writes for it.
@@ -413,14 +525,7 @@ impl Conn {
             None => Err(self.state.closed().unwrap_or_else(|| self.state.lost("the response was lost"))),
         };
         if let Ok(payload) = &result {
-            if payload.is_grant() {
-                // The connection holds it now, and the server releases it when the
-                // connection ends: the acknowledgement can wait for the next request.
-                self.state.defer_unanswered(Request::Ack { target: id });
-            } else if payload.is_transfer() {
-                // The value reaches its caller now: the server may forget how to undo it.
-                self.state.send_unanswered(Request::Ack { target: id });
-            }
+            self.state.acknowledge(id, payload);
         }
         Poll::Ready(result)
     }
@@ -467,11 +572,11 @@ impl Transport for Conn {
     }
 
     fn call_split(&self, object: ObjectId, method: MethodRef<'_>, args: SplitArgs) -> PendingReply {
-        self.reply(self.send_call(object, method, args))
+        self.call_split_args(object, method, args)
     }
 
     fn call_bytes(&self, object: ObjectId, method: MethodRef<'_>, args: &[u8]) -> PendingReply {
-        self.reply(self.send(&Request::Call { object, method, args }))
+        self.call_request(&Request::Call { object, method, args })
     }
 
     fn call_unanswered(&self, object: ObjectId, method: MethodRef<'_>, args: Vec<u8>) {
@@ -479,7 +584,7 @@ impl Transport for Conn {
     }
 
     fn value_copy(&self, object: ObjectId) -> PendingReply {
-        self.reply(self.send(&Request::ValueCopy { object }))
+        self.call_request(&Request::ValueCopy { object })
     }
 
     fn release(&self, object: ObjectId) {
@@ -577,6 +682,9 @@ async fn reader(state: Arc<ConnState>, keepalive: Duration) {
             _ = ticker.tick() => {
                 state.keep_alive();
                 if state.heard.swap(false, Ordering::Relaxed) {
+                    // Whoever read it (this task, or a calling thread reading for
+                    // itself), the server spoke: a ping we sent was answered or is moot.
+                    ping_sent = false;
                     continue;
                 }
                 if ping_sent {
@@ -628,11 +736,22 @@ fn read_and_route(state: &ConnState, read: impl FnOnce(&Stream, &mut Vec<u8>) ->
 /// Hands every complete response in `decoder` to its waiter; returns how many there
 /// were.
 fn route(state: &ConnState, decoder: &mut FrameDecoder) -> Result<usize, String> {
+    route_except(state, decoder, None).map(|(routed, _)| routed)
+}
+
+/// [`route`], except that the response to `mine` (a call whose thread reads for itself,
+/// not in the in-flight map) is returned instead.
+fn route_except(
+    state: &ConnState,
+    decoder: &mut FrameDecoder,
+    mine: Option<RequestId>,
+) -> Result<(usize, Option<Payload>), String> {
     let mut routed = 0;
+    let mut own = None;
     loop {
         let range = match decoder.next_range() {
             Ok(Some(range)) => range,
-            Ok(None) => return Ok(routed),
+            Ok(None) => return Ok((routed, own)),
             Err(e) => return Err(format!("the server sent a bad frame: {e}")),
         };
         let (id, kind, body) = Response::peek_header(&decoder.bytes()[range.clone()])
@@ -644,6 +763,10 @@ fn route(state: &ConnState, decoder: &mut FrameDecoder) -> Result<usize, String>
             Some(buf) => Payload::taken(buf, range.start, kind, body),
             None => Payload::copied(&decoder.bytes()[range], kind, body),
         };
+        if Some(id) == mine {
+            own = Some(payload);
+            continue;
+        }
         let waker = lock(&state.in_flight).complete(id, payload);
         if let Some(waker) = waker {
             waker.wake();

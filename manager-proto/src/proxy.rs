@@ -68,8 +68,9 @@ pub struct PendingReply {
 enum Pending {
     /// Waiting on `source` for the reply to request `id`.
     Waiting { source: Arc<dyn ReplySource>, id: RequestId },
-    /// Failed before it was sent.
-    Failed(Error),
+    /// Resolved before it was awaited: failed before it was sent, or answered while
+    /// it was being sent (a blocking client's calling thread reads the reply itself).
+    Ready(Result<Reply, Error>),
     /// Any other future.
     Future(BoxFuture<'static, Result<Reply, Error>>),
     /// Resolved.
@@ -102,7 +103,21 @@ impl PendingReply {
     /// assert!(matches!(polled, Poll::Ready(Err(Error::Protocol(_)))));
     /// ```
     pub fn failed(error: Error) -> Self {
-        PendingReply { state: Pending::Failed(error) }
+        PendingReply { state: Pending::Ready(Err(error)) }
+    }
+
+    /// A call whose outcome is already known: its first poll returns it.
+    ///
+    /// ```
+    /// use manager_proto::{PendingReply, Reply};
+    /// use std::future::Future;
+    /// use std::task::{Context, Poll, Waker};
+    /// let mut reply = PendingReply::ready(Ok(Reply::copy_of(&[1, 2])));
+    /// let polled = std::pin::Pin::new(&mut reply).poll(&mut Context::from_waker(Waker::noop()));
+    /// assert!(matches!(polled, Poll::Ready(Ok(r)) if r.bytes() == [1, 2]));
+    /// ```
+    pub fn ready(outcome: Result<Reply, Error>) -> Self {
+        PendingReply { state: Pending::Ready(outcome) }
     }
 
     /// The reply as some other future produces it.
@@ -118,8 +133,8 @@ impl Future for PendingReply {
         let result = match &mut self.state {
             Pending::Waiting { source, id } => std::task::ready!(source.poll_reply(*id, cx)),
             Pending::Future(future) => std::task::ready!(future.as_mut().poll(cx)),
-            Pending::Failed(_) | Pending::Done => match std::mem::replace(&mut self.state, Pending::Done) {
-                Pending::Failed(e) => return Poll::Ready(Err(e)),
+            Pending::Ready(_) | Pending::Done => match std::mem::replace(&mut self.state, Pending::Done) {
+                Pending::Ready(outcome) => return Poll::Ready(outcome),
                 _ => return Poll::Ready(Err(Error::Protocol("a reply was awaited again after it came".into()))),
             },
         };
@@ -141,7 +156,8 @@ impl fmt::Debug for PendingReply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
             Pending::Waiting { id, .. } => format!("waiting for the reply to request {id}"),
-            Pending::Failed(e) => format!("failed: {e}"),
+            Pending::Ready(Ok(_)) => "answered".to_owned(),
+            Pending::Ready(Err(e)) => format!("failed: {e}"),
             Pending::Future(_) => "waiting".to_owned(),
             Pending::Done => "done".to_owned(),
         };

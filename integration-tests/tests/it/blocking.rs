@@ -2,7 +2,7 @@
 
 use crate::util;
 use integration_tests::{Counter, CounterBlockingProxy, CounterError, GateBlockingProxy};
-use manager_client::blocking::{Client, QueueProxy};
+use manager_client::blocking::{Client, LockProxy, QueueProxy};
 use manager_client::{ClientOptions, Error, RemoteErrorKind};
 use manager_server::Server;
 use std::time::Duration;
@@ -200,4 +200,37 @@ fn low_latency_mode_answers_and_notices_a_closed_server() {
     // The socket is closed now: the next call, spinning then sleeping on it, hears so.
     let err = counter.get().unwrap_err();
     assert!(err.is_connection_lost(), "{err:?}");
+}
+
+/// A blocking call reads its own reply on its thread, sleeping in `recv` for at most a
+/// keepalive period at a time. Calls that wait longer on the server — a queue `get`, a
+/// contended lock — outlast many such periods and still get their answer, exactly once:
+/// the item is taken once, the lock is held until released.
+#[test]
+fn blocking_calls_that_wait_many_keepalive_periods_still_get_their_answer() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_dir, server) = rt.block_on(util::start(Server::builder()));
+    let options = ClientOptions { keepalive: Duration::from_millis(40), ..ClientOptions::default() };
+    let client = Client::connect_with(server.address(), server.authkey(), &options).unwrap();
+    let other = Client::connect(server.address(), server.authkey()).unwrap();
+    let queue: QueueProxy<u64> = client.queue(0).unwrap();
+    let lock = client.lock().unwrap();
+    let queue_there: QueueProxy<u64> = other.attach(&queue.token()).unwrap();
+    let lock_there: LockProxy = other.attach(&lock.token()).unwrap();
+    assert!(lock_there.acquire().unwrap());
+    std::thread::scope(|s| {
+        let getter = s.spawn(|| queue.get());
+        let acquirer = s.spawn(|| lock.acquire());
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(!getter.is_finished() && !acquirer.is_finished(), "nothing was there to take yet");
+        queue_there.put(7).unwrap();
+        lock_there.release().unwrap();
+        assert_eq!(getter.join().unwrap().unwrap(), 7);
+        assert!(acquirer.join().unwrap().unwrap());
+    });
+    // Taken once: the queue is empty, and the lock is ours until we let it go.
+    assert_eq!(queue.qsize().unwrap(), 0);
+    assert!(!lock_there.acquire_timeout(Duration::from_millis(100)).unwrap());
+    lock.release().unwrap();
+    assert!(lock_there.acquire_timeout(Duration::from_millis(100)).unwrap());
 }
