@@ -12,7 +12,7 @@
 //! a 1 MiB value `N` times (the benchmark's 1 MiB workload) and prints MB/s; `CONNECT=1`
 //! connects and authenticates `N` times (async client, as the benchmark does); `LOCK=1`
 //! makes `N` lock acquire + release pairs; `DICT=1` makes `N` dict inserts, then `N`
-//! gets (the benchmark's dict workload). With `--stop` the client shuts the server down
+//! gets (the benchmark's dict workload; `KEYS=K` cycles through `K` keys instead). With `--stop` the client shuts the server down
 //! when done (incr and `DEPTH` runs), so a profiler around the server writes its data.
 
 use integration_tests::{Counter, CounterBlockingProxy};
