@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
+use std::sync::Arc;
 
 use crate::frame::{self, FrameError};
 
@@ -18,12 +19,31 @@ pub const OWNED_BODY_MIN: usize = 64 * 1024;
 /// At most this many segments go to one vectored write.
 pub const MAX_SLICES: usize = 16;
 
+/// A segment closed to appending.
+#[derive(Debug)]
+enum Segment {
+    /// An owned body, or the buffer that was open when one was queued; given back to
+    /// this thread's spare buffer once written.
+    Owned(Vec<u8>),
+    /// Bytes shared with whoever else holds them (a stored element), written as they lie.
+    Shared(Arc<Vec<u8>>),
+}
+
+impl Segment {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Segment::Owned(v) => v,
+            Segment::Shared(v) => v,
+        }
+    }
+}
+
 /// Bytes waiting to be written, in order: the `sealed` segments, then `open`.
 #[derive(Debug, Default)]
 pub struct OutQueue {
-    /// Segments closed to appending: owned bodies, and the buffer that was open when one
-    /// was queued.
-    sealed: VecDeque<Vec<u8>>,
+    /// Segments closed to appending: owned and shared bodies, and the buffer that was
+    /// open when one was queued.
+    sealed: VecDeque<Segment>,
     /// Where new frames are built.
     open: Vec<u8>,
     /// Bytes of the first segment (the first sealed one, or else `open`) already written.
@@ -70,19 +90,60 @@ impl OutQueue {
                 out.extend_from_slice(trailer);
             });
         }
+        self.frame_with_segment(limit, head, Segment::Owned(body), trailer)
+    }
+
+    /// Like [`frame_with_body`](Self::frame_with_body), with a body shared with its
+    /// other holders (a server's stored element): a large one is written from where it
+    /// lies, never copied, and only dropped here once written.
+    ///
+    /// ```
+    /// use manager_proto::outq::{OWNED_BODY_MIN, OutQueue};
+    /// use std::sync::Arc;
+    /// let stored = Arc::new(vec![7u8; OWNED_BODY_MIN]);
+    /// let mut q = OutQueue::default();
+    /// q.frame_with_shared(usize::MAX, |b| b.push(1), &stored, &[2]).unwrap();
+    /// assert_eq!(Arc::strong_count(&stored), 2, "queued without a copy");
+    /// assert_eq!(q.pending(), 4 + 1 + OWNED_BODY_MIN + 1);
+    /// ```
+    pub fn frame_with_shared(
+        &mut self,
+        limit: usize,
+        head: impl FnOnce(&mut Vec<u8>),
+        body: &Arc<Vec<u8>>,
+        trailer: &[u8],
+    ) -> Result<(), FrameError> {
+        if body.len() < OWNED_BODY_MIN {
+            return self.frame(limit, |out| {
+                head(out);
+                out.extend_from_slice(body);
+                out.extend_from_slice(trailer);
+            });
+        }
+        self.frame_with_segment(limit, head, Segment::Shared(Arc::clone(body)), trailer)
+    }
+
+    /// Appends a frame of `head`, then `body` as a segment of its own, then `trailer`.
+    fn frame_with_segment(
+        &mut self,
+        limit: usize,
+        head: impl FnOnce(&mut Vec<u8>),
+        body: Segment,
+        trailer: &[u8],
+    ) -> Result<(), FrameError> {
         self.reclaim();
         let start = frame::begin_frame(&mut self.open);
         head(&mut self.open);
-        let len = self.open.len() - start - frame::HEADER_LEN + body.len() + trailer.len();
+        let len = self.open.len() - start - frame::HEADER_LEN + body.bytes().len() + trailer.len();
         if len > limit || u32::try_from(len).is_err() {
             self.open.truncate(start);
             return Err(FrameError::TooLarge { announced: len as u64, limit });
         }
         // The check above makes the cast lossless.
         self.open[start..start + frame::HEADER_LEN].copy_from_slice(&(len as u32).to_be_bytes());
-        self.pending += self.open.len() - start + body.len() + trailer.len();
+        self.pending += self.open.len() - start + body.bytes().len() + trailer.len();
         let open = std::mem::take(&mut self.open);
-        self.sealed.push_back(open);
+        self.sealed.push_back(Segment::Owned(open));
         self.sealed.push_back(body);
         self.open.extend_from_slice(trailer);
         Ok(())
@@ -93,7 +154,7 @@ impl OutQueue {
         let mut slices = [IoSlice::new(&[]); MAX_SLICES];
         let mut n = 0;
         let mut skip = self.pos;
-        for seg in self.sealed.iter().chain(std::iter::once(&self.open)) {
+        for seg in self.sealed.iter().map(Segment::bytes).chain(std::iter::once(&self.open[..])) {
             if n == MAX_SLICES {
                 break;
             }
@@ -116,14 +177,14 @@ impl OutQueue {
     pub fn advance(&mut self, mut n: usize) {
         self.pending -= n.min(self.pending);
         while let Some(first) = self.sealed.front() {
-            let left = first.len() - self.pos;
+            let left = first.bytes().len() - self.pos;
             if n < left {
                 self.pos += n;
                 return;
             }
             n -= left;
             self.pos = 0;
-            if let Some(done) = self.sealed.pop_front() {
+            if let Some(Segment::Owned(done)) = self.sealed.pop_front() {
                 crate::spare::give(done);
             }
         }
@@ -205,6 +266,32 @@ mod tests {
             );
             assert_eq!(q.pending(), 0);
         }
+    }
+
+    #[test]
+    fn shared_bodies_go_out_in_order_and_are_let_go_once_written() {
+        let stored = Arc::new((0..OWNED_BODY_MIN + 3).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
+        let small = Arc::new(vec![5u8; 3]);
+        for chunk in [1, 7, 4096, usize::MAX] {
+            let mut q = OutQueue::default();
+            q.frame_with_shared(usize::MAX, |b| b.push(1), &stored, &[9]).unwrap();
+            q.frame_with_shared(usize::MAX, |b| b.push(2), &small, &[]).unwrap();
+            q.frame_with_body(usize::MAX, |b| b.push(3), stored.to_vec(), &[]).unwrap();
+            assert_eq!(Arc::strong_count(&stored), 2, "the large one is queued, not copied");
+            assert_eq!(Arc::strong_count(&small), 1, "a small one is copied into the buffer");
+            let wire = drain(&mut q, chunk);
+            assert_eq!(Arc::strong_count(&stored), 1, "let go once written");
+            let mut first = vec![1u8];
+            first.extend_from_slice(&stored);
+            first.push(9);
+            let mut third = vec![3u8];
+            third.extend_from_slice(&stored);
+            assert_eq!(frames(&wire), vec![first, vec![2, 5, 5, 5], third]);
+        }
+        let mut q = OutQueue::default();
+        let err = q.frame_with_shared(100, |b| b.push(1), &stored, &[]).unwrap_err();
+        assert!(matches!(err, FrameError::TooLarge { .. }));
+        assert_eq!((q.pending(), Arc::strong_count(&stored)), (0, 1), "refused: nothing kept");
     }
 
     #[test]

@@ -312,13 +312,27 @@ impl Connection {
     }
 
     /// Queues a reply to request `id` made of `head` (a response with an empty tail)
-    /// and then `value`, which a large reply keeps as it is instead of copying it.
-    fn respond_with_tail(&mut self, id: RequestId, head: Response<'_>, value: manager_proto::Reply) {
+    /// and then `value`, which a large reply keeps as it is instead of copying it; then,
+    /// if there is one, a shared stored element and what follows it, written from where
+    /// the element lies.
+    fn respond_with_tail(
+        &mut self,
+        id: RequestId,
+        head: Response<'_>,
+        value: manager_proto::Reply,
+        shared: Option<(Arc<Vec<u8>>, Vec<u8>)>,
+    ) {
         if id == NO_RESPONSE {
             return;
         }
         let limit = self.shared.config.max_frame;
-        let queued = if value.bytes().len() <= manager_proto::Reply::INLINE {
+        let queued = if let Some((body, trailer)) = shared {
+            let head = |out: &mut Vec<u8>| {
+                head.encode(id, out);
+                out.extend_from_slice(value.bytes());
+            };
+            self.out.frame_with_shared(limit, head, &body, &trailer)
+        } else if value.bytes().len() <= manager_proto::Reply::INLINE {
             self.out.frame(limit, |out| {
                 head.encode(id, out);
                 out.extend_from_slice(value.bytes());
@@ -342,11 +356,11 @@ impl Connection {
         self.merge_adopted();
         match result {
             Ok(reply) => match reply.undo {
-                None => self.respond_with_tail(id, Response::Value(&[]), reply.bytes),
+                None => self.respond_with_tail(id, Response::Value(&[]), reply.bytes, reply.shared),
                 Some(undo) if id == NO_RESPONSE => undo(),
                 Some(undo) => {
                     let head = if reply.grant { Response::Grant(&[]) } else { Response::Transfer(&[]) };
-                    self.respond_with_tail(id, head, reply.bytes);
+                    self.respond_with_tail(id, head, reply.bytes, reply.shared);
                     if let Some((old, _)) = self.reserved.insert(id, (undo, reply.grant)) {
                         old();
                     }

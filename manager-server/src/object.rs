@@ -24,23 +24,32 @@ pub(crate) struct Reply {
     /// which its end releases anyway: the reply is then a `Grant`, whose `Ack` the
     /// client may send late, with its next request.
     pub(crate) grant: bool,
+    /// A large stored element the reply carries after `bytes`, written from where it
+    /// lies, then the bytes that follow it (see [`Reply::shared_element`]).
+    pub(crate) shared: Option<(Arc<Vec<u8>>, Vec<u8>)>,
 }
 
 impl Reply {
     /// A plain result.
     pub(crate) fn value(bytes: impl Into<manager_proto::Reply>) -> Self {
-        Reply { bytes: bytes.into(), undo: None, grant: false }
+        Reply { bytes: bytes.into(), undo: None, grant: false, shared: None }
     }
 
     /// A result that took something (a queue item), and how to give it back.
     pub(crate) fn transfer(bytes: impl Into<manager_proto::Reply>, undo: Undo) -> Self {
-        Reply { bytes: bytes.into(), undo: Some(undo), grant: false }
+        Reply { bytes: bytes.into(), undo: Some(undo), grant: false, shared: None }
+    }
+
+    /// A plain result encoded in three parts: `head`, then the shared `body` (a large
+    /// stored element, not copied), then `trailer`.
+    pub(crate) fn shared_element(head: Vec<u8>, body: Arc<Vec<u8>>, trailer: Vec<u8>) -> Self {
+        Reply { bytes: head.into(), undo: None, grant: false, shared: Some((body, trailer)) }
     }
 
     /// A result that made the caller's connection hold something (a lock, a permit)
     /// that the connection's end releases, and how to release it sooner.
     pub(crate) fn grant(bytes: impl Into<manager_proto::Reply>, undo: Undo) -> Self {
-        Reply { bytes: bytes.into(), undo: Some(undo), grant: true }
+        Reply { bytes: bytes.into(), undo: Some(undo), grant: true, shared: None }
     }
 }
 

@@ -157,6 +157,17 @@ fn large_values_round_trip_whole() {
         let ns = client.namespace().await.unwrap();
         ns.set("blob", manager_client::Bytes::from(big.clone())).await.unwrap();
         assert_eq!(ns.get::<manager_client::Bytes>("blob").await.unwrap().as_slice(), &big[..]);
+        // A dict's `get` (the value as `Some`) and `pop`, with a proxy after the bytes.
+        let dict = client.dict::<u8, (manager_client::Bytes, manager_client::ValueProxy<u64>)>().await.unwrap();
+        dict.insert(1, (manager_client::Bytes::from(big.clone()), small.clone())).await.unwrap();
+        let (bytes, proxy) = dict.get(&1).await.unwrap().expect("the key is there");
+        assert_eq!(bytes.as_slice(), &big[..]);
+        assert_eq!(proxy.get().await.unwrap(), 5);
+        assert!(dict.get(&2).await.unwrap().is_none());
+        let (bytes, proxy) = dict.pop(&1).await.unwrap();
+        assert_eq!(bytes.as_slice(), &big[..]);
+        assert_eq!(proxy.get().await.unwrap(), 5);
+        assert_eq!(dict.len().await.unwrap(), 0);
     });
 }
 

@@ -38,7 +38,7 @@ impl Array {
             m::GET => {
                 let (i,): (i64,) = args(bytes, "Array.get")?;
                 let items = lock(&self.items);
-                encode(&items[index(items.len(), i, "array")?].as_item(ctx)?)
+                items[index(items.len(), i, "array")?].reply(ctx)
             }
             m::SET => {
                 let (i, item): (i64, Item) = args(bytes, "Array.set")?;

@@ -81,8 +81,10 @@ impl Dict {
             m::GET => {
                 let (key,): (ItemRef<'_>,) = args(bytes, "dict.get")?;
                 let map = lock(&self.map);
-                let value = map.get(key.bytes).map(|e| e.value.as_item(ctx)).transpose()?;
-                encode(&value)
+                match map.get(key.bytes) {
+                    Some(e) => e.value.reply_some(ctx),
+                    None => encode(&None::<ItemRef<'_>>),
+                }
             }
             m::INSERT => {
                 let (key, value): (Item, Item) = args(bytes, "dict.insert")?;
@@ -94,7 +96,7 @@ impl Dict {
             m::REMOVE | m::POP => {
                 let (key,): (ItemRef<'_>,) = args(bytes, "dict.pop")?;
                 let entry = lock(&self.map).shift_remove(key.bytes).ok_or_else(missing)?;
-                encode(&entry.value.as_item(ctx)?)
+                entry.value.reply(ctx)
             }
             m::POP_OR => {
                 let (key, default): (Item, Item) = args(bytes, "dict.pop_or")?;

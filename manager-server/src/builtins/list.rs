@@ -103,7 +103,7 @@ impl List {
             m::GET => {
                 let (i,): (i64,) = args(bytes, "list.get")?;
                 let st = lock(&self.state);
-                encode(&st.items[index(st.items.len(), i, "list")?].as_item(ctx)?)
+                st.items[index(st.items.len(), i, "list")?].reply(ctx)
             }
             m::SET => {
                 let (i, item): (i64, Item) = args(bytes, "list.set")?;

@@ -188,16 +188,70 @@ impl Drop for Refs {
     }
 }
 
+/// A stored element's encoding. A large one is shared, so that a reply carrying it is
+/// written from where it lies instead of being copied into the reply; a small one is a
+/// plain buffer (no second allocation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Stored {
+    Small(Vec<u8>),
+    Large(Arc<Vec<u8>>),
+}
+
+impl From<Vec<u8>> for Stored {
+    fn from(bytes: Vec<u8>) -> Stored {
+        if bytes.len() >= manager_proto::outq::OWNED_BODY_MIN {
+            Stored::Large(Arc::new(bytes))
+        } else {
+            Stored::Small(bytes)
+        }
+    }
+}
+
+impl std::ops::Deref for Stored {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Stored::Small(bytes) => bytes,
+            Stored::Large(bytes) => bytes,
+        }
+    }
+}
+
+impl PartialEq<Vec<u8>> for Stored {
+    fn eq(&self, other: &Vec<u8>) -> bool {
+        **self == other[..]
+    }
+}
+
+impl Stored {
+    /// The bytes as a buffer of their own (copied only if a reply still holds them).
+    pub(crate) fn into_vec(self) -> Vec<u8> {
+        match self {
+            Stored::Small(bytes) => bytes,
+            Stored::Large(bytes) => Arc::unwrap_or_clone(bytes),
+        }
+    }
+}
+
+/// What goes before and after an element's `len` bytes in [`ItemRef`]'s wire form,
+/// with `prefix` first: the byte string's length, and the references.
+fn element_frame(prefix: &[u8], len: usize, refs: &[ObjectId]) -> Result<(Vec<u8>, Vec<u8>), postcard::Error> {
+    let head = postcard::to_extend(&(len as u64), prefix.to_vec())?;
+    let trailer = postcard::to_allocvec(refs)?;
+    Ok((head, trailer))
+}
+
 /// A stored element: its encoding and the references its proxies hold.
 pub(crate) struct Element {
-    pub(crate) bytes: Vec<u8>,
+    pub(crate) bytes: Stored,
     pub(crate) refs: Refs,
 }
 
 impl Element {
     /// Stores an element a client sent, taking its references.
     pub(crate) fn take(item: Item, ctx: &CallContext) -> Result<Element, RemoteError> {
-        Ok(Element { refs: Refs::take(item.refs, ctx)?, bytes: item.bytes })
+        Ok(Element { refs: Refs::take(item.refs, ctx)?, bytes: item.bytes.into() })
     }
 
     /// Stores several elements (all or none).
@@ -213,13 +267,46 @@ impl Element {
     /// The element as sent to the caller, who gets a reference for each proxy in it.
     pub(crate) fn to_item(&self, ctx: &CallContext) -> Result<Item, RemoteError> {
         self.refs.hand_out(ctx)?;
-        Ok(Item { bytes: self.bytes.clone(), refs: self.refs.ids.clone() })
+        Ok(Item { bytes: self.bytes.to_vec(), refs: self.refs.ids.clone() })
     }
 
     /// [`to_item`](Self::to_item) without the copy, to encode from where it lies.
     pub(crate) fn as_item(&self, ctx: &CallContext) -> Result<ItemRef<'_>, RemoteError> {
         self.refs.hand_out(ctx)?;
         Ok(ItemRef { bytes: &self.bytes, refs: self.refs.ids.clone() })
+    }
+
+    /// The reply of a call that returns this element, as `encode(&self.as_item(ctx)?)`
+    /// would make it; a large element goes out from where it lies, with no copy made
+    /// for the reply.
+    pub(crate) fn reply(&self, ctx: &CallContext) -> StepResult {
+        match self.reply_shared(&[], ctx) {
+            Some(reply) => reply,
+            None => encode(&self.as_item(ctx)?),
+        }
+    }
+
+    /// [`reply`](Self::reply) for a call that returns `Some(element)`.
+    pub(crate) fn reply_some(&self, ctx: &CallContext) -> StepResult {
+        // postcard writes `Some` as the tag 1, then the value.
+        match self.reply_shared(&[1], ctx) {
+            Some(reply) => reply,
+            None => encode(&Some(self.as_item(ctx)?)),
+        }
+    }
+
+    /// A large element's reply after `prefix`, written from where it lies; `None` for a
+    /// small one.
+    fn reply_shared(&self, prefix: &[u8], ctx: &CallContext) -> Option<StepResult> {
+        let Stored::Large(shared) = &self.bytes else {
+            return None;
+        };
+        let reply = self.refs.hand_out(ctx).and_then(|()| {
+            let (head, trailer) = element_frame(prefix, shared.len(), self.refs.ids())
+                .map_err(|e| err(RemoteErrorKind::Protocol, e.to_string()))?;
+            Ok(Reply::shared_element(head, Arc::clone(shared), trailer))
+        });
+        Some(reply)
     }
 
     /// Several elements as sent to the caller.
@@ -234,6 +321,24 @@ impl Element {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A large element's reply, head + its bytes + trailer, is what postcard makes of
+    /// the element (bare, or as `Some`), references and all.
+    #[test]
+    fn a_shared_element_reply_has_the_encoded_elements_bytes() {
+        let bytes: Vec<u8> = (0..manager_proto::outq::OWNED_BODY_MIN + 300).map(|i| (i % 253) as u8).collect();
+        for refs in [vec![], vec![ObjectId(1)], vec![ObjectId(300), ObjectId(u64::MAX)]] {
+            let item = ItemRef { bytes: &bytes, refs: refs.clone() };
+            for (prefix, expected) in
+                [(&[][..], postcard::to_allocvec(&item)), (&[1][..], postcard::to_allocvec(&Some(item.clone())))]
+            {
+                let (head, trailer) = element_frame(prefix, bytes.len(), &refs).unwrap();
+                assert_eq!([head, bytes.clone(), trailer].concat(), expected.unwrap());
+            }
+        }
+        assert!(matches!(Stored::from(bytes), Stored::Large(_)));
+        assert!(matches!(Stored::from(vec![1; 10]), Stored::Small(_)));
+    }
 
     #[test]
     fn no_builtin_has_colliding_method_ids() {

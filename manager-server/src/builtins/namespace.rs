@@ -46,7 +46,7 @@ impl Namespace {
             m::GET => {
                 let (name,): (String,) = args(bytes, "Namespace.get")?;
                 let attrs = lock(&self.attrs);
-                encode(&attrs.get(&name).ok_or_else(|| no_attribute(&name))?.as_item(ctx)?)
+                attrs.get(&name).ok_or_else(|| no_attribute(&name))?.reply(ctx)
             }
             m::SET => {
                 let (name, item): (String, Item) = args(bytes, "Namespace.set")?;

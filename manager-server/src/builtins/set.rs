@@ -52,7 +52,7 @@ fn all(members: &Members, ctx: &CallContext) -> Result<Vec<Item>, RemoteError> {
 fn take(items: Vec<Item>, ctx: &CallContext) -> Result<Members, RemoteError> {
     let mut out = Members::new();
     for e in Element::take_all(items, ctx)? {
-        out.insert(e.bytes, e.refs);
+        out.insert(e.bytes.into_vec(), e.refs);
     }
     Ok(out)
 }
@@ -68,7 +68,7 @@ impl Set {
             m::ADD => {
                 let (it,): (Item,) = args(bytes, "set.add")?;
                 let e = Element::take(it, ctx)?;
-                lock(&self.members).entry(e.bytes).or_insert(e.refs);
+                lock(&self.members).entry(e.bytes.into_vec()).or_insert(e.refs);
                 encode(&())
             }
             m::DISCARD => {

@@ -35,7 +35,7 @@ impl Value {
         match id {
             m::GET => {
                 let () = args(bytes, "Value.get")?;
-                encode(&lock(&self.value).as_item(ctx)?)
+                lock(&self.value).reply(ctx)
             }
             m::SET => {
                 let (item,): (Item,) = args(bytes, "Value.set")?;
@@ -68,8 +68,8 @@ impl Value {
                 let (kind, delta): (NumKind, Vec<u8>) = args(bytes, "Value.fetch_add")?;
                 let mut value = lock(&self.value);
                 let new = arith(kind, &value.bytes, &delta, id == m::FETCH_SUB)?;
-                let old = std::mem::replace(&mut value.bytes, new);
-                encode(&Item::plain(old))
+                let old = std::mem::replace(&mut value.bytes, new.into());
+                encode(&Item::plain(old.into_vec()))
             }
             _ => Err(err(RemoteErrorKind::NotExposed, "unknown Value method")),
         }
@@ -132,7 +132,7 @@ impl ServerObject for Value {
     }
 
     fn value_copy(self: Arc<Self>, ctx: &CallContext) -> Step {
-        ready(lock(&self.value).as_item(ctx).and_then(|item| encode(&item)))
+        ready(lock(&self.value).reply(ctx))
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
