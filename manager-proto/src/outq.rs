@@ -65,6 +65,7 @@ impl OutQueue {
 
     /// Appends one frame whose payload `encode` writes. A payload over `limit` is not
     /// queued: the error says so and the queue is as before.
+    #[inline]
     pub fn frame(&mut self, limit: usize, encode: impl FnOnce(&mut Vec<u8>)) -> Result<(), FrameError> {
         self.reclaim();
         let start = frame::begin_frame(&mut self.open);
@@ -169,6 +170,7 @@ impl OutQueue {
 
     /// The unwritten bytes when they are all in one buffer (the common case: no owned
     /// body is queued), for a plain write.
+    #[inline]
     pub fn contiguous(&self) -> Option<&[u8]> {
         self.sealed.is_empty().then(|| &self.open[self.pos..])
     }
@@ -196,6 +198,7 @@ impl OutQueue {
     }
 
     /// Once everything is written, starts the buffer over (keeping its room).
+    #[inline]
     fn reclaim(&mut self) {
         if self.pending == 0 {
             self.sealed.clear();

@@ -325,14 +325,11 @@ impl Connection {
         if id == NO_RESPONSE {
             return;
         }
+        if let Some((body, trailer)) = shared {
+            return self.respond_with_shared(id, head, &value, &body, &trailer);
+        }
         let limit = self.shared.config.max_frame;
-        let queued = if let Some((body, trailer)) = shared {
-            let head = |out: &mut Vec<u8>| {
-                head.encode(id, out);
-                out.extend_from_slice(value.bytes());
-            };
-            self.out.frame_with_shared(limit, head, &body, &trailer)
-        } else if value.bytes().len() <= manager_proto::Reply::INLINE {
+        let queued = if value.bytes().len() <= manager_proto::Reply::INLINE {
             self.out.frame(limit, |out| {
                 head.encode(id, out);
                 out.extend_from_slice(value.bytes());
@@ -340,6 +337,27 @@ impl Connection {
         } else {
             self.out.frame_with_body(limit, |out| head.encode(id, out), value.into_vec(), &[])
         };
+        self.refuse_if_too_large(id, queued);
+    }
+
+    /// [`respond_with_tail`](Self::respond_with_tail) for a reply that carries a large
+    /// stored element: `head`, `value`, then `body` written from where it lies, then
+    /// `trailer`. Kept out of line: the small replies of the common path stay compact.
+    #[inline(never)]
+    fn respond_with_shared(
+        &mut self,
+        id: RequestId,
+        head: Response<'_>,
+        value: &manager_proto::Reply,
+        body: &Arc<Vec<u8>>,
+        trailer: &[u8],
+    ) {
+        let limit = self.shared.config.max_frame;
+        let encode_head = |out: &mut Vec<u8>| {
+            head.encode(id, out);
+            out.extend_from_slice(value.bytes());
+        };
+        let queued = self.out.frame_with_shared(limit, encode_head, body, trailer);
         self.refuse_if_too_large(id, queued);
     }
 

@@ -297,16 +297,22 @@ impl Element {
 
     /// A large element's reply after `prefix`, written from where it lies; `None` for a
     /// small one.
+    #[inline]
     fn reply_shared(&self, prefix: &[u8], ctx: &CallContext) -> Option<StepResult> {
         let Stored::Large(shared) = &self.bytes else {
             return None;
         };
-        let reply = self.refs.hand_out(ctx).and_then(|()| {
-            let (head, trailer) = element_frame(prefix, shared.len(), self.refs.ids())
-                .map_err(|e| err(RemoteErrorKind::Protocol, e.to_string()))?;
-            Ok(Reply::shared_element(head, Arc::clone(shared), trailer))
-        });
-        Some(reply)
+        Some(self.reply_large(prefix, shared, ctx))
+    }
+
+    /// [`reply_shared`](Self::reply_shared)'s work, out of line (the common small
+    /// replies skip it).
+    #[inline(never)]
+    fn reply_large(&self, prefix: &[u8], shared: &Arc<Vec<u8>>, ctx: &CallContext) -> StepResult {
+        self.refs.hand_out(ctx)?;
+        let (head, trailer) = element_frame(prefix, shared.len(), self.refs.ids())
+            .map_err(|e| err(RemoteErrorKind::Protocol, e.to_string()))?;
+        Ok(Reply::shared_element(head, Arc::clone(shared), trailer))
     }
 
     /// Several elements as sent to the caller.
