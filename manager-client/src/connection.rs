@@ -311,6 +311,16 @@ impl ConnState {
     }
 }
 
+/// How a call that reads its own reply ([`Conn::exchange`]) came out.
+enum Here {
+    /// Its response came.
+    Answered(Payload),
+    /// It must wait for whoever reads next to route its response.
+    Wait,
+    /// The connection is over, for this reason.
+    Failed(String),
+}
+
 /// The user side of a connection. Dropping the last reference (every `Client` clone,
 /// proxy and pending call) closes the connection; the server then releases everything
 /// it held for us.
@@ -442,37 +452,38 @@ impl Conn {
             return PendingReply::failed(e);
         }
         let outcome = if lock(&state.out).queued() {
-            Ok(None)
+            Here::Wait
         } else {
             loop {
                 match route_except(state, &mut decoder, Some(id)) {
-                    Ok((_, Some(payload))) => break Ok(Some(payload)),
+                    Ok((_, Some(payload))) => break Here::Answered(payload),
                     Ok((_, None)) => {}
-                    Err(reason) => break Err(reason),
+                    Err(reason) => break Here::Failed(reason),
                 }
                 match state.read_more(decoder.buffer_mut()) {
-                    Ok(0) => break Err("the server closed the connection".to_owned()),
+                    Ok(0) => break Here::Failed("the server closed the connection".to_owned()),
                     Ok(_) => state.heard.store(true, Ordering::Relaxed),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(None),
-                    Err(e) => break Err(format!("read failed: {e}")),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Here::Wait,
+                    Err(e) => break Here::Failed(format!("read failed: {e}")),
                 }
             }
         };
-        let registered = match &outcome {
-            Ok(None) => Some(lock(&state.in_flight).register(id)),
-            _ => None,
+        let registered = match outcome {
+            Here::Wait => lock(&state.in_flight).register(id),
+            _ => Ok(()),
         };
         drop(decoder);
         state.read_released.notify_one();
-        match (outcome, registered) {
-            (Ok(Some(payload)), _) => {
+        match outcome {
+            Here::Answered(payload) => {
                 state.acknowledge(id, &payload);
                 PendingReply::ready(payload.into_reply())
             }
-            (Ok(None), Some(Ok(()))) => PendingReply::waiting(self.arc(), id),
-            (Ok(None), Some(Err(e))) => PendingReply::failed(e),
-            (Ok(None), None) => PendingReply::failed(state.lost("the response was lost")),
-            (Err(reason), _) => {
+            Here::Wait => match registered {
+                Ok(()) => PendingReply::waiting(self.arc(), id),
+                Err(e) => PendingReply::failed(e),
+            },
+            Here::Failed(reason) => {
                 state.fail(reason);
                 PendingReply::failed(state.closed().unwrap_or_else(|| state.lost("the connection failed")))
             }
