@@ -266,16 +266,14 @@ impl ConnState {
             if done.load(Ordering::Acquire) {
                 break Ok(true);
             }
-            match self.read_more(decoder.buffer_mut()) {
-                Ok(0) => break Err("the server closed the connection".to_owned()),
-                Ok(_) => {
-                    self.heard.store(true, Ordering::Relaxed);
+            match read_into(self, &mut decoder, |_, buf| self.read_more(buf)) {
+                Ok(true) => {
                     if let Err(reason) = route(self, &mut decoder) {
                         break Err(reason);
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(false),
-                Err(e) => break Err(format!("read failed: {e}")),
+                Ok(false) => break Ok(false),
+                Err(reason) => break Err(reason),
             }
         };
         drop(decoder);
@@ -460,11 +458,10 @@ impl Conn {
                     Ok((_, None)) => {}
                     Err(reason) => break Here::Failed(reason),
                 }
-                match state.read_more(decoder.buffer_mut()) {
-                    Ok(0) => break Here::Failed("the server closed the connection".to_owned()),
-                    Ok(_) => state.heard.store(true, Ordering::Relaxed),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Here::Wait,
-                    Err(e) => break Here::Failed(format!("read failed: {e}")),
+                match read_into(state, &mut decoder, |_, buf| state.read_more(buf)) {
+                    Ok(true) => {}
+                    Ok(false) => break Here::Wait,
+                    Err(reason) => break Here::Failed(reason),
                 }
             }
         };
@@ -733,14 +730,29 @@ fn read_and_route(state: &ConnState, read: impl FnOnce(&Stream, &mut Vec<u8>) ->
     let Some(mut decoder) = try_lock(&state.decoder) else {
         return Read::Taken;
     };
+    match read_into(state, &mut decoder, read) {
+        Ok(true) => route(state, &mut decoder).map_or_else(Read::Failed, Read::Routed),
+        Ok(false) => Read::Nothing,
+        Err(reason) => Read::Failed(reason),
+    }
+}
+
+/// One read with `read` into `decoder`: `Ok(true)` when bytes came (the server was
+/// heard), `Ok(false)` when none came (`WouldBlock`), `Err` with why the connection is
+/// over. What every reader of the socket does with a read's answer.
+fn read_into(
+    state: &ConnState,
+    decoder: &mut FrameDecoder,
+    read: impl FnOnce(&Stream, &mut Vec<u8>) -> io::Result<usize>,
+) -> Result<bool, String> {
     match read(&state.stream, decoder.buffer_mut()) {
-        Ok(0) => Read::Failed("the server closed the connection".to_owned()),
+        Ok(0) => Err("the server closed the connection".to_owned()),
         Ok(_) => {
             state.heard.store(true, Ordering::Relaxed);
-            route(state, &mut decoder).map_or_else(Read::Failed, Read::Routed)
+            Ok(true)
         }
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Read::Nothing,
-        Err(e) => Read::Failed(format!("read failed: {e}")),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+        Err(e) => Err(format!("read failed: {e}")),
     }
 }
 

@@ -85,11 +85,7 @@ impl OutQueue {
         trailer: &[u8],
     ) -> Result<(), FrameError> {
         if body.len() < OWNED_BODY_MIN {
-            return self.frame(limit, |out| {
-                head(out);
-                out.extend_from_slice(&body);
-                out.extend_from_slice(trailer);
-            });
+            return self.frame_copied(limit, head, &body, trailer);
         }
         self.frame_with_segment(limit, head, Segment::Owned(body), trailer)
     }
@@ -115,13 +111,25 @@ impl OutQueue {
         trailer: &[u8],
     ) -> Result<(), FrameError> {
         if body.len() < OWNED_BODY_MIN {
-            return self.frame(limit, |out| {
-                head(out);
-                out.extend_from_slice(body);
-                out.extend_from_slice(trailer);
-            });
+            return self.frame_copied(limit, head, body, trailer);
         }
         self.frame_with_segment(limit, head, Segment::Shared(Arc::clone(body)), trailer)
+    }
+
+    /// Appends a frame of `head`, then a copy of the (small) `body`, then `trailer`, in
+    /// the buffer.
+    fn frame_copied(
+        &mut self,
+        limit: usize,
+        head: impl FnOnce(&mut Vec<u8>),
+        body: &[u8],
+        trailer: &[u8],
+    ) -> Result<(), FrameError> {
+        self.frame(limit, |out| {
+            head(out);
+            out.extend_from_slice(body);
+            out.extend_from_slice(trailer);
+        })
     }
 
     /// Appends a frame of `head`, then `body` as a segment of its own, then `trailer`.
