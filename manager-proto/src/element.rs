@@ -78,7 +78,7 @@ pub fn encode_item<T: Serialize + ?Sized>(value: &T, server: ServerId, what: &st
         _ => None,
     };
     let buf = buf.unwrap_or_else(|| Vec::with_capacity(size));
-    let (bytes, refs) = collecting(server, what, || postcard::to_extend(value, buf));
+    let (bytes, refs) = collecting(server, what, || crate::wire::append(value, buf));
     let bytes = bytes.map_err(|e| Error::Encode { what: what.to_owned(), reason: e.to_string() })?;
     Ok(Item { bytes, refs: refs? })
 }

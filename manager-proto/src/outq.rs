@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
+use std::ops::{Deref, Range};
 use std::sync::Arc;
 
 use crate::frame::{self, FrameError};
@@ -19,6 +20,75 @@ pub const OWNED_BODY_MIN: usize = 64 * 1024;
 /// At most this many segments go to one vectored write.
 pub const MAX_SLICES: usize = 16;
 
+/// Bytes shared by everyone who holds them: a part of one reference-counted buffer. A
+/// server stores a large element this way — often as the part of the request frame it
+/// arrived in — and queues replies carrying it without copying it.
+///
+/// ```
+/// use manager_proto::outq::SharedBytes;
+/// let frame = SharedBytes::from(b"head:value:tail".to_vec());
+/// let value = frame.part(&frame[5..10]).unwrap();
+/// assert_eq!(&*value, b"value");
+/// // Bytes that do not lie in the buffer are not a part of it.
+/// assert!(frame.part(b"value").is_none());
+/// ```
+#[derive(Clone, Debug)]
+pub struct SharedBytes {
+    buf: Arc<Vec<u8>>,
+    range: Range<usize>,
+}
+
+impl SharedBytes {
+    /// The part of this buffer that `bytes` occupies, sharing the buffer; `None` when
+    /// `bytes` does not lie within it.
+    pub fn part(&self, bytes: &[u8]) -> Option<SharedBytes> {
+        // Addresses compared as numbers: no pointer is made from them.
+        let base = self.buf.as_ptr() as usize;
+        let start = (bytes.as_ptr() as usize).checked_sub(base)?;
+        let end = start.checked_add(bytes.len())?;
+        (start >= self.range.start && end <= self.range.end)
+            .then(|| SharedBytes { buf: Arc::clone(&self.buf), range: start..end })
+    }
+
+    /// How many holders share the buffer (this one included).
+    pub fn holders(&self) -> usize {
+        Arc::strong_count(&self.buf)
+    }
+
+    /// The bytes as a buffer of their own: the buffer itself when nobody else holds it
+    /// and these are all its bytes, else a copy.
+    pub fn into_vec(self) -> Vec<u8> {
+        let whole = self.range == (0..self.buf.len());
+        match Arc::try_unwrap(self.buf) {
+            Ok(buf) if whole => buf,
+            Ok(buf) => buf[self.range].to_vec(),
+            Err(buf) => buf[self.range].to_vec(),
+        }
+    }
+}
+
+impl From<Vec<u8>> for SharedBytes {
+    fn from(buf: Vec<u8>) -> SharedBytes {
+        SharedBytes { range: 0..buf.len(), buf: Arc::new(buf) }
+    }
+}
+
+impl Deref for SharedBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.buf[self.range.clone()]
+    }
+}
+
+impl PartialEq for SharedBytes {
+    fn eq(&self, other: &SharedBytes) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for SharedBytes {}
+
 /// A segment closed to appending.
 #[derive(Debug)]
 enum Segment {
@@ -26,7 +96,7 @@ enum Segment {
     /// this thread's spare buffer once written.
     Owned(Vec<u8>),
     /// Bytes shared with whoever else holds them (a stored element), written as they lie.
-    Shared(Arc<Vec<u8>>),
+    Shared(SharedBytes),
 }
 
 impl Segment {
@@ -95,25 +165,24 @@ impl OutQueue {
     /// lies, never copied, and only dropped here once written.
     ///
     /// ```
-    /// use manager_proto::outq::{OWNED_BODY_MIN, OutQueue};
-    /// use std::sync::Arc;
-    /// let stored = Arc::new(vec![7u8; OWNED_BODY_MIN]);
+    /// use manager_proto::outq::{OWNED_BODY_MIN, OutQueue, SharedBytes};
+    /// let stored = SharedBytes::from(vec![7u8; OWNED_BODY_MIN]);
     /// let mut q = OutQueue::default();
     /// q.frame_with_shared(usize::MAX, |b| b.push(1), &stored, &[2]).unwrap();
-    /// assert_eq!(Arc::strong_count(&stored), 2, "queued without a copy");
+    /// assert_eq!(stored.holders(), 2, "queued without a copy");
     /// assert_eq!(q.pending(), 4 + 1 + OWNED_BODY_MIN + 1);
     /// ```
     pub fn frame_with_shared(
         &mut self,
         limit: usize,
         head: impl FnOnce(&mut Vec<u8>),
-        body: &Arc<Vec<u8>>,
+        body: &SharedBytes,
         trailer: &[u8],
     ) -> Result<(), FrameError> {
         if body.len() < OWNED_BODY_MIN {
             return self.frame_copied(limit, head, body, trailer);
         }
-        self.frame_with_segment(limit, head, Segment::Shared(Arc::clone(body)), trailer)
+        self.frame_with_segment(limit, head, Segment::Shared(body.clone()), trailer)
     }
 
     /// Appends a frame of `head`, then a copy of the (small) `body`, then `trailer`, in
@@ -281,28 +350,51 @@ mod tests {
 
     #[test]
     fn shared_bodies_go_out_in_order_and_are_let_go_once_written() {
-        let stored = Arc::new((0..OWNED_BODY_MIN + 3).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
-        let small = Arc::new(vec![5u8; 3]);
+        // The large body is the middle of a buffer, as an element kept in the request
+        // frame it came in is.
+        let bytes: Vec<u8> = (0..OWNED_BODY_MIN + 23).map(|i| (i % 251) as u8).collect();
+        let frame = SharedBytes::from(bytes.clone());
+        let stored = frame.part(&frame[10..frame.len() - 10]).unwrap();
+        drop(frame);
+        let small = SharedBytes::from(vec![5u8; 3]);
         for chunk in [1, 7, 4096, usize::MAX] {
             let mut q = OutQueue::default();
             q.frame_with_shared(usize::MAX, |b| b.push(1), &stored, &[9]).unwrap();
             q.frame_with_shared(usize::MAX, |b| b.push(2), &small, &[]).unwrap();
             q.frame_with_body(usize::MAX, |b| b.push(3), stored.to_vec(), &[]).unwrap();
-            assert_eq!(Arc::strong_count(&stored), 2, "the large one is queued, not copied");
-            assert_eq!(Arc::strong_count(&small), 1, "a small one is copied into the buffer");
+            assert_eq!(stored.holders(), 2, "the large one is queued, not copied");
+            assert_eq!(small.holders(), 1, "a small one is copied into the buffer");
             let wire = drain(&mut q, chunk);
-            assert_eq!(Arc::strong_count(&stored), 1, "let go once written");
+            assert_eq!(stored.holders(), 1, "let go once written");
             let mut first = vec![1u8];
-            first.extend_from_slice(&stored);
+            first.extend_from_slice(&bytes[10..bytes.len() - 10]);
             first.push(9);
             let mut third = vec![3u8];
-            third.extend_from_slice(&stored);
+            third.extend_from_slice(&bytes[10..bytes.len() - 10]);
             assert_eq!(frames(&wire), vec![first, vec![2, 5, 5, 5], third]);
         }
         let mut q = OutQueue::default();
         let err = q.frame_with_shared(100, |b| b.push(1), &stored, &[]).unwrap_err();
         assert!(matches!(err, FrameError::TooLarge { .. }));
-        assert_eq!((q.pending(), Arc::strong_count(&stored)), (0, 1), "refused: nothing kept");
+        assert_eq!((q.pending(), stored.holders()), (0, 1), "refused: nothing kept");
+    }
+
+    #[test]
+    fn a_part_of_shared_bytes_is_found_only_inside_them() {
+        let buf = SharedBytes::from((0..100u8).collect::<Vec<u8>>());
+        let middle = buf.part(&buf[20..30]).unwrap();
+        assert_eq!(&*middle, &(20..30u8).collect::<Vec<u8>>()[..]);
+        // A part of a part, and the bounds of the part it is taken from.
+        assert_eq!(&*middle.part(&middle[2..4]).unwrap(), &[22, 23]);
+        assert!(middle.part(&buf[19..25]).is_none());
+        assert!(middle.part(&buf[25..31]).is_none());
+        assert!(buf.part(&[0u8; 10]).is_none());
+        // A part is copied out when others hold the buffer; the whole, unshared, is not.
+        assert_eq!(middle.clone().into_vec(), (20..30u8).collect::<Vec<u8>>());
+        drop(middle);
+        let ptr = buf.as_ptr();
+        let whole = buf.into_vec();
+        assert_eq!((whole.as_ptr(), whole.len()), (ptr, 100));
     }
 
     #[test]

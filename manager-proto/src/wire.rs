@@ -8,8 +8,38 @@ use serde::{Deserialize, Serialize};
 pub(crate) fn put<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     // postcard only fails on its own size limits or a serializer error; the values
     // written through here are integers, strings and plain structs, which never fail.
-    if let Ok(v) = postcard::to_extend(value, std::mem::take(out)) {
+    if let Ok(v) = append(value, std::mem::take(out)) {
         *out = v;
+    }
+}
+
+/// `buf` with the postcard encoding of `value` appended.
+pub(crate) fn append<T: Serialize + ?Sized>(value: &T, buf: Vec<u8>) -> postcard::Result<Vec<u8>> {
+    postcard::serialize_with_flavor(value, Appender(buf))
+}
+
+/// postcard's output into a `Vec` that appends a byte string with one `memcpy`.
+/// postcard's own `to_extend` goes through `Extend<u8>`, a loop over the bytes: it took
+/// a tenth of a client's time when its values were 1 MiB.
+struct Appender(Vec<u8>);
+
+impl postcard::ser_flavors::Flavor for Appender {
+    type Output = Vec<u8>;
+
+    #[inline]
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.0.push(byte);
+        Ok(())
+    }
+
+    #[inline]
+    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<Vec<u8>> {
+        Ok(self.0)
     }
 }
 
@@ -149,8 +179,23 @@ mod tests {
             let mut ours = vec![9];
             put_varint(&mut ours, v);
             let mut theirs = vec![9];
-            put(&mut theirs, &v);
+            theirs.extend(postcard::to_allocvec(&v).unwrap());
             prop_assert_eq!(ours, theirs);
+        }
+
+        /// `append` (and `put`) add exactly postcard's bytes after what was there.
+        #[test]
+        fn append_is_postcards_encoding(
+            before in proptest::collection::vec(any::<u8>(), 0..8),
+            value in (any::<u64>(), ".{0,20}", proptest::collection::vec(any::<u8>(), 0..300), any::<Option<i32>>())
+                .prop_map(|(n, s, b, o)| (n, s, serde_bytes::ByteBuf::from(b), o)),
+        ) {
+            let mut expected = before.clone();
+            expected.extend(postcard::to_allocvec(&value).unwrap());
+            prop_assert_eq!(&append(&value, before.clone()).unwrap(), &expected);
+            let mut out = before;
+            put(&mut out, &value);
+            prop_assert_eq!(out, expected);
         }
 
         /// The hand-written readers accept exactly what postcard accepts, with the same

@@ -16,11 +16,12 @@ use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 use manager_proto::dispatch::BoxFuture;
 use manager_proto::frame::{FrameDecoder, FrameError};
-use manager_proto::outq::OutQueue;
+use manager_proto::outq::{OWNED_BODY_MIN, OutQueue, SharedBytes};
 use manager_proto::{DecodeError, NO_RESPONSE, ObjectId, RemoteError, RemoteErrorKind, Request, RequestId, Response};
 use std::any::Any;
 use std::collections::HashMap;
 use std::io;
+use std::ops::Range;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -46,6 +47,10 @@ const FINAL_FLUSH: Duration = Duration::from_secs(2);
 pub(crate) struct CallContext {
     conn: Arc<ConnShared>,
     table: Arc<Table>,
+    /// The frame of the request being handled, when it was large and taken whole from
+    /// the receive buffer: a large element in its arguments is stored as its part of
+    /// the frame instead of being copied out (see [`CallContext::received_part`]).
+    received: Option<SharedBytes>,
 }
 
 /// The part of a connection that calls (parked ones too) reach.
@@ -77,7 +82,7 @@ impl CallContext {
     /// The context of the server itself (connection 0), for objects it creates at
     /// start-up.
     pub(crate) fn internal(table: Arc<Table>) -> CallContext {
-        CallContext { conn: ConnShared::new(0), table }
+        CallContext { conn: ConnShared::new(0), table, received: None }
     }
 
     /// The calling connection's id.
@@ -88,6 +93,18 @@ impl CallContext {
     /// The object table.
     pub(crate) fn table(&self) -> &Arc<Table> {
         &self.table
+    }
+
+    /// This context, handling a request whose frame was taken whole.
+    #[cfg(test)]
+    pub(crate) fn receiving(self, frame: SharedBytes) -> CallContext {
+        CallContext { received: Some(frame), ..self }
+    }
+
+    /// `bytes` (part of the arguments being handled) as a part of the request frame they
+    /// arrived in, shared instead of copied; `None` unless the frame was taken whole.
+    pub(crate) fn received_part(&self, bytes: &[u8]) -> Option<SharedBytes> {
+        self.received.as_ref()?.part(bytes)
     }
 
     /// Asks for `object.disconnected(id)` when this connection ends.
@@ -196,7 +213,7 @@ impl Connection {
         Connection {
             stream,
             shared,
-            ctx: CallContext { conn: ConnShared::new(id), table },
+            ctx: CallContext { conn: ConnShared::new(id), table, received: None },
             peer,
             out: OutQueue::with_capacity(8 * 1024),
             held: HashMap::default(),
@@ -226,8 +243,11 @@ impl Connection {
             loop {
                 match decoder.next_range() {
                     Ok(Some(range)) => {
-                        let payload = &decoder.bytes()[range];
-                        if let Err(reason) = self.handle(payload) {
+                        let handled = match take_large(decoder, &range) {
+                            Some(frame) => self.handle_taken(frame, range),
+                            None => self.handle(&decoder.bytes()[range]),
+                        };
+                        if let Err(reason) = handled {
                             return reason;
                         }
                     }
@@ -320,7 +340,7 @@ impl Connection {
         id: RequestId,
         head: Response<'_>,
         value: manager_proto::Reply,
-        shared: Option<(Arc<Vec<u8>>, Vec<u8>)>,
+        shared: Option<(SharedBytes, Vec<u8>)>,
     ) {
         if id == NO_RESPONSE {
             return;
@@ -349,7 +369,7 @@ impl Connection {
         id: RequestId,
         head: Response<'_>,
         value: &manager_proto::Reply,
-        body: &Arc<Vec<u8>>,
+        body: &SharedBytes,
         trailer: &[u8],
     ) {
         let limit = self.shared.config.max_frame;
@@ -423,6 +443,16 @@ impl Connection {
                 self.respond(id, Response::Error(RemoteError::new(RemoteErrorKind::Panicked, what)));
             }
         }
+    }
+
+    /// [`handle`](Self::handle) for a large request whose frame was taken whole: an
+    /// element it stores keeps its part of `frame` (the payload is at `range`).
+    #[inline(never)]
+    fn handle_taken(&mut self, frame: SharedBytes, range: Range<usize>) -> Result<(), String> {
+        self.ctx.received = Some(frame.clone());
+        let handled = self.handle(&frame[range]);
+        self.ctx.received = None;
+        handled
     }
 
     /// Handles one request. An error ends the connection.
@@ -676,6 +706,20 @@ fn panicked(what: String) -> RemoteError {
     RemoteError::new(RemoteErrorKind::Panicked, what)
 }
 
+/// A large request frame that ends what was read, taken from the decoder whole instead
+/// of leaving its arguments to be copied out. Room the buffer had beyond the frame is
+/// given back first: an element stored from the frame keeps the buffer alive.
+fn take_large(decoder: &mut FrameDecoder, range: &Range<usize>) -> Option<SharedBytes> {
+    if range.len() < OWNED_BODY_MIN {
+        return None;
+    }
+    let mut buf = decoder.take_buffer_if_last(range)?;
+    if buf.capacity() - buf.len() > buf.len() / 8 {
+        buf.shrink_to_fit();
+    }
+    Some(SharedBytes::from(buf))
+}
+
 /// Runs `f`, turning a panic into a description of it.
 fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| panic_message(&*payload))
@@ -688,4 +732,46 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
         .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("(no message)");
     format!("panicked: {msg}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use manager_proto::frame::encode_frame;
+
+    /// A decoder holding `frames`, each encoded as a frame, with `room` spare bytes.
+    fn decoder_with(frames: &[Vec<u8>], room: usize) -> FrameDecoder {
+        let mut dec = FrameDecoder::new(usize::MAX);
+        let buf = dec.buffer_mut();
+        for f in frames {
+            encode_frame(f, buf, usize::MAX).unwrap();
+        }
+        buf.reserve_exact(room);
+        dec
+    }
+
+    #[test]
+    fn only_a_large_frame_that_ends_the_buffer_is_taken_and_its_spare_room_is_given_back() {
+        let large = vec![3u8; OWNED_BODY_MIN];
+        // Small: left in place.
+        let mut dec = decoder_with(&[vec![1; 100]], 0);
+        let range = dec.next_range().unwrap().unwrap();
+        assert!(take_large(&mut dec, &range).is_none());
+        assert_eq!(&dec.bytes()[range], &[1; 100][..]);
+        // Large, with another frame behind it: left in place.
+        let mut dec = decoder_with(&[large.clone(), vec![2]], 0);
+        let range = dec.next_range().unwrap().unwrap();
+        assert!(take_large(&mut dec, &range).is_none());
+        assert_eq!(dec.next_frame().unwrap(), Some(&[2][..]));
+        // Large and last: taken, with no more room than it needs, and the decoder
+        // starts over.
+        let mut dec = decoder_with(std::slice::from_ref(&large), 4 * OWNED_BODY_MIN);
+        let range = dec.next_range().unwrap().unwrap();
+        let frame = take_large(&mut dec, &range).unwrap();
+        assert_eq!(dec.buffered(), 0);
+        // Nobody else holds it: this is the decoder's buffer itself.
+        let buf = frame.into_vec();
+        assert_eq!(&buf[range], &large[..]);
+        assert!(buf.capacity() <= buf.len() + buf.len() / 8, "spare room given back");
+    }
 }

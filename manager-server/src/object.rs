@@ -2,6 +2,7 @@
 //! and the adapter that hosts a `#[shared]` type.
 
 use manager_proto::dispatch::{BoxFuture, CallResult, Dispatch, MethodInfo, Outcome, Receiver};
+use manager_proto::outq::SharedBytes;
 use manager_proto::{MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::Arc;
 use tokio::sync::RwLock;
@@ -26,7 +27,7 @@ pub(crate) struct Reply {
     pub(crate) grant: bool,
     /// A large stored element the reply carries after `bytes`, written from where it
     /// lies, then the bytes that follow it (see [`Reply::shared_element`]).
-    pub(crate) shared: Option<(Arc<Vec<u8>>, Vec<u8>)>,
+    pub(crate) shared: Option<(SharedBytes, Vec<u8>)>,
 }
 
 impl Reply {
@@ -42,7 +43,7 @@ impl Reply {
 
     /// A plain result encoded in three parts: `head`, then the shared `body` (a large
     /// stored element, not copied), then `trailer`.
-    pub(crate) fn shared_element(head: Vec<u8>, body: Arc<Vec<u8>>, trailer: Vec<u8>) -> Self {
+    pub(crate) fn shared_element(head: Vec<u8>, body: SharedBytes, trailer: Vec<u8>) -> Self {
         Reply { bytes: head.into(), undo: None, grant: false, shared: Some((body, trailer)) }
     }
 

@@ -171,6 +171,73 @@ fn large_values_round_trip_whole() {
     });
 }
 
+/// Large values the server keeps as part of the request frame they came in (one that
+/// ends what was read) stay intact while later large frames arrive on the same
+/// connection, whichever built-in stores them; so do those copied out of a buffer that
+/// held more (calls in flight).
+#[test]
+fn large_values_kept_in_their_request_frames_stay_intact() {
+    use manager_client::Bytes;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_dir, server) = rt.block_on(util::start(Server::builder()));
+    let blob =
+        |seed: usize| Bytes::from((0..(256usize << 10) + seed).map(|i| (i * seed % 241) as u8).collect::<Vec<u8>>());
+    let client = Client::connect(server.address(), server.authkey()).unwrap();
+    let value = client.value(blob(1)).unwrap();
+    let other = client.value(Bytes::from(Vec::new())).unwrap();
+    other.set(blob(2)).unwrap();
+    assert_eq!(value.swap(blob(3)).unwrap(), blob(1));
+    assert_eq!(value.compare_exchange(&blob(3), blob(4)).unwrap(), Ok(blob(3)));
+    let list = client.list::<Bytes>().unwrap();
+    list.append(blob(5)).unwrap();
+    list.insert(0, blob(6)).unwrap();
+    list.set(1, blob(7)).unwrap();
+    let array = client.array(&[blob(8)]).unwrap();
+    array.set(0, blob(9)).unwrap();
+    let dict = client.dict::<u8, Bytes>().unwrap();
+    dict.insert(1, blob(10)).unwrap();
+    let ns = client.namespace().unwrap();
+    ns.set("a", blob(11)).unwrap();
+    let queue = client.queue::<Bytes>(0).unwrap();
+    queue.put(blob(12)).unwrap();
+    // Frames that end the buffer again, reusing nothing the stored values lie in.
+    for seed in 13..17 {
+        other.set(blob(seed)).unwrap();
+    }
+    assert_eq!(value.get().unwrap(), blob(4));
+    assert_eq!(other.get().unwrap(), blob(16));
+    assert_eq!((list.get(0).unwrap(), list.get(1).unwrap()), (blob(6), blob(7)));
+    assert_eq!(array.get(0).unwrap(), blob(9));
+    assert_eq!(dict.get(&1).unwrap(), Some(blob(10)));
+    assert_eq!(ns.get::<Bytes>("a").unwrap(), blob(11));
+    assert_eq!(queue.get().unwrap(), blob(12));
+    // Many in flight: frames share a read, and those not last in it are copied.
+    let token = value.token();
+    rt.block_on(async {
+        let client = manager_client::Client::connect(server.address(), server.authkey()).await.unwrap();
+        let mut values = Vec::new();
+        for _ in 0..8 {
+            values.push(client.value(Bytes::from(Vec::new())).await.unwrap());
+        }
+        let sets: Vec<_> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let v = v.clone();
+                tokio::spawn(async move { v.set(blob(20 + i)).await })
+            })
+            .collect();
+        for set in sets {
+            set.await.unwrap().unwrap();
+        }
+        for (i, v) in values.iter().enumerate() {
+            assert_eq!(v.get().await.unwrap(), blob(20 + i));
+        }
+        let value: manager_client::ValueProxy<Bytes> = client.attach(&token).await.unwrap();
+        assert_eq!(value.get().await.unwrap(), blob(4));
+    });
+}
+
 /// Low-latency mode on both ends (the client spins on its calling thread, the server's
 /// connection spins before parking): calls from a blocking and an async client are
 /// answered, a thread blocked in a call is told the server is shutting down, and the

@@ -1,5 +1,6 @@
 //! `Array`: a fixed-length sequence; its length never changes.
 
+use manager_proto::element::ItemRef;
 use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::{Arc, Mutex};
 
@@ -41,8 +42,8 @@ impl Array {
                 items[index(items.len(), i, "array")?].reply(ctx)
             }
             m::SET => {
-                let (i, item): (i64, Item) = args(bytes, "Array.set")?;
-                let new = Element::take(item, ctx)?;
+                let (i, item): (i64, ItemRef<'_>) = args(bytes, "Array.set")?;
+                let new = Element::take_ref(item, ctx)?;
                 let mut items = lock(&self.items);
                 let at = index(items.len(), i, "array assignment")?;
                 let old = std::mem::replace(&mut items[at], new);

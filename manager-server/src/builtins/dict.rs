@@ -87,9 +87,9 @@ impl Dict {
                 }
             }
             m::INSERT => {
-                let (key, value): (Item, Item) = args(bytes, "dict.insert")?;
+                let (key, value): (Item, ItemRef<'_>) = args(bytes, "dict.insert")?;
                 let key_refs = Refs::take(key.refs, ctx)?;
-                let value = Element::take(value, ctx)?;
+                let value = Element::take_ref(value, ctx)?;
                 let old = lock(&self.map).insert(key.bytes, Entry { key_refs, value });
                 encode(&old.as_ref().map(|e| e.value.as_item(ctx)).transpose()?)
             }

@@ -1,6 +1,7 @@
 //! `list`: Python's indexing (negative indexes count from the end; out of range is an
 //! error) and slicing (clamped, with steps).
 
+use manager_proto::element::ItemRef;
 use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::{Arc, Mutex};
 
@@ -106,8 +107,8 @@ impl List {
                 st.items[index(st.items.len(), i, "list")?].reply(ctx)
             }
             m::SET => {
-                let (i, item): (i64, Item) = args(bytes, "list.set")?;
-                let element = Element::take(item, ctx)?;
+                let (i, item): (i64, ItemRef<'_>) = args(bytes, "list.set")?;
+                let element = Element::take_ref(item, ctx)?;
                 let mut st = lock(&self.state);
                 let at = index(st.items.len(), i, "list assignment")?;
                 let old = std::mem::replace(&mut st.items[at], element);
@@ -164,8 +165,8 @@ impl List {
                 encode(&())
             }
             m::APPEND => {
-                let (item,): (Item,) = args(bytes, "list.append")?;
-                let element = Element::take(item, ctx)?;
+                let (item,): (ItemRef<'_>,) = args(bytes, "list.append")?;
+                let element = Element::take_ref(item, ctx)?;
                 let mut st = lock(&self.state);
                 st.items.push(element);
                 st.version += 1;
@@ -181,8 +182,8 @@ impl List {
             }
             m::INSERT => {
                 // Python clamps the position instead of failing.
-                let (i, item): (i64, Item) = args(bytes, "list.insert")?;
-                let element = Element::take(item, ctx)?;
+                let (i, item): (i64, ItemRef<'_>) = args(bytes, "list.insert")?;
+                let element = Element::take_ref(item, ctx)?;
                 let mut st = lock(&self.state);
                 let len = st.items.len() as i64;
                 let at = if i < 0 { (i + len).max(0) } else { i.min(len) };

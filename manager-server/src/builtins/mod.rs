@@ -8,6 +8,7 @@
 //! operations as futures that own what they need and are safe to drop at any await.
 
 use manager_proto::element::ItemRef;
+use manager_proto::outq::{OWNED_BODY_MIN, SharedBytes};
 use manager_proto::{Item, MethodRef, ObjectId, RemoteError, RemoteErrorKind, method_id};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -194,16 +195,12 @@ impl Drop for Refs {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Stored {
     Small(Vec<u8>),
-    Large(Arc<Vec<u8>>),
+    Large(SharedBytes),
 }
 
 impl From<Vec<u8>> for Stored {
     fn from(bytes: Vec<u8>) -> Stored {
-        if bytes.len() >= manager_proto::outq::OWNED_BODY_MIN {
-            Stored::Large(Arc::new(bytes))
-        } else {
-            Stored::Small(bytes)
-        }
+        if bytes.len() >= OWNED_BODY_MIN { Stored::Large(bytes.into()) } else { Stored::Small(bytes) }
     }
 }
 
@@ -229,7 +226,7 @@ impl Stored {
     pub(crate) fn into_vec(self) -> Vec<u8> {
         match self {
             Stored::Small(bytes) => bytes,
-            Stored::Large(bytes) => Arc::unwrap_or_clone(bytes),
+            Stored::Large(bytes) => bytes.into_vec(),
         }
     }
 }
@@ -252,6 +249,22 @@ impl Element {
     /// Stores an element a client sent, taking its references.
     pub(crate) fn take(item: Item, ctx: &CallContext) -> Result<Element, RemoteError> {
         Ok(Element { refs: Refs::take(item.refs, ctx)?, bytes: item.bytes.into() })
+    }
+
+    /// [`take`](Self::take) for an element decoded in place. A large one keeps its part
+    /// of the request frame it came in, when its connection kept that frame whole (see
+    /// [`CallContext::received_part`]); any other is copied once, as decoding it into an
+    /// [`Item`] would.
+    pub(crate) fn take_ref(item: ItemRef<'_>, ctx: &CallContext) -> Result<Element, RemoteError> {
+        let part = match item.bytes.len() {
+            n if n >= OWNED_BODY_MIN => ctx.received_part(item.bytes),
+            _ => None,
+        };
+        let bytes = match part {
+            Some(part) => Stored::Large(part),
+            None => item.bytes.to_vec().into(),
+        };
+        Ok(Element { refs: Refs::take(item.refs, ctx)?, bytes })
     }
 
     /// Stores several elements (all or none).
@@ -308,11 +321,11 @@ impl Element {
     /// [`reply_shared`](Self::reply_shared)'s work, out of line (the common small
     /// replies skip it).
     #[inline(never)]
-    fn reply_large(&self, prefix: &[u8], shared: &Arc<Vec<u8>>, ctx: &CallContext) -> StepResult {
+    fn reply_large(&self, prefix: &[u8], shared: &SharedBytes, ctx: &CallContext) -> StepResult {
         self.refs.hand_out(ctx)?;
         let (head, trailer) = element_frame(prefix, shared.len(), self.refs.ids())
             .map_err(|e| err(RemoteErrorKind::Protocol, e.to_string()))?;
-        Ok(Reply::shared_element(head, Arc::clone(shared), trailer))
+        Ok(Reply::shared_element(head, shared.clone(), trailer))
     }
 
     /// Several elements as sent to the caller.
@@ -344,6 +357,42 @@ mod tests {
         }
         assert!(matches!(Stored::from(bytes), Stored::Large(_)));
         assert!(matches!(Stored::from(vec![1; 10]), Stored::Small(_)));
+    }
+
+    /// An element stored from a request frame that was taken whole keeps its part of
+    /// the frame, and its reply is still exactly the element's encoding; without such a
+    /// frame it is copied.
+    #[test]
+    fn a_large_element_from_a_taken_frame_keeps_its_part_of_the_frame() {
+        let table = Arc::new(Table::default());
+        let bytes: Vec<u8> = (0..OWNED_BODY_MIN + 10).map(|i| (i % 249) as u8).collect();
+        let args_bytes = postcard::to_allocvec(&(ItemRef { bytes: &bytes, refs: vec![] },)).unwrap();
+        // The arguments as they lie in a request frame, after a few header bytes.
+        let frame = SharedBytes::from([&[9u8, 9, 9][..], &args_bytes].concat());
+        let ctx = CallContext::internal(Arc::clone(&table)).receiving(frame.clone());
+        let (item,): (ItemRef<'_>,) = args(&frame[3..], "a test").unwrap();
+        let element = Element::take_ref(item, &ctx).unwrap();
+        drop(ctx);
+        assert_eq!(frame.holders(), 2, "stored without a copy");
+        let reply = element.reply(&CallContext::internal(Arc::clone(&table))).unwrap();
+        let (body, trailer) = reply.shared.unwrap();
+        let wire = [reply.bytes.bytes(), &body, &trailer].concat();
+        assert_eq!(postcard::from_bytes::<Item>(&wire).unwrap().bytes, bytes);
+        drop(body);
+        // Without a taken frame the same arguments are copied; a small element is
+        // copied either way.
+        let ctx = CallContext::internal(Arc::clone(&table));
+        let (item,): (ItemRef<'_>,) = args(&frame[3..], "a test").unwrap();
+        let copied = Element::take_ref(item, &ctx).unwrap();
+        assert!(matches!(copied.bytes, Stored::Large(_)));
+        let small = postcard::to_allocvec(&(ItemRef { bytes: &[1, 2, 3], refs: vec![] },)).unwrap();
+        let frame_small = SharedBytes::from(small);
+        let ctx = ctx.receiving(frame_small.clone());
+        let (item,): (ItemRef<'_>,) = args(&frame_small, "a test").unwrap();
+        assert!(matches!(Element::take_ref(item, &ctx).unwrap().bytes, Stored::Small(_)));
+        assert_eq!(frame.holders(), 2);
+        drop((element, copied));
+        assert_eq!(frame.holders(), 1, "let go with the element");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `Namespace`: named attributes of any type.
 
+use manager_proto::element::ItemRef;
 use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -49,8 +50,8 @@ impl Namespace {
                 attrs.get(&name).ok_or_else(|| no_attribute(&name))?.reply(ctx)
             }
             m::SET => {
-                let (name, item): (String, Item) = args(bytes, "Namespace.set")?;
-                let element = Element::take(item, ctx)?;
+                let (name, item): (String, ItemRef<'_>) = args(bytes, "Namespace.set")?;
+                let element = Element::take_ref(item, ctx)?;
                 let old = lock(&self.attrs).insert(name, element);
                 drop(old);
                 encode(&())

@@ -8,6 +8,7 @@
 //! item goes back to the front). A `put` that times out either removed its item from
 //! the waiting list (not put: `Full`) or finds it already admitted (put: `Ok`).
 
+use manager_proto::element::ItemRef;
 use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
 use std::collections::VecDeque;
 use std::future::Future;
@@ -150,8 +151,8 @@ impl Queue {
     }
 
     fn put(self: Arc<Self>, bytes: &[u8], ctx: &CallContext) -> Step {
-        let parsed = args::<(Item, bool, Option<f64>)>(bytes, "Queue.put")
-            .and_then(|(item, block, t)| Ok((Element::take(item, ctx)?, block, timeout(t, "Queue.put")?)));
+        let parsed = args::<(ItemRef<'_>, bool, Option<f64>)>(bytes, "Queue.put")
+            .and_then(|(item, block, t)| Ok((Element::take_ref(item, ctx)?, block, timeout(t, "Queue.put")?)));
         let (item, block, limit) = match parsed {
             Ok(p) => p,
             Err(e) => return Step::Ready(Err(e)),

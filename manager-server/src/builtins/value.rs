@@ -3,6 +3,7 @@
 //! `fetch_sub` — one request each.
 
 use manager_proto::builtin::NumKind;
+use manager_proto::element::ItemRef;
 use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::{Arc, Mutex};
 
@@ -27,8 +28,8 @@ pub(crate) struct Value {
 
 impl Value {
     pub(crate) fn create(bytes: &[u8], ctx: &CallContext) -> Result<Value, RemoteError> {
-        let (item,): (Item,) = args(bytes, "Value()")?;
-        Ok(Value { value: Mutex::new(Element::take(item, ctx)?) })
+        let (item,): (ItemRef<'_>,) = args(bytes, "Value()")?;
+        Ok(Value { value: Mutex::new(Element::take_ref(item, ctx)?) })
     }
 
     fn run(&self, id: u32, bytes: &[u8], ctx: &CallContext) -> StepResult {
@@ -38,25 +39,25 @@ impl Value {
                 lock(&self.value).reply(ctx)
             }
             m::SET => {
-                let (item,): (Item,) = args(bytes, "Value.set")?;
-                let new = Element::take(item, ctx)?;
+                let (item,): (ItemRef<'_>,) = args(bytes, "Value.set")?;
+                let new = Element::take_ref(item, ctx)?;
                 let old = std::mem::replace(&mut *lock(&self.value), new);
                 drop(old);
                 encode(&())
             }
             m::SWAP => {
-                let (item,): (Item,) = args(bytes, "Value.swap")?;
-                let new = Element::take(item, ctx)?;
+                let (item,): (ItemRef<'_>,) = args(bytes, "Value.swap")?;
+                let new = Element::take_ref(item, ctx)?;
                 let old = std::mem::replace(&mut *lock(&self.value), new);
                 encode(&old.to_item(ctx)?)
             }
             m::COMPARE_EXCHANGE => {
                 // Ok(previous) if the value was `expected` (and is now `new`), else
                 // Err(current).
-                let (expected, new): (Item, Item) = args(bytes, "Value.compare_exchange")?;
-                let new = Element::take(new, ctx)?;
+                let (expected, new): (ItemRef<'_>, ItemRef<'_>) = args(bytes, "Value.compare_exchange")?;
+                let new = Element::take_ref(new, ctx)?;
                 let mut value = lock(&self.value);
-                if value.bytes == expected.bytes {
+                if *value.bytes == *expected.bytes {
                     let old = std::mem::replace(&mut *value, new);
                     drop(value);
                     encode(&Ok::<Item, Item>(old.to_item(ctx)?))
