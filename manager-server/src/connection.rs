@@ -243,9 +243,10 @@ impl Connection {
             loop {
                 match decoder.next_range() {
                     Ok(Some(range)) => {
-                        let handled = match take_large(decoder, &range) {
-                            Some(frame) => self.handle_taken(frame, range),
-                            None => self.handle(&decoder.bytes()[range]),
+                        let handled = if range.len() < OWNED_BODY_MIN {
+                            self.handle(&decoder.bytes()[range])
+                        } else {
+                            self.handle_large(decoder, range)
                         };
                         if let Err(reason) = handled {
                             return reason;
@@ -445,10 +446,14 @@ impl Connection {
         }
     }
 
-    /// [`handle`](Self::handle) for a large request whose frame was taken whole: an
-    /// element it stores keeps its part of `frame` (the payload is at `range`).
+    /// [`handle`](Self::handle) for a large request (at `range` in the decoder's
+    /// buffer). When its frame ends what was read, the frame is taken whole, and an
+    /// element the request stores keeps its part of it instead of a copy.
     #[inline(never)]
-    fn handle_taken(&mut self, frame: SharedBytes, range: Range<usize>) -> Result<(), String> {
+    fn handle_large(&mut self, decoder: &mut FrameDecoder, range: Range<usize>) -> Result<(), String> {
+        let Some(frame) = take_large(decoder, &range) else {
+            return self.handle(&decoder.bytes()[range]);
+        };
         self.ctx.received = Some(frame.clone());
         let handled = self.handle(&frame[range]);
         self.ctx.received = None;
@@ -709,6 +714,7 @@ fn panicked(what: String) -> RemoteError {
 /// A large request frame that ends what was read, taken from the decoder whole instead
 /// of leaving its arguments to be copied out. Room the buffer had beyond the frame is
 /// given back first: an element stored from the frame keeps the buffer alive.
+#[inline]
 fn take_large(decoder: &mut FrameDecoder, range: &Range<usize>) -> Option<SharedBytes> {
     if range.len() < OWNED_BODY_MIN {
         return None;
