@@ -102,9 +102,16 @@ impl CallContext {
     }
 
     /// `bytes` (part of the arguments being handled) as a part of the request frame they
-    /// arrived in, shared instead of copied; `None` unless the frame was taken whole.
+    /// arrived in, shared instead of copied. `None` unless the frame was taken whole,
+    /// and unless `bytes` are most of it: a part keeps the whole frame alive, and a
+    /// second large argument (a dict's key, `compare_exchange`'s expected value) must
+    /// not live on with it.
     pub(crate) fn received_part(&self, bytes: &[u8]) -> Option<SharedBytes> {
-        self.received.as_ref()?.part(bytes)
+        let frame = self.received.as_ref()?;
+        if bytes.len() < frame.len() - frame.len() / 8 {
+            return None;
+        }
+        frame.part(bytes)
     }
 
     /// Asks for `object.disconnected(id)` when this connection ends.

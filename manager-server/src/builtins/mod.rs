@@ -393,6 +393,17 @@ mod tests {
         assert_eq!(frame.holders(), 2);
         drop((element, copied));
         assert_eq!(frame.holders(), 1, "let go with the element");
+        // Two large elements in one frame: neither keeps the other alive.
+        let two =
+            postcard::to_allocvec(&(ItemRef { bytes: &bytes, refs: vec![] }, ItemRef { bytes: &bytes, refs: vec![] }))
+                .unwrap();
+        let frame = SharedBytes::from(two);
+        let ctx = CallContext::internal(Arc::clone(&table)).receiving(frame.clone());
+        let (first, second): (ItemRef<'_>, ItemRef<'_>) = args(&frame, "a test").unwrap();
+        let kept = [Element::take_ref(first, &ctx).unwrap(), Element::take_ref(second, &ctx).unwrap()];
+        drop(ctx);
+        assert_eq!(frame.holders(), 1, "both copied");
+        assert!(kept.iter().all(|e| *e.bytes == bytes[..]));
     }
 
     #[test]
