@@ -341,7 +341,7 @@ pub fn decode_exact<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Resu
 /// Encodes `value`; `what` names it in the error.
 pub fn encode<T: Serialize + ?Sized>(value: &T, what: &str) -> Result<Vec<u8>, Error> {
     // Room for the usual small arguments up front, instead of growing from empty.
-    postcard::to_extend(value, Vec::with_capacity(32))
+    crate::wire::append(value, Vec::with_capacity(32))
         .map_err(|e| Error::Encode { what: what.to_owned(), reason: e.to_string() })
 }
 

@@ -58,7 +58,7 @@ struct ConnShared {
     /// The connection's id, unique within a server run.
     id: u64,
     /// Objects to tell when this connection ends, by address (one entry per object).
-    watched: Mutex<HashMap<usize, Weak<dyn ServerObject>>>,
+    watched: Mutex<HashMap<usize, Weak<dyn ServerObject>, IdHashBuilder>>,
     /// References taken for this connection by calls that handed out elements holding
     /// proxies; merged into the connection's own before the reply goes out.
     adopted: Mutex<Vec<(ObjectId, Arc<dyn ServerObject>)>>,
@@ -71,7 +71,7 @@ impl ConnShared {
     fn new(id: u64) -> Arc<ConnShared> {
         Arc::new(ConnShared {
             id,
-            watched: Mutex::new(HashMap::new()),
+            watched: Mutex::new(HashMap::default()),
             adopted: Mutex::new(Vec::new()),
             any_adopted: AtomicBool::new(false),
         })
@@ -148,11 +148,13 @@ enum Aborted {
     Panicked(String),
 }
 
-/// Builds the hasher of a connection's held-object map, looked up on every call:
-/// SipHash cost ~120 instructions there, a tenth of the server's work for a small call.
-/// Object ids are the server's own counters, so the hash need not resist chosen keys
-/// outright; still, a per-map random key and a fold of the product's high bits into the
-/// low bits (which pick the bucket) keep a peer from gathering ids that share a bucket.
+/// Builds the hasher of a connection's maps keyed by numbers: held objects (looked up on
+/// every call), parked and reserved requests (every lock grant), watched objects (every
+/// lock acquire). SipHash cost ~120 instructions a lookup there, a tenth of the server's
+/// work for a small call. Object ids and addresses are the server's own; request ids
+/// are the peer's, so a per-map random key and a fold of the product's high bits into
+/// the low bits (which pick the bucket) keep a peer from gathering ids that share a
+/// bucket.
 #[derive(Clone, Debug)]
 struct IdHashBuilder(u64);
 
@@ -192,6 +194,10 @@ impl std::hash::Hasher for IdHasher {
         let x = (id ^ self.key).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         self.hash = x ^ (x >> 29);
     }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
 }
 
 /// A connection being served.
@@ -206,12 +212,12 @@ pub(crate) struct Connection {
     /// References this connection holds.
     held: HashMap<ObjectId, Held, IdHashBuilder>,
     /// Parked calls, and how to cancel each.
-    parked: HashMap<RequestId, AbortHandle>,
+    parked: HashMap<RequestId, AbortHandle, IdHashBuilder>,
     running: FuturesUnordered<Parked>,
     /// Answered calls that took something, until the client acknowledges them; a
     /// cancel (or the connection's end) undoes them instead. The flag marks grants
     /// (acknowledged late, and released by the connection's end anyway).
-    reserved: HashMap<RequestId, (Undo, bool)>,
+    reserved: HashMap<RequestId, (Undo, bool), IdHashBuilder>,
 }
 
 impl Connection {
@@ -224,9 +230,9 @@ impl Connection {
             peer,
             out: OutQueue::with_capacity(8 * 1024),
             held: HashMap::default(),
-            parked: HashMap::new(),
+            parked: HashMap::default(),
             running: FuturesUnordered::new(),
-            reserved: HashMap::new(),
+            reserved: HashMap::default(),
         }
     }
 

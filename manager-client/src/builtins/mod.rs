@@ -153,14 +153,27 @@ impl<T: DeserializeOwned> ElementReply<Option<T>> for Maybe {
 
 /// Who holds a lock, as the server sees it within this connection: the current tokio
 /// task, or else the current thread — as Python's locks belong to threads.
+///
+/// A thread's id is a small even number it is given on its first call, so it costs a
+/// thread-local read and travels as one or two bytes; a task's is a hash of tokio's
+/// task id, made odd, so the two never meet.
 pub(crate) fn owner_id() -> u64 {
     use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
     match tokio::task::try_id() {
-        Some(task) => ("task", task).hash(&mut h),
-        None => ("thread", std::thread::current().id()).hash(&mut h),
+        Some(task) => {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            task.hash(&mut h);
+            h.finish() | 1
+        }
+        None => THREAD_OWNER.with(|id| *id),
     }
-    h.finish()
+}
+
+/// The next thread's owner id (see [`owner_id`]); ids are never reused.
+static NEXT_THREAD_OWNER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(2);
+
+thread_local! {
+    static THREAD_OWNER: u64 = NEXT_THREAD_OWNER.fetch_add(2, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Declares a built-in proxy and its blocking twin: the structs, `Proxy`,
@@ -435,5 +448,34 @@ impl Client {
         timeout: std::time::Duration,
     ) -> Result<BarrierProxy, Error> {
         self.create_builtin(&(parties, Some(timeout.as_secs_f64()))).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::owner_id;
+
+    /// A thread keeps its owner id and no other thread or task shares it; a task keeps
+    /// its own across awaits, whatever thread runs it.
+    #[test]
+    fn owner_ids_are_per_thread_and_per_task() {
+        let here = owner_id();
+        assert_eq!((here, here % 2), (owner_id(), 0));
+        let other = std::thread::spawn(owner_id).join().unwrap();
+        assert_ne!(other, here);
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+        let (a, b) = rt.block_on(async {
+            let task = || {
+                tokio::spawn(async {
+                    let first = owner_id();
+                    tokio::task::yield_now().await;
+                    (first, owner_id())
+                })
+            };
+            (task().await.unwrap(), task().await.unwrap())
+        });
+        assert_eq!((a.0, b.0), (a.1, b.1), "stable across awaits");
+        assert_ne!(a.0, b.0);
+        assert!(a.0 % 2 == 1 && b.0 % 2 == 1, "tasks never share an id with a thread");
     }
 }

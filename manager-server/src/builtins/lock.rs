@@ -196,7 +196,8 @@ impl Lock {
     /// A granted acquisition as a reply the connection can undo.
     pub(crate) fn granted(self: &Arc<Self>, tenure: u64) -> StepResult {
         let me = Arc::clone(self);
-        let bytes = postcard::to_allocvec(&true).map_err(|e| err(RemoteErrorKind::Protocol, e.to_string()))?;
+        let bytes = manager_proto::Reply::encode(&true, "a grant")
+            .map_err(|e| err(RemoteErrorKind::Protocol, e.to_string()))?;
         Ok(Reply::grant(bytes, Box::new(move || me.undo(tenure))))
     }
 

@@ -90,7 +90,8 @@ impl Semaphore {
     /// A permit granted to `conn`, as a reply the connection can undo.
     fn granted(self: &Arc<Self>, conn: u64) -> StepResult {
         let me = Arc::clone(self);
-        let bytes = postcard::to_allocvec(&true).map_err(|e| err(RemoteErrorKind::Protocol, e.to_string()))?;
+        let bytes = manager_proto::Reply::encode(&true, "a grant")
+            .map_err(|e| err(RemoteErrorKind::Protocol, e.to_string()))?;
         Ok(Reply::grant(
             bytes,
             Box::new(move || {
