@@ -148,13 +148,15 @@ enum Aborted {
     Panicked(String),
 }
 
-/// Builds the hasher of a connection's maps keyed by numbers: held objects (looked up on
-/// every call), parked and reserved requests (every lock grant), watched objects (every
-/// lock acquire). SipHash cost ~120 instructions a lookup there, a tenth of the server's
-/// work for a small call. Object ids and addresses are the server's own; request ids
-/// are the peer's, so a per-map random key and a fold of the product's high bits into
-/// the low bits (which pick the bucket) keep a peer from gathering ids that share a
-/// bucket.
+/// Builds the hasher of a connection's maps keyed by the server's own numbers: held
+/// objects (looked up on every call) and watched objects (every lock acquire). SipHash
+/// cost ~120 instructions a lookup there, a tenth of the server's work for a small call.
+/// Object ids are the server's counters and addresses its allocator's, so the hash need
+/// not resist chosen keys outright; still, a per-map random key and a fold of the
+/// product's high bits into the low bits (which pick the bucket) keep a peer from
+/// gathering ids that share a bucket. Request ids are the peer's to choose: ids that
+/// differ only in their top bits would all land in one bucket here, so the maps keyed
+/// by them keep SipHash.
 #[derive(Clone, Debug)]
 struct IdHashBuilder(u64);
 
@@ -212,12 +214,12 @@ pub(crate) struct Connection {
     /// References this connection holds.
     held: HashMap<ObjectId, Held, IdHashBuilder>,
     /// Parked calls, and how to cancel each.
-    parked: HashMap<RequestId, AbortHandle, IdHashBuilder>,
+    parked: HashMap<RequestId, AbortHandle>,
     running: FuturesUnordered<Parked>,
     /// Answered calls that took something, until the client acknowledges them; a
     /// cancel (or the connection's end) undoes them instead. The flag marks grants
     /// (acknowledged late, and released by the connection's end anyway).
-    reserved: HashMap<RequestId, (Undo, bool), IdHashBuilder>,
+    reserved: HashMap<RequestId, (Undo, bool)>,
 }
 
 impl Connection {
@@ -230,9 +232,9 @@ impl Connection {
             peer,
             out: OutQueue::with_capacity(8 * 1024),
             held: HashMap::default(),
-            parked: HashMap::default(),
+            parked: HashMap::new(),
             running: FuturesUnordered::new(),
-            reserved: HashMap::default(),
+            reserved: HashMap::new(),
         }
     }
 
