@@ -165,7 +165,9 @@ pub(crate) fn owner_id() -> u64 {
             task.hash(&mut h);
             h.finish() | 1
         }
-        None => THREAD_OWNER.with(|id| *id),
+        // While the thread's locals are being torn down its id is gone: 0, which no
+        // thread or task is given, rather than a panic.
+        None => THREAD_OWNER.try_with(|id| *id).unwrap_or(0),
     }
 }
 
