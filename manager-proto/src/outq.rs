@@ -162,13 +162,13 @@ impl OutQueue {
 
     /// Like [`frame_with_body`](Self::frame_with_body), with a body shared with its
     /// other holders (a server's stored element): a large one is written from where it
-    /// lies, never copied, and only dropped here once written.
+    /// lies, never copied, and let go once written.
     ///
     /// ```
     /// use manager_proto::outq::{OWNED_BODY_MIN, OutQueue, SharedBytes};
     /// let stored = SharedBytes::from(vec![7u8; OWNED_BODY_MIN]);
     /// let mut q = OutQueue::default();
-    /// q.frame_with_shared(usize::MAX, |b| b.push(1), &stored, &[2]).unwrap();
+    /// q.frame_with_shared(usize::MAX, |b| b.push(1), stored.clone(), &[2]).unwrap();
     /// assert_eq!(stored.holders(), 2, "queued without a copy");
     /// assert_eq!(q.pending(), 4 + 1 + OWNED_BODY_MIN + 1);
     /// ```
@@ -176,13 +176,13 @@ impl OutQueue {
         &mut self,
         limit: usize,
         head: impl FnOnce(&mut Vec<u8>),
-        body: &SharedBytes,
+        body: SharedBytes,
         trailer: &[u8],
     ) -> Result<(), FrameError> {
         if body.len() < OWNED_BODY_MIN {
-            return self.frame_copied(limit, head, body, trailer);
+            return self.frame_copied(limit, head, &body, trailer);
         }
-        self.frame_with_segment(limit, head, Segment::Shared(body.clone()), trailer)
+        self.frame_with_segment(limit, head, Segment::Shared(body), trailer)
     }
 
     /// Appends a frame of `head`, then a copy of the (small) `body`, then `trailer`, in
@@ -359,8 +359,8 @@ mod tests {
         let small = SharedBytes::from(vec![5u8; 3]);
         for chunk in [1, 7, 4096, usize::MAX] {
             let mut q = OutQueue::default();
-            q.frame_with_shared(usize::MAX, |b| b.push(1), &stored, &[9]).unwrap();
-            q.frame_with_shared(usize::MAX, |b| b.push(2), &small, &[]).unwrap();
+            q.frame_with_shared(usize::MAX, |b| b.push(1), stored.clone(), &[9]).unwrap();
+            q.frame_with_shared(usize::MAX, |b| b.push(2), small.clone(), &[]).unwrap();
             q.frame_with_body(usize::MAX, |b| b.push(3), stored.to_vec(), &[]).unwrap();
             assert_eq!(stored.holders(), 2, "the large one is queued, not copied");
             assert_eq!(small.holders(), 1, "a small one is copied into the buffer");
@@ -374,7 +374,7 @@ mod tests {
             assert_eq!(frames(&wire), vec![first, vec![2, 5, 5, 5], third]);
         }
         let mut q = OutQueue::default();
-        let err = q.frame_with_shared(100, |b| b.push(1), &stored, &[]).unwrap_err();
+        let err = q.frame_with_shared(100, |b| b.push(1), stored.clone(), &[]).unwrap_err();
         assert!(matches!(err, FrameError::TooLarge { .. }));
         assert_eq!((q.pending(), stored.holders()), (0, 1), "refused: nothing kept");
     }

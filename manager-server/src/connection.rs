@@ -362,7 +362,7 @@ impl Connection {
             return;
         }
         if let Some((body, trailer)) = shared {
-            return self.respond_with_shared(id, head, &value, &body, &trailer);
+            return self.respond_with_shared(id, head, &value, body, &trailer);
         }
         let limit = self.shared.config.max_frame;
         let queued = if value.bytes().len() <= manager_proto::Reply::INLINE {
@@ -385,7 +385,7 @@ impl Connection {
         id: RequestId,
         head: Response<'_>,
         value: &manager_proto::Reply,
-        body: &SharedBytes,
+        body: SharedBytes,
         trailer: &[u8],
     ) {
         let limit = self.shared.config.max_frame;
