@@ -12,7 +12,10 @@ use crate::connection::Conn;
 /// Connection settings. `ClientOptions::default()` suits a local network.
 #[derive(Clone, Debug)]
 pub struct ClientOptions {
-    /// Time allowed to open the socket and authenticate. Default 10 s.
+    /// Time allowed to open the socket and authenticate. Default 10 s. While it
+    /// authenticates, the client polls for each of the server's two answers for up to
+    /// 200 µs, yielding the CPU between tries, before it sleeps: a wake-up from another
+    /// core can cost more than the whole exchange.
     pub connect_timeout: Duration,
     /// When the client has sent nothing for this long it pings the server (whose idle
     /// timeout, 60 s by default, drops silent peers); and while calls are waiting and

@@ -151,13 +151,21 @@ impl Stream {
     /// came in time. Raw `recv` calls: the cached readiness would never see data arrive
     /// while we spin.
     pub(crate) fn spin_read(&self, buf: &mut Vec<u8>, spin: Duration) -> io::Result<usize> {
+        self.poll_recv(buf, spin, std::hint::spin_loop)
+    }
+
+    /// Like [`Stream::spin_read`], but gives the CPU to any other runnable thread between
+    /// tries (`sched_yield`), so that a peer sharing this core is not kept waiting.
+    pub(crate) fn yielding_read(&self, buf: &mut Vec<u8>, spin: Duration) -> io::Result<usize> {
+        self.poll_recv(buf, spin, std::thread::yield_now)
+    }
+
+    fn poll_recv(&self, buf: &mut Vec<u8>, spin: Duration, between_tries: fn()) -> io::Result<usize> {
         let deadline = Instant::now() + spin;
         loop {
             reserve(buf);
             match recv(self.fd(), buf, RecvFlags::DONTWAIT) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
-                    std::hint::spin_loop();
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => between_tries(),
                 other => return other,
             }
         }
