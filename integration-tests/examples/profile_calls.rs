@@ -83,10 +83,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for i in 0..n as u32 {
             d.insert(i % keys, i)?;
         }
+        let inserts = start.elapsed();
         for i in 0..n as u32 {
             d.get(&(i % keys))?;
         }
-        println!("{n} dict inserts + gets, {:?} per call", start.elapsed() / (2 * n) as u32);
+        let all = start.elapsed();
+        println!(
+            "{n} dict inserts + gets, {:?} per call ({:?} per insert, {:?} per get)",
+            all / (2 * n) as u32,
+            inserts / n as u32,
+            (all - inserts) / n as u32
+        );
         return stop_if_asked(&client, &args);
     }
     if std::env::var_os("LOCK").is_some() {
