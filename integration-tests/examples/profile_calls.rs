@@ -12,8 +12,10 @@
 //! a 1 MiB value `N` times (the benchmark's 1 MiB workload) and prints MB/s; `CONNECT=1`
 //! connects and authenticates `N` times (async client, as the benchmark does); `LOCK=1`
 //! makes `N` lock acquire + release pairs; `DICT=1` makes `N` dict inserts, then `N`
-//! gets (the benchmark's dict workload; `KEYS=K` cycles through `K` keys instead). With `--stop` the client shuts the server down
-//! when done (incr and `DEPTH` runs), so a profiler around the server writes its data.
+//! gets (the benchmark's dict workload; `KEYS=K` cycles through `K` keys instead).
+//! `SPIN_US=S` sets the blocking client's low-latency poll (`ClientOptions::spin`) to `S` µs.
+//! With `--stop` the client shuts the server down when done (incr and `DEPTH` runs), so a
+//! profiler around the server writes its data.
 
 use integration_tests::{Counter, CounterBlockingProxy};
 use manager_client::blocking::Client;
@@ -61,7 +63,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("{n} connects, {:?} per call", start.elapsed() / n as u32);
         return Ok(());
     }
-    let client = Client::from_env()?;
+    let spin: u64 = std::env::var("SPIN_US").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let options = manager_client::ClientOptions { spin: std::time::Duration::from_micros(spin), ..Default::default() };
+    let client = Client::connect_with(
+        std::env::var("MANAGER_ADDRESS")?.as_str(),
+        manager_client::AuthKey::from_hex(&std::env::var("MANAGER_AUTHKEY")?)?.as_bytes(),
+        &options,
+    )?;
     if std::env::var_os("BULK").is_some() {
         // Each round sets the value the last one got back: no copy of the caller's own.
         let mut payload = manager_client::Bytes::from(vec![7u8; 1 << 20]);
