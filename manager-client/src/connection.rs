@@ -858,9 +858,9 @@ async fn writer(state: Arc<ConnState>) {
 /// How long the client polls for each handshake message before it sleeps, giving the
 /// CPU to any other runnable thread between tries. A sleeping thread woken from another
 /// core costs tens of microseconds on a VM, and a handshake waits twice: polling cut
-/// unpinned connects over unix from about 125 to 75 µs here. A connection does this
-/// once, so the price is at most twice this much CPU per connect; on a shared core the
-/// yields let the server run, and pinned connects were unchanged.
+/// unpinned connects over unix by about a third here (95–115 to 53–81 µs). A
+/// connection does this once, so the price is at most twice this much CPU per connect;
+/// on a shared core the yields let the server run, and pinned connects were unchanged.
 const HANDSHAKE_SPIN: Duration = Duration::from_micros(200);
 
 async fn authenticate(
