@@ -10,6 +10,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// A standalone manager server: hosts dicts, lists, queues, locks and the other
 /// built-in shared types for clients in other processes and on other hosts.
@@ -17,7 +18,9 @@ use std::time::Duration;
 /// Clients connect with the address it prints and the key; objects named with --named
 /// are there from the start (`client.named("jobs")`), others are created by clients.
 /// SIGINT or SIGTERM shuts it down gracefully: calls in flight are answered with a
-/// shutting-down error, Unix socket files are removed.
+/// shutting-down error, Unix socket files are removed. Whatever the server is doing, the
+/// process is gone within the shutdown grace plus a second; a second signal ends it at
+/// once.
 #[derive(Debug, Parser)]
 #[command(name = "manager-server", version)]
 struct Args {
@@ -67,9 +70,19 @@ struct Args {
     #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
     max_frame_size: usize,
 
+    /// Most memory one request may make the server store (the elements one call adds
+    /// to an object, plus a fixed cost per element); default: twice --max-frame-size.
+    #[arg(long, value_name = "BYTES")]
+    max_request_memory: Option<usize>,
+
     /// Seconds a peer has to authenticate before it is dropped.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     handshake_timeout: f64,
+
+    /// Seconds shutdown waits for connections to answer their parked calls and close;
+    /// past it (and one more second) the process exits anyway.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    shutdown_grace: f64,
 
     /// Most parked calls per connection before the server stops reading from it.
     #[arg(long, value_name = "N", default_value_t = 1024)]
@@ -81,6 +94,16 @@ fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let grace = Duration::from_secs_f64(if args.shutdown_grace.is_finite() {
+        args.shutdown_grace.clamp(0.0, 3600.0)
+    } else {
+        5.0
+    });
+    let stop = CancellationToken::new();
+    if let Err(e) = watch_signals(stop.clone(), grace) {
+        eprintln!("manager-server: cannot watch signals: {e}");
+        return ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -88,7 +111,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args)) {
+    let outcome = runtime.block_on(run(args, stop, grace));
+    // A call that never yields would keep a worker thread busy for ever, and dropping
+    // the runtime would wait for it: leave such a thread behind, the process is ending.
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("manager-server: {e}");
@@ -97,7 +124,39 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Args) -> Result<(), String> {
+/// Watches SIGINT and SIGTERM on a thread of its own, with its own small runtime, so a
+/// signal is heard however busy the server's threads are. The first one cancels `stop`
+/// (a graceful shutdown); if the process is still running `grace` and a second later,
+/// or at a second signal, it exits.
+fn watch_signals(stop: CancellationToken, grace: Duration) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    // Registered before the server starts, so no signal in between is missed.
+    let (mut term, mut int) = rt.block_on(async {
+        Ok::<_, std::io::Error>((signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?))
+    })?;
+    std::thread::Builder::new().name("signals".into()).spawn(move || {
+        rt.block_on(async move {
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            tracing::info!("{name}: shutting down");
+            stop.cancel();
+            tokio::select! {
+                () = tokio::time::sleep(grace + Duration::from_secs(1)) => {
+                    tracing::error!("still running {grace:?} after {name}: exiting without finishing the shutdown");
+                }
+                _ = term.recv() => tracing::warn!("SIGTERM again: exiting now"),
+                _ = int.recv() => tracing::warn!("SIGINT again: exiting now"),
+            }
+            std::process::exit(1);
+        });
+    })?;
+    Ok(())
+}
+
+async fn run(args: Args, stop: CancellationToken, grace: Duration) -> Result<(), String> {
     let mut addresses: Vec<Address> = Vec::new();
     for l in &args.listen {
         addresses.push(l.parse::<Address>().map_err(|e| e.to_string())?);
@@ -123,7 +182,11 @@ async fn run(args: Args) -> Result<(), String> {
         .max_connections(args.max_connections)
         .max_frame_size(args.max_frame_size)
         .max_in_flight(args.max_in_flight)
+        .shutdown_grace(grace)
         .handshake_timeout(Duration::from_secs_f64(args.handshake_timeout.max(0.001)));
+    if let Some(bytes) = args.max_request_memory {
+        builder = builder.max_request_memory(bytes);
+    }
     for a in &addresses {
         builder = builder.listen(a);
     }
@@ -139,11 +202,8 @@ async fn run(args: Args) -> Result<(), String> {
         }
         let _ = out.flush();
     }
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
-        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        () = stop.cancelled() => {}
         () = server.stopped() => tracing::info!("shutdown requested by a client"),
     }
     server.shutdown().await;
