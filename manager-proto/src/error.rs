@@ -56,12 +56,15 @@ pub enum RemoteErrorKind {
     /// A lock or condition was used by a client that does not hold it (Python's
     /// `RuntimeError` for releasing an un-acquired lock).
     NotOwner,
+    /// A number would leave its type's range: a counter past its maximum, a size that
+    /// does not fit (Python's `OverflowError`). Nothing was changed.
+    Overflow,
     /// A kind this client does not know, by its number.
     Other(u32),
 }
 
 impl RemoteErrorKind {
-    const TABLE: [(u32, RemoteErrorKind); 21] = [
+    const TABLE: [(u32, RemoteErrorKind); 22] = [
         (1, RemoteErrorKind::NotExposed),
         (2, RemoteErrorKind::NoSuchObject),
         (3, RemoteErrorKind::NoSuchType),
@@ -83,6 +86,7 @@ impl RemoteErrorKind {
         (25, RemoteErrorKind::IndexOutOfRange),
         (26, RemoteErrorKind::InvalidValue),
         (27, RemoteErrorKind::NotOwner),
+        (28, RemoteErrorKind::Overflow),
     ];
 
     /// The kind's number on the wire.

@@ -28,6 +28,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::task::Poll;
 use std::time::Duration;
 
+use crate::limits::Limits;
 use crate::liveness::Stop;
 use crate::object::{ServerObject, Step, StepResult, Undo};
 use crate::server::Shared;
@@ -51,6 +52,8 @@ pub(crate) struct CallContext {
     /// the receive buffer: a large element in its arguments is stored as its part of
     /// the frame instead of being copied out (see [`CallContext::received_part`]).
     received: Option<SharedBytes>,
+    /// What one request may make the server allocate.
+    limits: Limits,
 }
 
 /// The part of a connection that calls (parked ones too) reach.
@@ -81,13 +84,18 @@ impl ConnShared {
 impl CallContext {
     /// The context of the server itself (connection 0), for objects it creates at
     /// start-up.
-    pub(crate) fn internal(table: Arc<Table>) -> CallContext {
-        CallContext { conn: ConnShared::new(0), table, received: None }
+    pub(crate) fn internal(table: Arc<Table>, limits: Limits) -> CallContext {
+        CallContext { conn: ConnShared::new(0), table, received: None, limits }
     }
 
     /// The calling connection's id.
     pub(crate) fn connection(&self) -> u64 {
         self.conn.id
+    }
+
+    /// What one request may make the server allocate.
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// The object table.
@@ -225,10 +233,11 @@ pub(crate) struct Connection {
 impl Connection {
     pub(crate) fn new(stream: Stream, shared: Arc<Shared>, id: u64, peer: String) -> Self {
         let table = Arc::clone(&shared.table);
+        let limits = shared.config.limits();
         Connection {
             stream,
             shared,
-            ctx: CallContext { conn: ConnShared::new(id), table, received: None },
+            ctx: CallContext { conn: ConnShared::new(id), table, received: None, limits },
             peer,
             out: OutQueue::with_capacity(8 * 1024),
             held: HashMap::default(),

@@ -41,6 +41,7 @@
 mod builtins;
 mod child;
 mod connection;
+mod limits;
 mod liveness;
 mod object;
 mod registry;

@@ -22,6 +22,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::ServerError;
 use crate::connection::Connection;
+use crate::limits::Limits;
 use crate::object::{ServerObject, UserObject};
 use crate::registry::Registry;
 use crate::stream::Stream;
@@ -50,6 +51,16 @@ pub(crate) struct Config {
     /// Low-latency mode: after answering, read again for this long before sleeping
     /// (default zero: off). Costs a core while it spins.
     pub(crate) busy_poll: Duration,
+    /// The most memory one request may make the server store (default: twice
+    /// `max_frame`).
+    pub(crate) max_request_memory: Option<usize>,
+}
+
+impl Config {
+    /// What one request may make the server allocate.
+    pub(crate) fn limits(&self) -> Limits {
+        Limits::new(self.max_frame, self.max_request_memory)
+    }
 }
 
 impl Default for Config {
@@ -63,6 +74,7 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(60),
             busy_poll: Duration::ZERO,
+            max_request_memory: None,
         }
     }
 }
@@ -293,6 +305,19 @@ impl ServerBuilder {
         self
     }
 
+    /// The most memory one request may make the server store: the elements one call
+    /// adds to an object (`extend`, `update`, `repeat`, a constructor's contents),
+    /// counted as their encoded bytes plus about 80 bytes per element. A call over it
+    /// gets a `LimitExceeded` error and changes nothing; it is checked as elements are
+    /// decoded, before they are stored, so a small request cannot make the server
+    /// allocate gigabytes (`list.repeat(2**24)`). Default: twice the max frame size
+    /// (128 MiB), room for a full frame of small elements. Objects still grow by many
+    /// requests: this bounds amplification, not an object's size.
+    pub fn max_request_memory(mut self, bytes: usize) -> Self {
+        self.config.max_request_memory = Some(bytes);
+        self
+    }
+
     /// Most simultaneous connections. Default 4096. Beyond it a new connection is told
     /// why and closed.
     pub fn max_connections(mut self, n: usize) -> Self {
@@ -380,7 +405,7 @@ impl ServerBuilder {
             authkey,
             watches: Arc::default(),
         });
-        let ctx = crate::connection::CallContext::internal(Arc::clone(&shared.table));
+        let ctx = crate::connection::CallContext::internal(Arc::clone(&shared.table), shared.config.limits());
         let mut named = self.named;
         for (name, builtin) in self.named_builtins {
             let (type_id, args) = builtin.constructor();

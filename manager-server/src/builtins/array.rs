@@ -4,7 +4,8 @@ use manager_proto::element::ItemRef;
 use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::{Arc, Mutex};
 
-use super::list::{index, slice_positions};
+use super::budget::{Budgeted, decode_within};
+use super::seq::{Slice, at, at_mut};
 use super::{Element, args, encode, err, lock, methods, ready, resolve};
 use crate::connection::CallContext;
 use crate::object::{ServerObject, Step, StepResult};
@@ -26,7 +27,7 @@ pub(crate) struct Array {
 
 impl Array {
     pub(crate) fn create(bytes: &[u8], ctx: &CallContext) -> Result<Array, RemoteError> {
-        let (items,): (Vec<Item>,) = args(bytes, "Array()")?;
+        let (Budgeted(items),): (Budgeted<Item>,) = decode_within(bytes, "Array()", ctx.limits())?;
         Ok(Array { items: Mutex::new(Element::take_all(items, ctx)?) })
     }
 
@@ -38,15 +39,13 @@ impl Array {
             }
             m::GET => {
                 let (i,): (i64,) = args(bytes, "Array.get")?;
-                let items = lock(&self.items);
-                items[index(items.len(), i, "array")?].reply(ctx)
+                at(&lock(&self.items), i, "array")?.reply(ctx)
             }
             m::SET => {
                 let (i, item): (i64, ItemRef<'_>) = args(bytes, "Array.set")?;
                 let new = Element::take_ref(item, ctx)?;
                 let mut items = lock(&self.items);
-                let at = index(items.len(), i, "array assignment")?;
-                let old = std::mem::replace(&mut items[at], new);
+                let old = std::mem::replace(at_mut(&mut items, i, "array assignment")?, new);
                 drop(items);
                 drop(old);
                 encode(&())
@@ -54,28 +53,30 @@ impl Array {
             m::SLICE => {
                 let (start, stop, step): (Option<i64>, Option<i64>, Option<i64>) = args(bytes, "Array.slice")?;
                 let items = lock(&self.items);
-                let positions = slice_positions(items.len(), start, stop, step)?;
-                encode(&Element::to_items(positions.iter().map(|&p| &items[p]), ctx)?)
+                let slice = Slice::new(items.len(), start, stop, step)?;
+                encode(&Element::to_items(slice.of(&items), ctx, "Array.slice")?)
             }
             m::SET_SLICE => {
-                let (start, stop, step, new): (Option<i64>, Option<i64>, Option<i64>, Vec<Item>) =
-                    args(bytes, "Array.set_slice")?;
-                let mut new = Element::take_all(new, ctx)?;
+                let (start, stop, step, Budgeted(new)): (Option<i64>, Option<i64>, Option<i64>, Budgeted<Item>) =
+                    decode_within(bytes, "Array.set_slice", ctx.limits())?;
+                let new = Element::take_all(new, ctx)?;
                 let mut items = lock(&self.items);
-                let positions = slice_positions(items.len(), start, stop, step)?;
-                if positions.len() != new.len() {
+                let slice = Slice::new(items.len(), start, stop, step)?;
+                if slice.len() != new.len() {
                     return Err(err(
                         RemoteErrorKind::InvalidValue,
                         format!(
                             "an Array's length cannot change: the slice has {} elements, {} were given",
-                            positions.len(),
+                            slice.len(),
                             new.len()
                         ),
                     ));
                 }
                 let mut old = Vec::with_capacity(new.len());
-                for (p, e) in positions.into_iter().zip(new.drain(..)) {
-                    old.push(std::mem::replace(&mut items[p], e));
+                for (p, e) in slice.positions().zip(new) {
+                    if let Some(slot) = items.get_mut(p) {
+                        old.push(std::mem::replace(slot, e));
+                    }
                 }
                 drop(items);
                 drop(old);
@@ -83,7 +84,7 @@ impl Array {
             }
             m::SNAPSHOT => {
                 let () = args(bytes, "Array.snapshot")?;
-                encode(&Element::to_items(lock(&self.items).iter(), ctx)?)
+                encode(&Element::to_items(lock(&self.items).iter(), ctx, "Array.snapshot")?)
             }
             _ => Err(err(RemoteErrorKind::NotExposed, "unknown Array method")),
         }
@@ -100,7 +101,7 @@ impl ServerObject for Array {
     }
 
     fn value_copy(self: Arc<Self>, ctx: &CallContext) -> Step {
-        ready(Element::to_items(lock(&self.items).iter(), ctx).and_then(|items| encode(&items)))
+        ready(Element::to_items(lock(&self.items).iter(), ctx, "the Array's value").and_then(|items| encode(&items)))
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {

@@ -8,11 +8,11 @@
 use manager_proto::{MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::oneshot;
 
+use super::waiters::{Outcome, Ticket, Wait, WaitQueue, Waiters};
 use super::{args, encode, err, lock, methods, timeout};
 use crate::connection::CallContext;
-use crate::object::{ServerObject, Step, StepResult};
+use crate::object::{ServerObject, Step};
 
 pub(crate) const TYPE_ID: &str = manager_proto::builtin::BARRIER;
 
@@ -25,26 +25,22 @@ methods! {
     BROKEN = "broken",
 }
 
-struct Waiter {
-    id: u64,
-    index: u64,
-    /// Ok when the barrier trips, Err when it breaks.
-    done: oneshot::Sender<Result<(), ()>>,
-}
+/// What a waiter gets: its arrival index when the barrier trips, or `Err` when it
+/// breaks.
+pub(crate) type Passage = Result<u64, ()>;
 
 struct State {
     parties: u64,
-    waiting: Vec<Waiter>,
+    /// Those waiting, in arrival order: a waiter's index is its place when the barrier
+    /// trips (one that left moves the later ones up).
+    waiting: Waiters<(), Passage>,
     broken: bool,
-    next_id: u64,
 }
 
 impl State {
     fn break_barrier(&mut self) {
         self.broken = true;
-        for w in self.waiting.drain(..) {
-            let _ = w.done.send(Err(()));
-        }
+        self.waiting.grant_all(|_, ()| Err(()));
     }
 }
 
@@ -65,7 +61,7 @@ impl Barrier {
         }
         Ok(Barrier {
             default_timeout: timeout(t, "Barrier()")?,
-            state: Mutex::new(State { parties, waiting: Vec::new(), broken: false, next_id: 0 }),
+            state: Mutex::new(State { parties, waiting: Waiters::default(), broken: false }),
         })
     }
 
@@ -79,69 +75,36 @@ impl Barrier {
             return Step::Ready(Err(broken()));
         }
         let index = st.waiting.len() as u64;
-        if index + 1 == st.parties {
+        if st.parties.checked_sub(index) == Some(1) {
             // The last arrival trips the barrier for everyone.
-            for w in st.waiting.drain(..) {
-                let _ = w.done.send(Ok(()));
-            }
+            st.waiting.grant_all(|n, ()| Ok(n));
             return Step::Ready(encode(&index));
         }
-        let (tx, rx) = oneshot::channel();
-        st.next_id += 1;
-        let id = st.next_id;
-        st.waiting.push(Waiter { id, index, done: tx });
+        let wait = Wait::new(Arc::clone(&self), st.waiting.push(()));
         drop(st);
-        let mut guard = Guard { barrier: self, id, rx };
         Step::Pending(Box::pin(async move {
-            let outcome = match limit {
-                None => Some((&mut guard.rx).await),
-                Some(d) => tokio::time::timeout(d, &mut guard.rx).await.ok(),
-            };
-            let result: StepResult = match outcome {
-                Some(Ok(Ok(()))) => encode(&index),
-                Some(_) => Err(broken()),
-                None => {
-                    // Timed out: the barrier breaks for everyone (Python's semantics),
-                    // unless it tripped in the same instant.
-                    let mut st = lock(&guard.barrier.state);
-                    if st.waiting.iter().any(|w| w.id == id) {
-                        st.waiting.retain(|w| w.id != id);
-                        st.break_barrier();
-                        Err(broken())
-                    } else {
-                        drop(st);
-                        match guard.rx.try_recv() {
-                            Ok(Ok(())) => encode(&index),
-                            _ => Err(broken()),
-                        }
-                    }
+            match wait.until(limit).await {
+                Outcome::Granted(Ok(index)) => encode(&index),
+                Outcome::Granted(Err(())) | Outcome::Refused => Err(broken()),
+                Outcome::TimedOut => {
+                    // It has left the queue; the barrier breaks for everyone (Python's
+                    // semantics).
+                    lock(&self.state).break_barrier();
+                    Err(broken())
                 }
-            };
-            drop(guard);
-            result
+            }
         }))
     }
 }
 
-/// A waiter; cancelled before the barrier trips, it leaves (without breaking it).
-struct Guard {
-    barrier: Arc<Barrier>,
-    id: u64,
-    rx: oneshot::Receiver<Result<(), ()>>,
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let mut st = lock(&self.barrier.state);
-        let id = self.id;
-        if let Some(at) = st.waiting.iter().position(|w| w.id == id) {
-            st.waiting.remove(at);
-            // Later arrivals move up one place.
-            for (i, w) in st.waiting.iter_mut().enumerate() {
-                w.index = i as u64;
-            }
-        }
+/// A waiter cancelled before the barrier trips leaves (without breaking it); one
+/// cancelled after has nothing to give back.
+impl WaitQueue<Passage> for Barrier {
+    fn withdraw(&self, ticket: Ticket) {
+        lock(&self.state).waiting.remove(ticket);
     }
+
+    fn give_back(&self, _: Passage) {}
 }
 
 impl ServerObject for Barrier {

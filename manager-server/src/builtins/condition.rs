@@ -7,11 +7,10 @@
 //! after being notified passes its notification on.
 
 use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use tokio::sync::oneshot;
 
 use super::lock::{Lock, Owner, owner_of};
+use super::waiters::{Outcome, Ticket, Wait, WaitQueue, Waiters};
 use super::{Refs, args, encode, err, lock, methods, timeout};
 use crate::connection::CallContext;
 use crate::object::{ServerObject, Step};
@@ -26,11 +25,14 @@ methods! {
     NOTIFY_ALL = "notify_all",
 }
 
+/// A notification handed to a waiter.
+pub(crate) struct Notified;
+
 pub(crate) struct Condition {
     lock: Arc<Lock>,
     /// The reference that keeps a client-given lock alive while this condition uses it.
     _lock_ref: Refs,
-    waiters: Mutex<VecDeque<oneshot::Sender<()>>>,
+    waiters: Mutex<Waiters<(), Notified>>,
 }
 
 impl Condition {
@@ -51,20 +53,18 @@ impl Condition {
                 (lock, refs)
             }
         };
-        Ok(Condition { lock, _lock_ref: lock_ref, waiters: Mutex::new(VecDeque::new()) })
+        Ok(Condition { lock, _lock_ref: lock_ref, waiters: Mutex::new(Waiters::default()) })
     }
 
+    /// Wakes up to `n` waiters (all for `None`): O(waiters woken), whatever `n`.
     fn notify(&self, owner: Owner, n: Option<u64>) -> Result<(), RemoteError> {
         if !self.lock.owned_by(owner) {
             return Err(err(RemoteErrorKind::NotOwner, "cannot notify on un-acquired lock"));
         }
         let mut waiters = lock(&self.waiters);
-        let mut left = n.unwrap_or(u64::MAX);
-        while left > 0 {
-            let Some(w) = waiters.pop_front() else { break };
-            if w.send(()).is_ok() {
-                left -= 1;
-            }
+        let woken = n.map_or(waiters.len(), |n| usize::try_from(n).unwrap_or(usize::MAX).min(waiters.len()));
+        for _ in 0..woken {
+            waiters.grant_oldest(|()| Notified);
         }
         Ok(())
     }
@@ -77,31 +77,20 @@ impl Condition {
         if !self.lock.owned_by(owner) {
             return Step::Ready(Err(err(RemoteErrorKind::NotOwner, "cannot wait on un-acquired lock")));
         }
-        let (tx, rx) = oneshot::channel();
-        lock(&self.waiters).push_back(tx);
+        // Queued before the lock is released, so a notify right after cannot be missed.
+        let ticket = lock(&self.waiters).push(());
+        let wait = Wait::new(Arc::clone(&self), ticket);
         let depth = match self.lock.release_all(owner) {
             Ok(depth) => depth,
             Err(e) => return Step::Ready(Err(e)),
         };
-        let mut guard = WaitGuard { cond: self, rx };
         Step::Pending(Box::pin(async move {
-            let notified = match limit {
-                None => (&mut guard.rx).await.is_ok(),
-                Some(d) => match tokio::time::timeout(d, &mut guard.rx).await {
-                    Ok(r) => r.is_ok(),
-                    Err(_) => {
-                        guard.rx.close();
-                        guard.rx.try_recv().is_ok()
-                    }
-                },
-            };
-            let cond = Arc::clone(&guard.cond);
-            drop(guard);
+            let notified = matches!(wait.until(limit).await, Outcome::Granted(Notified));
             // Take the lock back before answering, as Python's wait does.
-            let relock = Arc::clone(&cond.lock);
+            let relock = Arc::clone(&self.lock);
             let tenure = relock.acquire_wait(owner, None).await.unwrap_or_default();
-            cond.lock.set_count(tenure, depth);
-            let reply = cond.lock.granted(tenure)?;
+            self.lock.set_count(tenure, depth);
+            let reply = self.lock.granted(tenure)?;
             // The reply says whether we were notified; the undo (if the caller is gone)
             // releases the lock we took back for it.
             Ok(crate::object::Reply { bytes: encode(&notified)?.bytes, ..reply })
@@ -109,23 +98,14 @@ impl Condition {
     }
 }
 
-/// A waiter; cancelled after a notification, it passes the notification on.
-struct WaitGuard {
-    cond: Arc<Condition>,
-    rx: oneshot::Receiver<()>,
-}
+impl WaitQueue<Notified> for Condition {
+    fn withdraw(&self, ticket: Ticket) {
+        lock(&self.waiters).remove(ticket);
+    }
 
-impl Drop for WaitGuard {
-    fn drop(&mut self) {
-        self.rx.close();
-        if self.rx.try_recv().is_ok() {
-            let mut waiters = lock(&self.cond.waiters);
-            while let Some(w) = waiters.pop_front() {
-                if w.send(()).is_ok() {
-                    break;
-                }
-            }
-        }
+    /// A waiter cancelled after its notification passes it on.
+    fn give_back(&self, Notified: Notified) {
+        lock(&self.waiters).grant_oldest(|()| Notified);
     }
 }
 

@@ -5,6 +5,7 @@ use manager_proto::element::ItemRef;
 use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::{Arc, Mutex};
 
+use super::budget::{self, Budgeted, decode_within};
 use super::{Element, Refs, args, encode, err, lock, methods, ready, resolve};
 use crate::connection::CallContext;
 use crate::object::{ServerObject, Step, StepResult};
@@ -37,10 +38,11 @@ struct Entry {
 
 pub(crate) struct Dict {
     /// By key encoding, in insertion order.
-    map: Mutex<IndexMap<Vec<u8>, Entry>>,
+    map: Mutex<Map>,
 }
 
 type Pairs = Vec<(Item, Item)>;
+type Map = IndexMap<Vec<u8>, Entry>;
 
 fn missing() -> RemoteError {
     err(RemoteErrorKind::KeyNotFound, "the key is not in the dict")
@@ -48,7 +50,7 @@ fn missing() -> RemoteError {
 
 impl Dict {
     pub(crate) fn create(bytes: &[u8], ctx: &CallContext) -> Result<Dict, RemoteError> {
-        let (pairs,): (Pairs,) = args(bytes, "dict()")?;
+        let (Budgeted(pairs),): (Budgeted<(Item, Item)>,) = decode_within(bytes, "dict()", ctx.limits())?;
         let dict = Dict { map: Mutex::new(IndexMap::new()) };
         dict.update(pairs, ctx)?;
         Ok(dict)
@@ -72,7 +74,17 @@ impl Dict {
         Ok(Item { bytes: key.to_vec(), refs: entry.key_refs.ids().to_vec() })
     }
 
-    fn pairs(map: &IndexMap<Vec<u8>, Entry>, ctx: &CallContext) -> Result<Pairs, RemoteError> {
+    /// Every entry as sent to the caller; `what` names the call, for the error when
+    /// they would not fit in one reply (checked before any is copied).
+    fn pairs(map: &Map, ctx: &CallContext, what: &str) -> Result<Pairs, RemoteError> {
+        let mut size: usize = 10;
+        for (k, e) in map {
+            let key_len = k.len().saturating_add(10).saturating_add(e.key_refs.ids().len().saturating_mul(10));
+            size = size.saturating_add(key_len).saturating_add(e.value.encoded_len());
+            if size > ctx.limits().max_reply {
+                return Err(budget::too_large(what, ctx.limits()));
+            }
+        }
         map.iter().map(|(k, e)| Ok((Self::key_item(k, e, ctx)?, e.value.to_item(ctx)?))).collect()
     }
 
@@ -134,19 +146,27 @@ impl Dict {
             m::KEYS => {
                 let () = args(bytes, "dict.keys")?;
                 let map = lock(&self.map);
+                let size = map.iter().fold(10usize, |sum, (k, e)| {
+                    sum.saturating_add(k.len())
+                        .saturating_add(10)
+                        .saturating_add(e.key_refs.ids().len().saturating_mul(10))
+                });
+                if size > ctx.limits().max_reply {
+                    return Err(budget::too_large("dict.keys", ctx.limits()));
+                }
                 let keys = map.iter().map(|(k, e)| Self::key_item(k, e, ctx)).collect::<Result<Vec<_>, _>>()?;
                 encode(&keys)
             }
             m::VALUES => {
                 let () = args(bytes, "dict.values")?;
-                encode(&Element::to_items(lock(&self.map).values().map(|e| &e.value), ctx)?)
+                encode(&Element::to_items(lock(&self.map).values().map(|e| &e.value), ctx, "dict.values")?)
             }
             m::ITEMS => {
                 let () = args(bytes, "dict.items")?;
-                encode(&Self::pairs(&lock(&self.map), ctx)?)
+                encode(&Self::pairs(&lock(&self.map), ctx, "dict.items")?)
             }
             m::UPDATE => {
-                let (pairs,): (Pairs,) = args(bytes, "dict.update")?;
+                let (Budgeted(pairs),): (Budgeted<(Item, Item)>,) = decode_within(bytes, "dict.update", ctx.limits())?;
                 self.update(pairs, ctx)?;
                 encode(&())
             }
@@ -158,9 +178,11 @@ impl Dict {
             }
             m::MERGED => {
                 // `self | other`: a new mapping; this dict is unchanged.
-                let (other,): (Pairs,) = args(bytes, "dict.merged")?;
-                let mut out: IndexMap<Vec<u8>, (Item, Item)> =
-                    Self::pairs(&lock(&self.map), ctx)?.into_iter().map(|(k, v)| (k.bytes.clone(), (k, v))).collect();
+                let (Budgeted(other),): (Budgeted<(Item, Item)>,) = decode_within(bytes, "dict.merged", ctx.limits())?;
+                let mut out: IndexMap<Vec<u8>, (Item, Item)> = Self::pairs(&lock(&self.map), ctx, "dict.merged")?
+                    .into_iter()
+                    .map(|(k, v)| (k.bytes.clone(), (k, v)))
+                    .collect();
                 for (k, v) in other {
                     // Items from the caller go back as they came: take references for them.
                     let k = Element::take(k, ctx)?;
@@ -185,7 +207,7 @@ impl ServerObject for Dict {
     }
 
     fn value_copy(self: Arc<Self>, ctx: &CallContext) -> Step {
-        ready(Self::pairs(&lock(&self.map), ctx).and_then(|p| encode(&p)))
+        ready(Self::pairs(&lock(&self.map), ctx, "the dict's value").and_then(|p| encode(&p)))
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {

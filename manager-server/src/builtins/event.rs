@@ -1,10 +1,10 @@
 //! `Event`: a flag waiters block on until it is set.
 
 use manager_proto::{MethodRef, RemoteError, RemoteErrorKind};
-use std::sync::Arc;
-use tokio::sync::watch;
+use std::sync::{Arc, Mutex};
 
-use super::{args, encode, err, methods, timeout};
+use super::waiters::{Outcome, Ticket, Wait, WaitQueue, Waiters};
+use super::{args, encode, err, lock, methods, timeout};
 use crate::connection::CallContext;
 use crate::object::{ServerObject, Step};
 
@@ -17,15 +17,54 @@ methods! {
     WAIT = "wait",
 }
 
+/// What a waiter is told: the flag was set.
+pub(crate) struct WasSet;
+
+#[derive(Default)]
+struct State {
+    set: bool,
+    waiters: Waiters<(), WasSet>,
+}
+
 pub(crate) struct Event {
-    flag: watch::Sender<bool>,
+    state: Mutex<State>,
 }
 
 impl Event {
     pub(crate) fn create(bytes: &[u8], _ctx: &CallContext) -> Result<Event, RemoteError> {
         let () = args(bytes, "Event()")?;
-        Ok(Event { flag: watch::Sender::new(false) })
+        Ok(Event { state: Mutex::new(State::default()) })
     }
+
+    fn is_set(&self) -> bool {
+        lock(&self.state).set
+    }
+
+    fn wait(self: Arc<Self>, bytes: &[u8]) -> Step {
+        let limit = match args::<(Option<f64>,)>(bytes, "wait").and_then(|(t,)| timeout(t, "wait")) {
+            Ok(l) => l,
+            Err(e) => return Step::Ready(Err(e)),
+        };
+        let mut st = lock(&self.state);
+        if st.set {
+            return Step::Ready(encode(&true));
+        }
+        let wait = Wait::new(Arc::clone(&self), st.waiters.push(()));
+        drop(st);
+        Step::Pending(Box::pin(async move {
+            let was_set = matches!(wait.until(limit).await, Outcome::Granted(WasSet));
+            // Python's wait returns the flag as it is when the wait ends.
+            encode(&(was_set || self.is_set()))
+        }))
+    }
+}
+
+impl WaitQueue<WasSet> for Event {
+    fn withdraw(&self, ticket: Ticket) {
+        lock(&self.state).waiters.remove(ticket);
+    }
+
+    fn give_back(&self, WasSet: WasSet) {}
 }
 
 impl ServerObject for Event {
@@ -39,40 +78,24 @@ impl ServerObject for Event {
             Err(e) => return Step::Ready(Err(e)),
         };
         match id {
-            m::IS_SET => Step::Ready(args::<()>(bytes, "is_set").and_then(|()| encode(&*self.flag.borrow()))),
+            m::IS_SET => Step::Ready(args::<()>(bytes, "is_set").and_then(|()| encode(&self.is_set()))),
             m::SET => Step::Ready(args::<()>(bytes, "set").and_then(|()| {
-                self.flag.send_replace(true);
+                let mut st = lock(&self.state);
+                st.set = true;
+                st.waiters.grant_all(|_, ()| WasSet);
                 encode(&())
             })),
             m::CLEAR => Step::Ready(args::<()>(bytes, "clear").and_then(|()| {
-                self.flag.send_replace(false);
+                lock(&self.state).set = false;
                 encode(&())
             })),
-            m::WAIT => {
-                let limit = match args::<(Option<f64>,)>(bytes, "wait").and_then(|(t,)| timeout(t, "wait")) {
-                    Ok(l) => l,
-                    Err(e) => return Step::Ready(Err(e)),
-                };
-                if *self.flag.borrow() {
-                    return Step::Ready(encode(&true));
-                }
-                let mut rx = self.flag.subscribe();
-                Step::Pending(Box::pin(async move {
-                    let set = async { rx.wait_for(|set| *set).await.is_ok() };
-                    let was_set = match limit {
-                        None => set.await,
-                        Some(d) => tokio::time::timeout(d, set).await.unwrap_or(false),
-                    };
-                    // Python's wait returns the flag as it is when the wait ends.
-                    encode(&(was_set || *self.flag.borrow()))
-                }))
-            }
+            m::WAIT => self.wait(bytes),
             _ => Step::Ready(Err(err(RemoteErrorKind::NotExposed, "unknown Event method"))),
         }
     }
 
     fn value_copy(self: Arc<Self>, _ctx: &CallContext) -> Step {
-        Step::Ready(encode(&*self.flag.borrow()))
+        Step::Ready(encode(&self.is_set()))
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {

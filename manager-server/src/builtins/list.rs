@@ -5,6 +5,8 @@ use manager_proto::element::ItemRef;
 use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::{Arc, Mutex};
 
+use super::budget::{self, Budgeted, decode_within};
+use super::seq::{Slice, at, at_mut, index, insertion_point};
 use super::{Element, args, encode, err, lock, methods, ready, resolve};
 use crate::connection::CallContext;
 use crate::object::{ServerObject, Step, StepResult};
@@ -39,63 +41,25 @@ methods! {
 struct State {
     items: Vec<Element>,
     /// Bumped by every change: a client that sorts a snapshot stores the result only if
-    /// nothing changed meanwhile.
+    /// nothing changed meanwhile. Wraps after 2^64 changes, which is as good as never.
     version: u64,
+}
+
+impl State {
+    fn changed(&mut self) {
+        self.version = self.version.wrapping_add(1);
+    }
 }
 
 pub(crate) struct List {
     state: Mutex<State>,
 }
 
-fn out_of_range(what: &str) -> RemoteError {
-    err(RemoteErrorKind::IndexOutOfRange, format!("{what} index out of range"))
-}
-
-/// A Python index into a sequence of `len`: negative counts from the end.
-pub(crate) fn index(len: usize, i: i64, what: &str) -> Result<usize, RemoteError> {
-    let len = len as i64;
-    let i = if i < 0 { i + len } else { i };
-    if (0..len).contains(&i) { Ok(i as usize) } else { Err(out_of_range(what)) }
-}
-
-/// The positions `seq[start:stop:step]` selects in a sequence of `len` (Python's
-/// `slice.indices`).
-pub(crate) fn slice_positions(
-    len: usize,
-    start: Option<i64>,
-    stop: Option<i64>,
-    step: Option<i64>,
-) -> Result<Vec<usize>, RemoteError> {
-    let step = step.unwrap_or(1);
-    if step == 0 {
-        return Err(err(RemoteErrorKind::InvalidValue, "slice step cannot be zero"));
-    }
-    let len = len as i64;
-    let clamp = |v: Option<i64>, default: i64, lo: i64, hi: i64| match v {
-        None => default,
-        Some(v) if v < 0 => (v + len).max(lo),
-        Some(v) => v.min(hi),
-    };
-    let mut out = Vec::new();
-    if step > 0 {
-        let (mut i, stop) = (clamp(start, 0, 0, len), clamp(stop, len, 0, len));
-        while i < stop {
-            out.push(i as usize);
-            i += step;
-        }
-    } else {
-        let (mut i, stop) = (clamp(start, len - 1, -1, len - 1), clamp(stop, -1, -1, len - 1));
-        while i > stop {
-            out.push(i as usize);
-            i += step;
-        }
-    }
-    Ok(out)
-}
+type Bounds = (Option<i64>, Option<i64>, Option<i64>);
 
 impl List {
     pub(crate) fn create(bytes: &[u8], ctx: &CallContext) -> Result<List, RemoteError> {
-        let (items,): (Vec<Item>,) = args(bytes, "list()")?;
+        let (Budgeted(items),): (Budgeted<Item>,) = decode_within(bytes, "list()", ctx.limits())?;
         Ok(List { state: Mutex::new(State { items: Element::take_all(items, ctx)?, version: 0 }) })
     }
 
@@ -103,16 +67,14 @@ impl List {
         match id {
             m::GET => {
                 let (i,): (i64,) = args(bytes, "list.get")?;
-                let st = lock(&self.state);
-                st.items[index(st.items.len(), i, "list")?].reply(ctx)
+                at(&lock(&self.state).items, i, "list")?.reply(ctx)
             }
             m::SET => {
                 let (i, item): (i64, ItemRef<'_>) = args(bytes, "list.set")?;
                 let element = Element::take_ref(item, ctx)?;
                 let mut st = lock(&self.state);
-                let at = index(st.items.len(), i, "list assignment")?;
-                let old = std::mem::replace(&mut st.items[at], element);
-                st.version += 1;
+                let old = std::mem::replace(at_mut(&mut st.items, i, "list assignment")?, element);
+                st.changed();
                 drop(st);
                 drop(old);
                 encode(&())
@@ -122,44 +84,39 @@ impl List {
                 let mut st = lock(&self.state);
                 let at = index(st.items.len(), i, "list assignment")?;
                 let old = st.items.remove(at);
-                st.version += 1;
+                st.changed();
                 encode(&old.to_item(ctx)?)
             }
             m::SLICE => {
-                let (start, stop, step): (Option<i64>, Option<i64>, Option<i64>) = args(bytes, "list.slice")?;
+                let (start, stop, step): Bounds = args(bytes, "list.slice")?;
                 let st = lock(&self.state);
-                let positions = slice_positions(st.items.len(), start, stop, step)?;
-                encode(&Element::to_items(positions.iter().map(|&p| &st.items[p]), ctx)?)
+                let slice = Slice::new(st.items.len(), start, stop, step)?;
+                encode(&Element::to_items(slice.of(&st.items), ctx, "list.slice")?)
             }
             m::SET_SLICE => {
                 // `l[start:stop] = items` (step 1): the range is replaced, any length.
-                let (start, stop, items): (Option<i64>, Option<i64>, Vec<Item>) = args(bytes, "list.set_slice")?;
+                let (start, stop, Budgeted(items)): (Option<i64>, Option<i64>, Budgeted<Item>) =
+                    decode_within(bytes, "list.set_slice", ctx.limits())?;
                 let new = Element::take_all(items, ctx)?;
                 let mut st = lock(&self.state);
-                let positions = slice_positions(st.items.len(), start, stop, None)?;
-                let from = positions.first().copied().unwrap_or_else(|| {
-                    // An empty range still has a place: where `start` lands.
-                    slice_positions(st.items.len(), start, None, None)
-                        .ok()
-                        .and_then(|p| p.first().copied())
-                        .unwrap_or(st.items.len())
-                });
-                let old: Vec<Element> = st.items.splice(from..from + positions.len(), new).collect();
-                st.version += 1;
+                let range = Slice::range(st.items.len(), start, stop);
+                let old: Vec<Element> = st.items.splice(range, new).collect();
+                st.changed();
                 drop(st);
                 drop(old);
                 encode(&())
             }
             m::DELETE_SLICE => {
-                let (start, stop, step): (Option<i64>, Option<i64>, Option<i64>) = args(bytes, "list.delete_slice")?;
+                let (start, stop, step): Bounds = args(bytes, "list.delete_slice")?;
                 let mut st = lock(&self.state);
-                let mut positions = slice_positions(st.items.len(), start, stop, step)?;
-                positions.sort_unstable();
-                let mut old = Vec::with_capacity(positions.len());
-                for p in positions.into_iter().rev() {
-                    old.push(st.items.remove(p));
+                let slice = Slice::new(st.items.len(), start, stop, step)?;
+                // One pass, whatever the slice: O(len).
+                let (mut kept, mut old) = (Vec::with_capacity(st.items.len().saturating_sub(slice.len())), Vec::new());
+                for (p, e) in std::mem::take(&mut st.items).into_iter().enumerate() {
+                    if slice.contains(p) { old.push(e) } else { kept.push(e) }
                 }
-                st.version += 1;
+                st.items = kept;
+                st.changed();
                 drop(st);
                 drop(old);
                 encode(&())
@@ -169,15 +126,15 @@ impl List {
                 let element = Element::take_ref(item, ctx)?;
                 let mut st = lock(&self.state);
                 st.items.push(element);
-                st.version += 1;
+                st.changed();
                 encode(&())
             }
             m::EXTEND => {
-                let (items,): (Vec<Item>,) = args(bytes, "list.extend")?;
+                let (Budgeted(items),): (Budgeted<Item>,) = decode_within(bytes, "list.extend", ctx.limits())?;
                 let new = Element::take_all(items, ctx)?;
                 let mut st = lock(&self.state);
                 st.items.extend(new);
-                st.version += 1;
+                st.changed();
                 encode(&())
             }
             m::INSERT => {
@@ -185,10 +142,9 @@ impl List {
                 let (i, item): (i64, ItemRef<'_>) = args(bytes, "list.insert")?;
                 let element = Element::take_ref(item, ctx)?;
                 let mut st = lock(&self.state);
-                let len = st.items.len() as i64;
-                let at = if i < 0 { (i + len).max(0) } else { i.min(len) };
-                st.items.insert(at as usize, element);
-                st.version += 1;
+                let at = insertion_point(st.items.len(), i);
+                st.items.insert(at, element);
+                st.changed();
                 encode(&())
             }
             m::POP => {
@@ -199,7 +155,7 @@ impl List {
                 }
                 let at = index(st.items.len(), i.unwrap_or(-1), "pop")?;
                 let old = st.items.remove(at);
-                st.version += 1;
+                st.changed();
                 encode(&old.to_item(ctx)?)
             }
             m::REMOVE => {
@@ -211,7 +167,7 @@ impl List {
                     .position(|e| e.bytes == item.bytes)
                     .ok_or_else(|| err(RemoteErrorKind::InvalidValue, "list.remove(x): x not in list"))?;
                 let old = st.items.remove(at);
-                st.version += 1;
+                st.changed();
                 drop(st);
                 drop(old);
                 encode(&())
@@ -219,10 +175,8 @@ impl List {
             m::INDEX => {
                 let (item, start, stop): (Item, Option<i64>, Option<i64>) = args(bytes, "list.index")?;
                 let st = lock(&self.state);
-                let positions = slice_positions(st.items.len(), start, stop, None)?;
-                let found = positions
-                    .into_iter()
-                    .find(|&p| st.items[p].bytes == item.bytes)
+                let found = Slice::range(st.items.len(), start, stop)
+                    .find(|&p| st.items.get(p).is_some_and(|e| e.bytes == item.bytes))
                     .ok_or_else(|| err(RemoteErrorKind::InvalidValue, "x is not in list"))?;
                 encode(&(found as u64))
             }
@@ -239,7 +193,7 @@ impl List {
                 let () = args(bytes, "list.reverse")?;
                 let mut st = lock(&self.state);
                 st.items.reverse();
-                st.version += 1;
+                st.changed();
                 encode(&())
             }
             m::REPEAT => {
@@ -248,30 +202,35 @@ impl List {
                 let mut st = lock(&self.state);
                 if n == 0 {
                     let old = std::mem::take(&mut st.items);
-                    st.version += 1;
+                    st.changed();
                     drop(st);
                     drop(old);
                     return encode(&());
                 }
-                let extra = (n - 1) as usize;
-                if st.items.len().saturating_mul(extra) > 16 * 1024 * 1024 {
-                    return Err(err(RemoteErrorKind::LimitExceeded, "list.repeat would make the list too long"));
+                if st.items.is_empty() {
+                    return encode(&());
                 }
+                // What the copies cost, checked before any is made.
+                let once = st.items.iter().fold(0usize, |sum, e| sum.saturating_add(e.footprint()));
+                let extra = usize::try_from(n.saturating_sub(1)).ok();
+                budget::check(&format!("list.repeat({n})"), extra.and_then(|x| once.checked_mul(x)), ctx.limits())?;
+                let extra = extra.unwrap_or(0);
                 let original = st.items.len();
+                let mut copies = Vec::with_capacity(original.saturating_mul(extra));
                 for _ in 0..extra {
-                    for i in 0..original {
-                        let copy = st.items[i].duplicate(ctx)?;
-                        st.items.push(copy);
+                    for e in &st.items {
+                        copies.push(e.duplicate(ctx)?);
                     }
                 }
-                st.version += 1;
+                st.items.append(&mut copies);
+                st.changed();
                 encode(&())
             }
             m::CLEAR => {
                 let () = args(bytes, "list.clear")?;
                 let mut st = lock(&self.state);
                 let old = std::mem::take(&mut st.items);
-                st.version += 1;
+                st.changed();
                 drop(st);
                 drop(old);
                 encode(&())
@@ -282,22 +241,23 @@ impl List {
             }
             m::SNAPSHOT => {
                 let () = args(bytes, "list.snapshot")?;
-                encode(&Element::to_items(lock(&self.state).items.iter(), ctx)?)
+                encode(&Element::to_items(lock(&self.state).items.iter(), ctx, "list.snapshot")?)
             }
             m::VERSIONED => {
                 let () = args(bytes, "list.versioned")?;
                 let st = lock(&self.state);
-                encode(&(st.version, Element::to_items(st.items.iter(), ctx)?))
+                encode(&(st.version, Element::to_items(st.items.iter(), ctx, "list.versioned")?))
             }
             m::REPLACE_IF => {
-                let (version, items): (u64, Vec<Item>) = args(bytes, "list.replace_if")?;
+                let (version, Budgeted(items)): (u64, Budgeted<Item>) =
+                    decode_within(bytes, "list.replace_if", ctx.limits())?;
                 let new = Element::take_all(items, ctx)?;
                 let mut st = lock(&self.state);
                 if st.version != version {
                     return encode(&false);
                 }
                 let old = std::mem::replace(&mut st.items, new);
-                st.version += 1;
+                st.changed();
                 drop(st);
                 drop(old);
                 encode(&true)
@@ -317,45 +277,12 @@ impl ServerObject for List {
     }
 
     fn value_copy(self: Arc<Self>, ctx: &CallContext) -> Step {
-        ready(Element::to_items(lock(&self.state).items.iter(), ctx).and_then(|items| encode(&items)))
+        ready(
+            Element::to_items(lock(&self.state).items.iter(), ctx, "the list's value").and_then(|items| encode(&items)),
+        )
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
         self
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn py(len: usize, start: Option<i64>, stop: Option<i64>, step: Option<i64>) -> Vec<usize> {
-        slice_positions(len, start, stop, step).unwrap()
-    }
-
-    #[test]
-    fn slices_match_python() {
-        // Checked against CPython: list(range(5))[a:b:c]
-        assert_eq!(py(5, None, None, None), vec![0, 1, 2, 3, 4]);
-        assert_eq!(py(5, Some(1), Some(3), None), vec![1, 2]);
-        assert_eq!(py(5, Some(-2), None, None), vec![3, 4]);
-        assert_eq!(py(5, None, Some(-1), None), vec![0, 1, 2, 3]);
-        assert_eq!(py(5, Some(10), Some(20), None), Vec::<usize>::new());
-        assert_eq!(py(5, None, None, Some(2)), vec![0, 2, 4]);
-        assert_eq!(py(5, None, None, Some(-1)), vec![4, 3, 2, 1, 0]);
-        assert_eq!(py(5, Some(3), Some(0), Some(-1)), vec![3, 2, 1]);
-        assert_eq!(py(5, Some(-1), Some(-6), Some(-2)), vec![4, 2, 0]);
-        assert_eq!(py(5, Some(-100), Some(100), None), vec![0, 1, 2, 3, 4]);
-        assert_eq!(py(0, None, None, Some(-1)), Vec::<usize>::new());
-        assert!(slice_positions(5, None, None, Some(0)).is_err());
-    }
-
-    #[test]
-    fn indexes_match_python() {
-        assert_eq!(index(3, -1, "list").unwrap(), 2);
-        assert_eq!(index(3, 0, "list").unwrap(), 0);
-        assert!(index(3, 3, "list").is_err());
-        assert!(index(3, -4, "list").is_err());
-        assert!(index(0, 0, "list").is_err());
     }
 }

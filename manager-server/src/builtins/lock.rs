@@ -6,11 +6,10 @@
 //! released by anyone (as Python's); an `RLock` only by its owner.
 
 use manager_proto::{MethodRef, RemoteError, RemoteErrorKind};
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::oneshot;
 
+use super::waiters::{Outcome, Ticket, Wait, WaitQueue, Waiters};
 use super::{args, encode, err, lock, methods, timeout};
 use crate::connection::CallContext;
 use crate::object::{Reply, ServerObject, Step, StepResult};
@@ -28,43 +27,42 @@ methods! {
 /// Who holds or wants a lock: a connection and the client's owner id within it.
 pub(crate) type Owner = (u64, u64);
 
+/// One tenure of the lock: tells it from later ones, so an undo never releases someone
+/// else's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Tenure(u64);
+
 struct Holder {
     owner: Owner,
     /// Acquisitions not yet released (above 1 only for an `RLock`).
     count: u32,
-    /// Tells this tenure from later ones, so an undo never releases someone else's.
-    tenure: u64,
-}
-
-struct Waiter {
-    owner: Owner,
-    /// Receives the tenure granted.
-    grant: oneshot::Sender<u64>,
+    tenure: Tenure,
 }
 
 #[derive(Default)]
 struct State {
     holder: Option<Holder>,
-    waiters: VecDeque<Waiter>,
-    next_tenure: u64,
+    /// Waiting acquires, by owner; each is granted a tenure.
+    waiters: Waiters<Owner, Tenure>,
+    /// The last tenure granted. A `u64` counted once per acquisition cannot wrap.
+    last_tenure: u64,
 }
 
 impl State {
-    fn grant(&mut self, owner: Owner, count: u32) -> u64 {
-        self.next_tenure += 1;
-        self.holder = Some(Holder { owner, count, tenure: self.next_tenure });
-        self.next_tenure
+    fn grant(&mut self, owner: Owner, count: u32) -> Tenure {
+        self.last_tenure = self.last_tenure.wrapping_add(1);
+        let tenure = Tenure(self.last_tenure);
+        self.holder = Some(Holder { owner, count, tenure });
+        tenure
     }
 
-    /// The lock is free: give it to the oldest live waiter.
+    /// The lock is free: give it to the oldest waiter.
     fn hand_off(&mut self) {
         self.holder = None;
-        while let Some(w) = self.waiters.pop_front() {
-            let tenure = self.grant(w.owner, 1);
-            if w.grant.send(tenure).is_ok() {
-                return;
-            }
-            self.holder = None;
+        let next = Tenure(self.last_tenure.wrapping_add(1));
+        if let Some(owner) = self.waiters.grant_oldest(|_| next) {
+            // The tenure just sent.
+            self.grant(owner, 1);
         }
     }
 }
@@ -72,6 +70,10 @@ impl State {
 pub(crate) struct Lock {
     reentrant: bool,
     state: Mutex<State>,
+}
+
+fn too_deep() -> RemoteError {
+    err(RemoteErrorKind::Overflow, "RLock acquired too many times (2^32 - 1 without a release)")
 }
 
 impl Lock {
@@ -101,41 +103,38 @@ impl Lock {
         lock(&self.state).holder.as_ref().is_some_and(|h| h.owner == owner)
     }
 
-    /// Takes the lock now if possible: `Some(tenure)`, or `None` if someone else has it.
-    fn try_acquire(&self, owner: Owner) -> Option<u64> {
+    /// Takes the lock now if possible (`Ok(Ok(tenure))`); otherwise, when `wait`, queues
+    /// `owner` (`Ok(Err(wait))`) in the same critical section, so a release in between
+    /// cannot be missed.
+    #[allow(clippy::type_complexity)]
+    fn try_acquire(
+        self: &Arc<Self>,
+        owner: Owner,
+        wait: bool,
+    ) -> Result<Result<Tenure, Option<Wait<Lock, Tenure>>>, RemoteError> {
         let mut st = lock(&self.state);
         match &mut st.holder {
-            None => Some(st.grant(owner, 1)),
+            None => Ok(Ok(st.grant(owner, 1))),
             Some(h) if self.reentrant && h.owner == owner => {
-                h.count += 1;
-                Some(h.tenure)
+                h.count = h.count.checked_add(1).ok_or_else(too_deep)?;
+                Ok(Ok(h.tenure))
             }
-            Some(_) => None,
+            Some(_) if wait => Ok(Err(Some(Wait::new(Arc::clone(self), st.waiters.push(owner))))),
+            Some(_) => Ok(Err(None)),
         }
     }
 
     /// Waits for the lock (until `limit`): `Some(tenure)` once held, `None` on timeout.
     /// Dropped while waiting, it withdraws; granted but dropped, it passes the lock on.
-    pub(crate) async fn acquire_wait(self: Arc<Self>, owner: Owner, limit: Option<Duration>) -> Option<u64> {
-        if let Some(tenure) = self.try_acquire(owner) {
-            return Some(tenure);
-        }
-        let (tx, rx) = oneshot::channel();
-        lock(&self.state).waiters.push_back(Waiter { owner, grant: tx });
-        let mut guard = WaitGuard { lock: self, rx };
-        let granted = match limit {
-            None => (&mut guard.rx).await.ok(),
-            Some(d) => match tokio::time::timeout(d, &mut guard.rx).await {
-                Ok(r) => r.ok(),
-                Err(_) => {
-                    guard.rx.close();
-                    guard.rx.try_recv().ok()
-                }
+    pub(crate) async fn acquire_wait(self: Arc<Self>, owner: Owner, limit: Option<Duration>) -> Option<Tenure> {
+        match self.try_acquire(owner, true) {
+            Ok(Ok(tenure)) => Some(tenure),
+            Ok(Err(Some(wait))) => match wait.until(limit).await {
+                Outcome::Granted(tenure) => Some(tenure),
+                Outcome::TimedOut | Outcome::Refused => None,
             },
-        };
-        // Consumed (or refused): the guard has nothing left to pass on.
-        drop(guard);
-        granted
+            Ok(Err(None)) | Err(_) => None,
+        }
     }
 
     /// Releases one acquisition by `owner`.
@@ -149,7 +148,7 @@ impl Lock {
             return Err(err(RemoteErrorKind::NotOwner, "cannot release un-acquired lock"));
         }
         if self.reentrant && h.count > 1 {
-            h.count -= 1;
+            h.count = h.count.saturating_sub(1);
         } else {
             st.hand_off();
         }
@@ -171,7 +170,7 @@ impl Lock {
 
     /// Sets the acquisition count of a tenure just granted (a condition restoring an
     /// `RLock`'s depth after `wait`).
-    pub(crate) fn set_count(&self, tenure: u64, count: u32) {
+    pub(crate) fn set_count(&self, tenure: Tenure, count: u32) {
         if let Some(h) = &mut lock(&self.state).holder {
             if h.tenure == tenure {
                 h.count = count.max(1);
@@ -180,12 +179,12 @@ impl Lock {
     }
 
     /// Undoes one acquisition of `tenure`, if that tenure still holds the lock.
-    pub(crate) fn undo(&self, tenure: u64) {
+    pub(crate) fn undo(&self, tenure: Tenure) {
         let mut st = lock(&self.state);
         if let Some(h) = &mut st.holder {
             if h.tenure == tenure {
                 if h.count > 1 {
-                    h.count -= 1;
+                    h.count = h.count.saturating_sub(1);
                 } else {
                     st.hand_off();
                 }
@@ -194,7 +193,7 @@ impl Lock {
     }
 
     /// A granted acquisition as a reply the connection can undo.
-    pub(crate) fn granted(self: &Arc<Self>, tenure: u64) -> StepResult {
+    pub(crate) fn granted(self: &Arc<Self>, tenure: Tenure) -> StepResult {
         let me = Arc::clone(self);
         let bytes = manager_proto::Reply::encode(&true, "a grant")
             .map_err(|e| err(RemoteErrorKind::Protocol, e.to_string()))?;
@@ -212,18 +211,27 @@ impl Lock {
             Ok(p) => p,
             Err(e) => return Step::Ready(Err(e)),
         };
-        if let Some(tenure) = self.try_acquire(owner) {
-            return Step::Ready(self.granted(tenure));
+        match self.try_acquire(owner, blocking) {
+            Err(e) => Step::Ready(Err(e)),
+            Ok(Ok(tenure)) => Step::Ready(self.granted(tenure)),
+            Ok(Err(None)) => Step::Ready(encode(&false)),
+            Ok(Err(Some(wait))) => Step::Pending(Box::pin(async move {
+                match wait.until(limit).await {
+                    Outcome::Granted(tenure) => self.granted(tenure),
+                    Outcome::TimedOut | Outcome::Refused => encode(&false),
+                }
+            })),
         }
-        if !blocking {
-            return Step::Ready(encode(&false));
-        }
-        Step::Pending(Box::pin(async move {
-            match Arc::clone(&self).acquire_wait(owner, limit).await {
-                Some(tenure) => self.granted(tenure),
-                None => encode(&false),
-            }
-        }))
+    }
+}
+
+impl WaitQueue<Tenure> for Lock {
+    fn withdraw(&self, ticket: Ticket) {
+        lock(&self.state).waiters.remove(ticket);
+    }
+
+    fn give_back(&self, tenure: Tenure) {
+        self.undo(tenure);
     }
 }
 
@@ -232,22 +240,6 @@ pub(crate) fn owner_of(ctx: &CallContext, bytes: &[u8]) -> Owner {
     // Every owner-aware method's first argument is the client's owner id (a u64).
     let id = postcard::take_from_bytes::<u64>(bytes).map(|(v, _)| v).unwrap_or(0);
     (ctx.connection(), id)
-}
-
-/// A waiter for the lock; dropped after being granted but before taking it, it passes
-/// the lock on.
-struct WaitGuard {
-    lock: Arc<Lock>,
-    rx: oneshot::Receiver<u64>,
-}
-
-impl Drop for WaitGuard {
-    fn drop(&mut self) {
-        self.rx.close();
-        if let Ok(tenure) = self.rx.try_recv() {
-            self.lock.undo(tenure);
-        }
-    }
 }
 
 impl ServerObject for Lock {
@@ -287,7 +279,7 @@ impl ServerObject for Lock {
 
     fn disconnected(&self, conn: u64) {
         let mut st = lock(&self.state);
-        st.waiters.retain(|w| w.owner.0 != conn);
+        st.waiters.retain(|owner| owner.0 != conn);
         if st.holder.as_ref().is_some_and(|h| h.owner.0 == conn) {
             st.hand_off();
         }

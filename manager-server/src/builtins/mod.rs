@@ -6,6 +6,18 @@
 //! state behind a plain mutex (held only for the few instructions of an operation, never
 //! across an await), its exposed methods in a table of names, and its blocking
 //! operations as futures that own what they need and are safe to drop at any await.
+//!
+//! Every number here may come from a peer: arithmetic is checked, saturating or
+//! explicitly wrapping (the lints below keep it so), each request's work is bounded by
+//! the object's size and never by a count the peer chooses, and what a request may make
+//! the server allocate is bounded by [`budget`].
+#![warn(
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_truncation,
+    clippy::indexing_slicing
+)]
 
 use manager_proto::element::ItemRef;
 use manager_proto::outq::{OWNED_BODY_MIN, SharedBytes};
@@ -21,6 +33,7 @@ use crate::table::Table;
 
 mod array;
 mod barrier;
+mod budget;
 mod condition;
 mod dict;
 mod event;
@@ -29,8 +42,10 @@ mod lock;
 mod namespace;
 mod queue;
 mod semaphore;
+mod seq;
 mod set;
 mod value;
+mod waiters;
 
 /// Registers every built-in type.
 pub(crate) fn register_all(registry: &mut Registry) {
@@ -160,7 +175,7 @@ impl Refs {
         let table = ctx.table();
         for (n, id) in ids.iter().enumerate() {
             if let Err(e) = table.incref(*id) {
-                for taken in &ids[..n] {
+                for taken in ids.iter().take(n) {
                     table.release(*taken);
                 }
                 return Err(e);
@@ -272,6 +287,17 @@ impl Element {
         items.into_iter().map(|i| Element::take(i, ctx)).collect()
     }
 
+    /// The most bytes this element takes in a reply (its bytes, their length, its
+    /// references).
+    pub(crate) fn encoded_len(&self) -> usize {
+        self.bytes.len().saturating_add(10).saturating_add(self.refs.ids.len().saturating_mul(10))
+    }
+
+    /// What storing this element costs (see [`budget::ELEMENT_COST`]).
+    pub(crate) fn footprint(&self) -> usize {
+        budget::ELEMENT_COST.saturating_add(self.bytes.len()).saturating_add(self.refs.ids.len().saturating_mul(8))
+    }
+
     /// A second copy of the element, holding its own references.
     pub(crate) fn duplicate(&self, ctx: &CallContext) -> Result<Element, RemoteError> {
         Ok(Element { bytes: self.bytes.clone(), refs: Refs::take(self.refs.ids.clone(), ctx)? })
@@ -328,18 +354,25 @@ impl Element {
         Ok(Reply::shared_element(head, shared.clone(), trailer))
     }
 
-    /// Several elements as sent to the caller.
-    pub(crate) fn to_items<'a>(
-        elements: impl IntoIterator<Item = &'a Element>,
-        ctx: &CallContext,
-    ) -> Result<Vec<Item>, RemoteError> {
-        elements.into_iter().map(|e| e.to_item(ctx)).collect()
+    /// Several elements as sent to the caller. `what` names the call, for the error
+    /// when they would not fit in one reply (checked before any is copied).
+    pub(crate) fn to_items<'a, I>(elements: I, ctx: &CallContext, what: &str) -> Result<Vec<Item>, RemoteError>
+    where
+        I: IntoIterator<Item = &'a Element>,
+        I::IntoIter: Clone,
+    {
+        let elements = elements.into_iter();
+        budget::check_reply(what, elements.clone(), ctx.limits())?;
+        elements.map(|e| e.to_item(ctx)).collect()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation, clippy::indexing_slicing)]
+
     use super::*;
+    use crate::limits::Limits;
 
     /// A large element's reply, head + its bytes + trailer, is what postcard makes of
     /// the element (bare, or as `Some`), references and all.
@@ -369,19 +402,19 @@ mod tests {
         let args_bytes = postcard::to_allocvec(&(ItemRef { bytes: &bytes, refs: vec![] },)).unwrap();
         // The arguments as they lie in a request frame, after a few header bytes.
         let frame = SharedBytes::from([&[9u8, 9, 9][..], &args_bytes].concat());
-        let ctx = CallContext::internal(Arc::clone(&table)).receiving(frame.clone());
+        let ctx = CallContext::internal(Arc::clone(&table), Limits::default()).receiving(frame.clone());
         let (item,): (ItemRef<'_>,) = args(&frame[3..], "a test").unwrap();
         let element = Element::take_ref(item, &ctx).unwrap();
         drop(ctx);
         assert_eq!(frame.holders(), 2, "stored without a copy");
-        let reply = element.reply(&CallContext::internal(Arc::clone(&table))).unwrap();
+        let reply = element.reply(&CallContext::internal(Arc::clone(&table), Limits::default())).unwrap();
         let (body, trailer) = reply.shared.unwrap();
         let wire = [reply.bytes.bytes(), &body, &trailer].concat();
         assert_eq!(postcard::from_bytes::<Item>(&wire).unwrap().bytes, bytes);
         drop(body);
         // Without a taken frame the same arguments are copied; a small element is
         // copied either way.
-        let ctx = CallContext::internal(Arc::clone(&table));
+        let ctx = CallContext::internal(Arc::clone(&table), Limits::default());
         let (item,): (ItemRef<'_>,) = args(&frame[3..], "a test").unwrap();
         let copied = Element::take_ref(item, &ctx).unwrap();
         assert!(matches!(copied.bytes, Stored::Large(_)));
@@ -398,7 +431,7 @@ mod tests {
             postcard::to_allocvec(&(ItemRef { bytes: &bytes, refs: vec![] }, ItemRef { bytes: &bytes, refs: vec![] }))
                 .unwrap();
         let frame = SharedBytes::from(two);
-        let ctx = CallContext::internal(Arc::clone(&table)).receiving(frame.clone());
+        let ctx = CallContext::internal(Arc::clone(&table), Limits::default()).receiving(frame.clone());
         let (first, second): (ItemRef<'_>, ItemRef<'_>) = args(&frame, "a test").unwrap();
         let kept = [Element::take_ref(first, &ctx).unwrap(), Element::take_ref(second, &ctx).unwrap()];
         drop(ctx);

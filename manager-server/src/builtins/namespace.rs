@@ -5,6 +5,7 @@ use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use super::budget::{self, Budgeted, decode_within};
 use super::{Element, args, encode, err, lock, methods, ready, resolve};
 use crate::connection::CallContext;
 use crate::object::{ServerObject, Step, StepResult};
@@ -30,7 +31,7 @@ fn no_attribute(name: &str) -> RemoteError {
 
 impl Namespace {
     pub(crate) fn create(bytes: &[u8], ctx: &CallContext) -> Result<Namespace, RemoteError> {
-        let (attrs,): (Vec<(String, Item)>,) = args(bytes, "Namespace()")?;
+        let (Budgeted(attrs),): (Budgeted<(String, Item)>,) = decode_within(bytes, "Namespace()", ctx.limits())?;
         let attrs = attrs
             .into_iter()
             .map(|(name, item)| Ok((name, Element::take(item, ctx)?)))
@@ -38,8 +39,15 @@ impl Namespace {
         Ok(Namespace { attrs: Mutex::new(attrs) })
     }
 
-    fn items(&self, ctx: &CallContext) -> Result<Vec<(String, Item)>, RemoteError> {
-        lock(&self.attrs).iter().map(|(n, e)| Ok((n.clone(), e.to_item(ctx)?))).collect()
+    /// Every attribute as sent to the caller (checked to fit in one reply first).
+    fn items(&self, ctx: &CallContext, what: &str) -> Result<Vec<(String, Item)>, RemoteError> {
+        let attrs = lock(&self.attrs);
+        let size =
+            attrs.iter().fold(10usize, |sum, (n, e)| sum.saturating_add(n.len()).saturating_add(e.encoded_len()));
+        if size > ctx.limits().max_reply {
+            return Err(budget::too_large(what, ctx.limits()));
+        }
+        attrs.iter().map(|(n, e)| Ok((n.clone(), e.to_item(ctx)?))).collect()
     }
 
     fn run(&self, id: u32, bytes: &[u8], ctx: &CallContext) -> StepResult {
@@ -68,11 +76,16 @@ impl Namespace {
             }
             m::ATTR_NAMES => {
                 let () = args(bytes, "Namespace.names")?;
-                encode(&lock(&self.attrs).keys().cloned().collect::<Vec<_>>())
+                let attrs = lock(&self.attrs);
+                let size = attrs.keys().fold(10usize, |sum, n| sum.saturating_add(n.len()).saturating_add(10));
+                if size > ctx.limits().max_reply {
+                    return Err(budget::too_large("Namespace.names", ctx.limits()));
+                }
+                encode(&attrs.keys().cloned().collect::<Vec<_>>())
             }
             m::ITEMS => {
                 let () = args(bytes, "Namespace.items")?;
-                encode(&self.items(ctx)?)
+                encode(&self.items(ctx, "Namespace.items")?)
             }
             _ => Err(err(RemoteErrorKind::NotExposed, "unknown Namespace method")),
         }
@@ -89,7 +102,7 @@ impl ServerObject for Namespace {
     }
 
     fn value_copy(self: Arc<Self>, ctx: &CallContext) -> Step {
-        ready(self.items(ctx).and_then(|items| encode(&items)))
+        ready(self.items(ctx, "the Namespace's value").and_then(|items| encode(&items)))
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {

@@ -11,11 +11,10 @@
 use manager_proto::element::ItemRef;
 use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
 use std::collections::VecDeque;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use tokio::sync::{Notify, oneshot};
 
+use super::budget::{Budgeted, decode_within};
+use super::waiters::{Outcome, Ticket, Wait, WaitQueue, Waiters};
 use super::{Element, args, encode, err, lock, methods, resolve, timeout};
 use crate::connection::CallContext;
 use crate::object::{Reply, ServerObject, Step, StepResult};
@@ -37,24 +36,25 @@ methods! {
     JOIN = "join",
 }
 
-/// A `put` waiting for room, holding its item.
-struct Putter {
-    id: u64,
-    item: Element,
-    admitted: oneshot::Sender<()>,
-}
+/// What a waiting `put` is granted: its item was admitted.
+pub(crate) struct Admitted;
+
+/// What a waiting `join` is told: every item put was marked done.
+pub(crate) struct AllDone;
 
 #[derive(Default)]
 struct State {
     items: VecDeque<Element>,
     /// 0 means unbounded.
     maxsize: usize,
-    /// Waiting gets, oldest first; closed ones are skipped.
-    getters: VecDeque<oneshot::Sender<Element>>,
-    /// Waiting puts, oldest first.
-    putters: VecDeque<Putter>,
-    next_putter: u64,
-    /// Items put and not yet marked done (`task_done`).
+    /// Waiting gets, oldest first, each granted an item.
+    getters: Waiters<(), Element>,
+    /// Waiting puts, oldest first, each holding its item until admitted.
+    putters: Waiters<Element, Admitted>,
+    /// Waiting `join`s, told when no item is unfinished.
+    joiners: Waiters<(), AllDone>,
+    /// Items put and not yet marked done (`task_done`). Counted once per item admitted,
+    /// so it cannot wrap.
     unfinished: u64,
     shut_down: bool,
 }
@@ -64,36 +64,28 @@ impl State {
         self.maxsize == 0 || self.items.len() < self.maxsize
     }
 
-    /// An item enters the queue: straight to the oldest live waiting `get`, else to
-    /// the back.
+    /// An item enters the queue: straight to the oldest waiting `get`, else to the
+    /// back.
     fn admit(&mut self, item: Element) {
-        self.unfinished += 1;
+        self.unfinished = self.unfinished.saturating_add(1);
         self.offer(item, false);
     }
 
-    /// Hands `item` to a waiting `get`, or stores it (at the front if it is coming
-    /// back).
-    fn offer(&mut self, mut item: Element, front: bool) {
-        while let Some(getter) = self.getters.pop_front() {
-            match getter.send(item) {
-                Ok(()) => return,
-                Err(back) => item = back,
-            }
-        }
-        if front {
-            self.items.push_front(item);
-        } else {
-            self.items.push_back(item);
+    /// Hands `item` to the oldest waiting `get`, or stores it (at the front if it is
+    /// coming back).
+    fn offer(&mut self, item: Element, front: bool) {
+        match self.getters.offer(item) {
+            Ok(()) => {}
+            Err(item) if front => self.items.push_front(item),
+            Err(item) => self.items.push_back(item),
         }
     }
 
     /// Room was made: admit waiting puts while it lasts.
     fn refill(&mut self) {
         while self.has_room() {
-            let Some(putter) = self.putters.pop_front() else { break };
-            if putter.admitted.send(()).is_ok() {
-                self.admit(putter.item);
-            }
+            let Some(item) = self.putters.grant_oldest(|_| Admitted) else { break };
+            self.admit(item);
         }
     }
 
@@ -102,13 +94,36 @@ impl State {
         self.refill();
         Some(item)
     }
+
+    /// Every item put was marked done: wake the `join`s.
+    fn all_done_if_finished(&mut self) {
+        if self.unfinished == 0 {
+            self.joiners.grant_all(|_, ()| AllDone);
+        }
+    }
+
+    /// `first` and then as many more as there are, up to `max` in all and as many as
+    /// fit in one reply of `max_reply` bytes (the rest stay for the next call).
+    fn take_more(&mut self, first: Element, max: u64, max_reply: usize) -> Vec<Element> {
+        let mut size = first.encoded_len().saturating_add(10);
+        let mut items = vec![first];
+        while (items.len() as u64) < max {
+            let fits = self.items.front().is_some_and(|next| {
+                size = size.saturating_add(next.encoded_len());
+                size <= max_reply
+            });
+            match self.take() {
+                Some(item) if fits => items.push(item),
+                _ => break,
+            }
+        }
+        items
+    }
 }
 
 pub(crate) struct Queue {
     type_id: &'static str,
     state: Mutex<State>,
-    /// Wakes `join`ers when the last unfinished item is marked done.
-    all_done: Notify,
 }
 
 fn shut_down() -> RemoteError {
@@ -121,7 +136,6 @@ impl Queue {
         Ok(Queue {
             type_id,
             state: Mutex::new(State { maxsize: usize::try_from(maxsize).unwrap_or(usize::MAX), ..State::default() }),
-            all_done: Notify::new(),
         })
     }
 
@@ -135,9 +149,12 @@ impl Queue {
 
     /// A reply handing `items` to the caller, undone by putting them back in front.
     fn transfer(self: &Arc<Self>, items: Vec<Element>, one: bool, ctx: &CallContext) -> StepResult {
-        let sent = Element::to_items(items.iter(), ctx)?;
-        let bytes = if one { postcard::to_allocvec(&sent[0]) } else { postcard::to_allocvec(&sent) }
-            .map_err(|e| err(RemoteErrorKind::Protocol, e.to_string()))?;
+        let sent = Element::to_items(items.iter(), ctx, "Queue.get")?;
+        let bytes = match (one, sent.first()) {
+            (true, Some(first)) => postcard::to_allocvec(first),
+            _ => postcard::to_allocvec(&sent),
+        }
+        .map_err(|e| err(RemoteErrorKind::Protocol, e.to_string()))?;
         let queue = Arc::clone(self);
         Ok(Reply::transfer(
             bytes,
@@ -168,25 +185,16 @@ impl Queue {
         if !block {
             return Step::Ready(Err(err(RemoteErrorKind::Full, "the queue is full")));
         }
-        let (tx, rx) = oneshot::channel();
-        st.next_putter += 1;
-        let id = st.next_putter;
-        st.putters.push_back(Putter { id, item, admitted: tx });
+        let wait: Wait<Queue, Admitted> = Wait::new(Arc::clone(&self), st.putters.push(item));
         drop(st);
-        let guard = PutGuard { queue: self, id };
         Step::Pending(Box::pin(async move {
-            let admitted = match with_deadline(limit, rx).await {
-                Some(r) => r.is_ok(),
-                // Timed out: still waiting means not put; gone from the list means a
-                // `get` admitted it just now.
-                None => !guard.withdraw(),
-            };
-            let shut = lock(&guard.queue.state).shut_down;
-            drop(guard);
-            match admitted {
-                true => encode(&()),
-                false if shut => Err(shut_down()),
-                false => Err(err(RemoteErrorKind::Full, "the queue is full")),
+            // Timed out: the item left with the waiter (not put). Refused: shut down.
+            match wait.until(limit).await {
+                Outcome::Granted(Admitted) => encode(&()),
+                Outcome::TimedOut if !lock(&self.state).shut_down => {
+                    Err(err(RemoteErrorKind::Full, "the queue is full"))
+                }
+                Outcome::TimedOut | Outcome::Refused => Err(shut_down()),
             }
         }))
     }
@@ -203,13 +211,7 @@ impl Queue {
         };
         let mut st = lock(&self.state);
         if let Some(first) = st.take() {
-            let mut items = vec![first];
-            while (items.len() as u64) < max {
-                match st.take() {
-                    Some(item) => items.push(item),
-                    None => break,
-                }
-            }
+            let items = st.take_more(first, max, ctx.limits().max_reply);
             drop(st);
             return Step::Ready(self.transfer(items, !many, ctx));
         }
@@ -219,37 +221,19 @@ impl Queue {
         if !block {
             return Step::Ready(Err(err(RemoteErrorKind::Empty, "the queue is empty")));
         }
-        let (tx, rx) = oneshot::channel();
-        st.getters.push_back(tx);
+        let wait: Wait<Queue, Element> = Wait::new(Arc::clone(&self), st.getters.push(()));
         drop(st);
         let ctx = ctx.clone();
-        let mut guard = GetGuard { queue: self, rx };
         Step::Pending(Box::pin(async move {
-            let first = match with_deadline(limit, &mut guard.rx).await {
-                Some(Ok(item)) => Some(item),
-                // The sender was dropped: only shutdown drops waiting gets.
-                Some(Err(_)) => return Err(shut_down()),
-                None => {
-                    // Timed out; an item may have raced in before we closed the door.
-                    guard.rx.close();
-                    guard.rx.try_recv().ok()
+            match wait.until(limit).await {
+                Outcome::Granted(first) => {
+                    let items = lock(&self.state).take_more(first, max, ctx.limits().max_reply);
+                    self.transfer(items, !many, &ctx)
                 }
-            };
-            let queue = Arc::clone(&guard.queue);
-            drop(guard);
-            let Some(first) = first else {
-                return Err(err(RemoteErrorKind::Empty, "the queue is empty"));
-            };
-            let mut items = vec![first];
-            let mut st = lock(&queue.state);
-            while (items.len() as u64) < max {
-                match st.take() {
-                    Some(item) => items.push(item),
-                    None => break,
-                }
+                Outcome::TimedOut => Err(err(RemoteErrorKind::Empty, "the queue is empty")),
+                // Only shutdown drops waiting gets.
+                Outcome::Refused => Err(shut_down()),
             }
-            drop(st);
-            queue.transfer(items, !many, &ctx)
         }))
     }
 
@@ -263,7 +247,7 @@ impl Queue {
                 // Admits what fits now, in order; returns how many (the client puts the
                 // rest one by one, waiting for room).
                 ready((|| {
-                    let (items,): (Vec<Item>,) = args(bytes, "Queue.put_many")?;
+                    let (Budgeted(items),): (Budgeted<Item>,) = decode_within(bytes, "Queue.put_many", ctx.limits())?;
                     let items = Element::take_all(items, ctx)?;
                     let mut st = lock(&self.state);
                     if st.shut_down {
@@ -275,7 +259,7 @@ impl Queue {
                             break;
                         }
                         st.admit(item);
-                        n += 1;
+                        n = n.saturating_add(1);
                     }
                     encode(&n)
                 })())
@@ -299,48 +283,38 @@ impl Queue {
                     dropped.extend(st.items.drain(..));
                     st.unfinished = st.unfinished.saturating_sub(dropped.len() as u64);
                 }
-                // Blocked gets and puts fail with ShutDown (their senders drop).
-                st.getters.clear();
-                let putters: Vec<Putter> = st.putters.drain(..).collect();
-                let done = st.unfinished == 0;
+                // Blocked gets and puts fail with ShutDown (refused).
+                st.getters.refuse_all();
+                let putters = st.putters.refuse_all();
+                st.all_done_if_finished();
                 drop(st);
+                // Items may release references: not under the lock.
                 drop((dropped, putters));
-                if done {
-                    self.all_done.notify_waiters();
-                }
                 encode(&())
             })()),
             m::TASK_DONE => ready((|| {
                 let () = args(bytes, "Queue.task_done")?;
                 let mut st = lock(&self.state);
-                if st.unfinished == 0 {
-                    return Err(err(RemoteErrorKind::InvalidValue, "task_done() called too many times"));
-                }
-                st.unfinished -= 1;
-                let done = st.unfinished == 0;
-                drop(st);
-                if done {
-                    self.all_done.notify_waiters();
-                }
+                st.unfinished = st
+                    .unfinished
+                    .checked_sub(1)
+                    .ok_or_else(|| err(RemoteErrorKind::InvalidValue, "task_done() called too many times"))?;
+                st.all_done_if_finished();
                 encode(&())
             })()),
             m::JOIN => {
                 if let Err(e) = args::<()>(bytes, "Queue.join") {
                     return ready(Err(e));
                 }
-                if lock(&self.state).unfinished == 0 {
+                let mut st = lock(&self.state);
+                if st.unfinished == 0 {
                     return ready(encode(&()));
                 }
+                let wait: Wait<Queue, AllDone> = Wait::new(Arc::clone(&self), st.joiners.push(()));
+                drop(st);
                 Step::Pending(Box::pin(async move {
-                    loop {
-                        let notified = self.all_done.notified();
-                        tokio::pin!(notified);
-                        notified.as_mut().enable();
-                        if lock(&self.state).unfinished == 0 {
-                            return encode(&());
-                        }
-                        notified.await;
-                    }
+                    let _ = wait.until(None).await;
+                    encode(&())
                 }))
             }
             _ => ready(Err(err(RemoteErrorKind::NotExposed, "unknown Queue method"))),
@@ -348,56 +322,35 @@ impl Queue {
     }
 }
 
-/// Awaits `fut` until the optional deadline; `None` when it passed first.
-async fn with_deadline<F: Future>(limit: Option<Duration>, fut: F) -> Option<F::Output> {
-    match limit {
-        None => Some(fut.await),
-        Some(d) => tokio::time::timeout(d, fut).await.ok(),
+impl WaitQueue<Element> for Queue {
+    fn withdraw(&self, ticket: Ticket) {
+        lock(&self.state).getters.remove(ticket);
+    }
+
+    /// A `get` answered but given up: the item goes back to the front.
+    fn give_back(&self, item: Element) {
+        lock(&self.state).offer(item, true);
     }
 }
 
-/// A waiting `get`. Dropped — its call cancelled or its connection gone — it closes
-/// its channel and puts back an item that raced in, at the front.
-struct GetGuard {
-    queue: Arc<Queue>,
-    rx: oneshot::Receiver<Element>,
-}
-
-impl Drop for GetGuard {
-    fn drop(&mut self) {
-        self.rx.close();
-        if let Ok(item) = self.rx.try_recv() {
-            lock(&self.queue.state).offer(item, true);
-        }
+impl WaitQueue<Admitted> for Queue {
+    fn withdraw(&self, ticket: Ticket) {
+        // The item leaves with its waiter: dropped outside the lock (it may release
+        // references).
+        let item = lock(&self.state).putters.remove(ticket);
+        drop(item);
     }
+
+    /// A `put` admitted but given up stays put: the item is in the queue already.
+    fn give_back(&self, Admitted: Admitted) {}
 }
 
-/// A waiting `put`. Dropped, it withdraws its item if it was not admitted yet.
-struct PutGuard {
-    queue: Arc<Queue>,
-    id: u64,
-}
-
-impl PutGuard {
-    /// Removes the waiting item; false if it had already been admitted.
-    fn withdraw(&self) -> bool {
-        let mut st = lock(&self.queue.state);
-        match st.putters.iter().position(|p| p.id == self.id) {
-            Some(at) => {
-                let putter = st.putters.remove(at);
-                drop(st);
-                drop(putter);
-                true
-            }
-            None => false,
-        }
+impl WaitQueue<AllDone> for Queue {
+    fn withdraw(&self, ticket: Ticket) {
+        lock(&self.state).joiners.remove(ticket);
     }
-}
 
-impl Drop for PutGuard {
-    fn drop(&mut self) {
-        self.withdraw();
-    }
+    fn give_back(&self, AllDone: AllDone) {}
 }
 
 impl ServerObject for Queue {
@@ -413,7 +366,10 @@ impl ServerObject for Queue {
     }
 
     fn value_copy(self: Arc<Self>, ctx: &CallContext) -> Step {
-        Step::Ready(Element::to_items(lock(&self.state).items.iter(), ctx).and_then(|items| encode(&items)))
+        Step::Ready(
+            Element::to_items(lock(&self.state).items.iter(), ctx, "the Queue's value")
+                .and_then(|items| encode(&items)),
+        )
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {

@@ -5,10 +5,10 @@
 //! released above its initial value.
 
 use manager_proto::{MethodRef, RemoteError, RemoteErrorKind};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tokio::sync::oneshot;
 
+use super::waiters::{Outcome, Ticket, Wait, WaitQueue, Waiters};
 use super::{args, encode, err, lock, methods, timeout};
 use crate::connection::CallContext;
 use crate::object::{Reply, ServerObject, Step, StepResult};
@@ -22,41 +22,65 @@ methods! {
     VALUE = "value",
 }
 
-struct Waiter {
-    conn: u64,
-    grant: oneshot::Sender<()>,
-}
+/// A permit handed to a waiting connection (and counted as held by it).
+pub(crate) struct Permit(u64);
 
 struct State {
+    /// Permits free to take.
     value: u64,
-    /// Permits each connection holds.
+    /// Permits each connection holds. Every count is at least 1, and their sum plus
+    /// `value` never exceeds `u64::MAX`: a permit is counted in one place at a time.
     held: HashMap<u64, u64>,
-    waiters: VecDeque<Waiter>,
+    /// Waiting acquires, by connection.
+    waiters: Waiters<u64, Permit>,
 }
 
 impl State {
+    /// One permit `conn` holds, taken off its count; false if it holds none.
     fn take_from(&mut self, conn: u64) -> bool {
-        match self.held.get_mut(&conn) {
-            Some(n) if *n > 0 => {
-                *n -= 1;
-                if *n == 0 {
-                    self.held.remove(&conn);
-                }
-                true
-            }
-            _ => false,
+        self.take_up_to(conn, 1) == 1
+    }
+
+    /// Up to `n` of the permits `conn` holds, taken off its count; how many.
+    fn take_up_to(&mut self, conn: u64, n: u64) -> u64 {
+        let Some(have) = self.held.get_mut(&conn) else { return 0 };
+        let taken = n.min(*have);
+        *have = have.saturating_sub(taken);
+        if *have == 0 {
+            self.held.remove(&conn);
+        }
+        taken
+    }
+
+    fn hold(&mut self, conn: u64) {
+        let n = self.held.entry(conn).or_default();
+        *n = n.saturating_add(1);
+    }
+
+    /// Whether `n` permits can come back without the pool's count overflowing (those
+    /// that go to waiters do not enter the pool).
+    fn room_for(&self, n: u64) -> Result<(), RemoteError> {
+        let woken = n.min(self.waiters.len() as u64);
+        match self.value.checked_add(n.saturating_sub(woken)) {
+            Some(_) => Ok(()),
+            None => Err(err(
+                RemoteErrorKind::Overflow,
+                format!("release({n}) would take the semaphore's value past {} (it is {})", u64::MAX, self.value),
+            )),
         }
     }
 
-    /// One permit comes back: to the oldest live waiter, or to the pool.
-    fn give_back(&mut self) {
-        while let Some(w) = self.waiters.pop_front() {
-            if w.grant.send(()).is_ok() {
-                *self.held.entry(w.conn).or_default() += 1;
-                return;
+    /// `n` permits come back (none of them counted anywhere now): to the oldest
+    /// waiters, one each, then to the pool. The work is O(waiters woken), whatever `n`.
+    /// The caller checked [`room_for`](Self::room_for); the pool saturates otherwise.
+    fn give_back(&mut self, n: u64) {
+        let woken = n.min(self.waiters.len() as u64);
+        for _ in 0..woken {
+            if let Some(conn) = self.waiters.grant_oldest(|&conn| Permit(conn)) {
+                self.hold(conn);
             }
         }
-        self.value += 1;
+        self.value = self.value.saturating_add(n.saturating_sub(woken));
     }
 }
 
@@ -71,7 +95,7 @@ impl Semaphore {
         let (value,): (u64,) = args(bytes, "Semaphore()")?;
         Ok(Semaphore {
             bound: bounded.then_some(value),
-            state: Mutex::new(State { value, held: HashMap::new(), waiters: VecDeque::new() }),
+            state: Mutex::new(State { value, held: HashMap::new(), waiters: Waiters::default() }),
         })
     }
 
@@ -87,20 +111,21 @@ impl Semaphore {
         if self.bound.is_some() { BOUNDED_TYPE_ID } else { TYPE_ID }
     }
 
+    /// One permit `conn` holds goes back (a grant undone).
+    fn return_one(&self, conn: u64) {
+        let mut st = lock(&self.state);
+        if st.take_from(conn) {
+            // Counted as held a moment ago, so the pool has room for it.
+            st.give_back(1);
+        }
+    }
+
     /// A permit granted to `conn`, as a reply the connection can undo.
     fn granted(self: &Arc<Self>, conn: u64) -> StepResult {
         let me = Arc::clone(self);
         let bytes = manager_proto::Reply::encode(&true, "a grant")
             .map_err(|e| err(RemoteErrorKind::Protocol, e.to_string()))?;
-        Ok(Reply::grant(
-            bytes,
-            Box::new(move || {
-                let mut st = lock(&me.state);
-                if st.take_from(conn) {
-                    st.give_back();
-                }
-            }),
-        ))
+        Ok(Reply::grant(bytes, Box::new(move || me.return_one(conn))))
     }
 
     fn acquire(self: Arc<Self>, conn: u64, bytes: &[u8]) -> Step {
@@ -115,33 +140,22 @@ impl Semaphore {
             Err(e) => return Step::Ready(Err(e)),
         };
         let mut st = lock(&self.state);
-        if st.value > 0 {
-            st.value -= 1;
-            *st.held.entry(conn).or_default() += 1;
+        if let Some(value) = st.value.checked_sub(1) {
+            st.value = value;
+            st.hold(conn);
             drop(st);
             return Step::Ready(self.granted(conn));
         }
         if !blocking {
             return Step::Ready(encode(&false));
         }
-        let (tx, rx) = oneshot::channel();
-        st.waiters.push_back(Waiter { conn, grant: tx });
+        let wait = Wait::new(Arc::clone(&self), st.waiters.push(conn));
         drop(st);
-        let mut guard = Guard { sem: self, conn, rx };
         Step::Pending(Box::pin(async move {
-            let granted = match limit {
-                None => (&mut guard.rx).await.is_ok(),
-                Some(d) => match tokio::time::timeout(d, &mut guard.rx).await {
-                    Ok(r) => r.is_ok(),
-                    Err(_) => {
-                        guard.rx.close();
-                        guard.rx.try_recv().is_ok()
-                    }
-                },
-            };
-            let sem = Arc::clone(&guard.sem);
-            drop(guard);
-            if granted { sem.granted(conn) } else { encode(&false) }
+            match wait.until(limit).await {
+                Outcome::Granted(Permit(_)) => self.granted(conn),
+                Outcome::TimedOut | Outcome::Refused => encode(&false),
+            }
         }))
     }
 
@@ -152,40 +166,31 @@ impl Semaphore {
         }
         let mut st = lock(&self.state);
         if let Some(bound) = self.bound {
-            if st.value + n > bound {
+            if st.value.checked_add(n).is_none_or(|v| v > bound) {
                 return Err(err(RemoteErrorKind::InvalidValue, "Semaphore released too many times"));
             }
         }
-        for _ in 0..n {
-            // Whose permit comes back: the caller's if it holds one, else some holder's
-            // (Python lets anyone release), else it is a new permit.
-            if !st.take_from(conn) {
-                if let Some(other) = st.held.keys().next().copied() {
-                    st.take_from(other);
-                }
-            }
-            st.give_back();
+        st.room_for(n)?;
+        // Whose permits come back: the caller's as far as it holds them, then other
+        // holders' (Python lets anyone release), and past those they are new permits.
+        // One step per holder, whatever `n`.
+        let mut left = n.saturating_sub(st.take_up_to(conn, n));
+        while left > 0 {
+            let Some(other) = st.held.keys().next().copied() else { break };
+            left = left.saturating_sub(st.take_up_to(other, left));
         }
+        st.give_back(n);
         encode(&())
     }
 }
 
-/// A waiting acquire; granted but dropped, it gives the permit back.
-struct Guard {
-    sem: Arc<Semaphore>,
-    conn: u64,
-    rx: oneshot::Receiver<()>,
-}
+impl WaitQueue<Permit> for Semaphore {
+    fn withdraw(&self, ticket: Ticket) {
+        lock(&self.state).waiters.remove(ticket);
+    }
 
-impl Drop for Guard {
-    fn drop(&mut self) {
-        self.rx.close();
-        if self.rx.try_recv().is_ok() {
-            let mut st = lock(&self.sem.state);
-            if st.take_from(self.conn) {
-                st.give_back();
-            }
-        }
+    fn give_back(&self, Permit(conn): Permit) {
+        self.return_one(conn);
     }
 }
 
@@ -221,10 +226,9 @@ impl ServerObject for Semaphore {
 
     fn disconnected(&self, conn: u64) {
         let mut st = lock(&self.state);
-        st.waiters.retain(|w| w.conn != conn);
+        st.waiters.retain(|&waiter| waiter != conn);
         let n = st.held.remove(&conn).unwrap_or(0);
-        for _ in 0..n {
-            st.give_back();
-        }
+        // Counted in `held` a moment ago, so the pool has room for them.
+        st.give_back(n);
     }
 }

@@ -5,6 +5,7 @@ use indexmap::IndexMap;
 use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::{Arc, Mutex};
 
+use super::budget::{self, Budgeted, decode_within};
 use super::{Element, Refs, args, encode, err, lock, methods, ready, resolve};
 use crate::connection::CallContext;
 use crate::object::{ServerObject, Step, StepResult};
@@ -44,8 +45,23 @@ fn item(bytes: &[u8], refs: &Refs, ctx: &CallContext) -> Result<Item, RemoteErro
     Ok(Item { bytes: bytes.to_vec(), refs: refs.ids().to_vec() })
 }
 
-fn all(members: &Members, ctx: &CallContext) -> Result<Vec<Item>, RemoteError> {
-    members.iter().map(|(b, r)| item(b, r, ctx)).collect()
+/// The encoded size of a reply carrying these members, at most.
+fn reply_len<'a>(members: impl Iterator<Item = (&'a Vec<u8>, &'a Refs)>) -> usize {
+    members.fold(10usize, |sum, (b, r)| {
+        sum.saturating_add(b.len()).saturating_add(10).saturating_add(r.ids().len().saturating_mul(10))
+    })
+}
+
+/// The members as sent to the caller (checked to fit in one reply before any is copied).
+fn all<'a>(
+    members: impl Iterator<Item = (&'a Vec<u8>, &'a Refs)> + Clone,
+    ctx: &CallContext,
+    what: &str,
+) -> Result<Vec<Item>, RemoteError> {
+    if reply_len(members.clone()) > ctx.limits().max_reply {
+        return Err(budget::too_large(what, ctx.limits()));
+    }
+    members.map(|(b, r)| item(b, r, ctx)).collect()
 }
 
 /// Elements the caller sent, stored (taking their references) so they can be handed back.
@@ -59,7 +75,7 @@ fn take(items: Vec<Item>, ctx: &CallContext) -> Result<Members, RemoteError> {
 
 impl Set {
     pub(crate) fn create(bytes: &[u8], ctx: &CallContext) -> Result<Set, RemoteError> {
-        let (items,): (Vec<Item>,) = args(bytes, "set()")?;
+        let (Budgeted(items),): (Budgeted<Item>,) = decode_within(bytes, "set()", ctx.limits())?;
         Ok(Set { members: Mutex::new(take(items, ctx)?) })
     }
 
@@ -108,43 +124,34 @@ impl Set {
             }
             m::SNAPSHOT => {
                 let () = args(bytes, "set.snapshot")?;
-                encode(&all(&lock(&self.members), ctx)?)
+                encode(&all(lock(&self.members).iter(), ctx, "set.snapshot")?)
             }
             m::UNION | m::INTERSECTION | m::DIFFERENCE | m::SYMMETRIC_DIFFERENCE => {
                 // A new set from this one and the caller's; this one is unchanged.
-                let (items,): (Vec<Item>,) = args(bytes, "set operation")?;
+                let (Budgeted(items),): (Budgeted<Item>,) = decode_within(bytes, "set operation", ctx.limits())?;
                 let other = take(items, ctx)?;
                 let members = lock(&self.members);
-                let mut out = Vec::new();
                 let mine = |b: &Vec<u8>| members.contains_key(b);
                 let theirs = |b: &Vec<u8>| other.contains_key(b);
-                match id {
-                    m::UNION => {
-                        for (b, r) in members.iter().chain(other.iter().filter(|(b, _)| !mine(b))) {
-                            out.push(item(b, r, ctx)?);
-                        }
-                    }
-                    m::INTERSECTION => {
-                        for (b, r) in members.iter().filter(|(b, _)| theirs(b)) {
-                            out.push(item(b, r, ctx)?);
-                        }
-                    }
-                    m::DIFFERENCE => {
-                        for (b, r) in members.iter().filter(|(b, _)| !theirs(b)) {
-                            out.push(item(b, r, ctx)?);
-                        }
-                    }
+                let what = match id {
+                    m::UNION => "set.union",
+                    m::INTERSECTION => "set.intersection",
+                    m::DIFFERENCE => "set.difference",
+                    _ => "set.symmetric_difference",
+                };
+                let out = match id {
+                    m::UNION => all(members.iter().chain(other.iter().filter(|(b, _)| !mine(b))), ctx, what)?,
+                    m::INTERSECTION => all(members.iter().filter(|(b, _)| theirs(b)), ctx, what)?,
+                    m::DIFFERENCE => all(members.iter().filter(|(b, _)| !theirs(b)), ctx, what)?,
                     _ => {
                         let left = members.iter().filter(|(b, _)| !theirs(b));
-                        for (b, r) in left.chain(other.iter().filter(|(b, _)| !mine(b))) {
-                            out.push(item(b, r, ctx)?);
-                        }
+                        all(left.chain(other.iter().filter(|(b, _)| !mine(b))), ctx, what)?
                     }
-                }
+                };
                 encode(&out)
             }
             m::UPDATE | m::INTERSECTION_UPDATE | m::DIFFERENCE_UPDATE | m::SYMMETRIC_DIFFERENCE_UPDATE => {
-                let (items,): (Vec<Item>,) = args(bytes, "set update")?;
+                let (Budgeted(items),): (Budgeted<Item>,) = decode_within(bytes, "set update", ctx.limits())?;
                 let other = take(items, ctx)?;
                 let mut members = lock(&self.members);
                 let removed: Vec<Refs> = match id {
@@ -179,7 +186,7 @@ impl Set {
                 encode(&())
             }
             m::ISDISJOINT | m::ISSUBSET | m::ISSUPERSET => {
-                let (items,): (Vec<Item>,) = args(bytes, "set comparison")?;
+                let (Budgeted(items),): (Budgeted<Item>,) = decode_within(bytes, "set comparison", ctx.limits())?;
                 let other: std::collections::HashSet<Vec<u8>> = items.into_iter().map(|i| i.bytes).collect();
                 let members = lock(&self.members);
                 let answer = match id {
@@ -204,7 +211,7 @@ impl ServerObject for Set {
     }
 
     fn value_copy(self: Arc<Self>, ctx: &CallContext) -> Step {
-        ready(all(&lock(&self.members), ctx).and_then(|items| encode(&items)))
+        ready(all(lock(&self.members).iter(), ctx, "the set's value").and_then(|items| encode(&items)))
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
