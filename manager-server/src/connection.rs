@@ -721,6 +721,8 @@ impl Connection {
             self.shared.table.release(object);
         }
         self.shared.stats.connections.fetch_sub(1, Ordering::Relaxed);
+        // Its buffers (and objects only it held) are free now.
+        self.shared.table.freed.notify_one();
     }
 }
 

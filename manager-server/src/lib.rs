@@ -43,6 +43,7 @@ mod child;
 mod connection;
 mod limits;
 mod liveness;
+mod memory;
 mod object;
 mod registry;
 pub mod security;

@@ -38,7 +38,43 @@
 //!   the server. There are no per-client permissions.
 //! - **Denial of service by a key holder** is bounded but not prevented: the connection
 //!   limit, frame size limit and per-connection in-flight limit cap what one peer makes
-//!   the server buffer, but not how many objects it creates.
+//!   the server buffer, but not how many objects it creates, nor how much legitimate
+//!   data it stores in them over many requests.
+//!
+//! ## What one request can cost
+//!
+//! Every number in a request is the peer's to choose. Whatever it chooses, one request
+//! to a built-in costs bounded work and bounded memory, and never reaches a panic:
+//!
+//! - **Work** is at most linear in the size of the object it touches (a slice, a
+//!   `count`, a `delete_slice` over the whole list), never in a number the peer sends:
+//!   `Semaphore.release(n)` wakes at most the waiters there are, `notify(n)` the same,
+//!   `get_many(n)` takes at most what is queued, a slice's step only thins out the
+//!   positions. No built-in loops while holding a lock for longer than one pass over its
+//!   object.
+//! - **Memory stored** by one request — the elements `extend`, `update`, `repeat`, a
+//!   constructor's contents add — is at most
+//!   [`max_request_memory`](crate::ServerBuilder::max_request_memory) (default twice the
+//!   frame limit, 128 MiB), counted as encoded bytes plus about 80 bytes per element and
+//!   checked *as the elements decode* and before `repeat` copies anything: a 12-byte
+//!   `list.repeat(2**24)` gets `LimitExceeded` instead of 1.5 GB.
+//! - **Memory sent back** is at most one frame: a snapshot, slice, `items()` or set
+//!   operation whose result would not fit is refused before it is built, and
+//!   `get_many` stops at what fits.
+//! - **Numbers** are checked: a counter that would pass its type's range gets
+//!   `Overflow` (a semaphore at `u64::MAX`, an `RLock` acquired 2^32 times, `fetch_add`
+//!   past an integer's bounds) and changes nothing; a bounded semaphore's bound is
+//!   checked without wrapping; indexes and slice bounds are computed in 128 bits, as
+//!   Python's are unbounded; timeouts must be non-negative numbers of seconds (NaN is
+//!   refused).
+//! - **Waits** that end — by timeout, cancellation or a closed connection — leave
+//!   nothing behind on the object: a client polling an empty queue with timeouts in a
+//!   loop does not grow the server.
+//! - **Stopping**: the standalone server hears SIGTERM and SIGINT on a thread of its
+//!   own and is gone within its shutdown grace (5 s) plus a second, whatever its calls
+//!   are doing. A `#[shared]` method of your own runs on the server's threads: one that
+//!   never returns still occupies a thread (as in any server), and an embedding program
+//!   should stop the process the same way if it cannot wait.
 //! - **Same-user processes.** Unix sockets are created owner-only (mode 0600; the
 //!   default one in a new 0700 directory), so other users cannot connect at all; any
 //!   process of the same user that has the key can. `MANAGER_AUTHKEY` in a child's

@@ -431,6 +431,7 @@ impl ServerBuilder {
             shared.config.idle_timeout,
             shared.shutdown.clone(),
         ));
+        tracker.spawn(crate::memory::trimmer(Arc::clone(&shared.table.freed), shared.shutdown.clone()));
         let mut addresses = Vec::new();
         for listener in listeners {
             addresses.push(listener.address());

@@ -9,6 +9,7 @@ use manager_proto::{ObjectId, RemoteError, RemoteErrorKind};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::Notify;
 
 use crate::object::ServerObject;
 
@@ -33,6 +34,9 @@ pub(crate) struct Table {
     inner: Mutex<Inner>,
     /// The next object id; ids are never reused within a run.
     next_id: AtomicU64,
+    /// Told when an object leaves the table, so its memory can go back to the system
+    /// (see `memory`).
+    pub(crate) freed: Arc<Notify>,
 }
 
 impl std::fmt::Debug for Table {
@@ -85,7 +89,10 @@ impl Table {
             }
         };
         // Dropped here, outside the lock: dropping a container may release others.
-        drop(dropped);
+        if dropped.is_some() {
+            drop(dropped);
+            self.freed.notify_one();
+        }
     }
 
     /// Gives `id` a name, which holds a reference until the server stops.
