@@ -60,8 +60,8 @@ pub(crate) struct CallContext {
 struct ConnShared {
     /// The connection's id, unique within a server run.
     id: u64,
-    /// Objects to tell when this connection ends, by address (one entry per object).
-    watched: Mutex<HashMap<usize, Weak<dyn ServerObject>, IdHashBuilder>>,
+    /// Objects to tell when this connection ends.
+    watched: Mutex<Watched>,
     /// References taken for this connection by calls that handed out elements holding
     /// proxies; merged into the connection's own before the reply goes out.
     adopted: Mutex<Vec<(ObjectId, Arc<dyn ServerObject>)>>,
@@ -70,11 +70,35 @@ struct ConnShared {
     any_adopted: AtomicBool,
 }
 
+/// The objects a connection asked to be told about when it ends, by address (one
+/// entry per object; the `Weak` keeps the address from being reused). An object dropped
+/// meanwhile leaves a dead entry, and its allocation with it: dead entries are swept
+/// whenever the map has doubled, so a client that creates, locks and drops locks in a
+/// loop does not grow its connection.
+struct Watched {
+    objects: HashMap<usize, Weak<dyn ServerObject>, IdHashBuilder>,
+    /// Sweep dead entries when there are this many.
+    prune_at: usize,
+}
+
+impl Watched {
+    const MIN_PRUNE: usize = 64;
+
+    fn insert(&mut self, object: &Arc<dyn ServerObject>) {
+        let key = Arc::as_ptr(object) as *const () as usize;
+        self.objects.entry(key).or_insert_with(|| Arc::downgrade(object));
+        if self.objects.len() >= self.prune_at {
+            self.objects.retain(|_, w| w.strong_count() > 0);
+            self.prune_at = self.objects.len().saturating_mul(2).max(Self::MIN_PRUNE);
+        }
+    }
+}
+
 impl ConnShared {
     fn new(id: u64) -> Arc<ConnShared> {
         Arc::new(ConnShared {
             id,
-            watched: Mutex::new(HashMap::default()),
+            watched: Mutex::new(Watched { objects: HashMap::default(), prune_at: Watched::MIN_PRUNE }),
             adopted: Mutex::new(Vec::new()),
             any_adopted: AtomicBool::new(false),
         })
@@ -124,9 +148,7 @@ impl CallContext {
 
     /// Asks for `object.disconnected(id)` when this connection ends.
     pub(crate) fn on_disconnect(&self, object: Arc<dyn ServerObject>) {
-        let key = Arc::as_ptr(&object) as *const () as usize;
-        let mut watched = self.conn.watched.lock().unwrap_or_else(|p| p.into_inner());
-        watched.entry(key).or_insert_with(|| Arc::downgrade(&object));
+        self.conn.watched.lock().unwrap_or_else(|p| p.into_inner()).insert(&object);
     }
 
     /// Takes a reference to `object` for the calling connection: the reply hands the
@@ -709,7 +731,7 @@ impl Connection {
         }
         let watched: Vec<_> = {
             let mut w = self.ctx.conn.watched.lock().unwrap_or_else(|p| p.into_inner());
-            w.drain().map(|(_, obj)| obj).collect()
+            w.objects.drain().map(|(_, obj)| obj).collect()
         };
         for object in watched.iter().filter_map(Weak::upgrade) {
             let conn = self.ctx.conn.id;
@@ -780,6 +802,50 @@ mod tests {
         }
         buf.reserve_exact(room);
         dec
+    }
+
+    /// An object that only counts the disconnections it is told of.
+    struct Told(std::sync::atomic::AtomicU64);
+
+    impl ServerObject for Told {
+        fn shared_type_id(&self) -> &str {
+            "told"
+        }
+        fn call(self: Arc<Self>, _: &CallContext, _: manager_proto::MethodRef<'_>, _: &[u8]) -> Step {
+            Step::Ready(Err(RemoteError::new(RemoteErrorKind::NotExposed, "none")))
+        }
+        fn value_copy(self: Arc<Self>, _: &CallContext) -> Step {
+            Step::Ready(Err(RemoteError::new(RemoteErrorKind::NotExposed, "none")))
+        }
+        fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+            self
+        }
+        fn disconnected(&self, _conn: u64) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn watched_objects_that_were_dropped_are_swept() {
+        let mut watched = Watched { objects: HashMap::default(), prune_at: Watched::MIN_PRUNE };
+        // A client that creates, locks and drops objects in a loop.
+        for _ in 0..10_000 {
+            let object: Arc<dyn ServerObject> = Arc::new(Told(Default::default()));
+            watched.insert(&object);
+            watched.insert(&object);
+        }
+        assert!(watched.objects.len() < 2 * Watched::MIN_PRUNE, "{} entries kept", watched.objects.len());
+        // A live object is kept and told, even at the address of a dropped one.
+        let told = Arc::new(Told(Default::default()));
+        let object: Arc<dyn ServerObject> = told.clone();
+        watched.insert(&object);
+        for _ in 0..1000 {
+            watched.insert(&(Arc::new(Told(Default::default())) as Arc<dyn ServerObject>));
+        }
+        for w in watched.objects.values().filter_map(Weak::upgrade) {
+            w.disconnected(1);
+        }
+        assert_eq!(told.0.load(Ordering::Relaxed), 1);
     }
 
     #[test]
