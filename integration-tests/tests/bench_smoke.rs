@@ -23,9 +23,20 @@ fn manager_bench_runs_every_workload() {
     let figures: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let rows = figures["unpinned"].as_array().unwrap();
     for transport in ["unix", "tcp"] {
-        for id in
-            ["dict", "dict2", "incr", "queue10k", "queue10kb", "lock", "bulk", "connect", "pipe64", "memobj", "dict-ll"]
-        {
+        for id in [
+            "dict",
+            "dict2",
+            "incr",
+            "queue10k",
+            "queue10kb",
+            "lock",
+            "drain",
+            "bulk",
+            "connect",
+            "pipe64",
+            "memobj",
+            "dict-ll",
+        ] {
             let row = rows
                 .iter()
                 .find(|r| r["id"] == id && r["transport"] == transport)

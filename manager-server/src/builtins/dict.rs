@@ -1,11 +1,11 @@
 //! `dict`: insertion-ordered like Python's; keys compared by their encoding.
 
-use indexmap::IndexMap;
 use manager_proto::element::ItemRef;
 use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::{Arc, Mutex};
 
 use super::budget::{self, Budgeted, decode_within};
+use super::ordered::OrderedMap;
 use super::{Element, Refs, args, encode, err, lock, methods, ready, resolve};
 use crate::connection::CallContext;
 use crate::object::{ServerObject, Step, StepResult};
@@ -42,7 +42,7 @@ pub(crate) struct Dict {
 }
 
 type Pairs = Vec<(Item, Item)>;
-type Map = IndexMap<Vec<u8>, Entry>;
+type Map = OrderedMap<Entry>;
 
 fn missing() -> RemoteError {
     err(RemoteErrorKind::KeyNotFound, "the key is not in the dict")
@@ -51,7 +51,7 @@ fn missing() -> RemoteError {
 impl Dict {
     pub(crate) fn create(bytes: &[u8], ctx: &CallContext) -> Result<Dict, RemoteError> {
         let (Budgeted(pairs),): (Budgeted<(Item, Item)>,) = decode_within(bytes, "dict()", ctx.limits())?;
-        let dict = Dict { map: Mutex::new(IndexMap::new()) };
+        let dict = Dict { map: Mutex::new(Map::default()) };
         dict.update(pairs, ctx)?;
         Ok(dict)
     }
@@ -78,7 +78,7 @@ impl Dict {
     /// they would not fit in one reply (checked before any is copied).
     fn pairs(map: &Map, ctx: &CallContext, what: &str) -> Result<Pairs, RemoteError> {
         let mut size: usize = 10;
-        for (k, e) in map {
+        for (k, e) in map.iter() {
             let key_len = k.len().saturating_add(10).saturating_add(e.key_refs.ids().len().saturating_mul(10));
             size = size.saturating_add(key_len).saturating_add(e.value.encoded_len());
             if size > ctx.limits().max_reply {
@@ -107,20 +107,20 @@ impl Dict {
             }
             m::REMOVE | m::POP => {
                 let (key,): (ItemRef<'_>,) = args(bytes, "dict.pop")?;
-                let entry = lock(&self.map).shift_remove(key.bytes).ok_or_else(missing)?;
+                let (_, entry) = lock(&self.map).remove(key.bytes).ok_or_else(missing)?;
                 entry.value.reply(ctx)
             }
             m::POP_OR => {
                 let (key, default): (Item, Item) = args(bytes, "dict.pop_or")?;
-                match lock(&self.map).shift_remove(&key.bytes) {
-                    Some(entry) => encode(&entry.value.to_item(ctx)?),
+                match lock(&self.map).remove(&key.bytes) {
+                    Some((_, entry)) => encode(&entry.value.to_item(ctx)?),
                     // The default never entered the dict: hand its references back as they came.
                     None => encode(&Element::take(default, ctx)?.to_item(ctx)?),
                 }
             }
             m::POPITEM => {
                 let (key, entry) = lock(&self.map)
-                    .pop()
+                    .pop_last()
                     .ok_or_else(|| err(RemoteErrorKind::KeyNotFound, "popitem(): dictionary is empty"))?;
                 encode(&(Self::key_item(&key, &entry, ctx)?, entry.value.to_item(ctx)?))
             }
@@ -179,10 +179,10 @@ impl Dict {
             m::MERGED => {
                 // `self | other`: a new mapping; this dict is unchanged.
                 let (Budgeted(other),): (Budgeted<(Item, Item)>,) = decode_within(bytes, "dict.merged", ctx.limits())?;
-                let mut out: IndexMap<Vec<u8>, (Item, Item)> = Self::pairs(&lock(&self.map), ctx, "dict.merged")?
-                    .into_iter()
-                    .map(|(k, v)| (k.bytes.clone(), (k, v)))
-                    .collect();
+                let mut out: OrderedMap<(Item, Item)> = OrderedMap::default();
+                for (k, v) in Self::pairs(&lock(&self.map), ctx, "dict.merged")? {
+                    out.insert(k.bytes.clone(), (k, v));
+                }
                 for (k, v) in other {
                     // Items from the caller go back as they came: take references for them.
                     let k = Element::take(k, ctx)?;
@@ -190,7 +190,7 @@ impl Dict {
                     let (ki, vi) = (k.to_item(ctx)?, v.to_item(ctx)?);
                     out.insert(ki.bytes.clone(), (ki, vi));
                 }
-                encode(&out.into_values().collect::<Vec<_>>())
+                encode(&out.into_iter().map(|(_, pair)| pair).collect::<Vec<_>>())
             }
             _ => Err(err(RemoteErrorKind::NotExposed, "unknown dict method")),
         }

@@ -40,6 +40,7 @@ mod event;
 mod list;
 mod lock;
 mod namespace;
+mod ordered;
 mod queue;
 mod semaphore;
 mod seq;

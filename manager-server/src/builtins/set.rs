@@ -1,11 +1,11 @@
 //! `set` (Python 3.14's `SyncManager.set`): elements compared by their encoding, kept
 //! in insertion order so results are deterministic.
 
-use indexmap::IndexMap;
 use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::{Arc, Mutex};
 
 use super::budget::{self, Budgeted, decode_within};
+use super::ordered::OrderedMap;
 use super::{Element, Refs, args, encode, err, lock, methods, ready, resolve};
 use crate::connection::CallContext;
 use crate::object::{ServerObject, Step, StepResult};
@@ -34,7 +34,7 @@ methods! {
     ISSUPERSET = "issuperset",
 }
 
-type Members = IndexMap<Vec<u8>, Refs>;
+type Members = OrderedMap<Refs>;
 
 pub(crate) struct Set {
     members: Mutex<Members>,
@@ -66,7 +66,7 @@ fn all<'a>(
 
 /// Elements the caller sent, stored (taking their references) so they can be handed back.
 fn take(items: Vec<Item>, ctx: &CallContext) -> Result<Members, RemoteError> {
-    let mut out = Members::new();
+    let mut out = Members::default();
     for e in Element::take_all(items, ctx)? {
         out.insert(e.bytes.into_vec(), e.refs);
     }
@@ -84,18 +84,18 @@ impl Set {
             m::ADD => {
                 let (it,): (Item,) = args(bytes, "set.add")?;
                 let e = Element::take(it, ctx)?;
-                lock(&self.members).entry(e.bytes.into_vec()).or_insert(e.refs);
+                lock(&self.members).insert_if_absent(e.bytes.into_vec(), e.refs);
                 encode(&())
             }
             m::DISCARD => {
                 let (it,): (Item,) = args(bytes, "set.discard")?;
-                let old = lock(&self.members).shift_remove(&it.bytes);
+                let old = lock(&self.members).remove(&it.bytes);
                 drop(old);
                 encode(&())
             }
             m::REMOVE => {
                 let (it,): (Item,) = args(bytes, "set.remove")?;
-                let old = lock(&self.members).shift_remove(&it.bytes);
+                let old = lock(&self.members).remove(&it.bytes);
                 match old {
                     Some(_) => encode(&()),
                     None => Err(err(RemoteErrorKind::KeyNotFound, "the element is not in the set")),
@@ -112,7 +112,7 @@ impl Set {
             m::POP => {
                 let () = args(bytes, "set.pop")?;
                 let (b, r) = lock(&self.members)
-                    .shift_remove_index(0)
+                    .pop_first()
                     .ok_or_else(|| err(RemoteErrorKind::KeyNotFound, "pop from an empty set"))?;
                 encode(&item(&b, &r, ctx)?)
             }
@@ -157,22 +157,19 @@ impl Set {
                 let removed: Vec<Refs> = match id {
                     m::UPDATE => {
                         for (b, r) in other {
-                            members.entry(b).or_insert(r);
+                            members.insert_if_absent(b, r);
                         }
                         Vec::new()
                     }
                     m::INTERSECTION_UPDATE => {
-                        let (keep, drop): (Members, Members) =
-                            std::mem::take(&mut *members).into_iter().partition(|(b, _)| other.contains_key(b));
-                        *members = keep;
-                        drop.into_values().collect()
+                        members.split_off_unless(|b| other.contains_key(b)).into_iter().map(|(_, r)| r).collect()
                     }
-                    m::DIFFERENCE_UPDATE => other.keys().filter_map(|b| members.shift_remove(b)).collect(),
+                    m::DIFFERENCE_UPDATE => other.keys().filter_map(|b| members.remove(b)).map(|(_, r)| r).collect(),
                     _ => {
                         let mut removed = Vec::new();
                         for (b, r) in other {
-                            match members.shift_remove(&b) {
-                                Some(old) => removed.push(old),
+                            match members.remove(&b) {
+                                Some((_, old)) => removed.push(old),
                                 None => {
                                     members.insert(b, r);
                                 }

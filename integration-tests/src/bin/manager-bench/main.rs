@@ -223,6 +223,12 @@ fn phase(args: &[String]) {
         let p = paired(reps, Unit::Micros, || us(workloads::lock_pairs(&ctx)), || 2.0 * round_trip());
         rows.push(row("lock", "Lock acquire + release (per pair)", Unit::Micros, p.ours.clone(), Some(p)));
     }
+    if want("drain") {
+        let r = if quick { 1 } else { reps };
+        let f = median(r, || workloads::dict_drain(&ctx));
+        let name = "dict drain, 1M keys removed oldest first, 64 in flight";
+        rows.push(row("drain", name, Unit::OpsPerSec, f, None));
+    }
     if want("bulk") {
         let p = paired(reps, Unit::MBps, || workloads::value_1mib(&ctx), bulk);
         rows.push(row("bulk", "1 MiB values set + get", Unit::MBps, p.ours.clone(), Some(p)));

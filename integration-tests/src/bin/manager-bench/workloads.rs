@@ -228,6 +228,44 @@ pub fn pipelined(ctx: &Ctx, depth: usize) -> f64 {
     })
 }
 
+/// Keys removed per second draining a dict of a million keys in insertion order (the
+/// order that made an order-keeping removal shift every later key), 64 removals in
+/// flight.
+pub fn dict_drain(ctx: &Ctx) -> f64 {
+    let n = ctx.n(1_000_000) as u64;
+    let depth = 64u64;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let client =
+            manager_client::Client::connect_with(ctx.address.as_str(), &ctx.key, &ctx.options).await.expect("connect");
+        let d = client.dict::<u64, u64>().await.expect("dict");
+        let batch = 10_000u64;
+        for start in (0..n).step_by(batch as usize) {
+            d.update((start..(start + batch).min(n)).map(|k| (k, k)).collect()).await.expect("update");
+        }
+        let started = Instant::now();
+        let per = n / depth;
+        let tasks: Vec<_> = (0..depth)
+            .map(|t| {
+                let d = d.clone();
+                // Task t removes keys t, t + depth, t + 2 * depth, ...: together, the
+                // oldest key first.
+                tokio::spawn(async move {
+                    for i in 0..per {
+                        d.pop(&(i * depth + t)).await.expect("pop");
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.expect("task");
+        }
+        let rate = (per * depth) as f64 / started.elapsed().as_secs_f64();
+        assert_eq!(d.len().await.expect("len") as u64, n - per * depth);
+        rate
+    })
+}
+
 /// Items per second from a producer process to a consumer process through a queue,
 /// ending with a sentinel. `batched`: the producer puts in batches and the consumer
 /// gets in batches; otherwise one item per call, the classic loop.
