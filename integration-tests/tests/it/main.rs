@@ -22,3 +22,4 @@ mod raw;
 mod server_bin;
 mod sync;
 mod util;
+mod waits;
