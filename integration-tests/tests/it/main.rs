@@ -1,6 +1,7 @@
 //! Integration tests: one test binary (one link step), a module per feature.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod adversarial;
 mod auth;
 mod basics;
 mod blocking;
