@@ -1,6 +1,7 @@
 //! Integration tests: one test binary (one link step), a module per feature.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod adversarial;
 mod auth;
 mod basics;
 mod blocking;
@@ -12,11 +13,14 @@ mod examples;
 mod faults;
 mod faults_processes;
 mod hardening;
+mod hostile;
 mod hygiene;
 mod layering;
 mod lifecycle;
 mod load;
 mod processes;
 mod raw;
+mod server_bin;
 mod sync;
 mod util;
+mod waits;
