@@ -55,11 +55,8 @@ fn kind<T>(r: &Result<T, Error>) -> Option<RemoteErrorKind> {
 }
 
 /// The kind of a number leaving its type's range (Python's `OverflowError`).
-///
-/// TODO(after merging main): compare with `RemoteErrorKind::Overflow` (wire code 28)
-/// once manager-proto has it; until then code 28 arrives as `Other(28)`.
 fn is_overflow(k: Option<RemoteErrorKind>) -> bool {
-    k.is_some_and(|k| k.code() == 28)
+    k == Some(RemoteErrorKind::Overflow)
 }
 
 /// An answer is a value or a clear error from the server: never a panic, never a
@@ -269,7 +266,7 @@ async fn fetch_int<T: Int + Copy>(client: &Client, start: usize, delta: usize, s
         }
         None => {
             let k = kind(&r);
-            check!(k == Some(RemoteErrorKind::InvalidValue) || is_overflow(k), "{what} overflows: {r:?}");
+            check!(is_overflow(k), "{what} overflows: {r:?}");
             check!(now == start, "{what} failed but left {now:?}");
         }
     }

@@ -169,7 +169,7 @@ async fn namespace_value_and_array() {
     assert_eq!(v.compare_exchange(&7, 8).await.unwrap(), Ok(7));
     assert_eq!(v.compare_exchange(&7, 9).await.unwrap(), Err(8));
     let small = c.value(250u8).await.unwrap();
-    assert_eq!(kind(small.fetch_add(10).await.unwrap_err()), RemoteErrorKind::InvalidValue);
+    assert_eq!(kind(small.fetch_add(10).await.unwrap_err()), RemoteErrorKind::Overflow);
     assert_eq!(small.get().await.unwrap(), 250, "an overflowing add changes nothing");
     let f = c.value(1.5f64).await.unwrap();
     f.fetch_add(0.25).await.unwrap();

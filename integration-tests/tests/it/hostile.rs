@@ -133,12 +133,8 @@ fn remote_kind<T: std::fmt::Debug>(result: &Result<T, Error>) -> Option<RemoteEr
 }
 
 /// The error kind a number leaving its type's range gets: Python's `OverflowError`.
-///
-/// TODO(after merging main): `RemoteErrorKind::Overflow` (wire code 28) is being added
-/// to manager-proto; until this branch has it, code 28 arrives as `Other(28)`. Replace
-/// the code comparison with `== Some(RemoteErrorKind::Overflow)`.
 fn is_overflow(kind: Option<RemoteErrorKind>) -> bool {
-    kind.is_some_and(|k| k.code() == 28)
+    kind == Some(RemoteErrorKind::Overflow)
 }
 
 // ---------------------------------------------------------------------------------------

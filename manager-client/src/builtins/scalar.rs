@@ -81,7 +81,7 @@ proxy_methods! {
         }
 
         /// Adds `delta`, returning the previous value, atomically. Integer overflow is an
-        /// `InvalidValue` error (nothing changes).
+        /// `Overflow` error (nothing changes).
         async fn fetch_add(&self, delta: T) -> T where [T: Number] {
             self.arith("fetch_add", delta).await
         }

@@ -95,7 +95,7 @@ fn arith(kind: NumKind, current: &[u8], delta: &[u8], subtract: bool) -> Result<
             let r = if subtract { a.checked_sub(b) } else { a.checked_add(b) };
             out(r.ok_or_else(|| {
                 err(
-                    RemoteErrorKind::InvalidValue,
+                    RemoteErrorKind::Overflow,
                     format!("{a} {} {b} overflows {kind:?}", if subtract { '-' } else { '+' }),
                 )
             })?)
