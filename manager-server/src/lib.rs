@@ -41,6 +41,10 @@
 mod builtins;
 mod child;
 mod connection;
+/// The `live_requests` fuzz target's harness (see `fuzz/`): not part of the API.
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod limits;
 mod liveness;
 mod memory;

@@ -110,6 +110,30 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The state of a server that has no listener, task or object yet.
+    fn new(config: Config, registry: Registry, authkey: AuthKey, server_id: ServerId) -> Shared {
+        Shared {
+            connection_slots: Arc::new(Semaphore::new(config.max_connections)),
+            config,
+            registry,
+            table: Arc::new(Table::default()),
+            shutdown: CancellationToken::new(),
+            stats: Counters::default(),
+            server_id,
+            authkey,
+            watches: Arc::default(),
+        }
+    }
+
+    /// The state [`ServerBuilder::start`] makes for a default builder (every built-in type
+    /// registered) with `config`, but no listener, task or named object: for serving a
+    /// [`Connection`] over a socket of one's own (the fuzzing harness).
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn for_tests(config: Config, authkey: AuthKey) -> Shared {
+        let builder = ServerBuilder::default();
+        Shared::new(config, builder.registry, authkey, ServerId(1))
+    }
+
     pub(crate) fn stats(&self) -> ServerStats {
         let (objects, named, objects_by_type) = self.table.counts();
         ServerStats {
@@ -394,17 +418,8 @@ impl ServerBuilder {
         for spec in &specs {
             listeners.push(bind(spec).await?);
         }
-        let shared = Arc::new(Shared {
-            connection_slots: Arc::new(Semaphore::new(self.config.max_connections)),
-            config: self.config,
-            registry: self.registry,
-            table: Arc::new(Table::default()),
-            shutdown: CancellationToken::new(),
-            stats: Counters::default(),
-            server_id: ServerId(u64::from_le_bytes(random_bytes::<8>()?)),
-            authkey,
-            watches: Arc::default(),
-        });
+        let server_id = ServerId(u64::from_le_bytes(random_bytes::<8>()?));
+        let shared = Arc::new(Shared::new(self.config, self.registry, authkey, server_id));
         let ctx = crate::connection::CallContext::internal(Arc::clone(&shared.table), shared.config.limits());
         let mut named = self.named;
         for (name, builtin) in self.named_builtins {
