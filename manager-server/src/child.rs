@@ -8,8 +8,9 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 
-use crate::ServerError;
-use crate::server::{ServerBuilder, random_bytes};
+use crate::builder::ServerBuilder;
+use crate::error::ServerError;
+use crate::random::random_bytes;
 
 /// Set in the child's environment; its presence makes `spawn_child` serve.
 const CHILD_ENV: &str = "MANAGER_SERVER_CHILD";

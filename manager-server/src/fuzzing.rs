@@ -53,8 +53,9 @@ use manager_proto::{
 use serde::Serialize;
 use tokio::sync::Notify;
 
+use crate::config::Config;
 use crate::connection::Connection;
-use crate::server::{Config, Shared};
+use crate::state::Shared;
 use crate::stream::Stream;
 
 /// Runs one input against a fresh server state and checks what happened (see the module

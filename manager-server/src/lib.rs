@@ -37,51 +37,37 @@
 //! What the authkey protects and what it does not — and how to run across hosts
 //! today — is in [`security`].
 
-#[path = "builtins/mod.rs"]
+mod auth;
+mod builder;
 mod builtins;
 mod child;
+mod config;
 mod connection;
+mod error;
 /// The `live_requests` fuzz target's harness (see `fuzz/`): not part of the API.
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
+mod hash;
 mod limits;
+mod listener;
 mod liveness;
 mod memory;
 mod object;
+mod random;
 mod registry;
 pub mod security;
 mod server;
+mod state;
 mod stream;
 mod table;
+mod user_object;
 
+pub use builder::{Builtin, ServerBuilder};
 pub use child::ChildServer;
-pub use server::{Builtin, Server, ServerBuilder};
+pub use error::ServerError;
+pub use server::Server;
 
 pub use manager_derive::shared;
 pub use manager_proto as proto;
 pub use manager_proto::{Address, AuthKey, Bytes, Error, RemoteError, RemoteErrorKind, ServerStats, Token, serde};
-
-/// Why a server could not start or run.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ServerError {
-    /// A listener could not bind.
-    #[error("could not listen on {address}: {source}")]
-    Bind {
-        /// The address.
-        address: String,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Bad configuration (an empty key, a name bound twice).
-    #[error("configuration: {0}")]
-    Config(String),
-    /// The child server process failed.
-    #[error("child server: {0}")]
-    Child(String),
-    /// Another I/O error.
-    #[error("i/o error: {0}")]
-    Io(#[source] std::io::Error),
-}

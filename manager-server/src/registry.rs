@@ -5,8 +5,9 @@ use manager_proto::{RemoteError, RemoteErrorKind, TypeDescription};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::connection::CallContext;
-use crate::object::{ServerObject, UserObject};
+use crate::object::CallContext;
+use crate::object::ServerObject;
+use crate::user_object::UserObject;
 
 /// Builds an object from encoded constructor arguments, for the calling connection.
 pub(crate) type Constructor =

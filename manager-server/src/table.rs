@@ -11,27 +11,36 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
-use crate::object::ServerObject;
+/// What the table needs of an object: its type id, for the counts by type.
+pub(crate) trait Typed: Send + Sync {
+    fn type_name(&self) -> &str;
+}
 
 /// One live object.
-struct Entry {
+struct Entry<O: ?Sized> {
     /// The object.
-    object: Arc<dyn ServerObject>,
+    object: Arc<O>,
     /// Holders: connections, names, containers.
     refs: u64,
 }
 
-#[derive(Default)]
-struct Inner {
-    objects: HashMap<ObjectId, Entry>,
+struct Inner<O: ?Sized> {
+    objects: HashMap<ObjectId, Entry<O>>,
     names: BTreeMap<String, ObjectId>,
 }
 
-/// The table. Its lock is held only for map operations, never across a call or an
-/// await, and objects are dropped after it is released.
-#[derive(Default)]
-pub(crate) struct Table {
-    inner: Mutex<Inner>,
+impl<O: ?Sized> Default for Inner<O> {
+    fn default() -> Self {
+        Inner { objects: HashMap::new(), names: BTreeMap::new() }
+    }
+}
+
+/// The table, of objects `O` (the server's `dyn ServerObject`: generic so that this
+/// module depends on nothing of the object API, which depends on it). Its lock is held
+/// only for map operations, never across a call or an await, and objects are dropped
+/// after it is released.
+pub(crate) struct ObjectTable<O: ?Sized> {
+    inner: Mutex<Inner<O>>,
     /// The next object id; ids are never reused within a run.
     next_id: AtomicU64,
     /// Told when an object leaves the table, so its memory can go back to the system
@@ -39,7 +48,13 @@ pub(crate) struct Table {
     pub(crate) freed: Arc<Notify>,
 }
 
-impl std::fmt::Debug for Table {
+impl<O: ?Sized> Default for ObjectTable<O> {
+    fn default() -> Self {
+        ObjectTable { inner: Mutex::default(), next_id: AtomicU64::new(0), freed: Arc::default() }
+    }
+}
+
+impl<O: ?Sized + Typed> std::fmt::Debug for ObjectTable<O> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let inner = self.lock();
         f.debug_struct("Table").field("objects", &inner.objects.len()).field("names", &inner.names.len()).finish()
@@ -53,22 +68,22 @@ fn no_such_object(id: ObjectId) -> RemoteError {
     )
 }
 
-impl Table {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+impl<O: ?Sized + Typed> ObjectTable<O> {
+    fn lock(&self) -> MutexGuard<'_, Inner<O>> {
         // A panic never happens while the lock is held (map operations only), but do
         // not let a poisoned lock take the server down with it.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Adds an object with one reference (its creator's) and returns its id.
-    pub(crate) fn insert(&self, object: Arc<dyn ServerObject>) -> ObjectId {
+    pub(crate) fn insert(&self, object: Arc<O>) -> ObjectId {
         let id = ObjectId(self.next_id.fetch_add(1, Ordering::Relaxed) + 1);
         self.lock().objects.insert(id, Entry { object, refs: 1 });
         id
     }
 
     /// Takes one more reference to `id`.
-    pub(crate) fn incref(&self, id: ObjectId) -> Result<Arc<dyn ServerObject>, RemoteError> {
+    pub(crate) fn incref(&self, id: ObjectId) -> Result<Arc<O>, RemoteError> {
         let mut inner = self.lock();
         let entry = inner.objects.get_mut(&id).ok_or_else(|| no_such_object(id))?;
         entry.refs += 1;
@@ -108,7 +123,7 @@ impl Table {
     }
 
     /// Takes a reference to the object named `name`.
-    pub(crate) fn get_named(&self, name: &str) -> Result<(ObjectId, Arc<dyn ServerObject>), RemoteError> {
+    pub(crate) fn get_named(&self, name: &str) -> Result<(ObjectId, Arc<O>), RemoteError> {
         let mut inner = self.lock();
         let id = *inner.names.get(name).ok_or_else(|| {
             let known: Vec<&str> = inner.names.keys().map(String::as_str).collect();
@@ -127,7 +142,7 @@ impl Table {
         let inner = self.lock();
         let mut by_type: BTreeMap<&str, u64> = BTreeMap::new();
         for entry in inner.objects.values() {
-            *by_type.entry(entry.object.shared_type_id()).or_default() += 1;
+            *by_type.entry(entry.object.type_name()).or_default() += 1;
         }
         (
             inner.objects.len() as u64,

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use super::budget::{Budgeted, decode_within};
 use super::seq::{Slice, at, at_mut};
 use super::{Element, args, encode, err, lock, methods, ready, resolve};
-use crate::connection::CallContext;
+use crate::object::CallContext;
 use crate::object::{ServerObject, Step, StepResult};
 
 pub(crate) const TYPE_ID: &str = manager_proto::builtin::ARRAY;

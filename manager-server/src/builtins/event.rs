@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use super::waiters::{Outcome, Ticket, Wait, WaitQueue, Waiters};
 use super::{args, encode, err, lock, methods, timeout};
-use crate::connection::CallContext;
+use crate::object::CallContext;
 use crate::object::{ServerObject, Step};
 
 pub(crate) const TYPE_ID: &str = manager_proto::builtin::EVENT;

@@ -26,10 +26,10 @@ use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
-use crate::connection::CallContext;
+use crate::object::CallContext;
+use crate::object::Table;
 use crate::object::{Reply, ServerObject, Step, StepResult};
 use crate::registry::{Constructor, Registry};
-use crate::table::Table;
 
 mod array;
 mod barrier;
@@ -48,8 +48,15 @@ mod set;
 mod value;
 mod waiters;
 
+/// A registry of every built-in type (and nothing else yet).
+pub(crate) fn registry() -> Registry {
+    let mut registry = Registry::default();
+    register_all(&mut registry);
+    registry
+}
+
 /// Registers every built-in type.
-pub(crate) fn register_all(registry: &mut Registry) {
+fn register_all(registry: &mut Registry) {
     for (type_id, names, construct) in [
         (dict::TYPE_ID, dict::m::NAMES, ctor(dict::Dict::create)),
         (list::TYPE_ID, list::m::NAMES, ctor(list::List::create)),

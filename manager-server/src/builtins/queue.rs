@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use super::budget::{Budgeted, decode_within};
 use super::waiters::{Outcome, Ticket, Wait, WaitQueue, Waiters};
 use super::{Element, args, encode, err, lock, methods, resolve, timeout};
-use crate::connection::CallContext;
+use crate::object::CallContext;
 use crate::object::{Reply, ServerObject, Step, StepResult};
 
 pub(crate) const TYPE_ID: &str = manager_proto::builtin::QUEUE;

@@ -8,7 +8,7 @@ use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::{Arc, Mutex};
 
 use super::{Element, args, encode, err, lock, methods, ready, resolve};
-use crate::connection::CallContext;
+use crate::object::CallContext;
 use crate::object::{ServerObject, Step, StepResult};
 
 pub(crate) const TYPE_ID: &str = manager_proto::builtin::VALUE;

@@ -1,0 +1,340 @@
+//! Configuring and starting a server.
+
+use manager_proto::dispatch::Dispatch;
+use manager_proto::{Address, AuthKey, ServerId};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Config, ListenSpec};
+use crate::error::ServerError;
+use crate::listener::{accept_loop, bind};
+use crate::object::{CallContext, ServerObject};
+use crate::random::random_bytes;
+use crate::registry::Registry;
+use crate::server::{Cleanup, Server};
+use crate::state::Shared;
+use crate::user_object::UserObject;
+
+/// A built-in object a server creates at start-up under a name (see
+/// [`ServerBuilder::named_builtin`]).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Builtin {
+    /// An empty `dict`.
+    Dict,
+    /// An empty `list`.
+    List,
+    /// An empty `set`.
+    Set,
+    /// An empty `Namespace`.
+    Namespace,
+    /// A `Queue`; `maxsize` 0 is unbounded.
+    Queue {
+        /// The bound.
+        maxsize: u64,
+    },
+    /// A `JoinableQueue`; `maxsize` 0 is unbounded.
+    JoinableQueue {
+        /// The bound.
+        maxsize: u64,
+    },
+    /// A `Lock`.
+    Lock,
+    /// An `RLock`.
+    RLock,
+    /// A `Semaphore` with this many permits.
+    Semaphore(u64),
+    /// A `BoundedSemaphore` with this many permits.
+    BoundedSemaphore(u64),
+    /// A `Condition` over its own `RLock`.
+    Condition,
+    /// An `Event`.
+    Event,
+    /// A `Barrier`.
+    Barrier {
+        /// How many callers it waits for.
+        parties: u64,
+        /// The default wait timeout, in seconds.
+        timeout: Option<f64>,
+    },
+}
+
+impl Builtin {
+    /// The type id and encoded constructor arguments.
+    fn constructor(&self) -> (&'static str, Vec<u8>) {
+        use manager_proto::builtin as b;
+        /// Plain integers, options and empty vectors: postcard cannot fail on them.
+        fn enc<T: serde::Serialize>(v: &T) -> Vec<u8> {
+            postcard::to_allocvec(v).unwrap_or_default()
+        }
+        let empty: Vec<(manager_proto::Item, manager_proto::Item)> = Vec::new();
+        let none: Vec<manager_proto::Item> = Vec::new();
+        match self {
+            Builtin::Dict => (b::DICT, enc(&(empty,))),
+            Builtin::List => (b::LIST, enc(&(none,))),
+            Builtin::Set => (b::SET, enc(&(none,))),
+            Builtin::Namespace => (b::NAMESPACE, enc(&(Vec::<(String, manager_proto::Item)>::new(),))),
+            Builtin::Queue { maxsize } => (b::QUEUE, enc(&(*maxsize,))),
+            Builtin::JoinableQueue { maxsize } => (b::JOINABLE_QUEUE, enc(&(*maxsize,))),
+            Builtin::Lock => (b::LOCK, Vec::new()),
+            Builtin::RLock => (b::RLOCK, Vec::new()),
+            Builtin::Semaphore(n) => (b::SEMAPHORE, enc(&(*n,))),
+            Builtin::BoundedSemaphore(n) => (b::BOUNDED_SEMAPHORE, enc(&(*n,))),
+            Builtin::Condition => (b::CONDITION, enc(&(None::<manager_proto::Item>,))),
+            Builtin::Event => (b::EVENT, Vec::new()),
+            Builtin::Barrier { parties, timeout } => (b::BARRIER, enc(&(*parties, *timeout))),
+        }
+    }
+}
+
+/// Configures a server: its key, where it listens, what it hosts. Built by
+/// [`Server::builder`].
+pub struct ServerBuilder {
+    pub(crate) authkey: Result<Option<AuthKey>, ServerError>,
+    listen: Vec<ListenSpec>,
+    registry: Registry,
+    named: Vec<(String, Arc<dyn ServerObject>)>,
+    named_builtins: Vec<(String, Builtin)>,
+    config: Config,
+}
+
+impl std::fmt::Debug for ServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerBuilder")
+            .field("listen", &self.listen)
+            .field("registry", &self.registry)
+            .field("named", &self.named.iter().map(|(n, _)| n).collect::<Vec<_>>())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ServerBuilder {
+    fn default() -> Self {
+        let registry = crate::builtins::registry();
+        ServerBuilder {
+            authkey: Ok(None),
+            listen: Vec::new(),
+            registry,
+            named: Vec::new(),
+            named_builtins: Vec::new(),
+            config: Config::default(),
+        }
+    }
+}
+
+impl ServerBuilder {
+    /// The key clients must prove they hold. Default: 32 random bytes, readable from
+    /// [`Server::authkey`] to hand to clients. An empty key is refused at `start`.
+    pub fn authkey(mut self, key: impl AsRef<[u8]>) -> Self {
+        self.authkey = AuthKey::new(key.as_ref()).map(Some).map_err(|e| ServerError::Config(e.to_string()));
+        self
+    }
+
+    /// Uses an already-parsed key.
+    pub fn authkey_value(mut self, key: AuthKey) -> Self {
+        self.authkey = Ok(Some(key));
+        self
+    }
+
+    /// Listens on TCP (`"127.0.0.1:0"` picks a free port; see [`Server::address`]).
+    /// Clients' sockets get `TCP_NODELAY`: no Nagle stalls.
+    pub fn listen_tcp(mut self, addr: impl Into<String>) -> Self {
+        self.listen.push(ListenSpec::Tcp(addr.into()));
+        self
+    }
+
+    /// Listens on a Unix socket at `path`, created owner-only (mode 0600). A stale
+    /// socket file nobody listens on is replaced; a live one is an error.
+    pub fn listen_unix(mut self, path: impl Into<PathBuf>) -> Self {
+        self.listen.push(ListenSpec::Unix(path.into()));
+        self
+    }
+
+    /// Listens on `address`.
+    pub fn listen(self, address: &Address) -> Self {
+        match address {
+            Address::Tcp(hostport) => self.listen_tcp(hostport.clone()),
+            Address::Unix(path) => self.listen_unix(path.clone()),
+        }
+    }
+
+    /// Lets clients create objects of `T` (`TProxy::create`).
+    pub fn register<T: Dispatch>(mut self) -> Self {
+        self.registry.register::<T>();
+        self
+    }
+
+    /// Hosts `value` under `name` for the server's whole life; clients reach it with
+    /// `client.named("name")`. Does not let clients create more `T`s (see
+    /// [`register`](Self::register)).
+    pub fn named<T: Dispatch>(mut self, name: impl Into<String>, value: T) -> Self {
+        self.named.push((name.into(), Arc::new(UserObject::new(value))));
+        self
+    }
+
+    /// Hosts a new built-in object under `name` for the server's whole life (Python's
+    /// `manager.dict()` made before clients arrive), e.g. a work queue every worker
+    /// finds by name.
+    pub fn named_builtin(mut self, name: impl Into<String>, builtin: Builtin) -> Self {
+        self.named_builtins.push((name.into(), builtin));
+        self
+    }
+
+    /// Largest frame accepted or sent. Default 64 MiB. Larger allows bigger values;
+    /// a peer can make the server buffer up to this much per connection.
+    pub fn max_frame_size(mut self, bytes: usize) -> Self {
+        self.config.max_frame = bytes.max(1024);
+        self
+    }
+
+    /// The most memory one request may make the server store: the elements one call
+    /// adds to an object (`extend`, `update`, `repeat`, a constructor's contents),
+    /// counted as their encoded bytes plus about 80 bytes per element. A call over it
+    /// gets a `LimitExceeded` error and changes nothing; it is checked as elements are
+    /// decoded, before they are stored, so a small request cannot make the server
+    /// allocate gigabytes (`list.repeat(2**24)`). Default: twice the max frame size
+    /// (128 MiB), room for a full frame of small elements. Objects still grow by many
+    /// requests: this bounds amplification, not an object's size.
+    pub fn max_request_memory(mut self, bytes: usize) -> Self {
+        self.config.max_request_memory = Some(bytes);
+        self
+    }
+
+    /// Most simultaneous connections. Default 4096. Beyond it a new connection is told
+    /// why and closed.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.config.max_connections = n.max(1);
+        self
+    }
+
+    /// Time a peer has to authenticate. Default 10 s. Shorter frees the slots of
+    /// stalled peers sooner; too short fails clients on slow links.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.config.handshake_timeout = timeout;
+        self
+    }
+
+    /// Most parked calls (blocked waits, running async methods) per connection before
+    /// the server stops reading from it. Default 1024.
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.config.max_in_flight = n.max(1);
+        self
+    }
+
+    /// Whether clients may shut the server down (Python allows any client to). Default
+    /// false.
+    pub fn allow_remote_shutdown(mut self, allow: bool) -> Self {
+        self.config.allow_remote_shutdown = allow;
+        self
+    }
+
+    /// Drops a connection that has sent nothing for `timeout` (checked every quarter of
+    /// it, so the drop comes between one and one and a quarter timeouts after the peer's
+    /// last byte). Default 60 s. Clients
+    /// ping every 10 s (`ClientOptions::keepalive`) when they have nothing else to send,
+    /// so only a vanished or frozen peer is dropped — and with it, its references and
+    /// locks. Shorter frees a half-open peer's holdings sooner; it must stay well above
+    /// the clients' keepalive interval.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.config.idle_timeout = timeout;
+        self
+    }
+
+    /// Low-latency mode: after answering a batch of requests, a connection keeps reading
+    /// for up to `spin` before going to sleep. Default zero (off). A round trip then
+    /// skips the wake-up of a sleeping thread — tens of microseconds when it lands on
+    /// another core — at the price of a core spinning while clients are active. Pair it
+    /// with the client's `ClientOptions::spin`.
+    pub fn busy_poll(mut self, spin: Duration) -> Self {
+        self.config.busy_poll = spin;
+        self
+    }
+
+    /// How long shutdown waits for connections to answer their parked calls and close.
+    /// Default 5 s.
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.config.shutdown_grace = grace;
+        self
+    }
+
+    /// Binds the listeners and starts serving in the background (on the current tokio
+    /// runtime). With no listener configured, listens on a Unix socket in a new
+    /// owner-only temporary directory.
+    pub async fn start(self) -> Result<Server, ServerError> {
+        let authkey = match self.authkey? {
+            Some(key) => key,
+            None => AuthKey::new(random_bytes::<32>()?).map_err(|e| ServerError::Config(e.to_string()))?,
+        };
+        let mut specs = self.listen;
+        let mut temp_dir = None;
+        if specs.is_empty() {
+            let dir = private_temp_dir()?;
+            specs.push(ListenSpec::Unix(dir.join("manager.sock")));
+            temp_dir = Some(dir);
+        }
+        let mut listeners = Vec::new();
+        for spec in &specs {
+            listeners.push(bind(spec).await?);
+        }
+        let server_id = ServerId(u64::from_le_bytes(random_bytes::<8>()?));
+        let shared = Arc::new(Shared::new(self.config, self.registry, authkey, server_id));
+        let ctx = CallContext::internal(Arc::clone(&shared.table), shared.config.limits());
+        let mut named = self.named;
+        for (name, builtin) in self.named_builtins {
+            let (type_id, args) = builtin.constructor();
+            let object = shared
+                .registry
+                .construct(type_id, &args, &ctx)
+                .map_err(|e| ServerError::Config(format!("the named {type_id} `{name}`: {}", e.message)))?;
+            named.push((name, object));
+        }
+        for (name, object) in named {
+            let id = shared.table.insert(object);
+            shared.table.bind_name(&name, id).map_err(|e| ServerError::Config(e.message))?;
+            // The name holds the object now; drop the creator's reference.
+            shared.table.release(id);
+        }
+        let cleanup = Arc::new(Cleanup {
+            paths: Mutex::new(listeners.iter().filter_map(|l| l.unix_path().cloned()).collect()),
+            dir: temp_dir,
+        });
+        let tracker = TaskTracker::new();
+        tracker.spawn(crate::liveness::sweeper(
+            Arc::clone(&shared.watches),
+            shared.config.idle_timeout,
+            shared.shutdown.clone(),
+        ));
+        tracker.spawn(crate::memory::trimmer(Arc::clone(&shared.table.freed), shared.shutdown.clone()));
+        let mut addresses = Vec::new();
+        for listener in listeners {
+            addresses.push(listener.address());
+            tracker.spawn(accept_loop(listener, Arc::clone(&shared), tracker.clone()));
+        }
+        tracing::info!(addresses = ?addresses.iter().map(ToString::to_string).collect::<Vec<_>>(), server = %shared.server_id, "manager server listening");
+        Ok(Server { shared, addresses, tracker, cleanup })
+    }
+
+    /// Starts and serves until the server is shut down (by a client, if allowed, or by
+    /// a signal handler holding the [`Server`]).
+    pub async fn serve_forever(self) -> Result<(), ServerError> {
+        self.start().await?.serve_forever().await
+    }
+}
+
+impl Server {
+    /// A builder with defaults: random key, a private Unix socket, the built-in types.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+}
+
+fn private_temp_dir() -> Result<PathBuf, ServerError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let suffix = u64::from_le_bytes(random_bytes::<8>()?);
+    let dir = std::env::temp_dir().join(format!("rust-manager-{}-{suffix:016x}", std::process::id()));
+    std::fs::DirBuilder::new().mode(0o700).create(&dir).map_err(ServerError::Io)?;
+    Ok(dir)
+}

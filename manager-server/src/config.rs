@@ -1,0 +1,65 @@
+//! The server's limits and policies, as the builder sets them.
+
+use manager_proto::frame;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::limits::Limits;
+
+/// Limits and policies. Every field has a default chosen for a trusted local network;
+/// the builder's methods document the trade-off of each.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    /// Largest frame accepted or sent (default 64 MiB).
+    pub(crate) max_frame: usize,
+    /// Most simultaneous connections, authenticated or not (default 4096).
+    pub(crate) max_connections: usize,
+    /// Time a peer has to complete the handshake (default 10 s).
+    pub(crate) handshake_timeout: Duration,
+    /// Most calls parked per connection before the server stops reading it (default 1024).
+    pub(crate) max_in_flight: usize,
+    /// Whether a client's `Shutdown` request is obeyed (default false).
+    pub(crate) allow_remote_shutdown: bool,
+    /// How long shutdown waits for connections to finish (default 5 s).
+    pub(crate) shutdown_grace: Duration,
+    /// A connection that sends nothing for this long is dropped (default 60 s): a
+    /// vanished peer (a half-open TCP connection) does not hold its references and
+    /// locks for ever. Clients send a keepalive ping when idle.
+    pub(crate) idle_timeout: Duration,
+    /// Low-latency mode: after answering, read again for this long before sleeping
+    /// (default zero: off). Costs a core while it spins.
+    pub(crate) busy_poll: Duration,
+    /// The most memory one request may make the server store (default: twice
+    /// `max_frame`).
+    pub(crate) max_request_memory: Option<usize>,
+}
+
+impl Config {
+    /// What one request may make the server allocate.
+    pub(crate) fn limits(&self) -> Limits {
+        Limits::new(self.max_frame, self.max_request_memory)
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_frame: frame::DEFAULT_MAX_FRAME,
+            max_connections: 4096,
+            handshake_timeout: Duration::from_secs(10),
+            max_in_flight: 1024,
+            allow_remote_shutdown: false,
+            shutdown_grace: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(60),
+            busy_poll: Duration::ZERO,
+            max_request_memory: None,
+        }
+    }
+}
+
+/// Where to listen.
+#[derive(Clone, Debug)]
+pub(crate) enum ListenSpec {
+    Tcp(String),
+    Unix(PathBuf),
+}

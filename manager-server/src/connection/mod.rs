@@ -1,0 +1,201 @@
+//! One client connection, after the handshake: read requests, run them, write replies.
+//!
+//! One task does all of it. A request whose work finishes at once (most calls) is
+//! answered straight into the output buffer; work that must wait (an async method, a
+//! lock held elsewhere, a blocked `get`) is parked as a future polled by this same
+//! task, so it never holds up the connection's other requests and never costs a
+//! thread. Replies go out in one write per batch of requests read.
+//!
+//! When the connection ends — the client closed it, died, or broke the protocol —
+//! its parked calls are dropped (a parked `get` takes nothing; a parked `acquire` is
+//! withdrawn), objects it asked to be told are told (so its locks are released), and
+//! every reference it held is released.
+//!
+//! The jobs are in files of their own: this one is the event loop, the only reader and
+//! writer of the client's socket; [`requests`] answers one request; [`replies`] encodes
+//! answers into the output buffer; [`parked`] holds calls that wait; [`close`] is what
+//! a connection's end releases.
+
+mod close;
+mod parked;
+mod replies;
+mod requests;
+
+use futures_util::StreamExt;
+use futures_util::future::AbortHandle;
+use futures_util::stream::FuturesUnordered;
+use manager_proto::dispatch::BoxFuture;
+use manager_proto::frame::FrameDecoder;
+use manager_proto::outq::{OWNED_BODY_MIN, OutQueue};
+use manager_proto::{ObjectId, RequestId};
+use std::collections::HashMap;
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::Poll;
+use std::time::Duration;
+
+use crate::hash::IdHashBuilder;
+use crate::liveness::Stop;
+use crate::object::{CallContext, ServerObject, StepResult, Undo};
+use crate::state::Shared;
+use crate::stream::Stream;
+
+const OUTPUT_HIGH_WATER: usize = 4 * 1024 * 1024;
+
+/// How long a closing connection may spend flushing its last replies.
+const FINAL_FLUSH: Duration = Duration::from_secs(2);
+
+/// A reference this connection holds.
+pub(super) struct Held {
+    object: Arc<dyn ServerObject>,
+    /// How many times the client took it (create, incref, get-named) without
+    /// releasing; the table counts the connection once.
+    count: u64,
+}
+
+type Parked = BoxFuture<'static, (RequestId, Result<StepResult, Aborted>)>;
+
+/// Why a parked call produced no result.
+pub(super) enum Aborted {
+    Cancelled,
+    Panicked(String),
+}
+
+/// A connection being served.
+pub(crate) struct Connection {
+    stream: Stream,
+    shared: Arc<Shared>,
+    ctx: CallContext,
+    /// Peer address, for logs.
+    peer: String,
+    /// Replies not yet written.
+    out: OutQueue,
+    /// References this connection holds.
+    held: HashMap<ObjectId, Held, IdHashBuilder>,
+    /// Parked calls, and how to cancel each.
+    parked: HashMap<RequestId, AbortHandle>,
+    running: FuturesUnordered<Parked>,
+    /// Answered calls that took something, until the client acknowledges them; a
+    /// cancel (or the connection's end) undoes them instead. The flag marks grants
+    /// (acknowledged late, and released by the connection's end anyway).
+    reserved: HashMap<RequestId, (Undo, bool)>,
+}
+
+impl Connection {
+    pub(crate) fn new(stream: Stream, shared: Arc<Shared>, id: u64, peer: String) -> Self {
+        let table = Arc::clone(&shared.table);
+        let limits = shared.config.limits();
+        Connection {
+            stream,
+            shared,
+            ctx: CallContext::for_connection(id, table, limits),
+            peer,
+            out: OutQueue::with_capacity(8 * 1024),
+            held: HashMap::default(),
+            parked: HashMap::new(),
+            running: FuturesUnordered::new(),
+            reserved: HashMap::new(),
+        }
+    }
+
+    /// Serves until the peer leaves or the server shuts down, then cleans up.
+    pub(crate) async fn serve(mut self, mut decoder: FrameDecoder) {
+        let reason = self.run(&mut decoder).await;
+        tracing::debug!(peer = %self.peer, conn = self.ctx.connection(), %reason, "connection closed");
+        self.close().await;
+    }
+
+    async fn run(&mut self, decoder: &mut FrameDecoder) -> String {
+        let max_parked = self.shared.config.max_in_flight;
+        let idle_timeout = self.shared.config.idle_timeout;
+        let busy_poll = self.shared.config.busy_poll;
+        // Shutdown and the idle timeout come as one flag, set by the server's sweeper
+        // (see `liveness`): a timer and a shutdown future polled on every turn of this
+        // loop cost more than the rest of the loop's bookkeeping.
+        let watch = self.shared.watches.watch(self.ctx.connection(), &self.shared.shutdown).await;
+        loop {
+            // Everything already read: answer what can be answered now.
+            loop {
+                match decoder.next_range() {
+                    Ok(Some(range)) => {
+                        let handled = if range.len() < OWNED_BODY_MIN {
+                            self.handle(&decoder.bytes()[range])
+                        } else {
+                            self.handle_large(decoder, range)
+                        };
+                        if let Err(reason) = handled {
+                            return reason;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => return format!("bad frame: {e}"),
+                }
+                if self.running.len() >= max_parked {
+                    break;
+                }
+            }
+            if let Err(e) = self.flush() {
+                return format!("write failed: {e}");
+            }
+            if !busy_poll.is_zero() && self.pending_out() == 0 && self.running.len() < max_parked {
+                match self.stream.spin_read(decoder.buffer_mut(), busy_poll) {
+                    Ok(0) => return "closed by peer".into(),
+                    Ok(_) => {
+                        watch.heard();
+                        continue;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => return format!("read failed: {e}"),
+                }
+            }
+            let want_read = self.running.len() < max_parked && self.pending_out() < OUTPUT_HIGH_WATER;
+            let want_write = self.pending_out() > 0;
+            tokio::select! {
+                biased;
+                stop = std::future::poll_fn(|_| watch.stopped().map_or(Poll::Pending, Poll::Ready)) => return match stop {
+                    Stop::Shutdown => "server shutting down".into(),
+                    Stop::Idle => format!("nothing received for {idle_timeout:?}; the peer is gone"),
+                },
+                Some((id, result)) = self.running.next(), if !self.running.is_empty() => {
+                    self.shared.stats.parked.fetch_sub(1, Ordering::Relaxed);
+                    self.parked.remove(&id);
+                    self.finish_parked(id, result);
+                }
+                ready = std::future::poll_fn(|cx| self.stream.poll_readable(cx)), if want_read => {
+                    if let Err(e) = ready {
+                        return format!("read failed: {e}");
+                    }
+                    match self.stream.try_read_buf(decoder.buffer_mut()) {
+                        Ok(0) => return "closed by peer".into(),
+                        Ok(_) => watch.heard(),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(e) => return format!("read failed: {e}"),
+                    }
+                }
+                ready = self.stream.writable(), if want_write => {
+                    if let Err(e) = ready {
+                        return format!("write failed: {e}");
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn pending_out(&self) -> usize {
+        self.out.pending()
+    }
+
+    /// Writes as much of the output as the socket takes now.
+    pub(super) fn flush(&mut self) -> io::Result<()> {
+        while self.out.pending() > 0 {
+            match self.stream.write_queued(&self.out) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.out.advance(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}

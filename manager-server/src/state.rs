@@ -1,0 +1,81 @@
+//! What every task of a running server shares: its configuration, its objects, its
+//! counters, and the signal that stops it.
+
+use manager_proto::{AuthKey, ServerId, ServerStats};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::liveness::Watches;
+use crate::object::Table;
+use crate::registry::Registry;
+
+/// Counters behind `Stats`.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) requests: AtomicU64,
+    pub(crate) connections: AtomicU64,
+    pub(crate) parked: AtomicU64,
+    /// Transfers undone (see `ServerStats::transfers_undone`).
+    pub(crate) undone: AtomicU64,
+    /// Source of connection ids (unique within a run, across listeners).
+    pub(crate) next_connection: AtomicU64,
+}
+
+/// What every connection task shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) registry: Registry,
+    pub(crate) table: Arc<Table>,
+    /// Cancelled to shut the server down; every task watches it.
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) stats: Counters,
+    /// This run's id, sent in handshakes and carried by tokens.
+    pub(crate) server_id: ServerId,
+    pub(crate) authkey: AuthKey,
+    /// Bounds connections, authenticated or not.
+    pub(crate) connection_slots: Arc<Semaphore>,
+    /// Every connection being served, for the idle sweep and shutdown.
+    pub(crate) watches: Arc<Watches>,
+}
+
+impl Shared {
+    /// The state of a server that has no listener, task or object yet.
+    pub(crate) fn new(config: Config, registry: Registry, authkey: AuthKey, server_id: ServerId) -> Shared {
+        Shared {
+            connection_slots: Arc::new(Semaphore::new(config.max_connections)),
+            config,
+            registry,
+            table: Arc::new(Table::default()),
+            shutdown: CancellationToken::new(),
+            stats: Counters::default(),
+            server_id,
+            authkey,
+            watches: Arc::default(),
+        }
+    }
+
+    /// The state [`ServerBuilder::start`] makes for a default builder (every built-in type
+    /// registered) with `config`, but no listener, task or named object: for serving a
+    /// [`Connection`] over a socket of one's own (the fuzzing harness).
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn for_tests(config: Config, authkey: AuthKey) -> Shared {
+        Shared::new(config, crate::builtins::registry(), authkey, ServerId(1))
+    }
+
+    pub(crate) fn stats(&self) -> ServerStats {
+        let (objects, named, objects_by_type) = self.table.counts();
+        ServerStats {
+            objects,
+            named,
+            connections: self.stats.connections.load(Ordering::Relaxed),
+            requests: self.stats.requests.load(Ordering::Relaxed),
+            parked_calls: self.stats.parked.load(Ordering::Relaxed),
+            objects_by_type,
+            transfers_undone: self.stats.undone.load(Ordering::Relaxed),
+        }
+    }
+}
