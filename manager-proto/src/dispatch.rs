@@ -9,7 +9,7 @@ use std::pin::Pin;
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// An encoded result (inline when small), or the error to send instead.
-pub type CallResult = Result<crate::proxy::Reply, RemoteError>;
+pub type CallResult = Result<crate::reply::Reply, RemoteError>;
 
 /// How a method borrows its object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

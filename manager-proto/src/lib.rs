@@ -41,6 +41,7 @@ pub mod handshake;
 pub mod ids;
 pub mod outq;
 pub mod proxy;
+pub mod reply;
 pub mod request;
 pub mod response;
 pub mod spare;
