@@ -154,10 +154,10 @@ impl Runtime {
             let _context = enter.then(|| rt.enter());
             // Its calls may read their own replies on this thread: their futures are
             // ready at the first poll.
-            let _direct = crate::connection::DirectCalls::enable(&state);
+            let _direct = crate::connection::fast_path::DirectCalls::enable(&state);
             loop {
                 woken.0.store(false, Ordering::Relaxed);
-                crate::connection::clear_waiting();
+                crate::connection::fast_path::clear_waiting();
                 if fut.as_mut().poll(&mut cx).is_ready() {
                     break true;
                 }

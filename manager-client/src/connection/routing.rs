@@ -1,0 +1,101 @@
+//! What every reader of the socket does with a read: bytes into the decoder, then each
+//! complete response to its waiter (a large one takes the receive buffer along instead
+//! of being copied out).
+
+use manager_proto::frame::FrameDecoder;
+use manager_proto::{RequestId, Response};
+use std::io;
+use std::sync::atomic::Ordering;
+
+use super::{ConnState, lock, try_lock};
+use crate::in_flight::Payload;
+use crate::stream::Stream;
+
+/// What one read by the reader task came to.
+pub(super) enum Read {
+    /// Bytes came; this many responses went to their waiters.
+    Routed(usize),
+    /// No bytes now.
+    Nothing,
+    /// A calling thread holds the decoder (and reads the socket).
+    Taken,
+    /// The connection is over, for this reason.
+    Failed(String),
+}
+
+/// Reads once with `read` (bytes read, 0 at the end of the stream) into the decoder and
+/// routes what completed — unless a calling thread is reading.
+pub(super) fn read_and_route(state: &ConnState, read: impl FnOnce(&Stream, &mut Vec<u8>) -> io::Result<usize>) -> Read {
+    let Some(mut decoder) = try_lock(&state.decoder) else {
+        return Read::Taken;
+    };
+    match read_into(state, &mut decoder, read) {
+        Ok(true) => route(state, &mut decoder).map_or_else(Read::Failed, Read::Routed),
+        Ok(false) => Read::Nothing,
+        Err(reason) => Read::Failed(reason),
+    }
+}
+
+/// One read with `read` into `decoder`: `Ok(true)` when bytes came (the server was
+/// heard), `Ok(false)` when none came (`WouldBlock`), `Err` with why the connection is
+/// over. What every reader of the socket does with a read's answer.
+pub(super) fn read_into(
+    state: &ConnState,
+    decoder: &mut FrameDecoder,
+    read: impl FnOnce(&Stream, &mut Vec<u8>) -> io::Result<usize>,
+) -> Result<bool, String> {
+    match read(&state.stream, decoder.buffer_mut()) {
+        Ok(0) => Err("the server closed the connection".to_owned()),
+        Ok(_) => {
+            state.heard.store(true, Ordering::Relaxed);
+            Ok(true)
+        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+        Err(e) => Err(format!("read failed: {e}")),
+    }
+}
+
+/// Hands every complete response in `decoder` to its waiter; returns how many there
+/// were.
+pub(super) fn route(state: &ConnState, decoder: &mut FrameDecoder) -> Result<usize, String> {
+    route_except(state, decoder, None).map(|(routed, _)| routed)
+}
+
+/// [`route`], except that the response to `mine` (a call whose thread reads for itself,
+/// not in the in-flight map) is returned instead.
+pub(super) fn route_except(
+    state: &ConnState,
+    decoder: &mut FrameDecoder,
+    mine: Option<RequestId>,
+) -> Result<(usize, Option<Payload>), String> {
+    let mut routed = 0;
+    let mut own = None;
+    loop {
+        let range = match decoder.next_range() {
+            Ok(Some(range)) => range,
+            Ok(None) => return Ok((routed, own)),
+            Err(e) => return Err(format!("the server sent a bad frame: {e}")),
+        };
+        let (id, kind, body) = Response::peek_header(&decoder.bytes()[range.clone()])
+            .map_err(|e| format!("the server sent a bad response: {e}"))?;
+        // A large payload that ends the buffer takes the buffer along instead of being
+        // copied out of it (a 1 MiB value is copied once less).
+        let taken = if range.len() >= LARGE_PAYLOAD { decoder.take_buffer_if_last(&range) } else { None };
+        let payload = match taken {
+            Some(buf) => Payload::taken(buf, range.start, kind, body),
+            None => Payload::copied(&decoder.bytes()[range], kind, body),
+        };
+        if Some(id) == mine {
+            own = Some(payload);
+            continue;
+        }
+        let waker = lock(&state.in_flight).complete(id, payload);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        routed += 1;
+    }
+}
+
+/// From this size on, a response payload that ends the receive buffer takes the buffer.
+const LARGE_PAYLOAD: usize = 64 * 1024;

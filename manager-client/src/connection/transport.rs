@@ -1,0 +1,261 @@
+//! Calls as proxies make them: opening a connection, sending requests under fresh ids,
+//! polling for their responses, cancelling the abandoned ones; the protocol's
+//! `Transport` and `ReplySource` for generated and built-in proxies.
+
+use manager_proto::frame::{self, FrameDecoder, FrameError};
+use manager_proto::outq::OutQueue;
+use manager_proto::proxy::SplitArgs;
+use manager_proto::{
+    Address, AuthKey, Error, MethodRef, ObjectId, PendingReply, Reply, ReplySource, Request, RequestId, Response,
+    ServerId, Transport,
+};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::handshake::authenticate;
+use super::reader::reader;
+use super::writer::writer;
+use super::{Conn, ConnState, Output, lock};
+use crate::ClientOptions;
+use crate::in_flight::{Forgotten, InFlight, Outcome};
+use crate::stream::Stream;
+
+impl Conn {
+    /// Opens, authenticates and starts a connection.
+    pub(crate) async fn open(address: Address, authkey: AuthKey, options: &ClientOptions) -> Result<Arc<Conn>, Error> {
+        let stream = Stream::connect(&address, options.connect_timeout).await?;
+        let mut decoder = FrameDecoder::new(frame::HANDSHAKE_MAX_FRAME);
+        let server = match tokio::time::timeout(
+            options.connect_timeout,
+            authenticate(&stream, &address, &authkey, &mut decoder),
+        )
+        .await
+        {
+            Ok(r) => r?,
+            Err(_) => {
+                return Err(Error::Timeout(format!(
+                    "the manager at {address} did not complete the handshake within {:?}",
+                    options.connect_timeout
+                )));
+            }
+        };
+        decoder.set_limit(options.max_frame);
+        let state = Arc::new(ConnState {
+            address,
+            server,
+            authkey,
+            stream,
+            out: Mutex::new(Output::default()),
+            wake_writer: Notify::new(),
+            in_flight: Mutex::new(InFlight::default()),
+            next_id: AtomicU64::new(1),
+            max_frame: options.max_frame,
+            closing: CancellationToken::new(),
+            heard: AtomicBool::new(false),
+            sent: AtomicBool::new(false),
+            decoder: Mutex::new(decoder),
+            read_released: Notify::new(),
+            spin: options.spin,
+        });
+        tokio::spawn(reader(Arc::clone(&state), options.keepalive));
+        tokio::spawn(writer(Arc::clone(&state)));
+        Ok(Arc::new_cyclic(|me| Conn { state, me: me.clone() }))
+    }
+
+    pub(crate) fn address(&self) -> &Address {
+        &self.state.address
+    }
+
+    pub(crate) fn server(&self) -> ServerId {
+        self.state.server
+    }
+
+    pub(crate) fn authkey(&self) -> &AuthKey {
+        &self.state.authkey
+    }
+
+    /// The shared state, for a keepalive thread that must not keep the connection
+    /// open by itself.
+    pub(crate) fn state(&self) -> std::sync::Weak<ConnState> {
+        Arc::downgrade(&self.state)
+    }
+
+    pub(super) fn arc(&self) -> Arc<Conn> {
+        // `self` is borrowed from an `Arc<Conn>`, so the upgrade cannot fail.
+        self.me.upgrade().unwrap_or_else(|| unreachable!("a live Conn is always in an Arc"))
+    }
+
+    /// Sends a request and returns the future of its response payload. The request is
+    /// encoded and sent before this returns.
+    pub(crate) fn start(&self, request: &Request<'_>) -> Result<PendingCall, Error> {
+        let id = self.send(request)?;
+        Ok(PendingCall { conn: self.arc(), id, finished: false })
+    }
+
+    /// Sends a request that expects a response; returns its id.
+    fn send(&self, request: &Request<'_>) -> Result<RequestId, Error> {
+        self.send_queued(|q, limit, id| q.frame(limit, |buf| request.encode(id, buf)))
+    }
+
+    /// Sends a call; large arguments go to the socket as they are, not copied into the
+    /// output buffer first.
+    fn call_split_args(&self, object: ObjectId, method: MethodRef<'_>, args: SplitArgs) -> PendingReply {
+        let request = Request::Call { object, method, args: &[] };
+        let SplitArgs { head, body, trailer } = args;
+        self.exchange(|q, limit, id| {
+            let head = |buf: &mut Vec<u8>| {
+                request.encode(id, buf);
+                buf.extend_from_slice(&head);
+            };
+            q.frame_with_body(limit, head, body, &trailer)
+        })
+    }
+
+    /// Sends `request` and returns its reply to come.
+    fn call_request(&self, request: &Request<'_>) -> PendingReply {
+        self.exchange(|q, limit, id| q.frame(limit, |buf| request.encode(id, buf)))
+    }
+
+    /// Registers a new request id and queues what `queue` writes for it.
+    pub(super) fn send_queued(
+        &self,
+        queue: impl FnOnce(&mut OutQueue, usize, RequestId) -> Result<(), FrameError>,
+    ) -> Result<RequestId, Error> {
+        let id = self.state.next_id();
+        lock(&self.state.in_flight).register(id)?;
+        if let Err(e) = self.state.send_queued(|q, limit| queue(q, limit, id)) {
+            lock(&self.state.in_flight).forget(id);
+            return Err(e);
+        }
+        Ok(id)
+    }
+
+    /// Polls for the response to request `id`: what both [`PendingCall`] and
+    /// [`PendingReply`] wait with.
+    fn poll_call(&self, id: RequestId, cx: &mut Context<'_>) -> Poll<Outcome> {
+        let result = match lock(&self.state.in_flight).poll(id, cx) {
+            Some(Poll::Pending) => {
+                self.state.note_awaited();
+                return Poll::Pending;
+            }
+            Some(Poll::Ready(result)) => result,
+            None => Err(self.state.closed().unwrap_or_else(|| self.state.lost("the response was lost"))),
+        };
+        if let Ok(payload) = &result {
+            self.state.acknowledge(id, payload);
+        }
+        Poll::Ready(result)
+    }
+
+    /// Its caller stopped waiting for request `id` before the response came.
+    fn abandon_call(&self, id: RequestId) {
+        let forgotten = lock(&self.state.in_flight).forget(id);
+        // Still on the server: cancel the work. Already answered with a transfer nobody
+        // will receive: cancel makes the server put back what it took.
+        let cancel = match forgotten {
+            Forgotten::Waiting => true,
+            Forgotten::Answered(payload) => payload.is_transfer(),
+            Forgotten::Gone => false,
+        };
+        if cancel {
+            self.state.send_unanswered(Request::Cancel { target: id });
+        }
+    }
+
+    /// Sends a request and decodes its response, which must be of a non-error kind.
+    pub(crate) async fn request<T>(
+        &self,
+        request: &Request<'_>,
+        accept: impl FnOnce(Response<'_>) -> Option<T>,
+    ) -> Result<T, Error> {
+        let payload = self.start(request)?.await?;
+        let (_, response) = Response::decode(payload.bytes()).map_err(|e| Error::Protocol(e.to_string()))?;
+        let kind = response.kind();
+        if let Response::Error(e) = response {
+            return Err(Error::Remote(e));
+        }
+        accept(response).ok_or_else(|| Error::Protocol(format!("unexpected response kind {kind}")))
+    }
+
+    /// Releases a reference without waiting.
+    pub(crate) fn release(&self, object: ObjectId) {
+        self.state.send_unanswered(Request::Decref { object });
+    }
+}
+
+impl Transport for Conn {
+    fn call(&self, object: ObjectId, method: MethodRef<'_>, args: Vec<u8>) -> PendingReply {
+        self.call_split(object, method, SplitArgs { body: args, ..SplitArgs::default() })
+    }
+
+    fn call_split(&self, object: ObjectId, method: MethodRef<'_>, args: SplitArgs) -> PendingReply {
+        self.call_split_args(object, method, args)
+    }
+
+    fn call_bytes(&self, object: ObjectId, method: MethodRef<'_>, args: &[u8]) -> PendingReply {
+        self.call_request(&Request::Call { object, method, args })
+    }
+
+    fn call_unanswered(&self, object: ObjectId, method: MethodRef<'_>, args: Vec<u8>) {
+        self.state.send_unanswered(Request::Call { object, method, args: &args });
+    }
+
+    fn value_copy(&self, object: ObjectId) -> PendingReply {
+        self.call_request(&Request::ValueCopy { object })
+    }
+
+    fn release(&self, object: ObjectId) {
+        Conn::release(self, object);
+    }
+
+    fn address(&self) -> &Address {
+        &self.state.address
+    }
+
+    fn server(&self) -> ServerId {
+        self.state.server
+    }
+}
+
+/// A request waiting for its response. Dropping it before the response arrives tells
+/// the server to cancel the work (a blocked `get` takes nothing, a pending `acquire` is
+/// withdrawn).
+#[derive(Debug)]
+pub(crate) struct PendingCall {
+    conn: Arc<Conn>,
+    id: RequestId,
+    finished: bool,
+}
+
+impl Future for PendingCall {
+    type Output = Outcome;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
+        let result = std::task::ready!(self.conn.poll_call(self.id, cx));
+        self.finished = true;
+        Poll::Ready(result)
+    }
+}
+
+impl Drop for PendingCall {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.conn.abandon_call(self.id);
+        }
+    }
+}
+
+impl ReplySource for Conn {
+    fn poll_reply(&self, id: RequestId, cx: &mut Context<'_>) -> Poll<Result<Reply, Error>> {
+        self.poll_call(id, cx).map(|outcome| outcome?.into_reply())
+    }
+
+    fn abandon(&self, id: RequestId) {
+        self.abandon_call(id);
+    }
+}
