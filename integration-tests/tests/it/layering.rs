@@ -1,4 +1,4 @@
-//! The crates' rooms (DESIGN §2): a program that only uses shared objects compiles no
+//! The crates' rooms (docs/ARCHITECTURE.md): a program that only uses shared objects compiles no
 //! server code, and the protocol crate is pure — no runtime, no sockets. `cargo tree`
 //! is the witness.
 
