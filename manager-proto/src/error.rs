@@ -175,6 +175,15 @@ pub enum Error {
         /// What ended it (end of stream, reset, server shut down, ...).
         reason: String,
     },
+    /// The server shut down (it said so before closing the connection): calls in flight
+    /// fail with this, and so does every later call on the same client. Unlike
+    /// [`ConnectionLost`](Self::ConnectionLost), nothing broke: the server stopped on
+    /// purpose.
+    #[error("the manager at {address} shut down")]
+    ServerShutDown {
+        /// The server.
+        address: String,
+    },
     /// The server answered with an error.
     #[error("{0}")]
     Remote(#[from] RemoteError),
@@ -237,9 +246,16 @@ impl Error {
         }
     }
 
-    /// Whether the connection is gone (this call and all later ones on the client fail).
+    /// Whether the connection is gone (this call and all later ones on the client fail):
+    /// it broke, or the server shut down.
     pub fn is_connection_lost(&self) -> bool {
-        matches!(self, Error::ConnectionLost { .. })
+        matches!(self, Error::ConnectionLost { .. } | Error::ServerShutDown { .. })
+    }
+
+    /// Whether the connection is gone because the server shut down (and said so), not
+    /// because it broke.
+    pub fn is_server_shut_down(&self) -> bool {
+        matches!(self, Error::ServerShutDown { .. })
     }
 }
 

@@ -180,7 +180,7 @@ impl<'a> Request<'a> {
         let malformed = |reason| DecodeError::Malformed { id: Some(id), reason };
         let kind: u32 = r.u32("request kind").map_err(malformed)?;
         let object = |r: &mut Reader<'a>| r.u64("object id").map(ObjectId);
-        let req = (|| -> Result<Request<'a>, String> {
+        let req = (|| -> Result<Request<'a>, Fault> {
             Ok(match kind {
                 kind::PING => finished(r, Request::Ping)?,
                 kind::STATS => finished(r, Request::Stats)?,
@@ -192,7 +192,7 @@ impl<'a> Request<'a> {
                     let method = match tag {
                         METHOD_BY_ID => MethodRef::Id(u32::from_le_bytes(r.fixed("method id")?)),
                         METHOD_BY_NAME => MethodRef::Name(r.get("method name")?),
-                        other => return Err(format!("unknown method tag {other}")),
+                        other => return Err(Fault::Malformed(format!("unknown method tag {other}"))),
                     };
                     Request::Call { object, method, args: r.rest() }
                 }
@@ -229,19 +229,33 @@ impl<'a> Request<'a> {
                     let type_id = r.get("type id")?;
                     finished(r, Request::Describe { type_id })?
                 }
-                _ => return Err(String::new()),
+                _ => return Err(Fault::UnknownKind),
             })
         })();
         match req {
             Ok(req) => Ok((id, req)),
-            Err(reason) if reason.is_empty() => Err(DecodeError::UnknownKind { id, kind }),
-            Err(reason) => Err(malformed(reason)),
+            Err(Fault::UnknownKind) => Err(DecodeError::UnknownKind { id, kind }),
+            Err(Fault::Malformed(reason)) => Err(malformed(reason)),
         }
     }
 }
 
-fn finished<'a>(r: Reader<'a>, req: Request<'a>) -> Result<Request<'a>, String> {
-    r.finish().map(|()| req)
+/// Why a request's fields did not decode.
+enum Fault {
+    /// A kind this side does not know (a newer peer): answered, not fatal.
+    UnknownKind,
+    /// The fields of a known kind are wrong.
+    Malformed(String),
+}
+
+impl From<String> for Fault {
+    fn from(reason: String) -> Fault {
+        Fault::Malformed(reason)
+    }
+}
+
+fn finished<'a>(r: Reader<'a>, req: Request<'a>) -> Result<Request<'a>, Fault> {
+    Ok(r.finish().map(|()| req)?)
 }
 
 #[cfg(test)]

@@ -8,8 +8,35 @@ use serde::{Deserialize, Serialize};
 pub(crate) fn put<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     // postcard only fails on its own size limits or a serializer error; the values
     // written through here are integers, strings and plain structs, which never fail.
-    if let Ok(v) = append(value, std::mem::take(out)) {
-        *out = v;
+    // Should one ever fail, what `out` held before stays: the encoder writes into it in
+    // place, and a failed value is cut off again.
+    let len = out.len();
+    if postcard::serialize_with_flavor::<T, _, ()>(value, AppendTo(out)).is_err() {
+        out.truncate(len);
+    }
+}
+
+/// postcard's output appended to a buffer it borrows (so a failure cannot take the
+/// buffer with it), a byte string with one `memcpy`.
+struct AppendTo<'a>(&'a mut Vec<u8>);
+
+impl postcard::ser_flavors::Flavor for AppendTo<'_> {
+    type Output = ();
+
+    #[inline]
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.0.push(byte);
+        Ok(())
+    }
+
+    #[inline]
+    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
     }
 }
 
@@ -215,5 +242,31 @@ mod tests {
             let ours = r.u32("x").ok().map(|v| (v, r.rest.len()));
             prop_assert_eq!(ours, postcard_take::<u32>(&bytes));
         }
+    }
+}
+
+#[cfg(test)]
+mod put_tests {
+    use super::*;
+
+    /// A value whose serializer fails halfway.
+    struct Fails;
+
+    impl Serialize for Fails {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::{Error, SerializeTuple};
+            let mut t = s.serialize_tuple(2)?;
+            t.serialize_element(&7u8)?;
+            Err(S::Error::custom("refused"))
+        }
+    }
+
+    #[test]
+    fn a_failed_value_leaves_the_buffer_as_it_was() {
+        let mut out = vec![1, 2, 3];
+        put(&mut out, &Fails);
+        assert_eq!(out, [1, 2, 3]);
+        put(&mut out, &5u8);
+        assert_eq!(out, [1, 2, 3, 5]);
     }
 }

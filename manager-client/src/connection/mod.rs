@@ -92,6 +92,9 @@ pub(crate) struct ConnState {
     read_released: Notify,
     /// Low-latency mode: how long a reader polls before sleeping.
     spin: Duration,
+    /// Set when the server said it is shutting down: the connection's end is then
+    /// `ServerShutDown`, not `ConnectionLost`.
+    server_shut_down: AtomicBool,
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -109,6 +112,9 @@ pub(super) fn try_lock<T>(m: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
 
 impl ConnState {
     pub(super) fn lost(&self, reason: impl Into<String>) -> Error {
+        if self.server_shut_down.load(Ordering::Acquire) {
+            return Error::ServerShutDown { address: self.address.to_string() };
+        }
         Error::ConnectionLost { address: self.address.to_string(), reason: reason.into() }
     }
 

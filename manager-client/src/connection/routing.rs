@@ -3,7 +3,8 @@
 //! of being copied out).
 
 use manager_proto::frame::FrameDecoder;
-use manager_proto::{RequestId, Response};
+use manager_proto::response::kind as response_kind;
+use manager_proto::{NO_RESPONSE, RemoteErrorKind, RequestId, Response};
 use std::io;
 use std::sync::atomic::Ordering;
 
@@ -78,6 +79,16 @@ pub(super) fn route_except(
         };
         let (id, kind, body) = Response::peek_header(&decoder.bytes()[range.clone()])
             .map_err(|e| format!("the server sent a bad response: {e}"))?;
+        if id == NO_RESPONSE {
+            // A notice to no request: the server is shutting down.
+            if kind == response_kind::ERROR
+                && let Ok((_, Response::Error(e))) = Response::decode(&decoder.bytes()[range.clone()])
+                && e.kind == RemoteErrorKind::ShuttingDown
+            {
+                state.server_shut_down.store(true, Ordering::Release);
+            }
+            continue;
+        }
         // A large payload that ends the buffer takes the buffer along instead of being
         // copied out of it (a 1 MiB value is copied once less).
         let taken = if range.len() >= LARGE_PAYLOAD { decoder.take_buffer_if_last(&range) } else { None };

@@ -61,6 +61,7 @@ impl Conn {
             decoder: Mutex::new(decoder),
             read_released: Notify::new(),
             spin: options.spin,
+            server_shut_down: AtomicBool::new(false),
         });
         tokio::spawn(reader(Arc::clone(&state), options.keepalive));
         tokio::spawn(writer(Arc::clone(&state)));

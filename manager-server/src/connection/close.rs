@@ -6,7 +6,7 @@
 //! every reference it held is released.
 
 use futures_util::stream::FuturesUnordered;
-use manager_proto::{RemoteError, RemoteErrorKind, RequestId, Response};
+use manager_proto::{NO_RESPONSE, RemoteError, RemoteErrorKind, RequestId, Response};
 use std::sync::atomic::Ordering;
 
 use super::parked::catch_panic;
@@ -27,6 +27,11 @@ impl Connection {
                 let e = RemoteError::new(RemoteErrorKind::ShuttingDown, "the server is shutting down");
                 self.respond(id, Response::Error(e));
             }
+            // Then a notice to no request in particular (id 0): the client tells a
+            // server that stopped from a connection that broke. Older clients drop a
+            // response to an id they never sent.
+            let notice = Response::Error(RemoteError::new(RemoteErrorKind::ShuttingDown, "the server shut down"));
+            let _ = self.out.frame(usize::MAX, |out| notice.encode(NO_RESPONSE, out));
             let _ = tokio::time::timeout(FINAL_FLUSH, async {
                 while self.pending_out() > 0 {
                     if self.flush().is_err() || self.stream.writable().await.is_err() {
