@@ -61,7 +61,8 @@ pub use frame::FrameError;
 pub use handshake::HandshakeError;
 pub use ids::{MethodRef, NO_RESPONSE, ObjectId, RequestId, ServerId, method_id};
 pub use proxy::{
-    BlockingConnect, BlockingProxy, Connect, Executor, Handle, PendingReply, Proxy, Reply, ReplySource, Transport,
+    BlockingConnect, BlockingProxy, CallArgs, Connect, Executor, Handle, PendingReply, Proxy, Reply, ReplySource,
+    Transport,
 };
 pub use request::Request;
 pub use response::{Response, ServerStats, TypeDescription};

@@ -21,24 +21,11 @@ use std::task::{Context, Poll};
 /// What a proxy needs from the connection it was made on. Implemented by
 /// `manager_client`; generated code only ever sees it behind a [`Handle`].
 pub trait Transport: Send + Sync + 'static {
-    /// Calls `method` of `object` with encoded arguments. The request is encoded before
-    /// this returns (so `method` need not outlive it); the future waits for the reply.
-    /// Dropping the future cancels the call on the server.
-    fn call(&self, object: ObjectId, method: MethodRef<'_>, args: Vec<u8>) -> PendingReply;
-
-    /// Like [`call`](Self::call), for arguments whose encoding is `args.head`, then
-    /// `args.body`, then `args.trailer`: a transport may send a large body as it is
-    /// instead of copying it next to the rest. The default joins them and calls `call`.
-    fn call_split(&self, object: ObjectId, method: MethodRef<'_>, args: SplitArgs) -> PendingReply {
-        self.call(object, method, args.join())
-    }
-
-    /// Like [`call`](Self::call), with the encoded arguments borrowed: a transport that
-    /// copies them into its output anyway spares the caller a buffer of their own. The
-    /// default copies them and calls `call`.
-    fn call_bytes(&self, object: ObjectId, method: MethodRef<'_>, args: &[u8]) -> PendingReply {
-        self.call(object, method, args.to_vec())
-    }
+    /// Calls `method` of `object` with encoded arguments: the one entry point of every
+    /// call. The request is encoded before this returns (so `method` and borrowed
+    /// arguments need not outlive it); the future waits for the reply. Dropping the
+    /// future cancels the call on the server.
+    fn call(&self, object: ObjectId, method: MethodRef<'_>, args: CallArgs<'_>) -> PendingReply;
 
     /// Calls a method without waiting for (or getting) an answer: for releases from
     /// `Drop`, which cannot wait. Requests on one connection run in order, so a later
@@ -166,6 +153,25 @@ impl fmt::Debug for PendingReply {
     }
 }
 
+/// A call's encoded arguments, as the caller has them.
+#[derive(Debug)]
+pub enum CallArgs<'a> {
+    /// Borrowed (small arguments encoded on the caller's stack): the transport copies
+    /// them into its output.
+    Borrowed(&'a [u8]),
+    /// Owned, in three parts (see [`SplitArgs`]): a transport may send a large body as
+    /// it is, instead of copying it next to the rest. Arguments in one piece are the
+    /// body alone.
+    Split(SplitArgs),
+}
+
+impl CallArgs<'_> {
+    /// Arguments in one owned buffer.
+    pub fn owned(bytes: Vec<u8>) -> CallArgs<'static> {
+        CallArgs::Split(SplitArgs { body: bytes, ..SplitArgs::default() })
+    }
+}
+
 /// Encoded arguments in three parts — `head`, then `body`, then `trailer` — so that a
 /// large byte string in the middle (a 1 MiB element) need not be copied to join them.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -257,7 +263,7 @@ impl Handle {
 
     /// Calls a method with already-encoded arguments.
     pub fn call_raw(&self, method: MethodRef<'_>, args: Vec<u8>) -> PendingReply {
-        self.0.transport.call(self.0.object, method, args)
+        self.0.transport.call(self.0.object, method, CallArgs::owned(args))
     }
 
     /// Encodes `args` and calls a method with them; `what` names the arguments in an
@@ -266,7 +272,7 @@ impl Handle {
     pub fn call_with<A: Serialize + ?Sized>(&self, method: MethodRef<'_>, args: &A, what: &str) -> PendingReply {
         let mut buf = [0u8; ARGS_ON_STACK];
         match encode_small(args, &mut buf, what) {
-            Ok(Encoded::Stack(bytes)) => self.0.transport.call_bytes(self.0.object, method, bytes),
+            Ok(Encoded::Stack(bytes)) => self.0.transport.call(self.0.object, method, CallArgs::Borrowed(bytes)),
             Ok(Encoded::Heap(bytes)) => self.call_raw(method, bytes),
             Err(e) => PendingReply::failed(e),
         }
@@ -274,7 +280,7 @@ impl Handle {
 
     /// Calls a method with already-encoded arguments in parts (see [`SplitArgs`]).
     pub fn call_split_raw(&self, method: MethodRef<'_>, args: SplitArgs) -> PendingReply {
-        self.0.transport.call_split(self.0.object, method, args)
+        self.0.transport.call(self.0.object, method, CallArgs::Split(args))
     }
 
     /// Calls a method by name with a tuple of arguments (Python's `_callmethod`): the

@@ -4,7 +4,7 @@
 
 use manager_proto::frame::{self, FrameDecoder, FrameError};
 use manager_proto::outq::OutQueue;
-use manager_proto::proxy::SplitArgs;
+use manager_proto::proxy::{CallArgs, SplitArgs};
 use manager_proto::{
     Address, AuthKey, Error, MethodRef, ObjectId, PendingReply, Reply, ReplySource, Request, RequestId, Response,
     ServerId, Transport,
@@ -190,16 +190,11 @@ impl Conn {
 }
 
 impl Transport for Conn {
-    fn call(&self, object: ObjectId, method: MethodRef<'_>, args: Vec<u8>) -> PendingReply {
-        self.call_split(object, method, SplitArgs { body: args, ..SplitArgs::default() })
-    }
-
-    fn call_split(&self, object: ObjectId, method: MethodRef<'_>, args: SplitArgs) -> PendingReply {
-        self.call_split_args(object, method, args)
-    }
-
-    fn call_bytes(&self, object: ObjectId, method: MethodRef<'_>, args: &[u8]) -> PendingReply {
-        self.call_request(&Request::Call { object, method, args })
+    fn call(&self, object: ObjectId, method: MethodRef<'_>, args: CallArgs<'_>) -> PendingReply {
+        match args {
+            CallArgs::Borrowed(args) => self.call_request(&Request::Call { object, method, args }),
+            CallArgs::Split(args) => self.call_split_args(object, method, args),
+        }
     }
 
     fn call_unanswered(&self, object: ObjectId, method: MethodRef<'_>, args: Vec<u8>) {
