@@ -37,6 +37,10 @@ pub mod dispatch;
 pub mod element;
 pub mod error;
 pub mod frame;
+/// The fuzz targets' checks (see `fuzz/`): not part of the API.
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handshake;
 pub mod ids;
 pub mod outq;
