@@ -1,6 +1,7 @@
 //! The shared secret.
 
 use std::fmt;
+use zeroize::Zeroize;
 
 /// The key every peer must prove it knows. Its bytes never appear in `Debug` output,
 /// logs or error messages.
@@ -84,9 +85,9 @@ impl fmt::Debug for AuthKey {
 
 impl Drop for AuthKey {
     fn drop(&mut self) {
-        // Best effort: do not leave the secret in freed memory.
-        self.0.iter_mut().for_each(|b| *b = 0);
-        std::hint::black_box(&self.0);
+        // Do not leave the secret in freed memory (zeroize's writes are not optimized
+        // away).
+        self.0.zeroize();
     }
 }
 

@@ -331,10 +331,14 @@ impl Server {
     }
 }
 
+/// A new directory with a random name that only its owner can enter (0700, set as it is
+/// created), kept: the server's cleanup removes it.
 fn private_temp_dir() -> Result<PathBuf, ServerError> {
-    use std::os::unix::fs::DirBuilderExt;
-    let suffix = u64::from_le_bytes(random_bytes::<8>()?);
-    let dir = std::env::temp_dir().join(format!("rust-manager-{}-{suffix:016x}", std::process::id()));
-    std::fs::DirBuilder::new().mode(0o700).create(&dir).map_err(ServerError::Io)?;
-    Ok(dir)
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::Builder::new()
+        .prefix("rust-manager-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+        .map_err(ServerError::Io)?;
+    Ok(dir.keep())
 }

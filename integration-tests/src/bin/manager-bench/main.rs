@@ -33,28 +33,40 @@ fn main() {
         "producer" => workloads::producer(arg(2).parse().unwrap_or(1), arg(3) == "batched", arg(4)),
         "consumer" => workloads::consumer(arg(2) == "batched", arg(3)),
         "phase" => phase(&args[2..]),
-        _ => orchestrate(&args[1..]),
+        _ => orchestrate(&<Options as clap::Parser>::parse()),
     }
 }
 
+/// Measures this project side by side with a raw-socket floor, Python's
+/// `multiprocessing.managers` and Redis, in one run (10–15 minutes on 2 cores; see
+/// docs/PERFORMANCE.md). `BENCH_ONLY=id,id,...` in the environment runs just those
+/// workloads.
+#[derive(Debug, clap::Parser)]
+#[command(name = "manager-bench")]
 struct Options {
+    /// Fewer repetitions and smaller counts (about 3 minutes).
+    #[arg(long)]
     quick: bool,
+    /// Tiny counts, one repetition, no comparisons: proves every workload still runs
+    /// (what CI does).
+    #[arg(long)]
+    smoke: bool,
+    /// Write the figures as JSON to PATH.
+    #[arg(long, value_name = "PATH")]
     json: Option<String>,
+    /// Draw the ratios chart as SVG to PATH.
+    #[arg(long, value_name = "PATH")]
     svg: Option<String>,
-    python: bool,
-    redis: bool,
+    /// Skip Python's managers.
+    #[arg(long)]
+    no_python: bool,
+    /// Skip Redis.
+    #[arg(long)]
+    no_redis: bool,
 }
 
-fn orchestrate(args: &[String]) {
-    let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
-    let opts = Options {
-        quick: args.iter().any(|a| a == "--quick"),
-        json: value("--json"),
-        svg: value("--svg"),
-        python: !args.iter().any(|a| a == "--no-python"),
-        redis: !args.iter().any(|a| a == "--no-redis"),
-    };
-    let smoke = args.iter().any(|a| a == "--smoke");
+fn orchestrate(opts: &Options) {
+    let smoke = opts.smoke;
     let pin = !smoke && Command::new("taskset").arg("--version").output().is_ok_and(|o| o.status.success());
     let mut placements = vec![("unpinned", false)];
     if pin {
@@ -85,10 +97,10 @@ fn orchestrate(args: &[String]) {
             let status = cmd.status().expect("phase");
             assert!(status.success(), "the {placement} {transport} phase failed");
             let mut phase_rows: Vec<Row> = serde_json::from_str(&std::fs::read_to_string(out.path()).unwrap()).unwrap();
-            if opts.python && !smoke {
+            if !opts.no_python && !smoke {
                 compare::python(&mut phase_rows, transport, pinned, opts.quick);
             }
-            if opts.redis && !smoke {
+            if !opts.no_redis && !smoke {
                 compare::redis(&mut phase_rows, transport, pinned, opts.quick);
             }
             rows.extend(phase_rows);
