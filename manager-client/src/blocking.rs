@@ -8,15 +8,26 @@
 //! their calls multiplex on its connection, and whichever thread is reading routes the
 //! others' responses to them.
 //!
-//! ```no_run
+//! ```
 //! use manager_client::blocking::Client;
 //! # use manager_client::shared;
 //! # #[derive(Default)] pub struct Counter { n: u64 }
 //! # #[shared] impl Counter { pub fn incr(&mut self, by: u64) -> u64 { self.n += by; self.n } }
-//! # fn main() -> Result<(), manager_client::Error> {
-//! let client = Client::from_env()?;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # // A server in this process, on a runtime of its own (usually another process).
+//! # let rt = tokio::runtime::Runtime::new()?;
+//! # let server = rt.block_on(
+//! #     manager_server::Server::builder().named("counter", Counter::default()).start(),
+//! # )?;
+//! # let (address, key) = (server.address().clone(), server.authkey().clone());
+//! // The manager's address and key (a child process started with `configure_child`
+//! // finds them with `Client::from_env()`).
+//! let client = Client::connect(&address, key.as_bytes())?;
 //! let counter: CounterBlockingProxy = client.named("counter")?;
-//! counter.incr(1)?;
+//! assert_eq!(counter.incr(1)?, 1);
+//! assert_eq!(counter.incr(2)?, 3);
+//! # drop((counter, client));
+//! # rt.block_on(server.shutdown());
 //! # Ok(()) }
 //! ```
 //!

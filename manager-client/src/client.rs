@@ -88,7 +88,30 @@ impl ToAddress for String {
 /// The connection closes when the last clone, proxy and pending call is dropped; the
 /// server then releases every reference the client held. If the server goes away,
 /// calls in flight fail at once and later calls fail fast, with
-/// [`Error::ConnectionLost`].
+/// [`Error::ConnectionLost`] (or [`Error::ServerShutDown`] when it stopped on purpose).
+///
+/// ```
+/// use manager_client::{Client, Error};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = manager_server::Server::builder()
+/// #     .named_builtin("config", manager_server::Builtin::Dict)
+/// #     .start().await?;
+/// # let (address, key) = (server.address().clone(), server.authkey().clone());
+/// // The address and key of a running manager (from its operator, or `Client::from_env`).
+/// let client = Client::connect(&address, key.as_bytes()).await?;
+/// // A named object every client shares, and one of our own.
+/// let config = client.named::<manager_client::DictProxy<String, u32>>("config").await?;
+/// config.insert("workers".into(), 4).await?;
+/// let jobs = client.queue::<String>(0).await?;
+/// jobs.put("first".into()).await?;
+/// assert_eq!(jobs.get().await?, "first");
+/// assert_eq!(config.get("workers").await?, Some(4));
+/// # server.shutdown().await;
+/// // Once the server is gone, every call says so.
+/// assert!(matches!(client.ping().await, Err(Error::ServerShutDown { .. })));
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Client {
     conn: Arc<Conn>,

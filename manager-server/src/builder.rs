@@ -91,6 +91,37 @@ impl Builtin {
 
 /// Configures a server: its key, where it listens, what it hosts. Built by
 /// [`Server::builder`].
+///
+/// ```
+/// use manager_server::{Builtin, Server, shared};
+/// use std::time::Duration;
+///
+/// #[derive(Default)]
+/// pub struct Tally { n: u64 }
+///
+/// #[shared]
+/// impl Tally {
+///     pub fn add(&mut self, by: u64) -> u64 { self.n += by; self.n }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = Server::builder()
+///     .authkey(b"a long random secret")                 // default: 32 random bytes
+///     .listen_tcp("127.0.0.1:0")                         // default: a private Unix socket
+///     .register::<Tally>()                               // clients may create Tallies
+///     .named("hits", Tally::default())                   // one every client shares
+///     .named_builtin("jobs", Builtin::Queue { maxsize: 100 })
+///     .max_request_memory(16 << 20)                      // what one call may make it store
+///     .idle_timeout(Duration::from_secs(30))             // a silent peer is dropped
+///     .start()
+///     .await?;
+/// let client = manager_client::Client::connect(server.address(), b"a long random secret").await?;
+/// let hits: TallyProxy = client.named("hits").await?;
+/// assert_eq!(hits.add(2).await?, 2);
+/// server.shutdown().await;
+/// # Ok(()) }
+/// ```
 pub struct ServerBuilder {
     pub(crate) authkey: Result<Option<AuthKey>, ServerError>,
     listen: Vec<ListenSpec>,

@@ -30,6 +30,21 @@ impl Cleanup {
 
 /// A running server. Dropping it shuts the server down without waiting; call
 /// [`shutdown`](Server::shutdown) to wait for a clean stop.
+///
+/// ```
+/// use manager_server::Server;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = Server::builder().start().await?; // a private Unix socket, a random key
+/// println!("clients connect to {} with the key in {:?}", server.address(), server.authkey());
+/// let client = manager_client::Client::connect(server.address(), server.authkey()).await?;
+/// let list = client.list::<u32>().await?;
+/// list.extend(vec![1, 2, 3]).await?;
+/// assert_eq!(server.stats().objects, 1);
+/// server.shutdown().await; // calls in flight are answered with ShuttingDown
+/// assert!(client.ping().await.unwrap_err().is_server_shut_down());
+/// # Ok(()) }
+/// ```
 #[must_use = "dropping the Server shuts it down"]
 #[derive(Debug)]
 pub struct Server {
