@@ -7,7 +7,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::task::{Context, Poll, Waker};
 
 /// Request ids are our own counter, never a peer's choice: a multiplicative hash spreads
-/// them well at a fraction of SipHash's cost (the map is touched twice per call).
+/// them well at a fraction of SipHash's cost (the map is touched twice per call). Kept
+/// instead of foldhash's fast hasher, which cost the 64-in-flight row 4–8% (1,561k and
+/// 1,626k calls/s against 1,692k and 1,702k, unix, pinned, A/B in one session).
 #[derive(Debug, Default)]
 struct IdHasher(u64);
 
@@ -27,6 +29,8 @@ impl Hasher for IdHasher {
     }
 }
 
+type IdHashBuilder = BuildHasherDefault<IdHasher>;
+
 /// A response payload, or why none will come.
 pub(crate) type Outcome = Result<Payload, Error>;
 
@@ -42,6 +46,8 @@ pub(crate) struct Payload {
     body: usize,
 }
 
+/// Not a `SmallVec`, for the reason `manager_proto::Reply`'s storage is not: the heap
+/// case is a receive buffer taken whole with the payload at an offset in it.
 #[derive(Debug)]
 enum Data {
     /// `buf[start..]`.
@@ -136,7 +142,7 @@ pub(crate) enum Forgotten {
 
 #[derive(Debug, Default)]
 pub(crate) struct InFlight {
-    slots: HashMap<RequestId, Slot, BuildHasherDefault<IdHasher>>,
+    slots: HashMap<RequestId, Slot, IdHashBuilder>,
     /// How many slots are still `Waiting`.
     waiting: usize,
     /// Set once the connection is gone; every later request fails with it.

@@ -19,6 +19,9 @@ pub struct Reply {
     storage: Storage,
 }
 
+/// Not a `SmallVec`: the heap case is a view (`payload[start..]`) into a whole response
+/// frame handed over without a copy, which a small-vector type cannot hold; the inline
+/// case is the plain array a `SmallVec<[u8; 46]>` would be.
 #[derive(Debug)]
 enum Storage {
     /// `payload[start..]`.

@@ -28,7 +28,9 @@
 //!   container, which can make no cycle.
 //!
 //! A hang (an endless loop in a call) is left to libFuzzer's `-timeout`, a huge allocation
-//! to its `-rss_limit_mb` / `-malloc_limit_mb`: both are findings.
+//! to its `-rss_limit_mb` / `-malloc_limit_mb`: both are findings. Under libFuzzer a panic
+//! aborts where it happens (libfuzzer-sys's panic hook), even one the server would catch
+//! and answer `Panicked`, so the report names the line.
 //!
 //! Time runs on tokio's paused clock: when the client and the server both wait, the clock
 //! jumps to the next timer, so the timeouts in inputs (up to the server's cap of 1e9 s)
