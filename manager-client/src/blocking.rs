@@ -35,7 +35,7 @@
 //! stall it); there they return an error. Use the async proxies there; `spawn_blocking`
 //! threads may block and are fine.
 
-use manager_proto::proxy::{BlockOn, block_on};
+use manager_proto::blocking::{BlockOn, block_on};
 use manager_proto::{
     Address, BlockingConnect, BlockingProxy, BoxFuture, Connect, Error, Executor, Handle, Proxy, ServerId, ServerStats,
     Token, TypeDescription,

@@ -32,6 +32,7 @@
 
 pub mod address;
 pub mod authkey;
+pub mod blocking;
 pub mod builtin;
 pub mod dispatch;
 pub mod element;
@@ -58,16 +59,14 @@ pub mod __private;
 
 pub use address::{Address, AddressError};
 pub use authkey::{AuthKey, AuthKeyError};
+pub use blocking::{BlockingConnect, BlockingProxy, Executor};
 pub use dispatch::{BoxFuture, CallResult, Dispatch, MethodInfo, Outcome, Receiver};
 pub use element::Item;
 pub use error::{Error, RemoteError, RemoteErrorKind};
 pub use frame::FrameError;
 pub use handshake::HandshakeError;
 pub use ids::{MethodRef, NO_RESPONSE, ObjectId, RequestId, ServerId, method_id};
-pub use proxy::{
-    BlockingConnect, BlockingProxy, CallArgs, Connect, Executor, Handle, PendingReply, Proxy, Reply, ReplySource,
-    Transport,
-};
+pub use proxy::{CallArgs, Connect, Handle, PendingReply, Proxy, Reply, ReplySource, Transport};
 pub use request::Request;
 pub use response::{Response, ServerStats, TypeDescription};
 pub use token::Token;

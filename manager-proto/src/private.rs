@@ -6,12 +6,14 @@
 // The wrappers below are markers for autoref specialization; nothing ever prints them.
 #[allow(missing_debug_implementations)]
 pub mod v1 {
+    pub use crate::blocking::{BlockingConnect, BlockingProxy, Executor};
     pub use crate::dispatch::{BoxFuture, CallResult, Dispatch, MethodInfo, Outcome, Receiver};
-    pub use crate::proxy::{BlockingConnect, BlockingProxy, Connect, Executor, Handle, Proxy, Reply};
+    pub use crate::proxy::{Connect, Handle, Proxy, Reply};
     pub use crate::{Error, MethodRef, RemoteError, RemoteErrorKind, Token, method_id};
     pub use serde;
 
-    use crate::proxy::{block_on, decode_exact, encode};
+    use crate::blocking::block_on;
+    use crate::proxy::{decode_exact, encode};
     use serde::Serialize;
     use serde::de::DeserializeOwned;
     use std::fmt::Display;
@@ -206,8 +208,8 @@ pub mod v1 {
 
     /// Runs a proxy method's future — calls on the proxy's connection and nothing else —
     /// on a blocking executor, which may then skip entering its runtime's context
-    /// (see [`crate::proxy::BlockOn::block_on_call_unit`]).
+    /// (see [`crate::blocking::BlockOn::block_on_call_unit`]).
     pub fn run_call<T>(exec: &Executor, fut: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
-        crate::proxy::block_on_call(&**exec, fut)?
+        crate::blocking::block_on_call(&**exec, fut)?
     }
 }
