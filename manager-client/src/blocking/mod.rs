@@ -35,18 +35,17 @@
 //! stall it); there they return an error. Use the async proxies there; `spawn_blocking`
 //! threads may block and are fine.
 
-use manager_proto::blocking::{BlockOn, block_on};
+use manager_proto::blocking::block_on;
 use manager_proto::{
     Address, BlockingConnect, BlockingProxy, BoxFuture, Connect, Error, Executor, Handle, Proxy, ServerId, ServerStats,
     Token, TypeDescription,
 };
 use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
-use std::task::{Context, Wake, Waker};
+use std::sync::{Arc, OnceLock};
 
-use crate::connection::ConnState;
+mod runtime;
+
+use runtime::{General, Runtime, spawn_keepalive};
 
 use crate::builtins::Data;
 use crate::{ClientOptions, ToAddress};
@@ -60,162 +59,6 @@ pub use crate::builtins::{
     BlockingSetProxy as SetProxy, BlockingValueProxy as ValueProxy,
 };
 pub use crate::builtins::{ConditionGuard, LockGuard, SemaphoreGuard};
-
-/// Owns the runtime; shuts it down without blocking, wherever the last reference drops.
-///
-/// Calls made through it take a fast path where it can: the calling thread sends its
-/// request, then sleeps in `recv` on the socket itself and routes what comes — two
-/// syscalls per call, no runtime wake-ups. A call made while nobody else reads is
-/// answered inside the send (`Conn::exchange`: its id never enters the in-flight map,
-/// and its future is ready at the first poll); one that finds the socket taken waits
-/// for its response to be routed ([`ConnState::read_until`]). The
-/// runtime still runs whenever that cannot serve (another thread already reads, output
-/// is queued, a quiet server for a keepalive period, or a future that waits on
-/// something else).
-#[derive(Debug)]
-struct Runtime {
-    rt: Option<tokio::runtime::Runtime>,
-    /// The connection whose socket the fast path reads; weak, so that it does not keep
-    /// the connection open. Unset: no fast path.
-    conn: OnceLock<Weak<ConnState>>,
-}
-
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        if let Some(rt) = self.rt.take() {
-            rt.shutdown_background();
-        }
-    }
-}
-
-/// The waker of a call driven by the fast path: records that the call can make progress.
-#[derive(Debug, Default)]
-struct Woken(AtomicBool);
-
-impl Wake for Woken {
-    fn wake(self: Arc<Self>) {
-        self.0.store(true, Ordering::Release);
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.store(true, Ordering::Release);
-    }
-}
-
-thread_local! {
-    static WOKEN: Arc<Woken> = Arc::new(Woken::default());
-}
-
-impl Runtime {
-    fn runtime(&self) -> Result<&tokio::runtime::Runtime, Error> {
-        self.rt.as_ref().ok_or_else(|| Error::Config("the blocking client's runtime is gone".into()))
-    }
-
-    /// Runs `fut` on the runtime (no fast path).
-    fn run_general(&self, fut: Pin<&mut (dyn Future<Output = ()> + '_)>) -> Result<(), Error> {
-        let rt = self.runtime()?;
-        if tokio::runtime::Handle::try_current().is_err() {
-            rt.block_on(fut);
-            return Ok(());
-        }
-        // Inside some runtime's context: blocking is fine on a `spawn_blocking` thread
-        // and refused (by tokio, with a panic before anything runs) on a thread that
-        // drives async tasks. Tokio offers no way to ask which, so try.
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(fut))).map_err(|_| {
-            Error::Config(
-                "a blocking manager client was used on a thread that runs async tasks; use the async client there \
-                 (or call from spawn_blocking)"
-                    .into(),
-            )
-        })
-    }
-}
-
-impl BlockOn for Runtime {
-    fn block_on_unit(&self, fut: Pin<&mut (dyn Future<Output = ()> + '_)>) -> Result<(), Error> {
-        self.fast_path(fut, true)
-    }
-
-    fn block_on_call_unit(&self, fut: Pin<&mut (dyn Future<Output = ()> + '_)>) -> Result<(), Error> {
-        // Calls only: they never need the runtime's context (its timers and spawns are
-        // the connection tasks'), so the fast path skips entering it — about 120 of
-        // the 2,600 instructions of a call.
-        self.fast_path(fut, false)
-    }
-}
-
-impl Runtime {
-    /// Polls `fut` on the calling thread, reading its responses there
-    /// ([`ConnState::read_until`]), inside the runtime's context if `enter`; hands it to
-    /// the runtime when it must wait on anything else.
-    fn fast_path(&self, mut fut: Pin<&mut (dyn Future<Output = ()> + '_)>, enter: bool) -> Result<(), Error> {
-        let rt = self.runtime()?;
-        let state = self.conn.get().and_then(Weak::upgrade);
-        let Some(state) = state.filter(|_| tokio::runtime::Handle::try_current().is_err()) else {
-            return self.run_general(fut);
-        };
-        // One flag per thread, reused by its calls: a stale wake from an earlier call
-        // only costs an extra poll.
-        let woken = WOKEN.with(Arc::clone);
-        let waker = Waker::from(Arc::clone(&woken));
-        let mut cx = Context::from_waker(&waker);
-        // Entered once for the call, not per poll: each entry costs about 150
-        // instructions.
-        let finished = {
-            let _context = enter.then(|| rt.enter());
-            // Its calls may read their own replies on this thread: their futures are
-            // ready at the first poll.
-            let _direct = crate::connection::fast_path::DirectCalls::enable(&state);
-            loop {
-                woken.0.store(false, Ordering::Relaxed);
-                crate::connection::fast_path::clear_waiting();
-                if fut.as_mut().poll(&mut cx).is_ready() {
-                    break true;
-                }
-                if !(state.is_awaited_here() && state.read_until(&woken.0)) {
-                    break false;
-                }
-            }
-        };
-        if finished {
-            return Ok(());
-        }
-        // The runtime's `block_on` polls the future first (with its own waker), so
-        // nothing that happened since our last poll is missed.
-        rt.block_on(fut);
-        Ok(())
-    }
-}
-
-/// Runs futures on the client's runtime without the fast path: for arbitrary user
-/// futures (`Client::block_on`), which may wait on timers or other sockets that only
-/// the runtime drives.
-#[derive(Debug)]
-struct General<'a>(&'a Runtime);
-
-impl BlockOn for General<'_> {
-    fn block_on_unit(&self, fut: Pin<&mut (dyn Future<Output = ()> + '_)>) -> Result<(), Error> {
-        self.0.run_general(fut)
-    }
-}
-
-/// The blocking client's runtime runs only during calls, so a quiet client would send
-/// nothing; this thread pings for it (without the runtime: the send is a non-blocking
-/// write) and ends with the connection.
-fn spawn_keepalive(state: Weak<ConnState>, period: std::time::Duration) {
-    let spawned = std::thread::Builder::new().name("manager-keepalive".into()).spawn(move || {
-        loop {
-            std::thread::sleep(period);
-            match state.upgrade() {
-                Some(s) if !s.is_finished() => s.keep_alive(),
-                _ => return,
-            }
-        }
-    });
-    if let Err(e) = spawned {
-        tracing::warn!("no keepalive thread for a blocking client ({e}); the server may drop it when idle");
-    }
-}
 
 /// A blocking connection to a manager server. Clones share the connection.
 #[derive(Clone, Debug)]
