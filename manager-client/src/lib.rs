@@ -52,6 +52,6 @@ pub use client::{Client, ClientOptions, ToAddress};
 pub use manager_derive::shared;
 pub use manager_proto as proto;
 pub use manager_proto::{
-    Address, AuthKey, BlockingProxy, Bytes, Error, Handle, Proxy, RemoteError, RemoteErrorKind, ServerStats, Token,
-    TypeDescription, serde,
+    Address, AuthKey, BlockingProxy, Bytes, Error, Handle, Lost, Proxy, RemoteError, RemoteErrorKind, ServerStats,
+    Token, TypeDescription, serde,
 };

@@ -172,8 +172,9 @@ pub enum Error {
     ConnectionLost {
         /// The peer.
         address: String,
-        /// What ended it (end of stream, reset, server shut down, ...).
-        reason: String,
+        /// What ended it.
+        #[source]
+        reason: Lost,
     },
     /// The server shut down (it said so before closing the connection): calls in flight
     /// fail with this, and so does every later call on the same client. Unlike
@@ -235,6 +236,45 @@ pub enum Error {
     /// Another I/O error.
     #[error("i/o error: {0}")]
     Io(#[source] Arc<io::Error>),
+}
+
+/// Why a connection ended (when the server did not shut down on purpose).
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Lost {
+    /// The server closed the connection (its process died, or it dropped us).
+    #[error("the server closed the connection")]
+    Closed,
+    /// Reading from the socket failed.
+    #[error("read failed: {0}")]
+    Read(#[source] Arc<io::Error>),
+    /// Writing to the socket failed.
+    #[error("write failed: {0}")]
+    Write(#[source] Arc<io::Error>),
+    /// The socket failed during the handshake.
+    #[error("during the handshake: {0}")]
+    Handshake(#[source] Arc<io::Error>),
+    /// The server sent a frame over the limit, or a broken one.
+    #[error("the server sent a bad frame: {0}")]
+    BadFrame(#[source] FrameError),
+    /// The server sent a response that does not decode.
+    #[error("the server sent a bad response: {0}")]
+    BadResponse(#[source] crate::DecodeError),
+    /// The server answered nothing for this long, not even a ping.
+    #[error("no answer from the server for {0:?}")]
+    Silent(std::time::Duration),
+}
+
+impl Lost {
+    /// A read that failed.
+    pub fn read(e: io::Error) -> Lost {
+        Lost::Read(Arc::new(e))
+    }
+
+    /// A write that failed.
+    pub fn write(e: io::Error) -> Lost {
+        Lost::Write(Arc::new(e))
+    }
 }
 
 impl Error {

@@ -62,7 +62,7 @@ pub use authkey::{AuthKey, AuthKeyError};
 pub use blocking::{BlockingConnect, BlockingProxy, Executor};
 pub use dispatch::{BoxFuture, CallResult, Dispatch, MethodInfo, Outcome, Receiver};
 pub use element::Item;
-pub use error::{Error, RemoteError, RemoteErrorKind};
+pub use error::{Error, Lost, RemoteError, RemoteErrorKind};
 pub use frame::FrameError;
 pub use handshake::HandshakeError;
 pub use ids::{MethodRef, NO_RESPONSE, ObjectId, RequestId, ServerId, method_id};

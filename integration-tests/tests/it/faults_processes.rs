@@ -2,7 +2,7 @@
 
 use crate::util::{self, eventually, sigkill, worker};
 use integration_tests::{Counter, CounterProxy};
-use manager_client::{Client, QueueProxy};
+use manager_client::{Client, Error, Lost, QueueProxy};
 use manager_server::Server;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
@@ -109,8 +109,11 @@ async fn server_killed_then_restarted(address: &str) {
     // Later calls on the old clients fail fast; a new connection reaches the new server.
     let later = blocked_client.ping().await.unwrap_err();
     assert!(later.is_connection_lost(), "{later:?}");
-    // Killed, it could not say it was shutting down: a broken connection, not a shutdown.
+    // Killed, it could not say it was shutting down: a broken connection, not a shutdown,
+    // and the error keeps its cause.
     assert!(!later.is_server_shut_down(), "{later:?}");
+    assert!(matches!(&later, Error::ConnectionLost { reason: Lost::Closed | Lost::Read(_), .. }), "{later:?}");
+    assert!(std::error::Error::source(&later).is_some(), "{later:?}");
     let mut restarted = server_process(address, &key);
     let fresh = Client::connect(address, &key).await.unwrap();
     let counter: CounterProxy = fresh.named("counter").await.unwrap();

@@ -6,7 +6,7 @@
 
 use manager_proto::frame::{FrameDecoder, FrameError};
 use manager_proto::outq::OutQueue;
-use manager_proto::{PendingReply, RequestId};
+use manager_proto::{Lost, PendingReply, RequestId};
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, MutexGuard};
@@ -133,7 +133,7 @@ enum Here {
     /// It must wait for whoever reads next to route its response.
     Wait,
     /// The connection is over, for this reason.
-    Failed(String),
+    Failed(Lost),
 }
 
 impl Conn {
@@ -209,8 +209,8 @@ impl Conn {
                 Err(e) => PendingReply::failed(e),
             },
             Here::Failed(reason) => {
-                state.fail(reason);
-                PendingReply::failed(state.closed().unwrap_or_else(|| state.lost("the connection failed")))
+                state.fail(reason.clone());
+                PendingReply::failed(state.closed().unwrap_or_else(|| state.lost(reason)))
             }
         }
     }

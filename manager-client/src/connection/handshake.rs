@@ -3,7 +3,7 @@
 
 use manager_proto::frame::{self, FrameDecoder};
 use manager_proto::handshake::{ClientHandshake, HandshakeError, NONCE_LEN, VersionRange};
-use manager_proto::{Address, AuthKey, Error, ServerId};
+use manager_proto::{Address, AuthKey, Error, Lost, ServerId};
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,10 +27,8 @@ pub(super) async fn authenticate(
     let mut nonce = [0u8; NONCE_LEN];
     getrandom::fill(&mut nonce).map_err(|e| Error::Io(Arc::new(io::Error::other(e.to_string()))))?;
     let (mut hs, hello) = ClientHandshake::new(authkey, nonce, VersionRange::CURRENT);
-    let lost = |e: io::Error| Error::ConnectionLost {
-        address: address.to_string(),
-        reason: format!("during the handshake: {e}"),
-    };
+    let lost =
+        |e: io::Error| Error::ConnectionLost { address: address.to_string(), reason: Lost::Handshake(Arc::new(e)) };
     // A server that refuses us (at its connection limit, say) may close before our hello
     // arrives: the write then fails, but its refusal can still be waiting to be read.
     let mut write_failed = write_frame(stream, &hello).await.err();

@@ -28,7 +28,7 @@ mod writer;
 
 use manager_proto::frame::{FrameDecoder, FrameError};
 use manager_proto::outq::OutQueue;
-use manager_proto::{Address, AuthKey, Error, NO_RESPONSE, Request, RequestId, ServerId};
+use manager_proto::{Address, AuthKey, Error, Lost, NO_RESPONSE, Request, RequestId, ServerId};
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -111,15 +111,15 @@ pub(super) fn try_lock<T>(m: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
 }
 
 impl ConnState {
-    pub(super) fn lost(&self, reason: impl Into<String>) -> Error {
+    pub(super) fn lost(&self, reason: Lost) -> Error {
         if self.server_shut_down.load(Ordering::Acquire) {
             return Error::ServerShutDown { address: self.address.to_string() };
         }
-        Error::ConnectionLost { address: self.address.to_string(), reason: reason.into() }
+        Error::ConnectionLost { address: self.address.to_string(), reason }
     }
 
     /// Ends the connection for every waiter and every later call.
-    pub(super) fn fail(&self, reason: impl Into<String>) {
+    pub(super) fn fail(&self, reason: Lost) {
         let error = self.lost(reason);
         tracing::debug!(address = %self.address, "{error}");
         let wakers = lock(&self.in_flight).close(error);
@@ -165,7 +165,7 @@ impl ConnState {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => {
                 drop(out);
-                let reason = format!("write failed: {e}");
+                let reason = Lost::write(e);
                 self.fail(reason.clone());
                 return Err(self.lost(reason));
             }

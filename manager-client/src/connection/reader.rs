@@ -2,7 +2,7 @@
 //! thread reads for itself, and watches the server's liveness (a ping when calls wait
 //! and the server is quiet; the connection fails when it stays silent).
 
-use manager_proto::Request;
+use manager_proto::{Lost, Request};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -33,7 +33,7 @@ pub(super) async fn reader(state: Arc<ConnState>, keepalive: Duration) {
             () = state.closing.cancelled() => return,
             ready = std::future::poll_fn(|cx| state.stream.poll_readable(cx)) => {
                 if let Err(e) = ready {
-                    break format!("read failed: {e}");
+                    break Lost::read(e);
                 }
                 match read_and_route(&state, |stream, buf| stream.try_read_buf(buf)) {
                     Read::Routed(woken) => {
@@ -61,7 +61,7 @@ pub(super) async fn reader(state: Arc<ConnState>, keepalive: Duration) {
                     continue;
                 }
                 if ping_sent {
-                    break format!("no answer from the server for {:?}", keepalive * 2);
+                    break Lost::Silent(keepalive * 2);
                 }
                 if !lock(&state.in_flight).is_empty() {
                     // Calls are waiting and the server has been quiet: make sure it is alive.

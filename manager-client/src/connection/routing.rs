@@ -4,7 +4,7 @@
 
 use manager_proto::frame::FrameDecoder;
 use manager_proto::response::kind as response_kind;
-use manager_proto::{NO_RESPONSE, RemoteErrorKind, RequestId, Response};
+use manager_proto::{Lost, NO_RESPONSE, RemoteErrorKind, RequestId, Response};
 use std::io;
 use std::sync::atomic::Ordering;
 
@@ -21,7 +21,7 @@ pub(super) enum Read {
     /// A calling thread holds the decoder (and reads the socket).
     Taken,
     /// The connection is over, for this reason.
-    Failed(String),
+    Failed(Lost),
 }
 
 /// Reads once with `read` (bytes read, 0 at the end of the stream) into the decoder and
@@ -44,21 +44,21 @@ pub(super) fn read_into(
     state: &ConnState,
     decoder: &mut FrameDecoder,
     read: impl FnOnce(&Stream, &mut Vec<u8>) -> io::Result<usize>,
-) -> Result<bool, String> {
+) -> Result<bool, Lost> {
     match read(&state.stream, decoder.buffer_mut()) {
-        Ok(0) => Err("the server closed the connection".to_owned()),
+        Ok(0) => Err(Lost::Closed),
         Ok(_) => {
             state.heard.store(true, Ordering::Relaxed);
             Ok(true)
         }
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
-        Err(e) => Err(format!("read failed: {e}")),
+        Err(e) => Err(Lost::read(e)),
     }
 }
 
 /// Hands every complete response in `decoder` to its waiter; returns how many there
 /// were.
-pub(super) fn route(state: &ConnState, decoder: &mut FrameDecoder) -> Result<usize, String> {
+pub(super) fn route(state: &ConnState, decoder: &mut FrameDecoder) -> Result<usize, Lost> {
     route_except(state, decoder, None).map(|(routed, _)| routed)
 }
 
@@ -68,17 +68,16 @@ pub(super) fn route_except(
     state: &ConnState,
     decoder: &mut FrameDecoder,
     mine: Option<RequestId>,
-) -> Result<(usize, Option<Payload>), String> {
+) -> Result<(usize, Option<Payload>), Lost> {
     let mut routed = 0;
     let mut own = None;
     loop {
         let range = match decoder.next_range() {
             Ok(Some(range)) => range,
             Ok(None) => return Ok((routed, own)),
-            Err(e) => return Err(format!("the server sent a bad frame: {e}")),
+            Err(e) => return Err(Lost::BadFrame(e)),
         };
-        let (id, kind, body) = Response::peek_header(&decoder.bytes()[range.clone()])
-            .map_err(|e| format!("the server sent a bad response: {e}"))?;
+        let (id, kind, body) = Response::peek_header(&decoder.bytes()[range.clone()]).map_err(Lost::BadResponse)?;
         if id == NO_RESPONSE {
             // A notice to no request: the server is shutting down.
             if kind == response_kind::ERROR

@@ -145,7 +145,9 @@ impl Conn {
                 return Poll::Pending;
             }
             Some(Poll::Ready(result)) => result,
-            None => Err(self.state.closed().unwrap_or_else(|| self.state.lost("the response was lost"))),
+            None => Err(self.state.closed().unwrap_or_else(|| {
+                Error::Protocol(format!("the response to request {id} was lost: no call waits for it"))
+            })),
         };
         if let Ok(payload) = &result {
             self.state.acknowledge(id, payload);

@@ -1,6 +1,7 @@
 //! The writer task, which finishes writes the callers could not complete, and the
 //! coalescing of requests from callers the reader woke together into one write.
 
+use manager_proto::Lost;
 use std::io;
 use std::sync::Arc;
 
@@ -47,12 +48,12 @@ pub(super) async fn writer(state: Arc<ConnState>) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if let Err(e) = state.stream.writable().await {
-                        state.fail(format!("write failed: {e}"));
+                        state.fail(Lost::write(e));
                         return;
                     }
                 }
                 Err(e) => {
-                    state.fail(format!("write failed: {e}"));
+                    state.fail(Lost::write(e));
                     return;
                 }
             }
