@@ -4,19 +4,20 @@
 use manager_proto::frame::{self, FrameDecoder};
 use manager_proto::handshake::{NONCE_LEN, ServerHandshake, VersionRange};
 
+use crate::ended::Ended;
 use crate::random::random_bytes;
 use crate::state::Shared;
 use crate::stream::Stream;
 
-pub(crate) async fn authenticate(stream: &Stream, shared: &Shared, decoder: &mut FrameDecoder) -> Result<(), String> {
-    let nonce = random_bytes::<NONCE_LEN>().map_err(|e| e.to_string())?;
+pub(crate) async fn authenticate(stream: &Stream, shared: &Shared, decoder: &mut FrameDecoder) -> Result<(), Ended> {
+    let nonce = random_bytes::<NONCE_LEN>().map_err(Ended::Random)?;
     let mut hs = ServerHandshake::new(&shared.authkey, nonce, VersionRange::CURRENT, shared.server_id);
     loop {
         let msg = read_frame(stream, decoder).await?;
         match hs.receive(&msg) {
             Ok(step) => {
                 if let Some(reply) = step.reply {
-                    write_frame(stream, &reply).await.map_err(|e| e.to_string())?;
+                    write_frame(stream, &reply).await.map_err(Ended::Write)?;
                 }
                 if step.established.is_some() {
                     return Ok(());
@@ -26,21 +27,21 @@ pub(crate) async fn authenticate(stream: &Stream, shared: &Shared, decoder: &mut
                 if let Some(reply) = failure.reply {
                     let _ = write_frame(stream, &reply).await;
                 }
-                return Err(failure.error.to_string());
+                return Err(Ended::Handshake(failure.error));
             }
         }
     }
 }
 
-async fn read_frame(stream: &Stream, decoder: &mut FrameDecoder) -> Result<Vec<u8>, String> {
+async fn read_frame(stream: &Stream, decoder: &mut FrameDecoder) -> Result<Vec<u8>, Ended> {
     loop {
-        if let Some(frame) = decoder.next_frame().map_err(|e| e.to_string())? {
+        if let Some(frame) = decoder.next_frame().map_err(Ended::BadFrame)? {
             return Ok(frame.to_vec());
         }
         match stream.read_some(decoder.buffer_mut()).await {
-            Ok(0) => return Err("closed by peer".into()),
+            Ok(0) => return Err(Ended::ClosedByPeer),
             Ok(_) => {}
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(Ended::Read(e)),
         }
     }
 }

@@ -43,6 +43,7 @@ mod builtins;
 mod child;
 mod config;
 mod connection;
+mod ended;
 mod error;
 /// The `live_requests` fuzz target's harness (see `fuzz/`): not part of the API.
 #[cfg(any(test, feature = "fuzzing"))]

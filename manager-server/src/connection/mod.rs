@@ -35,6 +35,7 @@ use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::Duration;
 
+use crate::ended::Ended;
 use crate::hash::IdHashBuilder;
 use crate::liveness::Stop;
 use crate::object::{CallContext, ServerObject, StepResult, Undo};
@@ -106,7 +107,7 @@ impl Connection {
         self.close().await;
     }
 
-    async fn run(&mut self, decoder: &mut FrameDecoder) -> String {
+    async fn run(&mut self, decoder: &mut FrameDecoder) -> Ended {
         let max_parked = self.shared.config.max_in_flight;
         let idle_timeout = self.shared.config.idle_timeout;
         let busy_poll = self.shared.config.busy_poll;
@@ -129,24 +130,24 @@ impl Connection {
                         }
                     }
                     Ok(None) => break,
-                    Err(e) => return format!("bad frame: {e}"),
+                    Err(e) => return Ended::BadFrame(e),
                 }
                 if self.running.len() >= max_parked {
                     break;
                 }
             }
             if let Err(e) = self.flush() {
-                return format!("write failed: {e}");
+                return Ended::Write(e);
             }
             if !busy_poll.is_zero() && self.pending_out() == 0 && self.running.len() < max_parked {
                 match self.stream.spin_read(decoder.buffer_mut(), busy_poll) {
-                    Ok(0) => return "closed by peer".into(),
+                    Ok(0) => return Ended::ClosedByPeer,
                     Ok(_) => {
                         watch.heard();
                         continue;
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) => return format!("read failed: {e}"),
+                    Err(e) => return Ended::Read(e),
                 }
             }
             let want_read = self.running.len() < max_parked && self.pending_out() < OUTPUT_HIGH_WATER;
@@ -154,8 +155,8 @@ impl Connection {
             tokio::select! {
                 biased;
                 stop = std::future::poll_fn(|_| watch.stopped().map_or(Poll::Pending, Poll::Ready)) => return match stop {
-                    Stop::Shutdown => "server shutting down".into(),
-                    Stop::Idle => format!("nothing received for {idle_timeout:?}; the peer is gone"),
+                    Stop::Shutdown => Ended::Shutdown,
+                    Stop::Idle => Ended::Idle(idle_timeout),
                 },
                 Some((id, result)) = self.running.next(), if !self.running.is_empty() => {
                     self.shared.stats.parked.fetch_sub(1, Ordering::Relaxed);
@@ -164,18 +165,18 @@ impl Connection {
                 }
                 ready = std::future::poll_fn(|cx| self.stream.poll_readable(cx)), if want_read => {
                     if let Err(e) = ready {
-                        return format!("read failed: {e}");
+                        return Ended::Read(e);
                     }
                     match self.stream.try_read_buf(decoder.buffer_mut()) {
-                        Ok(0) => return "closed by peer".into(),
+                        Ok(0) => return Ended::ClosedByPeer,
                         Ok(_) => watch.heard(),
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                        Err(e) => return format!("read failed: {e}"),
+                        Err(e) => return Ended::Read(e),
                     }
                 }
                 ready = self.stream.writable(), if want_write => {
                     if let Err(e) = ready {
-                        return format!("write failed: {e}");
+                        return Ended::Write(e);
                     }
                 }
             }

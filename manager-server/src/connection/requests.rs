@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 
 use super::parked::{catch_panic, panicked};
 use super::{Connection, Held};
+use crate::ended::Ended;
 use crate::object::{ServerObject, Step};
 
 impl Connection {
@@ -19,7 +20,7 @@ impl Connection {
     /// buffer). When its frame ends what was read, the frame is taken whole, and an
     /// element the request stores keeps its part of it instead of a copy.
     #[inline(never)]
-    pub(super) fn handle_large(&mut self, decoder: &mut FrameDecoder, range: Range<usize>) -> Result<(), String> {
+    pub(super) fn handle_large(&mut self, decoder: &mut FrameDecoder, range: Range<usize>) -> Result<(), Ended> {
         let Some(frame) = take_large(decoder, &range) else {
             return self.handle(&decoder.bytes()[range]);
         };
@@ -30,7 +31,7 @@ impl Connection {
     }
 
     /// Handles one request. An error ends the connection.
-    pub(super) fn handle(&mut self, payload: &[u8]) -> Result<(), String> {
+    pub(super) fn handle(&mut self, payload: &[u8]) -> Result<(), Ended> {
         self.shared.stats.requests.fetch_add(1, Ordering::Relaxed);
         let (id, request) = match Request::decode(payload) {
             Ok(decoded) => decoded,
@@ -44,7 +45,7 @@ impl Connection {
                 self.respond(id, Response::Error(RemoteError::new(RemoteErrorKind::Protocol, e.to_string())));
                 return Ok(());
             }
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(Ended::BadRequest(e)),
         };
         match request {
             Request::Ping => self.respond(id, Response::Pong),
