@@ -3,6 +3,10 @@
 //! ```text
 //! manager-server --listen tcp://127.0.0.1:5000 --authkey-file key.hex --named dict:config --named queue:jobs
 //! ```
+//!
+//! Built only with the crate's `cli` feature, which brings its dependencies (clap,
+//! tracing-subscriber, tokio's multi-threaded runtime and signals):
+//! `cargo run --release -p manager-server --features cli -- --help`.
 
 use clap::Parser;
 use manager_server::{Address, AuthKey, Builtin, Server};
