@@ -216,7 +216,7 @@ pub fn token_to_hex(token: &manager_client::Token) -> String {
 /// The inverse of [`token_to_hex`]; text that is not a token's hex is an error.
 pub fn token_from_hex(hex: &str) -> Result<manager_client::Token, String> {
     let hex = hex.trim();
-    if hex.len() % 2 != 0 || !hex.is_ascii() {
+    if !hex.len().is_multiple_of(2) || !hex.is_ascii() {
         return Err(format!("not a token's hex: {hex:?}"));
     }
     let bytes = (0..hex.len())

@@ -40,7 +40,7 @@ impl AuthKey {
     /// ignored, so a key file may end with a newline.
     pub fn from_hex(hex: &str) -> Result<Self, AuthKeyError> {
         let hex = hex.trim().as_bytes();
-        if hex.len() % 2 != 0 {
+        if !hex.len().is_multiple_of(2) {
             return Err(AuthKeyError::NotHex);
         }
         let nibble = |c: u8| match c {

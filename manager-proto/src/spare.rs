@@ -32,10 +32,10 @@ pub fn give(mut buf: Vec<u8>) {
     buf.clear();
     // A thread being torn down has no spare to keep.
     let _ = SPARE.try_with(|s| {
-        if let Ok(mut spare) = s.try_borrow_mut() {
-            if spare.capacity() < cap {
-                *spare = buf;
-            }
+        if let Ok(mut spare) = s.try_borrow_mut()
+            && spare.capacity() < cap
+        {
+            *spare = buf;
         }
     });
 }

@@ -716,10 +716,10 @@ impl Driver<'_> {
     /// Sends a `Create`; when answered, remembers the object.
     async fn create(&mut self, id: RequestId, k: usize, args: &[u8]) {
         self.send(id, &Request::Create { type_id: TYPES[k].0, args });
-        if id != NO_RESPONSE {
-            if let Some(Answer::Object(object, _)) = self.answer(id).await {
-                self.created.push((object, k));
-            }
+        if id != NO_RESPONSE
+            && let Some(Answer::Object(object, _)) = self.answer(id).await
+        {
+            self.created.push((object, k));
         }
     }
 

@@ -36,6 +36,14 @@
 //!
 //! What the authkey protects and what it does not — and how to run across hosts
 //! today — is in [`security`].
+//!
+//! # Features
+//!
+//! - `cli` (off by default): the standalone `manager-server` binary, which hosts the
+//!   built-in types with no user code
+//!   (`cargo run --release -p manager-server --features cli -- --help`). It adds the
+//!   binary's own dependencies — `clap`, `tracing-subscriber`, tokio's multi-threaded
+//!   runtime and signal handling — which a program embedding the library does not need.
 
 mod auth;
 mod builder;

@@ -3,6 +3,10 @@
 //! ```text
 //! manager-server --listen tcp://127.0.0.1:5000 --authkey-file key.hex --named dict:config --named queue:jobs
 //! ```
+//!
+//! Built only with the crate's `cli` feature, which brings its dependencies (clap,
+//! tracing-subscriber, tokio's multi-threaded runtime and signals):
+//! `cargo run --release -p manager-server --features cli -- --help`.
 
 use clap::Parser;
 use manager_server::{Address, AuthKey, Builtin, Server};
@@ -167,13 +171,14 @@ async fn run(args: Args, stop: CancellationToken, grace: Duration) -> Result<(),
     }
     let (key, explicit) = authkey(&args)?;
     for a in &addresses {
-        if let Address::Tcp(hostport) = a {
-            if !is_loopback(hostport).await? && !explicit {
-                return Err(format!(
-                    "{a} is reachable from other hosts: give a key with --authkey-file or MANAGER_AUTHKEY (a generated \
+        if let Address::Tcp(hostport) = a
+            && !is_loopback(hostport).await?
+            && !explicit
+        {
+            return Err(format!(
+                "{a} is reachable from other hosts: give a key with --authkey-file or MANAGER_AUTHKEY (a generated \
                      key is for loopback and Unix sockets), and see the server docs on running across hosts"
-                ));
-            }
+            ));
         }
     }
     let mut builder = Server::builder()

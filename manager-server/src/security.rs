@@ -83,8 +83,9 @@
 //! ## Running across hosts today
 //!
 //! 1. Prefer a Unix socket, or TCP bound to loopback (`tcp://127.0.0.1:PORT`); the
-//!    `manager-server` binary binds loopback unless told otherwise, and refuses a
-//!    non-loopback listener unless the key was supplied by the operator.
+//!    `manager-server` binary (the crate's `cli` feature) binds loopback unless told
+//!    otherwise, and refuses a non-loopback listener unless the key was supplied by
+//!    the operator.
 //! 2. To reach it from another host, carry the connection inside something that
 //!    encrypts and authenticates it: an SSH tunnel (`ssh -N -L 5000:127.0.0.1:5000
 //!    host`, then connect to `tcp://127.0.0.1:5000`), WireGuard, or a TLS terminator

@@ -138,10 +138,10 @@ fn a_producer_and_a_consumer_over_tcp_never_stall() {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         let mut consumer = Some(consumer);
         loop {
-            if let Some(c) = consumer.as_mut() {
-                if c.try_wait().unwrap().is_some() {
-                    break;
-                }
+            if let Some(c) = consumer.as_mut()
+                && c.try_wait().unwrap().is_some()
+            {
+                break;
             }
             if std::time::Instant::now() > deadline {
                 let _ = consumer.as_mut().map(|c| c.kill());

@@ -40,7 +40,16 @@ pub fn binary() -> &'static Path {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
         let mut child = Command::new(cargo)
-            .args(["build", "-p", "manager-server", "--bin", "manager-server", "--message-format=json"])
+            .args([
+                "build",
+                "-p",
+                "manager-server",
+                "--features",
+                "cli",
+                "--bin",
+                "manager-server",
+                "--message-format=json",
+            ])
             .arg("--profile")
             .arg(profile)
             .arg("--target-dir")
@@ -58,10 +67,10 @@ pub fn binary() -> &'static Path {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
-                if msg["target"]["name"] == "manager-server" {
-                    if let Some(path) = msg["executable"].as_str() {
-                        found = Some(PathBuf::from(path));
-                    }
+                if msg["target"]["name"] == "manager-server"
+                    && let Some(path) = msg["executable"].as_str()
+                {
+                    found = Some(PathBuf::from(path));
                 }
             }
             found

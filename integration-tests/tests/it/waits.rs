@@ -27,7 +27,7 @@ const GROWTH_BOUND_KIB: u64 = 2 * 1024;
 
 /// The timeout of wait number `i`: zero or 1 ms, alternately.
 fn short(i: usize) -> Duration {
-    if i % 2 == 0 { Duration::ZERO } else { Duration::from_millis(1) }
+    if i.is_multiple_of(2) { Duration::ZERO } else { Duration::from_millis(1) }
 }
 
 /// Runs `n` calls of `wait(i)`, [`IN_FLIGHT`] at a time.

@@ -171,23 +171,23 @@ impl Lock {
     /// Sets the acquisition count of a tenure just granted (a condition restoring an
     /// `RLock`'s depth after `wait`).
     pub(crate) fn set_count(&self, tenure: Tenure, count: u32) {
-        if let Some(h) = &mut lock(&self.state).holder {
-            if h.tenure == tenure {
-                h.count = count.max(1);
-            }
+        if let Some(h) = &mut lock(&self.state).holder
+            && h.tenure == tenure
+        {
+            h.count = count.max(1);
         }
     }
 
     /// Undoes one acquisition of `tenure`, if that tenure still holds the lock.
     pub(crate) fn undo(&self, tenure: Tenure) {
         let mut st = lock(&self.state);
-        if let Some(h) = &mut st.holder {
-            if h.tenure == tenure {
-                if h.count > 1 {
-                    h.count = h.count.saturating_sub(1);
-                } else {
-                    st.hand_off();
-                }
+        if let Some(h) = &mut st.holder
+            && h.tenure == tenure
+        {
+            if h.count > 1 {
+                h.count = h.count.saturating_sub(1);
+            } else {
+                st.hand_off();
             }
         }
     }

@@ -165,10 +165,10 @@ impl Semaphore {
             return Err(err(RemoteErrorKind::InvalidValue, "n must be one or more"));
         }
         let mut st = lock(&self.state);
-        if let Some(bound) = self.bound {
-            if st.value.checked_add(n).is_none_or(|v| v > bound) {
-                return Err(err(RemoteErrorKind::InvalidValue, "Semaphore released too many times"));
-            }
+        if let Some(bound) = self.bound
+            && st.value.checked_add(n).is_none_or(|v| v > bound)
+        {
+            return Err(err(RemoteErrorKind::InvalidValue, "Semaphore released too many times"));
         }
         st.room_for(n)?;
         // Whose permits come back: the caller's as far as it holds them, then other

@@ -34,11 +34,11 @@ impl Connection {
             };
             (id, r)
         });
-        if id != NO_RESPONSE {
-            if let Some(old) = self.parked.insert(id, handle) {
-                // A client reusing a live id: the older call can no longer be answered.
-                old.abort();
-            }
+        if id != NO_RESPONSE
+            && let Some(old) = self.parked.insert(id, handle)
+        {
+            // A client reusing a live id: the older call can no longer be answered.
+            old.abort();
         }
         self.shared.stats.parked.fetch_add(1, Ordering::Relaxed);
         self.running.push(Box::pin(fut));
