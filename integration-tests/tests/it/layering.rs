@@ -31,6 +31,16 @@ fn the_client_compiles_without_the_server() {
     }
 }
 
+/// An embedder compiles none of the standalone binary's needs (they are its `cli`
+/// feature).
+#[test]
+fn the_server_library_compiles_no_command_line_parser() {
+    let server = tree("manager-server");
+    for binary_only in ["clap", "tracing-subscriber"] {
+        assert!(!crates(&server).contains(&binary_only), "manager-server depends on {binary_only}:\n{server}");
+    }
+}
+
 #[test]
 fn the_protocol_crate_is_pure() {
     let proto = tree("manager-proto");
