@@ -42,11 +42,8 @@ pub mod env;
 mod in_flight;
 mod stream;
 
-pub use builtins::{
-    ArrayProxy, BarrierProxy, BoundedSemaphoreProxy, ConditionGuard, ConditionProxy, Data, DictProxy, EventProxy,
-    JoinableQueueProxy, ListProxy, LockGuard, LockProxy, NamespaceProxy, QueueProxy, RLockProxy, SemaphoreGuard,
-    SemaphoreProxy, SetProxy, ValueProxy,
-};
+pub use builtins::Data;
+pub use builtins::proxies::*;
 pub use client::{Client, ClientOptions, ToAddress};
 
 pub use manager_derive::shared;

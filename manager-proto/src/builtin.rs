@@ -1,5 +1,6 @@
 //! Wire-level facts about the built-in types that client and server must agree on:
-//! their type ids, and the number kinds `Value`'s atomic arithmetic understands.
+//! their type ids, the number kinds `Value`'s atomic arithmetic understands, and each
+//! built-in's method contracts (one file for all: adding a built-in adds its block here).
 
 use serde::{Deserialize, Serialize};
 
@@ -74,4 +75,269 @@ impl Number for usize {
 #[cfg(target_pointer_width = "64")]
 impl Number for isize {
     const KIND: NumKind = NumKind::I64;
+}
+
+use crate::contract::WireAs;
+
+impl WireAs<NumKind> for NumKind {}
+
+/// Declares built-ins' method contracts: per built-in, a module holding its
+/// constructor's argument tuple (`New`), one uninhabited type per method implementing
+/// [`Method`](crate::contract::Method), and `NAMES` / `IDS` (the exposed methods, in the same order).
+macro_rules! contract {
+    ($(
+        $(#[$doc:meta])*
+        pub mod $module:ident ($type_name:literal) {
+            $(#[$ndoc:meta])* new $new:ty;
+            $($(#[$mdoc:meta])* $marker:ident = $name:literal : $args:ty => $reply:ty;)*
+        }
+    )*) => {$(
+        $(#[$doc])*
+        pub mod $module {
+            #[allow(unused_imports)]
+            use $crate::contract::{Method, WithItem};
+            #[allow(unused_imports)]
+            use $crate::{Item, builtin::NumKind};
+
+            /// The constructor's argument tuple.
+            $(#[$ndoc])*
+            pub type New = $new;
+            /// What a constructor's errors name.
+            pub const NEW: &str = concat!($type_name, "()");
+
+            $(
+                $(#[$mdoc])*
+                #[derive(Debug)]
+                pub enum $marker {}
+
+                impl Method for $marker {
+                    const NAME: &'static str = $name;
+                    const WHAT: &'static str = concat!($type_name, ".", $name);
+                    type Args = $args;
+                    type Reply = $reply;
+                }
+            )*
+
+            /// The exposed methods' names.
+            pub const NAMES: &[&str] = &[$($name),*];
+            /// Their ids, in the same order (computed at compile time: hashing a name
+            /// per call costs about 50 instructions).
+            pub const IDS: &[u32] = &[$(<$marker as Method>::ID),*];
+        }
+    )*};
+}
+
+// Each built-in's methods: `Marker = "name": (arguments) => reply;`. The server's
+// `builtins/<type>.rs` decodes and answers through these, the client's proxies encode
+// and decode through them (see [`crate::contract`]). An owner id (`u64` first argument
+// of a lock's methods) is the client's task or thread.
+contract! {
+    /// `dict`'s methods.
+    pub mod dict("dict") {
+        new (Vec<(Item, Item)>,);
+        Get = "get": (Item,) => Option<Item>;
+        Insert = "insert": (Item, Item) => Option<Item>;
+        Remove = "remove": (Item,) => Item;
+        Contains = "contains": (Item,) => bool;
+        Len = "len": () => u64;
+        Keys = "keys": () => Vec<Item>;
+        Values = "values": () => Vec<Item>;
+        Items = "items": () => Vec<(Item, Item)>;
+        Pop = "pop": (Item,) => Item;
+        PopOr = "pop_or": (Item, Item) => Item;
+        PopItem = "popitem": () => (Item, Item);
+        SetDefault = "setdefault": (Item, Item) => Item;
+        Update = "update": (Vec<(Item, Item)>,) => ();
+        Clear = "clear": () => ();
+        /// `self | other`: a new mapping's pairs; the dict is unchanged.
+        Merged = "merged": (Vec<(Item, Item)>,) => Vec<(Item, Item)>;
+    }
+
+    /// `list`'s methods. Indexes and slice bounds are Python's (negative from the end).
+    pub mod list("list") {
+        new (Vec<Item>,);
+        Get = "get": (i64,) => Item;
+        Set = "set": WithItem<(i64,), ()> => ();
+        /// `del l[i]`, returning what was there.
+        Delete = "delete": (i64,) => Item;
+        Slice = "slice": (Option<i64>, Option<i64>, Option<i64>) => Vec<Item>;
+        SetSlice = "set_slice": (Option<i64>, Option<i64>, Vec<Item>) => ();
+        DeleteSlice = "delete_slice": (Option<i64>, Option<i64>, Option<i64>) => ();
+        Append = "append": WithItem<(), ()> => ();
+        Extend = "extend": (Vec<Item>,) => ();
+        Insert = "insert": WithItem<(i64,), ()> => ();
+        Pop = "pop": (Option<i64>,) => Item;
+        Remove = "remove": (Item,) => ();
+        Index = "index": (Item, Option<i64>, Option<i64>) => u64;
+        Count = "count": (Item,) => u64;
+        Contains = "contains": (Item,) => bool;
+        Reverse = "reverse": () => ();
+        Repeat = "repeat": (u64,) => ();
+        Clear = "clear": () => ();
+        Len = "len": () => u64;
+        Snapshot = "snapshot": () => Vec<Item>;
+        /// The elements and the list's version (for `replace_if`).
+        Versioned = "versioned": () => (u64, Vec<Item>);
+        /// Replaces the elements if the version is still the one given.
+        ReplaceIf = "replace_if": (u64, Vec<Item>) => bool;
+    }
+
+    /// `set`'s methods.
+    pub mod set("set") {
+        new (Vec<Item>,);
+        Add = "add": (Item,) => ();
+        Discard = "discard": (Item,) => ();
+        Remove = "remove": (Item,) => ();
+        Contains = "contains": (Item,) => bool;
+        Len = "len": () => u64;
+        Pop = "pop": () => Item;
+        Clear = "clear": () => ();
+        Snapshot = "snapshot": () => Vec<Item>;
+        Union = "union": (Vec<Item>,) => Vec<Item>;
+        Intersection = "intersection": (Vec<Item>,) => Vec<Item>;
+        Difference = "difference": (Vec<Item>,) => Vec<Item>;
+        SymmetricDifference = "symmetric_difference": (Vec<Item>,) => Vec<Item>;
+        Update = "update": (Vec<Item>,) => ();
+        IntersectionUpdate = "intersection_update": (Vec<Item>,) => ();
+        DifferenceUpdate = "difference_update": (Vec<Item>,) => ();
+        SymmetricDifferenceUpdate = "symmetric_difference_update": (Vec<Item>,) => ();
+        IsDisjoint = "isdisjoint": (Vec<Item>,) => bool;
+        IsSubset = "issubset": (Vec<Item>,) => bool;
+        IsSuperset = "issuperset": (Vec<Item>,) => bool;
+    }
+
+    /// `Namespace`'s methods: attributes by name.
+    pub mod namespace("Namespace") {
+        new (Vec<(String, Item)>,);
+        Get = "get": (String,) => Item;
+        Set = "set": WithItem<(String,), ()> => ();
+        Delete = "delete": (String,) => ();
+        Contains = "contains": (String,) => bool;
+        Names = "names": () => Vec<String>;
+        Items = "items": () => Vec<(String, Item)>;
+    }
+
+    /// `Value`'s methods.
+    pub mod value("Value") {
+        new (Item,);
+        Get = "get": () => Item;
+        Set = "set": WithItem<(), ()> => ();
+        Swap = "swap": (Item,) => Item;
+        /// `Ok(old)` when it held `expected` (now `new`), else `Err(current)`.
+        CompareExchange = "compare_exchange": (Item, Item) => Result<Item, Item>;
+        /// Adds a number's encoding (of the kind given) atomically; the old value.
+        FetchAdd = "fetch_add": (NumKind, Vec<u8>) => Item;
+        /// Subtracts, as `FetchAdd` adds.
+        FetchSub = "fetch_sub": (NumKind, Vec<u8>) => Item;
+    }
+
+    /// `Array`'s methods: a fixed-length sequence.
+    pub mod array("Array") {
+        new (Vec<Item>,);
+        Len = "len": () => u64;
+        Get = "get": (i64,) => Item;
+        Set = "set": (i64, Item) => ();
+        Slice = "slice": (Option<i64>, Option<i64>, Option<i64>) => Vec<Item>;
+        SetSlice = "set_slice": (Option<i64>, Option<i64>, Option<i64>, Vec<Item>) => ();
+        Snapshot = "snapshot": () => Vec<Item>;
+    }
+
+    /// `Queue`'s and `JoinableQueue`'s methods. A timeout is in seconds (`None`: for
+    /// ever), as Python's.
+    pub mod queue("Queue") {
+        new (u64,);
+        Put = "put": WithItem<(), (bool, Option<f64>)> => ();
+        Get = "get": (bool, Option<f64>) => Item;
+        /// Puts what fits now; how many went in.
+        PutMany = "put_many": (Vec<Item>,) => u64;
+        /// Up to `n` elements (waiting, as `get`, for the first).
+        GetMany = "get_many": (u64, bool, Option<f64>) => Vec<Item>;
+        Qsize = "qsize": () => u64;
+        Empty = "empty": () => bool;
+        Full = "full": () => bool;
+        Maxsize = "maxsize": () => u64;
+        Shutdown = "shutdown": (bool,) => ();
+        TaskDone = "task_done": () => ();
+        Join = "join": () => ();
+    }
+
+    /// `Lock`'s and `RLock`'s methods; the first argument is the caller's owner id.
+    pub mod lock("Lock") {
+        new ();
+        Acquire = "acquire": (u64, bool, Option<f64>) => bool;
+        Release = "release": (u64,) => ();
+        Locked = "locked": (u64,) => bool;
+        Owned = "owned": (u64,) => bool;
+    }
+
+    /// `Semaphore`'s and `BoundedSemaphore`'s methods.
+    pub mod semaphore("Semaphore") {
+        new (u64,);
+        Acquire = "acquire": (bool, Option<f64>) => bool;
+        /// Releases `n` permits.
+        Release = "release": (u64,) => ();
+        Value = "value": () => u64;
+    }
+
+    /// `Condition`'s methods; the first argument is the caller's owner id.
+    pub mod condition("Condition") {
+        /// The lock to use (a `Lock` or `RLock` proxy), or a new `RLock`.
+        new (Option<Item>,);
+        Acquire = "acquire": (u64, bool, Option<f64>) => bool;
+        Release = "release": (u64,) => ();
+        Wait = "wait": (u64, Option<f64>) => bool;
+        Notify = "notify": (u64, u64) => ();
+        NotifyAll = "notify_all": (u64,) => ();
+    }
+
+    /// `Event`'s methods.
+    pub mod event("Event") {
+        new ();
+        IsSet = "is_set": () => bool;
+        Set = "set": () => ();
+        Clear = "clear": () => ();
+        Wait = "wait": (Option<f64>,) => bool;
+    }
+
+    /// `Barrier`'s methods.
+    pub mod barrier("Barrier") {
+        /// The number of parties and the default timeout.
+        new (u64, Option<f64>);
+        Wait = "wait": (Option<f64>,) => u64;
+        Abort = "abort": () => ();
+        Reset = "reset": () => ();
+        Parties = "parties": () => u64;
+        NWaiting = "n_waiting": () => u64;
+        Broken = "broken": () => bool;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Methods travel as the hash of their name: no two of one built-in may share one.
+    #[test]
+    fn no_builtin_has_colliding_method_ids() {
+        for (names, ids) in [
+            (dict::NAMES, dict::IDS),
+            (list::NAMES, list::IDS),
+            (set::NAMES, set::IDS),
+            (namespace::NAMES, namespace::IDS),
+            (value::NAMES, value::IDS),
+            (array::NAMES, array::IDS),
+            (queue::NAMES, queue::IDS),
+            (lock::NAMES, lock::IDS),
+            (semaphore::NAMES, semaphore::IDS),
+            (condition::NAMES, condition::IDS),
+            (event::NAMES, event::IDS),
+            (barrier::NAMES, barrier::IDS),
+        ] {
+            let mut sorted = ids.to_vec();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), names.len(), "{names:?}");
+            assert!(names.iter().zip(ids).all(|(n, id)| crate::method_id(n) == *id));
+        }
+    }
 }

@@ -34,6 +34,7 @@ pub mod address;
 pub mod authkey;
 pub mod blocking;
 pub mod builtin;
+pub mod contract;
 pub mod dispatch;
 pub mod element;
 pub mod error;

@@ -1,11 +1,13 @@
 //! `dict` proxies.
 
+use manager_proto::builtin::dict as d;
 use manager_proto::{Error, Item};
 use serde::Serialize;
 use std::borrow::Borrow;
 
 use super::{
-    Data, Maybe, One, SMALL_ITEM, call, call_element, item, proxy_methods, proxy_types, small_item, value, values,
+    Data, Maybe, One, SMALL_ITEM, call, call_element, constructors, item, proxy_methods, proxy_types, small_item,
+    value, values,
 };
 
 proxy_types!(
@@ -37,7 +39,7 @@ proxy_methods! {
         async fn get[Q: Serialize + ?Sized](&self, key: &Q) -> Option<V> where [K: Borrow<Q>] {
             let mut stack = [0; SMALL_ITEM];
             let key = small_item(&self.handle, key, "a dict key", &mut stack)?;
-            call_element::<_, _, Maybe>(&self.handle, "get", &(key,), "dict.get", "a dict value").await
+            call_element::<d::Get, _, Maybe>(&self.handle, &(key,), "a dict value").await
         }
 
         /// `d[key] = value`; returns the value it replaced, if any.
@@ -47,48 +49,48 @@ proxy_methods! {
                 small_item(&self.handle, &key, "a dict key", &mut key_stack)?,
                 small_item(&self.handle, &val, "a dict value", &mut value_stack)?,
             );
-            call_element::<_, _, Maybe>(&self.handle, "insert", &pair, "dict.insert", "a dict value").await
+            call_element::<d::Insert, _, Maybe>(&self.handle, &pair, "a dict value").await
         }
 
         /// `del d[key]`, returning the value; a `KeyNotFound` error if it is missing.
         async fn remove[Q: Serialize + ?Sized](&self, key: &Q) -> V where [K: Borrow<Q>] {
             let mut stack = [0; SMALL_ITEM];
             let key = small_item(&self.handle, key, "a dict key", &mut stack)?;
-            call_element::<_, _, One>(&self.handle, "remove", &(key,), "dict.remove", "a dict value").await
+            call_element::<d::Remove, _, One>(&self.handle, &(key,), "a dict value").await
         }
 
         /// `key in d`.
         async fn contains[Q: Serialize + ?Sized](&self, key: &Q) -> bool where [K: Borrow<Q>] {
             let mut stack = [0; SMALL_ITEM];
             let key = small_item(&self.handle, key, "a dict key", &mut stack)?;
-            call(&self.handle, "contains", &(key,), "dict.contains").await
+            call::<d::Contains, _>(&self.handle, &(key,)).await
         }
 
         /// `len(d)`.
         async fn len(&self) -> usize {
-            call::<_, u64>(&self.handle, "len", &(), "dict.len").await.map(|n| n as usize)
+            call::<d::Len, u64>(&self.handle, &()).await.map(|n| n as usize)
         }
 
         /// `len(d) == 0`.
         async fn is_empty(&self) -> bool {
-            call::<_, u64>(&self.handle, "len", &(), "dict.len").await.map(|n| n == 0)
+            call::<d::Len, u64>(&self.handle, &()).await.map(|n| n == 0)
         }
 
         /// The keys, in order.
         async fn keys(&self) -> Vec<K> {
-            let raw: Vec<Item> = call(&self.handle, "keys", &(), "dict.keys").await?;
+            let raw: Vec<Item> = call::<d::Keys, _>(&self.handle, &()).await?;
             values(&self.handle, &raw, "a dict key")
         }
 
         /// The values, in key order.
         async fn values(&self) -> Vec<V> {
-            let raw: Vec<Item> = call(&self.handle, "values", &(), "dict.values").await?;
+            let raw: Vec<Item> = call::<d::Values, _>(&self.handle, &()).await?;
             values(&self.handle, &raw, "a dict value")
         }
 
         /// The pairs, in order.
         async fn items(&self) -> Vec<(K, V)> {
-            let raw: Pairs = call(&self.handle, "items", &(), "dict.items").await?;
+            let raw: Pairs = call::<d::Items, _>(&self.handle, &()).await?;
             self.pairs(raw)
         }
 
@@ -101,7 +103,7 @@ proxy_methods! {
         async fn pop[Q: Serialize + ?Sized](&self, key: &Q) -> V where [K: Borrow<Q>] {
             let mut stack = [0; SMALL_ITEM];
             let key = small_item(&self.handle, key, "a dict key", &mut stack)?;
-            let old: Item = call(&self.handle, "pop", &(key,), "dict.pop").await?;
+            let old: Item = call::<d::Pop, _>(&self.handle, &(key,)).await?;
             value(&self.handle, &old, "a dict value")
         }
 
@@ -112,14 +114,14 @@ proxy_methods! {
                 small_item(&self.handle, key, "a dict key", &mut key_stack)?,
                 small_item(&self.handle, &default, "a dict value", &mut value_stack)?,
             );
-            let got: Item = call(&self.handle, "pop_or", &args, "dict.pop").await?;
+            let got: Item = call::<d::PopOr, _>(&self.handle, &args).await?;
             value(&self.handle, &got, "a dict value")
         }
 
         /// `d.popitem()`: removes and returns the last inserted pair; `KeyNotFound` if
         /// the dict is empty.
         async fn popitem(&self) -> (K, V) {
-            let (k, v): (Item, Item) = call(&self.handle, "popitem", &(), "dict.popitem").await?;
+            let (k, v): (Item, Item) = call::<d::PopItem, _>(&self.handle, &()).await?;
             Ok((value(&self.handle, &k, "a dict key")?, value(&self.handle, &v, "a dict value")?))
         }
 
@@ -130,25 +132,25 @@ proxy_methods! {
                 small_item(&self.handle, &key, "a dict key", &mut key_stack)?,
                 small_item(&self.handle, &default, "a dict value", &mut value_stack)?,
             );
-            let got: Item = call(&self.handle, "setdefault", &args, "dict.setdefault").await?;
+            let got: Item = call::<d::SetDefault, _>(&self.handle, &args).await?;
             value(&self.handle, &got, "a dict value")
         }
 
         /// `d.update(pairs)` (also `d |= pairs`), in one request.
         async fn update(&self, pairs: Vec<(K, V)>) -> () {
             let raw = self.encode_pairs(&pairs)?;
-            call(&self.handle, "update", &(raw,), "dict.update").await
+            call::<d::Update, _>(&self.handle, &(raw,)).await
         }
 
         /// `d.clear()`.
         async fn clear(&self) -> () {
-            call(&self.handle, "clear", &(), "dict.clear").await
+            call::<d::Clear, _>(&self.handle, &()).await
         }
 
         /// `d | other`: the pairs of the merged mapping; `d` is unchanged.
         async fn merged(&self, other: Vec<(K, V)>) -> Vec<(K, V)> {
             let raw = self.encode_pairs(&other)?;
-            let out: Pairs = call(&self.handle, "merged", &(raw,), "dict.merged").await?;
+            let out: Pairs = call::<d::Merged, _>(&self.handle, &(raw,)).await?;
             self.pairs(out)
         }
     }
@@ -161,4 +163,23 @@ pub(crate) fn initial<K: Data, V: Data>(server: manager_proto::ServerId, pairs: 
         .iter()
         .map(|(k, v)| Ok((encode_item(k, server, "a dict key")?, encode_item(v, server, "a dict value")?)))
         .collect()
+}
+
+constructors! {
+    /// A new, empty shared `dict` (Python's `manager.dict()`).
+    fn dict[K: Data, V: Data](&self) -> DictProxy<K, V> | BlockingDictProxy<K, V> {
+        self.dict_from(&[]).await
+    }
+
+    /// A new shared `dict` holding `pairs`.
+    fn dict_from[K: Data, V: Data](&self, pairs: &[(K, V)]) -> DictProxy<K, V> | BlockingDictProxy<K, V> {
+        let raw = initial(self.server_id(), pairs)?;
+        self.create_builtin::<_, d::New>(&(raw,)).await
+    }
+
+    /// `dict.fromkeys(keys, value)`: a new shared `dict` mapping each key to `value`.
+    fn dict_fromkeys[K: Data, V: Data + Clone](&self, keys: Vec<K>, value: V) -> DictProxy<K, V> | BlockingDictProxy<K, V> {
+        let pairs: Vec<(K, V)> = keys.into_iter().map(|k| (k, value.clone())).collect();
+        self.dict_from(&pairs).await
+    }
 }

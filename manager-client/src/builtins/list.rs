@@ -1,8 +1,11 @@
 //! `list` proxies.
 
 use manager_proto::Item;
+use manager_proto::builtin::list as l;
 
-use super::{Data, One, call, call_element, call_with_item, item, items, proxy_methods, proxy_types, value, values};
+use super::{
+    Data, One, call, call_element, call_with_item, constructors, item, items, proxy_methods, proxy_types, value, values,
+};
 
 proxy_types!(
     /// A shared `list`, with Python's indexing: negative indexes count from the end, and
@@ -14,126 +17,126 @@ proxy_methods! {
     impl[T: Data] ListProxy<T>, BlockingListProxy {
         /// `l[i]`.
         async fn get(&self, i: i64) -> T {
-            call_element::<_, _, One>(&self.handle, "get", &(i,), "list.get", "a list element").await
+            call_element::<l::Get, _, One>(&self.handle, &(i,), "a list element").await
         }
 
         /// `l[i] = v`.
         async fn set(&self, i: i64, v: T) -> () {
             let v = item(&self.handle, &v, "a list element")?;
-            call_with_item(&self.handle, "set", &(i,), v, &(), "list.set").await
+            call_with_item::<l::Set, _, _, _>(&self.handle, &(i,), v, &()).await
         }
 
         /// `del l[i]`, returning the element.
         async fn delete(&self, i: i64) -> T {
-            let got: Item = call(&self.handle, "delete", &(i,), "list.delete").await?;
+            let got: Item = call::<l::Delete, _>(&self.handle, &(i,)).await?;
             value(&self.handle, &got, "a list element")
         }
 
         /// `l[start:stop:step]`.
         async fn slice(&self, start: Option<i64>, stop: Option<i64>, step: Option<i64>) -> Vec<T> {
-            let got: Vec<Item> = call(&self.handle, "slice", &(start, stop, step), "list.slice").await?;
+            let got: Vec<Item> = call::<l::Slice, _>(&self.handle, &(start, stop, step)).await?;
             values(&self.handle, &got, "a list element")
         }
 
         /// `l[start:stop] = new` (any length: the list grows or shrinks).
         async fn set_slice(&self, start: Option<i64>, stop: Option<i64>, new: Vec<T>) -> () {
             let new = items(&self.handle, &new, "a list element")?;
-            call(&self.handle, "set_slice", &(start, stop, new), "list.set_slice").await
+            call::<l::SetSlice, _>(&self.handle, &(start, stop, new)).await
         }
 
         /// `del l[start:stop:step]`.
         async fn delete_slice(&self, start: Option<i64>, stop: Option<i64>, step: Option<i64>) -> () {
-            call(&self.handle, "delete_slice", &(start, stop, step), "list.delete_slice").await
+            call::<l::DeleteSlice, _>(&self.handle, &(start, stop, step)).await
         }
 
         /// `l.append(v)`.
         async fn append(&self, v: T) -> () {
             let v = item(&self.handle, &v, "a list element")?;
-            call_with_item(&self.handle, "append", &(), v, &(), "list.append").await
+            call_with_item::<l::Append, _, _, _>(&self.handle, &(), v, &()).await
         }
 
         /// `l.extend(vs)` (also `l += vs`), in one request.
         async fn extend(&self, vs: Vec<T>) -> () {
             let vs = items(&self.handle, &vs, "a list element")?;
-            call(&self.handle, "extend", &(vs,), "list.extend").await
+            call::<l::Extend, _>(&self.handle, &(vs,)).await
         }
 
         /// `l.insert(i, v)`: like Python, a position out of range inserts at the end.
         async fn insert(&self, i: i64, v: T) -> () {
             let v = item(&self.handle, &v, "a list element")?;
-            call_with_item(&self.handle, "insert", &(i,), v, &(), "list.insert").await
+            call_with_item::<l::Insert, _, _, _>(&self.handle, &(i,), v, &()).await
         }
 
         /// `l.pop()`: removes and returns the last element.
         async fn pop(&self) -> T {
-            let got: Item = call(&self.handle, "pop", &(None::<i64>,), "list.pop").await?;
+            let got: Item = call::<l::Pop, _>(&self.handle, &(None::<i64>,)).await?;
             value(&self.handle, &got, "a list element")
         }
 
         /// `l.pop(i)`.
         async fn pop_at(&self, i: i64) -> T {
-            let got: Item = call(&self.handle, "pop", &(Some(i),), "list.pop").await?;
+            let got: Item = call::<l::Pop, _>(&self.handle, &(Some(i),)).await?;
             value(&self.handle, &got, "a list element")
         }
 
         /// `l.remove(v)`: removes the first equal element; `InvalidValue` if none.
         async fn remove(&self, v: &T) -> () {
             let v = item(&self.handle, v, "a list element")?;
-            call(&self.handle, "remove", &(v,), "list.remove").await
+            call::<l::Remove, _>(&self.handle, &(v,)).await
         }
 
         /// `l.index(v)`: the first equal element's position; `InvalidValue` if none.
         async fn index(&self, v: &T) -> usize {
             let v = item(&self.handle, v, "a list element")?;
-            call::<_, u64>(&self.handle, "index", &(v, None::<i64>, None::<i64>), "list.index").await.map(|i| i as usize)
+            call::<l::Index, u64>(&self.handle, &(v, None::<i64>, None::<i64>)).await.map(|i| i as usize)
         }
 
         /// `l.index(v, start, stop)`.
         async fn index_in(&self, v: &T, start: Option<i64>, stop: Option<i64>) -> usize {
             let v = item(&self.handle, v, "a list element")?;
-            call::<_, u64>(&self.handle, "index", &(v, start, stop), "list.index").await.map(|i| i as usize)
+            call::<l::Index, u64>(&self.handle, &(v, start, stop)).await.map(|i| i as usize)
         }
 
         /// `l.count(v)`.
         async fn count(&self, v: &T) -> usize {
             let v = item(&self.handle, v, "a list element")?;
-            call::<_, u64>(&self.handle, "count", &(v,), "list.count").await.map(|n| n as usize)
+            call::<l::Count, u64>(&self.handle, &(v,)).await.map(|n| n as usize)
         }
 
         /// `v in l`.
         async fn contains(&self, v: &T) -> bool {
             let v = item(&self.handle, v, "a list element")?;
-            call(&self.handle, "contains", &(v,), "list.contains").await
+            call::<l::Contains, _>(&self.handle, &(v,)).await
         }
 
         /// `l.reverse()`.
         async fn reverse(&self) -> () {
-            call(&self.handle, "reverse", &(), "list.reverse").await
+            call::<l::Reverse, _>(&self.handle, &()).await
         }
 
         /// `l *= n`.
         async fn repeat(&self, n: u64) -> () {
-            call(&self.handle, "repeat", &(n,), "list.repeat").await
+            call::<l::Repeat, _>(&self.handle, &(n,)).await
         }
 
         /// `l.clear()`.
         async fn clear(&self) -> () {
-            call(&self.handle, "clear", &(), "list.clear").await
+            call::<l::Clear, _>(&self.handle, &()).await
         }
 
         /// `len(l)`.
         async fn len(&self) -> usize {
-            call::<_, u64>(&self.handle, "len", &(), "list.len").await.map(|n| n as usize)
+            call::<l::Len, u64>(&self.handle, &()).await.map(|n| n as usize)
         }
 
         /// `len(l) == 0`.
         async fn is_empty(&self) -> bool {
-            call::<_, u64>(&self.handle, "len", &(), "list.len").await.map(|n| n == 0)
+            call::<l::Len, u64>(&self.handle, &()).await.map(|n| n == 0)
         }
 
         /// A copy of the elements (`l[:]`, `l.copy()`).
         async fn snapshot(&self) -> Vec<T> {
-            let got: Vec<Item> = call(&self.handle, "snapshot", &(), "list.snapshot").await?;
+            let got: Vec<Item> = call::<l::Snapshot, _>(&self.handle, &()).await?;
             values(&self.handle, &got, "a list element")
         }
 
@@ -157,14 +160,27 @@ proxy_methods! {
         /// Sorts with a comparison, atomic as [`sort`](Self::sort).
         async fn sort_by[F: Fn(&T, &T) -> std::cmp::Ordering](&self, compare: F) -> () {
             loop {
-                let (version, raw): (u64, Vec<Item>) = call(&self.handle, "versioned", &(), "list.versioned").await?;
+                let (version, raw): (u64, Vec<Item>) = call::<l::Versioned, _>(&self.handle, &()).await?;
                 let mut all: Vec<T> = values(&self.handle, &raw, "a list element")?;
                 all.sort_by(&compare);
                 let sorted = items(&self.handle, &all, "a list element")?;
-                if call::<_, bool>(&self.handle, "replace_if", &(version, sorted), "list.replace_if").await? {
+                if call::<l::ReplaceIf, bool>(&self.handle, &(version, sorted)).await? {
                     return Ok(());
                 }
             }
         }
+    }
+}
+
+constructors! {
+    /// A new, empty shared `list`.
+    fn list[T: Data](&self) -> ListProxy<T> | BlockingListProxy<T> {
+        self.list_from(&[]).await
+    }
+
+    /// A new shared `list` holding `items`.
+    fn list_from[T: Data](&self, items: &[T]) -> ListProxy<T> | BlockingListProxy<T> {
+        let raw = self.encode_all(items, "a list element")?;
+        self.create_builtin::<_, l::New>(&(raw,)).await
     }
 }

@@ -8,6 +8,7 @@
 //!
 //! Each proxy has a blocking twin of the same name in [`crate::blocking`].
 
+use manager_proto::contract::{Method, WireAs};
 use manager_proto::element::{ItemBuf, ItemRef, decode_item, decode_item_ref, encode_item, encode_item_in};
 use manager_proto::postcard;
 use manager_proto::proxy::{SplitArgs, decode_exact, encode};
@@ -22,18 +23,35 @@ mod scalar;
 mod set;
 mod sync;
 
-pub use dict::{BlockingDictProxy, DictProxy};
-pub use list::{BlockingListProxy, ListProxy};
-pub use queue::{BlockingJoinableQueueProxy, BlockingQueueProxy, JoinableQueueProxy, QueueProxy};
-pub use scalar::{
-    ArrayProxy, BlockingArrayProxy, BlockingNamespaceProxy, BlockingValueProxy, NamespaceProxy, ValueProxy,
-};
-pub use set::{BlockingSetProxy, SetProxy};
-pub use sync::{
-    BarrierProxy, BlockingBarrierProxy, BlockingBoundedSemaphoreProxy, BlockingConditionProxy, BlockingEventProxy,
-    BlockingLockProxy, BlockingRLockProxy, BlockingSemaphoreProxy, BoundedSemaphoreProxy, ConditionGuard,
-    ConditionProxy, EventProxy, LockGuard, LockProxy, RLockProxy, SemaphoreGuard, SemaphoreProxy,
-};
+/// The async proxies (re-exported at the crate root).
+pub mod proxies {
+    pub use super::dict::DictProxy;
+    pub use super::list::ListProxy;
+    pub use super::queue::{JoinableQueueProxy, QueueProxy};
+    pub use super::scalar::{ArrayProxy, NamespaceProxy, ValueProxy};
+    pub use super::set::SetProxy;
+    pub use super::sync::{
+        BarrierProxy, BoundedSemaphoreProxy, ConditionGuard, ConditionProxy, EventProxy, LockGuard, LockProxy,
+        RLockProxy, SemaphoreGuard, SemaphoreProxy,
+    };
+}
+
+/// Their blocking twins (re-exported in [`crate::blocking`] under the same names).
+pub mod blocking {
+    pub use super::dict::BlockingDictProxy as DictProxy;
+    pub use super::list::BlockingListProxy as ListProxy;
+    pub use super::queue::{BlockingJoinableQueueProxy as JoinableQueueProxy, BlockingQueueProxy as QueueProxy};
+    pub use super::scalar::{
+        BlockingArrayProxy as ArrayProxy, BlockingNamespaceProxy as NamespaceProxy, BlockingValueProxy as ValueProxy,
+    };
+    pub use super::set::BlockingSetProxy as SetProxy;
+    pub use super::sync::{
+        BlockingBarrierProxy as BarrierProxy, BlockingBoundedSemaphoreProxy as BoundedSemaphoreProxy,
+        BlockingConditionProxy as ConditionProxy, BlockingEventProxy as EventProxy, BlockingLockProxy as LockProxy,
+        BlockingRLockProxy as RLockProxy, BlockingSemaphoreProxy as SemaphoreProxy, ConditionGuard, LockGuard,
+        SemaphoreGuard,
+    };
+}
 
 /// What an element of a built-in container can be: anything serde can encode, proxies
 /// included.
@@ -78,56 +96,62 @@ pub(crate) fn values<T: DeserializeOwned>(handle: &Handle, items: &[Item], what:
     items.iter().map(|i| value(handle, i, what)).collect()
 }
 
-/// Calls method `name` with an argument tuple and decodes the reply's outer shape.
-pub(crate) async fn call<A: Serialize, R: DeserializeOwned>(
+/// Calls method `M` with its arguments (the contract's tuple, or one written the same
+/// way) and decodes the reply's outer shape.
+pub(crate) async fn call<M: Method, R: DeserializeOwned + WireAs<M::Reply>>(
     handle: &Handle,
-    name: &str,
-    args: &A,
-    what: &str,
+    args: &(impl Serialize + WireAs<M::Args>),
 ) -> Result<R, Error> {
-    let reply = handle.call_with(MethodRef::Id(manager_proto::method_id(name)), args, what).await?;
-    decode_exact(reply.bytes(), what)
+    let reply = handle.call_with(MethodRef::Id(M::ID), args, M::WHAT).await?;
+    decode_exact(reply.bytes(), M::WHAT)
 }
 
-/// Calls method `name` with the arguments `before`, then the element `item`, then
-/// `after` (postcard encodes a tuple as its fields one after the other), and decodes
-/// the reply's outer shape. A large element's bytes go to the socket as they are,
-/// instead of being copied into the encoded arguments first.
-pub(crate) async fn call_with_item<B: Serialize, C: Serialize, R: DeserializeOwned>(
-    handle: &Handle,
-    name: &str,
-    before: &B,
-    item: Item,
-    after: &C,
-    what: &str,
-) -> Result<R, Error> {
+/// Calls method `M`, whose arguments are `before`, then the element `item`, then
+/// `after` (its contract's [`WithItem`](manager_proto::contract::WithItem)), and
+/// decodes the reply's outer shape. A large element's bytes go to the socket as they
+/// are, instead of being copied into the encoded arguments first.
+pub(crate) async fn call_with_item<M, B, C, R>(handle: &Handle, before: &B, item: Item, after: &C) -> Result<R, Error>
+where
+    M: Method,
+    B: Serialize,
+    C: Serialize,
+    (B, Item, C): WireAs<M::Args>,
+    R: DeserializeOwned + WireAs<M::Reply>,
+{
+    let what = M::WHAT;
     // An `Item` is its bytes (length, then the bytes themselves), then its refs.
     let mut head = encode(before, what)?;
     let encode_err = |e: postcard::Error| Error::Encode { what: what.to_owned(), reason: e.to_string() };
     head = postcard::to_extend(&(item.bytes.len() as u64), head).map_err(encode_err)?;
     let trailer = postcard::to_allocvec(&(&item.refs, after)).map_err(encode_err)?;
     let args = SplitArgs { head, body: item.bytes, trailer };
-    let reply = handle.call_split_raw(MethodRef::Id(manager_proto::method_id(name)), args).await?;
+    let reply = handle.call_split_raw(MethodRef::Id(M::ID), args).await?;
     decode_exact(reply.bytes(), what)
 }
 
-/// Calls method `name`, whose reply is one element — or `None`, when `T` is an
+/// Calls method `M`, whose reply is one element — or `None`, when `T` is an
 /// `Option` — and decodes it as `T` in place: the element's bytes are read where the
 /// reply holds them, not copied out first (a large value is copied once less).
-pub(crate) async fn call_element<A: Serialize, T: DeserializeOwned, E: ElementReply<T>>(
+/// `element` names what the element is, for a decode error.
+pub(crate) async fn call_element<M, T, E>(
     handle: &Handle,
-    name: &str,
-    args: &A,
-    what: &str,
+    args: &(impl Serialize + WireAs<M::Args>),
     element: &str,
-) -> Result<T, Error> {
-    let reply = handle.call_with(MethodRef::Id(manager_proto::method_id(name)), args, what).await?;
-    E::decode(handle, reply.bytes(), what, element)
+) -> Result<T, Error>
+where
+    M: Method<Reply = E::Shape>,
+    T: DeserializeOwned,
+    E: ElementReply<T>,
+{
+    let reply = handle.call_with(MethodRef::Id(M::ID), args, M::WHAT).await?;
+    E::decode(handle, reply.bytes(), M::WHAT, element)
 }
 
 /// The shape of a reply that carries one element: `One` (an element) or `Maybe` (an
 /// optional one).
 pub(crate) trait ElementReply<T> {
+    /// The contract's reply it reads.
+    type Shape;
     fn decode(handle: &Handle, bytes: &[u8], what: &str, element: &str) -> Result<T, Error>;
 }
 
@@ -138,6 +162,7 @@ pub(crate) enum One {}
 pub(crate) enum Maybe {}
 
 impl<T: DeserializeOwned> ElementReply<T> for One {
+    type Shape = Item;
     fn decode(handle: &Handle, bytes: &[u8], what: &str, element: &str) -> Result<T, Error> {
         let got: ItemRef<'_> = decode_exact(bytes, what)?;
         decode_item_ref(&got, handle.transport(), element)
@@ -145,6 +170,7 @@ impl<T: DeserializeOwned> ElementReply<T> for One {
 }
 
 impl<T: DeserializeOwned> ElementReply<Option<T>> for Maybe {
+    type Shape = Option<Item>;
     fn decode(handle: &Handle, bytes: &[u8], what: &str, element: &str) -> Result<Option<T>, Error> {
         let got: Option<ItemRef<'_>> = decode_exact(bytes, what)?;
         got.map(|i| decode_item_ref(&i, handle.transport(), element)).transpose()
@@ -318,140 +344,49 @@ pub(crate) use proxy_methods;
 
 use crate::Client;
 use manager_proto::Proxy;
-use manager_proto::element::encode_item as encode_for;
 
 impl Client {
-    async fn create_builtin<P: Proxy>(&self, args: &impl Serialize) -> Result<P, Error> {
+    /// Creates a built-in object from its constructor's arguments (`N`: the contract's
+    /// tuple, e.g. `manager_proto::builtin::dict::New`).
+    pub(crate) async fn create_builtin<P: Proxy, N>(&self, args: &(impl Serialize + WireAs<N>)) -> Result<P, Error> {
         let args = encode(args, &format!("the constructor arguments of `{}`", P::shared_type_id()))?;
         let handle = self.create_handle(P::shared_type_id(), args).await?;
         Ok(P::from_handle(handle))
     }
 
-    fn encode_all<T: Serialize>(&self, values: &[T], what: &str) -> Result<Vec<Item>, Error> {
-        values.iter().map(|v| encode_for(v, self.server_id(), what)).collect()
-    }
-
-    /// A new, empty shared `dict` (Python's `manager.dict()`).
-    pub async fn dict<K: Data, V: Data>(&self) -> Result<DictProxy<K, V>, Error> {
-        self.dict_from(&[]).await
-    }
-
-    /// A new shared `dict` holding `pairs`.
-    pub async fn dict_from<K: Data, V: Data>(&self, pairs: &[(K, V)]) -> Result<DictProxy<K, V>, Error> {
-        let raw = dict::initial(self.server_id(), pairs)?;
-        self.create_builtin(&(raw,)).await
-    }
-
-    /// `dict.fromkeys(keys, value)`: a new shared `dict` mapping each key to `value`.
-    pub async fn dict_fromkeys<K: Data, V: Data + Clone>(
-        &self,
-        keys: Vec<K>,
-        value: V,
-    ) -> Result<DictProxy<K, V>, Error> {
-        let pairs: Vec<(K, V)> = keys.into_iter().map(|k| (k, value.clone())).collect();
-        self.dict_from(&pairs).await
-    }
-
-    /// A new, empty shared `list`.
-    pub async fn list<T: Data>(&self) -> Result<ListProxy<T>, Error> {
-        self.list_from(&[]).await
-    }
-
-    /// A new shared `list` holding `items`.
-    pub async fn list_from<T: Data>(&self, items: &[T]) -> Result<ListProxy<T>, Error> {
-        let raw = self.encode_all(items, "a list element")?;
-        self.create_builtin(&(raw,)).await
-    }
-
-    /// A new, empty shared `set`.
-    pub async fn set<T: Data>(&self) -> Result<SetProxy<T>, Error> {
-        self.set_from(&[]).await
-    }
-
-    /// A new shared `set` holding `items`.
-    pub async fn set_from<T: Data>(&self, items: &[T]) -> Result<SetProxy<T>, Error> {
-        let raw = self.encode_all(items, "a set element")?;
-        self.create_builtin(&(raw,)).await
-    }
-
-    /// A new, empty shared `Namespace`.
-    pub async fn namespace(&self) -> Result<NamespaceProxy, Error> {
-        self.create_builtin(&(Vec::<(String, Item)>::new(),)).await
-    }
-
-    /// A new shared `Value` holding `value`.
-    pub async fn value<T: Data>(&self, value: T) -> Result<ValueProxy<T>, Error> {
-        let raw = encode_for(&value, self.server_id(), "the value")?;
-        self.create_builtin(&(raw,)).await
-    }
-
-    /// A new shared `Array` holding `items` (its length is fixed from now on).
-    pub async fn array<T: Data>(&self, items: &[T]) -> Result<ArrayProxy<T>, Error> {
-        let raw = self.encode_all(items, "an array element")?;
-        self.create_builtin(&(raw,)).await
-    }
-
-    /// A new shared `Queue`; `maxsize` 0 means unbounded.
-    pub async fn queue<T: Data>(&self, maxsize: usize) -> Result<QueueProxy<T>, Error> {
-        self.create_builtin(&(maxsize as u64,)).await
-    }
-
-    /// A new shared `JoinableQueue`; `maxsize` 0 means unbounded.
-    pub async fn joinable_queue<T: Data>(&self, maxsize: usize) -> Result<JoinableQueueProxy<T>, Error> {
-        self.create_builtin(&(maxsize as u64,)).await
-    }
-
-    /// A new shared `Lock`.
-    pub async fn lock(&self) -> Result<LockProxy, Error> {
-        self.create_builtin(&()).await
-    }
-
-    /// A new shared `RLock`.
-    pub async fn rlock(&self) -> Result<RLockProxy, Error> {
-        self.create_builtin(&()).await
-    }
-
-    /// A new shared `Semaphore` with `value` permits.
-    pub async fn semaphore(&self, value: u64) -> Result<SemaphoreProxy, Error> {
-        self.create_builtin(&(value,)).await
-    }
-
-    /// A new shared `BoundedSemaphore` with `value` permits.
-    pub async fn bounded_semaphore(&self, value: u64) -> Result<BoundedSemaphoreProxy, Error> {
-        self.create_builtin(&(value,)).await
-    }
-
-    /// A new shared `Condition` over its own `RLock`.
-    pub async fn condition(&self) -> Result<ConditionProxy, Error> {
-        self.create_builtin(&(None::<Item>,)).await
-    }
-
-    /// A new shared `Condition` over `lock` (a [`LockProxy`] or [`RLockProxy`]); the
-    /// condition keeps the lock alive.
-    pub async fn condition_with<L: Proxy + Serialize>(&self, lock: &L) -> Result<ConditionProxy, Error> {
-        let raw = encode_for(lock, self.server_id(), "the condition's lock")?;
-        self.create_builtin(&(Some(raw),)).await
-    }
-
-    /// A new shared `Event`.
-    pub async fn event(&self) -> Result<EventProxy, Error> {
-        self.create_builtin(&()).await
-    }
-
-    /// A new shared `Barrier` for `parties` callers.
-    pub async fn barrier(&self, parties: u64) -> Result<BarrierProxy, Error> {
-        self.create_builtin(&(parties, None::<f64>)).await
-    }
-
-    /// A new shared `Barrier` whose waits time out after `timeout` by default.
-    pub async fn barrier_with_timeout(
-        &self,
-        parties: u64,
-        timeout: std::time::Duration,
-    ) -> Result<BarrierProxy, Error> {
-        self.create_builtin(&(parties, Some(timeout.as_secs_f64()))).await
+    /// Encodes values as elements for this client's server.
+    pub(crate) fn encode_all<T: Serialize>(&self, values: &[T], what: &str) -> Result<Vec<Item>, Error> {
+        values.iter().map(|v| encode_item(v, self.server_id(), what)).collect()
     }
 }
+
+/// Declares built-in constructors once: each becomes an async method of
+/// [`Client`](crate::Client) and a blocking one of
+/// [`blocking::Client`](crate::blocking::Client) returning the proxy's blocking twin.
+macro_rules! constructors {
+    ($(
+        $(#[$doc:meta])*
+        fn $name:ident [$($g:tt)*] (&$self:ident $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty | $blocking:ty $body:block
+    )*) => {
+        impl crate::Client {
+            $(
+                $(#[$doc])*
+                pub async fn $name<$($g)*>(&$self $(, $arg: $ty)*) -> Result<$ret, manager_proto::Error> $body
+            )*
+        }
+
+        impl crate::blocking::client::Client {
+            $(
+                $(#[$doc])*
+                pub fn $name<$($g)*>(&$self $(, $arg: $ty)*) -> Result<$blocking, manager_proto::Error> {
+                    let proxy = $self.run($self.inner.$name($($arg),*))?;
+                    Ok($self.wrap(proxy))
+                }
+            )*
+        }
+    };
+}
+pub(crate) use constructors;
 
 #[cfg(test)]
 mod tests {

@@ -1,9 +1,12 @@
 //! `Queue` and `JoinableQueue` proxies.
 
 use manager_proto::Item;
+use manager_proto::builtin::queue as q;
 use std::time::Duration;
 
-use super::{Data, One, call, call_element, call_with_item, item, items, proxy_methods, proxy_types, values};
+use super::{
+    Data, One, call, call_element, call_with_item, constructors, item, items, proxy_methods, proxy_types, values,
+};
 
 fn secs(d: Option<Duration>) -> Option<f64> {
     d.map(|d| d.as_secs_f64())
@@ -33,14 +36,14 @@ proxy_methods! {
         /// `q.put(v, block, timeout)`, Python's full form.
         async fn put_with(&self, v: T, block: bool, timeout: Option<Duration>) -> () {
             let v = item(&self.handle, &v, "a queue item")?;
-            call_with_item(&self.handle, "put", &(), v, &(block, secs(timeout)), "Queue.put").await
+            call_with_item::<q::Put, _, _, _>(&self.handle, &(), v, &(block, secs(timeout))).await
         }
 
         /// Puts many items in order: as many as fit in one request, the rest one by one
         /// as room appears.
         async fn put_many(&self, vs: Vec<T>) -> () {
             let raw = items(&self.handle, &vs, "a queue item")?;
-            let admitted: u64 = call(&self.handle, "put_many", &(raw,), "Queue.put_many").await?;
+            let admitted: u64 = call::<q::PutMany, _>(&self.handle, &(raw,)).await?;
             for v in vs.into_iter().skip(admitted as usize) {
                 self.put(v).await?;
             }
@@ -64,51 +67,51 @@ proxy_methods! {
 
         /// `q.get(block, timeout)`, Python's full form.
         async fn get_with(&self, block: bool, timeout: Option<Duration>) -> T {
-            call_element::<_, _, One>(&self.handle, "get", &(block, secs(timeout)), "Queue.get", "a queue item").await
+            call_element::<q::Get, _, One>(&self.handle, &(block, secs(timeout)), "a queue item").await
         }
 
         /// Up to `max` items: waits for the first (until `timeout`, if given), then takes
         /// what else is there, in one request.
         async fn get_many(&self, max: usize, timeout: Option<Duration>) -> Vec<T> {
             let got: Vec<Item> =
-                call(&self.handle, "get_many", &(max as u64, true, secs(timeout)), "Queue.get_many").await?;
+                call::<q::GetMany, _>(&self.handle, &(max as u64, true, secs(timeout))).await?;
             values(&self.handle, &got, "a queue item")
         }
 
         /// `q.qsize()`.
         async fn qsize(&self) -> usize {
-            call::<_, u64>(&self.handle, "qsize", &(), "Queue.qsize").await.map(|n| n as usize)
+            call::<q::Qsize, u64>(&self.handle, &()).await.map(|n| n as usize)
         }
 
         /// `q.empty()`.
         async fn empty(&self) -> bool {
-            call(&self.handle, "empty", &(), "Queue.empty").await
+            call::<q::Empty, _>(&self.handle, &()).await
         }
 
         /// `q.full()`.
         async fn full(&self) -> bool {
-            call(&self.handle, "full", &(), "Queue.full").await
+            call::<q::Full, _>(&self.handle, &()).await
         }
 
         /// `q.maxsize` (0: unbounded).
         async fn maxsize(&self) -> usize {
-            call::<_, u64>(&self.handle, "maxsize", &(), "Queue.maxsize").await.map(|n| n as usize)
+            call::<q::Maxsize, u64>(&self.handle, &()).await.map(|n| n as usize)
         }
 
         /// `q.shutdown(immediate)` (Python 3.13): later puts fail with `QueueShutDown`;
         /// gets drain what is left, then fail. `immediate` drops what is left at once.
         async fn shutdown(&self, immediate: bool) -> () {
-            call(&self.handle, "shutdown", &(immediate,), "Queue.shutdown").await
+            call::<q::Shutdown, _>(&self.handle, &(immediate,)).await
         }
 
         /// `q.task_done()`; `InvalidValue` if called more times than items were put.
         async fn task_done(&self) -> () {
-            call(&self.handle, "task_done", &(), "Queue.task_done").await
+            call::<q::TaskDone, _>(&self.handle, &()).await
         }
 
         /// `q.join()`: waits until every item put has been marked done.
         async fn join(&self) -> () {
-            call(&self.handle, "join", &(), "Queue.join").await
+            call::<q::Join, _>(&self.handle, &()).await
         }
     }
 }
@@ -129,3 +132,15 @@ queue_proxy!(
     /// `client.joinable_queue(maxsize)`.
     JoinableQueueProxy, BlockingJoinableQueueProxy, manager_proto::builtin::JOINABLE_QUEUE
 );
+
+constructors! {
+    /// A new shared `Queue`; `maxsize` 0 means unbounded.
+    fn queue[T: Data](&self, maxsize: usize) -> QueueProxy<T> | BlockingQueueProxy<T> {
+        self.create_builtin::<_, q::New>(&(maxsize as u64,)).await
+    }
+
+    /// A new shared `JoinableQueue`; `maxsize` 0 means unbounded.
+    fn joinable_queue[T: Data](&self, maxsize: usize) -> JoinableQueueProxy<T> | BlockingJoinableQueueProxy<T> {
+        self.create_builtin::<_, q::New>(&(maxsize as u64,)).await
+    }
+}

@@ -1,11 +1,15 @@
 //! `Namespace`, `Value` and `Array` proxies.
 
 use manager_proto::Item;
-use manager_proto::builtin::Number;
+use manager_proto::builtin::{NumKind, Number};
+use manager_proto::builtin::{array as a, namespace as n, value as v};
+use manager_proto::contract::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Data, One, call, call_element, call_with_item, item, items, proxy_methods, proxy_types, value, values};
+use super::{
+    Data, One, call, call_element, call_with_item, constructors, item, items, proxy_methods, proxy_types, value, values,
+};
 
 proxy_types!(
     /// A shared `Namespace`: named attributes of any type. A missing attribute is a
@@ -17,28 +21,28 @@ proxy_methods! {
     impl[] NamespaceProxy<>, BlockingNamespaceProxy {
         /// `ns.name`, decoded as `T`.
         async fn get[T: DeserializeOwned](&self, name: &str) -> T {
-            call_element::<_, _, One>(&self.handle, "get", &(name,), "Namespace.get", &format!("attribute `{name}`")).await
+            call_element::<n::Get, _, One>(&self.handle, &(name,), &format!("attribute `{name}`")).await
         }
 
         /// `ns.name = v`.
         async fn set[T: Serialize](&self, name: &str, v: T) -> () {
             let v = item(&self.handle, &v, &format!("attribute `{name}`"))?;
-            call_with_item(&self.handle, "set", &(name,), v, &(), "Namespace.set").await
+            call_with_item::<n::Set, _, _, _>(&self.handle, &(name,), v, &()).await
         }
 
         /// `del ns.name`; `KeyNotFound` if it has no such attribute.
         async fn delete(&self, name: &str) -> () {
-            call(&self.handle, "delete", &(name,), "Namespace.delete").await
+            call::<n::Delete, _>(&self.handle, &(name,)).await
         }
 
         /// `hasattr(ns, name)`.
         async fn contains(&self, name: &str) -> bool {
-            call(&self.handle, "contains", &(name,), "Namespace.contains").await
+            call::<n::Contains, _>(&self.handle, &(name,)).await
         }
 
         /// The attribute names, sorted.
         async fn names(&self) -> Vec<String> {
-            call(&self.handle, "names", &(), "Namespace.names").await
+            call::<n::Names, _>(&self.handle, &()).await
         }
     }
 }
@@ -54,26 +58,26 @@ proxy_methods! {
     impl[T: Data] ValueProxy<T>, BlockingValueProxy {
         /// `v.value`.
         async fn get(&self) -> T {
-            call_element::<_, _, One>(&self.handle, "get", &(), "Value.get", "the value").await
+            call_element::<v::Get, _, One>(&self.handle, &(), "the value").await
         }
 
         /// `v.value = new`.
         async fn set(&self, new: T) -> () {
             let new = item(&self.handle, &new, "the value")?;
-            call_with_item(&self.handle, "set", &(), new, &(), "Value.set").await
+            call_with_item::<v::Set, _, _, _>(&self.handle, &(), new, &()).await
         }
 
         /// Stores `new`, returning the old value, atomically.
         async fn swap(&self, new: T) -> T {
             let new = item(&self.handle, &new, "the value")?;
-            call_element::<_, _, One>(&self.handle, "swap", &(new,), "Value.swap", "the value").await
+            call_element::<v::Swap, _, One>(&self.handle, &(new,), "the value").await
         }
 
         /// Stores `new` if the value is `current` (compared by encoding): `Ok(previous)`,
         /// or `Err(actual)` when it was something else. Atomic.
         async fn compare_exchange(&self, current: &T, new: T) -> Result<T, T> {
             let args = (item(&self.handle, current, "the value")?, item(&self.handle, &new, "the value")?);
-            let got: Result<Item, Item> = call(&self.handle, "compare_exchange", &args, "Value.compare_exchange").await?;
+            let got: Result<Item, Item> = call::<v::CompareExchange, _>(&self.handle, &args).await?;
             Ok(match got {
                 Ok(prev) => Ok(value(&self.handle, &prev, "the value")?),
                 Err(actual) => Err(value(&self.handle, &actual, "the value")?),
@@ -83,20 +87,23 @@ proxy_methods! {
         /// Adds `delta`, returning the previous value, atomically. Integer overflow is an
         /// `Overflow` error (nothing changes).
         async fn fetch_add(&self, delta: T) -> T where [T: Number] {
-            self.arith("fetch_add", delta).await
+            self.arith::<v::FetchAdd>(delta).await
         }
 
         /// Subtracts `delta`, returning the previous value, atomically.
         async fn fetch_sub(&self, delta: T) -> T where [T: Number] {
-            self.arith("fetch_sub", delta).await
+            self.arith::<v::FetchSub>(delta).await
         }
     }
 }
 
 impl<T: Data + Number> ValueProxy<T> {
-    async fn arith(&self, name: &str, delta: T) -> Result<T, manager_proto::Error> {
+    async fn arith<M: Method<Args = (NumKind, Vec<u8>), Reply = Item>>(
+        &self,
+        delta: T,
+    ) -> Result<T, manager_proto::Error> {
         let delta = manager_proto::proxy::encode(&delta, "the delta")?;
-        let old: Item = call(&self.handle, name, &(T::KIND, delta), "Value arithmetic").await?;
+        let old: Item = call::<M, _>(&self.handle, &(T::KIND, delta)).await?;
         value(&self.handle, &old, "the value")
     }
 }
@@ -111,42 +118,61 @@ proxy_methods! {
     impl[T: Data] ArrayProxy<T>, BlockingArrayProxy {
         /// `len(a)`.
         async fn len(&self) -> usize {
-            call::<_, u64>(&self.handle, "len", &(), "Array.len").await.map(|n| n as usize)
+            call::<a::Len, u64>(&self.handle, &()).await.map(|n| n as usize)
         }
 
         /// `len(a) == 0`.
         async fn is_empty(&self) -> bool {
-            call::<_, u64>(&self.handle, "len", &(), "Array.len").await.map(|n| n == 0)
+            call::<a::Len, u64>(&self.handle, &()).await.map(|n| n == 0)
         }
 
         /// `a[i]`.
         async fn get(&self, i: i64) -> T {
-            let got: Item = call(&self.handle, "get", &(i,), "Array.get").await?;
+            let got: Item = call::<a::Get, _>(&self.handle, &(i,)).await?;
             value(&self.handle, &got, "an array element")
         }
 
         /// `a[i] = v`.
         async fn set(&self, i: i64, v: T) -> () {
             let v = item(&self.handle, &v, "an array element")?;
-            call(&self.handle, "set", &(i, v), "Array.set").await
+            call::<a::Set, _>(&self.handle, &(i, v)).await
         }
 
         /// `a[start:stop:step]`.
         async fn slice(&self, start: Option<i64>, stop: Option<i64>, step: Option<i64>) -> Vec<T> {
-            let got: Vec<Item> = call(&self.handle, "slice", &(start, stop, step), "Array.slice").await?;
+            let got: Vec<Item> = call::<a::Slice, _>(&self.handle, &(start, stop, step)).await?;
             values(&self.handle, &got, "an array element")
         }
 
         /// `a[start:stop:step] = new`; `new` must have the slice's length.
         async fn set_slice(&self, start: Option<i64>, stop: Option<i64>, step: Option<i64>, new: Vec<T>) -> () {
             let new = items(&self.handle, &new, "an array element")?;
-            call(&self.handle, "set_slice", &(start, stop, step, new), "Array.set_slice").await
+            call::<a::SetSlice, _>(&self.handle, &(start, stop, step, new)).await
         }
 
         /// A copy of the elements (`a[:]`).
         async fn snapshot(&self) -> Vec<T> {
-            let got: Vec<Item> = call(&self.handle, "snapshot", &(), "Array.snapshot").await?;
+            let got: Vec<Item> = call::<a::Snapshot, _>(&self.handle, &()).await?;
             values(&self.handle, &got, "an array element")
         }
+    }
+}
+
+constructors! {
+    /// A new, empty shared `Namespace`.
+    fn namespace[](&self) -> NamespaceProxy | BlockingNamespaceProxy {
+        self.create_builtin::<_, n::New>(&(Vec::<(String, Item)>::new(),)).await
+    }
+
+    /// A new shared `Value` holding `value`.
+    fn value[T: Data](&self, value: T) -> ValueProxy<T> | BlockingValueProxy<T> {
+        let raw = manager_proto::element::encode_item(&value, self.server_id(), "the value")?;
+        self.create_builtin::<_, v::New>(&(raw,)).await
+    }
+
+    /// A new shared `Array` holding `items` (its length is fixed from now on).
+    fn array[T: Data](&self, items: &[T]) -> ArrayProxy<T> | BlockingArrayProxy<T> {
+        let raw = self.encode_all(items, "an array element")?;
+        self.create_builtin::<_, a::New>(&(raw,)).await
     }
 }

@@ -1,8 +1,10 @@
 //! `set` proxies.
 
 use manager_proto::Item;
+use manager_proto::builtin::set as st;
+use manager_proto::contract::Method;
 
-use super::{Data, SMALL_ITEM, call, items, proxy_methods, proxy_types, small_item, value, values};
+use super::{Data, SMALL_ITEM, call, constructors, items, proxy_methods, proxy_types, small_item, value, values};
 
 proxy_types!(
     /// A shared `set` (Python 3.14's `SyncManager.set`): elements compared by their
@@ -16,126 +18,145 @@ proxy_methods! {
         async fn add(&self, v: T) -> () {
             let mut stack = [0; SMALL_ITEM];
             let v = small_item(&self.handle, &v, "a set element", &mut stack)?;
-            call(&self.handle, "add", &(v,), "set.add").await
+            call::<st::Add, _>(&self.handle, &(v,)).await
         }
 
         /// `s.discard(v)`: removes it if present.
         async fn discard(&self, v: &T) -> () {
             let mut stack = [0; SMALL_ITEM];
             let v = small_item(&self.handle, v, "a set element", &mut stack)?;
-            call(&self.handle, "discard", &(v,), "set.discard").await
+            call::<st::Discard, _>(&self.handle, &(v,)).await
         }
 
         /// `s.remove(v)`: a `KeyNotFound` error if absent.
         async fn remove(&self, v: &T) -> () {
             let mut stack = [0; SMALL_ITEM];
             let v = small_item(&self.handle, v, "a set element", &mut stack)?;
-            call(&self.handle, "remove", &(v,), "set.remove").await
+            call::<st::Remove, _>(&self.handle, &(v,)).await
         }
 
         /// `v in s`.
         async fn contains(&self, v: &T) -> bool {
             let mut stack = [0; SMALL_ITEM];
             let v = small_item(&self.handle, v, "a set element", &mut stack)?;
-            call(&self.handle, "contains", &(v,), "set.contains").await
+            call::<st::Contains, _>(&self.handle, &(v,)).await
         }
 
         /// `len(s)`.
         async fn len(&self) -> usize {
-            call::<_, u64>(&self.handle, "len", &(), "set.len").await.map(|n| n as usize)
+            call::<st::Len, u64>(&self.handle, &()).await.map(|n| n as usize)
         }
 
         /// `len(s) == 0`.
         async fn is_empty(&self) -> bool {
-            call::<_, u64>(&self.handle, "len", &(), "set.len").await.map(|n| n == 0)
+            call::<st::Len, u64>(&self.handle, &()).await.map(|n| n == 0)
         }
 
         /// `s.pop()`: removes and returns an element; `KeyNotFound` if empty.
         async fn pop(&self) -> T {
-            let got: Item = call(&self.handle, "pop", &(), "set.pop").await?;
+            let got: Item = call::<st::Pop, _>(&self.handle, &()).await?;
             value(&self.handle, &got, "a set element")
         }
 
         /// `s.clear()`.
         async fn clear(&self) -> () {
-            call(&self.handle, "clear", &(), "set.clear").await
+            call::<st::Clear, _>(&self.handle, &()).await
         }
 
         /// A copy of the elements.
         async fn snapshot(&self) -> Vec<T> {
-            let got: Vec<Item> = call(&self.handle, "snapshot", &(), "set.snapshot").await?;
+            let got: Vec<Item> = call::<st::Snapshot, _>(&self.handle, &()).await?;
             values(&self.handle, &got, "a set element")
         }
 
         /// `s | other`, as elements; `s` is unchanged.
         async fn union(&self, other: &[T]) -> Vec<T> {
-            self.op("union", other).await
+            self.op::<st::Union>(other).await
         }
 
         /// `s & other`.
         async fn intersection(&self, other: &[T]) -> Vec<T> {
-            self.op("intersection", other).await
+            self.op::<st::Intersection>(other).await
         }
 
         /// `s - other`.
         async fn difference(&self, other: &[T]) -> Vec<T> {
-            self.op("difference", other).await
+            self.op::<st::Difference>(other).await
         }
 
         /// `s ^ other`.
         async fn symmetric_difference(&self, other: &[T]) -> Vec<T> {
-            self.op("symmetric_difference", other).await
+            self.op::<st::SymmetricDifference>(other).await
         }
 
         /// `s |= other`.
         async fn update(&self, other: &[T]) -> () {
-            self.op_in_place("update", other).await
+            self.op_in_place::<st::Update>(other).await
         }
 
         /// `s &= other`.
         async fn intersection_update(&self, other: &[T]) -> () {
-            self.op_in_place("intersection_update", other).await
+            self.op_in_place::<st::IntersectionUpdate>(other).await
         }
 
         /// `s -= other`.
         async fn difference_update(&self, other: &[T]) -> () {
-            self.op_in_place("difference_update", other).await
+            self.op_in_place::<st::DifferenceUpdate>(other).await
         }
 
         /// `s ^= other`.
         async fn symmetric_difference_update(&self, other: &[T]) -> () {
-            self.op_in_place("symmetric_difference_update", other).await
+            self.op_in_place::<st::SymmetricDifferenceUpdate>(other).await
         }
 
         /// `s.isdisjoint(other)`.
         async fn is_disjoint(&self, other: &[T]) -> bool {
             let other = items(&self.handle, other, "a set element")?;
-            call(&self.handle, "isdisjoint", &(other,), "set.isdisjoint").await
+            call::<st::IsDisjoint, _>(&self.handle, &(other,)).await
         }
 
         /// `s <= other`.
         async fn is_subset(&self, other: &[T]) -> bool {
             let other = items(&self.handle, other, "a set element")?;
-            call(&self.handle, "issubset", &(other,), "set.issubset").await
+            call::<st::IsSubset, _>(&self.handle, &(other,)).await
         }
 
         /// `s >= other`.
         async fn is_superset(&self, other: &[T]) -> bool {
             let other = items(&self.handle, other, "a set element")?;
-            call(&self.handle, "issuperset", &(other,), "set.issuperset").await
+            call::<st::IsSuperset, _>(&self.handle, &(other,)).await
         }
     }
 }
 
 impl<T: Data> SetProxy<T> {
-    async fn op(&self, name: &str, other: &[T]) -> Result<Vec<T>, manager_proto::Error> {
+    async fn op<M: Method<Args = (Vec<Item>,), Reply = Vec<Item>>>(
+        &self,
+        other: &[T],
+    ) -> Result<Vec<T>, manager_proto::Error> {
         let other = items(&self.handle, other, "a set element")?;
-        let got: Vec<Item> = call(&self.handle, name, &(other,), "a set operation").await?;
+        let got: Vec<Item> = call::<M, _>(&self.handle, &(other,)).await?;
         values(&self.handle, &got, "a set element")
     }
 
-    async fn op_in_place(&self, name: &str, other: &[T]) -> Result<(), manager_proto::Error> {
+    async fn op_in_place<M: Method<Args = (Vec<Item>,), Reply = ()>>(
+        &self,
+        other: &[T],
+    ) -> Result<(), manager_proto::Error> {
         let other = items(&self.handle, other, "a set element")?;
-        call(&self.handle, name, &(other,), "a set operation").await
+        call::<M, _>(&self.handle, &(other,)).await
+    }
+}
+
+constructors! {
+    /// A new, empty shared `set`.
+    fn set[T: Data](&self) -> SetProxy<T> | BlockingSetProxy<T> {
+        self.set_from(&[]).await
+    }
+
+    /// A new shared `set` holding `items`.
+    fn set_from[T: Data](&self, items: &[T]) -> SetProxy<T> | BlockingSetProxy<T> {
+        let raw = self.encode_all(items, "a set element")?;
+        self.create_builtin::<_, st::New>(&(raw,)).await
     }
 }

@@ -5,20 +5,22 @@
 //! on this client's connection, as Python's belong to threads; if the connection ends,
 //! the server releases it and wakes the next waiter. Guards release on drop.
 
+use manager_proto::builtin::{barrier as ba, condition as c, event as e, lock as lk, semaphore as s};
+use manager_proto::contract::{Method, WireAs};
 use manager_proto::{Error, MethodRef};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use super::{call, owner_id, proxy_methods, proxy_types};
+use super::{call, constructors, owner_id, proxy_methods, proxy_types};
 
 fn secs(d: Option<Duration>) -> Option<f64> {
     d.map(|d| d.as_secs_f64())
 }
 
 /// Sends a release that nobody waits for (from a guard's `Drop`).
-fn release_unanswered(handle: &manager_proto::Handle, args: &impl serde::Serialize) {
-    if let Ok(args) = manager_proto::proxy::encode(args, "release") {
-        handle.transport().call_unanswered(handle.object(), MethodRef::Name("release"), args);
+fn release_unanswered<M: Method>(handle: &manager_proto::Handle, args: &(impl serde::Serialize + WireAs<M::Args>)) {
+    if let Ok(args) = manager_proto::proxy::encode(args, M::WHAT) {
+        handle.transport().call_unanswered(handle.object(), MethodRef::Id(M::ID), args);
     }
 }
 
@@ -45,28 +47,28 @@ macro_rules! lock_proxy {
 
                 /// `acquire(blocking, timeout)`, Python's full form.
                 async fn acquire_with(&self, blocking: bool, timeout: Option<Duration>) -> bool {
-                    call(&self.handle, "acquire", &(owner_id(), blocking, secs(timeout)), "acquire").await
+                    call::<lk::Acquire, _>(&self.handle, &(owner_id(), blocking, secs(timeout))).await
                 }
 
                 /// `release()`.
                 async fn release(&self) -> () {
-                    call(&self.handle, "release", &(owner_id(),), "release").await
+                    call::<lk::Release, _>(&self.handle, &(owner_id(),)).await
                 }
 
                 /// Whether anyone holds it.
                 async fn locked(&self) -> bool {
-                    call(&self.handle, "locked", &(owner_id(),), "locked").await
+                    call::<lk::Locked, _>(&self.handle, &(owner_id(),)).await
                 }
 
                 /// Whether this task (or thread) holds it.
                 async fn owned(&self) -> bool {
-                    call(&self.handle, "owned", &(owner_id(),), "owned").await
+                    call::<lk::Owned, _>(&self.handle, &(owner_id(),)).await
                 }
 
                 /// `with lock:` — acquires, and releases when the guard drops.
                 async fn lock(&self) -> LockGuard {
                     let owner = owner_id();
-                    call::<_, bool>(&self.handle, "acquire", &(owner, true, None::<f64>), "acquire").await?;
+                    call::<lk::Acquire, bool>(&self.handle, &(owner, true, None::<f64>)).await?;
                     Ok(LockGuard { handle: Some(self.handle.clone()), owner })
                 }
             }
@@ -98,7 +100,7 @@ impl LockGuard {
     /// Releases now, reporting any error (dropping the guard releases without waiting).
     pub async fn unlock(mut self) -> Result<(), Error> {
         match self.handle.take() {
-            Some(h) => call(&h, "release", &(self.owner,), "release").await,
+            Some(h) => call::<lk::Release, _>(&h, &(self.owner,)).await,
             None => Ok(()),
         }
     }
@@ -107,7 +109,7 @@ impl LockGuard {
 impl Drop for LockGuard {
     fn drop(&mut self) {
         if let Some(h) = self.handle.take() {
-            release_unanswered(&h, &(self.owner,));
+            release_unanswered::<lk::Release>(&h, &(self.owner,));
         }
     }
 }
@@ -135,27 +137,27 @@ macro_rules! semaphore_proxy {
 
                 /// `acquire(blocking, timeout)`.
                 async fn acquire_with(&self, blocking: bool, timeout: Option<Duration>) -> bool {
-                    call(&self.handle, "acquire", &(blocking, secs(timeout)), "acquire").await
+                    call::<s::Acquire, _>(&self.handle, &(blocking, secs(timeout))).await
                 }
 
                 /// `release()`: one permit back.
                 async fn release(&self) -> () {
-                    call(&self.handle, "release", &(1u64,), "release").await
+                    call::<s::Release, _>(&self.handle, &(1u64,)).await
                 }
 
                 /// `release(n)`.
                 async fn release_n(&self, n: u64) -> () {
-                    call(&self.handle, "release", &(n,), "release").await
+                    call::<s::Release, _>(&self.handle, &(n,)).await
                 }
 
                 /// The permits available now.
                 async fn value(&self) -> u64 {
-                    call(&self.handle, "value", &(), "value").await
+                    call::<s::Value, _>(&self.handle, &()).await
                 }
 
                 /// `with sem:` — a permit held until the guard drops.
                 async fn permit(&self) -> SemaphoreGuard {
-                    call::<_, bool>(&self.handle, "acquire", &(true, None::<f64>), "acquire").await?;
+                    call::<s::Acquire, bool>(&self.handle, &(true, None::<f64>)).await?;
                     Ok(SemaphoreGuard { handle: Some(self.handle.clone()) })
                 }
             }
@@ -184,7 +186,7 @@ pub struct SemaphoreGuard {
 impl Drop for SemaphoreGuard {
     fn drop(&mut self) {
         if let Some(h) = self.handle.take() {
-            release_unanswered(&h, &(1u64,));
+            release_unanswered::<s::Release>(&h, &(1u64,));
         }
     }
 }
@@ -200,39 +202,39 @@ proxy_methods! {
     impl[] ConditionProxy<>, BlockingConditionProxy {
         /// Acquires the condition's lock.
         async fn acquire(&self) -> bool {
-            call(&self.handle, "acquire", &(owner_id(), true, None::<f64>), "acquire").await
+            call::<c::Acquire, _>(&self.handle, &(owner_id(), true, None::<f64>)).await
         }
 
         /// Acquires with Python's full arguments.
         async fn acquire_with(&self, blocking: bool, timeout: Option<Duration>) -> bool {
-            call(&self.handle, "acquire", &(owner_id(), blocking, secs(timeout)), "acquire").await
+            call::<c::Acquire, _>(&self.handle, &(owner_id(), blocking, secs(timeout))).await
         }
 
         /// Releases the condition's lock.
         async fn release(&self) -> () {
-            call(&self.handle, "release", &(owner_id(),), "release").await
+            call::<c::Release, _>(&self.handle, &(owner_id(),)).await
         }
 
         /// `wait(timeout)`: releases the lock, waits for a notification (or the timeout),
         /// takes the lock back. `true` if notified.
         async fn wait(&self, timeout: Option<Duration>) -> bool {
-            call(&self.handle, "wait", &(owner_id(), secs(timeout)), "wait").await
+            call::<c::Wait, _>(&self.handle, &(owner_id(), secs(timeout))).await
         }
 
         /// `notify(n)`: wakes up to `n` waiters.
         async fn notify(&self, n: u64) -> () {
-            call(&self.handle, "notify", &(owner_id(), n), "notify").await
+            call::<c::Notify, _>(&self.handle, &(owner_id(), n)).await
         }
 
         /// `notify_all()`.
         async fn notify_all(&self) -> () {
-            call(&self.handle, "notify_all", &(owner_id(),), "notify_all").await
+            call::<c::NotifyAll, _>(&self.handle, &(owner_id(),)).await
         }
 
         /// `with cond:` — the lock, held until the guard drops.
         async fn lock(&self) -> ConditionGuard {
             let owner = owner_id();
-            call::<_, bool>(&self.handle, "acquire", &(owner, true, None::<f64>), "acquire").await?;
+            call::<c::Acquire, bool>(&self.handle, &(owner, true, None::<f64>)).await?;
             Ok(ConditionGuard { inner: LockGuard { handle: Some(self.handle.clone()), owner } })
         }
     }
@@ -302,7 +304,7 @@ impl ConditionGuard {
 
     /// `cond.wait(timeout)`; `true` if notified.
     pub async fn wait(&self, timeout: Option<Duration>) -> Result<bool, Error> {
-        call(self.handle()?, "wait", &(self.inner.owner, secs(timeout)), "wait").await
+        call::<c::Wait, _>(self.handle()?, &(self.inner.owner, secs(timeout))).await
     }
 
     /// `cond.wait_for(predicate, timeout)`.
@@ -329,12 +331,12 @@ impl ConditionGuard {
 
     /// `cond.notify(n)`.
     pub async fn notify(&self, n: u64) -> Result<(), Error> {
-        call(self.handle()?, "notify", &(self.inner.owner, n), "notify").await
+        call::<c::Notify, _>(self.handle()?, &(self.inner.owner, n)).await
     }
 
     /// `cond.notify_all()`.
     pub async fn notify_all(&self) -> Result<(), Error> {
-        call(self.handle()?, "notify_all", &(self.inner.owner,), "notify_all").await
+        call::<c::NotifyAll, _>(self.handle()?, &(self.inner.owner,)).await
     }
 
     /// Releases now, reporting any error.
@@ -352,27 +354,27 @@ proxy_methods! {
     impl[] EventProxy<>, BlockingEventProxy {
         /// `is_set()`.
         async fn is_set(&self) -> bool {
-            call(&self.handle, "is_set", &(), "is_set").await
+            call::<e::IsSet, _>(&self.handle, &()).await
         }
 
         /// `set()`: wakes every waiter.
         async fn set(&self) -> () {
-            call(&self.handle, "set", &(), "set").await
+            call::<e::Set, _>(&self.handle, &()).await
         }
 
         /// `clear()`.
         async fn clear(&self) -> () {
-            call(&self.handle, "clear", &(), "clear").await
+            call::<e::Clear, _>(&self.handle, &()).await
         }
 
         /// `wait()`: until set; returns `true`.
         async fn wait(&self) -> bool {
-            call(&self.handle, "wait", &(None::<f64>,), "wait").await
+            call::<e::Wait, _>(&self.handle, &(None::<f64>,)).await
         }
 
         /// `wait(timeout)`: whether it is set when the wait ends.
         async fn wait_timeout(&self, t: Duration) -> bool {
-            call(&self.handle, "wait", &(Some(t.as_secs_f64()),), "wait").await
+            call::<e::Wait, _>(&self.handle, &(Some(t.as_secs_f64()),)).await
         }
     }
 }
@@ -389,37 +391,103 @@ proxy_methods! {
         /// `wait()`: until `parties` callers are waiting; returns this caller's arrival
         /// index (0 to parties - 1).
         async fn wait(&self) -> u64 {
-            call(&self.handle, "wait", &(None::<f64>,), "wait").await
+            call::<ba::Wait, _>(&self.handle, &(None::<f64>,)).await
         }
 
         /// `wait(timeout)`: a timeout breaks the barrier for everyone.
         async fn wait_timeout(&self, t: Duration) -> u64 {
-            call(&self.handle, "wait", &(Some(t.as_secs_f64()),), "wait").await
+            call::<ba::Wait, _>(&self.handle, &(Some(t.as_secs_f64()),)).await
         }
 
         /// `abort()`: breaks the barrier.
         async fn abort(&self) -> () {
-            call(&self.handle, "abort", &(), "abort").await
+            call::<ba::Abort, _>(&self.handle, &()).await
         }
 
         /// `reset()`: fails the current waiters, then starts afresh.
         async fn reset(&self) -> () {
-            call(&self.handle, "reset", &(), "reset").await
+            call::<ba::Reset, _>(&self.handle, &()).await
         }
 
         /// `parties`.
         async fn parties(&self) -> u64 {
-            call(&self.handle, "parties", &(), "parties").await
+            call::<ba::Parties, _>(&self.handle, &()).await
         }
 
         /// `n_waiting`.
         async fn n_waiting(&self) -> u64 {
-            call(&self.handle, "n_waiting", &(), "n_waiting").await
+            call::<ba::NWaiting, _>(&self.handle, &()).await
         }
 
         /// `broken`.
         async fn broken(&self) -> bool {
-            call(&self.handle, "broken", &(), "broken").await
+            call::<ba::Broken, _>(&self.handle, &()).await
         }
+    }
+}
+
+constructors! {
+    /// A new shared `Lock`.
+    fn lock[](&self) -> LockProxy | BlockingLockProxy {
+        self.create_builtin::<_, lk::New>(&()).await
+    }
+
+    /// A new shared `RLock`.
+    fn rlock[](&self) -> RLockProxy | BlockingRLockProxy {
+        self.create_builtin::<_, lk::New>(&()).await
+    }
+
+    /// A new shared `Semaphore` with `value` permits.
+    fn semaphore[](&self, value: u64) -> SemaphoreProxy | BlockingSemaphoreProxy {
+        self.create_builtin::<_, s::New>(&(value,)).await
+    }
+
+    /// A new shared `BoundedSemaphore` with `value` permits.
+    fn bounded_semaphore[](&self, value: u64) -> BoundedSemaphoreProxy | BlockingBoundedSemaphoreProxy {
+        self.create_builtin::<_, s::New>(&(value,)).await
+    }
+
+    /// A new shared `Condition` over its own `RLock`.
+    fn condition[](&self) -> ConditionProxy | BlockingConditionProxy {
+        self.create_builtin::<_, c::New>(&(None::<manager_proto::Item>,)).await
+    }
+
+    /// A new shared `Event`.
+    fn event[](&self) -> EventProxy | BlockingEventProxy {
+        self.create_builtin::<_, e::New>(&()).await
+    }
+
+    /// A new shared `Barrier` for `parties` callers.
+    fn barrier[](&self, parties: u64) -> BarrierProxy | BlockingBarrierProxy {
+        self.create_builtin::<_, ba::New>(&(parties, None::<f64>)).await
+    }
+
+    /// A new shared `Barrier` whose waits time out after `timeout` by default.
+    fn barrier_with_timeout[](&self, parties: u64, timeout: Duration) -> BarrierProxy | BlockingBarrierProxy {
+        self.create_builtin::<_, ba::New>(&(parties, Some(timeout.as_secs_f64()))).await
+    }
+}
+
+impl crate::Client {
+    /// A new shared `Condition` over `lock` (a [`LockProxy`] or [`RLockProxy`]); the
+    /// condition keeps the lock alive.
+    pub async fn condition_with<L: manager_proto::Proxy + serde::Serialize>(
+        &self,
+        lock: &L,
+    ) -> Result<ConditionProxy, Error> {
+        let raw = manager_proto::element::encode_item(lock, self.server_id(), "the condition's lock")?;
+        self.create_builtin::<_, c::New>(&(Some(raw),)).await
+    }
+}
+
+impl crate::blocking::client::Client {
+    /// A new shared `Condition` over `lock` (a blocking `LockProxy` or `RLockProxy`).
+    pub fn condition_with<L>(&self, lock: &L) -> Result<BlockingConditionProxy, Error>
+    where
+        L: manager_proto::BlockingProxy,
+        L::Async: serde::Serialize,
+    {
+        let proxy = self.run(self.inner.condition_with(lock.as_async()))?;
+        Ok(self.wrap(proxy))
     }
 }

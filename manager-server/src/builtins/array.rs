@@ -1,25 +1,18 @@
 //! `Array`: a fixed-length sequence; its length never changes.
 
+use manager_proto::builtin::array as a;
+use manager_proto::contract::Method;
 use manager_proto::element::ItemRef;
 use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::{Arc, Mutex};
 
-use super::budget::{Budgeted, decode_within};
+use super::budget::Budgeted;
 use super::seq::{Slice, at, at_mut};
-use super::{Element, args, encode, err, lock, methods, ready, resolve};
+use super::{Element, args, args_within, encode, err, lock, new_within, ready, reply, resolve};
 use crate::object::CallContext;
 use crate::object::{ServerObject, Step, StepResult};
 
 pub(crate) const TYPE_ID: &str = manager_proto::builtin::ARRAY;
-
-methods! {
-    LEN = "len",
-    GET = "get",
-    SET = "set",
-    SLICE = "slice",
-    SET_SLICE = "set_slice",
-    SNAPSHOT = "snapshot",
-}
 
 pub(crate) struct Array {
     items: Mutex<Vec<Element>>,
@@ -27,38 +20,38 @@ pub(crate) struct Array {
 
 impl Array {
     pub(crate) fn create(bytes: &[u8], ctx: &CallContext) -> Result<Array, RemoteError> {
-        let (Budgeted(items),): (Budgeted<Item>,) = decode_within(bytes, "Array()", ctx.limits())?;
+        let (Budgeted(items),): (Budgeted<Item>,) = new_within::<a::New, _>(bytes, a::NEW, ctx)?;
         Ok(Array { items: Mutex::new(Element::take_all(items, ctx)?) })
     }
 
     fn run(&self, id: u32, bytes: &[u8], ctx: &CallContext) -> StepResult {
         match id {
-            m::LEN => {
-                let () = args(bytes, "Array.len")?;
-                encode(&(lock(&self.items).len() as u64))
+            a::Len::ID => {
+                let () = args::<a::Len, _>(bytes)?;
+                reply::<a::Len>(&(lock(&self.items).len() as u64))
             }
-            m::GET => {
-                let (i,): (i64,) = args(bytes, "Array.get")?;
-                at(&lock(&self.items), i, "array")?.reply(ctx)
+            a::Get::ID => {
+                let (i,): (i64,) = args::<a::Get, _>(bytes)?;
+                at(&lock(&self.items), i, "array")?.reply::<a::Get>(ctx)
             }
-            m::SET => {
-                let (i, item): (i64, ItemRef<'_>) = args(bytes, "Array.set")?;
+            a::Set::ID => {
+                let (i, item): (i64, ItemRef<'_>) = args::<a::Set, _>(bytes)?;
                 let new = Element::take_ref(item, ctx)?;
                 let mut items = lock(&self.items);
                 let old = std::mem::replace(at_mut(&mut items, i, "array assignment")?, new);
                 drop(items);
                 drop(old);
-                encode(&())
+                reply::<a::Set>(&())
             }
-            m::SLICE => {
-                let (start, stop, step): (Option<i64>, Option<i64>, Option<i64>) = args(bytes, "Array.slice")?;
+            a::Slice::ID => {
+                let (start, stop, step): (Option<i64>, Option<i64>, Option<i64>) = args::<a::Slice, _>(bytes)?;
                 let items = lock(&self.items);
                 let slice = Slice::new(items.len(), start, stop, step)?;
-                encode(&Element::to_items(slice.of(&items), ctx, "Array.slice")?)
+                reply::<a::Slice>(&Element::to_items(slice.of(&items), ctx, "Array.slice")?)
             }
-            m::SET_SLICE => {
+            a::SetSlice::ID => {
                 let (start, stop, step, Budgeted(new)): (Option<i64>, Option<i64>, Option<i64>, Budgeted<Item>) =
-                    decode_within(bytes, "Array.set_slice", ctx.limits())?;
+                    args_within::<a::SetSlice, _>(bytes, ctx)?;
                 let new = Element::take_all(new, ctx)?;
                 let mut items = lock(&self.items);
                 let slice = Slice::new(items.len(), start, stop, step)?;
@@ -80,11 +73,11 @@ impl Array {
                 }
                 drop(items);
                 drop(old);
-                encode(&())
+                reply::<a::SetSlice>(&())
             }
-            m::SNAPSHOT => {
-                let () = args(bytes, "Array.snapshot")?;
-                encode(&Element::to_items(lock(&self.items).iter(), ctx, "Array.snapshot")?)
+            a::Snapshot::ID => {
+                let () = args::<a::Snapshot, _>(bytes)?;
+                reply::<a::Snapshot>(&Element::to_items(lock(&self.items).iter(), ctx, "Array.snapshot")?)
             }
             _ => Err(err(RemoteErrorKind::NotExposed, "unknown Array method")),
         }
@@ -97,7 +90,7 @@ impl ServerObject for Array {
     }
 
     fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
-        ready(resolve(TYPE_ID, m::NAMES, m::IDS, method).and_then(|id| self.run(id, bytes, ctx)))
+        ready(resolve(TYPE_ID, a::NAMES, a::IDS, method).and_then(|id| self.run(id, bytes, ctx)))
     }
 
     fn value_copy(self: Arc<Self>, ctx: &CallContext) -> Step {

@@ -5,25 +5,18 @@
 //! connection dies leaves the barrier instead of counting as a party (Python's dead
 //! waiter keeps its place, and the barrier later trips with a ghost).
 
+use manager_proto::builtin::barrier as ba;
+use manager_proto::contract::Method;
 use manager_proto::{MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::waiters::{Outcome, Ticket, Wait, WaitQueue, Waiters};
-use super::{args, encode, err, lock, methods, timeout};
+use super::{args, encode, err, lock, new_args, reply, timeout};
 use crate::object::CallContext;
 use crate::object::{ServerObject, Step};
 
 pub(crate) const TYPE_ID: &str = manager_proto::builtin::BARRIER;
-
-methods! {
-    WAIT = "wait",
-    ABORT = "abort",
-    RESET = "reset",
-    PARTIES = "parties",
-    N_WAITING = "n_waiting",
-    BROKEN = "broken",
-}
 
 /// What a waiter gets: its arrival index when the barrier trips, or `Err` when it
 /// breaks.
@@ -55,7 +48,7 @@ fn broken() -> RemoteError {
 
 impl Barrier {
     pub(crate) fn create(bytes: &[u8], _ctx: &CallContext) -> Result<Barrier, RemoteError> {
-        let (parties, t): (u64, Option<f64>) = args(bytes, "Barrier()")?;
+        let (parties, t): (u64, Option<f64>) = new_args::<ba::New, _>(bytes, ba::NEW)?;
         if parties == 0 {
             return Err(err(RemoteErrorKind::InvalidValue, "parties must be > 0"));
         }
@@ -66,7 +59,7 @@ impl Barrier {
     }
 
     fn wait(self: Arc<Self>, bytes: &[u8]) -> Step {
-        let limit = match args::<(Option<f64>,)>(bytes, "wait").and_then(|(t,)| timeout(t, "wait")) {
+        let limit = match args::<ba::Wait, (Option<f64>,)>(bytes).and_then(|(t,)| timeout(t, ba::Wait::WHAT)) {
             Ok(l) => l.or(self.default_timeout),
             Err(e) => return Step::Ready(Err(e)),
         };
@@ -78,13 +71,13 @@ impl Barrier {
         if st.parties.checked_sub(index) == Some(1) {
             // The last arrival trips the barrier for everyone.
             st.waiting.grant_all(|n, ()| Ok(n));
-            return Step::Ready(encode(&index));
+            return Step::Ready(reply::<ba::Wait>(&index));
         }
         let wait = Wait::new(Arc::clone(&self), st.waiting.push(()));
         drop(st);
         Step::Pending(Box::pin(async move {
             match wait.until(limit).await {
-                Outcome::Granted(Ok(index)) => encode(&index),
+                Outcome::Granted(Ok(index)) => reply::<ba::Wait>(&index),
                 Outcome::Granted(Err(())) | Outcome::Refused => Err(broken()),
                 Outcome::TimedOut => {
                     // It has left the queue; the barrier breaks for everyone (Python's
@@ -113,29 +106,34 @@ impl ServerObject for Barrier {
     }
 
     fn call(self: Arc<Self>, _ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
-        let id = match super::resolve(TYPE_ID, m::NAMES, m::IDS, method) {
+        let id = match super::resolve(TYPE_ID, ba::NAMES, ba::IDS, method) {
             Ok(id) => id,
             Err(e) => return Step::Ready(Err(e)),
         };
         let ready = |r| Step::Ready(r);
         match id {
-            m::WAIT => self.wait(bytes),
-            m::ABORT => ready(args::<()>(bytes, "abort").and_then(|()| {
+            ba::Wait::ID => self.wait(bytes),
+            ba::Abort::ID => ready(args::<ba::Abort, _>(bytes).and_then(|()| {
                 lock(&self.state).break_barrier();
-                encode(&())
+                reply::<ba::Abort>(&())
             })),
-            m::RESET => ready(args::<()>(bytes, "reset").and_then(|()| {
+            ba::Reset::ID => ready(args::<ba::Reset, _>(bytes).and_then(|()| {
                 let mut st = lock(&self.state);
                 // Waiters get BrokenBarrier; the barrier starts afresh.
                 st.break_barrier();
                 st.broken = false;
-                encode(&())
+                reply::<ba::Reset>(&())
             })),
-            m::PARTIES => ready(args::<()>(bytes, "parties").and_then(|()| encode(&lock(&self.state).parties))),
-            m::N_WAITING => {
-                ready(args::<()>(bytes, "n_waiting").and_then(|()| encode(&(lock(&self.state).waiting.len() as u64))))
+            ba::Parties::ID => {
+                ready(args::<ba::Parties, _>(bytes).and_then(|()| reply::<ba::Parties>(&lock(&self.state).parties)))
             }
-            m::BROKEN => ready(args::<()>(bytes, "broken").and_then(|()| encode(&lock(&self.state).broken))),
+            ba::NWaiting::ID => ready(
+                args::<ba::NWaiting, _>(bytes)
+                    .and_then(|()| reply::<ba::NWaiting>(&(lock(&self.state).waiting.len() as u64))),
+            ),
+            ba::Broken::ID => {
+                ready(args::<ba::Broken, _>(bytes).and_then(|()| reply::<ba::Broken>(&lock(&self.state).broken)))
+            }
             _ => ready(Err(err(RemoteErrorKind::NotExposed, "unknown Barrier method"))),
         }
     }

@@ -13,6 +13,7 @@
 //! synchronous decode it runs (a thread-local, because serde's `Deserialize` takes no
 //! context); decoded anywhere else it uses the default limit.
 
+use manager_proto::contract::WireAs;
 use manager_proto::{Item, RemoteError, RemoteErrorKind};
 use serde::de::{Deserialize, Deserializer, SeqAccess, Visitor};
 use std::cell::Cell;
@@ -61,6 +62,8 @@ impl Footprint for String {
 #[derive(Debug)]
 pub(crate) struct Budgeted<T>(pub(crate) Vec<T>);
 
+impl<A: WireAs<B>, B> WireAs<Vec<B>> for Budgeted<A> {}
+
 impl<'de, T: Deserialize<'de> + Footprint> Deserialize<'de> for Budgeted<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct Seq<T>(PhantomData<T>);
@@ -98,7 +101,7 @@ impl<'de, T: Deserialize<'de> + Footprint> Deserialize<'de> for Budgeted<T> {
     }
 }
 
-/// Decodes a method's arguments as [`args`](super::args) does, charging the
+/// Decodes a method's arguments as [`decode`](super::decode) does, charging the
 /// [`Budgeted`] sequences in them against `limits`.
 pub(crate) fn decode_within<'a, A: Deserialize<'a>>(
     bytes: &'a [u8],
@@ -107,7 +110,7 @@ pub(crate) fn decode_within<'a, A: Deserialize<'a>>(
 ) -> Result<A, RemoteError> {
     LEFT.set(Some(limits.max_request_memory));
     OVERRUN.set(false);
-    let decoded = super::args(bytes, what);
+    let decoded = super::decode(bytes, what);
     LEFT.set(None);
     match decoded {
         Err(_) if OVERRUN.replace(false) => Err(over(what, None, limits)),

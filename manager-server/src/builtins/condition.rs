@@ -6,24 +6,18 @@
 //! the lock back before answering, restoring an `RLock`'s depth. A waiter cancelled
 //! after being notified passes its notification on.
 
+use manager_proto::builtin::condition as c;
+use manager_proto::contract::Method;
 use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::{Arc, Mutex};
 
 use super::lock::{Lock, Owner, owner_of};
 use super::waiters::{Outcome, Ticket, Wait, WaitQueue, Waiters};
-use super::{Refs, args, encode, err, lock, methods, timeout};
+use super::{Refs, args, encode, err, lock, new_args, reply, reply_bytes, timeout};
 use crate::object::CallContext;
 use crate::object::{ServerObject, Step};
 
 pub(crate) const TYPE_ID: &str = manager_proto::builtin::CONDITION;
-
-methods! {
-    ACQUIRE = "acquire",
-    RELEASE = "release",
-    WAIT = "wait",
-    NOTIFY = "notify",
-    NOTIFY_ALL = "notify_all",
-}
 
 /// A notification handed to a waiter.
 pub(crate) struct Notified;
@@ -37,7 +31,7 @@ pub(crate) struct Condition {
 
 impl Condition {
     pub(crate) fn create(bytes: &[u8], ctx: &CallContext) -> Result<Condition, RemoteError> {
-        let (given,): (Option<Item>,) = args(bytes, "Condition()")?;
+        let (given,): (Option<Item>,) = new_args::<c::New, _>(bytes, c::NEW)?;
         let (lock, lock_ref) = match given {
             None => (Arc::new(Lock::fresh(true)), Refs::none()),
             Some(item) => {
@@ -70,7 +64,7 @@ impl Condition {
     }
 
     fn wait(self: Arc<Self>, owner: Owner, bytes: &[u8]) -> Step {
-        let limit = match args::<(u64, Option<f64>)>(bytes, "wait").and_then(|(_, t)| timeout(t, "wait")) {
+        let limit = match args::<c::Wait, (u64, Option<f64>)>(bytes).and_then(|(_, t)| timeout(t, c::Wait::WHAT)) {
             Ok(l) => l,
             Err(e) => return Step::Ready(Err(e)),
         };
@@ -90,10 +84,10 @@ impl Condition {
             let relock = Arc::clone(&self.lock);
             let tenure = relock.acquire_wait(owner, None).await.unwrap_or_default();
             self.lock.set_count(tenure, depth);
-            let reply = self.lock.granted(tenure)?;
+            let reply = self.lock.granted::<c::Wait>(tenure)?;
             // The reply says whether we were notified; the undo (if the caller is gone)
             // releases the lock we took back for it.
-            Ok(crate::object::Reply { bytes: encode(&notified)?.bytes, ..reply })
+            Ok(crate::object::Reply { bytes: reply_bytes::<c::Wait>(&notified)?, ..reply })
         }))
     }
 }
@@ -115,7 +109,7 @@ impl ServerObject for Condition {
     }
 
     fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
-        let id = match super::resolve(TYPE_ID, m::NAMES, m::IDS, method) {
+        let id = match super::resolve(TYPE_ID, c::NAMES, c::IDS, method) {
             Ok(id) => id,
             Err(e) => return Step::Ready(Err(e)),
         };
@@ -123,16 +117,18 @@ impl ServerObject for Condition {
         // The lock is what a connection's end must release; it is told through here.
         ctx.on_disconnect(Arc::clone(&self.lock) as Arc<dyn ServerObject>);
         match id {
-            m::ACQUIRE => Arc::clone(&self.lock).call(ctx, MethodRef::Name("acquire"), bytes),
-            m::RELEASE => Arc::clone(&self.lock).call(ctx, MethodRef::Name("release"), bytes),
-            m::WAIT => self.wait(owner, bytes),
-            m::NOTIFY => Step::Ready(
-                args::<(u64, u64)>(bytes, "notify")
+            c::Acquire::ID => Arc::clone(&self.lock).call(ctx, MethodRef::Name("acquire"), bytes),
+            c::Release::ID => Arc::clone(&self.lock).call(ctx, MethodRef::Name("release"), bytes),
+            c::Wait::ID => self.wait(owner, bytes),
+            c::Notify::ID => Step::Ready(
+                args::<c::Notify, (u64, u64)>(bytes)
                     .and_then(|(_, n)| self.notify(owner, Some(n)))
-                    .and_then(|()| encode(&())),
+                    .and_then(|()| reply::<c::Notify>(&())),
             ),
-            m::NOTIFY_ALL => Step::Ready(
-                args::<(u64,)>(bytes, "notify_all").and_then(|_| self.notify(owner, None)).and_then(|()| encode(&())),
+            c::NotifyAll::ID => Step::Ready(
+                args::<c::NotifyAll, (u64,)>(bytes)
+                    .and_then(|_| self.notify(owner, None))
+                    .and_then(|()| reply::<c::NotifyAll>(&())),
             ),
             _ => Step::Ready(Err(err(RemoteErrorKind::NotExposed, "unknown Condition method"))),
         }

@@ -1,34 +1,18 @@
 //! `dict`: insertion-ordered like Python's; keys compared by their encoding.
 
+use manager_proto::builtin::dict as d;
+use manager_proto::contract::Method;
 use manager_proto::element::ItemRef;
 use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::{Arc, Mutex};
 
-use super::budget::{self, Budgeted, decode_within};
+use super::budget::{self, Budgeted};
 use super::ordered::OrderedMap;
-use super::{Element, Refs, args, encode, err, lock, methods, ready, resolve};
+use super::{Element, Refs, args, args_within, encode, err, lock, new_within, ready, reply, resolve};
 use crate::object::CallContext;
 use crate::object::{ServerObject, Step, StepResult};
 
 pub(crate) const TYPE_ID: &str = manager_proto::builtin::DICT;
-
-methods! {
-    GET = "get",
-    INSERT = "insert",
-    REMOVE = "remove",
-    CONTAINS = "contains",
-    LEN = "len",
-    KEYS = "keys",
-    VALUES = "values",
-    ITEMS = "items",
-    POP = "pop",
-    POP_OR = "pop_or",
-    POPITEM = "popitem",
-    SETDEFAULT = "setdefault",
-    UPDATE = "update",
-    CLEAR = "clear",
-    MERGED = "merged",
-}
 
 /// One entry: the key's references and the value.
 struct Entry {
@@ -50,7 +34,7 @@ fn missing() -> RemoteError {
 
 impl Dict {
     pub(crate) fn create(bytes: &[u8], ctx: &CallContext) -> Result<Dict, RemoteError> {
-        let (Budgeted(pairs),): (Budgeted<(Item, Item)>,) = decode_within(bytes, "dict()", ctx.limits())?;
+        let (Budgeted(pairs),): (Budgeted<(Item, Item)>,) = new_within::<d::New, _>(bytes, d::NEW, ctx)?;
         let dict = Dict { map: Mutex::new(Map::default()) };
         dict.update(pairs, ctx)?;
         Ok(dict)
@@ -90,61 +74,59 @@ impl Dict {
 
     fn run(&self, id: u32, bytes: &[u8], ctx: &CallContext) -> StepResult {
         match id {
-            m::GET => {
-                let (key,): (ItemRef<'_>,) = args(bytes, "dict.get")?;
+            d::Get::ID => {
+                let (key,): (ItemRef<'_>,) = args::<d::Get, _>(bytes)?;
                 let map = lock(&self.map);
                 match map.get(key.bytes) {
-                    Some(e) => e.value.reply_some(ctx),
-                    None => encode(&None::<ItemRef<'_>>),
+                    Some(e) => e.value.reply_some::<d::Get>(ctx),
+                    None => reply::<d::Get>(&None::<Item>),
                 }
             }
-            m::INSERT => {
-                let (key, value): (Item, ItemRef<'_>) = args(bytes, "dict.insert")?;
+            d::Insert::ID => {
+                let (key, value): (ItemRef<'_>, ItemRef<'_>) = args::<d::Insert, _>(bytes)?;
                 let key_refs = Refs::take(key.refs, ctx)?;
                 let value = Element::take_ref(value, ctx)?;
-                let old = lock(&self.map).insert(key.bytes, Entry { key_refs, value });
-                encode(&old.as_ref().map(|e| e.value.as_item(ctx)).transpose()?)
+                let old = lock(&self.map).insert(key.bytes.to_vec(), Entry { key_refs, value });
+                reply::<d::Insert>(&old.as_ref().map(|e| e.value.as_item(ctx)).transpose()?)
             }
-            m::REMOVE | m::POP => {
-                let (key,): (ItemRef<'_>,) = args(bytes, "dict.pop")?;
-                let (_, entry) = lock(&self.map).remove(key.bytes).ok_or_else(missing)?;
-                entry.value.reply(ctx)
-            }
-            m::POP_OR => {
-                let (key, default): (Item, Item) = args(bytes, "dict.pop_or")?;
-                match lock(&self.map).remove(&key.bytes) {
-                    Some((_, entry)) => encode(&entry.value.to_item(ctx)?),
+            d::Remove::ID => self.remove::<d::Remove>(bytes, ctx),
+            d::Pop::ID => self.remove::<d::Pop>(bytes, ctx),
+            d::PopOr::ID => {
+                let (key, default): (ItemRef<'_>, Item) = args::<d::PopOr, _>(bytes)?;
+                match lock(&self.map).remove(key.bytes) {
+                    Some((_, entry)) => reply::<d::PopOr>(&entry.value.as_item(ctx)?),
                     // The default never entered the dict: hand its references back as they came.
-                    None => encode(&Element::take(default, ctx)?.to_item(ctx)?),
+                    None => reply::<d::PopOr>(&Element::take(default, ctx)?.as_item(ctx)?),
                 }
             }
-            m::POPITEM => {
+            d::PopItem::ID => {
+                let () = args::<d::PopItem, _>(bytes)?;
                 let (key, entry) = lock(&self.map)
                     .pop_last()
                     .ok_or_else(|| err(RemoteErrorKind::KeyNotFound, "popitem(): dictionary is empty"))?;
-                encode(&(Self::key_item(&key, &entry, ctx)?, entry.value.to_item(ctx)?))
+                reply::<d::PopItem>(&(Self::key_item(&key, &entry, ctx)?, entry.value.as_item(ctx)?))
             }
-            m::SETDEFAULT => {
-                let (key, default): (Item, Item) = args(bytes, "dict.setdefault")?;
+            d::SetDefault::ID => {
+                let (key, default): (Item, Item) = args::<d::SetDefault, _>(bytes)?;
                 let mut map = lock(&self.map);
                 if let Some(e) = map.get(&key.bytes) {
-                    return encode(&e.value.to_item(ctx)?);
+                    return reply::<d::SetDefault>(&e.value.as_item(ctx)?);
                 }
                 let entry = Entry { key_refs: Refs::take(key.refs, ctx)?, value: Element::take(default, ctx)? };
-                let item = entry.value.to_item(ctx)?;
+                let answer = reply::<d::SetDefault>(&entry.value.as_item(ctx)?);
                 map.insert(key.bytes, entry);
-                encode(&item)
+                answer
             }
-            m::CONTAINS => {
-                let (key,): (ItemRef<'_>,) = args(bytes, "dict.contains")?;
-                encode(&lock(&self.map).contains_key(key.bytes))
+            d::Contains::ID => {
+                let (key,): (ItemRef<'_>,) = args::<d::Contains, _>(bytes)?;
+                reply::<d::Contains>(&lock(&self.map).contains_key(key.bytes))
             }
-            m::LEN => {
-                let () = args(bytes, "dict.len")?;
-                encode(&(lock(&self.map).len() as u64))
+            d::Len::ID => {
+                let () = args::<d::Len, _>(bytes)?;
+                reply::<d::Len>(&(lock(&self.map).len() as u64))
             }
-            m::KEYS => {
-                let () = args(bytes, "dict.keys")?;
+            d::Keys::ID => {
+                let () = args::<d::Keys, _>(bytes)?;
                 let map = lock(&self.map);
                 let size = map.iter().fold(10usize, |sum, (k, e)| {
                     sum.saturating_add(k.len())
@@ -152,35 +134,36 @@ impl Dict {
                         .saturating_add(e.key_refs.ids().len().saturating_mul(10))
                 });
                 if size > ctx.limits().max_reply {
-                    return Err(budget::too_large("dict.keys", ctx.limits()));
+                    return Err(budget::too_large(d::Keys::WHAT, ctx.limits()));
                 }
                 let keys = map.iter().map(|(k, e)| Self::key_item(k, e, ctx)).collect::<Result<Vec<_>, _>>()?;
-                encode(&keys)
+                reply::<d::Keys>(&keys)
             }
-            m::VALUES => {
-                let () = args(bytes, "dict.values")?;
-                encode(&Element::to_items(lock(&self.map).values().map(|e| &e.value), ctx, "dict.values")?)
+            d::Values::ID => {
+                let () = args::<d::Values, _>(bytes)?;
+                let values = Element::to_items(lock(&self.map).values().map(|e| &e.value), ctx, d::Values::WHAT)?;
+                reply::<d::Values>(&values)
             }
-            m::ITEMS => {
-                let () = args(bytes, "dict.items")?;
-                encode(&Self::pairs(&lock(&self.map), ctx, "dict.items")?)
+            d::Items::ID => {
+                let () = args::<d::Items, _>(bytes)?;
+                reply::<d::Items>(&Self::pairs(&lock(&self.map), ctx, d::Items::WHAT)?)
             }
-            m::UPDATE => {
-                let (Budgeted(pairs),): (Budgeted<(Item, Item)>,) = decode_within(bytes, "dict.update", ctx.limits())?;
+            d::Update::ID => {
+                let (Budgeted(pairs),): (Budgeted<(Item, Item)>,) = args_within::<d::Update, _>(bytes, ctx)?;
                 self.update(pairs, ctx)?;
-                encode(&())
+                reply::<d::Update>(&())
             }
-            m::CLEAR => {
-                let () = args(bytes, "dict.clear")?;
+            d::Clear::ID => {
+                let () = args::<d::Clear, _>(bytes)?;
                 let old = std::mem::take(&mut *lock(&self.map));
                 drop(old);
-                encode(&())
+                reply::<d::Clear>(&())
             }
-            m::MERGED => {
+            d::Merged::ID => {
                 // `self | other`: a new mapping; this dict is unchanged.
-                let (Budgeted(other),): (Budgeted<(Item, Item)>,) = decode_within(bytes, "dict.merged", ctx.limits())?;
+                let (Budgeted(other),): (Budgeted<(Item, Item)>,) = args_within::<d::Merged, _>(bytes, ctx)?;
                 let mut out: OrderedMap<(Item, Item)> = OrderedMap::default();
-                for (k, v) in Self::pairs(&lock(&self.map), ctx, "dict.merged")? {
+                for (k, v) in Self::pairs(&lock(&self.map), ctx, d::Merged::WHAT)? {
                     out.insert(k.bytes.clone(), (k, v));
                 }
                 for (k, v) in other {
@@ -190,10 +173,17 @@ impl Dict {
                     let (ki, vi) = (k.to_item(ctx)?, v.to_item(ctx)?);
                     out.insert(ki.bytes.clone(), (ki, vi));
                 }
-                encode(&out.into_iter().map(|(_, pair)| pair).collect::<Vec<_>>())
+                reply::<d::Merged>(&out.into_iter().map(|(_, pair)| pair).collect::<Vec<_>>())
             }
             _ => Err(err(RemoteErrorKind::NotExposed, "unknown dict method")),
         }
+    }
+
+    /// `del d[key]` or `d.pop(key)`: the value, or `KeyNotFound`.
+    fn remove<M: Method<Args = (Item,), Reply = Item>>(&self, bytes: &[u8], ctx: &CallContext) -> StepResult {
+        let (key,): (ItemRef<'_>,) = args::<M, _>(bytes)?;
+        let (_, entry) = lock(&self.map).remove(key.bytes).ok_or_else(missing)?;
+        entry.value.reply::<M>(ctx)
     }
 }
 
@@ -203,7 +193,7 @@ impl ServerObject for Dict {
     }
 
     fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
-        ready(resolve(TYPE_ID, m::NAMES, m::IDS, method).and_then(|id| self.run(id, bytes, ctx)))
+        ready(resolve(TYPE_ID, d::NAMES, d::IDS, method).and_then(|id| self.run(id, bytes, ctx)))
     }
 
     fn value_copy(self: Arc<Self>, ctx: &CallContext) -> Step {

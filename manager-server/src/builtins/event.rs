@@ -1,21 +1,16 @@
 //! `Event`: a flag waiters block on until it is set.
 
+use manager_proto::builtin::event as e;
+use manager_proto::contract::Method;
 use manager_proto::{MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::{Arc, Mutex};
 
 use super::waiters::{Outcome, Ticket, Wait, WaitQueue, Waiters};
-use super::{args, encode, err, lock, methods, timeout};
+use super::{args, encode, err, lock, new_args, reply, timeout};
 use crate::object::CallContext;
 use crate::object::{ServerObject, Step};
 
 pub(crate) const TYPE_ID: &str = manager_proto::builtin::EVENT;
-
-methods! {
-    IS_SET = "is_set",
-    SET = "set",
-    CLEAR = "clear",
-    WAIT = "wait",
-}
 
 /// What a waiter is told: the flag was set.
 pub(crate) struct WasSet;
@@ -32,7 +27,7 @@ pub(crate) struct Event {
 
 impl Event {
     pub(crate) fn create(bytes: &[u8], _ctx: &CallContext) -> Result<Event, RemoteError> {
-        let () = args(bytes, "Event()")?;
+        let () = new_args::<e::New, _>(bytes, e::NEW)?;
         Ok(Event { state: Mutex::new(State::default()) })
     }
 
@@ -41,20 +36,20 @@ impl Event {
     }
 
     fn wait(self: Arc<Self>, bytes: &[u8]) -> Step {
-        let limit = match args::<(Option<f64>,)>(bytes, "wait").and_then(|(t,)| timeout(t, "wait")) {
+        let limit = match args::<e::Wait, (Option<f64>,)>(bytes).and_then(|(t,)| timeout(t, e::Wait::WHAT)) {
             Ok(l) => l,
             Err(e) => return Step::Ready(Err(e)),
         };
         let mut st = lock(&self.state);
         if st.set {
-            return Step::Ready(encode(&true));
+            return Step::Ready(reply::<e::Wait>(&true));
         }
         let wait = Wait::new(Arc::clone(&self), st.waiters.push(()));
         drop(st);
         Step::Pending(Box::pin(async move {
             let was_set = matches!(wait.until(limit).await, Outcome::Granted(WasSet));
             // Python's wait returns the flag as it is when the wait ends.
-            encode(&(was_set || self.is_set()))
+            reply::<e::Wait>(&(was_set || self.is_set()))
         }))
     }
 }
@@ -73,23 +68,23 @@ impl ServerObject for Event {
     }
 
     fn call(self: Arc<Self>, _ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
-        let id = match super::resolve(TYPE_ID, m::NAMES, m::IDS, method) {
+        let id = match super::resolve(TYPE_ID, e::NAMES, e::IDS, method) {
             Ok(id) => id,
             Err(e) => return Step::Ready(Err(e)),
         };
         match id {
-            m::IS_SET => Step::Ready(args::<()>(bytes, "is_set").and_then(|()| encode(&self.is_set()))),
-            m::SET => Step::Ready(args::<()>(bytes, "set").and_then(|()| {
+            e::IsSet::ID => Step::Ready(args::<e::IsSet, _>(bytes).and_then(|()| reply::<e::IsSet>(&self.is_set()))),
+            e::Set::ID => Step::Ready(args::<e::Set, _>(bytes).and_then(|()| {
                 let mut st = lock(&self.state);
                 st.set = true;
                 st.waiters.grant_all(|_, ()| WasSet);
-                encode(&())
+                reply::<e::Set>(&())
             })),
-            m::CLEAR => Step::Ready(args::<()>(bytes, "clear").and_then(|()| {
+            e::Clear::ID => Step::Ready(args::<e::Clear, _>(bytes).and_then(|()| {
                 lock(&self.state).set = false;
-                encode(&())
+                reply::<e::Clear>(&())
             })),
-            m::WAIT => self.wait(bytes),
+            e::Wait::ID => self.wait(bytes),
             _ => Step::Ready(Err(err(RemoteErrorKind::NotExposed, "unknown Event method"))),
         }
     }

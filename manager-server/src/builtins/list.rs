@@ -1,41 +1,19 @@
 //! `list`: Python's indexing (negative indexes count from the end; out of range is an
 //! error) and slicing (clamped, with steps).
 
+use manager_proto::builtin::list as l;
+use manager_proto::contract::Method;
 use manager_proto::element::ItemRef;
 use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::{Arc, Mutex};
 
-use super::budget::{self, Budgeted, decode_within};
+use super::budget::{self, Budgeted};
 use super::seq::{Slice, at, at_mut, index, insertion_point};
-use super::{Element, args, encode, err, lock, methods, ready, resolve};
+use super::{Element, args, args_within, encode, err, lock, new_within, ready, reply, resolve};
 use crate::object::CallContext;
 use crate::object::{ServerObject, Step, StepResult};
 
 pub(crate) const TYPE_ID: &str = manager_proto::builtin::LIST;
-
-methods! {
-    GET = "get",
-    SET = "set",
-    DELETE = "delete",
-    SLICE = "slice",
-    SET_SLICE = "set_slice",
-    DELETE_SLICE = "delete_slice",
-    APPEND = "append",
-    EXTEND = "extend",
-    INSERT = "insert",
-    POP = "pop",
-    REMOVE = "remove",
-    INDEX = "index",
-    COUNT = "count",
-    CONTAINS = "contains",
-    REVERSE = "reverse",
-    REPEAT = "repeat",
-    CLEAR = "clear",
-    LEN = "len",
-    SNAPSHOT = "snapshot",
-    VERSIONED = "versioned",
-    REPLACE_IF = "replace_if",
-}
 
 #[derive(Default)]
 struct State {
@@ -59,44 +37,44 @@ type Bounds = (Option<i64>, Option<i64>, Option<i64>);
 
 impl List {
     pub(crate) fn create(bytes: &[u8], ctx: &CallContext) -> Result<List, RemoteError> {
-        let (Budgeted(items),): (Budgeted<Item>,) = decode_within(bytes, "list()", ctx.limits())?;
+        let (Budgeted(items),): (Budgeted<Item>,) = new_within::<l::New, _>(bytes, l::NEW, ctx)?;
         Ok(List { state: Mutex::new(State { items: Element::take_all(items, ctx)?, version: 0 }) })
     }
 
     fn run(&self, id: u32, bytes: &[u8], ctx: &CallContext) -> StepResult {
         match id {
-            m::GET => {
-                let (i,): (i64,) = args(bytes, "list.get")?;
-                at(&lock(&self.state).items, i, "list")?.reply(ctx)
+            l::Get::ID => {
+                let (i,): (i64,) = args::<l::Get, _>(bytes)?;
+                at(&lock(&self.state).items, i, "list")?.reply::<l::Get>(ctx)
             }
-            m::SET => {
-                let (i, item): (i64, ItemRef<'_>) = args(bytes, "list.set")?;
+            l::Set::ID => {
+                let ((i,), item, ()): ((i64,), ItemRef<'_>, ()) = args::<l::Set, _>(bytes)?;
                 let element = Element::take_ref(item, ctx)?;
                 let mut st = lock(&self.state);
                 let old = std::mem::replace(at_mut(&mut st.items, i, "list assignment")?, element);
                 st.changed();
                 drop(st);
                 drop(old);
-                encode(&())
+                reply::<l::Set>(&())
             }
-            m::DELETE => {
-                let (i,): (i64,) = args(bytes, "list.delete")?;
+            l::Delete::ID => {
+                let (i,): (i64,) = args::<l::Delete, _>(bytes)?;
                 let mut st = lock(&self.state);
                 let at = index(st.items.len(), i, "list assignment")?;
                 let old = st.items.remove(at);
                 st.changed();
-                encode(&old.to_item(ctx)?)
+                reply::<l::Delete>(&old.to_item(ctx)?)
             }
-            m::SLICE => {
-                let (start, stop, step): Bounds = args(bytes, "list.slice")?;
+            l::Slice::ID => {
+                let (start, stop, step): Bounds = args::<l::Slice, _>(bytes)?;
                 let st = lock(&self.state);
                 let slice = Slice::new(st.items.len(), start, stop, step)?;
-                encode(&Element::to_items(slice.of(&st.items), ctx, "list.slice")?)
+                reply::<l::Slice>(&Element::to_items(slice.of(&st.items), ctx, l::Slice::WHAT)?)
             }
-            m::SET_SLICE => {
+            l::SetSlice::ID => {
                 // `l[start:stop] = items` (step 1): the range is replaced, any length.
                 let (start, stop, Budgeted(items)): (Option<i64>, Option<i64>, Budgeted<Item>) =
-                    decode_within(bytes, "list.set_slice", ctx.limits())?;
+                    args_within::<l::SetSlice, _>(bytes, ctx)?;
                 let new = Element::take_all(items, ctx)?;
                 let mut st = lock(&self.state);
                 let range = Slice::range(st.items.len(), start, stop);
@@ -104,10 +82,10 @@ impl List {
                 st.changed();
                 drop(st);
                 drop(old);
-                encode(&())
+                reply::<l::SetSlice>(&())
             }
-            m::DELETE_SLICE => {
-                let (start, stop, step): Bounds = args(bytes, "list.delete_slice")?;
+            l::DeleteSlice::ID => {
+                let (start, stop, step): Bounds = args::<l::DeleteSlice, _>(bytes)?;
                 let mut st = lock(&self.state);
                 let slice = Slice::new(st.items.len(), start, stop, step)?;
                 // One pass, whatever the slice: O(len).
@@ -119,36 +97,36 @@ impl List {
                 st.changed();
                 drop(st);
                 drop(old);
-                encode(&())
+                reply::<l::DeleteSlice>(&())
             }
-            m::APPEND => {
-                let (item,): (ItemRef<'_>,) = args(bytes, "list.append")?;
+            l::Append::ID => {
+                let ((), item, ()): ((), ItemRef<'_>, ()) = args::<l::Append, _>(bytes)?;
                 let element = Element::take_ref(item, ctx)?;
                 let mut st = lock(&self.state);
                 st.items.push(element);
                 st.changed();
-                encode(&())
+                reply::<l::Append>(&())
             }
-            m::EXTEND => {
-                let (Budgeted(items),): (Budgeted<Item>,) = decode_within(bytes, "list.extend", ctx.limits())?;
+            l::Extend::ID => {
+                let (Budgeted(items),): (Budgeted<Item>,) = args_within::<l::Extend, _>(bytes, ctx)?;
                 let new = Element::take_all(items, ctx)?;
                 let mut st = lock(&self.state);
                 st.items.extend(new);
                 st.changed();
-                encode(&())
+                reply::<l::Extend>(&())
             }
-            m::INSERT => {
+            l::Insert::ID => {
                 // Python clamps the position instead of failing.
-                let (i, item): (i64, ItemRef<'_>) = args(bytes, "list.insert")?;
+                let ((i,), item, ()): ((i64,), ItemRef<'_>, ()) = args::<l::Insert, _>(bytes)?;
                 let element = Element::take_ref(item, ctx)?;
                 let mut st = lock(&self.state);
                 let at = insertion_point(st.items.len(), i);
                 st.items.insert(at, element);
                 st.changed();
-                encode(&())
+                reply::<l::Insert>(&())
             }
-            m::POP => {
-                let (i,): (Option<i64>,) = args(bytes, "list.pop")?;
+            l::Pop::ID => {
+                let (i,): (Option<i64>,) = args::<l::Pop, _>(bytes)?;
                 let mut st = lock(&self.state);
                 if st.items.is_empty() {
                     return Err(err(RemoteErrorKind::IndexOutOfRange, "pop from empty list"));
@@ -156,10 +134,10 @@ impl List {
                 let at = index(st.items.len(), i.unwrap_or(-1), "pop")?;
                 let old = st.items.remove(at);
                 st.changed();
-                encode(&old.to_item(ctx)?)
+                reply::<l::Pop>(&old.to_item(ctx)?)
             }
-            m::REMOVE => {
-                let (item,): (Item,) = args(bytes, "list.remove")?;
+            l::Remove::ID => {
+                let (item,): (Item,) = args::<l::Remove, _>(bytes)?;
                 let mut st = lock(&self.state);
                 let at = st
                     .items
@@ -170,45 +148,45 @@ impl List {
                 st.changed();
                 drop(st);
                 drop(old);
-                encode(&())
+                reply::<l::Remove>(&())
             }
-            m::INDEX => {
-                let (item, start, stop): (Item, Option<i64>, Option<i64>) = args(bytes, "list.index")?;
+            l::Index::ID => {
+                let (item, start, stop): (Item, Option<i64>, Option<i64>) = args::<l::Index, _>(bytes)?;
                 let st = lock(&self.state);
                 let found = Slice::range(st.items.len(), start, stop)
                     .find(|&p| st.items.get(p).is_some_and(|e| e.bytes == item.bytes))
                     .ok_or_else(|| err(RemoteErrorKind::InvalidValue, "x is not in list"))?;
-                encode(&(found as u64))
+                reply::<l::Index>(&(found as u64))
             }
-            m::COUNT => {
-                let (item,): (Item,) = args(bytes, "list.count")?;
+            l::Count::ID => {
+                let (item,): (Item,) = args::<l::Count, _>(bytes)?;
                 let n = lock(&self.state).items.iter().filter(|e| e.bytes == item.bytes).count();
-                encode(&(n as u64))
+                reply::<l::Count>(&(n as u64))
             }
-            m::CONTAINS => {
-                let (item,): (Item,) = args(bytes, "list.contains")?;
-                encode(&lock(&self.state).items.iter().any(|e| e.bytes == item.bytes))
+            l::Contains::ID => {
+                let (item,): (Item,) = args::<l::Contains, _>(bytes)?;
+                reply::<l::Contains>(&lock(&self.state).items.iter().any(|e| e.bytes == item.bytes))
             }
-            m::REVERSE => {
-                let () = args(bytes, "list.reverse")?;
+            l::Reverse::ID => {
+                let () = args::<l::Reverse, _>(bytes)?;
                 let mut st = lock(&self.state);
                 st.items.reverse();
                 st.changed();
-                encode(&())
+                reply::<l::Reverse>(&())
             }
-            m::REPEAT => {
+            l::Repeat::ID => {
                 // `l *= n`: the elements repeated; a repeated proxy holds one more reference.
-                let (n,): (u64,) = args(bytes, "list.repeat")?;
+                let (n,): (u64,) = args::<l::Repeat, _>(bytes)?;
                 let mut st = lock(&self.state);
                 if n == 0 {
                     let old = std::mem::take(&mut st.items);
                     st.changed();
                     drop(st);
                     drop(old);
-                    return encode(&());
+                    return reply::<l::Repeat>(&());
                 }
                 if st.items.is_empty() {
-                    return encode(&());
+                    return reply::<l::Repeat>(&());
                 }
                 // What the copies cost, checked before any is made.
                 let once = st.items.iter().fold(0usize, |sum, e| sum.saturating_add(e.footprint()));
@@ -224,43 +202,42 @@ impl List {
                 }
                 st.items.append(&mut copies);
                 st.changed();
-                encode(&())
+                reply::<l::Repeat>(&())
             }
-            m::CLEAR => {
-                let () = args(bytes, "list.clear")?;
+            l::Clear::ID => {
+                let () = args::<l::Clear, _>(bytes)?;
                 let mut st = lock(&self.state);
                 let old = std::mem::take(&mut st.items);
                 st.changed();
                 drop(st);
                 drop(old);
-                encode(&())
+                reply::<l::Clear>(&())
             }
-            m::LEN => {
-                let () = args(bytes, "list.len")?;
-                encode(&(lock(&self.state).items.len() as u64))
+            l::Len::ID => {
+                let () = args::<l::Len, _>(bytes)?;
+                reply::<l::Len>(&(lock(&self.state).items.len() as u64))
             }
-            m::SNAPSHOT => {
-                let () = args(bytes, "list.snapshot")?;
-                encode(&Element::to_items(lock(&self.state).items.iter(), ctx, "list.snapshot")?)
+            l::Snapshot::ID => {
+                let () = args::<l::Snapshot, _>(bytes)?;
+                reply::<l::Snapshot>(&Element::to_items(lock(&self.state).items.iter(), ctx, l::Snapshot::WHAT)?)
             }
-            m::VERSIONED => {
-                let () = args(bytes, "list.versioned")?;
+            l::Versioned::ID => {
+                let () = args::<l::Versioned, _>(bytes)?;
                 let st = lock(&self.state);
-                encode(&(st.version, Element::to_items(st.items.iter(), ctx, "list.versioned")?))
+                reply::<l::Versioned>(&(st.version, Element::to_items(st.items.iter(), ctx, l::Versioned::WHAT)?))
             }
-            m::REPLACE_IF => {
-                let (version, Budgeted(items)): (u64, Budgeted<Item>) =
-                    decode_within(bytes, "list.replace_if", ctx.limits())?;
+            l::ReplaceIf::ID => {
+                let (version, Budgeted(items)): (u64, Budgeted<Item>) = args_within::<l::ReplaceIf, _>(bytes, ctx)?;
                 let new = Element::take_all(items, ctx)?;
                 let mut st = lock(&self.state);
                 if st.version != version {
-                    return encode(&false);
+                    return reply::<l::ReplaceIf>(&false);
                 }
                 let old = std::mem::replace(&mut st.items, new);
                 st.changed();
                 drop(st);
                 drop(old);
-                encode(&true)
+                reply::<l::ReplaceIf>(&true)
             }
             _ => Err(err(RemoteErrorKind::NotExposed, "unknown list method")),
         }
@@ -273,7 +250,7 @@ impl ServerObject for List {
     }
 
     fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
-        ready(resolve(TYPE_ID, m::NAMES, m::IDS, method).and_then(|id| self.run(id, bytes, ctx)))
+        ready(resolve(TYPE_ID, l::NAMES, l::IDS, method).and_then(|id| self.run(id, bytes, ctx)))
     }
 
     fn value_copy(self: Arc<Self>, ctx: &CallContext) -> Step {

@@ -5,24 +5,19 @@
 //! every lock it holds is released and the next waiter gets it. A plain `Lock` may be
 //! released by anyone (as Python's); an `RLock` only by its owner.
 
+use manager_proto::builtin::lock as lk;
+use manager_proto::contract::Method;
 use manager_proto::{MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::waiters::{Outcome, Ticket, Wait, WaitQueue, Waiters};
-use super::{args, encode, err, lock, methods, timeout};
+use super::{args, encode, err, lock, new_args, reply, reply_bytes, timeout};
 use crate::object::CallContext;
 use crate::object::{Reply, ServerObject, Step, StepResult};
 
 pub(crate) const LOCK_TYPE_ID: &str = manager_proto::builtin::LOCK;
 pub(crate) const RLOCK_TYPE_ID: &str = manager_proto::builtin::RLOCK;
-
-methods! {
-    ACQUIRE = "acquire",
-    RELEASE = "release",
-    LOCKED = "locked",
-    OWNED = "owned",
-}
 
 /// Who holds or wants a lock: a connection and the client's owner id within it.
 pub(crate) type Owner = (u64, u64);
@@ -78,7 +73,7 @@ fn too_deep() -> RemoteError {
 
 impl Lock {
     fn new(reentrant: bool, bytes: &[u8]) -> Result<Lock, RemoteError> {
-        let () = args(bytes, "Lock()")?;
+        let () = new_args::<lk::New, _>(bytes, lk::NEW)?;
         Ok(Lock::fresh(reentrant))
     }
 
@@ -193,19 +188,17 @@ impl Lock {
     }
 
     /// A granted acquisition as a reply the connection can undo.
-    pub(crate) fn granted(self: &Arc<Self>, tenure: Tenure) -> StepResult {
+    pub(crate) fn granted<M: Method<Reply = bool>>(self: &Arc<Self>, tenure: Tenure) -> StepResult {
         let me = Arc::clone(self);
-        let bytes = manager_proto::Reply::encode(&true, "a grant")
-            .map_err(|e| err(RemoteErrorKind::Protocol, e.to_string()))?;
-        Ok(Reply::grant(bytes, Box::new(move || me.undo(tenure))))
+        Ok(Reply::grant(reply_bytes::<M>(&true)?, Box::new(move || me.undo(tenure))))
     }
 
     fn acquire(self: Arc<Self>, owner: Owner, bytes: &[u8]) -> Step {
-        let parsed = args::<(u64, bool, Option<f64>)>(bytes, "acquire").and_then(|(_, blocking, t)| {
+        let parsed = args::<lk::Acquire, (u64, bool, Option<f64>)>(bytes).and_then(|(_, blocking, t)| {
             if !blocking && t.is_some() {
                 return Err(err(RemoteErrorKind::InvalidValue, "can't specify a timeout for a non-blocking call"));
             }
-            Ok((blocking, timeout(t, "acquire")?))
+            Ok((blocking, timeout(t, lk::Acquire::WHAT)?))
         });
         let (blocking, limit) = match parsed {
             Ok(p) => p,
@@ -213,12 +206,12 @@ impl Lock {
         };
         match self.try_acquire(owner, blocking) {
             Err(e) => Step::Ready(Err(e)),
-            Ok(Ok(tenure)) => Step::Ready(self.granted(tenure)),
-            Ok(Err(None)) => Step::Ready(encode(&false)),
+            Ok(Ok(tenure)) => Step::Ready(self.granted::<lk::Acquire>(tenure)),
+            Ok(Err(None)) => Step::Ready(reply::<lk::Acquire>(&false)),
             Ok(Err(Some(wait))) => Step::Pending(Box::pin(async move {
                 match wait.until(limit).await {
-                    Outcome::Granted(tenure) => self.granted(tenure),
-                    Outcome::TimedOut | Outcome::Refused => encode(&false),
+                    Outcome::Granted(tenure) => self.granted::<lk::Acquire>(tenure),
+                    Outcome::TimedOut | Outcome::Refused => reply::<lk::Acquire>(&false),
                 }
             })),
         }
@@ -248,23 +241,28 @@ impl ServerObject for Lock {
     }
 
     fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
-        let id = match super::resolve(self.type_id(), m::NAMES, m::IDS, method) {
+        let id = match super::resolve(self.type_id(), lk::NAMES, lk::IDS, method) {
             Ok(id) => id,
             Err(e) => return Step::Ready(Err(e)),
         };
         let owner = owner_of(ctx, bytes);
         match id {
-            m::ACQUIRE => {
+            lk::Acquire::ID => {
                 ctx.on_disconnect(Arc::clone(&self) as Arc<dyn ServerObject>);
                 self.acquire(owner, bytes)
             }
-            m::RELEASE => Step::Ready(
-                args::<(u64,)>(bytes, "release").and_then(|_| self.release(owner)).and_then(|()| encode(&())),
+            lk::Release::ID => Step::Ready(
+                args::<lk::Release, (u64,)>(bytes)
+                    .and_then(|_| self.release(owner))
+                    .and_then(|()| reply::<lk::Release>(&())),
             ),
-            m::LOCKED => {
-                Step::Ready(args::<(u64,)>(bytes, "locked").and_then(|_| encode(&lock(&self.state).holder.is_some())))
+            lk::Locked::ID => Step::Ready(
+                args::<lk::Locked, (u64,)>(bytes)
+                    .and_then(|_| reply::<lk::Locked>(&lock(&self.state).holder.is_some())),
+            ),
+            lk::Owned::ID => {
+                Step::Ready(args::<lk::Owned, (u64,)>(bytes).and_then(|_| reply::<lk::Owned>(&self.owned_by(owner))))
             }
-            m::OWNED => Step::Ready(args::<(u64,)>(bytes, "owned").and_then(|_| encode(&self.owned_by(owner)))),
             _ => Step::Ready(Err(err(RemoteErrorKind::NotExposed, "unknown Lock method"))),
         }
     }

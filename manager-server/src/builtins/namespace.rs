@@ -1,25 +1,18 @@
 //! `Namespace`: named attributes of any type.
 
+use manager_proto::builtin::namespace as n;
+use manager_proto::contract::Method;
 use manager_proto::element::ItemRef;
 use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use super::budget::{self, Budgeted, decode_within};
-use super::{Element, args, encode, err, lock, methods, ready, resolve};
+use super::budget::{self, Budgeted};
+use super::{Element, args, encode, err, lock, new_within, ready, reply, resolve};
 use crate::object::CallContext;
 use crate::object::{ServerObject, Step, StepResult};
 
 pub(crate) const TYPE_ID: &str = manager_proto::builtin::NAMESPACE;
-
-methods! {
-    GET = "get",
-    SET = "set",
-    DELETE = "delete",
-    CONTAINS = "contains",
-    ATTR_NAMES = "names",
-    ITEMS = "items",
-}
 
 pub(crate) struct Namespace {
     attrs: Mutex<BTreeMap<String, Element>>,
@@ -31,7 +24,7 @@ fn no_attribute(name: &str) -> RemoteError {
 
 impl Namespace {
     pub(crate) fn create(bytes: &[u8], ctx: &CallContext) -> Result<Namespace, RemoteError> {
-        let (Budgeted(attrs),): (Budgeted<(String, Item)>,) = decode_within(bytes, "Namespace()", ctx.limits())?;
+        let (Budgeted(attrs),): (Budgeted<(String, Item)>,) = new_within::<n::New, _>(bytes, n::NEW, ctx)?;
         let attrs = attrs
             .into_iter()
             .map(|(name, item)| Ok((name, Element::take(item, ctx)?)))
@@ -52,40 +45,40 @@ impl Namespace {
 
     fn run(&self, id: u32, bytes: &[u8], ctx: &CallContext) -> StepResult {
         match id {
-            m::GET => {
-                let (name,): (String,) = args(bytes, "Namespace.get")?;
+            n::Get::ID => {
+                let (name,): (String,) = args::<n::Get, _>(bytes)?;
                 let attrs = lock(&self.attrs);
-                attrs.get(&name).ok_or_else(|| no_attribute(&name))?.reply(ctx)
+                attrs.get(&name).ok_or_else(|| no_attribute(&name))?.reply::<n::Get>(ctx)
             }
-            m::SET => {
-                let (name, item): (String, ItemRef<'_>) = args(bytes, "Namespace.set")?;
+            n::Set::ID => {
+                let ((name,), item, ()): ((String,), ItemRef<'_>, ()) = args::<n::Set, _>(bytes)?;
                 let element = Element::take_ref(item, ctx)?;
                 let old = lock(&self.attrs).insert(name, element);
                 drop(old);
-                encode(&())
+                reply::<n::Set>(&())
             }
-            m::DELETE => {
-                let (name,): (String,) = args(bytes, "Namespace.delete")?;
+            n::Delete::ID => {
+                let (name,): (String,) = args::<n::Delete, _>(bytes)?;
                 let old = lock(&self.attrs).remove(&name).ok_or_else(|| no_attribute(&name))?;
                 drop(old);
-                encode(&())
+                reply::<n::Delete>(&())
             }
-            m::CONTAINS => {
-                let (name,): (String,) = args(bytes, "Namespace.contains")?;
-                encode(&lock(&self.attrs).contains_key(&name))
+            n::Contains::ID => {
+                let (name,): (String,) = args::<n::Contains, _>(bytes)?;
+                reply::<n::Contains>(&lock(&self.attrs).contains_key(&name))
             }
-            m::ATTR_NAMES => {
-                let () = args(bytes, "Namespace.names")?;
+            n::Names::ID => {
+                let () = args::<n::Names, _>(bytes)?;
                 let attrs = lock(&self.attrs);
                 let size = attrs.keys().fold(10usize, |sum, n| sum.saturating_add(n.len()).saturating_add(10));
                 if size > ctx.limits().max_reply {
                     return Err(budget::too_large("Namespace.names", ctx.limits()));
                 }
-                encode(&attrs.keys().cloned().collect::<Vec<_>>())
+                reply::<n::Names>(&attrs.keys().cloned().collect::<Vec<_>>())
             }
-            m::ITEMS => {
-                let () = args(bytes, "Namespace.items")?;
-                encode(&self.items(ctx, "Namespace.items")?)
+            n::Items::ID => {
+                let () = args::<n::Items, _>(bytes)?;
+                reply::<n::Items>(&self.items(ctx, "Namespace.items")?)
             }
             _ => Err(err(RemoteErrorKind::NotExposed, "unknown Namespace method")),
         }
@@ -98,7 +91,7 @@ impl ServerObject for Namespace {
     }
 
     fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
-        ready(resolve(TYPE_ID, m::NAMES, m::IDS, method).and_then(|id| self.run(id, bytes, ctx)))
+        ready(resolve(TYPE_ID, n::NAMES, n::IDS, method).and_then(|id| self.run(id, bytes, ctx)))
     }
 
     fn value_copy(self: Arc<Self>, ctx: &CallContext) -> Step {

@@ -8,33 +8,21 @@
 //! item goes back to the front). A `put` that times out either removed its item from
 //! the waiting list (not put: `Full`) or finds it already admitted (put: `Ok`).
 
+use manager_proto::builtin::queue as q;
+use manager_proto::contract::Method;
 use manager_proto::element::ItemRef;
 use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use super::budget::{Budgeted, decode_within};
+use super::budget::Budgeted;
 use super::waiters::{Outcome, Ticket, Wait, WaitQueue, Waiters};
-use super::{Element, args, encode, err, lock, methods, resolve, timeout};
+use super::{Element, args, args_within, encode, err, lock, new_args, reply, reply_bytes, resolve, timeout};
 use crate::object::CallContext;
 use crate::object::{Reply, ServerObject, Step, StepResult};
 
 pub(crate) const TYPE_ID: &str = manager_proto::builtin::QUEUE;
 pub(crate) const JOINABLE_TYPE_ID: &str = manager_proto::builtin::JOINABLE_QUEUE;
-
-methods! {
-    PUT = "put",
-    GET = "get",
-    PUT_MANY = "put_many",
-    GET_MANY = "get_many",
-    QSIZE = "qsize",
-    EMPTY = "empty",
-    FULL = "full",
-    MAXSIZE = "maxsize",
-    SHUTDOWN = "shutdown",
-    TASK_DONE = "task_done",
-    JOIN = "join",
-}
 
 /// What a waiting `put` is granted: its item was admitted.
 pub(crate) struct Admitted;
@@ -121,6 +109,35 @@ impl State {
     }
 }
 
+/// `get` and `get_many`: how each reads its arguments and writes what it took.
+trait Take: Method {
+    /// At most how many to take, whether to wait, and for how long.
+    fn parse(bytes: &[u8]) -> Result<(u64, bool, Option<f64>), RemoteError>;
+    /// The reply for what was taken (never nothing).
+    fn encode(sent: &[Item]) -> Result<manager_proto::Reply, RemoteError>;
+}
+
+impl Take for q::Get {
+    fn parse(bytes: &[u8]) -> Result<(u64, bool, Option<f64>), RemoteError> {
+        args::<Self, (bool, Option<f64>)>(bytes).map(|(b, t)| (1, b, t))
+    }
+
+    fn encode(sent: &[Item]) -> Result<manager_proto::Reply, RemoteError> {
+        let first = sent.first().ok_or_else(|| err(RemoteErrorKind::Protocol, "Queue.get took nothing"))?;
+        reply_bytes::<Self>(first)
+    }
+}
+
+impl Take for q::GetMany {
+    fn parse(bytes: &[u8]) -> Result<(u64, bool, Option<f64>), RemoteError> {
+        args::<Self, (u64, bool, Option<f64>)>(bytes)
+    }
+
+    fn encode(sent: &[Item]) -> Result<manager_proto::Reply, RemoteError> {
+        reply_bytes::<Self>(sent)
+    }
+}
+
 pub(crate) struct Queue {
     type_id: &'static str,
     state: Mutex<State>,
@@ -132,7 +149,7 @@ fn shut_down() -> RemoteError {
 
 impl Queue {
     fn new(bytes: &[u8], type_id: &'static str) -> Result<Queue, RemoteError> {
-        let (maxsize,): (u64,) = args(bytes, "Queue()")?;
+        let (maxsize,): (u64,) = new_args::<q::New, _>(bytes, q::NEW)?;
         Ok(Queue {
             type_id,
             state: Mutex::new(State { maxsize: usize::try_from(maxsize).unwrap_or(usize::MAX), ..State::default() }),
@@ -148,13 +165,11 @@ impl Queue {
     }
 
     /// A reply handing `items` to the caller, undone by putting them back in front.
-    fn transfer(self: &Arc<Self>, items: Vec<Element>, one: bool, ctx: &CallContext) -> StepResult {
-        let sent = Element::to_items(items.iter(), ctx, "Queue.get")?;
-        let bytes = match (one, sent.first()) {
-            (true, Some(first)) => postcard::to_allocvec(first),
-            _ => postcard::to_allocvec(&sent),
-        }
-        .map_err(|e| err(RemoteErrorKind::Protocol, e.to_string()))?;
+    /// Hands `items` to a `get` (`M`) as a reply the connection gives back to the
+    /// queue if it cannot deliver it.
+    fn transfer<M: Take>(self: &Arc<Self>, items: Vec<Element>, ctx: &CallContext) -> StepResult {
+        let sent = Element::to_items(items.iter(), ctx, M::WHAT)?;
+        let bytes = M::encode(&sent)?;
         let queue = Arc::clone(self);
         Ok(Reply::transfer(
             bytes,
@@ -168,8 +183,8 @@ impl Queue {
     }
 
     fn put(self: Arc<Self>, bytes: &[u8], ctx: &CallContext) -> Step {
-        let parsed = args::<(ItemRef<'_>, bool, Option<f64>)>(bytes, "Queue.put")
-            .and_then(|(item, block, t)| Ok((Element::take_ref(item, ctx)?, block, timeout(t, "Queue.put")?)));
+        let parsed = args::<q::Put, ((), ItemRef<'_>, (bool, Option<f64>))>(bytes)
+            .and_then(|((), item, (block, t))| Ok((Element::take_ref(item, ctx)?, block, timeout(t, q::Put::WHAT)?)));
         let (item, block, limit) = match parsed {
             Ok(p) => p,
             Err(e) => return Step::Ready(Err(e)),
@@ -180,7 +195,7 @@ impl Queue {
         }
         if st.has_room() && st.putters.is_empty() {
             st.admit(item);
-            return Step::Ready(encode(&()));
+            return Step::Ready(reply::<q::Put>(&()));
         }
         if !block {
             return Step::Ready(Err(err(RemoteErrorKind::Full, "the queue is full")));
@@ -190,7 +205,7 @@ impl Queue {
         Step::Pending(Box::pin(async move {
             // Timed out: the item left with the waiter (not put). Refused: shut down.
             match wait.until(limit).await {
-                Outcome::Granted(Admitted) => encode(&()),
+                Outcome::Granted(Admitted) => reply::<q::Put>(&()),
                 Outcome::TimedOut if !lock(&self.state).shut_down => {
                     Err(err(RemoteErrorKind::Full, "the queue is full"))
                 }
@@ -199,13 +214,8 @@ impl Queue {
         }))
     }
 
-    fn get(self: Arc<Self>, bytes: &[u8], ctx: &CallContext, many: bool) -> Step {
-        let parsed = if many {
-            args::<(u64, bool, Option<f64>)>(bytes, "Queue.get_many")
-        } else {
-            args::<(bool, Option<f64>)>(bytes, "Queue.get").map(|(b, t)| (1, b, t))
-        };
-        let (max, block, limit) = match parsed.and_then(|(m, b, t)| Ok((m.max(1), b, timeout(t, "Queue.get")?))) {
+    fn get<M: Take>(self: Arc<Self>, bytes: &[u8], ctx: &CallContext) -> Step {
+        let (max, block, limit) = match M::parse(bytes).and_then(|(m, b, t)| Ok((m.max(1), b, timeout(t, M::WHAT)?))) {
             Ok(p) => p,
             Err(e) => return Step::Ready(Err(e)),
         };
@@ -213,7 +223,7 @@ impl Queue {
         if let Some(first) = st.take() {
             let items = st.take_more(first, max, ctx.limits().max_reply);
             drop(st);
-            return Step::Ready(self.transfer(items, !many, ctx));
+            return Step::Ready(self.transfer::<M>(items, ctx));
         }
         if st.shut_down {
             return Step::Ready(Err(shut_down()));
@@ -228,7 +238,7 @@ impl Queue {
             match wait.until(limit).await {
                 Outcome::Granted(first) => {
                     let items = lock(&self.state).take_more(first, max, ctx.limits().max_reply);
-                    self.transfer(items, !many, &ctx)
+                    self.transfer::<M>(items, &ctx)
                 }
                 Outcome::TimedOut => Err(err(RemoteErrorKind::Empty, "the queue is empty")),
                 // Only shutdown drops waiting gets.
@@ -240,14 +250,14 @@ impl Queue {
     fn run(self: Arc<Self>, id: u32, bytes: &[u8], ctx: &CallContext) -> Step {
         let ready = |r| Step::Ready(r);
         match id {
-            m::PUT => self.put(bytes, ctx),
-            m::GET => self.get(bytes, ctx, false),
-            m::GET_MANY => self.get(bytes, ctx, true),
-            m::PUT_MANY => {
+            q::Put::ID => self.put(bytes, ctx),
+            q::Get::ID => self.get::<q::Get>(bytes, ctx),
+            q::GetMany::ID => self.get::<q::GetMany>(bytes, ctx),
+            q::PutMany::ID => {
                 // Admits what fits now, in order; returns how many (the client puts the
                 // rest one by one, waiting for room).
                 ready((|| {
-                    let (Budgeted(items),): (Budgeted<Item>,) = decode_within(bytes, "Queue.put_many", ctx.limits())?;
+                    let (Budgeted(items),): (Budgeted<Item>,) = args_within::<q::PutMany, _>(bytes, ctx)?;
                     let items = Element::take_all(items, ctx)?;
                     let mut st = lock(&self.state);
                     if st.shut_down {
@@ -261,21 +271,23 @@ impl Queue {
                         st.admit(item);
                         n = n.saturating_add(1);
                     }
-                    encode(&n)
+                    reply::<q::PutMany>(&n)
                 })())
             }
-            m::QSIZE => {
-                ready(args::<()>(bytes, "Queue.qsize").and_then(|()| encode(&(lock(&self.state).items.len() as u64))))
+            q::Qsize::ID => ready(
+                args::<q::Qsize, _>(bytes).and_then(|()| reply::<q::Qsize>(&(lock(&self.state).items.len() as u64))),
+            ),
+            q::Empty::ID => {
+                ready(args::<q::Empty, _>(bytes).and_then(|()| reply::<q::Empty>(&lock(&self.state).items.is_empty())))
             }
-            m::EMPTY => {
-                ready(args::<()>(bytes, "Queue.empty").and_then(|()| encode(&lock(&self.state).items.is_empty())))
+            q::Full::ID => {
+                ready(args::<q::Full, _>(bytes).and_then(|()| reply::<q::Full>(&!lock(&self.state).has_room())))
             }
-            m::FULL => ready(args::<()>(bytes, "Queue.full").and_then(|()| encode(&!lock(&self.state).has_room()))),
-            m::MAXSIZE => {
-                ready(args::<()>(bytes, "Queue.maxsize").and_then(|()| encode(&(lock(&self.state).maxsize as u64))))
-            }
-            m::SHUTDOWN => ready((|| {
-                let (immediate,): (bool,) = args(bytes, "Queue.shutdown")?;
+            q::Maxsize::ID => ready(
+                args::<q::Maxsize, _>(bytes).and_then(|()| reply::<q::Maxsize>(&(lock(&self.state).maxsize as u64))),
+            ),
+            q::Shutdown::ID => ready((|| {
+                let (immediate,): (bool,) = args::<q::Shutdown, _>(bytes)?;
                 let mut st = lock(&self.state);
                 st.shut_down = true;
                 let mut dropped = Vec::new();
@@ -290,31 +302,31 @@ impl Queue {
                 drop(st);
                 // Items may release references: not under the lock.
                 drop((dropped, putters));
-                encode(&())
+                reply::<q::Shutdown>(&())
             })()),
-            m::TASK_DONE => ready((|| {
-                let () = args(bytes, "Queue.task_done")?;
+            q::TaskDone::ID => ready((|| {
+                let () = args::<q::TaskDone, _>(bytes)?;
                 let mut st = lock(&self.state);
                 st.unfinished = st
                     .unfinished
                     .checked_sub(1)
                     .ok_or_else(|| err(RemoteErrorKind::InvalidValue, "task_done() called too many times"))?;
                 st.all_done_if_finished();
-                encode(&())
+                reply::<q::TaskDone>(&())
             })()),
-            m::JOIN => {
-                if let Err(e) = args::<()>(bytes, "Queue.join") {
+            q::Join::ID => {
+                if let Err(e) = args::<q::Join, ()>(bytes) {
                     return ready(Err(e));
                 }
                 let mut st = lock(&self.state);
                 if st.unfinished == 0 {
-                    return ready(encode(&()));
+                    return ready(reply::<q::Join>(&()));
                 }
                 let wait: Wait<Queue, AllDone> = Wait::new(Arc::clone(&self), st.joiners.push(()));
                 drop(st);
                 Step::Pending(Box::pin(async move {
                     let _ = wait.until(None).await;
-                    encode(&())
+                    reply::<q::Join>(&())
                 }))
             }
             _ => ready(Err(err(RemoteErrorKind::NotExposed, "unknown Queue method"))),
@@ -359,7 +371,7 @@ impl ServerObject for Queue {
     }
 
     fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
-        match resolve(self.type_id, m::NAMES, m::IDS, method) {
+        match resolve(self.type_id, q::NAMES, q::IDS, method) {
             Ok(id) => self.run(id, bytes, ctx),
             Err(e) => Step::Ready(Err(e)),
         }

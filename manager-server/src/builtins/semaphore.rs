@@ -4,23 +4,19 @@
 //! still holds and the next waiters get them. A `BoundedSemaphore` refuses to be
 //! released above its initial value.
 
+use manager_proto::builtin::semaphore as s;
+use manager_proto::contract::Method;
 use manager_proto::{MethodRef, RemoteError, RemoteErrorKind};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::waiters::{Outcome, Ticket, Wait, WaitQueue, Waiters};
-use super::{args, encode, err, lock, methods, timeout};
+use super::{args, encode, err, lock, new_args, reply, reply_bytes, timeout};
 use crate::object::CallContext;
 use crate::object::{Reply, ServerObject, Step, StepResult};
 
 pub(crate) const TYPE_ID: &str = manager_proto::builtin::SEMAPHORE;
 pub(crate) const BOUNDED_TYPE_ID: &str = manager_proto::builtin::BOUNDED_SEMAPHORE;
-
-methods! {
-    ACQUIRE = "acquire",
-    RELEASE = "release",
-    VALUE = "value",
-}
 
 /// A permit handed to a waiting connection (and counted as held by it).
 pub(crate) struct Permit(u64);
@@ -92,7 +88,7 @@ pub(crate) struct Semaphore {
 
 impl Semaphore {
     fn new(bytes: &[u8], bounded: bool) -> Result<Semaphore, RemoteError> {
-        let (value,): (u64,) = args(bytes, "Semaphore()")?;
+        let (value,): (u64,) = new_args::<s::New, _>(bytes, s::NEW)?;
         Ok(Semaphore {
             bound: bounded.then_some(value),
             state: Mutex::new(State { value, held: HashMap::new(), waiters: Waiters::default() }),
@@ -123,17 +119,15 @@ impl Semaphore {
     /// A permit granted to `conn`, as a reply the connection can undo.
     fn granted(self: &Arc<Self>, conn: u64) -> StepResult {
         let me = Arc::clone(self);
-        let bytes = manager_proto::Reply::encode(&true, "a grant")
-            .map_err(|e| err(RemoteErrorKind::Protocol, e.to_string()))?;
-        Ok(Reply::grant(bytes, Box::new(move || me.return_one(conn))))
+        Ok(Reply::grant(reply_bytes::<s::Acquire>(&true)?, Box::new(move || me.return_one(conn))))
     }
 
     fn acquire(self: Arc<Self>, conn: u64, bytes: &[u8]) -> Step {
-        let parsed = args::<(bool, Option<f64>)>(bytes, "acquire").and_then(|(blocking, t)| {
+        let parsed = args::<s::Acquire, (bool, Option<f64>)>(bytes).and_then(|(blocking, t)| {
             if !blocking && t.is_some() {
                 return Err(err(RemoteErrorKind::InvalidValue, "can't specify a timeout for a non-blocking call"));
             }
-            Ok((blocking, timeout(t, "acquire")?))
+            Ok((blocking, timeout(t, s::Acquire::WHAT)?))
         });
         let (blocking, limit) = match parsed {
             Ok(p) => p,
@@ -147,20 +141,20 @@ impl Semaphore {
             return Step::Ready(self.granted(conn));
         }
         if !blocking {
-            return Step::Ready(encode(&false));
+            return Step::Ready(reply::<s::Acquire>(&false));
         }
         let wait = Wait::new(Arc::clone(&self), st.waiters.push(conn));
         drop(st);
         Step::Pending(Box::pin(async move {
             match wait.until(limit).await {
                 Outcome::Granted(Permit(_)) => self.granted(conn),
-                Outcome::TimedOut | Outcome::Refused => encode(&false),
+                Outcome::TimedOut | Outcome::Refused => reply::<s::Acquire>(&false),
             }
         }))
     }
 
     fn release(&self, conn: u64, bytes: &[u8]) -> StepResult {
-        let (n,): (u64,) = args(bytes, "release")?;
+        let (n,): (u64,) = args::<s::Release, _>(bytes)?;
         if n < 1 {
             return Err(err(RemoteErrorKind::InvalidValue, "n must be one or more"));
         }
@@ -180,7 +174,7 @@ impl Semaphore {
             left = left.saturating_sub(st.take_up_to(other, left));
         }
         st.give_back(n);
-        encode(&())
+        reply::<s::Release>(&())
     }
 }
 
@@ -200,18 +194,20 @@ impl ServerObject for Semaphore {
     }
 
     fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
-        let id = match super::resolve(self.type_id(), m::NAMES, m::IDS, method) {
+        let id = match super::resolve(self.type_id(), s::NAMES, s::IDS, method) {
             Ok(id) => id,
             Err(e) => return Step::Ready(Err(e)),
         };
         let conn = ctx.connection();
         match id {
-            m::ACQUIRE => {
+            s::Acquire::ID => {
                 ctx.on_disconnect(Arc::clone(&self) as Arc<dyn ServerObject>);
                 self.acquire(conn, bytes)
             }
-            m::RELEASE => Step::Ready(self.release(conn, bytes)),
-            m::VALUE => Step::Ready(args::<()>(bytes, "value").and_then(|()| encode(&lock(&self.state).value))),
+            s::Release::ID => Step::Ready(self.release(conn, bytes)),
+            s::Value::ID => {
+                Step::Ready(args::<s::Value, _>(bytes).and_then(|()| reply::<s::Value>(&lock(&self.state).value)))
+            }
             _ => Step::Ready(Err(err(RemoteErrorKind::NotExposed, "unknown Semaphore method"))),
         }
     }

@@ -1,38 +1,18 @@
 //! `set` (Python 3.14's `SyncManager.set`): elements compared by their encoding, kept
 //! in insertion order so results are deterministic.
 
+use manager_proto::builtin::set as st;
+use manager_proto::contract::Method;
 use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::{Arc, Mutex};
 
-use super::budget::{self, Budgeted, decode_within};
+use super::budget::{self, Budgeted};
 use super::ordered::OrderedMap;
-use super::{Element, Refs, args, encode, err, lock, methods, ready, resolve};
+use super::{Element, Refs, args, args_within, encode, err, lock, new_within, ready, reply, resolve};
 use crate::object::CallContext;
 use crate::object::{ServerObject, Step, StepResult};
 
 pub(crate) const TYPE_ID: &str = manager_proto::builtin::SET;
-
-methods! {
-    ADD = "add",
-    DISCARD = "discard",
-    REMOVE = "remove",
-    CONTAINS = "contains",
-    LEN = "len",
-    POP = "pop",
-    CLEAR = "clear",
-    SNAPSHOT = "snapshot",
-    UNION = "union",
-    INTERSECTION = "intersection",
-    DIFFERENCE = "difference",
-    SYMMETRIC_DIFFERENCE = "symmetric_difference",
-    UPDATE = "update",
-    INTERSECTION_UPDATE = "intersection_update",
-    DIFFERENCE_UPDATE = "difference_update",
-    SYMMETRIC_DIFFERENCE_UPDATE = "symmetric_difference_update",
-    ISDISJOINT = "isdisjoint",
-    ISSUBSET = "issubset",
-    ISSUPERSET = "issuperset",
-}
 
 type Members = OrderedMap<Refs>;
 
@@ -75,126 +55,143 @@ fn take(items: Vec<Item>, ctx: &CallContext) -> Result<Members, RemoteError> {
 
 impl Set {
     pub(crate) fn create(bytes: &[u8], ctx: &CallContext) -> Result<Set, RemoteError> {
-        let (Budgeted(items),): (Budgeted<Item>,) = decode_within(bytes, "set()", ctx.limits())?;
+        let (Budgeted(items),): (Budgeted<Item>,) = new_within::<st::New, _>(bytes, st::NEW, ctx)?;
         Ok(Set { members: Mutex::new(take(items, ctx)?) })
     }
 
     fn run(&self, id: u32, bytes: &[u8], ctx: &CallContext) -> StepResult {
         match id {
-            m::ADD => {
-                let (it,): (Item,) = args(bytes, "set.add")?;
+            st::Add::ID => {
+                let (it,): (Item,) = args::<st::Add, _>(bytes)?;
                 let e = Element::take(it, ctx)?;
                 lock(&self.members).insert_if_absent(e.bytes.into_vec(), e.refs);
-                encode(&())
+                reply::<st::Add>(&())
             }
-            m::DISCARD => {
-                let (it,): (Item,) = args(bytes, "set.discard")?;
+            st::Discard::ID => {
+                let (it,): (Item,) = args::<st::Discard, _>(bytes)?;
                 let old = lock(&self.members).remove(&it.bytes);
                 drop(old);
-                encode(&())
+                reply::<st::Discard>(&())
             }
-            m::REMOVE => {
-                let (it,): (Item,) = args(bytes, "set.remove")?;
+            st::Remove::ID => {
+                let (it,): (Item,) = args::<st::Remove, _>(bytes)?;
                 let old = lock(&self.members).remove(&it.bytes);
                 match old {
-                    Some(_) => encode(&()),
+                    Some(_) => reply::<st::Remove>(&()),
                     None => Err(err(RemoteErrorKind::KeyNotFound, "the element is not in the set")),
                 }
             }
-            m::CONTAINS => {
-                let (it,): (Item,) = args(bytes, "set.contains")?;
-                encode(&lock(&self.members).contains_key(&it.bytes))
+            st::Contains::ID => {
+                let (it,): (Item,) = args::<st::Contains, _>(bytes)?;
+                reply::<st::Contains>(&lock(&self.members).contains_key(&it.bytes))
             }
-            m::LEN => {
-                let () = args(bytes, "set.len")?;
-                encode(&(lock(&self.members).len() as u64))
+            st::Len::ID => {
+                let () = args::<st::Len, _>(bytes)?;
+                reply::<st::Len>(&(lock(&self.members).len() as u64))
             }
-            m::POP => {
-                let () = args(bytes, "set.pop")?;
+            st::Pop::ID => {
+                let () = args::<st::Pop, _>(bytes)?;
                 let (b, r) = lock(&self.members)
                     .pop_first()
                     .ok_or_else(|| err(RemoteErrorKind::KeyNotFound, "pop from an empty set"))?;
-                encode(&item(&b, &r, ctx)?)
+                reply::<st::Pop>(&item(&b, &r, ctx)?)
             }
-            m::CLEAR => {
-                let () = args(bytes, "set.clear")?;
+            st::Clear::ID => {
+                let () = args::<st::Clear, _>(bytes)?;
                 let old = std::mem::take(&mut *lock(&self.members));
                 drop(old);
-                encode(&())
+                reply::<st::Clear>(&())
             }
-            m::SNAPSHOT => {
-                let () = args(bytes, "set.snapshot")?;
-                encode(&all(lock(&self.members).iter(), ctx, "set.snapshot")?)
+            st::Snapshot::ID => {
+                let () = args::<st::Snapshot, _>(bytes)?;
+                reply::<st::Snapshot>(&all(lock(&self.members).iter(), ctx, st::Snapshot::WHAT)?)
             }
-            m::UNION | m::INTERSECTION | m::DIFFERENCE | m::SYMMETRIC_DIFFERENCE => {
-                // A new set from this one and the caller's; this one is unchanged.
-                let (Budgeted(items),): (Budgeted<Item>,) = decode_within(bytes, "set operation", ctx.limits())?;
-                let other = take(items, ctx)?;
-                let members = lock(&self.members);
-                let mine = |b: &Vec<u8>| members.contains_key(b);
-                let theirs = |b: &Vec<u8>| other.contains_key(b);
-                let what = match id {
-                    m::UNION => "set.union",
-                    m::INTERSECTION => "set.intersection",
-                    m::DIFFERENCE => "set.difference",
-                    _ => "set.symmetric_difference",
-                };
-                let out = match id {
-                    m::UNION => all(members.iter().chain(other.iter().filter(|(b, _)| !mine(b))), ctx, what)?,
-                    m::INTERSECTION => all(members.iter().filter(|(b, _)| theirs(b)), ctx, what)?,
-                    m::DIFFERENCE => all(members.iter().filter(|(b, _)| !theirs(b)), ctx, what)?,
-                    _ => {
-                        let left = members.iter().filter(|(b, _)| !theirs(b));
-                        all(left.chain(other.iter().filter(|(b, _)| !mine(b))), ctx, what)?
-                    }
-                };
-                encode(&out)
-            }
-            m::UPDATE | m::INTERSECTION_UPDATE | m::DIFFERENCE_UPDATE | m::SYMMETRIC_DIFFERENCE_UPDATE => {
-                let (Budgeted(items),): (Budgeted<Item>,) = decode_within(bytes, "set update", ctx.limits())?;
-                let other = take(items, ctx)?;
-                let mut members = lock(&self.members);
-                let removed: Vec<Refs> = match id {
-                    m::UPDATE => {
-                        for (b, r) in other {
-                            members.insert_if_absent(b, r);
-                        }
-                        Vec::new()
-                    }
-                    m::INTERSECTION_UPDATE => {
-                        members.split_off_unless(|b| other.contains_key(b)).into_iter().map(|(_, r)| r).collect()
-                    }
-                    m::DIFFERENCE_UPDATE => other.keys().filter_map(|b| members.remove(b)).map(|(_, r)| r).collect(),
-                    _ => {
-                        let mut removed = Vec::new();
-                        for (b, r) in other {
-                            match members.remove(&b) {
-                                Some((_, old)) => removed.push(old),
-                                None => {
-                                    members.insert(b, r);
-                                }
-                            }
-                        }
-                        removed
-                    }
-                };
-                drop(members);
-                drop(removed);
-                encode(&())
-            }
-            m::ISDISJOINT | m::ISSUBSET | m::ISSUPERSET => {
-                let (Budgeted(items),): (Budgeted<Item>,) = decode_within(bytes, "set comparison", ctx.limits())?;
-                let other: std::collections::HashSet<Vec<u8>> = items.into_iter().map(|i| i.bytes).collect();
-                let members = lock(&self.members);
-                let answer = match id {
-                    m::ISDISJOINT => members.keys().all(|b| !other.contains(b)),
-                    m::ISSUBSET => members.keys().all(|b| other.contains(b)),
-                    _ => other.iter().all(|b| members.contains_key(b)),
-                };
-                encode(&answer)
-            }
+            st::Union::ID => self.operation::<st::Union>(bytes, ctx),
+            st::Intersection::ID => self.operation::<st::Intersection>(bytes, ctx),
+            st::Difference::ID => self.operation::<st::Difference>(bytes, ctx),
+            st::SymmetricDifference::ID => self.operation::<st::SymmetricDifference>(bytes, ctx),
+            st::Update::ID => self.update::<st::Update>(bytes, ctx),
+            st::IntersectionUpdate::ID => self.update::<st::IntersectionUpdate>(bytes, ctx),
+            st::DifferenceUpdate::ID => self.update::<st::DifferenceUpdate>(bytes, ctx),
+            st::SymmetricDifferenceUpdate::ID => self.update::<st::SymmetricDifferenceUpdate>(bytes, ctx),
+            st::IsDisjoint::ID => self.compare::<st::IsDisjoint>(bytes, ctx),
+            st::IsSubset::ID => self.compare::<st::IsSubset>(bytes, ctx),
+            st::IsSuperset::ID => self.compare::<st::IsSuperset>(bytes, ctx),
             _ => Err(err(RemoteErrorKind::NotExposed, "unknown set method")),
         }
+    }
+
+    /// `union`, `intersection`, `difference`, `symmetric_difference`: a new set from
+    /// this one and the caller's; this one is unchanged.
+    fn operation<M: Method<Args = (Vec<Item>,), Reply = Vec<Item>>>(
+        &self,
+        bytes: &[u8],
+        ctx: &CallContext,
+    ) -> StepResult {
+        let (Budgeted(items),): (Budgeted<Item>,) = args_within::<M, _>(bytes, ctx)?;
+        let other = take(items, ctx)?;
+        let members = lock(&self.members);
+        let mine = |b: &Vec<u8>| members.contains_key(b);
+        let theirs = |b: &Vec<u8>| other.contains_key(b);
+        let what = M::WHAT;
+        let out = match M::ID {
+            st::Union::ID => all(members.iter().chain(other.iter().filter(|(b, _)| !mine(b))), ctx, what)?,
+            st::Intersection::ID => all(members.iter().filter(|(b, _)| theirs(b)), ctx, what)?,
+            st::Difference::ID => all(members.iter().filter(|(b, _)| !theirs(b)), ctx, what)?,
+            _ => {
+                let left = members.iter().filter(|(b, _)| !theirs(b));
+                all(left.chain(other.iter().filter(|(b, _)| !mine(b))), ctx, what)?
+            }
+        };
+        reply::<M>(&out)
+    }
+
+    /// The in-place forms: `update`, `intersection_update`, `difference_update`,
+    /// `symmetric_difference_update`.
+    fn update<M: Method<Args = (Vec<Item>,), Reply = ()>>(&self, bytes: &[u8], ctx: &CallContext) -> StepResult {
+        let (Budgeted(items),): (Budgeted<Item>,) = args_within::<M, _>(bytes, ctx)?;
+        let other = take(items, ctx)?;
+        let mut members = lock(&self.members);
+        let removed: Vec<Refs> = match M::ID {
+            st::Update::ID => {
+                for (b, r) in other {
+                    members.insert_if_absent(b, r);
+                }
+                Vec::new()
+            }
+            st::IntersectionUpdate::ID => {
+                members.split_off_unless(|b| other.contains_key(b)).into_iter().map(|(_, r)| r).collect()
+            }
+            st::DifferenceUpdate::ID => other.keys().filter_map(|b| members.remove(b)).map(|(_, r)| r).collect(),
+            _ => {
+                let mut removed = Vec::new();
+                for (b, r) in other {
+                    match members.remove(&b) {
+                        Some((_, old)) => removed.push(old),
+                        None => {
+                            members.insert(b, r);
+                        }
+                    }
+                }
+                removed
+            }
+        };
+        drop(members);
+        drop(removed);
+        reply::<M>(&())
+    }
+
+    /// `isdisjoint`, `issubset`, `issuperset`.
+    fn compare<M: Method<Args = (Vec<Item>,), Reply = bool>>(&self, bytes: &[u8], ctx: &CallContext) -> StepResult {
+        let (Budgeted(items),): (Budgeted<Item>,) = args_within::<M, _>(bytes, ctx)?;
+        let other: std::collections::HashSet<Vec<u8>> = items.into_iter().map(|i| i.bytes).collect();
+        let members = lock(&self.members);
+        let answer = match M::ID {
+            st::IsDisjoint::ID => members.keys().all(|b| !other.contains(b)),
+            st::IsSubset::ID => members.keys().all(|b| other.contains(b)),
+            _ => other.iter().all(|b| members.contains_key(b)),
+        };
+        reply::<M>(&answer)
     }
 }
 
@@ -204,7 +201,7 @@ impl ServerObject for Set {
     }
 
     fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
-        ready(resolve(TYPE_ID, m::NAMES, m::IDS, method).and_then(|id| self.run(id, bytes, ctx)))
+        ready(resolve(TYPE_ID, st::NAMES, st::IDS, method).and_then(|id| self.run(id, bytes, ctx)))
     }
 
     fn value_copy(self: Arc<Self>, ctx: &CallContext) -> Step {

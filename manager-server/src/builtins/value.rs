@@ -3,24 +3,17 @@
 //! `fetch_sub` — one request each.
 
 use manager_proto::builtin::NumKind;
+use manager_proto::builtin::value as v;
+use manager_proto::contract::Method;
 use manager_proto::element::ItemRef;
 use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::{Arc, Mutex};
 
-use super::{Element, args, encode, err, lock, methods, ready, resolve};
+use super::{Element, args, err, lock, new_args, ready, reply, resolve};
 use crate::object::CallContext;
 use crate::object::{ServerObject, Step, StepResult};
 
 pub(crate) const TYPE_ID: &str = manager_proto::builtin::VALUE;
-
-methods! {
-    GET = "get",
-    SET = "set",
-    SWAP = "swap",
-    COMPARE_EXCHANGE = "compare_exchange",
-    FETCH_ADD = "fetch_add",
-    FETCH_SUB = "fetch_sub",
-}
 
 pub(crate) struct Value {
     value: Mutex<Element>,
@@ -28,52 +21,56 @@ pub(crate) struct Value {
 
 impl Value {
     pub(crate) fn create(bytes: &[u8], ctx: &CallContext) -> Result<Value, RemoteError> {
-        let (item,): (ItemRef<'_>,) = args(bytes, "Value()")?;
+        let (item,): (ItemRef<'_>,) = new_args::<v::New, _>(bytes, v::NEW)?;
         Ok(Value { value: Mutex::new(Element::take_ref(item, ctx)?) })
     }
 
     fn run(&self, id: u32, bytes: &[u8], ctx: &CallContext) -> StepResult {
         match id {
-            m::GET => {
-                let () = args(bytes, "Value.get")?;
-                lock(&self.value).reply(ctx)
+            v::Get::ID => {
+                let () = args::<v::Get, _>(bytes)?;
+                lock(&self.value).reply::<v::Get>(ctx)
             }
-            m::SET => {
-                let (item,): (ItemRef<'_>,) = args(bytes, "Value.set")?;
+            v::Set::ID => {
+                let ((), item, ()): ((), ItemRef<'_>, ()) = args::<v::Set, _>(bytes)?;
                 let new = Element::take_ref(item, ctx)?;
                 let old = std::mem::replace(&mut *lock(&self.value), new);
                 drop(old);
-                encode(&())
+                reply::<v::Set>(&())
             }
-            m::SWAP => {
-                let (item,): (ItemRef<'_>,) = args(bytes, "Value.swap")?;
+            v::Swap::ID => {
+                let (item,): (ItemRef<'_>,) = args::<v::Swap, _>(bytes)?;
                 let new = Element::take_ref(item, ctx)?;
                 let old = std::mem::replace(&mut *lock(&self.value), new);
-                encode(&old.to_item(ctx)?)
+                reply::<v::Swap>(&old.to_item(ctx)?)
             }
-            m::COMPARE_EXCHANGE => {
+            v::CompareExchange::ID => {
                 // Ok(previous) if the value was `expected` (and is now `new`), else
                 // Err(current).
-                let (expected, new): (ItemRef<'_>, ItemRef<'_>) = args(bytes, "Value.compare_exchange")?;
+                let (expected, new): (ItemRef<'_>, ItemRef<'_>) = args::<v::CompareExchange, _>(bytes)?;
                 let new = Element::take_ref(new, ctx)?;
                 let mut value = lock(&self.value);
                 if *value.bytes == *expected.bytes {
                     let old = std::mem::replace(&mut *value, new);
                     drop(value);
-                    encode(&Ok::<Item, Item>(old.to_item(ctx)?))
+                    reply::<v::CompareExchange>(&Ok::<Item, Item>(old.to_item(ctx)?))
                 } else {
-                    encode(&Err::<Item, Item>(value.to_item(ctx)?))
+                    reply::<v::CompareExchange>(&Err::<Item, Item>(value.to_item(ctx)?))
                 }
             }
-            m::FETCH_ADD | m::FETCH_SUB => {
-                let (kind, delta): (NumKind, Vec<u8>) = args(bytes, "Value.fetch_add")?;
-                let mut value = lock(&self.value);
-                let new = arith(kind, &value.bytes, &delta, id == m::FETCH_SUB)?;
-                let old = std::mem::replace(&mut value.bytes, new.into());
-                encode(&Item::plain(old.into_vec()))
-            }
+            v::FetchAdd::ID => self.fetch::<v::FetchAdd>(bytes, false),
+            v::FetchSub::ID => self.fetch::<v::FetchSub>(bytes, true),
             _ => Err(err(RemoteErrorKind::NotExposed, "unknown Value method")),
         }
+    }
+
+    /// `fetch_add` or (`subtract`) `fetch_sub`: the old value.
+    fn fetch<M: Method<Args = (NumKind, Vec<u8>), Reply = Item>>(&self, bytes: &[u8], subtract: bool) -> StepResult {
+        let (kind, delta): (NumKind, Vec<u8>) = args::<M, _>(bytes)?;
+        let mut value = lock(&self.value);
+        let new = arith(kind, &value.bytes, &delta, subtract)?;
+        let old = std::mem::replace(&mut value.bytes, new.into());
+        reply::<M>(&Item::plain(old.into_vec()))
     }
 }
 
@@ -129,11 +126,11 @@ impl ServerObject for Value {
     }
 
     fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
-        ready(resolve(TYPE_ID, m::NAMES, m::IDS, method).and_then(|id| self.run(id, bytes, ctx)))
+        ready(resolve(TYPE_ID, v::NAMES, v::IDS, method).and_then(|id| self.run(id, bytes, ctx)))
     }
 
     fn value_copy(self: Arc<Self>, ctx: &CallContext) -> Step {
-        ready(lock(&self.value).reply(ctx))
+        ready(lock(&self.value).reply::<v::Get>(ctx))
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
