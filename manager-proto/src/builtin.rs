@@ -81,6 +81,12 @@ use crate::contract::WireAs;
 
 impl WireAs<NumKind> for NumKind {}
 
+impl crate::contract::Shape for NumKind {
+    fn shape(out: &mut String) {
+        out.push('K');
+    }
+}
+
 /// Declares built-ins' method contracts: per built-in, a module holding its
 /// constructor's argument tuple (`New`), one uninhabited type per method implementing
 /// [`Method`](crate::contract::Method), and `NAMES` / `IDS` (the exposed methods, in the same order).
@@ -120,6 +126,18 @@ macro_rules! contract {
 
             /// The exposed methods' names.
             pub const NAMES: &[&str] = &[$($name),*];
+
+            /// The constructor's [`Shape`](crate::contract::Shape), and each method's name
+            /// and arguments' shape, in `NAMES` order.
+            pub fn shapes() -> (String, Vec<(&'static str, String)>) {
+                use $crate::contract::Shape;
+                let shape = |f: fn(&mut String)| {
+                    let mut out = String::new();
+                    f(&mut out);
+                    out
+                };
+                (shape(<New as Shape>::shape), vec![$(($name, shape(<<$marker as Method>::Args as Shape>::shape))),*])
+            }
             /// Their ids, in the same order (computed at compile time: hashing a name
             /// per call costs about 50 instructions).
             pub const IDS: &[u32] = &[$(<$marker as Method>::ID),*];
@@ -310,6 +328,31 @@ contract! {
         NWaiting = "n_waiting": () => u64;
         Broken = "broken": () => bool;
     }
+}
+
+/// Every built-in's type id with its [`shapes`](dict::shapes), in this module's order
+/// (dict first, barrier last): what a generator of calls needs to make arguments that
+/// decode.
+#[allow(clippy::type_complexity)]
+pub fn all_shapes() -> Vec<(&'static str, String, Vec<(&'static str, String)>)> {
+    let with = |type_id: &'static str, (new, methods): (String, Vec<(&'static str, String)>)| (type_id, new, methods);
+    vec![
+        with(DICT, dict::shapes()),
+        with(LIST, list::shapes()),
+        with(SET, set::shapes()),
+        with(NAMESPACE, namespace::shapes()),
+        with(VALUE, value::shapes()),
+        with(ARRAY, array::shapes()),
+        with(QUEUE, queue::shapes()),
+        with(JOINABLE_QUEUE, queue::shapes()),
+        with(LOCK, lock::shapes()),
+        with(RLOCK, lock::shapes()),
+        with(SEMAPHORE, semaphore::shapes()),
+        with(BOUNDED_SEMAPHORE, semaphore::shapes()),
+        with(CONDITION, condition::shapes()),
+        with(EVENT, event::shapes()),
+        with(BARRIER, barrier::shapes()),
+    ]
 }
 
 #[cfg(test)]

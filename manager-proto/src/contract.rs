@@ -23,10 +23,48 @@ pub trait Method {
     /// `type.method`, as users know it: what error messages name.
     const WHAT: &'static str;
     /// The argument tuple.
-    type Args: Serialize + DeserializeOwned;
+    type Args: Serialize + DeserializeOwned + Shape;
     /// The reply.
     type Reply: Serialize + DeserializeOwned;
 }
+
+/// A contract type described one letter per value, for tools that generate calls (the
+/// server's fuzzer): `u` u64, `i` i64, `o` `Option<i64>`, `b` bool, `t` a timeout
+/// (`Option<f64>` seconds), `I` an element, `c` an optional element, `V` elements, `P`
+/// pairs of elements, `S` a name, `N` named elements, `K` a number kind, `B` a number's
+/// encoding (bytes). A tuple is its fields' letters in order (postcard writes them so).
+pub trait Shape {
+    /// Appends the letters.
+    fn shape(out: &mut String);
+}
+
+macro_rules! shapes {
+    ($($t:ty => $c:literal),*) => {
+        $(impl Shape for $t {
+            fn shape(out: &mut String) {
+                out.push($c);
+            }
+        })*
+    };
+}
+shapes!(u64 => 'u', i64 => 'i', Option<i64> => 'o', bool => 'b', Option<f64> => 't', Item => 'I',
+    Option<Item> => 'c', Vec<Item> => 'V', Vec<(Item, Item)> => 'P', String => 'S', Vec<(String, Item)> => 'N',
+    Vec<u8> => 'B');
+
+impl Shape for () {
+    fn shape(_: &mut String) {}
+}
+
+macro_rules! tuple_shapes {
+    ($(($($a:ident),+))*) => {
+        $(impl<$($a: Shape),+> Shape for ($($a,)+) {
+            fn shape(out: &mut String) {
+                $($a::shape(out);)+
+            }
+        })*
+    };
+}
+tuple_shapes! { (A) (A, B) (A, B, C) (A, B, C, D) }
 
 /// Arguments around one element that may be large: those before it, the element, those
 /// after it. A client sends the element's bytes from where they are, without copying
