@@ -13,6 +13,42 @@ use super::{
 proxy_types!(
     /// A shared `dict`: insertion-ordered like Python's; keys are compared by their
     /// encoding. Create with `client.dict()`; values may themselves be proxies.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = manager_server::Server::builder().start().await?;
+    /// # let (address, key) = (server.address().clone(), server.authkey().clone());
+    /// # let client = manager_client::Client::connect(&address, key.as_bytes()).await?;
+    /// let d = client.dict::<String, u32>().await?; // d = manager.dict()
+    /// assert_eq!(d.insert("apples".into(), 3).await?, None); // d["apples"] = 3
+    /// assert_eq!(d.insert("apples".into(), 5).await?, Some(3)); // replaces it
+    /// assert_eq!(d.get("apples").await?, Some(5)); // d.get("apples")
+    /// assert_eq!(d.get("pears").await?, None);
+    /// assert_eq!(d.setdefault("pears".into(), 0).await?, 0); // d.setdefault("pears", 0)
+    /// assert_eq!(d.len().await?, 2); // len(d)
+    /// assert_eq!(d.keys().await?, ["apples", "pears"]); // insertion order
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Without an async runtime, [`blocking::DictProxy`](crate::blocking::DictProxy)
+    /// has the same methods, without `.await`:
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # // A server in this process, on a runtime of its own (usually another process).
+    /// # let rt = tokio::runtime::Runtime::new()?;
+    /// # let server = rt.block_on(manager_server::Server::builder().start())?;
+    /// # let (address, key) = (server.address().clone(), server.authkey().clone());
+    /// let client = manager_client::blocking::Client::connect(&address, key.as_bytes())?;
+    /// let d = client.dict::<String, u32>()?;
+    /// d.insert("apples".into(), 3)?;
+    /// assert_eq!(d.get("apples")?, Some(3));
+    /// # drop((d, client));
+    /// # rt.block_on(server.shutdown());
+    /// # Ok(()) }
+    /// ```
     DictProxy, BlockingDictProxy, [K, V], manager_proto::builtin::DICT
 );
 

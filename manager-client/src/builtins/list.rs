@@ -10,6 +10,29 @@ use super::{
 proxy_types!(
     /// A shared `list`, with Python's indexing: negative indexes count from the end, and
     /// an index out of range is an `IndexOutOfRange` error. Create with `client.list()`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = manager_server::Server::builder().start().await?;
+    /// # let (address, key) = (server.address().clone(), server.authkey().clone());
+    /// # let client = manager_client::Client::connect(&address, key.as_bytes()).await?;
+    /// use manager_client::RemoteErrorKind;
+    /// let l = client.list_from(&[3u32, 1, 2]).await?; // l = manager.list([3, 1, 2])
+    /// l.append(0).await?; // l.append(0)
+    /// assert_eq!(l.get(-1).await?, 0); // l[-1]
+    /// l.sort().await?; // l.sort()
+    /// assert_eq!(l.snapshot().await?, [0, 1, 2, 3]); // l[:]
+    /// assert_eq!(l.pop().await?, 3); // l.pop()
+    /// assert_eq!(l.len().await?, 3); // len(l)
+    /// let err = l.get(10).await.unwrap_err(); // l[10]: IndexError
+    /// assert_eq!(err.remote_kind(), Some(RemoteErrorKind::IndexOutOfRange));
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Without an async runtime: [`blocking::ListProxy`](crate::blocking::ListProxy),
+    /// the same methods without `.await`.
     ListProxy, BlockingListProxy, [T], manager_proto::builtin::LIST
 );
 

@@ -123,6 +123,31 @@ queue_proxy!(
     /// server, costing no thread and holding up nothing else; a timed-out `get` fails
     /// with `Empty`, a timed-out `put` with `Full`. A `get` whose caller gives up never
     /// loses its item. Create with `client.queue(maxsize)` (0 = unbounded).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = manager_server::Server::builder().start().await?;
+    /// # let (address, key) = (server.address().clone(), server.authkey().clone());
+    /// # let client = manager_client::Client::connect(&address, key.as_bytes()).await?;
+    /// use manager_client::RemoteErrorKind;
+    /// use std::time::Duration;
+    /// let q = client.queue::<String>(2).await?; // q = manager.Queue(maxsize=2)
+    /// q.put("a".into()).await?; // q.put("a")
+    /// q.put_nowait("b".into()).await?; // q.put_nowait("b")
+    /// assert!(q.full().await?);
+    /// let err = q.put_timeout("c".into(), Duration::from_millis(10)).await.unwrap_err();
+    /// assert_eq!(err.remote_kind(), Some(RemoteErrorKind::Full)); // queue.Full
+    /// assert_eq!(q.get().await?, "a"); // q.get(): first in, first out
+    /// assert_eq!(q.get_timeout(Duration::from_millis(10)).await?, "b"); // q.get(timeout=0.01)
+    /// let err = q.get_timeout(Duration::from_millis(10)).await.unwrap_err();
+    /// assert_eq!(err.remote_kind(), Some(RemoteErrorKind::Empty)); // queue.Empty
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Without an async runtime: [`blocking::QueueProxy`](crate::blocking::QueueProxy),
+    /// the same methods without `.await`.
     QueueProxy, BlockingQueueProxy, manager_proto::builtin::QUEUE
 );
 
@@ -130,6 +155,35 @@ queue_proxy!(
     /// A shared `JoinableQueue`: a [`QueueProxy`] whose `task_done` / `join` a program
     /// relies on (Python's manager gives both types every method; so do we). Create with
     /// `client.joinable_queue(maxsize)`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = manager_server::Server::builder().start().await?;
+    /// # let (address, key) = (server.address().clone(), server.authkey().clone());
+    /// # let client = manager_client::Client::connect(&address, key.as_bytes()).await?;
+    /// let q = client.joinable_queue::<u32>(0).await?; // q = manager.JoinableQueue()
+    /// q.put_many(vec![1, 2, 3]).await?;
+    /// // A worker task (Python: a worker process) marks each item done.
+    /// let worker = tokio::spawn({
+    ///     let q = q.clone();
+    ///     async move {
+    ///         let mut sum = 0;
+    ///         for _ in 0..3 {
+    ///             sum += q.get().await?;
+    ///             q.task_done().await?; // q.task_done()
+    ///         }
+    ///         Ok::<_, manager_client::Error>(sum)
+    ///     }
+    /// });
+    /// q.join().await?; // q.join(): returns once every item put is marked done
+    /// assert_eq!(worker.await??, 6);
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Without an async runtime: [`blocking::JoinableQueueProxy`](crate::blocking::JoinableQueueProxy),
+    /// the same methods without `.await`.
     JoinableQueueProxy, BlockingJoinableQueueProxy, manager_proto::builtin::JOINABLE_QUEUE
 );
 

@@ -14,6 +14,28 @@ use super::{
 proxy_types!(
     /// A shared `Namespace`: named attributes of any type. A missing attribute is a
     /// `KeyNotFound` error that names it. Create with `client.namespace()`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = manager_server::Server::builder().start().await?;
+    /// # let (address, key) = (server.address().clone(), server.authkey().clone());
+    /// # let client = manager_client::Client::connect(&address, key.as_bytes()).await?;
+    /// use manager_client::RemoteErrorKind;
+    /// let ns = client.namespace().await?; // ns = manager.Namespace()
+    /// ns.set("name", "worker-1").await?; // ns.name = "worker-1"
+    /// ns.set("retries", 3u32).await?; // ns.retries = 3
+    /// assert_eq!(ns.get::<String>("name").await?, "worker-1"); // ns.name
+    /// assert_eq!(ns.get::<u32>("retries").await?, 3);
+    /// assert_eq!(ns.names().await?, ["name", "retries"]);
+    /// let err = ns.get::<u32>("timeout").await.unwrap_err(); // ns.timeout: AttributeError
+    /// assert_eq!(err.remote_kind(), Some(RemoteErrorKind::KeyNotFound));
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Without an async runtime: [`blocking::NamespaceProxy`](crate::blocking::NamespaceProxy),
+    /// the same methods without `.await`.
     NamespaceProxy, BlockingNamespaceProxy, [], manager_proto::builtin::NAMESPACE
 );
 
@@ -51,6 +73,27 @@ proxy_types!(
     /// A shared `Value`: one value of type `T`, with atomic read-modify-write in one
     /// request each (`swap`, `compare_exchange`, and `fetch_add` / `fetch_sub` for
     /// numbers) where Python needs a lock round trip. Create with `client.value(v)`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = manager_server::Server::builder().start().await?;
+    /// # let (address, key) = (server.address().clone(), server.authkey().clone());
+    /// # let client = manager_client::Client::connect(&address, key.as_bytes()).await?;
+    /// let hits = client.value(0u64).await?; // hits = manager.Value("Q", 0)
+    /// hits.set(10).await?; // hits.value = 10
+    /// // `with lock: hits.value += 5` in Python; here one atomic request.
+    /// assert_eq!(hits.fetch_add(5).await?, 10);
+    /// assert_eq!(hits.get().await?, 15); // hits.value
+    /// assert_eq!(hits.swap(0).await?, 15);
+    /// assert_eq!(hits.compare_exchange(&0, 1).await?, Ok(0)); // it was 0: now 1
+    /// assert_eq!(hits.compare_exchange(&0, 2).await?, Err(1)); // it was 1: unchanged
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Without an async runtime: [`blocking::ValueProxy`](crate::blocking::ValueProxy),
+    /// the same methods without `.await`.
     ValueProxy, BlockingValueProxy, [T], manager_proto::builtin::VALUE
 );
 
@@ -111,6 +154,29 @@ impl<T: Data + Number> ValueProxy<T> {
 proxy_types!(
     /// A shared `Array`: a fixed-length sequence of `T`. Out-of-range indexes and
     /// length-changing slice assignments are errors. Create with `client.array(items)`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = manager_server::Server::builder().start().await?;
+    /// # let (address, key) = (server.address().clone(), server.authkey().clone());
+    /// # let client = manager_client::Client::connect(&address, key.as_bytes()).await?;
+    /// let a = client.array(&[0i32; 4]).await?; // a = manager.Array("i", [0] * 4)
+    /// a.set(1, 7).await?; // a[1] = 7
+    /// a.set_slice(Some(2), None, None, vec![8, 9]).await?; // a[2:] = [8, 9]
+    /// assert_eq!(a.get(-1).await?, 9); // a[-1]
+    /// assert_eq!(a.slice(None, None, Some(2)).await?, [0, 8]); // a[::2]
+    /// assert_eq!(a.snapshot().await?, [0, 7, 8, 9]); // a[:]
+    /// // The length is fixed: a[4] = 0 fails (IndexError), as does a[3:] = [1, 2].
+    /// assert!(a.set(4, 0).await.is_err());
+    /// assert!(a.set_slice(Some(3), None, None, vec![1, 2]).await.is_err());
+    /// assert_eq!(a.len().await?, 4);
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Without an async runtime: [`blocking::ArrayProxy`](crate::blocking::ArrayProxy),
+    /// the same methods without `.await`.
     ArrayProxy, BlockingArrayProxy, [T], manager_proto::builtin::ARRAY
 );
 

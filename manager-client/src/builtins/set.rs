@@ -9,6 +9,28 @@ use super::{Data, SMALL_ITEM, call, constructors, items, proxy_methods, proxy_ty
 proxy_types!(
     /// A shared `set` (Python 3.14's `SyncManager.set`): elements compared by their
     /// encoding. Create with `client.set()`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = manager_server::Server::builder().start().await?;
+    /// # let (address, key) = (server.address().clone(), server.authkey().clone());
+    /// # let client = manager_client::Client::connect(&address, key.as_bytes()).await?;
+    /// let s = client.set::<u32>().await?; // s = manager.set()
+    /// s.add(1).await?; // s.add(1)
+    /// s.add(1).await?; // already there: no change
+    /// s.update(&[2, 3]).await?; // s |= {2, 3}
+    /// assert_eq!(s.len().await?, 3); // len(s)
+    /// assert!(s.contains(&2).await?); // 2 in s
+    /// assert_eq!(s.intersection(&[3, 4]).await?, [3]); // s & {3, 4}
+    /// s.discard(&1).await?; // s.discard(1)
+    /// assert!(!s.contains(&1).await?);
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Without an async runtime: [`blocking::SetProxy`](crate::blocking::SetProxy),
+    /// the same methods without `.await`.
     SetProxy, BlockingSetProxy, [T], manager_proto::builtin::SET
 );
 

@@ -79,12 +79,58 @@ macro_rules! lock_proxy {
 lock_proxy!(
     /// A shared `Lock`. Anyone may release it (as in Python); a holder whose connection
     /// ends releases it. Create with `client.lock()`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = manager_server::Server::builder().start().await?;
+    /// # let (address, key) = (server.address().clone(), server.authkey().clone());
+    /// # let client = manager_client::Client::connect(&address, key.as_bytes()).await?;
+    /// let lock = client.lock().await?; // lock = manager.Lock()
+    /// let guard = lock.lock().await?; // with lock:
+    /// assert!(lock.locked().await?);
+    /// assert!(!lock.try_acquire().await?); // not re-entrant: lock.acquire(False) is False
+    /// drop(guard); // the end of the `with` block releases it
+    /// // So another task (Python: another thread) can take it now.
+    /// let other = lock.clone();
+    /// tokio::spawn(async move { other.lock().await?.unlock().await }).await??;
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Without an async runtime: [`blocking::LockProxy`](crate::blocking::LockProxy),
+    /// the same methods without `.await`.
     LockProxy, BlockingLockProxy, manager_proto::builtin::LOCK
 );
 
 lock_proxy!(
     /// A shared `RLock`: re-entrant for the task (or thread) that holds it; only it may
     /// release it. Create with `client.rlock()`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = manager_server::Server::builder().start().await?;
+    /// # let (address, key) = (server.address().clone(), server.authkey().clone());
+    /// # let client = manager_client::Client::connect(&address, key.as_bytes()).await?;
+    /// use manager_client::RemoteErrorKind;
+    /// let rlock = client.rlock().await?; // rlock = manager.RLock()
+    /// let outer = rlock.lock().await?; // with rlock:
+    /// let inner = rlock.lock().await?; //     with rlock: (re-entrant: no deadlock)
+    /// assert!(rlock.owned().await?);
+    /// // Another task (Python: another thread) can neither take it nor release it.
+    /// let other = rlock.clone();
+    /// let (took, released) =
+    ///     tokio::spawn(async move { (other.try_acquire().await, other.release().await) }).await?;
+    /// assert!(!took?);
+    /// assert_eq!(released.unwrap_err().remote_kind(), Some(RemoteErrorKind::NotOwner));
+    /// drop((inner, outer));
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Without an async runtime: [`blocking::RLockProxy`](crate::blocking::RLockProxy),
+    /// the same methods without `.await`.
     RLockProxy, BlockingRLockProxy, manager_proto::builtin::RLOCK
 );
 
@@ -167,12 +213,54 @@ macro_rules! semaphore_proxy {
 
 semaphore_proxy!(
     /// A shared `Semaphore`. Create with `client.semaphore(n)`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = manager_server::Server::builder().start().await?;
+    /// # let (address, key) = (server.address().clone(), server.authkey().clone());
+    /// # let client = manager_client::Client::connect(&address, key.as_bytes()).await?;
+    /// let sem = client.semaphore(2).await?; // sem = manager.Semaphore(2)
+    /// let permit = sem.permit().await?; // with sem:
+    /// assert!(sem.try_acquire().await?); // sem.acquire(False): the second permit
+    /// assert!(!sem.try_acquire().await?); // none left
+    /// assert_eq!(sem.value().await?, 0);
+    /// sem.release().await?; // sem.release()
+    /// drop(permit); // the end of the `with` block gives its permit back
+    /// assert!(sem.acquire().await? && sem.acquire().await?); // so both can be taken again
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Without an async runtime: [`blocking::SemaphoreProxy`](crate::blocking::SemaphoreProxy),
+    /// the same methods without `.await`.
     SemaphoreProxy, BlockingSemaphoreProxy, manager_proto::builtin::SEMAPHORE
 );
 
 semaphore_proxy!(
     /// A shared `BoundedSemaphore`: releasing above the initial value is an
     /// `InvalidValue` error. Create with `client.bounded_semaphore(n)`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = manager_server::Server::builder().start().await?;
+    /// # let (address, key) = (server.address().clone(), server.authkey().clone());
+    /// # let client = manager_client::Client::connect(&address, key.as_bytes()).await?;
+    /// use manager_client::RemoteErrorKind;
+    /// let sem = client.bounded_semaphore(1).await?; // sem = manager.BoundedSemaphore(1)
+    /// assert!(sem.acquire().await?);
+    /// sem.release().await?;
+    /// // One release too many: a ValueError in Python.
+    /// let err = sem.release().await.unwrap_err();
+    /// assert_eq!(err.remote_kind(), Some(RemoteErrorKind::InvalidValue));
+    /// assert_eq!(sem.value().await?, 1);
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Without an async runtime: [`blocking::BoundedSemaphoreProxy`](crate::blocking::BoundedSemaphoreProxy),
+    /// the same methods without `.await`.
     BoundedSemaphoreProxy, BlockingBoundedSemaphoreProxy, manager_proto::builtin::BOUNDED_SEMAPHORE
 );
 
@@ -195,6 +283,34 @@ proxy_types!(
     /// A shared `Condition`, over its own `RLock` (`client.condition()`) or over a lock
     /// you made (`client.condition_with(&lock)`). `wait` and `notify` need the lock held
     /// by the calling task; otherwise they fail with `NotOwner`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = manager_server::Server::builder().start().await?;
+    /// # let (address, key) = (server.address().clone(), server.authkey().clone());
+    /// # let client = manager_client::Client::connect(&address, key.as_bytes()).await?;
+    /// let cond = client.condition().await?; // cond = manager.Condition()
+    /// let ready = client.value(false).await?;
+    /// let waiter = tokio::spawn({
+    ///     let (cond, ready) = (cond.clone(), ready.clone());
+    ///     async move {
+    ///         let guard = cond.lock().await?; // with cond:
+    ///         guard.wait_for(|| ready.get(), None).await //     cond.wait_for(lambda: ready.value)
+    ///     }
+    /// });
+    /// {
+    ///     let guard = cond.lock().await?; // with cond:
+    ///     ready.set(true).await?;
+    ///     guard.notify_all().await?; //     cond.notify_all()
+    /// }
+    /// assert!(waiter.await??);
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Without an async runtime: [`blocking::ConditionProxy`](crate::blocking::ConditionProxy),
+    /// the same methods without `.await`.
     ConditionProxy, BlockingConditionProxy, [], manager_proto::builtin::CONDITION
 );
 
@@ -347,6 +463,30 @@ impl ConditionGuard {
 
 proxy_types!(
     /// A shared `Event`. Create with `client.event()`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = manager_server::Server::builder().start().await?;
+    /// # let (address, key) = (server.address().clone(), server.authkey().clone());
+    /// # let client = manager_client::Client::connect(&address, key.as_bytes()).await?;
+    /// use std::time::Duration;
+    /// let event = client.event().await?; // event = manager.Event()
+    /// let waiter = tokio::spawn({
+    ///     let event = event.clone();
+    ///     async move { event.wait().await } // event.wait(), in another task
+    /// });
+    /// event.set().await?; // event.set(): wakes every waiter
+    /// assert!(waiter.await??);
+    /// assert!(event.is_set().await?);
+    /// event.clear().await?; // event.clear()
+    /// assert!(!event.wait_timeout(Duration::from_millis(10)).await?); // event.wait(0.01)
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Without an async runtime: [`blocking::EventProxy`](crate::blocking::EventProxy),
+    /// the same methods without `.await`.
     EventProxy, BlockingEventProxy, [], manager_proto::builtin::EVENT
 );
 
@@ -383,6 +523,32 @@ proxy_types!(
     /// A shared `Barrier`. A timed-out wait, `abort` or `reset` fails the waiters with
     /// `BrokenBarrier`; a waiter whose call is cancelled or whose connection dies leaves
     /// without counting. Create with `client.barrier(parties)`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = manager_server::Server::builder().start().await?;
+    /// # let (address, key) = (server.address().clone(), server.authkey().clone());
+    /// # let client = manager_client::Client::connect(&address, key.as_bytes()).await?;
+    /// use manager_client::RemoteErrorKind;
+    /// use std::time::Duration;
+    /// let barrier = client.barrier(2).await?; // barrier = manager.Barrier(2)
+    /// let other = tokio::spawn({
+    ///     let barrier = barrier.clone();
+    ///     async move { barrier.wait().await } // barrier.wait(), in another task
+    /// });
+    /// let mine = barrier.wait().await?; // returns once both are waiting
+    /// assert_eq!(mine + other.await??, 1); // each has its own index: 0 and 1
+    /// // Alone, a wait times out and breaks the barrier (Python's BrokenBarrierError).
+    /// let err = barrier.wait_timeout(Duration::from_millis(10)).await.unwrap_err();
+    /// assert_eq!(err.remote_kind(), Some(RemoteErrorKind::BrokenBarrier));
+    /// assert!(barrier.broken().await?);
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Without an async runtime: [`blocking::BarrierProxy`](crate::blocking::BarrierProxy),
+    /// the same methods without `.await`.
     BarrierProxy, BlockingBarrierProxy, [], manager_proto::builtin::BARRIER
 );
 
