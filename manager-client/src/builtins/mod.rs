@@ -18,42 +18,49 @@ use serde::de::DeserializeOwned;
 
 use macros::{constructors, proxy_methods, proxy_types};
 
+mod barrier;
+mod condition;
 mod dict;
+mod event;
 mod list;
+mod lock;
 mod macros;
 mod queue;
 mod scalar;
+mod semaphore;
 mod set;
-mod sync;
 
 /// The async proxies (re-exported at the crate root).
 pub mod proxies {
+    pub use super::barrier::BarrierProxy;
+    pub use super::condition::{ConditionGuard, ConditionProxy};
     pub use super::dict::DictProxy;
+    pub use super::event::EventProxy;
     pub use super::list::ListProxy;
+    pub use super::lock::{LockGuard, LockProxy, RLockProxy};
     pub use super::queue::{JoinableQueueProxy, QueueProxy};
     pub use super::scalar::{ArrayProxy, NamespaceProxy, ValueProxy};
+    pub use super::semaphore::{BoundedSemaphoreProxy, SemaphoreGuard, SemaphoreProxy};
     pub use super::set::SetProxy;
-    pub use super::sync::{
-        BarrierProxy, BoundedSemaphoreProxy, ConditionGuard, ConditionProxy, EventProxy, LockGuard, LockProxy,
-        RLockProxy, SemaphoreGuard, SemaphoreProxy,
-    };
 }
 
 /// Their blocking twins (re-exported in [`crate::blocking`] under the same names).
 pub mod blocking {
+    pub use super::barrier::BlockingBarrierProxy as BarrierProxy;
+    pub use super::condition::{BlockingConditionProxy as ConditionProxy, ConditionGuard};
     pub use super::dict::BlockingDictProxy as DictProxy;
+    pub use super::event::BlockingEventProxy as EventProxy;
     pub use super::list::BlockingListProxy as ListProxy;
+    pub use super::lock::{BlockingLockProxy as LockProxy, BlockingRLockProxy as RLockProxy, LockGuard};
     pub use super::queue::{BlockingJoinableQueueProxy as JoinableQueueProxy, BlockingQueueProxy as QueueProxy};
     pub use super::scalar::{
         BlockingArrayProxy as ArrayProxy, BlockingNamespaceProxy as NamespaceProxy, BlockingValueProxy as ValueProxy,
     };
-    pub use super::set::BlockingSetProxy as SetProxy;
-    pub use super::sync::{
-        BlockingBarrierProxy as BarrierProxy, BlockingBoundedSemaphoreProxy as BoundedSemaphoreProxy,
-        BlockingConditionProxy as ConditionProxy, BlockingEventProxy as EventProxy, BlockingLockProxy as LockProxy,
-        BlockingRLockProxy as RLockProxy, BlockingSemaphoreProxy as SemaphoreProxy, ConditionGuard, LockGuard,
+    pub use super::semaphore::{
+        BlockingBoundedSemaphoreProxy as BoundedSemaphoreProxy, BlockingSemaphoreProxy as SemaphoreProxy,
         SemaphoreGuard,
     };
+    pub use super::set::BlockingSetProxy as SetProxy;
 }
 
 /// What an element of a built-in container can be: anything serde can encode, proxies
@@ -205,6 +212,18 @@ static NEXT_THREAD_OWNER: std::sync::atomic::AtomicU64 = std::sync::atomic::Atom
 
 thread_local! {
     static THREAD_OWNER: u64 = NEXT_THREAD_OWNER.fetch_add(2, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// A timeout as Python's seconds.
+pub(crate) fn secs(d: Option<std::time::Duration>) -> Option<f64> {
+    d.map(|d| d.as_secs_f64())
+}
+
+/// Sends a release that nobody waits for (from a guard's `Drop`).
+pub(crate) fn release_unanswered<M: Method>(handle: &Handle, args: &(impl Serialize + WireAs<M::Args>)) {
+    if let Ok(args) = encode(args, M::WHAT) {
+        handle.transport().call_unanswered(handle.object(), MethodRef::Id(M::ID), args);
+    }
 }
 
 use crate::Client;
