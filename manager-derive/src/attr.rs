@@ -1,8 +1,9 @@
 //! Parsing `#[shared(...)]` arguments, on the impl, the struct, and methods.
 
+use crate::errors::Errors;
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
-use syn::{Attribute, LitStr, Meta, Path, Token};
+use syn::{Attribute, LitStr, Meta, Path, Token, Visibility};
 
 /// Options on the impl block or the struct.
 #[derive(Default)]
@@ -11,6 +12,9 @@ pub(crate) struct TypeOptions {
     pub(crate) type_id: Option<LitStr>,
     /// `crate = "path"`
     pub(crate) krate: Option<Path>,
+    /// `vis = ".."`: the proxies' visibility (impl block only), and the option itself
+    /// for errors.
+    pub(crate) vis: Option<(Visibility, Meta)>,
 }
 
 /// Options on one method.
@@ -22,8 +26,8 @@ pub(crate) struct MethodOptions {
     pub(crate) rename: Option<LitStr>,
     /// `constructor`: how clients create the type.
     pub(crate) constructor: bool,
-    /// The attribute, for spans of errors about it.
-    pub(crate) span: Option<proc_macro2::Span>,
+    /// The `rename = ".."` option itself, for errors about it.
+    pub(crate) rename_meta: Option<Meta>,
 }
 
 fn metas(tokens: proc_macro2::TokenStream) -> syn::Result<Punctuated<Meta, Token![,]>> {
@@ -40,81 +44,108 @@ fn string(meta: &Meta) -> syn::Result<LitStr> {
     }
 }
 
-/// Parses the arguments of `#[shared(..)]` on an impl block or a struct.
-pub(crate) fn type_options(args: proc_macro2::TokenStream) -> syn::Result<TypeOptions> {
+/// Parses the arguments of `#[shared(..)]` on an impl block or a struct: the options
+/// that parse, and an error for each that does not (so one bad option reports one
+/// error, and the others still apply).
+pub(crate) fn type_options(args: proc_macro2::TokenStream, errors: &mut Errors) -> TypeOptions {
     let mut opts = TypeOptions::default();
-    for meta in metas(args)? {
-        if meta.path().is_ident("type_id") {
-            let s = string(&meta)?;
-            if s.value().is_empty() {
-                return Err(syn::Error::new_spanned(&s, "the type id must not be empty"));
-            }
-            opts.type_id = Some(s);
+    let metas = match metas(args) {
+        Ok(metas) => metas,
+        Err(e) => {
+            errors.push(e);
+            return opts;
+        }
+    };
+    for meta in metas {
+        let parsed = if meta.path().is_ident("type_id") {
+            string(&meta).and_then(|s| {
+                if s.value().is_empty() {
+                    return Err(syn::Error::new_spanned(&s, "the type id must not be empty"));
+                }
+                opts.type_id = Some(s);
+                Ok(())
+            })
         } else if meta.path().is_ident("crate") {
-            let s = string(&meta)?;
-            opts.krate = Some(s.parse()?);
+            string(&meta).and_then(|s| s.parse()).map(|path| opts.krate = Some(path))
+        } else if meta.path().is_ident("vis") {
+            string(&meta).and_then(|s| visibility(&s)).map(|vis| opts.vis = Some((vis, meta.clone())))
         } else {
-            return Err(syn::Error::new_spanned(
+            Err(syn::Error::new_spanned(
                 meta.path(),
-                "unknown #[shared] option here; expected `type_id = \"..\"` or `crate = \"..\"`",
-            ));
+                "unknown #[shared] option here; expected `type_id = \"..\"`, `crate = \"..\"` or `vis = \"..\"`",
+            ))
+        };
+        if let Err(e) = parsed {
+            errors.push(e);
         }
     }
-    Ok(opts)
+    opts
 }
 
-/// Takes the `#[shared(..)]` attributes off a method and parses them.
-pub(crate) fn take_method_options(attrs: &mut Vec<Attribute>) -> syn::Result<MethodOptions> {
+/// The visibility in `vis = ".."`: Rust's syntax (`pub`, `pub(crate)`, `pub(super)`,
+/// `pub(in path)`), or `""` or `pub(self)` for private.
+fn visibility(s: &LitStr) -> syn::Result<Visibility> {
+    let vis: Visibility = s.parse().map_err(|_| {
+        syn::Error::new_spanned(
+            s,
+            "expected a visibility: `pub`, `pub(crate)`, `pub(super)`, `pub(in path)`, or `\"\"` for private",
+        )
+    })?;
+    // `pub(self)` is private; written out, clippy would flag it in the generated code.
+    Ok(match vis {
+        Visibility::Restricted(r) if r.in_token.is_none() && r.path.is_ident("self") => Visibility::Inherited,
+        vis => vis,
+    })
+}
+
+/// Takes the `#[shared(..)]` attributes off a method and parses them: the options that
+/// parse, and an error for each that does not (the method is then modelled with the
+/// rest, so that code using it reports nothing more).
+pub(crate) fn take_method_options(attrs: &mut Vec<Attribute>, errors: &mut Errors) -> MethodOptions {
     let mut opts = MethodOptions::default();
-    let mut error: Option<syn::Error> = None;
-    let mut push = |e: syn::Error| match &mut error {
-        Some(first) => first.combine(e),
-        None => error = Some(e),
-    };
     attrs.retain(|attr| {
         if !attr.path().is_ident("shared") {
             return true;
         }
-        opts.span = Some(attr.path().segments[0].ident.span());
         let list = match &attr.meta {
             Meta::List(list) => list.tokens.clone(),
             other => {
-                push(syn::Error::new_spanned(
+                errors.spanned(
                     other,
                     "expected `#[shared(skip)]`, `#[shared(rename = \"..\")]` or `#[shared(constructor)]`",
-                ));
+                );
                 return false;
             }
         };
-        match metas(list) {
-            Ok(metas) => {
-                for meta in metas {
-                    if meta.path().is_ident("skip") && matches!(meta, Meta::Path(_)) {
-                        opts.skip = true;
-                    } else if meta.path().is_ident("constructor") && matches!(meta, Meta::Path(_)) {
-                        opts.constructor = true;
-                    } else if meta.path().is_ident("rename") {
-                        match string(&meta) {
-                            Ok(s) if s.value().is_empty() => {
-                                push(syn::Error::new_spanned(&s, "the exposed name must not be empty"))
-                            }
-                            Ok(s) => opts.rename = Some(s),
-                            Err(e) => push(e),
-                        }
-                    } else {
-                        push(syn::Error::new_spanned(
-                            meta,
-                            "unknown #[shared] option on a method; expected `skip`, `rename = \"..\"` or `constructor`",
-                        ));
-                    }
-                }
+        let metas = match metas(list) {
+            Ok(metas) => metas,
+            Err(e) => {
+                errors.push(e);
+                return false;
             }
-            Err(e) => push(e),
+        };
+        for meta in metas {
+            if meta.path().is_ident("skip") && matches!(meta, Meta::Path(_)) {
+                opts.skip = true;
+            } else if meta.path().is_ident("constructor") && matches!(meta, Meta::Path(_)) {
+                opts.constructor = true;
+            } else if meta.path().is_ident("rename") {
+                match string(&meta) {
+                    Ok(s) if s.value().is_empty() => errors.spanned(&s, "the exposed name must not be empty"),
+                    Ok(s) => {
+                        opts.rename = Some(s);
+                        opts.rename_meta = Some(meta);
+                    }
+                    Err(e) => errors.push(e),
+                }
+            } else {
+                errors.spanned(
+                    meta,
+                    "unknown #[shared] option on a method; expected `skip`, `rename = \"..\"` or `constructor`",
+                );
+            }
         }
         false
     });
-    match error {
-        Some(e) => Err(e),
-        None => Ok(opts),
-    }
+    opts
 }

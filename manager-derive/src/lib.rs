@@ -13,13 +13,21 @@
 //! (default: a `pub fn new(..) -> Self`, else `Default`). On the struct itself,
 //! `#[shared(type_id = "name")]` sets the type id (default: the type's module path and
 //! name). `#[shared(crate = "path")]` on the impl names the protocol crate when it
-//! cannot be found in `Cargo.toml`.
+//! cannot be found in `Cargo.toml`. `#[shared(vis = "pub(crate)")]` on the impl gives
+//! the proxies a visibility other than `pub` (any of Rust's, `""` for private): an
+//! attribute on an impl block cannot see the type's own, so say it for a type that is
+//! not `pub`.
+//!
+//! A mistake is one compile error, underlining the whole of what is wrong: the block is
+//! still emitted, next to stand-ins for what `#[shared]` would have generated (as
+//! thiserror does), so `register::<T>()` and calls through `TProxy` add nothing.
 //!
 //! The generated code names only items of `manager-proto` (found under whatever name
 //! the user's `Cargo.toml` gives `manager-proto`, `manager-client` or
 //! `manager-server`), through a versioned hidden module.
 
 mod attr;
+mod errors;
 mod expand;
 mod fallback;
 mod krate;

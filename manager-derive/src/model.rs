@@ -2,9 +2,11 @@
 //! its syntax for spans. Building it also rejects what cannot be shared.
 
 use crate::attr::{self, TypeOptions};
+use crate::errors::Errors;
 use proc_macro2::Span;
+use quote::ToTokens;
 use syn::spanned::Spanned;
-use syn::{FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, LitStr, Pat, ReturnType, Type, Visibility};
+use syn::{FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, LitStr, Pat, ReturnType, Signature, Type, Visibility};
 
 /// A `#[shared]` impl block.
 pub(crate) struct SharedImpl {
@@ -12,14 +14,23 @@ pub(crate) struct SharedImpl {
     pub(crate) item: ItemImpl,
     /// The type (`Counter`).
     pub(crate) self_ty: Type,
-    /// Its name, for generated names and messages.
+    /// Its name, for generated names and messages (`Unnamed` when the type has none,
+    /// which is an error).
     pub(crate) name: Ident,
+    /// Whether `name` is the type's own, so the proxies can be named after it.
+    pub(crate) named: bool,
+    /// The proxies' visibility: `vis = ".."`, else `pub`.
+    pub(crate) vis: Visibility,
     /// Type-level options given on the impl.
     pub(crate) options: TypeOptions,
     /// Exposed methods, in declaration order.
     pub(crate) methods: Vec<Method>,
     /// How clients create one.
     pub(crate) constructor: Constructor,
+    /// The signature of every method the proxies would have, as written (errors and
+    /// all): when the block has an error, stand-in proxies keep these so calls to
+    /// them report nothing more.
+    pub(crate) signatures: Vec<Signature>,
 }
 
 /// How `#[shared]` builds an object for `TProxy::create`.
@@ -49,7 +60,7 @@ pub(crate) struct Method {
     pub(crate) ret: Return,
     /// The method's doc comments, for the proxy's methods.
     pub(crate) docs: Vec<syn::Attribute>,
-    /// The signature, for spans.
+    /// The signature's first token, for spans.
     pub(crate) span: Span,
 }
 
@@ -70,120 +81,100 @@ pub(crate) enum Return {
     Fallible { ok: Box<Type>, err: Box<Type> },
 }
 
-/// Collects errors so one pass reports them all.
-#[derive(Default)]
-pub(crate) struct Errors(Option<syn::Error>);
-
-impl Errors {
-    pub(crate) fn push(&mut self, e: syn::Error) {
-        match &mut self.0 {
-            Some(first) => first.combine(e),
-            None => self.0 = Some(e),
-        }
-    }
-
-    pub(crate) fn at(&mut self, span: Span, msg: impl std::fmt::Display) {
-        self.push(syn::Error::new(span, msg));
-    }
-
-    pub(crate) fn finish(self) -> syn::Result<()> {
-        match self.0 {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
-    }
-}
-
 impl SharedImpl {
-    /// Builds the model, or every error found (with the cleaned-up impl block, to emit
-    /// next to them).
-    pub(crate) fn build(mut item: ItemImpl, options: TypeOptions) -> Result<SharedImpl, Box<(syn::Error, ItemImpl)>> {
-        let mut errors = Errors::default();
+    /// Builds the model, reporting into `errors` everything that cannot be shared. The
+    /// model is complete either way: on errors, the expansion uses it for stand-ins.
+    pub(crate) fn build(mut item: ItemImpl, options: TypeOptions, errors: &mut Errors) -> SharedImpl {
         if let Some((_, path, _)) = &item.trait_ {
-            errors.at(
-                path.span(),
+            errors.spanned(
+                path,
                 "#[shared] goes on the type's inherent impl block (`impl Counter { .. }`), not a trait impl",
             );
         }
         let generic = !item.generics.params.is_empty() || item.generics.where_clause.is_some();
         if generic {
-            errors.at(
-                item.generics.span(),
+            errors.spanned(
+                generics_node(&item.generics),
                 "#[shared] does not support generic types: a server must know the concrete type it hosts",
             );
         }
         let self_ty = (*item.self_ty).clone();
         let name = match &self_ty {
             Type::Path(p) if p.qself.is_none() => match p.path.segments.last() {
-                Some(seg) if seg.arguments.is_empty() => Some(seg.ident.clone()),
+                Some(seg) if seg.arguments.is_empty() || generic => Some(seg.ident.clone()),
                 _ => None,
             },
             _ => None,
         };
+        let named = name.is_some();
         let name = name.unwrap_or_else(|| {
-            // A generic type was already reported; one error per mistake.
-            if !generic {
-                errors.at(self_ty.span(), "#[shared] needs a plain named type here (`impl Counter`)");
-            }
+            errors.spanned(&self_ty, "#[shared] needs a plain named type here (`impl Counter`)");
             Ident::new("Unnamed", self_ty.span())
         });
+        let vis = options.vis.as_ref().map_or_else(|| syn::parse_quote!(pub), |(vis, _)| vis.clone());
 
         let mut methods = Vec::new();
+        let mut signatures = Vec::new();
         let mut constructor = None;
         for impl_item in &mut item.items {
             let ImplItem::Fn(f) = impl_item else { continue };
-            let opts = match attr::take_method_options(&mut f.attrs) {
-                Ok(o) => o,
-                Err(e) => {
-                    errors.push(e);
-                    continue;
-                }
-            };
+            let opts = attr::take_method_options(&mut f.attrs, errors);
             let public = matches!(f.vis, Visibility::Public(_));
             let has_receiver = f.sig.receiver().is_some();
             if opts.constructor
                 || (!has_receiver && public && f.sig.ident == "new" && constructor.is_none() && returns_self(f, &name))
             {
-                if has_receiver {
-                    errors.at(f.sig.ident.span(), "a constructor takes no `self`");
+                if let Some(receiver) = f.sig.receiver() {
+                    errors.spanned(receiver, "a constructor takes no `self`");
                     continue;
                 }
                 if constructor.is_some() {
-                    errors.at(f.sig.ident.span(), "only one method can be the #[shared] constructor");
+                    errors.spanned(&f.sig, "only one method can be the #[shared] constructor");
                     continue;
                 }
                 if !returns_self(f, &name) {
-                    errors.at(f.sig.output.span(), "a #[shared] constructor returns `Self`");
+                    match &f.sig.output {
+                        ReturnType::Type(_, ty) => errors.spanned(ty, "a #[shared] constructor returns `Self`"),
+                        ReturnType::Default => errors.spanned(&f.sig, "a #[shared] constructor returns `Self`"),
+                    }
                     continue;
                 }
-                let args = args(f, &mut errors);
-                reject_generics(f, &mut errors);
+                let args = args(f, errors);
+                reject_generics(f, errors);
                 constructor = Some(Constructor::Function { name: f.sig.ident.clone(), args });
                 continue;
             }
             if !public || opts.skip || !has_receiver {
-                if let (Some(span), Some(_)) = (opts.span, &opts.rename) {
-                    errors.at(span, "`rename` applies to exposed methods only (`pub`, taking `&self` or `&mut self`)");
+                if let Some(meta) = &opts.rename_meta {
+                    errors.spanned(
+                        meta,
+                        "`rename` applies to exposed methods only (`pub`, taking `&self` or `&mut self`)",
+                    );
                 }
                 continue;
             }
-            if let Some(m) = method(f, opts.rename, &mut errors) {
+            signatures.push(f.sig.clone());
+            if let Some(m) = method(f, opts.rename, errors) {
                 methods.push(m);
             }
         }
-        let result = errors.finish();
-        match result {
-            Ok(()) => Ok(SharedImpl {
-                item,
-                self_ty,
-                name,
-                options,
-                methods,
-                constructor: constructor.unwrap_or(Constructor::Default),
-            }),
-            Err(e) => Err(Box::new((e, item))),
+        SharedImpl {
+            item,
+            self_ty,
+            name,
+            named,
+            vis,
+            options,
+            methods,
+            constructor: constructor.unwrap_or(Constructor::Default),
+            signatures,
         }
     }
+}
+
+/// What to underline for a generic item: its parameters, else its `where` clause.
+fn generics_node(generics: &syn::Generics) -> proc_macro2::TokenStream {
+    if generics.params.is_empty() { generics.where_clause.to_token_stream() } else { generics.to_token_stream() }
 }
 
 fn returns_self(f: &ImplItemFn, name: &Ident) -> bool {
@@ -198,8 +189,8 @@ fn returns_self(f: &ImplItemFn, name: &Ident) -> bool {
 
 fn reject_generics(f: &ImplItemFn, errors: &mut Errors) {
     if !f.sig.generics.params.is_empty() || f.sig.generics.where_clause.is_some() {
-        errors.at(
-            f.sig.generics.span(),
+        errors.spanned(
+            generics_node(&f.sig.generics),
             format!(
                 "`{}` is generic, and generic methods cannot be shared: the server must know the concrete types; \
                  write one method per type, or hide it with #[shared(skip)]",
@@ -220,8 +211,8 @@ fn method(f: &ImplItemFn, rename: Option<LitStr>, errors: &mut Errors) -> Option
             }
         }
         Some(r) => {
-            errors.at(
-                r.span(),
+            errors.spanned(
+                r,
                 format!(
                     "`{ident}` takes `self` by value, which cannot be shared: the object stays on the server; \
                      take `&self` or `&mut self`, or hide it with #[shared(skip)]"
@@ -233,13 +224,13 @@ fn method(f: &ImplItemFn, rename: Option<LitStr>, errors: &mut Errors) -> Option
     };
     reject_generics(f, errors);
     if let Some(unsafety) = &f.sig.unsafety {
-        errors.at(unsafety.span(), format!("`{ident}` is unsafe, and unsafe methods cannot be shared"));
+        errors.spanned(unsafety, format!("`{ident}` is unsafe, and unsafe methods cannot be shared"));
     }
     if let Some(abi) = &f.sig.abi {
-        errors.at(abi.span(), format!("`{ident}` has an explicit ABI, which cannot be shared"));
+        errors.spanned(abi, format!("`{ident}` has an explicit ABI, which cannot be shared"));
     }
     if let Some(v) = &f.sig.variadic {
-        errors.at(v.span(), "variadic methods cannot be shared");
+        errors.spanned(v, "variadic methods cannot be shared");
     }
     let args = args(f, errors);
     let ret = match &f.sig.output {
@@ -308,29 +299,30 @@ fn is_unit(ty: &Type) -> bool {
 /// Rejects references, `impl Trait` and trait objects anywhere in `ty`: what crosses
 /// the wire is owned.
 fn check_owned(ty: &Type, what: &str, method: &Ident, errors: &mut Errors) {
-    struct Finder<'a> {
-        found: Option<(Span, &'static str)>,
-        _p: std::marker::PhantomData<&'a ()>,
+    /// The first offending node, whole (`&str`, not its `&`).
+    #[derive(Default)]
+    struct Finder {
+        found: Option<(proc_macro2::TokenStream, &'static str)>,
     }
-    impl<'ast> syn::visit::Visit<'ast> for Finder<'_> {
+    impl<'ast> syn::visit::Visit<'ast> for Finder {
         fn visit_type_reference(&mut self, r: &'ast syn::TypeReference) {
-            self.found.get_or_insert((r.span(), "a reference"));
+            self.found.get_or_insert((r.to_token_stream(), "a reference"));
         }
         fn visit_type_impl_trait(&mut self, t: &'ast syn::TypeImplTrait) {
-            self.found.get_or_insert((t.span(), "`impl Trait`"));
+            self.found.get_or_insert((t.to_token_stream(), "`impl Trait`"));
         }
         fn visit_type_trait_object(&mut self, t: &'ast syn::TypeTraitObject) {
-            self.found.get_or_insert((t.span(), "a trait object"));
+            self.found.get_or_insert((t.to_token_stream(), "a trait object"));
         }
         fn visit_type_ptr(&mut self, t: &'ast syn::TypePtr) {
-            self.found.get_or_insert((t.span(), "a raw pointer"));
+            self.found.get_or_insert((t.to_token_stream(), "a raw pointer"));
         }
     }
-    let mut finder = Finder { found: None, _p: std::marker::PhantomData };
+    let mut finder = Finder::default();
     syn::visit::Visit::visit_type(&mut finder, ty);
-    if let Some((span, kind)) = finder.found {
-        errors.at(
-            span,
+    if let Some((node, kind)) = finder.found {
+        errors.spanned(
+            node,
             format!(
                 "the {what} of `{method}` contains {kind}, which cannot cross the wire: shared methods take and \
                  return owned values (`String` for `&str`, `Vec<T>` for `&[T]`, `T` for `&T`)"

@@ -38,8 +38,150 @@ pub mod v1 {
         Err(RemoteError { kind: RemoteErrorKind::User, message: format!("{what} failed: {description}"), detail })
     }
 
-    /// Compile-time check that an argument or return type crosses the wire.
-    pub fn assert_wire_type<T: Serialize + DeserializeOwned>() {}
+    /// What arguments and return values of shared methods must be. A blanket trait
+    /// rather than two bounds so that a type lacking both reports one error, worded
+    /// for `#[shared]`, at the type ([`assert_wire_type`]).
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot cross the wire: it is not both `Serialize` and `Deserialize`",
+        label = "arguments and results of shared methods must be `Serialize + DeserializeOwned`",
+        note = "derive `serde::Serialize` and `serde::Deserialize` for it, or use a type that has both"
+    )]
+    pub trait WireType: Serialize + DeserializeOwned {}
+
+    // `do_not_recommend`: report `T: WireType` once, not each missing serde trait.
+    #[diagnostic::do_not_recommend]
+    impl<T: Serialize + DeserializeOwned> WireType for T {}
+
+    /// Compile-time check that an argument or return type crosses the wire: the
+    /// generated code calls it once per type, spanned on the type, and this is the only
+    /// place a type that does not reports an error (see [`Wire`]).
+    pub fn assert_wire_type<T: WireType>() {}
+
+    /// The wire operations on the arguments tuple or a return type `T` of a shared
+    /// method, chosen by autoref specialization: call as `(&Wire::<T>::new()).op(..)`
+    /// with [`WireViaSerde`] and [`WireUnchecked`] (and, for `Result<T, E>`,
+    /// [`FallibleViaSerde`] and [`FallibleUnchecked`]) in scope. For a `T` that is
+    /// [`WireType`] — for every `T` of a program that compiles, since
+    /// [`assert_wire_type`] checks each one — this is the serde operation. For any other
+    /// `T` it is a stand-in that never runs, there so that the generated dispatcher
+    /// and proxies do not repeat the assertion's error at every use of `T`.
+    pub struct Wire<T>(PhantomData<fn() -> T>);
+
+    impl<T> Wire<T> {
+        /// The tag.
+        pub const fn new() -> Self {
+            Wire(PhantomData)
+        }
+    }
+
+    impl<T> Default for Wire<T> {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
+    /// The wire operations on a [`WireType`].
+    pub trait WireViaSerde<T> {
+        /// [`decode_args`].
+        fn decode_args(&self, bytes: &[u8], what: &str) -> Result<T, RemoteError>;
+        /// [`encode_return`].
+        fn encode_return(&self, value: &T, what: &str) -> CallResult;
+        /// [`user_error`].
+        fn user_error(&self, error: &T, what: &str, description: String) -> CallResult;
+        /// [`encode_args`].
+        fn encode_args(&self, args: &T, what: &str) -> Result<Vec<u8>, Error>;
+        /// [`start`].
+        fn start(&self, handle: &Handle, id: u32, args: &T, what: &str) -> Started;
+        /// Decodes the reply of a started call, once it came.
+        fn decode_reply(&self, reply: Result<Reply, Error>, what: &str) -> Result<T, Error>;
+    }
+
+    impl<T: WireType> WireViaSerde<T> for Wire<T> {
+        fn decode_args(&self, bytes: &[u8], what: &str) -> Result<T, RemoteError> {
+            decode_args(bytes, what)
+        }
+        fn encode_return(&self, value: &T, what: &str) -> CallResult {
+            encode_return(value, what)
+        }
+        fn user_error(&self, error: &T, what: &str, description: String) -> CallResult {
+            user_error(error, what, description)
+        }
+        fn encode_args(&self, args: &T, what: &str) -> Result<Vec<u8>, Error> {
+            encode_args(args, what)
+        }
+        fn start(&self, handle: &Handle, id: u32, args: &T, what: &str) -> Started {
+            start(handle, id, args, what)
+        }
+        fn decode_reply(&self, reply: Result<Reply, Error>, what: &str) -> Result<T, Error> {
+            reply?.decode(what)
+        }
+    }
+
+    /// The stand-ins for a type that is not a [`WireType`]: a program holding one does
+    /// not compile, so they never run; each fails as it would at run time.
+    pub trait WireUnchecked<T> {
+        /// Fails.
+        fn decode_args(&self, bytes: &[u8], what: &str) -> Result<T, RemoteError>;
+        /// Fails.
+        fn encode_return(&self, value: &T, what: &str) -> CallResult;
+        /// Fails.
+        fn user_error(&self, error: &T, what: &str, description: String) -> CallResult;
+        /// Fails.
+        fn encode_args(&self, args: &T, what: &str) -> Result<Vec<u8>, Error>;
+        /// Fails.
+        fn start(&self, handle: &Handle, id: u32, args: &T, what: &str) -> Started;
+        /// Fails.
+        fn decode_reply(&self, reply: Result<Reply, Error>, what: &str) -> Result<T, Error>;
+    }
+
+    fn not_wire<T>(what: &str) -> String {
+        format!("{what} (`{}`) cannot cross the wire", std::any::type_name::<T>())
+    }
+
+    impl<T> WireUnchecked<T> for &Wire<T> {
+        fn decode_args(&self, _: &[u8], what: &str) -> Result<T, RemoteError> {
+            Err(RemoteError::new(RemoteErrorKind::Decode, not_wire::<T>(what)))
+        }
+        fn encode_return(&self, _: &T, what: &str) -> CallResult {
+            Err(RemoteError::new(RemoteErrorKind::Decode, not_wire::<T>(what)))
+        }
+        fn user_error(&self, _: &T, what: &str, _: String) -> CallResult {
+            Err(RemoteError::new(RemoteErrorKind::Decode, not_wire::<T>(what)))
+        }
+        fn encode_args(&self, _: &T, what: &str) -> Result<Vec<u8>, Error> {
+            Err(Error::Encode { what: what.to_owned(), reason: not_wire::<T>(what) })
+        }
+        fn start(&self, _: &Handle, _: u32, _: &T, what: &str) -> Started {
+            Started::failed(Error::Encode { what: what.to_owned(), reason: not_wire::<T>(what) })
+        }
+        fn decode_reply(&self, _: Result<Reply, Error>, what: &str) -> Result<T, Error> {
+            Err(Error::Decode { what: what.to_owned(), reason: not_wire::<T>(what) })
+        }
+    }
+
+    /// [`WireViaSerde`] for a method returning `Result<T, E>`.
+    pub trait FallibleViaSerde<T, E> {
+        /// Decodes the reply of a started call, once it came: `E` surfaces typed.
+        fn decode_fallible(&self, reply: Result<Reply, Error>, what: &str) -> Result<Result<T, E>, Error>;
+    }
+
+    impl<T: WireType, E: WireType> FallibleViaSerde<T, E> for Wire<Result<T, E>> {
+        fn decode_fallible(&self, reply: Result<Reply, Error>, what: &str) -> Result<Result<T, E>, Error> {
+            fallible_reply(reply, what)
+        }
+    }
+
+    /// [`WireUnchecked`] for a method returning `Result<T, E>`.
+    pub trait FallibleUnchecked<T, E> {
+        /// Fails.
+        fn decode_fallible(&self, reply: Result<Reply, Error>, what: &str) -> Result<Result<T, E>, Error>;
+    }
+
+    impl<T, E> FallibleUnchecked<T, E> for &Wire<Result<T, E>> {
+        fn decode_fallible(&self, _: Result<Reply, Error>, what: &str) -> Result<Result<T, E>, Error> {
+            Err(Error::Decode { what: what.to_owned(), reason: not_wire::<Result<T, E>>(what) })
+        }
+    }
 
     /// Wraps an error value to describe it (autoref specialization: `Display` if it has
     /// it, its type name otherwise). Call as `(&DescribeError(&e)).describe()`.
@@ -150,8 +292,9 @@ pub mod v1 {
     }
 
     /// Starts a call of method `id` with the argument tuple `args`, which are encoded
-    /// before this returns; `what` names them in an encoding error. Finish it with
-    /// [`finish`] or [`finish_fallible`].
+    /// before this returns; `what` names them in an encoding error. Await it, then
+    /// decode the reply with [`WireViaSerde::decode_reply`] or
+    /// [`FallibleViaSerde::decode_fallible`].
     pub fn start<A: Serialize + ?Sized>(handle: &Handle, id: u32, args: &A, what: &str) -> Started {
         handle.call_with(MethodRef::Id(id), args, what)
     }
@@ -159,18 +302,14 @@ pub mod v1 {
     /// A started call.
     pub type Started = crate::proxy::PendingReply;
 
-    /// Waits for a started call and decodes its return value.
-    pub async fn finish<R: DeserializeOwned>(started: Started, what: &str) -> Result<R, Error> {
-        started.await?.decode(what)
-    }
-
-    /// Like [`finish`], for a method returning `Result<T, E>`: surfaces `E` typed.
-    pub async fn finish_fallible<T, E>(started: Started, what: &str) -> Result<Result<T, E>, Error>
+    /// Decodes the reply of a call to a method returning `Result<T, E>`: a `User`
+    /// remote error carries the method's own `E`.
+    fn fallible_reply<T, E>(reply: Result<Reply, Error>, what: &str) -> Result<Result<T, E>, Error>
     where
         T: DeserializeOwned,
         E: DeserializeOwned,
     {
-        match started.await {
+        match reply {
             Ok(reply) => reply.decode(what).map(Ok),
             Err(Error::Remote(e)) if e.kind == RemoteErrorKind::User => {
                 decode_exact(&e.detail, &format!("the error of {what}")).map(Err)

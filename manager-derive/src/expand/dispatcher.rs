@@ -1,8 +1,12 @@
 //! The server side: `Dispatch` for the type, and `T::EXPOSED`.
+//!
+//! Arguments and results go through `Wire<T>` (autoref specialization, see
+//! `manager_proto::__private::v1::Wire`), which never fails to compile: a type that
+//! cannot cross the wire is reported once, by the assertion `wire_checks` writes.
 
 use crate::model::{Constructor, Method, Receiver, Return, SharedImpl};
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
@@ -50,16 +54,22 @@ pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
             }
 
             fn construct(args: &[u8]) -> ::core::result::Result<Self, #m::RemoteError> {
+                #[allow(unused_imports)]
+                use #m::{WireViaSerde as _, WireUnchecked as _};
                 #construct
             }
 
             #[allow(unused_variables, unreachable_code)]
             fn call_ref<'a>(&'a self, method: u32, args: &[u8]) -> #m::Outcome<'a> {
+                #[allow(unused_imports)]
+                use #m::{WireViaSerde as _, WireUnchecked as _, FallibleViaSerde as _, FallibleUnchecked as _};
                 #ref_arms
             }
 
             #[allow(unused_variables, unreachable_code)]
             fn call_mut<'a>(&'a mut self, method: u32, args: &[u8]) -> #m::Outcome<'a> {
+                #[allow(unused_imports)]
+                use #m::{WireViaSerde as _, WireUnchecked as _, FallibleViaSerde as _, FallibleUnchecked as _};
                 #mut_arms
             }
 
@@ -81,7 +91,7 @@ fn construct(model: &SharedImpl, m: &TokenStream) -> TokenStream {
             let idents: Vec<_> = args.iter().map(|a| &a.ident).collect();
             let types: Vec<_> = args.iter().map(|a| &a.ty).collect();
             quote! {
-                let (#(#idents,)*): (#(#types,)*) = #m::decode_args(args, #what)?;
+                let (#(#idents,)*): (#(#types,)*) = (&#m::Wire::<(#(#types,)*)>::new()).decode_args(args, #what)?;
                 ::core::result::Result::Ok(<#ty>::#name(#(#idents),*))
             }
         }
@@ -123,16 +133,19 @@ fn arms(model: &SharedImpl, m: &TokenStream, receiver: Receiver) -> TokenStream 
         };
         let encode = match &x.ret {
             Return::Unit => quote! {{ let () = #call; #m::encode_return(&(), #what_ret) }},
-            Return::Value(_) => quote! {{ let value = #call; #m::encode_return(&value, #what_ret) }},
-            Return::Fallible { .. } => quote! {{
+            Return::Value(t) => quote! {{
+                let value = #call;
+                (&#m::Wire::<#t>::new()).encode_return(&value, #what_ret)
+            }},
+            Return::Fallible { ok, err } => quote! {{
                 match #call {
-                    ::core::result::Result::Ok(value) => #m::encode_return(&value, #what_ret),
+                    ::core::result::Result::Ok(value) => (&#m::Wire::<#ok>::new()).encode_return(&value, #what_ret),
                     ::core::result::Result::Err(error) => {
                         let description = {
                             use #m::{DescribeViaDisplay as _, DescribeViaTypeName as _};
                             (&#m::DescribeError(&error)).describe()
                         };
-                        #m::user_error(&error, #what_ret, description)
+                        (&#m::Wire::<#err>::new()).user_error(&error, #what_ret, description)
                     }
                 }
             }},
@@ -142,11 +155,8 @@ fn arms(model: &SharedImpl, m: &TokenStream, receiver: Receiver) -> TokenStream 
         } else {
             quote!(#m::Outcome::Ready(#encode))
         };
-        // Spanned on the method, so a type that cannot be decoded is reported there
-        // rather than on the attribute.
-        let decode_args = respan(quote!(#m::decode_args), x.span);
-        let decode = quote_spanned! {x.span=>
-            let (#(#idents,)*): (#(#types,)*) = match #decode_args(args, #what_args) {
+        let decode = quote! {
+            let (#(#idents,)*): (#(#types,)*) = match (&#m::Wire::<(#(#types,)*)>::new()).decode_args(args, #what_args) {
                 ::core::result::Result::Ok(decoded) => decoded,
                 ::core::result::Result::Err(e) => return #m::Outcome::Ready(::core::result::Result::Err(e)),
             };
@@ -175,26 +185,9 @@ fn arms(model: &SharedImpl, m: &TokenStream, receiver: Receiver) -> TokenStream 
     }
 }
 
-/// `tokens` with every span set to `span`, so errors about them point there.
-fn respan(tokens: TokenStream, span: proc_macro2::Span) -> TokenStream {
-    tokens
-        .into_iter()
-        .map(|mut t| {
-            if let proc_macro2::TokenTree::Group(g) = &t {
-                let mut group = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
-                group.set_span(span);
-                t = proc_macro2::TokenTree::Group(group);
-            } else {
-                t.set_span(span);
-            }
-            t
-        })
-        .collect()
-}
-
-/// A compile-time check, spanned on each argument and return type, that it crosses the
-/// wire (`Serialize + DeserializeOwned`): the error points at the type, not at
-/// generated code.
+/// The compile-time check, once per distinct argument and return type (by its
+/// spelling) and spanned on it, that it crosses the wire (`WireType`): the one error a
+/// type that cannot reports, on the type rather than on generated code.
 fn wire_checks(model: &SharedImpl, m: &TokenStream) -> TokenStream {
     let mut types = Vec::new();
     if let Constructor::Function { args, .. } = &model.constructor {
@@ -211,10 +204,64 @@ fn wire_checks(model: &SharedImpl, m: &TokenStream) -> TokenStream {
             }
         }
     }
+    let mut seen = std::collections::HashSet::new();
+    types.retain(|t| seen.insert(t.to_token_stream().to_string()));
     let checks = types.iter().map(|t| quote_spanned! {t.span()=> #m::assert_wire_type::<#t>(); });
     quote! {
         const _: fn() = || {
             #(#checks)*
         };
+    }
+}
+
+/// The stand-in for a block with errors: `T::EXPOSED` and a `Dispatch` that does
+/// nothing, so `register::<T>()` and the like report no second error. The build fails
+/// on the block's errors, so none of it ever runs.
+pub(crate) fn stub(model: &SharedImpl, m: &TokenStream) -> TokenStream {
+    let ty = &model.self_ty;
+    let name = model.name.to_string();
+    let (impl_generics, _, where_clause) = model.item.generics.split_for_impl();
+    let predicates = where_clause.into_iter().flat_map(|w| w.predicates.iter());
+    let failed = format!("`{name}`'s #[shared] impl block does not compile");
+    let error = quote!(#m::RemoteError::new(#m::RemoteErrorKind::NotExposed, #failed));
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #ty #where_clause {
+            /// The methods clients may call (Python's `exposed`), by exposed name.
+            pub const EXPOSED: &'static [&'static str] = &[];
+        }
+
+        #[automatically_derived]
+        impl #impl_generics #m::Dispatch for #ty
+        where
+            #(#predicates,)*
+            // Not a trivial bound, so a type that is not `Send` reports that once,
+            // where it is used, not here too (as thiserror's fallback does).
+            for<'__manager> #ty: ::core::marker::Send + ::core::marker::Sync + 'static,
+        {
+            fn shared_type_id() -> &'static str {
+                ::core::concat!(::core::module_path!(), "::", #name)
+            }
+
+            fn methods() -> &'static [#m::MethodInfo] {
+                &[]
+            }
+
+            fn construct(_: &[u8]) -> ::core::result::Result<Self, #m::RemoteError> {
+                ::core::result::Result::Err(#error)
+            }
+
+            fn call_ref<'a>(&'a self, _: u32, _: &[u8]) -> #m::Outcome<'a> {
+                #m::Outcome::Ready(::core::result::Result::Err(#error))
+            }
+
+            fn call_mut<'a>(&'a mut self, _: u32, _: &[u8]) -> #m::Outcome<'a> {
+                #m::Outcome::Ready(::core::result::Result::Err(#error))
+            }
+
+            fn value_copy(&self) -> #m::CallResult {
+                ::core::result::Result::Err(#error)
+            }
+        }
     }
 }

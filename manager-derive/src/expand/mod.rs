@@ -4,6 +4,7 @@ mod dispatcher;
 mod proxy;
 
 use crate::attr;
+use crate::errors::Errors;
 use crate::fallback::with_errors;
 use crate::krate::proto_path;
 use crate::model::SharedImpl;
@@ -33,25 +34,24 @@ pub(crate) fn entry(args: TokenStream, input: TokenStream) -> TokenStream {
 }
 
 fn expand_impl(args: TokenStream, item: syn::ItemImpl) -> TokenStream {
-    let options = match attr::type_options(args) {
-        Ok(o) => o,
-        Err(e) => return with_errors(&item, e),
-    };
-    let model = match SharedImpl::build(item, options) {
-        Ok(m) => m,
-        Err(failed) => {
-            let (e, item) = *failed;
-            return with_errors(&item, e);
+    // Every mistake is reported, each once.
+    let mut errors = Errors::default();
+    let options = attr::type_options(args, &mut errors);
+    let model = SharedImpl::build(item, options, &mut errors);
+    validate(&model, &mut errors);
+    let m = match proto_path(model.options.krate.as_ref()) {
+        Ok(root) => Some(quote!(#root::__private::v1)),
+        Err(e) => {
+            errors.push(e);
+            None
         }
     };
-    if let Err(e) = validate(&model) {
-        return with_errors(&model.item, e);
-    }
-    let root = match proto_path(model.options.krate.as_ref()) {
-        Ok(r) => r,
-        Err(e) => return with_errors(&model.item, e),
+    let m = match (errors.finish(), m) {
+        (Ok(()), Some(m)) => m,
+        (Err(e), m) => return with_stand_ins(&model, m.as_ref(), e),
+        // Not reached: a protocol crate not found is an error.
+        (Ok(()), None) => return model.item.to_token_stream(),
     };
-    let m = quote!(#root::__private::v1);
     let item = &model.item;
     let dispatcher = dispatcher::expand(&model, &m);
     let proxies = proxy::expand(&model, &m);
@@ -62,14 +62,32 @@ fn expand_impl(args: TokenStream, item: syn::ItemImpl) -> TokenStream {
     }
 }
 
+/// An impl block with errors: the block, the errors, and — when the protocol crate
+/// was found (`m`) and the type has a name — stand-ins for what the block would have
+/// generated (see `fallback`).
+fn with_stand_ins(model: &SharedImpl, m: Option<&TokenStream>, error: syn::Error) -> TokenStream {
+    let mut out = with_errors(&model.item, error);
+    if let (Some(m), true) = (m, model.named) {
+        out.extend(dispatcher::stub(model, m));
+        out.extend(proxy::stub(model, m));
+    }
+    out
+}
+
 /// `#[shared(type_id = "..")]` on a struct or enum.
 fn expand_type(args: TokenStream, ident: &Ident, generics: &Generics, item: &impl ToTokens) -> TokenStream {
-    let options = match attr::type_options(args) {
-        Ok(o) => o,
-        Err(e) => return with_errors(item, e),
-    };
+    let mut errors = Errors::default();
+    let options = attr::type_options(args, &mut errors);
+    if let Some((_, meta)) = &options.vis {
+        errors.spanned(
+            meta,
+            "`vis` goes on the impl block, where the proxies are generated: #[shared(vis = \"..\")] impl T { .. }",
+        );
+    }
     if !generics.params.is_empty() {
-        let e = syn::Error::new_spanned(generics, "#[shared] does not support generic types");
+        errors.spanned(generics, "#[shared] does not support generic types");
+    }
+    if let Err(e) = errors.finish() {
         return with_errors(item, e);
     }
     let Some(type_id) = options.type_id else {

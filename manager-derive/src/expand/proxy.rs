@@ -1,12 +1,110 @@
 //! The client side: `TProxy` (async) and `TBlockingProxy`.
+//!
+//! Both take the visibility `#[shared(vis = "..")]` gives, `pub` by default, and so do
+//! their methods. They are generated API a program may use only part of, so they allow
+//! `dead_code`.
 
 use crate::model::{Constructor, Method, Return, SharedImpl};
-use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use crate::validate::RESERVED;
+use proc_macro2::{Ident, TokenStream, TokenTree};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use std::collections::HashSet;
+use syn::{FnArg, ReturnType, Signature};
+
+/// What the real proxies and the stand-ins differ in.
+struct Parts {
+    /// The body of `Proxy::shared_type_id`.
+    type_id: TokenStream,
+    /// The constructor's parameters, `name: Type`, for `create`.
+    ctor_params: Vec<TokenStream>,
+    /// The body of the async `create`.
+    create: TokenStream,
+    /// The blocking `create` hands these to the async one.
+    ctor_args: Vec<Ident>,
+    async_methods: Vec<TokenStream>,
+    blocking_methods: Vec<TokenStream>,
+}
 
 pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
     let ty = &model.self_ty;
     let name = &model.name;
+    let (ctor_params, ctor_args, ctor_types) = match &model.constructor {
+        Constructor::Function { args, .. } => (
+            args.iter()
+                .map(|a| {
+                    let (i, t) = (&a.ident, &a.ty);
+                    quote!(#i: #t)
+                })
+                .collect(),
+            args.iter().map(|a| a.ident.clone()).collect::<Vec<_>>(),
+            args.iter().map(|a| &a.ty).collect::<Vec<_>>(),
+        ),
+        Constructor::Default => (Vec::new(), Vec::new(), Vec::new()),
+    };
+    let ctor_what = format!("the constructor arguments of `{name}`");
+    let create = quote! {
+        #[allow(unused_imports)]
+        use #m::{WireViaSerde as _, WireUnchecked as _};
+        let __manager_args =
+            (&#m::Wire::<(#(#ctor_types,)*)>::new()).encode_args(&(#(#ctor_args,)*), #ctor_what)?;
+        #m::create::<Self, __ManagerC>(__manager_client, __manager_args).await
+    };
+    let parts = Parts {
+        type_id: quote!(<#ty as #m::Dispatch>::shared_type_id()),
+        ctor_params,
+        create,
+        ctor_args,
+        async_methods: model.methods.iter().map(|x| async_method(model, x, m)).collect(),
+        blocking_methods: model.methods.iter().map(|x| blocking_method(model, x, m)).collect(),
+    };
+    skeleton(model, m, parts)
+}
+
+/// The stand-ins for a block with errors: the same types and trait impls, `create`
+/// as the constructor is written, and every method whose signature can be copied, so
+/// that code using the proxies reports nothing more. The build fails on the block's
+/// errors, so none of it ever runs.
+pub(crate) fn stub(model: &SharedImpl, m: &TokenStream) -> TokenStream {
+    let name = model.name.to_string();
+    let failed = format!("`{name}`'s #[shared] impl block does not compile");
+    let error = quote! {
+        ::core::result::Result::Err(#m::Error::Remote(#m::RemoteError::new(#m::RemoteErrorKind::NotExposed, #failed)))
+    };
+    let copyable = Copyable::new(model);
+    let (ctor_params, ctor_args) = match &model.constructor {
+        Constructor::Function { args, .. } if args.iter().all(|a| copyable.ty(&a.ty)) => (
+            args.iter()
+                .map(|a| {
+                    let (i, t) = (&a.ident, &a.ty);
+                    quote!(#i: #t)
+                })
+                .collect(),
+            args.iter().map(|a| a.ident.clone()).collect(),
+        ),
+        _ => (Vec::new(), Vec::new()),
+    };
+    let create = quote! {
+        let _ = (__manager_client, #(#ctor_args,)*);
+        #error
+    };
+    let mut seen = HashSet::new();
+    let signatures: Vec<_> =
+        model.signatures.iter().filter(|sig| copyable.signature(sig) && seen.insert(sig.ident.to_string())).collect();
+    let parts = Parts {
+        type_id: quote!(::core::concat!(::core::module_path!(), "::", #name)),
+        ctor_params,
+        create,
+        ctor_args,
+        async_methods: signatures.iter().map(|sig| stub_method(model, sig, quote!(async), m, &error)).collect(),
+        blocking_methods: signatures.iter().map(|sig| stub_method(model, sig, quote!(), m, &error)).collect(),
+    };
+    skeleton(model, m, parts)
+}
+
+fn skeleton(model: &SharedImpl, m: &TokenStream, parts: Parts) -> TokenStream {
+    let Parts { type_id, ctor_params, create, ctor_args, async_methods, blocking_methods } = parts;
+    let name = &model.name;
+    let vis = &model.vis;
     let proxy = format_ident!("{}Proxy", name);
     let blocking = format_ident!("{}BlockingProxy", name);
     let proxy_doc = format!(
@@ -17,29 +115,13 @@ pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
         "[`{proxy}`] for code without an async runtime: every method blocks until the server answers. Get one from \
          a `manager_client::blocking::Client`."
     );
-    let (ctor_params, ctor_args) = match &model.constructor {
-        Constructor::Function { args, .. } => {
-            let params: Vec<_> = args
-                .iter()
-                .map(|a| {
-                    let (i, t) = (&a.ident, &a.ty);
-                    quote!(#i: #t)
-                })
-                .collect();
-            let idents: Vec<_> = args.iter().map(|a| a.ident.clone()).collect();
-            (params, idents)
-        }
-        Constructor::Default => (Vec::new(), Vec::new()),
-    };
-    let ctor_what = format!("the constructor arguments of `{name}`");
-    let async_methods = model.methods.iter().map(|x| async_method(model, x, m));
-    let blocking_methods = model.methods.iter().map(|x| blocking_method(x, m));
     let debug_name = proxy.to_string();
     let blocking_debug_name = blocking.to_string();
     quote! {
         #[doc = #proxy_doc]
         #[derive(::core::clone::Clone)]
-        pub struct #proxy {
+        #[allow(dead_code)]
+        #vis struct #proxy {
             handle: #m::Handle,
         }
 
@@ -53,7 +135,7 @@ pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
         #[automatically_derived]
         impl #m::Proxy for #proxy {
             fn shared_type_id() -> &'static str {
-                <#ty as #m::Dispatch>::shared_type_id()
+                #type_id
             }
             fn from_handle(handle: #m::Handle) -> Self {
                 #proxy { handle }
@@ -86,23 +168,23 @@ pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
         }
 
         #[automatically_derived]
+        #[allow(dead_code)]
         impl #proxy {
             /// Creates a new object on the server and returns a proxy to it.
-            pub async fn create<__ManagerC>(__manager_client: &__ManagerC, #(#ctor_params),*) -> ::core::result::Result<Self, #m::Error>
+            #vis async fn create<__ManagerC>(__manager_client: &__ManagerC, #(#ctor_params),*) -> ::core::result::Result<Self, #m::Error>
             where
                 __ManagerC: #m::Connect + ?::core::marker::Sized,
             {
-                let __manager_args = #m::encode_args(&(#(#ctor_args,)*), #ctor_what)?;
-                #m::create::<Self, __ManagerC>(__manager_client, __manager_args).await
+                #create
             }
 
             /// The object's token, to hand to another process (`client.attach(token)`).
-            pub fn token(&self) -> #m::Token {
+            #vis fn token(&self) -> #m::Token {
                 self.handle.token()
             }
 
             /// The handle under the proxy: dynamic calls by name, value copies.
-            pub fn handle(&self) -> &#m::Handle {
+            #vis fn handle(&self) -> &#m::Handle {
                 &self.handle
             }
 
@@ -111,7 +193,8 @@ pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
 
         #[doc = #blocking_doc]
         #[derive(::core::clone::Clone)]
-        pub struct #blocking {
+        #[allow(dead_code)]
+        #vis struct #blocking {
             inner: #proxy,
             exec: #m::Executor,
         }
@@ -135,9 +218,10 @@ pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
         }
 
         #[automatically_derived]
+        #[allow(dead_code)]
         impl #blocking {
             /// Creates a new object on the server and returns a proxy to it.
-            pub fn create<__ManagerC>(__manager_client: &__ManagerC, #(#ctor_params),*) -> ::core::result::Result<Self, #m::Error>
+            #vis fn create<__ManagerC>(__manager_client: &__ManagerC, #(#ctor_params),*) -> ::core::result::Result<Self, #m::Error>
             where
                 __ManagerC: #m::BlockingConnect + ?::core::marker::Sized,
             {
@@ -147,12 +231,12 @@ pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
             }
 
             /// The object's token, to hand to another process.
-            pub fn token(&self) -> #m::Token {
+            #vis fn token(&self) -> #m::Token {
                 self.inner.token()
             }
 
             /// The async proxy inside.
-            pub fn as_async(&self) -> &#proxy {
+            #vis fn as_async(&self) -> &#proxy {
                 &self.inner
             }
 
@@ -187,39 +271,139 @@ fn async_method(model: &SharedImpl, x: &Method, m: &TokenStream) -> TokenStream 
     let ident = &x.ident;
     let docs = &x.docs;
     let exposed = &x.exposed;
+    let vis = &model.vis;
     let (params, idents) = params(x);
+    let types: Vec<_> = x.args.iter().map(|a| &a.ty).collect();
     let ret = returns(x, m);
     let what_args = format!("the arguments of `{}::{}`", model.name, exposed.value());
     let what_ret = format!("the result of `{}::{}`", model.name, exposed.value());
     let finish = match &x.ret {
-        Return::Unit => quote!(#m::finish::<()>(__manager_started, #what_ret).await),
-        Return::Value(t) => quote!(#m::finish::<#t>(__manager_started, #what_ret).await),
-        Return::Fallible { ok, err } => quote!(#m::finish_fallible::<#ok, #err>(__manager_started, #what_ret).await),
+        Return::Unit => quote!((&#m::Wire::<()>::new()).decode_reply(__manager_reply, #what_ret)),
+        Return::Value(t) => quote!((&#m::Wire::<#t>::new()).decode_reply(__manager_reply, #what_ret)),
+        Return::Fallible { ok, err } => quote! {
+            (&#m::Wire::<::core::result::Result<#ok, #err>>::new()).decode_fallible(__manager_reply, #what_ret)
+        },
     };
     let note = format!("Runs `{}::{}` on the server.", model.name, ident);
     quote_spanned! {x.span=>
         #(#docs)*
         #[doc = ""]
         #[doc = #note]
-        pub async fn #ident(&self, #(#params),*) -> #ret {
+        #vis async fn #ident(&self, #(#params),*) -> #ret {
+            #[allow(unused_imports)]
+            use #m::{WireViaSerde as _, WireUnchecked as _, FallibleViaSerde as _, FallibleUnchecked as _};
             const __MANAGER_ID: u32 = #m::method_id(#exposed);
             // The arguments are encoded (on the stack when small) and sent here; what
             // waits for the reply does not hold them.
-            let __manager_started = #m::start(&self.handle, __MANAGER_ID, &(#(#idents,)*), #what_args);
+            let __manager_started = (&#m::Wire::<(#(#types,)*)>::new())
+                .start(&self.handle, __MANAGER_ID, &(#(#idents,)*), #what_args);
+            let __manager_reply = __manager_started.await;
             #finish
         }
     }
 }
 
-fn blocking_method(x: &Method, m: &TokenStream) -> TokenStream {
+fn blocking_method(model: &SharedImpl, x: &Method, m: &TokenStream) -> TokenStream {
     let ident = &x.ident;
     let docs = &x.docs;
+    let vis = &model.vis;
     let (params, idents) = params(x);
     let ret = returns(x, m);
     quote_spanned! {x.span=>
         #(#docs)*
-        pub fn #ident(&self, #(#params),*) -> #ret {
+        #vis fn #ident(&self, #(#params),*) -> #ret {
             #m::run_call(&self.exec, self.inner.#ident(#(#idents),*))
         }
     }
+}
+
+/// A stand-in method: the signature as written, answering with `error`.
+fn stub_method(
+    model: &SharedImpl,
+    sig: &Signature,
+    asyncness: TokenStream,
+    m: &TokenStream,
+    error: &TokenStream,
+) -> TokenStream {
+    let vis = &model.vis;
+    let ident = &sig.ident;
+    let generics = &sig.generics;
+    let where_clause = &sig.generics.where_clause;
+    let types = sig.inputs.iter().filter_map(|input| match input {
+        FnArg::Typed(pt) => Some(&pt.ty),
+        FnArg::Receiver(_) => None,
+    });
+    let ok = match &sig.output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) => ty.to_token_stream(),
+    };
+    quote! {
+        #vis #asyncness fn #ident #generics (&self, #(_: #types),*) -> ::core::result::Result<#ok, #m::Error>
+        #where_clause
+        {
+            #error
+        }
+    }
+}
+
+/// Which signatures the stand-in proxies can copy: those naming neither `Self` (the
+/// proxy, there) nor the impl's generic parameters (not in scope there), with no
+/// `impl Trait` result (a stand-in body cannot define it), and no name the proxies
+/// already use.
+struct Copyable {
+    /// Identifiers that mean something else, or nothing, in the proxies.
+    foreign: HashSet<String>,
+}
+
+impl Copyable {
+    fn new(model: &SharedImpl) -> Self {
+        let mut foreign: HashSet<String> = model
+            .item
+            .generics
+            .params
+            .iter()
+            .map(|p| match p {
+                syn::GenericParam::Type(t) => t.ident.to_string(),
+                syn::GenericParam::Lifetime(l) => l.lifetime.ident.to_string(),
+                syn::GenericParam::Const(c) => c.ident.to_string(),
+            })
+            .collect();
+        foreign.insert("Self".to_owned());
+        Copyable { foreign }
+    }
+
+    fn tokens(&self, tokens: TokenStream) -> bool {
+        !any_ident(tokens, &|i| self.foreign.contains(&i.to_string()))
+    }
+
+    fn ty(&self, ty: &syn::Type) -> bool {
+        self.tokens(ty.to_token_stream())
+    }
+
+    fn signature(&self, sig: &Signature) -> bool {
+        let inputs_ok = sig.inputs.iter().all(|input| match input {
+            FnArg::Typed(pt) => self.ty(&pt.ty),
+            FnArg::Receiver(_) => true,
+        });
+        let output_ok = match &sig.output {
+            ReturnType::Default => true,
+            ReturnType::Type(_, ty) => self.ty(ty) && !any_ident(ty.to_token_stream(), &|i| i == "impl"),
+        };
+        inputs_ok
+            && output_ok
+            && self.tokens(sig.generics.to_token_stream())
+            && self.tokens(sig.generics.where_clause.to_token_stream())
+            && sig.variadic.is_none()
+            && !RESERVED.contains(&sig.ident.to_string().as_str())
+    }
+}
+
+/// Whether `tokens`, groups included, hold an identifier (or lifetime name) `pred`
+/// accepts.
+fn any_ident(tokens: TokenStream, pred: &dyn Fn(&Ident) -> bool) -> bool {
+    tokens.into_iter().any(|t| match t {
+        TokenTree::Ident(i) => pred(&i),
+        TokenTree::Group(g) => any_ident(g.stream(), pred),
+        _ => false,
+    })
 }
