@@ -36,7 +36,43 @@ mod validate;
 
 use proc_macro::TokenStream;
 
-/// Shares a type's methods across processes. See the crate documentation.
+/// Shares a type's methods across processes: on a type's inherent `impl` block, it
+/// makes the type hostable by a manager server and generates `TProxy` (async) and
+/// `TBlockingProxy`, with one method per `pub` method taking `&self` or `&mut self`.
+/// Arguments and results cross the wire, so they must be owned and
+/// `Serialize + Deserialize`. The options are in the crate documentation.
+///
+/// ```
+/// use manager_client::Client;
+/// use manager_server::{Server, shared};
+///
+/// #[derive(Default)]
+/// pub struct Counter {
+///     n: u64,
+/// }
+///
+/// #[shared]
+/// impl Counter {
+///     /// Adds `by` and returns the new count.
+///     pub fn incr(&mut self, by: u64) -> u64 {
+///         self.n += by;
+///         self.n
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // A server that hosts Counters (in-process here; usually another process).
+/// let server = Server::builder().register::<Counter>().start().await?;
+///
+/// // A client creates one on the server and calls it through the generated proxy.
+/// let client = Client::connect(server.address(), server.authkey().as_bytes()).await?;
+/// let counter = CounterProxy::create(&client).await?;
+/// assert_eq!(counter.incr(2).await?, 2);
+/// assert_eq!(counter.incr(3).await?, 5);
+/// # server.shutdown().await;
+/// # Ok(()) }
+/// ```
 #[proc_macro_attribute]
 pub fn shared(args: TokenStream, input: TokenStream) -> TokenStream {
     expand::entry(args.into(), input.into()).into()
