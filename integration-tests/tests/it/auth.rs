@@ -95,6 +95,7 @@ async fn a_server_slow_to_answer_the_handshake_is_still_joined() {
             let mut out = Vec::new();
             frame::encode_frame(&step.reply.unwrap(), &mut out, usize::MAX).unwrap();
             let (first, second) = out.split_at(3);
+            // The slowness under test: later than the client's brief poll.
             std::thread::sleep(Duration::from_millis(20));
             stream.write_all(first).unwrap();
             std::thread::sleep(Duration::from_millis(5));

@@ -67,7 +67,7 @@ fn a_blocked_caller_does_not_hold_up_the_other_threads() {
             let queue = queue.clone();
             s.spawn(move || queue.get())
         };
-        std::thread::sleep(Duration::from_millis(50));
+        util::wait_until_blocking("the get to park", || server.stats().parked_calls == 1);
         for _ in 0..3 {
             let (counter, done) = (counter.clone(), done.clone());
             s.spawn(move || {
@@ -85,7 +85,8 @@ fn a_blocked_caller_does_not_hold_up_the_other_threads() {
         assert_eq!(getter.join().unwrap().unwrap(), 7);
     });
     assert_eq!(counter.get().unwrap(), 600);
-    // A user future that waits on a timer runs on the runtime, not on a socket read.
+    // A user future that waits on a timer runs on the runtime, not on a socket read
+    // (the timer is the thing under test).
     let slept = client
         .block_on(async {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -270,7 +271,7 @@ fn low_latency_mode_answers_and_notices_a_closed_server() {
     let queue: QueueProxy<u64> = client.queue(0).unwrap();
     let (done, result) = std::sync::mpsc::channel();
     std::thread::spawn(move || done.send(queue.get()));
-    std::thread::sleep(Duration::from_millis(50));
+    util::wait_until_blocking("the get to park", || server.stats().parked_calls == 1);
     rt.block_on(server.shutdown());
     let got = result.recv_timeout(Duration::from_secs(10)).expect("the blocked get returned");
     let err = got.unwrap_err();
@@ -299,6 +300,8 @@ fn blocking_calls_that_wait_many_keepalive_periods_still_get_their_answer() {
     std::thread::scope(|s| {
         let getter = s.spawn(|| queue.get());
         let acquirer = s.spawn(|| lock.acquire());
+        util::wait_until_blocking("the get and the acquire to park", || server.stats().parked_calls == 2);
+        // The wait under test: many keepalive periods pass while both calls are parked.
         std::thread::sleep(Duration::from_millis(300));
         assert!(!getter.is_finished() && !acquirer.is_finished(), "nothing was there to take yet");
         queue_there.put(7).unwrap();

@@ -187,7 +187,7 @@ async fn namespace_value_and_array() {
 
 #[tokio::test]
 async fn queues_block_time_out_and_shut_down() {
-    let (_d, _s, c) = client().await;
+    let (_d, s, c) = client().await;
     let q = c.queue::<u32>(2).await.unwrap();
     q.put(1).await.unwrap();
     q.put_nowait(2).await.unwrap();
@@ -201,7 +201,7 @@ async fn queues_block_time_out_and_shut_down() {
     // A blocked get is woken by a put from another task.
     let q2 = q.clone();
     let getter = tokio::spawn(async move { q2.get().await });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    util::wait_until("the get to park", async || s.stats().parked_calls == 1).await;
     q.put(42).await.unwrap();
     assert_eq!(getter.await.unwrap().unwrap(), 42);
     // A blocked put is admitted when a get makes room.
@@ -209,7 +209,7 @@ async fn queues_block_time_out_and_shut_down() {
     q.put(2).await.unwrap();
     let q2 = q.clone();
     let putter = tokio::spawn(async move { q2.put(3).await });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    util::wait_until("the put to park", async || s.stats().parked_calls == 1).await;
     assert_eq!(q.get().await.unwrap(), 1);
     putter.await.unwrap().unwrap();
     assert_eq!(q.get_many(10, None).await.unwrap(), vec![2, 3]);
@@ -229,7 +229,7 @@ async fn queues_block_time_out_and_shut_down() {
         let q3 = q3.clone();
         async move { q3.get().await }
     });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    util::wait_until("the get to park", async || s.stats().parked_calls == 1).await;
     q3.shutdown(true).await.unwrap();
     assert_eq!(kind(waiting.await.unwrap().unwrap_err()), RemoteErrorKind::QueueShutDown);
 }

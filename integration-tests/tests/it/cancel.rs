@@ -49,6 +49,8 @@ async fn every_item_put_is_got_exactly_once_despite_cancelled_gets() {
     }
     for chunk in (0..ITEMS).collect::<Vec<_>>().chunks(50) {
         q.put_many(chunk.to_vec()).await.unwrap();
+        // Pacing: the items trickle in, so the consumers' gets (some waiting, some
+        // given up) race with the puts. Nothing waits on this sleep.
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     for _ in 0..4 {

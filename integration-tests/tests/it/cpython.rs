@@ -11,6 +11,8 @@ use manager_client::{
 };
 use manager_server::Server;
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const TIMEOUT1: Duration = Duration::from_millis(100);
@@ -192,6 +194,8 @@ async fn queue_test_task_done() {
             m.spawn(move |c| async move {
                 let q: manager_client::JoinableQueueProxy<Option<u32>> = c.attach(&token).await.unwrap();
                 while q.get().await.unwrap().is_some() {
+                    // The work each item takes (CPython's DELTA): it keeps tasks
+                    // unfinished while `join` waits. Nothing waits on this sleep.
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     q.task_done().await.unwrap();
                 }
@@ -345,7 +349,9 @@ async fn condition_f(
 }
 
 async fn reaches_eventually(sem: &SemaphoreProxy, value: u64) {
-    assert!(util::eventually(Duration::from_secs(10), async || sem.value().await.unwrap() == value).await);
+    util::wait_until(&format!("{value} waiters woken"), async || sem.value().await.unwrap() == value).await;
+    // A quiet window, the check itself: no more waiters than that wake up. That
+    // something does not happen can only be seen by letting time pass.
     tokio::time::sleep(DELTA).await;
     assert_eq!(sem.value().await.unwrap(), value);
 }
@@ -370,6 +376,14 @@ impl CondSetup {
         m.spawn(move |c| condition_f(c, t.0, t.1, t.2, timeout)).await
     }
 
+    /// Waits until `n` waiters are in `wait` (each has signalled `sleeping` before its
+    /// `wait`, so the parked calls are those waits), then gives them DELTA to wake up
+    /// unbidden: a quiet window, the check that follows being that none did.
+    async fn all_waiting(&self, m: &Manager, n: u64) {
+        util::wait_until(&format!("{n} waiters in wait"), async || m.server.stats().parked_calls == n).await;
+        tokio::time::sleep(DELTA).await;
+    }
+
     async fn notify(&self, n: Option<u64>) {
         self.cond.acquire().await.unwrap();
         match n {
@@ -388,7 +402,7 @@ async fn condition_test_notify() {
     let b = s.start(&m, None).await;
     s.sleeping.acquire().await.unwrap();
     s.sleeping.acquire().await.unwrap();
-    tokio::time::sleep(DELTA).await;
+    s.all_waiting(&m, 2).await;
     assert_eq!(s.woken.value().await.unwrap(), 0);
     s.notify(Some(1)).await;
     reaches_eventually(&s.woken, 1).await;
@@ -420,7 +434,7 @@ async fn condition_test_notify_all() {
     for _ in 0..6 {
         s.sleeping.acquire().await.unwrap();
     }
-    tokio::time::sleep(DELTA).await;
+    s.all_waiting(&m, 6).await;
     assert_eq!(s.woken.value().await.unwrap(), 0);
     s.notify(None).await;
     reaches_eventually(&s.woken, 6).await;
@@ -440,7 +454,7 @@ async fn condition_test_notify_n() {
     for _ in 0..6 {
         s.sleeping.acquire().await.unwrap();
     }
-    tokio::time::sleep(DELTA).await;
+    s.all_waiting(&m, 6).await;
     assert_eq!(s.woken.value().await.unwrap(), 0);
     s.notify(Some(2)).await;
     reaches_eventually(&s.woken, 2).await;
@@ -470,6 +484,10 @@ async fn condition_test_waitfor() {
     let cond = m.client.condition().await.unwrap();
     let state = m.client.value(-1i32).await.unwrap();
     let t = (cond.token(), state.token());
+    // The child counts the checks of its predicate: one before its first wait, then one
+    // per wake-up.
+    let checks = Arc::new(AtomicUsize::new(0));
+    let child_checks = checks.clone();
     let child = m
         .spawn(move |c| async move {
             let cond: ConditionProxy = c.attach(&t.0).await.unwrap();
@@ -477,7 +495,11 @@ async fn condition_test_waitfor() {
             let g = cond.lock().await.unwrap();
             state.set(0).await.unwrap();
             g.notify(1).await.unwrap();
-            let result = g.wait_for(async || Ok(state.get().await? == 4), None).await.unwrap();
+            let predicate = async || {
+                child_checks.fetch_add(1, Ordering::SeqCst);
+                Ok(state.get().await? == 4)
+            };
+            let result = g.wait_for(predicate, None).await.unwrap();
             assert!(result && state.get().await.unwrap() == 4);
             g.unlock().await.unwrap();
         })
@@ -488,8 +510,14 @@ async fn condition_test_waitfor() {
         assert_eq!(state.get().await.unwrap(), 0);
         g.unlock().await.unwrap();
     }
-    for _ in 0..4 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    for round in 0..4 {
+        // Each notification finds the child waiting (where CPython sleeps 10 ms and
+        // hopes): it has checked the predicate since its last wake-up, and a call of its
+        // is parked — the new wait, the previous one having ended before that check.
+        util::wait_until("the child to wait again", async || {
+            checks.load(Ordering::SeqCst) == round + 1 && m.server.stats().parked_calls == 1
+        })
+        .await;
         let g = cond.lock().await.unwrap();
         state.fetch_add(1).await.unwrap();
         g.notify(1).await.unwrap();
@@ -523,6 +551,10 @@ async fn condition_test_waitfor_timeout() {
     assert!(sem.acquire_timeout(Duration::from_secs(30)).await.unwrap());
     // Only increment 3 times, so state == 4 is never reached.
     for _ in 0..3 {
+        // Pacing, as CPython's: the increments are spread over the child's 100 ms. The
+        // outcome does not depend on it (the state never reaches 4, so wait_for must
+        // time out whether or not a notification finds the child waiting), and waiting
+        // for the child to park instead could outlast its timeout on a slow machine.
         tokio::time::sleep(Duration::from_millis(10)).await;
         let g = cond.lock().await.unwrap();
         state.fetch_add(1).await.unwrap();
@@ -572,7 +604,8 @@ async fn event_test_event() {
     let token = event.token();
     let setter = m
         .spawn(move |c| async move {
-            tokio::time::sleep(TIMEOUT1).await;
+            // Set only once the wait below is parked, so that it is the set that ends it.
+            util::wait_until("the event's wait to park", async || c.stats().await.unwrap().parked_calls == 1).await;
             let e: EventProxy = c.attach(&token).await.unwrap();
             e.set().await.unwrap();
         })
@@ -717,9 +750,8 @@ async fn barrier_test_reset() {
             let i = b.wait().await.unwrap();
             if i == N / 2 {
                 // Wait until the others are all in the barrier, then reset it.
-                while b.n_waiting().await.unwrap() < N - 1 {
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
+                util::wait_until("the other parties in the barrier", async || b.n_waiting().await.unwrap() == N - 1)
+                    .await;
                 b.reset().await.unwrap();
             } else {
                 match b.wait().await {
@@ -810,8 +842,9 @@ async fn barrier_late_party(default_timeout: bool) {
                 b.wait().await.unwrap()
             };
             if i == N / 2 {
-                // One party is late.
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                // One party is late: it comes only once the others' wait has timed out
+                // and broken the barrier (CPython sleeps 1 s and hopes that was enough).
+                util::wait_until("the others' wait to time out", async || b.broken().await.unwrap()).await;
             }
             let second =
                 if default_timeout { b.wait().await } else { b.wait_timeout(Duration::from_millis(500)).await };

@@ -1,11 +1,13 @@
 //! Faults with real processes: clients and servers SIGKILLed at awkward moments.
 
-use crate::util::{self, eventually, sigkill, worker};
+use crate::util::{self, sigkill, worker};
 use integration_tests::{Counter, CounterProxy};
 use manager_client::{Client, Error, Lost, QueueProxy};
 use manager_server::Server;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 fn spawn_worker(client: &Client, args: &[&str], expect: &str) -> Child {
@@ -23,11 +25,14 @@ async fn a_client_killed_mid_call_leaves_the_server_serving() {
     let (_d, server) = util::start(Server::builder().named("c", Counter::new(0))).await;
     let client = Client::connect(server.address(), server.authkey()).await.unwrap();
     let baseline = client.stats().await.unwrap();
-    let mut looping = spawn_worker(&client, &["call-loop", "c"], "RUNNING");
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    sigkill(&mut looping);
-    assert!(eventually(Duration::from_secs(5), async || client.stats().await.unwrap().connections == 1).await);
     let c: CounterProxy = client.named("c").await.unwrap();
+    let mut looping = spawn_worker(&client, &["call-loop", "c"], "RUNNING");
+    util::wait_until("the worker's calls", async || c.get().await.unwrap() > 1).await;
+    sigkill(&mut looping);
+    util::wait_until("the killed worker's connection to close", async || {
+        client.stats().await.unwrap().connections == 1
+    })
+    .await;
     let n = c.get().await.unwrap();
     assert!(n > 1, "the worker made calls: {n}");
     assert_eq!(c.incr(1).await.unwrap(), n + 1, "and the server goes on");
@@ -72,24 +77,34 @@ async fn a_client_killed_holding_a_lock_an_rlock_twice_a_permit_and_a_condition(
     assert_eq!(client.stats().await.unwrap().objects, baseline, "the dead client's references are gone");
 }
 
-/// A server in its own process at `address`.
-fn server_process(address: &str, key: &manager_client::AuthKey) -> Child {
+/// A server in its own process at `address`, and the address it listens on (for
+/// `tcp://127.0.0.1:0`, the port it was given: it binds the port itself, so no other
+/// process can take the port between a choice and a bind).
+fn server_process(address: &str, key: &manager_client::AuthKey) -> (Child, String) {
     let mut cmd = worker();
     cmd.args(["serve-at", address]).env("MANAGER_AUTHKEY", key.to_hex()).stdout(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-    assert!(line.starts_with("LISTENING"), "{line:?}");
-    child
+    let listening = line.trim().strip_prefix("LISTENING ").unwrap_or_else(|| panic!("{line:?}")).to_owned();
+    (child, listening)
 }
 
-async fn server_killed_then_restarted(address: &str) {
+/// A TCP address whose port the server picks.
+const ANY_TCP_PORT: &str = "tcp://127.0.0.1:0";
+
+/// `bind` is where the server listens: a Unix socket path (the restarted server takes
+/// the same one) or [`ANY_TCP_PORT`] (it gets a new port: the dead server's port, free
+/// again, could be anyone's by then).
+async fn server_killed_then_restarted(bind: &str) {
     let key = manager_client::AuthKey::new(*b"restart-key").unwrap();
-    let mut server = server_process(address, &key);
+    let (mut server, address) = server_process(bind, &key);
+    let address = address.as_str();
     let blocked_client = Client::connect(address, &key).await.unwrap();
     let busy_client = Client::connect(address, &key).await.unwrap();
     let queue: QueueProxy<u64> = blocked_client.named("queue").await.unwrap();
     let counter: CounterProxy = busy_client.named("counter").await.unwrap();
+    let observed: CounterProxy = blocked_client.named("counter").await.unwrap();
     let blocked = tokio::spawn(async move { queue.get().await });
     let busy = tokio::spawn(async move {
         loop {
@@ -98,7 +113,11 @@ async fn server_killed_then_restarted(address: &str) {
             }
         }
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Killed while the get is parked and the busy client is calling.
+    util::wait_until("the get to park and the busy client to call", async || {
+        blocked_client.stats().await.unwrap().parked_calls == 1 && observed.get().await.unwrap() > 0
+    })
+    .await;
     let killed = Instant::now();
     sigkill(&mut server);
     let e1 = tokio::time::timeout(Duration::from_secs(2), blocked).await.expect("blocked get: an error within 2 s");
@@ -114,8 +133,8 @@ async fn server_killed_then_restarted(address: &str) {
     assert!(!later.is_server_shut_down(), "{later:?}");
     assert!(matches!(&later, Error::ConnectionLost { reason: Lost::Closed | Lost::Read(_), .. }), "{later:?}");
     assert!(std::error::Error::source(&later).is_some(), "{later:?}");
-    let mut restarted = server_process(address, &key);
-    let fresh = Client::connect(address, &key).await.unwrap();
+    let (mut restarted, address) = server_process(bind, &key);
+    let fresh = Client::connect(address.as_str(), &key).await.unwrap();
     let counter: CounterProxy = fresh.named("counter").await.unwrap();
     assert_eq!(counter.incr(1).await.unwrap(), 1, "a new server run, a new counter");
     fresh.shutdown_server().await.unwrap();
@@ -130,8 +149,7 @@ async fn a_killed_server_fails_every_client_within_two_seconds_over_unix() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_fails_every_client_within_two_seconds_over_tcp() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    server_killed_then_restarted(&format!("tcp://127.0.0.1:{port}")).await;
+    server_killed_then_restarted(ANY_TCP_PORT).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,38 +159,42 @@ async fn graceful_shutdown_keeps_every_acknowledged_write_visible() {
     let reader = Client::connect(server.address(), server.authkey()).await.unwrap();
     let d = writer.dict::<u64, u64>().await.unwrap();
     let seen: manager_client::DictProxy<u64, u64> = reader.attach(&d.token()).await.unwrap();
-    let acked = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let acked = Arc::new(AtomicU64::new(0));
     let writing = tokio::spawn({
         let acked = acked.clone();
         async move {
             let mut i = 0;
             while d.insert(i, i).await.is_ok() {
                 i += 1;
-                acked.store(i, std::sync::atomic::Ordering::SeqCst);
+                acked.store(i, Ordering::SeqCst);
             }
             i
         }
     });
+    let checked = Arc::new(AtomicU64::new(0));
     let reading = tokio::spawn({
-        let acked = acked.clone();
+        let (acked, checked) = (acked.clone(), checked.clone());
         async move {
-            let mut checked = 0;
             loop {
-                let before = acked.load(std::sync::atomic::Ordering::SeqCst);
+                let before = acked.load(Ordering::SeqCst);
                 match seen.len().await {
                     Ok(n) => {
                         assert!(n as u64 >= before, "a read saw {n} entries after {before} were acknowledged");
-                        checked += 1;
+                        checked.fetch_add(1, Ordering::SeqCst);
                     }
                     Err(e) => {
                         assert!(e.is_connection_lost() || e.remote_kind().is_some(), "{e:?}");
-                        return checked;
+                        return checked.load(Ordering::SeqCst);
                     }
                 }
             }
         }
     });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Shut down in the middle of the traffic, once there is some.
+    util::wait_until("writes acknowledged and reads checked", async || {
+        acked.load(Ordering::SeqCst) >= 20 && checked.load(Ordering::SeqCst) >= 20
+    })
+    .await;
     server.shutdown().await;
     let written = writing.await.unwrap();
     let checked = reading.await.unwrap();
@@ -182,14 +204,16 @@ async fn graceful_shutdown_keeps_every_acknowledged_write_visible() {
 /// A blocking client's threads, one blocked in `get` (sleeping in `recv` on its own
 /// thread) and one calling in a loop: a SIGKILLed server fails both within 2 s, though
 /// the keepalive period is two minutes.
-fn blocking_threads_see_a_killed_server(address: &str) {
+fn blocking_threads_see_a_killed_server(bind: &str) {
     use manager_client::blocking;
     let key = manager_client::AuthKey::new(*b"blocking-key").unwrap();
-    let mut server = server_process(address, &key);
+    let (mut server, address) = server_process(bind, &key);
+    let address = address.as_str();
     let options = manager_client::ClientOptions { keepalive: Duration::from_secs(120), ..Default::default() };
     let client = blocking::Client::connect_with(address, &key, &options).unwrap();
     let queue: blocking::QueueProxy<u64> = client.named("queue").unwrap();
     let counter: integration_tests::CounterBlockingProxy = client.named("counter").unwrap();
+    let observed = counter.clone();
     let (failed, failures) = std::sync::mpsc::channel();
     let blocked = failed.clone();
     std::thread::spawn(move || blocked.send(queue.get().map(|_| ())));
@@ -201,7 +225,10 @@ fn blocking_threads_see_a_killed_server(address: &str) {
         };
         failed.send(Err(e))
     });
-    std::thread::sleep(Duration::from_millis(100));
+    // Killed while the get is parked and the other thread is calling.
+    util::wait_until_blocking("the get to park and the other thread to call", || {
+        client.stats().unwrap().parked_calls == 1 && observed.get().unwrap() > 0
+    });
     let killed = Instant::now();
     sigkill(&mut server);
     for _ in 0..2 {
@@ -220,6 +247,5 @@ fn a_killed_server_fails_blocking_threads_over_unix() {
 
 #[test]
 fn a_killed_server_fails_blocking_threads_over_tcp() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    blocking_threads_see_a_killed_server(&format!("tcp://127.0.0.1:{port}"));
+    blocking_threads_see_a_killed_server(ANY_TCP_PORT);
 }

@@ -61,10 +61,12 @@ async fn quiet_clients_are_kept_alive_by_their_pings() {
         let client = manager_client::blocking::Client::connect_with(&address, key, &options).unwrap();
         let sem = client.semaphore(1).unwrap();
         assert!(sem.acquire().unwrap());
-        // Idle, with no call running: only the keepalive thread speaks for it.
+        // Idle, with no call running: only the keepalive thread speaks for it. The
+        // idleness, three idle timeouts long, is the thing under test.
         std::thread::sleep(Duration::from_millis(1200));
         sem.value().unwrap()
     });
+    // The async client idles as long, with only its pings (the thing under test).
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert!(lock.locked().await.unwrap(), "still connected, still holding the lock");
     assert_eq!(blocking_lock_holder.await.unwrap(), 0, "the blocking client kept its permit");
@@ -137,6 +139,8 @@ async fn a_connection_at_its_in_flight_limit_is_not_read_until_calls_finish() {
         let client = client.clone();
         async move { client.ping().await }
     });
+    // A quiet window, the check itself: the ping must not be answered. That something
+    // does not happen can only be seen by letting time pass.
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!ping.is_finished(), "not read while two calls are parked");
     // Another connection puts; a get finishes; reading resumes.

@@ -4,6 +4,8 @@
 use crate::util;
 use manager_client::{Client, Error, RemoteErrorKind};
 use manager_server::Server;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 async fn client() -> (tempfile::TempDir, Server, Client) {
@@ -83,7 +85,7 @@ async fn semaphores() {
 
 #[tokio::test]
 async fn conditions() {
-    let (_d, _s, c) = client().await;
+    let (_d, s, c) = client().await;
     let cond = c.condition().await.unwrap();
     assert_eq!(kind(cond.wait(Some(SHORT)).await.unwrap_err()), RemoteErrorKind::NotOwner);
     assert_eq!(kind(cond.notify(1).await.unwrap_err()), RemoteErrorKind::NotOwner);
@@ -92,19 +94,31 @@ async fn conditions() {
     assert!(!guard.wait_for(async || Ok(false), Some(SHORT)).await.unwrap());
     assert!(guard.wait_for(async || Ok(true), None).await.unwrap());
     drop(guard);
-    // A waiter woken by a notifier, with state in a shared value.
+    // A waiter woken by a notifier, with state in a shared value. It counts the checks
+    // of its predicate: one before the first wait, then one per wake-up.
     let state = c.value(0u32).await.unwrap();
+    let checks = Arc::new(AtomicUsize::new(0));
     let waiter = tokio::spawn({
-        let (cond, state) = (cond.clone(), state.clone());
+        let (cond, state, checks) = (cond.clone(), state.clone(), checks.clone());
         async move {
             let g = cond.lock().await.unwrap();
-            let ok = g.wait_for(async || Ok(state.get().await? == 3), Some(Duration::from_secs(10))).await;
+            let predicate = async || {
+                checks.fetch_add(1, Ordering::SeqCst);
+                Ok(state.get().await? == 3)
+            };
+            let ok = g.wait_for(predicate, Some(Duration::from_secs(10))).await;
             g.unlock().await.unwrap();
             ok
         }
     });
-    for _ in 0..3 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    for round in 0..3 {
+        // Each notification finds the waiter waiting: it has checked the predicate
+        // after the last wake-up, and a call of its is parked — the new wait, since the
+        // previous one had ended before that check.
+        util::wait_until("the waiter to wait again", async || {
+            checks.load(Ordering::SeqCst) == round + 1 && s.stats().parked_calls == 1
+        })
+        .await;
         let g = cond.lock().await.unwrap();
         state.fetch_add(1).await.unwrap();
         g.notify_all().await.unwrap();
@@ -124,7 +138,7 @@ async fn conditions() {
 
 #[tokio::test]
 async fn events() {
-    let (_d, _s, c) = client().await;
+    let (_d, s, c) = client().await;
     let e = c.event().await.unwrap();
     assert!(!e.is_set().await.unwrap());
     assert!(!e.wait_timeout(SHORT).await.unwrap());
@@ -132,7 +146,7 @@ async fn events() {
         let e = e.clone();
         async move { e.wait().await }
     });
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    util::wait_until("the event's waiter to park", async || s.stats().parked_calls == 1).await;
     e.set().await.unwrap();
     assert!(waiter.await.unwrap().unwrap());
     assert!(e.wait().await.unwrap());
@@ -171,7 +185,7 @@ async fn barriers() {
         let b = three.clone();
         async move { b.wait().await }
     });
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    util::wait_until("a party waiting at the barrier", async || three.n_waiting().await.unwrap() == 1).await;
     three.abort().await.unwrap();
     assert_eq!(kind(w.await.unwrap().unwrap_err()), RemoteErrorKind::BrokenBarrier);
     // A cancelled waiter leaves without counting (Python's would stay as a ghost).

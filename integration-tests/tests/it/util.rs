@@ -35,7 +35,11 @@ pub fn run_worker(mut cmd: Command) -> String {
 }
 
 /// Waits (up to `limit`) until `cond` holds; returns whether it did.
-pub async fn eventually(limit: Duration, mut cond: impl AsyncFnMut() -> bool) -> bool {
+///
+/// `cond` is an `FnMut` returning a future rather than an `AsyncFnMut`, so that a task
+/// waiting with it is `Send` (and may be spawned): `async ||` closures that borrow what
+/// they use are both.
+pub async fn eventually<F: Future<Output = bool>>(limit: Duration, mut cond: impl FnMut() -> F) -> bool {
     let deadline = Instant::now() + limit;
     loop {
         if cond().await {
@@ -46,6 +50,24 @@ pub async fn eventually(limit: Duration, mut cond: impl AsyncFnMut() -> bool) ->
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// How long a test waits for state it expects to reach: generous, so that a loaded
+/// machine is slow, not a failure. Only a broken server or test takes this long.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Waits until `cond` holds (a call parked, a connection closed, an item arrived),
+/// polling it; panics naming `what` if it does not within [`PATIENCE`]. Use it instead
+/// of a sleep that guesses how long the thing takes: a guess too short lets the test
+/// go on before the state it checks exists, and the test passes without testing it.
+pub async fn wait_until<F: Future<Output = bool>>(what: &str, cond: impl FnMut() -> F) {
+    assert!(eventually(PATIENCE, cond).await, "timed out after {PATIENCE:?} waiting for {what}");
+}
+
+/// The blocking twin of [`wait_until`], for tests on plain threads.
+#[track_caller]
+pub fn wait_until_blocking(what: &str, cond: impl FnMut() -> bool) {
+    assert!(crate::server_bin::eventually_blocking(PATIENCE, cond), "timed out after {PATIENCE:?} waiting for {what}");
 }
 
 /// Kills a child with SIGKILL and reaps it.
