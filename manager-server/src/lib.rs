@@ -46,6 +46,7 @@
 //!   runtime and signal handling — which a program embedding the library does not need.
 
 mod auth;
+mod blocking;
 mod builder;
 mod builtins;
 mod child;
@@ -72,6 +73,7 @@ mod stream;
 mod table;
 mod user_object;
 
+pub use blocking::BlockingServer;
 pub use builder::{Builtin, ServerBuilder};
 pub use child::ChildServer;
 pub use error::ServerError;

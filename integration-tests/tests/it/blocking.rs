@@ -315,3 +315,24 @@ fn blocking_calls_that_wait_many_keepalive_periods_still_get_their_answer() {
     lock.release().unwrap();
     assert!(lock_there.acquire_timeout(Duration::from_millis(100)).unwrap());
 }
+
+/// A server started from plain synchronous code serves on its own thread; shutting it
+/// down (or a permitted client's shutdown request) stops it, and its clients see that.
+#[test]
+fn a_blocking_server_needs_no_runtime_and_stops_when_asked() {
+    let server = Server::builder().named("c", Counter::new(1)).start_blocking().unwrap();
+    let client = Client::connect(server.address(), server.authkey()).unwrap();
+    let c: CounterBlockingProxy = client.named("c").unwrap();
+    assert_eq!(c.incr(2).unwrap(), 3);
+    assert_eq!(server.stats().connections, 1);
+    server.shutdown();
+    let e = c.get().unwrap_err();
+    assert!(e.is_server_shut_down(), "{e:?}");
+
+    // serve_forever returns once a client is allowed to stop it.
+    let server = Server::builder().allow_remote_shutdown(true).start_blocking().unwrap();
+    let client = Client::connect(server.address(), server.authkey()).unwrap();
+    let stopper = std::thread::spawn(move || client.shutdown_server());
+    server.serve_forever();
+    stopper.join().unwrap().unwrap();
+}

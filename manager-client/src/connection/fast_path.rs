@@ -175,7 +175,8 @@ impl Conn {
         }
         let id = state.next_id();
         if let Err(e) = state.send_queued(|q, limit| queue(q, limit, id)) {
-            return PendingReply::failed(e);
+            state.hear_last_words_with(&mut decoder);
+            return PendingReply::failed(state.closed().unwrap_or(e));
         }
         let outcome = if lock(&state.out).queued() {
             Here::Wait

@@ -127,8 +127,16 @@ impl ConnState {
         self.wake_writer.notify_one();
     }
 
+    /// Why the connection is over, if it is: `ServerShutDown` once the server's notice
+    /// was heard, even if a failed write ended it first.
     pub(super) fn closed(&self) -> Option<Error> {
-        lock(&self.in_flight).closed().cloned()
+        let error = lock(&self.in_flight).closed().cloned()?;
+        Some(match error {
+            Error::ConnectionLost { address, .. } if self.server_shut_down.load(Ordering::Acquire) => {
+                Error::ServerShutDown { address }
+            }
+            error => error,
+        })
     }
 
     /// Appends one frame (built by `encode`) to the output, and writes it right away
@@ -165,6 +173,7 @@ impl ConnState {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => {
                 drop(out);
+                self.hear_last_words();
                 let reason = Lost::write(e);
                 self.fail(reason.clone());
                 return Err(self.lost(reason));

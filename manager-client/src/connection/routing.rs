@@ -56,6 +56,30 @@ pub(super) fn read_into(
     }
 }
 
+impl ConnState {
+    /// After a write failed because the server closed: reads, without waiting, what it
+    /// sent before it did, so that its shutdown notice (and any answers) are heard and
+    /// the connection ends as `ServerShutDown`, not as a broken pipe. A blocking client
+    /// has no reader task that would have read them already. Skipped if someone else
+    /// holds the decoder: they are reading.
+    pub(super) fn hear_last_words(&self) {
+        if let Some(mut decoder) = try_lock(&self.decoder) {
+            self.hear_last_words_with(&mut decoder);
+        }
+    }
+
+    /// [`hear_last_words`](Self::hear_last_words) by the holder of the decoder.
+    pub(super) fn hear_last_words_with(&self, decoder: &mut FrameDecoder) {
+        // Bounded: what a closed peer left in the socket buffer, not a stream.
+        for _ in 0..64 {
+            match read_into(self, decoder, |s, buf| s.spin_read(buf, std::time::Duration::ZERO)) {
+                Ok(true) if route(self, decoder).is_ok() => {}
+                _ => return,
+            }
+        }
+    }
+}
+
 /// Hands every complete response in `decoder` to its waiter; returns how many there
 /// were.
 pub(super) fn route(state: &ConnState, decoder: &mut FrameDecoder) -> Result<usize, Lost> {

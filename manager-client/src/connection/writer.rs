@@ -53,6 +53,7 @@ pub(super) async fn writer(state: Arc<ConnState>) {
                     }
                 }
                 Err(e) => {
+                    state.hear_last_words();
                     state.fail(Lost::write(e));
                     return;
                 }
