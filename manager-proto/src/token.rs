@@ -112,11 +112,13 @@ impl FromStr for Token {
         let text = text.trim();
         let shown = shorten(text);
         let body = text.strip_prefix(TEXT_PREFIX).ok_or_else(|| {
-            TokenError(format!("`{shown}` does not start with `{TEXT_PREFIX}` (tokens are printed by `token.to_string()`)"))
+            TokenError(format!(
+                "`{shown}` does not start with `{TEXT_PREFIX}` (tokens are printed by `token.to_string()`)"
+            ))
         })?;
-        let bytes = URL_SAFE_NO_PAD
-            .decode(body)
-            .map_err(|e| TokenError(format!("`{shown}` is not base64url after `{TEXT_PREFIX}` ({e}); was it cut short?")))?;
+        let bytes = URL_SAFE_NO_PAD.decode(body).map_err(|e| {
+            TokenError(format!("`{shown}` is not base64url after `{TEXT_PREFIX}` ({e}); was it cut short?"))
+        })?;
         let (token, rest) = postcard::take_from_bytes::<Token>(&bytes)
             .map_err(|e| TokenError(format!("`{shown}` is cut short or damaged ({e})")))?;
         if !rest.is_empty() {

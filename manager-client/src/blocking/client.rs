@@ -82,7 +82,12 @@ impl Client {
     /// Hands `proxy` to the child `command` will start, under `name` (see the async
     /// [`pass_proxy`](crate::Client::pass_proxy)): its token, leased, in
     /// `MANAGER_PROXY_<name>`, and the server's address and key.
-    pub fn pass_proxy<P: BlockingProxy>(&self, command: &mut impl ChildCommand, name: &str, proxy: &P) -> Result<(), Error> {
+    pub fn pass_proxy<P: BlockingProxy>(
+        &self,
+        command: &mut impl ChildCommand,
+        name: &str,
+        proxy: &P,
+    ) -> Result<(), Error> {
         self.inner.pass_proxy(command, name, proxy.as_async())
     }
 
