@@ -129,7 +129,8 @@ impl ToToken for &String {
 /// blocks on the server (a `get` on an empty queue) holds up none of the others.
 ///
 /// The connection closes when the last clone, proxy and pending call is dropped; the
-/// server then releases every reference the client held. If the server goes away,
+/// server then releases every reference the client held (a token it minted keeps its
+/// object for the server's token lease still: see [`attach`](Client::attach)). If the server goes away,
 /// calls in flight fail at once and later calls fail fast, with
 /// [`Error::ConnectionLost`] (or [`Error::ServerShutDown`] when it stopped on purpose).
 ///
