@@ -4,7 +4,7 @@
 //! A parent sets [`ADDRESS_VAR`] and [`AUTHKEY_VAR`] on a command
 //! (`client.configure_child(&mut cmd)`), and one `MANAGER_PROXY_<NAME>` variable per
 //! proxy it hands over (`client.pass_proxy(&mut cmd, "name", &proxy)`), whose value is
-//! the proxy's token as text, leased (see [`Token`](manager_proto::Token)). The child
+//! the proxy's token as text, leased (see [`Token`]). The child
 //! connects with `Client::from_env()` and takes each proxy with
 //! `client.inherited::<P>("name")`.
 
