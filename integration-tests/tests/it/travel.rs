@@ -175,3 +175,17 @@ async fn the_standalone_server_takes_its_lease_from_the_flag_and_refuses_bad_val
     wait_all_freed(&client).await;
     assert!(matches!(client.attach::<ListProxy<u32>>(&token).await, Err(Error::ObjectGone { .. })));
 }
+
+#[tokio::test]
+async fn a_proxy_serialized_outside_a_container_is_leased_and_one_stored_in_a_container_is_not() {
+    let (_dir, server) = util::start(Server::builder()).await;
+    let client = Client::connect(server.address(), server.authkey()).await.unwrap();
+    let inner = client.list_from::<u32>(&[1]).await.unwrap();
+    let dict = client.dict::<String, ListProxy<u32>>().await.unwrap();
+    dict.insert("inner".into(), inner.clone()).await.unwrap();
+    assert_eq!(held(&client).await, (2, 0), "the dict's reference holds the list: no lease");
+    let bytes = manager_client::proto::postcard::to_allocvec(&inner).unwrap();
+    assert_eq!(held(&client).await, (2, 1), "a proxy encoded on its own travels leased");
+    let token: manager_client::Token = manager_client::proto::postcard::from_bytes(&bytes).unwrap();
+    assert_eq!(token.object, inner.handle().object());
+}
