@@ -1,8 +1,8 @@
 //! The async client.
 
 use manager_proto::{
-    Address, AuthKey, BoxFuture, Connect, Error, Handle, ObjectId, Proxy, Request, Response, ServerId, ServerStats,
-    Token, Transport, TypeDescription,
+    Address, AuthKey, BoxFuture, Connect, Error, Handle, ObjectId, Proxy, RemoteErrorKind, Request, Response, ServerId,
+    ServerStats, Token, Transport, TypeDescription,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,12 +81,56 @@ impl ToAddress for String {
     }
 }
 
+/// Something that names a shared object: a [`Token`], or a token's text
+/// (`"mgr1-..."`, from `token.to_string()`).
+pub trait ToToken {
+    /// The token.
+    fn to_token(&self) -> Result<Token, Error>;
+}
+
+impl ToToken for Token {
+    fn to_token(&self) -> Result<Token, Error> {
+        Ok(self.clone())
+    }
+}
+
+impl ToToken for &Token {
+    fn to_token(&self) -> Result<Token, Error> {
+        Ok((*self).clone())
+    }
+}
+
+impl ToToken for str {
+    fn to_token(&self) -> Result<Token, Error> {
+        Ok(self.parse()?)
+    }
+}
+
+impl ToToken for &str {
+    fn to_token(&self) -> Result<Token, Error> {
+        Ok(self.parse()?)
+    }
+}
+
+impl ToToken for String {
+    fn to_token(&self) -> Result<Token, Error> {
+        Ok(self.parse()?)
+    }
+}
+
+impl ToToken for &String {
+    fn to_token(&self) -> Result<Token, Error> {
+        Ok(self.parse()?)
+    }
+}
+
 /// A connection to a manager server, multiplexed: any number of tasks may call through
 /// one `Client` (and its clones, which share the connection) at once, and a call that
 /// blocks on the server (a `get` on an empty queue) holds up none of the others.
 ///
 /// The connection closes when the last clone, proxy and pending call is dropped; the
-/// server then releases every reference the client held. If the server goes away,
+/// server then releases every reference the client held (a token it minted keeps its
+/// object for the server's token lease still: see [`attach`](Client::attach)). If the server goes away,
 /// calls in flight fail at once and later calls fail fast, with
 /// [`Error::ConnectionLost`] (or [`Error::ServerShutDown`] when it stopped on purpose).
 ///
@@ -148,10 +192,51 @@ impl Client {
         Self::connect(address, key).await
     }
 
-    /// Sets `MANAGER_ADDRESS` and `MANAGER_AUTHKEY` on a command, so the child can
+    /// Sets `MANAGER_ADDRESS` and `MANAGER_AUTHKEY` on a command (a
+    /// [`std::process::Command`] or a [`tokio::process::Command`]), so the child can
     /// [`Client::from_env`] to the same server.
-    pub fn configure_child(&self, command: &mut std::process::Command) {
+    pub fn configure_child(&self, command: &mut impl crate::env::ChildCommand) {
         crate::env::configure(command, self.address(), self.conn.authkey());
+    }
+
+    /// Hands `proxy` to the child `command` will start, under `name`: sets the server's
+    /// variables (as [`configure_child`](Self::configure_child)) and
+    /// `MANAGER_PROXY_<name>` to the proxy's token, leased — so the parent may drop its
+    /// proxy as soon as the child is spawned, and the child has the server's token
+    /// lease (30 s by default) to take it with [`inherited`](Self::inherited). A name
+    /// is ASCII letters, digits and `_`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = manager_server::Server::builder().start().await?;
+    /// # let client = manager_client::Client::connect(server.address(), server.authkey()).await?;
+    /// let results = client.dict::<String, u32>().await?;
+    /// let mut child = tokio::process::Command::new("true");
+    /// client.pass_proxy(&mut child, "results", &results)?;
+    /// // In the child: `Client::from_env().await?.inherited::<DictProxy<String, u32>>("results")`.
+    /// child.status().await?;
+    /// assert!(client.pass_proxy(&mut child, "not a name", &results).is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn pass_proxy<P: Proxy>(
+        &self,
+        command: &mut impl crate::env::ChildCommand,
+        name: &str,
+        proxy: &P,
+    ) -> Result<(), Error> {
+        crate::env::proxy_var(name)?;
+        self.configure_child(command);
+        crate::env::pass_token(command, name, &proxy.token())
+    }
+
+    /// The proxy the parent handed this process under `name` (with
+    /// [`pass_proxy`](Self::pass_proxy)): attaches the token in `MANAGER_PROXY_<name>`.
+    /// A missing variable is an error naming it; an object whose lease ran out is
+    /// [`Error::ObjectGone`].
+    pub async fn inherited<P: Proxy>(&self, name: &str) -> Result<P, Error> {
+        let token = crate::env::read_token(name)?;
+        self.attach(&token).await
     }
 
     /// The server's address.
@@ -204,13 +289,31 @@ impl Client {
         self.typed(object, &type_id)
     }
 
-    /// A proxy from a token another process handed over. The object must still be
-    /// alive (held by someone), and the token must come from this server run.
-    pub async fn attach<P: Proxy>(&self, token: &Token) -> Result<P, Error> {
+    /// A proxy from a token another process handed over — a [`Token`] or its text. The
+    /// object must still be alive: within the token's lease (see [`Token`]), or held by
+    /// someone else; otherwise this is [`Error::ObjectGone`] (object ids are never
+    /// reused, so a late token never reaches another object). The token must come from
+    /// this server run.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = manager_server::Server::builder().start().await?;
+    /// # let client = manager_client::Client::connect(server.address(), server.authkey()).await?;
+    /// let list = client.list::<u32>().await?;
+    /// let text = list.token().to_string(); // "mgr1-...": print it, pass it on
+    /// drop(list); // the token's lease holds the list now
+    /// let again: manager_client::ListProxy<u32> = client.attach(text.as_str()).await?;
+    /// again.append(7).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn attach<P: Proxy>(&self, token: impl ToToken) -> Result<P, Error> {
+        let token = token.to_token()?;
         if token.server != self.server_id() {
             return Err(Error::StaleToken(format!(
-                "the token names {token}, but this client is connected to run {} at {}: the server restarted, or \
-                 the token belongs to another server",
+                "the token names {}, but this client is connected to run {} at {}: the server restarted, or the \
+                 token belongs to another server",
+                token.describe(),
                 self.server_id(),
                 self.address()
             )));
@@ -225,7 +328,11 @@ impl Client {
                 Response::Object { id, type_id } => Some((id, type_id.to_owned())),
                 _ => None,
             })
-            .await?;
+            .await
+            .map_err(|e| match e.remote_kind() {
+                Some(RemoteErrorKind::NoSuchObject) => Error::ObjectGone { type_id: token.type_id.clone(), object },
+                _ => e,
+            })?;
         self.typed(object, &type_id)
     }
 

@@ -1,18 +1,49 @@
-//! Handing a server's address and key to child processes through their environment.
+//! Handing a server — and proxies to its objects — to child processes through their
+//! environment.
+//!
+//! A parent sets [`ADDRESS_VAR`] and [`AUTHKEY_VAR`] on a command
+//! (`client.configure_child(&mut cmd)`), and one `MANAGER_PROXY_<NAME>` variable per
+//! proxy it hands over (`client.pass_proxy(&mut cmd, "name", &proxy)`), whose value is
+//! the proxy's token as text, leased (see [`Token`]). The child
+//! connects with `Client::from_env()` and takes each proxy with
+//! `client.inherited::<P>("name")`.
 
-use manager_proto::{Address, AuthKey, Error};
+use manager_proto::{Address, AuthKey, Error, Token};
 
 /// The server's address, as `tcp://host:port` or `unix:/path`.
 pub const ADDRESS_VAR: &str = "MANAGER_ADDRESS";
 /// The key, in hex.
 pub const AUTHKEY_VAR: &str = "MANAGER_AUTHKEY";
+/// What the variable of a handed-over proxy starts with; its name follows.
+pub const PROXY_VAR_PREFIX: &str = "MANAGER_PROXY_";
+
+/// A command whose child process gets environment variables: implemented for
+/// [`std::process::Command`] and [`tokio::process::Command`], so both can be handed a
+/// server and proxies.
+pub trait ChildCommand {
+    /// Sets `key` to `value` in the child's environment.
+    fn set_env(&mut self, key: &str, value: &str);
+}
+
+impl ChildCommand for std::process::Command {
+    fn set_env(&mut self, key: &str, value: &str) {
+        self.env(key, value);
+    }
+}
+
+impl ChildCommand for tokio::process::Command {
+    fn set_env(&mut self, key: &str, value: &str) {
+        self.env(key, value);
+    }
+}
 
 /// Sets both variables on `command`.
 ///
 /// The key travels in the child's environment, which only the same user (and root)
 /// can read on Linux.
-pub fn configure(command: &mut std::process::Command, address: &Address, authkey: &AuthKey) {
-    command.env(ADDRESS_VAR, address.to_string()).env(AUTHKEY_VAR, authkey.to_hex());
+pub fn configure(command: &mut impl ChildCommand, address: &Address, authkey: &AuthKey) {
+    command.set_env(ADDRESS_VAR, &address.to_string());
+    command.set_env(AUTHKEY_VAR, &authkey.to_hex());
 }
 
 /// Reads both variables.
@@ -22,4 +53,40 @@ pub fn read() -> Result<(Address, AuthKey), Error> {
     let address: Address = var(ADDRESS_VAR)?.parse()?;
     let key = AuthKey::from_hex(&var(AUTHKEY_VAR)?)?;
     Ok((address, key))
+}
+
+/// The variable that carries the proxy handed over as `name`: `MANAGER_PROXY_` and the
+/// name. A name is non-empty and made of ASCII letters, digits and `_`, so the variable
+/// is one any shell can set and read.
+///
+/// ```
+/// assert_eq!(manager_client::env::proxy_var("results").unwrap(), "MANAGER_PROXY_results");
+/// assert!(manager_client::env::proxy_var("my-results").is_err());
+/// ```
+pub fn proxy_var(name: &str) -> Result<String, Error> {
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(Error::Config(format!(
+            "`{name}` cannot name a handed-over proxy: use ASCII letters, digits and `_` (it becomes the \
+             environment variable {PROXY_VAR_PREFIX}NAME)"
+        )));
+    }
+    Ok(format!("{PROXY_VAR_PREFIX}{name}"))
+}
+
+/// Sets the variable of the proxy handed over as `name` to `token`'s text.
+pub fn pass_token(command: &mut impl ChildCommand, name: &str, token: &Token) -> Result<(), Error> {
+    command.set_env(&proxy_var(name)?, &token.to_string());
+    Ok(())
+}
+
+/// Reads the token of the proxy handed over as `name`.
+pub fn read_token(name: &str) -> Result<Token, Error> {
+    let var = proxy_var(name)?;
+    let text = std::env::var(&var).map_err(|_| {
+        Error::Config(format!(
+            "{var} is not set (or not valid UTF-8): the parent must hand this process the proxy with \
+             `client.pass_proxy(&mut command, \"{name}\", &proxy)`"
+        ))
+    })?;
+    text.parse::<Token>().map_err(|e| Error::Config(format!("{var}: {e}")))
 }

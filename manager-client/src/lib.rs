@@ -17,15 +17,19 @@
 //! let counter: CounterProxy = client.named("counter").await?;
 //! let n = counter.incr(1).await?;                        // runs on the server
 //! let mine = CounterProxy::create(&client).await?;       // a new Counter, ours
-//! let token = mine.token();                              // hand it to another process
-//! # let _ = (n, token); Ok(()) }
+//! let token = mine.token();                              // leased: good for 30 s
+//! let text = token.to_string();                          // "mgr1-...", for argv or env
+//! # let _ = (n, text); Ok(()) }
 //! ```
 //!
 //! The rules:
 //! - One connection per [`Client`], multiplexed: calls from many tasks share it, in
 //!   flight together; a call blocked on the server holds up no other.
 //! - Proxies are `Clone + Send + Sync`; clones share one server reference, and the
-//!   object lives while any proxy in any process (or a name, or a container) holds it.
+//!   object lives while any proxy in any process (or a name, or a container) holds it,
+//!   or a token's lease: a minted token keeps its object for the server's token lease
+//!   (30 s by default), so a child can attach it after the parent dropped its proxy
+//!   (`client.pass_proxy(&mut cmd, "name", &proxy)`, `client.inherited("name")`).
 //! - Dropping a pending call cancels it on the server.
 //! - If the server goes away, calls in flight fail at once and later calls fail fast
 //!   with [`Error::ConnectionLost`].
@@ -44,11 +48,11 @@ mod stream;
 
 pub use builtins::Data;
 pub use builtins::proxies::*;
-pub use client::{Client, ClientOptions, ToAddress};
+pub use client::{Client, ClientOptions, ToAddress, ToToken};
 
 pub use manager_derive::shared;
 pub use manager_proto as proto;
 pub use manager_proto::{
     Address, AuthKey, BlockingProxy, Bytes, Error, Handle, Lost, Proxy, RemoteError, RemoteErrorKind, ServerStats,
-    Token, TypeDescription, serde,
+    Token, TokenError, TypeDescription, serde,
 };

@@ -72,7 +72,10 @@ pub fn encode_item<T: Serialize + ?Sized>(value: &T, server: ServerId, what: &st
     // The size pass runs before collecting starts, so no proxy is noted twice. A large
     // value is encoded into this thread's spare buffer when it has room; any other into
     // a buffer of exactly its size, which then never grows.
-    let size = postcard::experimental::serialized_size(value).unwrap_or(0);
+    // The size pass collects too (and drops what it found): a proxy met while collecting
+    // mints its token without a lease, the container's reference being what holds it.
+    let (size, _) = collecting(server, what, || postcard::experimental::serialized_size(value));
+    let size = size.unwrap_or(0);
     let buf = match size {
         size if size >= crate::spare::MIN => crate::spare::take(size),
         _ => None,
@@ -198,15 +201,18 @@ fn decode_element<T: DeserializeOwned>(
     result
 }
 
-/// Serializes a handle as its token, noting it when an element is being encoded.
+/// Serializes a handle as its token. Inside an element being encoded it is noted (the
+/// container will hold the object); anywhere else the token is leased, as
+/// [`Handle::token`] does, since nothing else holds the object while it travels.
 pub fn serialize_handle<S: Serializer>(handle: &Handle, serializer: S) -> Result<S::Ok, S::Error> {
-    let token = handle.token();
-    COLLECTING.with(|c| {
-        if let Some(collected) = c.borrow_mut().as_mut() {
-            collected.push((token.server, token.object));
-        }
+    let token = COLLECTING.with(|c| {
+        let mut c = c.borrow_mut();
+        let collected = c.as_mut()?;
+        let token = handle.token_unleased();
+        collected.push((token.server, token.object));
+        Some(token)
     });
-    token.serialize(serializer)
+    token.unwrap_or_else(|| handle.token()).serialize(serializer)
 }
 
 /// Deserializes a handle from a token inside an element the server handed us, adopting
@@ -219,17 +225,18 @@ pub fn deserialize_handle<'de, D: Deserializer<'de>>(deserializer: D) -> Result<
         let mut a = a.borrow_mut();
         let adopting = a.as_mut().ok_or_else(|| {
             D::Error::custom(format!(
-                "a proxy ({token}) can only be decoded from a container's element; decode a Token and attach it"
+                "a proxy ({}) can only be decoded from a container's element; decode a Token and attach it",
+                token.describe()
             ))
         })?;
         if token.server != adopting.transport.server() {
-            return Err(D::Error::custom(format!("{token} belongs to another server run")));
+            return Err(D::Error::custom(format!("{} belongs to another server run", token.describe())));
         }
         let pos = adopting
             .unclaimed
             .iter()
             .position(|id| *id == token.object)
-            .ok_or_else(|| D::Error::custom(format!("the server took no reference for {token}")))?;
+            .ok_or_else(|| D::Error::custom(format!("the server took no reference for {}", token.describe())))?;
         adopting.unclaimed.swap_remove(pos);
         Ok(Handle::new(Arc::clone(&adopting.transport), token.object, token.type_id))
     })

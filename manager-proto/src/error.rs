@@ -1,6 +1,7 @@
 //! Errors: [`RemoteError`] crosses the wire; [`Error`] is what every client call returns.
 
-use crate::{AddressError, AuthKeyError, FrameError, HandshakeError};
+use crate::token::TokenError;
+use crate::{AddressError, AuthKeyError, FrameError, HandshakeError, ObjectId};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::io;
@@ -230,6 +231,24 @@ pub enum Error {
     /// A token that belongs to another server or another run of the server.
     #[error("stale token: {0}")]
     StaleToken(String),
+    /// Text that is not a token's (see [`Token`](crate::Token)'s `FromStr`).
+    #[error(transparent)]
+    BadToken(#[from] TokenError),
+    /// The object a token names is gone: its lease ran out and every holder (proxies,
+    /// containers, names) had released it. Object ids are never reused within a server
+    /// run, so a late token fails this way and never reaches another object.
+    #[error(
+        "the `{type_id}` object {object} this token names is gone: the token's lease ran out (a token keeps its \
+         object alive for the server's token lease, 30 s by default, after it is minted) and every proxy, \
+         container and name that held the object released it; attach sooner, or keep a proxy alive until the \
+         receiver has attached"
+    )]
+    ObjectGone {
+        /// The object's type id.
+        type_id: String,
+        /// The object.
+        object: ObjectId,
+    },
     /// A client-side deadline passed.
     #[error("timed out: {0}")]
     Timeout(String),

@@ -70,7 +70,7 @@ pub use ids::{MethodRef, NO_RESPONSE, ObjectId, RequestId, ServerId, method_id};
 pub use proxy::{CallArgs, Connect, Handle, PendingReply, Proxy, Reply, ReplySource, Transport};
 pub use request::Request;
 pub use response::{Response, ServerStats, TypeDescription};
-pub use token::Token;
+pub use token::{Token, TokenError};
 pub use wire::DecodeError;
 
 pub use postcard;

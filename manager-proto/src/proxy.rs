@@ -15,8 +15,9 @@ use serde::de::DeserializeOwned;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 /// What a proxy needs from the connection it was made on. Implemented by
 /// `manager_client`; generated code only ever sees it behind a [`Handle`].
@@ -37,6 +38,12 @@ pub trait Transport: Send + Sync + 'static {
 
     /// Releases one reference to `object` (fire and forget; never blocks).
     fn release(&self, object: ObjectId);
+
+    /// Asks the server to hold `object`, which this connection holds, for its token
+    /// lease from now (`Request::Lease`; fire and forget; never blocks). Sent in order
+    /// with the connection's other requests, so a [`release`](Self::release) made after
+    /// it reaches the server after it: the object is held at every instant.
+    fn lease(&self, object: ObjectId);
 
     /// The server's address.
     fn address(&self) -> &Address;
@@ -215,6 +222,10 @@ struct HandleInner {
     object: ObjectId,
     /// The object's type id, for tokens and error messages.
     type_id: String,
+    /// When this handle last asked for a lease: a token minted again within
+    /// [`LEASE_REUSE`](crate::token::LEASE_REUSE) rides on it, so `token()` in a loop
+    /// costs no request per call.
+    leased: Mutex<Option<Instant>>,
 }
 
 impl Drop for HandleInner {
@@ -233,7 +244,7 @@ impl Handle {
     /// Wraps a reference the caller already holds on `transport` (from a create,
     /// incref or get-named); the handle releases it on drop.
     pub fn new(transport: Arc<dyn Transport>, object: ObjectId, type_id: String) -> Self {
-        Handle(Arc::new(HandleInner { transport, object, type_id }))
+        Handle(Arc::new(HandleInner { transport, object, type_id, leased: Mutex::new(None) }))
     }
 
     /// The object's id.
@@ -251,8 +262,31 @@ impl Handle {
         &self.0.transport
     }
 
-    /// The object's token, to hand to another process.
+    /// The object's token, to hand to another process. Minting it leases the object:
+    /// the server holds it for its token lease (30 s by default) from now, so this
+    /// handle may be dropped at once and the receiver can still attach. A token minted
+    /// again within [`LEASE_REUSE`](crate::token::LEASE_REUSE) reuses the lease already
+    /// asked for (it then lasts at least the lease minus that).
     pub fn token(&self) -> Token {
+        self.lease();
+        self.token_unleased()
+    }
+
+    /// Asks for a lease unless one was asked for within `LEASE_REUSE`.
+    fn lease(&self) {
+        let now = Instant::now();
+        // Held while the lease is queued, so two threads minting at once send one.
+        let mut last = self.0.leased.lock().unwrap_or_else(PoisonError::into_inner);
+        if last.is_some_and(|at| now.duration_since(at) < crate::token::LEASE_REUSE) {
+            return;
+        }
+        *last = Some(now);
+        self.0.transport.lease(self.0.object);
+    }
+
+    /// The token without a lease: for a proxy stored in a container's element, whose
+    /// reference the container holds.
+    pub(crate) fn token_unleased(&self) -> Token {
         Token {
             address: self.0.transport.address().clone(),
             server: self.0.transport.server(),
@@ -314,7 +348,8 @@ pub trait Proxy: Clone + Send + Sync + Sized + 'static {
     /// The proxy's handle.
     fn handle(&self) -> &Handle;
 
-    /// The object's token, to hand to another process.
+    /// The object's token, to hand to another process; minting it leases the object
+    /// (see [`Handle::token`]).
     fn token(&self) -> Token {
         self.handle().token()
     }

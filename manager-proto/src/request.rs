@@ -37,6 +37,8 @@ pub mod kind {
     pub const SHUTDOWN: u32 = 11;
     /// [`Request::Ack`](super::Request::Ack)
     pub const ACK: u32 = 12;
+    /// [`Request::Lease`](super::Request::Lease)
+    pub const LEASE: u32 = 13;
 }
 
 /// How a [`MethodRef`] is tagged on the wire.
@@ -115,6 +117,15 @@ pub enum Request<'a> {
         /// The request whose `Transfer` response was delivered.
         target: RequestId,
     },
+    /// Have the server itself hold `object`, which this connection holds, for the
+    /// server's lease length from now: a token minted for another process stays good
+    /// while it travels, whoever drops their proxy meanwhile. One lease per object:
+    /// another `Lease` moves the deadline. Usually sent with id
+    /// [`NO_RESPONSE`](crate::NO_RESPONSE); otherwise answered with `Done`.
+    Lease {
+        /// The object.
+        object: ObjectId,
+    },
 }
 
 impl<'a> Request<'a> {
@@ -134,6 +145,7 @@ impl<'a> Request<'a> {
             Request::Stats => kind::STATS,
             Request::Shutdown => kind::SHUTDOWN,
             Request::Ack { .. } => kind::ACK,
+            Request::Lease { .. } => kind::LEASE,
         }
     }
 
@@ -162,7 +174,9 @@ impl<'a> Request<'a> {
                 out.extend_from_slice(args);
             }
             Request::Cancel { target } | Request::Ack { target } => put_varint(out, *target),
-            Request::Incref { object } | Request::Decref { object } => put_varint(out, object.0),
+            Request::Incref { object } | Request::Decref { object } | Request::Lease { object } => {
+                put_varint(out, object.0)
+            }
             Request::ValueCopy { object } => put_varint(out, object.0),
             Request::GetNamed { name } => put(out, *name),
             Request::BindNamed { name, object } => {
@@ -211,6 +225,10 @@ impl<'a> Request<'a> {
                 kind::DECREF => {
                     let object = object(&mut r)?;
                     finished(r, Request::Decref { object })?
+                }
+                kind::LEASE => {
+                    let object = object(&mut r)?;
+                    finished(r, Request::Lease { object })?
                 }
                 kind::VALUE_COPY => {
                     let object = object(&mut r)?;

@@ -58,6 +58,9 @@ pub struct ServerStats {
     /// Transfers (queue gets, lock grants) answered but undone because the caller had
     /// given up or gone: each an item or lock that would otherwise have been lost.
     pub transfers_undone: u64,
+    /// Tokens' leases running now: objects the server itself holds because a token
+    /// for them was minted less than a lease length ago (see `Request::Lease`).
+    pub leases: u64,
 }
 
 /// A response, borrowing result bytes from the frame it came in.

@@ -284,6 +284,17 @@ impl ServerBuilder {
         self
     }
 
+    /// How long the server holds an object after a client minted a token for it
+    /// (`proxy.token()`, or a proxy serialized outside a container): the time a token
+    /// has to reach another process and be attached, however soon the sender drops its
+    /// proxy. Default 30 s; at least 1 s (shorter is raised to 1 s: clients reuse a
+    /// lease for up to half a second). Longer tolerates slower hand-offs; an object
+    /// whose token is never attached lives that much longer.
+    pub fn token_lease(mut self, lease: Duration) -> Self {
+        self.config.token_lease = lease.max(manager_proto::token::MIN_LEASE);
+        self
+    }
+
     /// How long shutdown waits for connections to answer their parked calls and close.
     /// Default 5 s.
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
@@ -336,6 +347,11 @@ impl ServerBuilder {
         tracker.spawn(crate::liveness::sweeper(
             Arc::clone(&shared.watches),
             shared.config.idle_timeout,
+            shared.shutdown.clone(),
+        ));
+        tracker.spawn(crate::leases::sweeper(
+            Arc::clone(&shared.leases),
+            Arc::clone(&shared.table),
             shared.shutdown.clone(),
         ));
         tracker.spawn(crate::memory::trimmer(Arc::clone(&shared.table.freed), shared.shutdown.clone()));

@@ -32,6 +32,9 @@ pub(crate) struct Config {
     /// The most memory one request may make the server store (default: twice
     /// `max_frame`).
     pub(crate) max_request_memory: Option<usize>,
+    /// How long the server holds an object after a token for it was minted (default
+    /// 30 s; at least 1 s).
+    pub(crate) token_lease: Duration,
 }
 
 impl Config {
@@ -53,6 +56,7 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(60),
             busy_poll: Duration::ZERO,
             max_request_memory: None,
+            token_lease: manager_proto::token::DEFAULT_LEASE,
         }
     }
 }

@@ -59,6 +59,7 @@ mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod hash;
+mod leases;
 mod limits;
 mod listener;
 mod liveness;

@@ -91,6 +91,21 @@ struct Args {
     /// Most parked calls per connection before the server stops reading from it.
     #[arg(long, value_name = "N", default_value_t = 1024)]
     max_in_flight: usize,
+
+    /// Seconds the server holds an object after a client minted a token for it, so the
+    /// token can reach another process and be attached after the sender dropped its
+    /// proxy. A whole number from 1 to 86400.
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_lease)]
+    token_lease: Duration,
+}
+
+/// `--token-lease`: whole seconds, 1 to a day.
+fn parse_lease(text: &str) -> Result<Duration, String> {
+    let secs: u64 = text.trim().parse().map_err(|_| format!("`{text}` is not a whole number of seconds"))?;
+    if !(1..=86_400).contains(&secs) {
+        return Err(format!("{secs} s is out of range: a token lease is 1 to 86400 seconds"));
+    }
+    Ok(Duration::from_secs(secs))
 }
 
 fn main() -> ExitCode {
@@ -188,6 +203,7 @@ async fn run(args: Args, stop: CancellationToken, grace: Duration) -> Result<(),
         .max_frame_size(args.max_frame_size)
         .max_in_flight(args.max_in_flight)
         .shutdown_grace(grace)
+        .token_lease(args.token_lease)
         .handshake_timeout(Duration::from_secs_f64(args.handshake_timeout.max(0.001)));
     if let Some(bytes) = args.max_request_memory {
         builder = builder.max_request_memory(bytes);

@@ -18,7 +18,9 @@
 //! - **Holdings are bounded in time.** A peer that disappears loses its references,
 //!   locks and waits when its connection ends, or after
 //!   [`idle_timeout`](crate::ServerBuilder::idle_timeout) (60 s) of silence if its
-//!   host vanished without closing the connection.
+//!   host vanished without closing the connection. A token's lease holds its object
+//!   for [`token_lease`](crate::ServerBuilder::token_lease) (30 s) after the last
+//!   minting, one lease per object however often it is minted.
 //! - **The key does not leak from here.** It never appears in logs, `Debug` output or
 //!   error messages, and its memory is zeroed (best effort) when dropped. A server
 //!   started with `spawn_child` receives it over a pipe, not its command line or

@@ -95,6 +95,7 @@ impl Server {
             tracing::warn!("connections still open after the shutdown grace; dropping them");
         }
         self.cleanup.run();
+        // Leases too: the lease sweeper drops them as it stops.
         self.shared.table.clear();
         tracing::info!("manager server stopped");
     }

@@ -8,6 +8,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::leases::Leases;
 use crate::liveness::Watches;
 use crate::object::Table;
 use crate::registry::Registry;
@@ -40,6 +41,8 @@ pub(crate) struct Shared {
     pub(crate) connection_slots: Arc<Semaphore>,
     /// Every connection being served, for the idle sweep and shutdown.
     pub(crate) watches: Arc<Watches>,
+    /// Tokens' leases: objects the server holds while their tokens travel.
+    pub(crate) leases: Arc<Leases>,
 }
 
 impl Shared {
@@ -47,6 +50,7 @@ impl Shared {
     pub(crate) fn new(config: Config, registry: Registry, authkey: AuthKey, server_id: ServerId) -> Shared {
         Shared {
             connection_slots: Arc::new(Semaphore::new(config.max_connections)),
+            leases: Arc::new(Leases::new(config.token_lease)),
             config,
             registry,
             table: Arc::new(Table::default()),
@@ -76,6 +80,7 @@ impl Shared {
             parked_calls: self.stats.parked.load(Ordering::Relaxed),
             objects_by_type,
             transfers_undone: self.stats.undone.load(Ordering::Relaxed),
+            leases: self.leases.count(),
         }
     }
 }

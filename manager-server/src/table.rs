@@ -1,9 +1,11 @@
 //! The object table: every live object, its reference count, and the names.
 //!
 //! A reference is held by a connection (however many proxies that connection's client
-//! has, it counts once here; the connection counts its own), by a name, or by a
-//! container that stores a token. An object whose count reaches zero leaves the table
-//! and is dropped as soon as no call on it is still running.
+//! has, it counts once here; the connection counts its own), by a name, by a container
+//! that stores a token, or by a token's lease (`leases.rs`). An object whose count
+//! reaches zero leaves the table and is dropped as soon as no call on it is still
+//! running. Ids are never reused within a run, so a token outliving its object fails to
+//! attach instead of reaching another object.
 
 use manager_proto::{ObjectId, RemoteError, RemoteErrorKind};
 use std::collections::{BTreeMap, HashMap};

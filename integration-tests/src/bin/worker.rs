@@ -11,6 +11,9 @@ use std::io::BufRead;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+#[path = "worker/travel.rs"]
+mod travel;
+
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn main() {
@@ -37,6 +40,11 @@ fn main() {
         ["block-get", token] => block_get(token),
         ["get-and-hang", token] => get_and_hang(token),
         ["block-barrier", token] => block_barrier(token),
+        ["inherit-append", name, value, delay_ms, flavor] => {
+            travel::inherit_append(name, value.parse().unwrap_or(0), delay_ms.parse().unwrap_or(0), flavor)
+        }
+        ["inherit", name] => travel::inherit(name),
+        ["mint-and-hang"] => travel::mint_and_hang(),
         other => Err(format!("unknown worker command {other:?}").into()),
     };
     if let Err(e) = result {

@@ -33,13 +33,14 @@ fn blocking_clients_and_proxies() {
     });
     assert_eq!(c.get().unwrap(), 402);
     let other = Client::connect(server.address(), server.authkey()).unwrap();
-    let same: CounterBlockingProxy = other.attach(&mine.token()).unwrap();
+    let same: CounterBlockingProxy = other.attach(mine.token()).unwrap();
     assert_eq!(same.get().unwrap(), 10);
     assert_eq!(client.stats().unwrap().objects, 2);
     drop((mine, same));
     client.ping().unwrap();
     other.ping().unwrap();
-    assert_eq!(client.stats().unwrap().objects, 1);
+    let stats = client.stats().unwrap();
+    assert_eq!((stats.objects, stats.leases), (2, 1), "the token's lease holds it after both proxies went");
     // Used inside an async runtime, a blocking proxy refuses instead of stalling it.
     let gate = GateBlockingProxy::create(&client).unwrap();
     let err = rt.block_on(async { gate.waiters() }).unwrap_err();
@@ -294,8 +295,8 @@ fn blocking_calls_that_wait_many_keepalive_periods_still_get_their_answer() {
     let other = Client::connect(server.address(), server.authkey()).unwrap();
     let queue: QueueProxy<u64> = client.queue(0).unwrap();
     let lock = client.lock().unwrap();
-    let queue_there: QueueProxy<u64> = other.attach(&queue.token()).unwrap();
-    let lock_there: LockProxy = other.attach(&lock.token()).unwrap();
+    let queue_there: QueueProxy<u64> = other.attach(queue.token()).unwrap();
+    let lock_there: LockProxy = other.attach(lock.token()).unwrap();
     assert!(lock_there.acquire().unwrap());
     std::thread::scope(|s| {
         let getter = s.spawn(|| queue.get());

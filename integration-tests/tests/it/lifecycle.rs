@@ -68,7 +68,8 @@ async fn creating_an_unregistered_type_names_what_is_registered() {
 
 #[tokio::test]
 async fn tokens_attach_on_another_client_and_stale_tokens_are_refused() {
-    let (_dir, server) = util::start(Server::builder().register::<Counter>()).await;
+    let builder = Server::builder().register::<Counter>().token_lease(std::time::Duration::from_secs(1));
+    let (_dir, server) = util::start(builder).await;
     let a = Client::connect(server.address(), server.authkey()).await.unwrap();
     let b = Client::connect(server.address(), server.authkey()).await.unwrap();
     let counter = CounterProxy::create(&a, 10).await.unwrap();
@@ -83,12 +84,11 @@ async fn tokens_attach_on_another_client_and_stale_tokens_are_refused() {
     let c = Client::connect(other.address(), other.authkey()).await.unwrap();
     let err = c.attach::<CounterProxy>(&token).await.unwrap_err();
     assert!(matches!(err, Error::StaleToken(_)), "{err:?}");
-    // A token whose object is gone.
+    // A token whose object is gone: every proxy dropped, and its lease over.
     drop((counter, same));
-    a.ping().await.unwrap();
-    b.ping().await.unwrap();
+    util::wait_until("the counter to be freed", async || server.stats().objects == 0).await;
     let err = b.attach::<CounterProxy>(&token).await.unwrap_err();
-    assert_eq!(err.remote_kind(), Some(RemoteErrorKind::NoSuchObject), "{err}");
+    assert!(matches!(err, Error::ObjectGone { ref type_id, .. } if *type_id == token.type_id), "{err:?}");
 }
 
 #[tokio::test]

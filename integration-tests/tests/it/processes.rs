@@ -92,7 +92,8 @@ async fn a_sigkilled_worker_releases_its_references() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_handed_to_another_process_keeps_the_object_alive_until_both_drop_it() {
-    let (_dir, server) = util::start(Server::builder().register::<Counter>()).await;
+    let builder = Server::builder().register::<Counter>().token_lease(Duration::from_secs(1));
+    let (_dir, server) = util::start(builder).await;
     let client = Client::connect(server.address(), server.authkey()).await.unwrap();
     let baseline = client.stats().await.unwrap().objects;
     let counter = CounterProxy::create(&client, 100).await.unwrap();
@@ -110,10 +111,14 @@ async fn a_token_handed_to_another_process_keeps_the_object_alive_until_both_dro
     assert_eq!(client.stats().await.unwrap().objects, baseline + 1);
     writeln!(stdin, "incr").unwrap();
     assert_eq!(out.next().unwrap().unwrap(), "102");
-    // Now it lets go too: the object is gone.
+    // Now it lets go too: the object is gone once the token's lease is over.
     writeln!(stdin, "drop").unwrap();
     assert_eq!(out.next().unwrap().unwrap(), "DROPPED");
-    assert_eq!(client.stats().await.unwrap().objects, baseline);
+    util::wait_until("the token's lease to end", async || {
+        let stats = client.stats().await.unwrap();
+        stats.objects == baseline && stats.leases == 0
+    })
+    .await;
     writeln!(stdin, "exit").unwrap();
     assert!(child.wait().unwrap().success());
 }

@@ -3,14 +3,15 @@
 use manager_proto::blocking::block_on;
 use manager_proto::{
     Address, BlockingConnect, BlockingProxy, BoxFuture, Connect, Error, Executor, Handle, Proxy, ServerId, ServerStats,
-    Token, TypeDescription,
+    TypeDescription,
 };
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
 
 use super::runtime::{General, Runtime, spawn_keepalive};
 
-use crate::{ClientOptions, ToAddress};
+use crate::env::ChildCommand;
+use crate::{ClientOptions, ToAddress, ToToken};
 
 /// A blocking connection to a manager server. Clones share the connection.
 #[derive(Clone, Debug)]
@@ -72,9 +73,29 @@ impl Client {
         &self.inner
     }
 
-    /// Sets `MANAGER_ADDRESS` and `MANAGER_AUTHKEY` on a command for a child process.
-    pub fn configure_child(&self, command: &mut std::process::Command) {
+    /// Sets `MANAGER_ADDRESS` and `MANAGER_AUTHKEY` on a command for a child process
+    /// (a [`std::process::Command`] or a [`tokio::process::Command`]).
+    pub fn configure_child(&self, command: &mut impl ChildCommand) {
         self.inner.configure_child(command);
+    }
+
+    /// Hands `proxy` to the child `command` will start, under `name` (see the async
+    /// [`pass_proxy`](crate::Client::pass_proxy)): its token, leased, in
+    /// `MANAGER_PROXY_<name>`, and the server's address and key.
+    pub fn pass_proxy<P: BlockingProxy>(
+        &self,
+        command: &mut impl ChildCommand,
+        name: &str,
+        proxy: &P,
+    ) -> Result<(), Error> {
+        self.inner.pass_proxy(command, name, proxy.as_async())
+    }
+
+    /// The proxy the parent handed this process under `name` (see the async
+    /// [`inherited`](crate::Client::inherited)).
+    pub fn inherited<P: BlockingProxy>(&self, name: &str) -> Result<P, Error> {
+        let proxy = self.run(self.inner.inherited::<P::Async>(name))?;
+        Ok(P::from_async(proxy, self.executor()))
     }
 
     /// The server's address.
@@ -93,8 +114,9 @@ impl Client {
         Ok(P::from_async(proxy, self.executor()))
     }
 
-    /// A proxy from a token.
-    pub fn attach<P: BlockingProxy>(&self, token: &Token) -> Result<P, Error> {
+    /// A proxy from a token or a token's text (see the async
+    /// [`attach`](crate::Client::attach)).
+    pub fn attach<P: BlockingProxy>(&self, token: impl ToToken) -> Result<P, Error> {
         let proxy = self.run(self.inner.attach::<P::Async>(token))?;
         Ok(P::from_async(proxy, self.executor()))
     }

@@ -211,6 +211,11 @@ impl Transport for Conn {
         Conn::release(self, object);
     }
 
+    fn lease(&self, object: ObjectId) {
+        // The same output queue as releases: a Decref queued after it goes after it.
+        self.state.send_unanswered(Request::Lease { object });
+    }
+
     fn address(&self) -> &Address {
         &self.state.address
     }

@@ -1,5 +1,5 @@
 //! One request, decoded and answered: the dispatch over request kinds — references
-//! (create, incref, decref, names), calls and value copies, cancels and
+//! (create, incref, decref, names, tokens' leases), calls and value copies, cancels and
 //! acknowledgements, descriptions, stats, shutdown. A large request frame is taken whole
 //! from the decoder, so a large element it stores keeps its part of the frame.
 
@@ -125,6 +125,16 @@ impl Connection {
                             self.respond(id, Response::Object { id: object, type_id: &type_id });
                         }
                         Err(e) => self.respond(id, Response::Error(e)),
+                    }
+                }
+            }
+            Request::Lease { object } => {
+                let leased = self.held(object).and_then(|_| self.shared.leases.grant(object, &self.shared.table));
+                match leased {
+                    Ok(()) => self.respond(id, Response::Done),
+                    Err(e) => {
+                        tracing::debug!(peer = %self.peer, "lease: {e}");
+                        self.respond(id, Response::Error(e));
                     }
                 }
             }
