@@ -234,7 +234,7 @@ impl Client {
     /// tuple, e.g. `manager_proto::builtin::dict::New`).
     pub(crate) async fn create_builtin<P: Proxy, N>(&self, args: &(impl Serialize + WireAs<N>)) -> Result<P, Error> {
         let args = encode(args, &format!("the constructor arguments of `{}`", P::shared_type_id()))?;
-        let handle = self.create_handle(P::shared_type_id(), args).await?;
+        let handle = self.create_handle(P::shared_type_id(), &P::fingerprint(), args).await?;
         Ok(P::from_handle(handle))
     }
 

@@ -67,7 +67,7 @@ fn every_method_decodes_the_arguments_the_harness_makes() {
             check(&outcome);
             assert!(outcome.pong);
             let created = outcome.replies.iter().find(|(id, _)| *id == FIRST_ID).unwrap();
-            assert!(matches!(&created.1, Answer::Object(_, t) if t == type_id), "{type_id}: {created:?}");
+            assert!(matches!(&created.1, Answer::Object(_, t, _) if t == type_id), "{type_id}: {created:?}");
             // A call that parks (an event's wait) is not answered before the close.
             if let Some((_, Answer::Error(kind, message))) = outcome.replies.iter().find(|(id, _)| *id == FIRST_ID + 1)
             {
