@@ -12,6 +12,8 @@ use manager_client::shared;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+pub mod typing;
+
 /// A counter, as in the README.
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Counter {

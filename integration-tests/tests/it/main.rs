@@ -22,5 +22,6 @@ mod processes;
 mod raw;
 mod server_bin;
 mod sync;
+mod typing;
 mod util;
 mod waits;
