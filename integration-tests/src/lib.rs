@@ -139,7 +139,7 @@ pub mod v1 {
         pub(crate) n: i64,
     }
 
-    #[shared(type_id = "tests::Evolving")]
+    #[shared(id = "tests::Evolving")]
     impl Evolving {
         /// Adds.
         pub fn add(&mut self, by: i64) -> i64 {
@@ -164,7 +164,7 @@ pub mod v2 {
         log: Vec<String>,
     }
 
-    #[shared(type_id = "tests::Evolving")]
+    #[shared(id = "tests::Evolving")]
     impl Evolving {
         /// New in v2.
         pub fn note(&mut self, s: String) {
@@ -191,7 +191,8 @@ pub mod v2 {
     }
 }
 
-/// A type whose id comes from the struct-level attribute.
+/// A type whose id comes from the struct-level attribute (in its older spelling,
+/// `type_id`, which stays accepted).
 #[shared(type_id = "tests::Tagged")]
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Tagged {
