@@ -90,7 +90,9 @@ fn type_id(s: &LitStr) -> syn::Result<()> {
     let bad = if id.is_empty() {
         Some("the type id must not be empty".to_owned())
     } else if let Some(c) = id.chars().find(|c| c.is_whitespace()) {
-        Some(format!("the type id must not contain whitespace (found {c:?}); use `::`, `.`, `-` or `_` to separate words"))
+        Some(format!(
+            "the type id must not contain whitespace (found {c:?}); use `::`, `.`, `-` or `_` to separate words"
+        ))
     } else {
         id.chars().find(|c| c.is_control()).map(|c| format!("the type id must be printable (found {c:?})"))
     };

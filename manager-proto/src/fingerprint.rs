@@ -156,7 +156,11 @@ impl<'a> Interface<'a> {
             items.push(format!("constructor `{}`", short_name(self.constructor)));
         }
         let methods: Vec<String> = self.methods.values().map(|sig| format!("`{}`", short_name(sig))).collect();
-        items.push(if methods.is_empty() { "no methods".to_owned() } else { format!("methods {}", methods.join(", ")) });
+        items.push(if methods.is_empty() {
+            "no methods".to_owned()
+        } else {
+            format!("methods {}", methods.join(", "))
+        });
         items.join(" and ")
     }
 }
@@ -179,7 +183,10 @@ mod tests {
     fn a_method_with_other_types_is_named_with_both_sides() {
         let err = check("t::Counter", V1, OTHER, Check::Attach).unwrap_err();
         assert!(err.starts_with("the server's `Counter` has methods `add(i64) -> i64`, `get() -> i64`;"), "{err}");
-        assert!(err.contains("this client's has methods `add(u64) -> u64`, `get() -> i64` (they differ in add)"), "{err}");
+        assert!(
+            err.contains("this client's has methods `add(u64) -> u64`, `get() -> i64` (they differ in add)"),
+            "{err}"
+        );
         let err = check("t::Counter", V1, OTHER, Check::Create).unwrap_err();
         assert!(err.contains("they differ in the constructor, add"), "{err}");
     }

@@ -90,6 +90,14 @@ impl Builtin {
     }
 }
 
+/// The proxy type a named built-in is pinned to ([`ServerBuilder::named_typed`]).
+struct Pinned {
+    /// The proxy's type id, which must be the built-in's.
+    type_id: &'static str,
+    /// The proxy's fingerprint, which the object keeps.
+    fingerprint: String,
+}
+
 /// Configures a server: its key, where it listens, what it hosts. Built by
 /// [`Server::builder`].
 ///
@@ -128,9 +136,8 @@ pub struct ServerBuilder {
     listen: Vec<ListenSpec>,
     registry: Registry,
     named: Vec<(String, Arc<dyn ServerObject>, Fingerprint)>,
-    /// Each with the proxy type it was pinned to (`named_typed`): its type id and
-    /// fingerprint.
-    named_builtins: Vec<(String, Builtin, Option<(&'static str, String)>)>,
+    /// Each with the proxy type it was pinned to, if any (`named_typed`).
+    named_builtins: Vec<(String, Builtin, Option<Pinned>)>,
     config: Config,
 }
 
@@ -244,7 +251,7 @@ impl ServerBuilder {
     /// # Ok(()) }
     /// ```
     pub fn named_typed<P: Proxy>(mut self, name: impl Into<String>, builtin: Builtin) -> Self {
-        let pinned = (P::shared_type_id(), P::fingerprint().into_owned());
+        let pinned = Pinned { type_id: P::shared_type_id(), fingerprint: P::fingerprint().into_owned() };
         self.named_builtins.push((name.into(), builtin, Some(pinned)));
         self
     }
@@ -352,12 +359,13 @@ impl ServerBuilder {
         for (name, builtin, pinned) in self.named_builtins {
             let (type_id, args) = builtin.constructor();
             let fingerprint = match &pinned {
-                Some((proxy_type, _)) if *proxy_type != type_id => {
+                Some(pinned) if pinned.type_id != type_id => {
                     return Err(ServerError::Config(format!(
-                        "the named {type_id} `{name}` is pinned to a proxy of `{proxy_type}` objects"
+                        "the named {type_id} `{name}` is pinned to a proxy of `{}` objects",
+                        pinned.type_id
                     )));
                 }
-                Some((_, fingerprint)) => fingerprint.as_str(),
+                Some(pinned) => pinned.fingerprint.as_str(),
                 None => "",
             };
             let (object, kept) = shared

@@ -87,8 +87,9 @@ async fn a_server_can_pin_a_named_builtins_element_types() {
     let jobs: QueueProxy<Msg> = client.named("jobs").await.unwrap();
     assert_eq!(jobs.qsize().await.unwrap(), 0);
     // A proxy of another type than the built-in's is a configuration error.
-    let err = util::start_err(Server::builder().named_typed::<DictProxy<String, u8>>("d", Builtin::Queue { maxsize: 0 }))
-        .await;
+    let err =
+        util::start_err(Server::builder().named_typed::<DictProxy<String, u8>>("d", Builtin::Queue { maxsize: 0 }))
+            .await;
     assert!(err.contains("the named queue `d` is pinned to a proxy of `dict` objects"), "{err}");
 }
 
