@@ -140,8 +140,9 @@ fn is_overflow(kind: Option<RemoteErrorKind>) -> bool {
 // ---------------------------------------------------------------------------------------
 // 1. Semaphore.release(2^40)
 
-/// `semaphore(0)`, as the issue sends it.
-const CREATE_SEMAPHORE_0: &str = "01 01 09 73656d6170686f7265 00";
+/// `semaphore(0)`, as the issue sends it (plus the empty fingerprint `Create` has
+/// carried since).
+const CREATE_SEMAPHORE_0: &str = "01 01 09 73656d6170686f7265 00 00";
 /// `release(2^40)` on object 0x0f, as the issue sends it.
 const RELEASE_2_40_ON_0F: &str = "02 02 0f 00 7eae3610 808080808020";
 

@@ -82,6 +82,20 @@ fn every_method_decodes_the_arguments_the_harness_makes() {
     }
 }
 
+/// A `Create`'s high four bits pick its fingerprint, which a built-in keeps and
+/// answers with as given, however odd; a `GetNamed`'s answer carries it too.
+#[test]
+fn creates_carry_the_fingerprint_their_opcode_picks_and_objects_keep_it() {
+    for (i, fingerprint) in driver::FINGERPRINTS.iter().enumerate() {
+        let op = u8::try_from(i).unwrap() << 4;
+        let input = Program::new(0).op(op, &[Program::type_index(b::QUEUE)]).0;
+        let outcome = play(&input);
+        check(&outcome);
+        let created = outcome.replies.iter().find(|(id, _)| *id == FIRST_ID).unwrap();
+        assert!(matches!(&created.1, Answer::Object(_, _, f) if f == fingerprint), "{created:?}");
+    }
+}
+
 /// A connection that created one of everything, parked calls and took locks leaves
 /// nothing behind.
 #[test]
