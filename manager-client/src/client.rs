@@ -174,16 +174,18 @@ impl Client {
         Handle::new(Arc::clone(&self.conn) as Arc<dyn Transport>, object, type_id.to_owned())
     }
 
-    /// Checks a freshly taken reference against `P`'s type and, unless `unchecked`,
-    /// its fingerprint (element types, `#[shared]` interface); the reference is
-    /// released on a mismatch, before the proxy could write or read anything.
-    fn typed<P: Proxy>(&self, taken: Taken, unchecked: bool) -> Result<P, Error> {
+    /// Checks a freshly taken reference against `P`'s type and, when `checked` names
+    /// the object (for the error), its fingerprint (element types, `#[shared]`
+    /// interface); the reference is released on a mismatch, before the proxy could
+    /// write or read anything.
+    fn typed<P: Proxy>(&self, taken: Taken, checked: Option<&dyn std::fmt::Display>) -> Result<P, Error> {
         let handle = self.handle(taken.object, &taken.type_id);
         if taken.type_id != P::shared_type_id() {
             return Err(Error::WrongType { expected: P::shared_type_id().to_owned(), found: taken.type_id });
         }
-        if !unchecked {
-            check(&taken.type_id, &taken.fingerprint, &P::fingerprint(), Check::Attach).map_err(Error::TypeMismatch)?;
+        if let Some(what) = checked {
+            check(&taken.type_id, &taken.fingerprint, &P::fingerprint(), Check::Attach)
+                .map_err(|why| Error::TypeMismatch(format!("{what}: {why}")))?;
         }
         Ok(P::from_handle(handle))
     }
@@ -205,7 +207,8 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn named<P: Proxy>(&self, name: &str) -> Result<P, Error> {
-        self.named_as(name, false).await
+        let taken = self.conn.request(&Request::GetNamed { name }, Taken::of).await?;
+        self.typed(taken, Some(&format_args!("the object named `{name}`")))
     }
 
     /// [`named`](Self::named) without the fingerprint check: the escape for dynamic
@@ -228,15 +231,8 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn named_unchecked<P: Proxy>(&self, name: &str) -> Result<P, Error> {
-        self.named_as(name, true).await
-    }
-
-    async fn named_as<P: Proxy>(&self, name: &str, unchecked: bool) -> Result<P, Error> {
         let taken = self.conn.request(&Request::GetNamed { name }, Taken::of).await?;
-        self.typed(taken, unchecked).map_err(|e| match e {
-            Error::TypeMismatch(why) => Error::TypeMismatch(format!("the object named `{name}`: {why}")),
-            e => e,
-        })
+        self.typed(taken, None)
     }
 
     /// A proxy from a token another process handed over. The object must still be
@@ -255,7 +251,7 @@ impl Client {
         }
         let object = token.object;
         let taken = self.conn.request(&Request::Incref { object }, Taken::of).await?;
-        self.typed(taken, false)
+        self.typed(taken, Some(token))
     }
 
     /// Gives the object behind `proxy` a name on the server, so other clients can
@@ -308,8 +304,11 @@ impl Client {
 
 /// A reference the server handed over (`Response::Object`).
 struct Taken {
+    /// The object, which this connection now holds once more.
     object: ObjectId,
+    /// Its type id, checked against the proxy's.
     type_id: String,
+    /// Its fingerprint, checked against the proxy's unless the caller opted out.
     fingerprint: String,
 }
 
