@@ -12,6 +12,8 @@ use manager_client::shared;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+pub mod typing;
+
 /// A counter, as in the README.
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Counter {
@@ -137,7 +139,7 @@ pub mod v1 {
         pub(crate) n: i64,
     }
 
-    #[shared(type_id = "tests::Evolving")]
+    #[shared(id = "tests::Evolving")]
     impl Evolving {
         /// Adds.
         pub fn add(&mut self, by: i64) -> i64 {
@@ -162,7 +164,7 @@ pub mod v2 {
         log: Vec<String>,
     }
 
-    #[shared(type_id = "tests::Evolving")]
+    #[shared(id = "tests::Evolving")]
     impl Evolving {
         /// New in v2.
         pub fn note(&mut self, s: String) {
@@ -189,7 +191,8 @@ pub mod v2 {
     }
 }
 
-/// A type whose id comes from the struct-level attribute.
+/// A type whose id comes from the struct-level attribute (in its older spelling,
+/// `type_id`, which stays accepted).
 #[shared(type_id = "tests::Tagged")]
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Tagged {

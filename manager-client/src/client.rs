@@ -1,5 +1,6 @@
 //! The async client.
 
+use manager_proto::fingerprint::{Check, check};
 use manager_proto::{
     Address, AuthKey, BoxFuture, Connect, Error, Handle, ObjectId, Proxy, RemoteErrorKind, Request, Response, ServerId,
     ServerStats, Token, Transport, TypeDescription,
@@ -258,16 +259,28 @@ impl Client {
         Handle::new(Arc::clone(&self.conn) as Arc<dyn Transport>, object, type_id.to_owned())
     }
 
-    /// Checks a freshly taken reference against `P`'s type, releasing it on mismatch.
-    fn typed<P: Proxy>(&self, object: ObjectId, type_id: &str) -> Result<P, Error> {
-        let handle = self.handle(object, type_id);
-        if type_id != P::shared_type_id() {
-            return Err(Error::WrongType { expected: P::shared_type_id().to_owned(), found: type_id.to_owned() });
+    /// Checks a freshly taken reference against `P`'s type and, when `checked` names
+    /// the object (for the error), its fingerprint (element types, `#[shared]`
+    /// interface); the reference is released on a mismatch, before the proxy could
+    /// write or read anything.
+    fn typed<P: Proxy>(&self, taken: Taken, checked: Option<&dyn std::fmt::Display>) -> Result<P, Error> {
+        let handle = self.handle(taken.object, &taken.type_id);
+        if taken.type_id != P::shared_type_id() {
+            return Err(Error::WrongType { expected: P::shared_type_id().to_owned(), found: taken.type_id });
+        }
+        if let Some(what) = checked {
+            check(&taken.type_id, &taken.fingerprint, &P::fingerprint(), Check::Attach)
+                .map_err(|why| Error::TypeMismatch(format!("{what}: {why}")))?;
         }
         Ok(P::from_handle(handle))
     }
 
     /// A proxy to the object the server hosts under `name`.
+    ///
+    /// The object's type must be the proxy's, and so must its element types or
+    /// interface when its creator gave them (see
+    /// [`fingerprint`](manager_proto::fingerprint)): a `Value<i32>` opened as a
+    /// `ValueProxy<String>` is [`Error::TypeMismatch`], and nothing is written.
     ///
     /// ```no_run
     /// # use manager_client::{Client, shared};
@@ -279,14 +292,32 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn named<P: Proxy>(&self, name: &str) -> Result<P, Error> {
-        let (object, type_id) = self
-            .conn
-            .request(&Request::GetNamed { name }, |r| match r {
-                Response::Object { id, type_id } => Some((id, type_id.to_owned())),
-                _ => None,
-            })
-            .await?;
-        self.typed(object, &type_id)
+        let taken = self.conn.request(&Request::GetNamed { name }, Taken::of).await?;
+        self.typed(taken, Some(&format_args!("the object named `{name}`")))
+    }
+
+    /// [`named`](Self::named) without the fingerprint check: the escape for dynamic
+    /// use, where one process stores values its own way and another reads them as raw
+    /// bytes or a type of the same shape. The type id is still checked; what the
+    /// proxy's methods then read is the caller's business (a mismatch of same-shaped
+    /// types reads wrong values, not errors).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = manager_server::Server::builder().start().await?;
+    /// # let client = manager_client::Client::connect(server.address(), server.authkey().as_bytes()).await?;
+    /// let v = client.value::<u8>(7).await?;
+    /// client.bind_name("v", &v).await?;
+    /// assert!(client.named::<manager_client::ValueProxy<i8>>("v").await.is_err());
+    /// let raw = client.named_unchecked::<manager_client::ValueProxy<i8>>("v").await?;
+    /// assert_eq!(raw.get().await?, 7);
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub async fn named_unchecked<P: Proxy>(&self, name: &str) -> Result<P, Error> {
+        let taken = self.conn.request(&Request::GetNamed { name }, Taken::of).await?;
+        self.typed(taken, None)
     }
 
     /// A proxy from a token another process handed over — a [`Token`] or its text. The
@@ -322,18 +353,15 @@ impl Client {
             return Err(Error::WrongType { expected: P::shared_type_id().to_owned(), found: token.type_id.clone() });
         }
         let object = token.object;
-        let (object, type_id) = self
+        let taken = self
             .conn
-            .request(&Request::Incref { object }, |r| match r {
-                Response::Object { id, type_id } => Some((id, type_id.to_owned())),
-                _ => None,
-            })
+            .request(&Request::Incref { object }, Taken::of)
             .await
             .map_err(|e| match e.remote_kind() {
                 Some(RemoteErrorKind::NoSuchObject) => Error::ObjectGone { type_id: token.type_id.clone(), object },
                 _ => e,
             })?;
-        self.typed(object, &type_id)
+        self.typed(taken, Some(&format_args!("{}", token.describe())))
     }
 
     /// Gives the object behind `proxy` a name on the server, so other clients can
@@ -374,21 +402,44 @@ impl Client {
     }
 
     /// Creates an object of a registered type from encoded constructor arguments; the
-    /// building block of `TProxy::create`.
-    pub async fn create_handle(&self, type_id: &str, args: Vec<u8>) -> Result<Handle, Error> {
-        let (object, type_id) = self
-            .conn
-            .request(&Request::Create { type_id, args: &args }, |r| match r {
-                Response::Object { id, type_id } => Some((id, type_id.to_owned())),
-                _ => None,
-            })
-            .await?;
-        Ok(self.handle(object, &type_id))
+    /// building block of `TProxy::create`. `fingerprint` is what its proxies must agree
+    /// on (a proxy type's [`Proxy::fingerprint`]; empty for none): the server checks it
+    /// against a `#[shared]` type's interface before constructing anything, and keeps
+    /// it with a built-in.
+    pub async fn create_handle(&self, type_id: &str, fingerprint: &str, args: Vec<u8>) -> Result<Handle, Error> {
+        let taken = self.conn.request(&Request::Create { type_id, fingerprint, args: &args }, Taken::of).await?;
+        Ok(self.handle(taken.object, &taken.type_id))
+    }
+}
+
+/// A reference the server handed over (`Response::Object`).
+struct Taken {
+    /// The object, which this connection now holds once more.
+    object: ObjectId,
+    /// Its type id, checked against the proxy's.
+    type_id: String,
+    /// Its fingerprint, checked against the proxy's unless the caller opted out.
+    fingerprint: String,
+}
+
+impl Taken {
+    fn of(response: Response<'_>) -> Option<Taken> {
+        match response {
+            Response::Object { id, type_id, fingerprint } => {
+                Some(Taken { object: id, type_id: type_id.to_owned(), fingerprint: fingerprint.to_owned() })
+            }
+            _ => None,
+        }
     }
 }
 
 impl Connect for Client {
-    fn create_object<'a>(&'a self, type_id: &'a str, args: Vec<u8>) -> BoxFuture<'a, Result<Handle, Error>> {
-        Box::pin(self.create_handle(type_id, args))
+    fn create_object<'a>(
+        &'a self,
+        type_id: &'a str,
+        fingerprint: &'a str,
+        args: Vec<u8>,
+    ) -> BoxFuture<'a, Result<Handle, Error>> {
+        Box::pin(self.create_handle(type_id, fingerprint, args))
     }
 }

@@ -8,7 +8,7 @@ use syn::{Attribute, LitStr, Meta, Path, Token, Visibility};
 /// Options on the impl block or the struct.
 #[derive(Default)]
 pub(crate) struct TypeOptions {
-    /// `type_id = ".."`
+    /// `id = ".."` (or its older spelling `type_id = ".."`): the type's wire identity.
     pub(crate) type_id: Option<LitStr>,
     /// `crate = "path"`
     pub(crate) krate: Option<Path>,
@@ -57,11 +57,12 @@ pub(crate) fn type_options(args: proc_macro2::TokenStream, errors: &mut Errors) 
         }
     };
     for meta in metas {
-        let parsed = if meta.path().is_ident("type_id") {
+        let parsed = if meta.path().is_ident("id") || meta.path().is_ident("type_id") {
             string(&meta).and_then(|s| {
-                if s.value().is_empty() {
-                    return Err(syn::Error::new_spanned(&s, "the type id must not be empty"));
+                if opts.type_id.is_some() {
+                    return Err(syn::Error::new_spanned(&meta, "the type id is given twice; keep one `id = \"..\"`"));
                 }
+                type_id(&s)?;
                 opts.type_id = Some(s);
                 Ok(())
             })
@@ -72,7 +73,7 @@ pub(crate) fn type_options(args: proc_macro2::TokenStream, errors: &mut Errors) 
         } else {
             Err(syn::Error::new_spanned(
                 meta.path(),
-                "unknown #[shared] option here; expected `type_id = \"..\"`, `crate = \"..\"` or `vis = \"..\"`",
+                "unknown #[shared] option here; expected `id = \"..\"`, `crate = \"..\"` or `vis = \"..\"`",
             ))
         };
         if let Err(e) = parsed {
@@ -80,6 +81,25 @@ pub(crate) fn type_options(args: proc_macro2::TokenStream, errors: &mut Errors) 
         }
     }
     opts
+}
+
+/// Checks a type id: what clients and servers name the type by, so it must survive
+/// being written in a message, a log line or a command line unchanged.
+fn type_id(s: &LitStr) -> syn::Result<()> {
+    let id = s.value();
+    let bad = if id.is_empty() {
+        Some("the type id must not be empty".to_owned())
+    } else if let Some(c) = id.chars().find(|c| c.is_whitespace()) {
+        Some(format!(
+            "the type id must not contain whitespace (found {c:?}); use `::`, `.`, `-` or `_` to separate words"
+        ))
+    } else {
+        id.chars().find(|c| c.is_control()).map(|c| format!("the type id must be printable (found {c:?})"))
+    };
+    match bad {
+        Some(message) => Err(syn::Error::new_spanned(s, message)),
+        None => Ok(()),
+    }
 }
 
 /// The visibility in `vis = ".."`: Rust's syntax (`pub`, `pub(crate)`, `pub(super)`,

@@ -10,13 +10,31 @@
 //!
 //! Exposed methods are the `pub` ones; `#[shared(skip)]` hides one, `#[shared(rename =
 //! "name")]` changes its wire name, `#[shared(constructor)]` marks the constructor
-//! (default: a `pub fn new(..) -> Self`, else `Default`). On the struct itself,
-//! `#[shared(type_id = "name")]` sets the type id (default: the type's module path and
-//! name). `#[shared(crate = "path")]` on the impl names the protocol crate when it
+//! (default: a `pub fn new(..) -> Self`, else `Default`). `#[shared(id = "name")]` on
+//! the impl block or the struct sets the type id (`type_id = ".."` is the older
+//! spelling of the same option). `#[shared(crate = "path")]` on the impl names the protocol crate when it
 //! cannot be found in `Cargo.toml`. `#[shared(vis = "pub(crate)")]` on the impl gives
 //! the proxies a visibility other than `pub` (any of Rust's, `""` for private): an
 //! attribute on an impl block cannot see the type's own, so say it for a type that is
 //! not `pub`.
+//!
+//! ## Wire identity
+//!
+//! Clients and servers name a type by its type id. The default is the type's module
+//! path and name (`my_app::stats::Counter`), so moving the type to another module, or
+//! renaming its crate, silently changes it: a server built after the move no longer
+//! knows what older clients ask for. Give a type that other programs share an id of its
+//! own — `#[shared(id = "my_app::Counter")]` — and keep it. An id is not empty, has no
+//! whitespace and is printable; each mistake is one compile error.
+//!
+//! Beyond the id, the macro derives the type's interface — the constructor's argument
+//! types and each exposed method's name, argument and return types, as the source
+//! spells them — and every object carries it (`manager_proto::fingerprint`). A server
+//! refuses to create an object for a client whose interface differs in a method both
+//! have; a client refuses a proxy to an object whose does. Methods only one side has
+//! are allowed, so a type can grow (calling one the server lacks is `NotExposed`).
+//! Types are compared as written: `String` and `std::string::String` differ, which two
+//! programs built from the same source never see.
 //!
 //! A mistake is one compile error, underlining the whole of what is wrong: the block is
 //! still emitted, next to stand-ins for what `#[shared]` would have generated (as

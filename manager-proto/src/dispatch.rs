@@ -49,6 +49,14 @@ pub trait Dispatch: Sized + Send + Sync + 'static {
     /// The type id clients name it by.
     fn shared_type_id() -> &'static str;
 
+    /// The type's interface as a [`fingerprint`](crate::fingerprint): its
+    /// constructor's and exposed methods' signatures. A server checks a creating
+    /// client's against it and gives it to every object of the type. Empty (the
+    /// default) checks nothing.
+    fn fingerprint() -> &'static str {
+        ""
+    }
+
     /// The exposed methods.
     fn methods() -> &'static [MethodInfo];
 

@@ -228,6 +228,12 @@ pub enum Error {
         /// The object's type id.
         found: String,
     },
+    /// The object's type is the proxy's, but not its element types or interface (see
+    /// [`fingerprint`](crate::fingerprint)): a `Value<i32>` opened as a
+    /// `Value<String>`, a `#[shared]` type whose methods differ between two programs.
+    /// Refused before the proxy could write or read anything.
+    #[error("type mismatch: {0}")]
+    TypeMismatch(String),
     /// A token that belongs to another server or another run of the server.
     #[error("stale token: {0}")]
     StaleToken(String),

@@ -38,6 +38,7 @@ pub mod contract;
 pub mod dispatch;
 pub mod element;
 pub mod error;
+pub mod fingerprint;
 pub mod frame;
 /// The fuzz targets' checks (see `fuzz/`): not part of the API.
 #[cfg(any(test, feature = "fuzzing"))]

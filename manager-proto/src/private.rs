@@ -320,7 +320,7 @@ pub mod v1 {
 
     /// Creates an object of `P`'s type with encoded constructor arguments.
     pub async fn create<P: Proxy, C: Connect + ?Sized>(client: &C, args: Vec<u8>) -> Result<P, Error> {
-        let handle = client.create_object(P::shared_type_id(), args).await?;
+        let handle = client.create_object(P::shared_type_id(), &P::fingerprint(), args).await?;
         Ok(P::from_handle(handle))
     }
 

@@ -12,6 +12,7 @@ pub use crate::reply::{Reply, decode_exact, encode};
 use crate::{Address, Error, MethodRef, ObjectId, RequestId, ServerId, Token};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -342,6 +343,14 @@ pub trait Proxy: Clone + Send + Sync + Sized + 'static {
     /// The type id of the objects this proxy fronts.
     fn shared_type_id() -> &'static str;
 
+    /// What this proxy expects of an object beyond its type id (see
+    /// [`fingerprint`](crate::fingerprint)): a built-in's element types, a `#[shared]`
+    /// type's interface. Given to objects this proxy creates, and checked against an
+    /// object's before a proxy to it is handed out. Empty (the default) checks nothing.
+    fn fingerprint() -> Cow<'static, str> {
+        Cow::Borrowed("")
+    }
+
     /// Wraps a handle whose type id the caller has checked.
     fn from_handle(handle: Handle) -> Self;
 
@@ -357,8 +366,14 @@ pub trait Proxy: Clone + Send + Sync + Sized + 'static {
 
 /// Something objects can be created through: an async client.
 pub trait Connect {
-    /// Creates an object of `type_id` from encoded constructor arguments.
-    fn create_object<'a>(&'a self, type_id: &'a str, args: Vec<u8>) -> BoxFuture<'a, Result<Handle, Error>>;
+    /// Creates an object of `type_id` from encoded constructor arguments, giving it
+    /// `fingerprint` (see [`Proxy::fingerprint`]; empty for none).
+    fn create_object<'a>(
+        &'a self,
+        type_id: &'a str,
+        fingerprint: &'a str,
+        args: Vec<u8>,
+    ) -> BoxFuture<'a, Result<Handle, Error>>;
 }
 
 #[cfg(test)]

@@ -55,6 +55,10 @@ pub enum Request<'a> {
     Create {
         /// The registered type id.
         type_id: &'a str,
+        /// What the creating proxy expects of the object beyond its type (see
+        /// [`fingerprint`](crate::fingerprint)); empty for none. The server keeps it
+        /// with the object, or checks it against a registered type's own.
+        fingerprint: &'a str,
         /// The constructor's arguments, encoded as a tuple.
         args: &'a [u8],
     },
@@ -155,8 +159,9 @@ impl<'a> Request<'a> {
         put_varint(out, self.kind().into());
         match self {
             Request::Ping | Request::Stats | Request::Shutdown => {}
-            Request::Create { type_id, args } => {
+            Request::Create { type_id, fingerprint, args } => {
                 put(out, *type_id);
+                put(out, *fingerprint);
                 out.extend_from_slice(args);
             }
             Request::Call { object, method, args } => {
@@ -199,7 +204,10 @@ impl<'a> Request<'a> {
                 kind::PING => finished(r, Request::Ping)?,
                 kind::STATS => finished(r, Request::Stats)?,
                 kind::SHUTDOWN => finished(r, Request::Shutdown)?,
-                kind::CREATE => Request::Create { type_id: r.get("type id")?, args: r.rest() },
+                kind::CREATE => {
+                    let type_id = r.get("type id")?;
+                    Request::Create { type_id, fingerprint: r.get("fingerprint")?, args: r.rest() }
+                }
                 kind::CALL => {
                     let object = object(&mut r)?;
                     let [tag] = r.fixed::<1>("method tag")?;

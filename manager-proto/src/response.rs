@@ -76,6 +76,9 @@ pub enum Response<'a> {
         id: ObjectId,
         /// Its type id, so the client can check it against the proxy type.
         type_id: &'a str,
+        /// Its [`fingerprint`](crate::fingerprint), empty for none: the client checks
+        /// it against the proxy's before handing the proxy out.
+        fingerprint: &'a str,
     },
     /// Success with nothing to return.
     Done,
@@ -123,9 +126,10 @@ impl<'a> Response<'a> {
             Response::Value(bytes) | Response::Transfer(bytes) | Response::Grant(bytes) => {
                 out.extend_from_slice(bytes);
             }
-            Response::Object { id, type_id } => {
+            Response::Object { id, type_id, fingerprint } => {
                 put_varint(out, id.0);
                 put(out, *type_id);
+                put(out, *fingerprint);
             }
             Response::Description(d) => put(out, d),
             Response::Stats(s) => put(out, s),
@@ -153,6 +157,7 @@ impl<'a> Response<'a> {
             kind::OBJECT => Response::Object {
                 id: ObjectId(r.u64("object id").map_err(malformed)?),
                 type_id: r.get("type id").map_err(malformed)?,
+                fingerprint: r.get("fingerprint").map_err(malformed)?,
             },
             kind::DESCRIPTION => Response::Description(r.get("description").map_err(malformed)?),
             // Stats may grow fields at the end: ignore what this version does not know.

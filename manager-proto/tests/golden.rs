@@ -18,7 +18,12 @@ use std::collections::BTreeMap;
 fn requests() -> Vec<(&'static str, u64, Request<'static>)> {
     vec![
         ("request.ping", 1, Request::Ping),
-        ("request.create", 2, Request::Create { type_id: "counter", args: &[5] }),
+        ("request.create", 2, Request::Create { type_id: "counter", fingerprint: "", args: &[5] }),
+        (
+            "request.create.fingerprint",
+            2,
+            Request::Create { type_id: "value", fingerprint: "Value<i32>", args: &[1, 2, 0] },
+        ),
         (
             "request.call.by_id",
             3,
@@ -47,7 +52,12 @@ fn responses() -> Vec<(&'static str, u64, Response<'static>)> {
     vec![
         ("response.pong", 1, Response::Pong),
         ("response.value", 3, Response::Value(&[42])),
-        ("response.object", 2, Response::Object { id: ObjectId(7), type_id: "counter" }),
+        ("response.object", 2, Response::Object { id: ObjectId(7), type_id: "counter", fingerprint: "" }),
+        (
+            "response.object.fingerprint",
+            2,
+            Response::Object { id: ObjectId(7), type_id: "counter", fingerprint: "new()\nfn get() -> u64" },
+        ),
         ("response.done", 6, Response::Done),
         (
             "response.description",

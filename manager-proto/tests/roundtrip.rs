@@ -13,7 +13,7 @@ use proptest::prelude::*;
 #[derive(Debug, Clone)]
 enum OwnedRequest {
     Ping,
-    Create(String, Vec<u8>),
+    Create(String, String, Vec<u8>),
     CallId(u64, u32, Vec<u8>),
     CallName(u64, String, Vec<u8>),
     Cancel(u64),
@@ -33,7 +33,7 @@ impl OwnedRequest {
     fn borrow(&self) -> Request<'_> {
         match self {
             OwnedRequest::Ping => Request::Ping,
-            OwnedRequest::Create(t, a) => Request::Create { type_id: t, args: a },
+            OwnedRequest::Create(t, f, a) => Request::Create { type_id: t, fingerprint: f, args: a },
             OwnedRequest::CallId(o, m, a) => Request::Call { object: ObjectId(*o), method: MethodRef::Id(*m), args: a },
             OwnedRequest::CallName(o, m, a) => {
                 Request::Call { object: ObjectId(*o), method: MethodRef::Name(m), args: a }
@@ -57,7 +57,7 @@ fn request() -> impl Strategy<Value = OwnedRequest> {
     let bytes = || prop::collection::vec(any::<u8>(), 0..64);
     prop_oneof![
         Just(OwnedRequest::Ping),
-        (".{0,16}", bytes()).prop_map(|(t, a)| OwnedRequest::Create(t, a)),
+        (".{0,16}", ".{0,24}", bytes()).prop_map(|(t, f, a)| OwnedRequest::Create(t, f, a)),
         (any::<u64>(), any::<u32>(), bytes()).prop_map(|(o, m, a)| OwnedRequest::CallId(o, m, a)),
         (any::<u64>(), ".{0,16}", bytes()).prop_map(|(o, m, a)| OwnedRequest::CallName(o, m, a)),
         any::<u64>().prop_map(OwnedRequest::Cancel),
@@ -78,7 +78,7 @@ fn request() -> impl Strategy<Value = OwnedRequest> {
 enum OwnedResponse {
     Pong,
     Value(Vec<u8>),
-    Object(u64, String),
+    Object(u64, String, String),
     Done,
     Description(String, Vec<String>),
     Stats(u64, u64, Vec<(String, u64)>),
@@ -92,7 +92,7 @@ impl OwnedResponse {
         match self {
             OwnedResponse::Pong => Response::Pong,
             OwnedResponse::Value(b) => Response::Value(b),
-            OwnedResponse::Object(id, t) => Response::Object { id: ObjectId(*id), type_id: t },
+            OwnedResponse::Object(id, t, f) => Response::Object { id: ObjectId(*id), type_id: t, fingerprint: f },
             OwnedResponse::Done => Response::Done,
             OwnedResponse::Description(t, m) => {
                 Response::Description(TypeDescription { type_id: t.clone(), methods: m.clone() })
@@ -117,7 +117,7 @@ fn response() -> impl Strategy<Value = OwnedResponse> {
     prop_oneof![
         Just(OwnedResponse::Pong),
         bytes().prop_map(OwnedResponse::Value),
-        (any::<u64>(), ".{0,16}").prop_map(|(i, t)| OwnedResponse::Object(i, t)),
+        (any::<u64>(), ".{0,16}", ".{0,24}").prop_map(|(i, t, f)| OwnedResponse::Object(i, t, f)),
         Just(OwnedResponse::Done),
         (".{0,8}", prop::collection::vec(".{0,8}", 0..4)).prop_map(|(t, m)| OwnedResponse::Description(t, m)),
         (any::<u64>(), any::<u64>(), prop::collection::vec((".{0,8}", any::<u64>()), 0..4))

@@ -1,7 +1,7 @@
 //! Configuring and starting a server.
 
 use manager_proto::dispatch::Dispatch;
-use manager_proto::{Address, AuthKey, ServerId};
+use manager_proto::{Address, AuthKey, Proxy, ServerId};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,9 +12,10 @@ use crate::error::ServerError;
 use crate::listener::{accept_loop, bind};
 use crate::object::{CallContext, ServerObject};
 use crate::random::random_bytes;
-use crate::registry::Registry;
+use crate::registry::{Registry, interface};
 use crate::server::{Cleanup, Server};
 use crate::state::Shared;
+use crate::table::Fingerprint;
 use crate::user_object::UserObject;
 
 /// A built-in object a server creates at start-up under a name (see
@@ -89,6 +90,14 @@ impl Builtin {
     }
 }
 
+/// The proxy type a named built-in is pinned to ([`ServerBuilder::named_typed`]).
+struct Pinned {
+    /// The proxy's type id, which must be the built-in's.
+    type_id: &'static str,
+    /// The proxy's fingerprint, which the object keeps.
+    fingerprint: String,
+}
+
 /// Configures a server: its key, where it listens, what it hosts. Built by
 /// [`Server::builder`].
 ///
@@ -126,8 +135,9 @@ pub struct ServerBuilder {
     pub(crate) authkey: Result<Option<AuthKey>, ServerError>,
     listen: Vec<ListenSpec>,
     registry: Registry,
-    named: Vec<(String, Arc<dyn ServerObject>)>,
-    named_builtins: Vec<(String, Builtin)>,
+    named: Vec<(String, Arc<dyn ServerObject>, Fingerprint)>,
+    /// Each with the proxy type it was pinned to, if any (`named_typed`).
+    named_builtins: Vec<(String, Builtin, Option<Pinned>)>,
     config: Config,
 }
 
@@ -136,7 +146,7 @@ impl std::fmt::Debug for ServerBuilder {
         f.debug_struct("ServerBuilder")
             .field("listen", &self.listen)
             .field("registry", &self.registry)
-            .field("named", &self.named.iter().map(|(n, _)| n).collect::<Vec<_>>())
+            .field("named", &self.named.iter().map(|(n, ..)| n).collect::<Vec<_>>())
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
@@ -202,15 +212,47 @@ impl ServerBuilder {
     /// `client.named("name")`. Does not let clients create more `T`s (see
     /// [`register`](Self::register)).
     pub fn named<T: Dispatch>(mut self, name: impl Into<String>, value: T) -> Self {
-        self.named.push((name.into(), Arc::new(UserObject::new(value))));
+        self.named.push((name.into(), Arc::new(UserObject::new(value)), interface::<T>()));
         self
     }
 
     /// Hosts a new built-in object under `name` for the server's whole life (Python's
     /// `manager.dict()` made before clients arrive), e.g. a work queue every worker
     /// finds by name.
+    ///
+    /// Its element types are left open: any proxy of its type may open it (a
+    /// `QueueProxy<Job>` as well as a `QueueProxy<u64>`), so the clients must agree
+    /// among themselves. [`named_typed`](Self::named_typed) pins them instead.
     pub fn named_builtin(mut self, name: impl Into<String>, builtin: Builtin) -> Self {
-        self.named_builtins.push((name.into(), builtin));
+        self.named_builtins.push((name.into(), builtin, None));
+        self
+    }
+
+    /// [`named_builtin`](Self::named_builtin) with its element types pinned to those of
+    /// proxy `P`: a client that opens it as another proxy (a `QueueProxy<u64>` where
+    /// `P` is `QueueProxy<Job>`) is refused with an error naming both, before it can
+    /// put or get anything. `P` must be a proxy of `builtin`'s type, or `start` fails.
+    ///
+    /// ```
+    /// # use manager_server::{Builtin, Server};
+    /// # use manager_client::{Client, DictProxy};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = Server::builder()
+    ///     .named_typed::<DictProxy<String, u32>>("config", Builtin::Dict)
+    ///     .start()
+    ///     .await?;
+    /// let client = Client::connect(server.address(), server.authkey().as_bytes()).await?;
+    /// let config: DictProxy<String, u32> = client.named("config").await?;
+    /// config.insert("workers".into(), 4).await?;
+    /// let wrong = client.named::<DictProxy<String, i64>>("config").await.unwrap_err();
+    /// assert!(wrong.to_string().contains("`Dict<String, u32>` cannot be opened as a `Dict<String, i64>`"));
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn named_typed<P: Proxy>(mut self, name: impl Into<String>, builtin: Builtin) -> Self {
+        let pinned = Pinned { type_id: P::shared_type_id(), fingerprint: P::fingerprint().into_owned() };
+        self.named_builtins.push((name.into(), builtin, Some(pinned)));
         self
     }
 
@@ -325,16 +367,26 @@ impl ServerBuilder {
         let shared = Arc::new(Shared::new(self.config, self.registry, authkey, server_id));
         let ctx = CallContext::internal(Arc::clone(&shared.table), shared.config.limits());
         let mut named = self.named;
-        for (name, builtin) in self.named_builtins {
+        for (name, builtin, pinned) in self.named_builtins {
             let (type_id, args) = builtin.constructor();
-            let object = shared
+            let fingerprint = match &pinned {
+                Some(pinned) if pinned.type_id != type_id => {
+                    return Err(ServerError::Config(format!(
+                        "the named {type_id} `{name}` is pinned to a proxy of `{}` objects",
+                        pinned.type_id
+                    )));
+                }
+                Some(pinned) => pinned.fingerprint.as_str(),
+                None => "",
+            };
+            let (object, kept) = shared
                 .registry
-                .construct(type_id, &args, &ctx)
+                .construct(type_id, fingerprint, &args, &ctx)
                 .map_err(|e| ServerError::Config(format!("the named {type_id} `{name}`: {}", e.message)))?;
-            named.push((name, object));
+            named.push((name, object, kept));
         }
-        for (name, object) in named {
-            let id = shared.table.insert(object);
+        for (name, object, fingerprint) in named {
+            let id = shared.table.insert(object, fingerprint);
             shared.table.bind_name(&name, id).map_err(|e| ServerError::Config(e.message))?;
             // The name holds the object now; drop the creator's reference.
             shared.table.release(id);

@@ -138,7 +138,7 @@ mod tests {
         let leases = Arc::new(Leases::new(Duration::from_secs(16)));
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(sweeper(Arc::clone(&leases), Arc::clone(&table), shutdown.clone()));
-        let id = table.insert(Arc::new(Thing));
+        let id = table.insert(Arc::new(Thing), None);
         leases.grant(id, &table).unwrap();
         table.release(id); // the creator lets go: only the lease holds it
         tokio::time::sleep(Duration::from_secs(10)).await;
@@ -160,7 +160,7 @@ mod tests {
         let leases = Arc::new(Leases::new(Duration::from_secs(30)));
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(sweeper(Arc::clone(&leases), Arc::clone(&table), shutdown.clone()));
-        let id = table.insert(Arc::new(Thing));
+        let id = table.insert(Arc::new(Thing), None);
         leases.grant(id, &table).unwrap();
         table.release(id);
         shutdown.cancel();

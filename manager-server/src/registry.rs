@@ -1,12 +1,14 @@
 //! The types a server can create, by type id.
 
 use manager_proto::dispatch::Dispatch;
+use manager_proto::fingerprint::{self, Check};
 use manager_proto::{RemoteError, RemoteErrorKind, TypeDescription};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::object::CallContext;
 use crate::object::ServerObject;
+use crate::table::Fingerprint;
 use crate::user_object::UserObject;
 
 /// Builds an object from encoded constructor arguments, for the calling connection.
@@ -19,6 +21,10 @@ pub(crate) struct TypeEntry {
     construct: Constructor,
     /// The exposed method names, for `Describe`.
     methods: Vec<String>,
+    /// A `#[shared]` type's interface, which a creating client's must agree with and
+    /// every object of the type gets; `None` for the built-ins, whose objects keep the
+    /// fingerprint their creator gives (their element types).
+    fingerprint: Fingerprint,
 }
 
 /// Registered types by type id. Filled by the builder, read-only while serving.
@@ -44,11 +50,14 @@ impl Registry {
             methods,
             Box::new(|args, _ctx| Ok(Arc::new(UserObject::new(T::construct(args)?)) as Arc<dyn ServerObject>)),
         );
+        if let Some(entry) = self.types.get_mut(T::shared_type_id()) {
+            entry.fingerprint = interface::<T>();
+        }
     }
 
     /// Registers a type by its parts (the built-ins use this).
     pub(crate) fn insert(&mut self, type_id: &str, methods: Vec<String>, construct: Constructor) {
-        self.types.insert(type_id.to_owned(), TypeEntry { construct, methods });
+        self.types.insert(type_id.to_owned(), TypeEntry { construct, methods, fingerprint: None });
     }
 
     fn entry(&self, type_id: &str) -> Result<&TypeEntry, RemoteError> {
@@ -62,18 +71,36 @@ impl Registry {
         })
     }
 
-    /// Creates an object.
+    /// Creates an object for a client whose proxy has `fingerprint` (empty for none):
+    /// the object, and the fingerprint it keeps. A `#[shared]` type's interface must
+    /// agree with the client's, or nothing is constructed.
     pub(crate) fn construct(
         &self,
         type_id: &str,
+        fingerprint: &str,
         args: &[u8],
         ctx: &CallContext,
-    ) -> Result<Arc<dyn ServerObject>, RemoteError> {
-        (self.entry(type_id)?.construct)(args, ctx)
+    ) -> Result<(Arc<dyn ServerObject>, Fingerprint), RemoteError> {
+        let entry = self.entry(type_id)?;
+        let kept = match &entry.fingerprint {
+            Some(own) => {
+                fingerprint::check(type_id, own, fingerprint, Check::Create)
+                    .map_err(|message| RemoteError::new(RemoteErrorKind::WrongType, message))?;
+                Some(Arc::clone(own))
+            }
+            None if fingerprint.is_empty() => None,
+            None => Some(Arc::from(fingerprint)),
+        };
+        Ok(((entry.construct)(args, ctx)?, kept))
     }
 
     /// Describes a type.
     pub(crate) fn describe(&self, type_id: &str) -> Result<TypeDescription, RemoteError> {
         Ok(TypeDescription { type_id: type_id.to_owned(), methods: self.entry(type_id)?.methods.clone() })
     }
+}
+
+/// `T`'s interface as a fingerprint, `None` when it declares none.
+pub(crate) fn interface<T: Dispatch>() -> Fingerprint {
+    Some(T::fingerprint()).filter(|f| !f.is_empty()).map(Arc::from)
 }

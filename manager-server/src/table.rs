@@ -18,12 +18,18 @@ pub(crate) trait Typed: Send + Sync {
     fn type_name(&self) -> &str;
 }
 
+/// What an object's creator said its proxies must agree on beyond its type id (see
+/// `manager_proto::fingerprint`); `None` checks nothing.
+pub(crate) type Fingerprint = Option<Arc<str>>;
+
 /// One live object.
 struct Entry<O: ?Sized> {
     /// The object.
     object: Arc<O>,
     /// Holders: connections, names, containers.
     refs: u64,
+    /// Returned with every reference handed out, for the client to check.
+    fingerprint: Fingerprint,
 }
 
 struct Inner<O: ?Sized> {
@@ -78,18 +84,29 @@ impl<O: ?Sized + Typed> ObjectTable<O> {
     }
 
     /// Adds an object with one reference (its creator's) and returns its id.
-    pub(crate) fn insert(&self, object: Arc<O>) -> ObjectId {
+    pub(crate) fn insert(&self, object: Arc<O>, fingerprint: Fingerprint) -> ObjectId {
         let id = ObjectId(self.next_id.fetch_add(1, Ordering::Relaxed) + 1);
-        self.lock().objects.insert(id, Entry { object, refs: 1 });
+        self.lock().objects.insert(id, Entry { object, refs: 1, fingerprint });
         id
     }
 
     /// Takes one more reference to `id`.
     pub(crate) fn incref(&self, id: ObjectId) -> Result<Arc<O>, RemoteError> {
+        self.take(id).map(|(object, _)| object)
+    }
+
+    /// Takes one more reference to `id`, for a client that gets a proxy to it: the
+    /// object and its fingerprint.
+    pub(crate) fn take(&self, id: ObjectId) -> Result<(Arc<O>, Fingerprint), RemoteError> {
         let mut inner = self.lock();
         let entry = inner.objects.get_mut(&id).ok_or_else(|| no_such_object(id))?;
         entry.refs += 1;
-        Ok(Arc::clone(&entry.object))
+        Ok((Arc::clone(&entry.object), entry.fingerprint.clone()))
+    }
+
+    /// The fingerprint of `id` (`None` for none, or no such object).
+    pub(crate) fn fingerprint(&self, id: ObjectId) -> Fingerprint {
+        self.lock().objects.get(&id).and_then(|entry| entry.fingerprint.clone())
     }
 
     /// Releases one reference to `id`; the object leaves the table with its last one.
@@ -124,8 +141,9 @@ impl<O: ?Sized + Typed> ObjectTable<O> {
         Ok(())
     }
 
-    /// Takes a reference to the object named `name`.
-    pub(crate) fn get_named(&self, name: &str) -> Result<(ObjectId, Arc<O>), RemoteError> {
+    /// Takes a reference to the object named `name`: its id, the object, and its
+    /// fingerprint.
+    pub(crate) fn get_named(&self, name: &str) -> Result<(ObjectId, Arc<O>, Fingerprint), RemoteError> {
         let mut inner = self.lock();
         let id = *inner.names.get(name).ok_or_else(|| {
             let known: Vec<&str> = inner.names.keys().map(String::as_str).collect();
@@ -136,7 +154,7 @@ impl<O: ?Sized + Typed> ObjectTable<O> {
         })?;
         let entry = inner.objects.get_mut(&id).ok_or_else(|| no_such_object(id))?;
         entry.refs += 1;
-        Ok((id, Arc::clone(&entry.object)))
+        Ok((id, Arc::clone(&entry.object), entry.fingerprint.clone()))
     }
 
     /// Live objects, named objects, and live objects per type id.

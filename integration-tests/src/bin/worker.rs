@@ -3,6 +3,7 @@
 //! command says otherwise, it finds the server through `MANAGER_ADDRESS` and
 //! `MANAGER_AUTHKEY`.
 
+use integration_tests::typing::meter_b;
 use integration_tests::{Counter, CounterBlockingProxy, CounterProxy, token_from_hex, token_to_hex};
 use manager_client::blocking;
 use manager_client::{Client, RemoteErrorKind};
@@ -45,6 +46,8 @@ fn main() {
         }
         ["inherit", name] => travel::inherit(name),
         ["mint-and-hang"] => travel::mint_and_hang(),
+        ["open-as", kind, name] => open_as(kind, name),
+        ["create-meter-b", name] => create_meter_b(name),
         other => Err(format!("unknown worker command {other:?}").into()),
     };
     if let Err(e) = result {
@@ -348,4 +351,46 @@ fn child_server() -> Result {
         drop(child);
         Ok(())
     })
+}
+
+/// `open-as KIND NAME`: opens the named object as the proxy KIND names and uses it,
+/// printing what it did, or `refused: ERROR` when the client refused the proxy. KIND:
+/// `value-string` (sets it), `value-string-unchecked` (the same without the check; reads
+/// it), `dict-i64` (reads key `k`), `queue-u64` (puts 7), `meter-b` (adds 1).
+fn open_as(kind: &str, name: &str) -> Result {
+    use manager_client::blocking::{DictProxy, QueueProxy, ValueProxy};
+    let client = blocking::Client::from_env()?;
+    let outcome: std::result::Result<String, manager_client::Error> = match kind {
+        "value-string" => client.named::<ValueProxy<String>>(name).and_then(|v| {
+            v.set("from the worker".into())?;
+            Ok("set".into())
+        }),
+        "value-string-unchecked" => client.named_unchecked::<ValueProxy<String>>(name).and_then(|v| v.get()),
+        "dict-i64" => client.named::<DictProxy<String, i64>>(name).and_then(|d| Ok(format!("{:?}", d.get("k")?))),
+        "queue-u64" => client.named::<QueueProxy<u64>>(name).and_then(|q| {
+            q.put(7)?;
+            Ok("put".into())
+        }),
+        "meter-b" => client.named::<meter_b::MeterBlockingProxy>(name).and_then(|m| Ok(m.add(1)?.to_string())),
+        other => return Err(format!("unknown proxy kind {other:?}").into()),
+    };
+    match outcome {
+        Ok(done) => println!("{done}"),
+        Err(e) => println!("refused: {e}"),
+    }
+    Ok(())
+}
+
+/// `create-meter-b NAME`: creates a meter as `meter_b` builds it and names it NAME,
+/// printing what happened (`created`, or `refused: ERROR`).
+fn create_meter_b(name: &str) -> Result {
+    let client = blocking::Client::from_env()?;
+    match meter_b::MeterBlockingProxy::create(&client) {
+        Ok(meter) => {
+            client.bind_name(name, &meter)?;
+            println!("created");
+        }
+        Err(e) => println!("refused: {e}"),
+    }
+    Ok(())
 }

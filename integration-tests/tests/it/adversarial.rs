@@ -693,6 +693,7 @@ async fn run(client: &Client, op: &Op) -> Result<(), String> {
                 manager_client::proto::Connect::create_object(
                     client,
                     manager_client::proto::builtin::BARRIER,
+                    "",
                     manager_client::proto::postcard::to_allocvec(&(parties, default)).unwrap(),
                 ),
             )

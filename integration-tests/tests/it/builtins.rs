@@ -46,8 +46,12 @@ async fn dict_behaves_like_pythons() {
     assert_eq!(kind(d.popitem().await.unwrap_err()), RemoteErrorKind::KeyNotFound);
     let f = c.dict_fromkeys(vec![1u8, 2, 3], "v".to_string()).await.unwrap();
     assert_eq!(f.items().await.unwrap().len(), 3);
-    // Reading with the wrong types: a decode error, not garbage.
-    let wrong: DictProxy<String, String> = c.attach(&d.token()).await.unwrap();
+    // Opening it with the wrong types is refused, naming both.
+    let err = c.attach::<DictProxy<String, String>>(&d.token()).await.unwrap_err();
+    assert!(matches!(&err, Error::TypeMismatch(m) if m.contains("`Dict<String, i64>`")), "{err:?}");
+    // Opened anyway, reading bytes that do not fit is a decode error, not garbage.
+    c.bind_name("d", &d).await.unwrap();
+    let wrong: DictProxy<String, String> = c.named_unchecked("d").await.unwrap();
     d.insert("k".into(), 1_000_000).await.unwrap();
     assert!(matches!(wrong.get("k").await.unwrap_err(), Error::Decode { .. }));
 }

@@ -28,7 +28,7 @@ async fn a_silent_peer_is_dropped_after_the_idle_timeout_and_its_holdings_freed(
         // An authenticated peer takes a reference and then says nothing, as a host
         // that vanished without closing its connection would.
         let mut raw = Raw::authenticated(&path, &key);
-        raw.send_request(1, Request::Create { type_id: "integration_tests::Counter", args: &[0] });
+        raw.send_request(1, Request::Create { type_id: "integration_tests::Counter", fingerprint: "", args: &[0] });
         let created = raw.recv_response();
         (raw, created)
     })

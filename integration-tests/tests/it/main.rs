@@ -23,5 +23,6 @@ mod raw;
 mod server_bin;
 mod sync;
 mod travel;
+mod typing;
 mod util;
 mod waits;

@@ -19,6 +19,18 @@ pub async fn start(builder: ServerBuilder) -> (tempfile::TempDir, Server) {
     (dir, server)
 }
 
+/// Starts `builder`, which must fail to start: the error, as users read it.
+pub async fn start_err(builder: ServerBuilder) -> String {
+    let (_dir, path) = socket_path();
+    match builder.listen_unix(path).start().await {
+        Ok(server) => {
+            server.shutdown().await;
+            panic!("the server started")
+        }
+        Err(e) => e.to_string(),
+    }
+}
+
 /// The worker binary.
 pub fn worker() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_worker"));

@@ -114,6 +114,13 @@ impl Client {
         Ok(P::from_async(proxy, self.executor()))
     }
 
+    /// [`crate::Client::named_unchecked`]: a named object's proxy without the
+    /// fingerprint check.
+    pub fn named_unchecked<P: BlockingProxy>(&self, name: &str) -> Result<P, Error> {
+        let proxy = self.run(self.inner.named_unchecked::<P::Async>(name))?;
+        Ok(P::from_async(proxy, self.executor()))
+    }
+
     /// A proxy from a token or a token's text (see the async
     /// [`attach`](crate::Client::attach)).
     pub fn attach<P: BlockingProxy>(&self, token: impl ToToken) -> Result<P, Error> {
@@ -168,8 +175,13 @@ impl Client {
 }
 
 impl Connect for Client {
-    fn create_object<'a>(&'a self, type_id: &'a str, args: Vec<u8>) -> BoxFuture<'a, Result<Handle, Error>> {
-        self.inner.create_object(type_id, args)
+    fn create_object<'a>(
+        &'a self,
+        type_id: &'a str,
+        fingerprint: &'a str,
+        args: Vec<u8>,
+    ) -> BoxFuture<'a, Result<Handle, Error>> {
+        self.inner.create_object(type_id, fingerprint, args)
     }
 }
 

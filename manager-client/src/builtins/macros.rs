@@ -28,6 +28,11 @@ macro_rules! proxy_types {
             fn shared_type_id() -> &'static str {
                 $type_id
             }
+            /// The element types, as `std::any::type_name` spells them.
+            fn fingerprint() -> std::borrow::Cow<'static, str> {
+                let kind = stringify!($proxy).trim_end_matches("Proxy");
+                manager_proto::fingerprint::elements(kind, &[$(std::any::type_name::<$param>()),*]).into()
+            }
             fn from_handle(handle: manager_proto::Handle) -> Self {
                 $proxy { handle, _types: std::marker::PhantomData }
             }

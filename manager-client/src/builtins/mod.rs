@@ -1,10 +1,14 @@
 //! Typed proxies for the built-in types (Python's SyncManager set).
 //!
 //! The server stores elements as encoded bytes; these proxies encode what you pass and
-//! decode what comes back, so a proxy's type parameters are yours to choose. Reading
-//! with the wrong type gives a decode error where the bytes do not fit (postcard is
-//! not self-describing, so a mismatch of same-shaped types can pass: use one type per
-//! object). Proxies can be stored inside containers and come back as working proxies.
+//! decode what comes back, so a proxy's type parameters are yours to choose. An object
+//! remembers the element types it was created with (their `std::any::type_name`s, the
+//! proxy's [`fingerprint`](manager_proto::fingerprint)), and a proxy with other types is
+//! refused when it is opened by name or token ([`Error::TypeMismatch`]): postcard is not
+//! self-describing, so a `u64` read as an `i64` would decode, wrongly. Objects made
+//! without element types (a server's `named_builtin`) accept any, and
+//! [`Client::named_unchecked`](crate::Client::named_unchecked) skips the check. Proxies
+//! can be stored inside containers and come back as working proxies.
 //!
 //! Each proxy has a blocking twin of the same name in [`crate::blocking`].
 
@@ -234,7 +238,7 @@ impl Client {
     /// tuple, e.g. `manager_proto::builtin::dict::New`).
     pub(crate) async fn create_builtin<P: Proxy, N>(&self, args: &(impl Serialize + WireAs<N>)) -> Result<P, Error> {
         let args = encode(args, &format!("the constructor arguments of `{}`", P::shared_type_id()))?;
-        let handle = self.create_handle(P::shared_type_id(), args).await?;
+        let handle = self.create_handle(P::shared_type_id(), &P::fingerprint(), args).await?;
         Ok(P::from_handle(handle))
     }
 

@@ -31,6 +31,7 @@ pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
             (&#m::TypeIdOf::<#ty>::new()).shared_type_id(::core::concat!(::core::module_path!(), "::", #name))
         }},
     };
+    let fingerprint = super::fingerprint::of(model);
     let construct = construct(model, m);
     let ref_arms = arms(model, m, Receiver::Ref);
     let mut_arms = arms(model, m, Receiver::Mut);
@@ -46,6 +47,10 @@ pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
         impl #m::Dispatch for #ty {
             fn shared_type_id() -> &'static str {
                 #type_id
+            }
+
+            fn fingerprint() -> &'static str {
+                #fingerprint
             }
 
             fn methods() -> &'static [#m::MethodInfo] {

@@ -1,6 +1,7 @@
 //! Generating code from the model.
 
 mod dispatcher;
+mod fingerprint;
 mod proxy;
 
 use crate::attr;
@@ -74,7 +75,7 @@ fn with_stand_ins(model: &SharedImpl, m: Option<&TokenStream>, error: syn::Error
     out
 }
 
-/// `#[shared(type_id = "..")]` on a struct or enum.
+/// `#[shared(id = "..")]` on a struct or enum.
 fn expand_type(args: TokenStream, ident: &Ident, generics: &Generics, item: &impl ToTokens) -> TokenStream {
     let mut errors = Errors::default();
     let options = attr::type_options(args, &mut errors);

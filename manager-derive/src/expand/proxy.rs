@@ -15,6 +15,8 @@ use syn::{FnArg, ReturnType, Signature};
 struct Parts {
     /// The body of `Proxy::shared_type_id`.
     type_id: TokenStream,
+    /// `Proxy::fingerprint`, when the type has one (the stand-ins do not).
+    fingerprint: TokenStream,
     /// The constructor's parameters, `name: Type`, for `create`.
     ctor_params: Vec<TokenStream>,
     /// The body of the async `create`.
@@ -51,6 +53,11 @@ pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
     };
     let parts = Parts {
         type_id: quote!(<#ty as #m::Dispatch>::shared_type_id()),
+        fingerprint: quote! {
+            fn fingerprint() -> ::std::borrow::Cow<'static, str> {
+                ::std::borrow::Cow::Borrowed(<#ty as #m::Dispatch>::fingerprint())
+            }
+        },
         ctor_params,
         create,
         ctor_args,
@@ -92,6 +99,7 @@ pub(crate) fn stub(model: &SharedImpl, m: &TokenStream) -> TokenStream {
         model.signatures.iter().filter(|sig| copyable.signature(sig) && seen.insert(sig.ident.to_string())).collect();
     let parts = Parts {
         type_id: quote!(::core::concat!(::core::module_path!(), "::", #name)),
+        fingerprint: TokenStream::new(),
         ctor_params,
         create,
         ctor_args,
@@ -102,7 +110,7 @@ pub(crate) fn stub(model: &SharedImpl, m: &TokenStream) -> TokenStream {
 }
 
 fn skeleton(model: &SharedImpl, m: &TokenStream, parts: Parts) -> TokenStream {
-    let Parts { type_id, ctor_params, create, ctor_args, async_methods, blocking_methods } = parts;
+    let Parts { type_id, fingerprint, ctor_params, create, ctor_args, async_methods, blocking_methods } = parts;
     let name = &model.name;
     let vis = &model.vis;
     let proxy = format_ident!("{}Proxy", name);
@@ -137,6 +145,7 @@ fn skeleton(model: &SharedImpl, m: &TokenStream, parts: Parts) -> TokenStream {
             fn shared_type_id() -> &'static str {
                 #type_id
             }
+            #fingerprint
             fn from_handle(handle: #m::Handle) -> Self {
                 #proxy { handle }
             }

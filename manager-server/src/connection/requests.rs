@@ -49,16 +49,17 @@ impl Connection {
         };
         match request {
             Request::Ping => self.respond(id, Response::Pong),
-            Request::Create { type_id, args } => {
+            Request::Create { type_id, fingerprint, args } => {
                 let ctx = &self.ctx;
-                let created = catch_panic(|| self.shared.registry.construct(type_id, args, ctx))
+                let created = catch_panic(|| self.shared.registry.construct(type_id, fingerprint, args, ctx))
                     .unwrap_or_else(|what| Err(panicked(format!("the constructor of `{type_id}` {what}"))));
                 match created {
-                    Ok(object) => {
+                    Ok((object, kept)) => {
                         self.merge_adopted();
-                        let oid = self.shared.table.insert(Arc::clone(&object));
+                        let oid = self.shared.table.insert(Arc::clone(&object), kept.clone());
                         self.held.insert(oid, Held { object, count: 1 });
-                        self.respond(id, Response::Object { id: oid, type_id });
+                        let fingerprint = kept.as_deref().unwrap_or_default();
+                        self.respond(id, Response::Object { id: oid, type_id, fingerprint });
                     }
                     Err(e) => self.respond(id, Response::Error(e)),
                 }
@@ -113,19 +114,22 @@ impl Connection {
                 self.reserved.remove(&target);
             }
             Request::Incref { object } => {
-                if let Some(held) = self.held.get_mut(&object) {
-                    held.count += 1;
-                    let type_id = held.object.shared_type_id().to_owned();
-                    self.respond(id, Response::Object { id: object, type_id: &type_id });
-                } else {
-                    match self.shared.table.incref(object) {
-                        Ok(target) => {
-                            let type_id = target.shared_type_id().to_owned();
-                            self.held.insert(object, Held { object: target, count: 1 });
-                            self.respond(id, Response::Object { id: object, type_id: &type_id });
-                        }
-                        Err(e) => self.respond(id, Response::Error(e)),
+                let taken = match self.held.get_mut(&object) {
+                    Some(held) => {
+                        held.count += 1;
+                        Ok((Arc::clone(&held.object), self.shared.table.fingerprint(object)))
                     }
+                    None => self.shared.table.take(object).inspect(|(target, _)| {
+                        self.held.insert(object, Held { object: Arc::clone(target), count: 1 });
+                    }),
+                };
+                match taken {
+                    Ok((target, fingerprint)) => {
+                        let type_id = target.shared_type_id();
+                        let fingerprint = fingerprint.as_deref().unwrap_or_default();
+                        self.respond(id, Response::Object { id: object, type_id, fingerprint });
+                    }
+                    Err(e) => self.respond(id, Response::Error(e)),
                 }
             }
             Request::Lease { object } => {
@@ -155,8 +159,7 @@ impl Connection {
                 }
             },
             Request::GetNamed { name } => match self.shared.table.get_named(name) {
-                Ok((oid, object)) => {
-                    let type_id = object.shared_type_id().to_owned();
+                Ok((oid, object, fingerprint)) => {
                     match self.held.get_mut(&oid) {
                         Some(held) => {
                             held.count += 1;
@@ -164,10 +167,12 @@ impl Connection {
                             self.shared.table.release(oid);
                         }
                         None => {
-                            self.held.insert(oid, Held { object, count: 1 });
+                            self.held.insert(oid, Held { object: Arc::clone(&object), count: 1 });
                         }
                     }
-                    self.respond(id, Response::Object { id: oid, type_id: &type_id });
+                    let type_id = object.shared_type_id();
+                    let fingerprint = fingerprint.as_deref().unwrap_or_default();
+                    self.respond(id, Response::Object { id: oid, type_id, fingerprint });
                 }
                 Err(e) => self.respond(id, Response::Error(e)),
             },

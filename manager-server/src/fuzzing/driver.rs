@@ -48,6 +48,21 @@ pub(super) async fn read_replies(client: &Stream, inbox: &RefCell<Inbox>, notify
     notify.notify_one();
 }
 
+/// The fingerprints a `Create` may carry, by its opcode's high four bits: none, a
+/// built-in's, a `#[shared]` interface, a broken one, a long one.
+pub(super) const FINGERPRINTS: [&str; 5] = [
+    "",
+    "Queue<u64>",
+    "new()\nfn get() -> u64",
+    "new(\nfn \n\n",
+    "Dict<alloc::string::String, alloc::vec::Vec<(u8, core::option::Option<alloc::string::String>)>>",
+];
+
+/// The fingerprint of a `Create` sent with opcode `op`.
+fn fingerprint_for(op: u8) -> &'static str {
+    FINGERPRINTS[usize::from(op >> 4) % FINGERPRINTS.len()]
+}
+
 /// The client: plays an input's operations.
 pub(super) struct Driver<'a> {
     pub(super) client: &'a Stream,
@@ -239,12 +254,15 @@ impl Driver<'_> {
         out
     }
 
-    /// Sends a `Create`; when answered, remembers the object.
-    pub(super) async fn create(&mut self, id: RequestId, k: usize, args: &[u8]) {
-        self.send(id, &Request::Create { type_id: TYPES[k].0, args });
+    /// Sends a `Create` with the fingerprint opcode `op` picks; when answered, checks
+    /// that the object kept it and remembers the object.
+    pub(super) async fn create(&mut self, id: RequestId, op: u8, k: usize, args: &[u8]) {
+        let fingerprint = fingerprint_for(op);
+        self.send(id, &Request::Create { type_id: TYPES[k].0, fingerprint, args });
         if id != NO_RESPONSE
-            && let Some(Answer::Object(object, _)) = self.answer(id).await
+            && let Some(Answer::Object(object, _, kept)) = self.answer(id).await
         {
+            assert_eq!(kept, fingerprint, "a built-in keeps the fingerprint its creator gives");
             self.created.push((object, k));
         }
     }
@@ -274,7 +292,7 @@ impl Driver<'_> {
                 let k = usize::from(p.byte()) % TYPES.len();
                 let args = self.args(&TYPES[k].1, p, ObjectId(u64::MAX));
                 let id = if op >> 4 == 0xF { NO_RESPONSE } else { self.fresh_id() };
-                self.create(id, k, &args).await;
+                self.create(id, op, k, &args).await;
             }
             1 => {
                 self.raw = true;
@@ -282,9 +300,10 @@ impl Driver<'_> {
                 let id = if op >> 4 == 0xF { NO_RESPONSE } else { self.fresh_id() };
                 let args = p.rest();
                 if k < TYPES.len() {
-                    self.create(id, k, args).await;
+                    self.create(id, op, k, args).await;
                 } else {
-                    self.send(id, &Request::Create { type_id: "no such type", args });
+                    let fingerprint = fingerprint_for(op);
+                    self.send(id, &Request::Create { type_id: "no such type", fingerprint, args });
                 }
             }
             2..=4 => {

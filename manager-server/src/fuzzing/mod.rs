@@ -85,7 +85,9 @@ use crate::stream::Stream;
 /// | 15 | what, … | `Describe`, `Stats`, `GetNamed`, `BindNamed`, `Shutdown` |
 ///
 /// The high four bits: 0xF sends the request with no response wanted, 0xE with the previous
-/// request's id again; otherwise ids are fresh. An object byte picks among the objects
+/// request's id again; otherwise ids are fresh. For a `Create` they also pick the
+/// fingerprint it carries (see [`driver::FINGERPRINTS`]; 0: none), which a built-in must
+/// keep and answer with as it was given. An object byte picks among the objects
 /// created so far (≥ 0xF0: an id nobody holds); a type byte indexes the built-ins in
 /// [`manager_proto::builtin`] order (dict first, barrier last). Arguments follow each
 /// method's signature, one selector byte per value (more for some): numbers from tables of
@@ -116,7 +118,8 @@ pub(crate) struct Outcome {
 pub(crate) enum Answer {
     Pong,
     Value(Vec<u8>),
-    Object(ObjectId, String),
+    /// The object, its type id and fingerprint.
+    Object(ObjectId, String, String),
     Done,
     Description(Vec<String>),
     Stats,
@@ -130,7 +133,9 @@ impl Answer {
         match response {
             Response::Pong => Answer::Pong,
             Response::Value(v) => Answer::Value(v.to_vec()),
-            Response::Object { id, type_id } => Answer::Object(*id, (*type_id).to_owned()),
+            Response::Object { id, type_id, fingerprint } => {
+                Answer::Object(*id, (*type_id).to_owned(), (*fingerprint).to_owned())
+            }
             Response::Done => Answer::Done,
             Response::Description(d) => Answer::Description(d.methods.clone()),
             Response::Stats(_) => Answer::Stats,

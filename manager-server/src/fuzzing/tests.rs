@@ -67,7 +67,7 @@ fn every_method_decodes_the_arguments_the_harness_makes() {
             check(&outcome);
             assert!(outcome.pong);
             let created = outcome.replies.iter().find(|(id, _)| *id == FIRST_ID).unwrap();
-            assert!(matches!(&created.1, Answer::Object(_, t) if t == type_id), "{type_id}: {created:?}");
+            assert!(matches!(&created.1, Answer::Object(_, t, _) if t == type_id), "{type_id}: {created:?}");
             // A call that parks (an event's wait) is not answered before the close.
             if let Some((_, Answer::Error(kind, message))) = outcome.replies.iter().find(|(id, _)| *id == FIRST_ID + 1)
             {
@@ -79,6 +79,20 @@ fn every_method_decodes_the_arguments_the_harness_makes() {
                 );
             }
         }
+    }
+}
+
+/// A `Create`'s high four bits pick its fingerprint, which a built-in keeps and
+/// answers with as given, however odd; a `GetNamed`'s answer carries it too.
+#[test]
+fn creates_carry_the_fingerprint_their_opcode_picks_and_objects_keep_it() {
+    for (i, fingerprint) in driver::FINGERPRINTS.iter().enumerate() {
+        let op = u8::try_from(i).unwrap() << 4;
+        let input = Program::new(0).op(op, &[Program::type_index(b::QUEUE)]).0;
+        let outcome = play(&input);
+        check(&outcome);
+        let created = outcome.replies.iter().find(|(id, _)| *id == FIRST_ID).unwrap();
+        assert!(matches!(&created.1, Answer::Object(_, _, f) if f == fingerprint), "{created:?}");
     }
 }
 
