@@ -9,10 +9,11 @@ pub mod v1 {
     pub use crate::blocking::{BlockingConnect, BlockingProxy, Executor};
     pub use crate::dispatch::{BoxFuture, CallResult, Dispatch, MethodInfo, Outcome, Receiver};
     pub use crate::proxy::{Connect, Handle, Proxy, Reply};
-    pub use crate::{Error, MethodRef, RemoteError, RemoteErrorKind, Token, method_id};
+    pub use crate::{Error, MethodRef, RemoteError, RemoteErrorKind, Shared, Token, method_id};
     pub use serde;
 
     use crate::blocking::block_on;
+    use crate::hosting::current_host;
     use crate::proxy::{decode_exact, encode};
     use serde::Serialize;
     use serde::de::DeserializeOwned;
@@ -27,10 +28,54 @@ pub mod v1 {
         decode_exact(bytes, what).map_err(|e| RemoteError::new(RemoteErrorKind::Decode, e.to_string()))
     }
 
-    /// Encodes a method's return value.
+    /// Encodes a method's return value. Each proxy inside gets a reference for the
+    /// caller, which the caller's decoded proxy owns (see `decode_reply`).
     pub fn encode_return<T: Serialize>(value: &T, what: &str) -> CallResult {
-        Reply::encode(value, what).map_err(|e| RemoteError::new(RemoteErrorKind::Decode, e.to_string()))
+        let (reply, collected) = crate::element::encode_collected(value, what)
+            .map_err(|e| RemoteError::new(RemoteErrorKind::Decode, e.to_string()))?;
+        if !collected.is_empty() {
+            let host = current_host().ok_or_else(|| {
+                RemoteError::new(RemoteErrorKind::Protocol, format!("{what} holds proxies, and no server call returns it"))
+            })?;
+            for (server, object) in collected {
+                host.adopt(server, object)?;
+            }
+        }
+        Ok(reply)
     }
+
+    /// Hosts a method's `Shared<T>` result on the server running the call, and encodes
+    /// a proxy to it (the caller's one reference).
+    pub fn host_return<T: Dispatch>(value: Shared<T>, type_name: &str, what: &str) -> CallResult {
+        let host = current_host().ok_or_else(|| {
+            RemoteError::new(RemoteErrorKind::Protocol, format!("{what}: a `Shared<{type_name}>` is hosted by a server call"))
+        })?;
+        let handle = host.host(T::shared_type_id(), type_name, Box::new(value.into_inner()))?;
+        encode_return(&AsToken(&handle), what)
+    }
+
+    /// A handle, serialized as a proxy is.
+    struct AsToken<'a>(&'a Handle);
+
+    impl Serialize for AsToken<'_> {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            crate::element::serialize_handle(self.0, serializer)
+        }
+    }
+
+    /// Compile-time check that a `Shared<T>` result is of a `#[shared]` type.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not a #[shared] type, so a method cannot return it as `Shared<{Self}>`",
+        label = "a `Shared<T>` result is hosted on the server as an object of type `T`",
+        note = "put #[shared] on an impl block of `{Self}`, and register it on the server"
+    )]
+    pub trait SharedType: Dispatch {}
+
+    #[diagnostic::do_not_recommend]
+    impl<T: Dispatch> SharedType for T {}
+
+    /// Asserts `T` is a `#[shared]` type (the one error a `Shared<NotShared>` reports).
+    pub fn assert_shared_type<T: SharedType>() {}
 
     /// Encodes a method's own error as a `User` remote error.
     pub fn user_error<E: Serialize>(error: &E, what: &str, description: String) -> CallResult {
@@ -88,12 +133,17 @@ pub mod v1 {
         fn encode_return(&self, value: &T, what: &str) -> CallResult;
         /// [`user_error`].
         fn user_error(&self, error: &T, what: &str, description: String) -> CallResult;
+        /// A constructor's own error, as the remote error to answer with.
+        fn construct_error(&self, error: &T, what: &str, description: String) -> RemoteError;
+        /// Decodes a constructor's own error from a `User` remote error's detail.
+        fn decode_error(&self, detail: &[u8], what: &str) -> Result<T, Error>;
         /// [`encode_args`].
         fn encode_args(&self, args: &T, what: &str) -> Result<Vec<u8>, Error>;
         /// [`start`].
         fn start(&self, handle: &Handle, id: u32, args: &T, what: &str) -> Started;
-        /// Decodes the reply of a started call, once it came.
-        fn decode_reply(&self, reply: Result<Reply, Error>, what: &str) -> Result<T, Error>;
+        /// Decodes the reply of a started call on `handle`, once it came: proxies in
+        /// it own the references the server took for them.
+        fn decode_reply(&self, handle: &Handle, reply: Result<Reply, Error>, what: &str) -> Result<T, Error>;
     }
 
     impl<T: WireType> WireViaSerde<T> for Wire<T> {
@@ -106,14 +156,23 @@ pub mod v1 {
         fn user_error(&self, error: &T, what: &str, description: String) -> CallResult {
             user_error(error, what, description)
         }
+        fn construct_error(&self, error: &T, what: &str, description: String) -> RemoteError {
+            match user_error(error, what, description) {
+                Err(e) => e,
+                Ok(_) => RemoteError::new(RemoteErrorKind::Protocol, format!("{what} failed")),
+            }
+        }
+        fn decode_error(&self, detail: &[u8], what: &str) -> Result<T, Error> {
+            decode_exact(detail, what)
+        }
         fn encode_args(&self, args: &T, what: &str) -> Result<Vec<u8>, Error> {
             encode_args(args, what)
         }
         fn start(&self, handle: &Handle, id: u32, args: &T, what: &str) -> Started {
             start(handle, id, args, what)
         }
-        fn decode_reply(&self, reply: Result<Reply, Error>, what: &str) -> Result<T, Error> {
-            reply?.decode(what)
+        fn decode_reply(&self, handle: &Handle, reply: Result<Reply, Error>, what: &str) -> Result<T, Error> {
+            crate::element::decode_adopting(reply?.bytes(), handle.transport(), what)
         }
     }
 
@@ -127,11 +186,15 @@ pub mod v1 {
         /// Fails.
         fn user_error(&self, error: &T, what: &str, description: String) -> CallResult;
         /// Fails.
+        fn construct_error(&self, error: &T, what: &str, description: String) -> RemoteError;
+        /// Fails.
+        fn decode_error(&self, detail: &[u8], what: &str) -> Result<T, Error>;
+        /// Fails.
         fn encode_args(&self, args: &T, what: &str) -> Result<Vec<u8>, Error>;
         /// Fails.
         fn start(&self, handle: &Handle, id: u32, args: &T, what: &str) -> Started;
         /// Fails.
-        fn decode_reply(&self, reply: Result<Reply, Error>, what: &str) -> Result<T, Error>;
+        fn decode_reply(&self, handle: &Handle, reply: Result<Reply, Error>, what: &str) -> Result<T, Error>;
     }
 
     fn not_wire<T>(what: &str) -> String {
@@ -148,13 +211,19 @@ pub mod v1 {
         fn user_error(&self, _: &T, what: &str, _: String) -> CallResult {
             Err(RemoteError::new(RemoteErrorKind::Decode, not_wire::<T>(what)))
         }
+        fn construct_error(&self, _: &T, what: &str, _: String) -> RemoteError {
+            RemoteError::new(RemoteErrorKind::Decode, not_wire::<T>(what))
+        }
+        fn decode_error(&self, _: &[u8], what: &str) -> Result<T, Error> {
+            Err(Error::Decode { what: what.to_owned(), reason: not_wire::<T>(what) })
+        }
         fn encode_args(&self, _: &T, what: &str) -> Result<Vec<u8>, Error> {
             Err(Error::Encode { what: what.to_owned(), reason: not_wire::<T>(what) })
         }
         fn start(&self, _: &Handle, _: u32, _: &T, what: &str) -> Started {
             Started::failed(Error::Encode { what: what.to_owned(), reason: not_wire::<T>(what) })
         }
-        fn decode_reply(&self, _: Result<Reply, Error>, what: &str) -> Result<T, Error> {
+        fn decode_reply(&self, _: &Handle, _: Result<Reply, Error>, what: &str) -> Result<T, Error> {
             Err(Error::Decode { what: what.to_owned(), reason: not_wire::<T>(what) })
         }
     }
@@ -162,23 +231,25 @@ pub mod v1 {
     /// [`WireViaSerde`] for a method returning `Result<T, E>`.
     pub trait FallibleViaSerde<T, E> {
         /// Decodes the reply of a started call, once it came: `E` surfaces typed.
-        fn decode_fallible(&self, reply: Result<Reply, Error>, what: &str) -> Result<Result<T, E>, Error>;
+        fn decode_fallible(&self, handle: &Handle, reply: Result<Reply, Error>, what: &str)
+        -> Result<Result<T, E>, Error>;
     }
 
     impl<T: WireType, E: WireType> FallibleViaSerde<T, E> for Wire<Result<T, E>> {
-        fn decode_fallible(&self, reply: Result<Reply, Error>, what: &str) -> Result<Result<T, E>, Error> {
-            fallible_reply(reply, what)
+        fn decode_fallible(&self, handle: &Handle, reply: Result<Reply, Error>, what: &str) -> Result<Result<T, E>, Error> {
+            fallible_reply(handle, reply, what)
         }
     }
 
     /// [`WireUnchecked`] for a method returning `Result<T, E>`.
     pub trait FallibleUnchecked<T, E> {
         /// Fails.
-        fn decode_fallible(&self, reply: Result<Reply, Error>, what: &str) -> Result<Result<T, E>, Error>;
+        fn decode_fallible(&self, handle: &Handle, reply: Result<Reply, Error>, what: &str)
+        -> Result<Result<T, E>, Error>;
     }
 
     impl<T, E> FallibleUnchecked<T, E> for &Wire<Result<T, E>> {
-        fn decode_fallible(&self, _: Result<Reply, Error>, what: &str) -> Result<Result<T, E>, Error> {
+        fn decode_fallible(&self, _: &Handle, _: Result<Reply, Error>, what: &str) -> Result<Result<T, E>, Error> {
             Err(Error::Decode { what: what.to_owned(), reason: not_wire::<Result<T, E>>(what) })
         }
     }
@@ -304,13 +375,13 @@ pub mod v1 {
 
     /// Decodes the reply of a call to a method returning `Result<T, E>`: a `User`
     /// remote error carries the method's own `E`.
-    fn fallible_reply<T, E>(reply: Result<Reply, Error>, what: &str) -> Result<Result<T, E>, Error>
+    fn fallible_reply<T, E>(handle: &Handle, reply: Result<Reply, Error>, what: &str) -> Result<Result<T, E>, Error>
     where
         T: DeserializeOwned,
         E: DeserializeOwned,
     {
         match reply {
-            Ok(reply) => reply.decode(what).map(Ok),
+            Ok(reply) => crate::element::decode_adopting(reply.bytes(), handle.transport(), what).map(Ok),
             Err(Error::Remote(e)) if e.kind == RemoteErrorKind::User => {
                 decode_exact(&e.detail, &format!("the error of {what}")).map(Err)
             }
@@ -322,6 +393,15 @@ pub mod v1 {
     pub async fn create<P: Proxy, C: Connect + ?Sized>(client: &C, args: Vec<u8>) -> Result<P, Error> {
         let handle = client.create_object(P::shared_type_id(), args).await?;
         Ok(P::from_handle(handle))
+    }
+
+    /// The encoded error of a fallible constructor, if `error` is one (a `User` remote
+    /// error); any other error as it is.
+    pub fn constructor_error(error: Error) -> Result<Vec<u8>, Error> {
+        match error {
+            Error::Remote(e) if e.kind == RemoteErrorKind::User => Ok(e.detail),
+            e => Err(e),
+        }
     }
 
     pub use crate::element::serialize_handle;

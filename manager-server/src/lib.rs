@@ -60,6 +60,7 @@ pub mod fuzzing;
 mod hash;
 mod limits;
 mod listener;
+mod local;
 mod liveness;
 mod memory;
 mod object;
@@ -79,4 +80,6 @@ pub use server::Server;
 
 pub use manager_derive::shared;
 pub use manager_proto as proto;
-pub use manager_proto::{Address, AuthKey, Bytes, Error, RemoteError, RemoteErrorKind, ServerStats, Token, serde};
+pub use manager_proto::{
+    Address, AuthKey, Bytes, Error, RemoteError, RemoteErrorKind, ServerStats, Shared, Token, serde,
+};

@@ -2,6 +2,7 @@
 
 use manager_proto::dispatch::Dispatch;
 use manager_proto::{RemoteError, RemoteErrorKind, TypeDescription};
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -13,10 +14,16 @@ use crate::user_object::UserObject;
 pub(crate) type Constructor =
     Box<dyn Fn(&[u8], &CallContext) -> Result<Arc<dyn ServerObject>, RemoteError> + Send + Sync>;
 
+/// Makes an object of a value a method returned (`Shared<T>`): `None` if the value is
+/// not of the registered type.
+type Wrap = Box<dyn Fn(Box<dyn Any + Send>) -> Option<Arc<dyn ServerObject>> + Send + Sync>;
+
 /// One registered type.
 pub(crate) struct TypeEntry {
     /// How clients create one.
     construct: Constructor,
+    /// How a method's `Shared<T>` result becomes one (`#[shared]` types only).
+    wrap: Option<Wrap>,
     /// The exposed method names, for `Describe`.
     methods: Vec<String>,
 }
@@ -44,11 +51,37 @@ impl Registry {
             methods,
             Box::new(|args, _ctx| Ok(Arc::new(UserObject::new(T::construct(args)?)) as Arc<dyn ServerObject>)),
         );
+        if let Some(entry) = self.types.get_mut(T::shared_type_id()) {
+            entry.wrap = Some(Box::new(|value| {
+                value.downcast::<T>().ok().map(|v| Arc::new(UserObject::new(*v)) as Arc<dyn ServerObject>)
+            }));
+        }
     }
 
     /// Registers a type by its parts (the built-ins use this).
     pub(crate) fn insert(&mut self, type_id: &str, methods: Vec<String>, construct: Constructor) {
-        self.types.insert(type_id.to_owned(), TypeEntry { construct, methods });
+        self.types.insert(type_id.to_owned(), TypeEntry { construct, wrap: None, methods });
+    }
+
+    /// `value`, a method's `Shared<T>` result of type `type_id` (`type_name` in Rust),
+    /// as an object of that type.
+    pub(crate) fn wrap(
+        &self,
+        type_id: &str,
+        type_name: &str,
+        value: Box<dyn Any + Send>,
+    ) -> Result<Arc<dyn ServerObject>, RemoteError> {
+        let unregistered = || {
+            RemoteError::new(
+                RemoteErrorKind::NoSuchType,
+                format!(
+                    "a method returned a `Shared<{type_name}>`, and `{type_name}` (type id `{type_id}`) is not \
+                     registered on this server: register it (`.register::<{type_name}>()`) to host it"
+                ),
+            )
+        };
+        let wrap = self.types.get(type_id).and_then(|e| e.wrap.as_ref()).ok_or_else(unregistered)?;
+        wrap(value).ok_or_else(unregistered)
     }
 
     fn entry(&self, type_id: &str) -> Result<&TypeEntry, RemoteError> {

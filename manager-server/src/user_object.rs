@@ -5,7 +5,9 @@ use manager_proto::{MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::Arc;
 use tokio::sync::RwLock;
 
+use crate::local::ConnHost;
 use crate::object::{CallContext, Reply, ServerObject, Step};
+use manager_proto::hosting::{Host, InCall, object_key, run_in};
 
 /// Hosts a `#[shared]` type: a readers-writer lock gives `&mut self` methods exclusive
 /// access and lets `&self` methods run together.
@@ -41,8 +43,18 @@ impl<T: Dispatch> ServerObject for UserObject<T> {
         T::shared_type_id()
     }
 
-    fn call(self: Arc<Self>, _ctx: &CallContext, method: MethodRef<'_>, args: &[u8]) -> Step {
-        Step::from_outcome(self.call_user(method, args))
+    fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, args: &[u8]) -> Step {
+        let Some(hosting) = ctx.hosting() else {
+            return Step::from_outcome(self.call_user(method, args));
+        };
+        // The call runs as this object's, on a host that hosts its `Shared<T>` results,
+        // resolves its proxy arguments and refuses calls back into this object.
+        let host: Arc<dyn Host> = Arc::new(ConnHost::new(ctx.clone(), Arc::clone(hosting)));
+        let key = object_key(&self);
+        match run_in(key, &host, || self.call_user(method, args)) {
+            Outcome::Ready(result) => Step::from_outcome(Outcome::Ready(result)),
+            Outcome::Pending(future) => Step::from_outcome(Outcome::Pending(Box::pin(InCall::new(key, host, future)))),
+        }
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {

@@ -4,7 +4,7 @@
 //! their methods. They are generated API a program may use only part of, so they allow
 //! `dead_code`.
 
-use crate::model::{Constructor, Method, Return, SharedImpl};
+use crate::model::{Constructor, Method, Return, SharedImpl, proxy_of, shared_inner};
 use crate::validate::RESERVED;
 use proc_macro2::{Ident, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
@@ -19,6 +19,11 @@ struct Parts {
     ctor_params: Vec<TokenStream>,
     /// The body of the async `create`.
     create: TokenStream,
+    /// What `create` returns on success: `Self`, or `Result<Self, E>` for a fallible
+    /// constructor (`Self` there is either proxy).
+    create_ok: TokenStream,
+    /// The blocking `create`'s body, from the async one's result `__manager_inner`.
+    blocking_create: TokenStream,
     /// The blocking `create` hands these to the async one.
     ctor_args: Vec<Ident>,
     async_methods: Vec<TokenStream>,
@@ -42,17 +47,39 @@ pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
         Constructor::Default => (Vec::new(), Vec::new(), Vec::new()),
     };
     let ctor_what = format!("the constructor arguments of `{name}`");
+    let ctor_err = match &model.constructor {
+        Constructor::Function { err: Some(err), .. } => Some(&**err),
+        _ => None,
+    };
+    let created = match ctor_err {
+        None => quote!(#m::create::<Self, __ManagerC>(__manager_client, __manager_args).await),
+        Some(err) => {
+            let what_err = format!("the error of the constructor of `{name}`");
+            quote! {
+                match #m::create::<Self, __ManagerC>(__manager_client, __manager_args).await {
+                    ::core::result::Result::Ok(proxy) => ::core::result::Result::Ok(::core::result::Result::Ok(proxy)),
+                    ::core::result::Result::Err(e) => {
+                        let detail = #m::constructor_error(e)?;
+                        (&#m::Wire::<#err>::new()).decode_error(&detail, #what_err).map(::core::result::Result::Err)
+                    }
+                }
+            }
+        }
+    };
     let create = quote! {
         #[allow(unused_imports)]
         use #m::{WireViaSerde as _, WireUnchecked as _};
         let __manager_args =
             (&#m::Wire::<(#(#ctor_types,)*)>::new()).encode_args(&(#(#ctor_args,)*), #ctor_what)?;
-        #m::create::<Self, __ManagerC>(__manager_client, __manager_args).await
+        #created
     };
+    let (create_ok, blocking_create) = create_results(ctor_err);
     let parts = Parts {
         type_id: quote!(<#ty as #m::Dispatch>::shared_type_id()),
         ctor_params,
         create,
+        create_ok,
+        blocking_create,
         ctor_args,
         async_methods: model.methods.iter().map(|x| async_method(model, x, m)).collect(),
         blocking_methods: model.methods.iter().map(|x| blocking_method(model, x, m)).collect(),
@@ -87,6 +114,11 @@ pub(crate) fn stub(model: &SharedImpl, m: &TokenStream) -> TokenStream {
         let _ = (__manager_client, #(#ctor_args,)*);
         #error
     };
+    let ctor_err = match &model.constructor {
+        Constructor::Function { err: Some(err), .. } if copyable.ty(err) => Some(&**err),
+        _ => None,
+    };
+    let (create_ok, blocking_create) = create_results(ctor_err);
     let mut seen = HashSet::new();
     let signatures: Vec<_> =
         model.signatures.iter().filter(|sig| copyable.signature(sig) && seen.insert(sig.ident.to_string())).collect();
@@ -94,6 +126,8 @@ pub(crate) fn stub(model: &SharedImpl, m: &TokenStream) -> TokenStream {
         type_id: quote!(::core::concat!(::core::module_path!(), "::", #name)),
         ctor_params,
         create,
+        create_ok,
+        blocking_create,
         ctor_args,
         async_methods: signatures.iter().map(|sig| stub_method(model, sig, quote!(async), m, &error)).collect(),
         blocking_methods: signatures.iter().map(|sig| stub_method(model, sig, quote!(), m, &error)).collect(),
@@ -101,8 +135,26 @@ pub(crate) fn stub(model: &SharedImpl, m: &TokenStream) -> TokenStream {
     skeleton(model, m, parts)
 }
 
+/// `create`'s success type and the blocking `create`'s body, for a constructor that
+/// fails with `err` or cannot fail.
+fn create_results(err: Option<&syn::Type>) -> (TokenStream, TokenStream) {
+    match err {
+        None => (
+            quote!(Self),
+            quote!(::core::result::Result::Ok(Self { inner: __manager_inner, exec: __manager_exec })),
+        ),
+        Some(err) => (
+            quote!(::core::result::Result<Self, #err>),
+            quote!(::core::result::Result::Ok(
+                __manager_inner.map(|inner| Self { inner, exec: __manager_exec })
+            )),
+        ),
+    }
+}
+
 fn skeleton(model: &SharedImpl, m: &TokenStream, parts: Parts) -> TokenStream {
-    let Parts { type_id, ctor_params, create, ctor_args, async_methods, blocking_methods } = parts;
+    let Parts { type_id, ctor_params, create, create_ok, blocking_create, ctor_args, async_methods, blocking_methods } =
+        parts;
     let name = &model.name;
     let vis = &model.vis;
     let proxy = format_ident!("{}Proxy", name);
@@ -171,7 +223,7 @@ fn skeleton(model: &SharedImpl, m: &TokenStream, parts: Parts) -> TokenStream {
         #[allow(dead_code)]
         impl #proxy {
             /// Creates a new object on the server and returns a proxy to it.
-            #vis async fn create<__ManagerC>(__manager_client: &__ManagerC, #(#ctor_params),*) -> ::core::result::Result<Self, #m::Error>
+            #vis async fn create<__ManagerC>(__manager_client: &__ManagerC, #(#ctor_params),*) -> ::core::result::Result<#create_ok, #m::Error>
             where
                 __ManagerC: #m::Connect + ?::core::marker::Sized,
             {
@@ -221,13 +273,13 @@ fn skeleton(model: &SharedImpl, m: &TokenStream, parts: Parts) -> TokenStream {
         #[allow(dead_code)]
         impl #blocking {
             /// Creates a new object on the server and returns a proxy to it.
-            #vis fn create<__ManagerC>(__manager_client: &__ManagerC, #(#ctor_params),*) -> ::core::result::Result<Self, #m::Error>
+            #vis fn create<__ManagerC>(__manager_client: &__ManagerC, #(#ctor_params),*) -> ::core::result::Result<#create_ok, #m::Error>
             where
                 __ManagerC: #m::BlockingConnect + ?::core::marker::Sized,
             {
                 let __manager_exec = __manager_client.executor();
                 let __manager_inner = #m::run(&__manager_exec, #proxy::create(__manager_client, #(#ctor_args),*))?;
-                ::core::result::Result::Ok(#blocking { inner: __manager_inner, exec: __manager_exec })
+                #blocking_create
             }
 
             /// The object's token, to hand to another process.
@@ -257,11 +309,24 @@ fn params(x: &Method) -> (Vec<TokenStream>, Vec<&syn::Ident>) {
     (params, x.args.iter().map(|a| &a.ident).collect())
 }
 
-fn returns(x: &Method, m: &TokenStream) -> TokenStream {
+/// What a proxy method's caller gets for a result of type `t`: a `Shared<T>` is a
+/// proxy to the new object (`suffix`: `Proxy` or `BlockingProxy`).
+fn client_type(model: &SharedImpl, t: &syn::Type, suffix: &str) -> TokenStream {
+    match shared_inner(t) {
+        Some(inner) => proxy_of(inner, &model.name, suffix).to_token_stream(),
+        None => t.to_token_stream(),
+    }
+}
+
+fn returns(model: &SharedImpl, x: &Method, m: &TokenStream, suffix: &str) -> TokenStream {
     match &x.ret {
         Return::Unit => quote!(::core::result::Result<(), #m::Error>),
-        Return::Value(t) => quote!(::core::result::Result<#t, #m::Error>),
+        Return::Value(t) => {
+            let t = client_type(model, t, suffix);
+            quote!(::core::result::Result<#t, #m::Error>)
+        }
         Return::Fallible { ok, err } => {
+            let ok = client_type(model, ok, suffix);
             quote!(::core::result::Result<::core::result::Result<#ok, #err>, #m::Error>)
         }
     }
@@ -274,15 +339,22 @@ fn async_method(model: &SharedImpl, x: &Method, m: &TokenStream) -> TokenStream 
     let vis = &model.vis;
     let (params, idents) = params(x);
     let types: Vec<_> = x.args.iter().map(|a| &a.ty).collect();
-    let ret = returns(x, m);
+    let ret = returns(model, x, m, "Proxy");
     let what_args = format!("the arguments of `{}::{}`", model.name, exposed.value());
     let what_ret = format!("the result of `{}::{}`", model.name, exposed.value());
     let finish = match &x.ret {
-        Return::Unit => quote!((&#m::Wire::<()>::new()).decode_reply(__manager_reply, #what_ret)),
-        Return::Value(t) => quote!((&#m::Wire::<#t>::new()).decode_reply(__manager_reply, #what_ret)),
-        Return::Fallible { ok, err } => quote! {
-            (&#m::Wire::<::core::result::Result<#ok, #err>>::new()).decode_fallible(__manager_reply, #what_ret)
-        },
+        Return::Unit => quote!((&#m::Wire::<()>::new()).decode_reply(&self.handle, __manager_reply, #what_ret)),
+        Return::Value(t) => {
+            let t = client_type(model, t, "Proxy");
+            quote!((&#m::Wire::<#t>::new()).decode_reply(&self.handle, __manager_reply, #what_ret))
+        }
+        Return::Fallible { ok, err } => {
+            let ok = client_type(model, ok, "Proxy");
+            quote! {
+                (&#m::Wire::<::core::result::Result<#ok, #err>>::new())
+                    .decode_fallible(&self.handle, __manager_reply, #what_ret)
+            }
+        }
     };
     let note = format!("Runs `{}::{}` on the server.", model.name, ident);
     quote_spanned! {x.span=>
@@ -293,10 +365,12 @@ fn async_method(model: &SharedImpl, x: &Method, m: &TokenStream) -> TokenStream 
             #[allow(unused_imports)]
             use #m::{WireViaSerde as _, WireUnchecked as _, FallibleViaSerde as _, FallibleUnchecked as _};
             const __MANAGER_ID: u32 = #m::method_id(#exposed);
-            // The arguments are encoded (on the stack when small) and sent here; what
-            // waits for the reply does not hold them.
+            // The arguments are encoded (on the stack when small) and sent here, and
+            // kept until the reply (dropped after the tail expression): a proxy among
+            // them holds its object alive for the call.
+            let __manager_args = (#(#idents,)*);
             let __manager_started = (&#m::Wire::<(#(#types,)*)>::new())
-                .start(&self.handle, __MANAGER_ID, &(#(#idents,)*), #what_args);
+                .start(&self.handle, __MANAGER_ID, &__manager_args, #what_args);
             let __manager_reply = __manager_started.await;
             #finish
         }
@@ -308,11 +382,23 @@ fn blocking_method(model: &SharedImpl, x: &Method, m: &TokenStream) -> TokenStre
     let docs = &x.docs;
     let vis = &model.vis;
     let (params, idents) = params(x);
-    let ret = returns(x, m);
+    let ret = returns(model, x, m, "BlockingProxy");
+    let ok_is_shared = match &x.ret {
+        Return::Value(t) => shared_inner(t).is_some().then_some(false),
+        Return::Fallible { ok, .. } => shared_inner(ok).is_some().then_some(true),
+        Return::Unit => None,
+    };
+    // A proxy to a new object comes back blocking, on this proxy's executor.
+    let wrap = quote!(|inner| #m::BlockingProxy::from_async(inner, ::core::clone::Clone::clone(&self.exec)));
+    let map = match ok_is_shared {
+        None => quote!(),
+        Some(false) => quote!(.map(#wrap)),
+        Some(true) => quote!(.map(|result| result.map(#wrap))),
+    };
     quote_spanned! {x.span=>
         #(#docs)*
         #vis fn #ident(&self, #(#params),*) -> #ret {
-            #m::run_call(&self.exec, self.inner.#ident(#(#idents),*))
+            #m::run_call(&self.exec, self.inner.#ident(#(#idents),*))#map
         }
     }
 }
