@@ -37,6 +37,7 @@ fn main() {
         ["block-get", token] => block_get(token),
         ["get-and-hang", token] => get_and_hang(token),
         ["block-barrier", token] => block_barrier(token),
+        ["accounts", name] => accounts(name),
         other => Err(format!("unknown worker command {other:?}").into()),
     };
     if let Err(e) = result {
@@ -54,6 +55,27 @@ fn watchdog() {
         eprintln!("worker {}: still running after {secs} s; exiting", std::process::id());
         std::process::exit(3);
     });
+}
+
+/// `accounts NAME`: against the named account (100 in it): a refused opening, a split
+/// into a new shared account, absorbing it back through a proxy argument, and a result
+/// of an unregistered type; prints each outcome.
+fn accounts(name: &str) -> Result {
+    use integration_tests::accounts::AccountBlockingProxy;
+    let client = blocking::Client::from_env()?;
+    if let Err(e) = AccountBlockingProxy::create(&client, -1)? {
+        println!("refused: {e:?}");
+    }
+    let main: AccountBlockingProxy = client.named(name)?;
+    let part = main.split(40)?.map_err(|e| e.to_string())?;
+    println!("split: {} left {}", part.balance()?, main.balance()?);
+    let absorbed = main.absorb(part.as_async().clone())?.map_err(|e| e.to_string())?;
+    println!("absorbed: {absorbed}");
+    match main.receipt() {
+        Ok(_) => println!("unregistered: hosted anyway"),
+        Err(e) => println!("unregistered: {}", e.remote_kind().map_or_else(|| e.to_string(), |k| format!("{k:?}"))),
+    }
+    Ok(())
 }
 
 /// `incr NAME TIMES`: increments the named counter by 1, TIMES times, through the

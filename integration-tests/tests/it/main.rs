@@ -13,6 +13,7 @@ mod examples;
 mod faults;
 mod faults_processes;
 mod hardening;
+mod hosting;
 mod hostile;
 mod hygiene;
 mod layering;
