@@ -73,6 +73,16 @@ fn employee() {
 }
 
 #[test]
+fn vector() {
+    let out = run("vector", &[]);
+    assert!(out.contains("child: a + b = (11, 22)\n"), "{out}");
+    assert!(out.contains("child: a += b gives a = (11, 22)\n"), "{out}");
+    assert!(out.contains("remote: sum = (11, 22), 2 * sum = (22, 44)\n"), "{out}");
+    assert!(out.contains("manager: a = (11, 22)\n"), "{out}");
+    assert!(out.contains("manager: 3 objects\n"), "{out}");
+}
+
+#[test]
 fn remote_server_and_client_are_unrelated_programs() {
     let key = "test-remote-key";
     let mut server = example("remote_server")
