@@ -69,6 +69,7 @@ fn employee() {
     let out = run("employee", &[]);
     assert!(out.contains("Alice: salary 50000\n"), "{out}");
     assert!(out.contains("Alice: salary 51000 (1000 higher)"), "{out}");
+    assert!(out.contains("hired Bob (1 so far): salary 40500\n"), "{out}");
     assert_eq!(out.lines().filter(|l| l.starts_with("worker ")).count(), 10);
 }
 
