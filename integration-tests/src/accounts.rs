@@ -2,7 +2,7 @@
 //! methods returning `Shared<T>` (new objects hosted on the server), proxies as
 //! arguments and results.
 
-use manager_client::{Shared, shared};
+use manager_client::{DictProxy, Shared, shared};
 use serde::{Deserialize, Serialize};
 
 /// A bank account, which cannot be opened with a negative balance.
@@ -87,6 +87,15 @@ impl Account {
     pub async fn absorb(&mut self, other: AccountProxy) -> Result<i64, AccountError> {
         let taken = other.drain().await.map_err(|e| AccountError::Remote(e.to_string()))?;
         self.balance += taken;
+        Ok(self.balance)
+    }
+
+    /// Deposits every amount in `ledger` (a built-in dict, read in place on the server)
+    /// and records the new balance in it under `"total"`; returns the new balance.
+    pub async fn deposit_all(&mut self, ledger: DictProxy<String, i64>) -> Result<i64, AccountError> {
+        let amounts = ledger.values().await.map_err(|e| AccountError::Remote(e.to_string()))?;
+        self.balance += amounts.iter().sum::<i64>();
+        ledger.insert("total".to_owned(), self.balance).await.map_err(|e| AccountError::Remote(e.to_string()))?;
         Ok(self.balance)
     }
 

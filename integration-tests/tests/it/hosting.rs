@@ -103,6 +103,16 @@ async fn a_proxy_argument_runs_against_the_object_on_the_server() {
 }
 
 #[tokio::test]
+async fn a_built_in_proxy_argument_is_read_and_written_in_place() {
+    let (_dir, server) = util::start(Server::builder().register::<Account>()).await;
+    let client = Client::connect(server.address(), server.authkey()).await.unwrap();
+    let account = AccountProxy::create(&client, 1).await.unwrap().unwrap();
+    let ledger = client.dict_from(&[("a".to_owned(), 10i64), ("b".to_owned(), 31)]).await.unwrap();
+    assert_eq!(account.deposit_all(ledger.clone()).await.unwrap(), Ok(42));
+    assert_eq!(ledger.get("total").await.unwrap(), Some(42));
+}
+
+#[tokio::test]
 async fn each_form_works_from_a_worker_process() {
     let (_dir, server) = util::start(Server::builder().register::<Account>()).await;
     let client = Client::connect(server.address(), server.authkey()).await.unwrap();
