@@ -201,7 +201,11 @@ fn decode_element<T: DeserializeOwned>(
 /// Decodes the result of a `#[shared]` method that came through `transport`: each
 /// proxy inside owns the reference the server took for it (one per proxy the result
 /// holds, see [`encode_collected`]).
-pub fn decode_adopting<T: DeserializeOwned>(bytes: &[u8], transport: &Arc<dyn Transport>, what: &str) -> Result<T, Error> {
+pub fn decode_adopting<T: DeserializeOwned>(
+    bytes: &[u8],
+    transport: &Arc<dyn Transport>,
+    what: &str,
+) -> Result<T, Error> {
     let previous =
         ADOPTING.with(|a| a.borrow_mut().replace(Adopting { transport: Arc::clone(transport), unclaimed: None }));
     let result = crate::proxy::decode_exact(bytes, what);

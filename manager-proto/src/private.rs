@@ -35,7 +35,10 @@ pub mod v1 {
             .map_err(|e| RemoteError::new(RemoteErrorKind::Decode, e.to_string()))?;
         if !collected.is_empty() {
             let host = current_host().ok_or_else(|| {
-                RemoteError::new(RemoteErrorKind::Protocol, format!("{what} holds proxies, and no server call returns it"))
+                RemoteError::new(
+                    RemoteErrorKind::Protocol,
+                    format!("{what} holds proxies, and no server call returns it"),
+                )
             })?;
             for (server, object) in collected {
                 host.adopt(server, object)?;
@@ -48,7 +51,10 @@ pub mod v1 {
     /// a proxy to it (the caller's one reference).
     pub fn host_return<T: Dispatch>(value: Shared<T>, type_name: &str, what: &str) -> CallResult {
         let host = current_host().ok_or_else(|| {
-            RemoteError::new(RemoteErrorKind::Protocol, format!("{what}: a `Shared<{type_name}>` is hosted by a server call"))
+            RemoteError::new(
+                RemoteErrorKind::Protocol,
+                format!("{what}: a `Shared<{type_name}>` is hosted by a server call"),
+            )
         })?;
         let handle = host.host(T::shared_type_id(), type_name, Box::new(value.into_inner()))?;
         encode_return(&AsToken(&handle), what)
@@ -231,12 +237,21 @@ pub mod v1 {
     /// [`WireViaSerde`] for a method returning `Result<T, E>`.
     pub trait FallibleViaSerde<T, E> {
         /// Decodes the reply of a started call, once it came: `E` surfaces typed.
-        fn decode_fallible(&self, handle: &Handle, reply: Result<Reply, Error>, what: &str)
-        -> Result<Result<T, E>, Error>;
+        fn decode_fallible(
+            &self,
+            handle: &Handle,
+            reply: Result<Reply, Error>,
+            what: &str,
+        ) -> Result<Result<T, E>, Error>;
     }
 
     impl<T: WireType, E: WireType> FallibleViaSerde<T, E> for Wire<Result<T, E>> {
-        fn decode_fallible(&self, handle: &Handle, reply: Result<Reply, Error>, what: &str) -> Result<Result<T, E>, Error> {
+        fn decode_fallible(
+            &self,
+            handle: &Handle,
+            reply: Result<Reply, Error>,
+            what: &str,
+        ) -> Result<Result<T, E>, Error> {
             fallible_reply(handle, reply, what)
         }
     }
@@ -244,8 +259,12 @@ pub mod v1 {
     /// [`WireUnchecked`] for a method returning `Result<T, E>`.
     pub trait FallibleUnchecked<T, E> {
         /// Fails.
-        fn decode_fallible(&self, handle: &Handle, reply: Result<Reply, Error>, what: &str)
-        -> Result<Result<T, E>, Error>;
+        fn decode_fallible(
+            &self,
+            handle: &Handle,
+            reply: Result<Reply, Error>,
+            what: &str,
+        ) -> Result<Result<T, E>, Error>;
     }
 
     impl<T, E> FallibleUnchecked<T, E> for &Wire<Result<T, E>> {

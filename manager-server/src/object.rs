@@ -206,12 +206,7 @@ impl CallContext {
     }
 
     /// The context of connection `id`'s calls.
-    pub(crate) fn for_connection(
-        id: u64,
-        table: Arc<Table>,
-        limits: Limits,
-        hosting: Arc<dyn Hosting>,
-    ) -> CallContext {
+    pub(crate) fn for_connection(id: u64, table: Arc<Table>, limits: Limits, hosting: Arc<dyn Hosting>) -> CallContext {
         CallContext { conn: ConnShared::new(id), table, hosting: Some(hosting), local: false, received: None, limits }
     }
 

@@ -139,15 +139,12 @@ pub(crate) fn stub(model: &SharedImpl, m: &TokenStream) -> TokenStream {
 /// fails with `err` or cannot fail.
 fn create_results(err: Option<&syn::Type>) -> (TokenStream, TokenStream) {
     match err {
-        None => (
-            quote!(Self),
-            quote!(::core::result::Result::Ok(Self { inner: __manager_inner, exec: __manager_exec })),
-        ),
+        None => {
+            (quote!(Self), quote!(::core::result::Result::Ok(Self { inner: __manager_inner, exec: __manager_exec })))
+        }
         Some(err) => (
             quote!(::core::result::Result<Self, #err>),
-            quote!(::core::result::Result::Ok(
-                __manager_inner.map(|inner| Self { inner, exec: __manager_exec })
-            )),
+            quote!(::core::result::Result::Ok(__manager_inner.map(|inner| Self { inner, exec: __manager_exec }))),
         ),
     }
 }
