@@ -109,6 +109,12 @@ impl Account {
         self.partner.clone()
     }
 
+    /// The partner's balance, asked through the proxy this object keeps.
+    pub async fn partner_balance(&self) -> Result<i64, String> {
+        let partner = self.partner.clone().ok_or("no partner")?;
+        partner.balance().await.map_err(|e| e.to_string())
+    }
+
     /// Forgets the partner.
     pub fn clear_partner(&mut self) {
         self.partner = None;

@@ -384,3 +384,94 @@ fn check_owned(ty: &Type, what: &str, method: &Ident, errors: &mut Errors) {
         );
     }
 }
+
+/// Whether values of `ty` certainly hold no proxy (and no `Shared<T>`): built of
+/// numbers, `bool`, `char`, `String`, the standard collections, tuples and arrays.
+/// Calls whose arguments and result are all plain skip the hosting machinery; any other
+/// type (a user's struct may hold a proxy) takes it.
+pub(crate) fn is_plain(ty: &Type) -> bool {
+    const PLAIN: &[&str] = &[
+        "u8",
+        "u16",
+        "u32",
+        "u64",
+        "u128",
+        "usize",
+        "i8",
+        "i16",
+        "i32",
+        "i64",
+        "i128",
+        "isize",
+        "f32",
+        "f64",
+        "bool",
+        "char",
+        "String",
+        "Vec",
+        "VecDeque",
+        "Option",
+        "Box",
+        "HashMap",
+        "BTreeMap",
+        "HashSet",
+        "BTreeSet",
+        "Result",
+        "std",
+        "alloc",
+        "core",
+        "collections",
+        "string",
+        "vec",
+        "option",
+        "boxed",
+        "result",
+    ];
+    match ty {
+        Type::Path(p) if p.qself.is_none() => p.path.segments.iter().all(|seg| {
+            PLAIN.contains(&seg.ident.to_string().as_str())
+                && match &seg.arguments {
+                    syn::PathArguments::None => true,
+                    syn::PathArguments::AngleBracketed(args) => args.args.iter().all(|a| match a {
+                        syn::GenericArgument::Type(t) => is_plain(t),
+                        _ => false,
+                    }),
+                    syn::PathArguments::Parenthesized(_) => false,
+                }
+        }),
+        Type::Tuple(t) => t.elems.iter().all(is_plain),
+        Type::Array(a) => is_plain(&a.elem),
+        Type::Paren(p) => is_plain(&p.elem),
+        Type::Group(g) => is_plain(&g.elem),
+        _ => false,
+    }
+}
+
+impl Method {
+    /// Whether a call may hold proxies or host objects: not every argument and result
+    /// type is plain ([`is_plain`]).
+    pub(crate) fn hosted(&self) -> bool {
+        let ret_plain = match &self.ret {
+            Return::Unit => true,
+            Return::Value(t) => is_plain(t),
+            Return::Fallible { ok, err } => is_plain(ok) && is_plain(err),
+        };
+        !(ret_plain && self.args.iter().all(|a| is_plain(&a.ty)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_plain;
+
+    #[test]
+    fn plain_types_are_the_standard_ones_only() {
+        let plain = |s: &str| is_plain(&syn::parse_str(s).unwrap());
+        for ty in ["u64", "String", "Vec<(i32, String)>", "Option<std::collections::HashMap<String, [u8; 4]>>", "()"] {
+            assert!(plain(ty), "{ty}");
+        }
+        for ty in ["CounterProxy", "Vec<Item>", "Option<DictProxy<String, u64>>", "Shared<Vector>", "Self"] {
+            assert!(!plain(ty), "{ty}");
+        }
+    }
+}

@@ -70,7 +70,8 @@ pub trait Host: Send + Sync {
 struct Running {
     /// The object's address (see [`object_key`]).
     object: usize,
-    host: Arc<dyn Host>,
+    /// `None` for a call whose arguments and result hold no proxies.
+    host: Option<Arc<dyn Host>>,
 }
 
 thread_local! {
@@ -91,13 +92,14 @@ impl Drop for Popper {
     }
 }
 
-fn push(object: usize, host: &Arc<dyn Host>) -> Popper {
-    RUNNING.with(|r| r.borrow_mut().push(Running { object, host: Arc::clone(host) }));
+fn push(object: usize, host: Option<&Arc<dyn Host>>) -> Popper {
+    RUNNING.with(|r| r.borrow_mut().push(Running { object, host: host.cloned() }));
     Popper
 }
 
-/// Runs `f`, a call on `object` (see [`object_key`]), as the call running on `host`.
-pub fn run_in<R>(object: usize, host: &Arc<dyn Host>, f: impl FnOnce() -> R) -> R {
+/// Runs `f`, a call on `object` (see [`object_key`]), as the call running on `host`
+/// (`None`: a call that needs none, recorded only to refuse calls back into `object`).
+pub fn run_in<R>(object: usize, host: Option<&Arc<dyn Host>>, f: impl FnOnce() -> R) -> R {
     let _popper = push(object, host);
     f()
 }
@@ -106,13 +108,13 @@ pub fn run_in<R>(object: usize, host: &Arc<dyn Host>, f: impl FnOnce() -> R) -> 
 #[allow(missing_debug_implementations)]
 pub struct InCall<T> {
     object: usize,
-    host: Arc<dyn Host>,
+    host: Option<Arc<dyn Host>>,
     future: BoxFuture<'static, T>,
 }
 
 impl<T> InCall<T> {
-    /// `future`, a call on `object`, run on `host`.
-    pub fn new(object: usize, host: Arc<dyn Host>, future: BoxFuture<'static, T>) -> Self {
+    /// `future`, a call on `object`, run on `host` (see [`run_in`]).
+    pub fn new(object: usize, host: Option<Arc<dyn Host>>, future: BoxFuture<'static, T>) -> Self {
         InCall { object, host, future }
     }
 }
@@ -121,7 +123,7 @@ impl<T> Future for InCall<T> {
     type Output = T;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        let _popper = push(self.object, &self.host);
+        let _popper = push(self.object, self.host.as_ref());
         self.future.as_mut().poll(cx)
     }
 }
@@ -134,5 +136,29 @@ pub fn is_running(object: usize) -> bool {
 
 /// The host of the call running on this thread, if any.
 pub fn current_host() -> Option<Arc<dyn Host>> {
-    RUNNING.with(|r| r.borrow().last().map(|c| Arc::clone(&c.host)))
+    RUNNING.with(|r| r.borrow().last().and_then(|c| c.host.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_running_calls_are_recorded_while_they_run_and_no_longer() {
+        let a = Arc::new(1u8);
+        let b = Arc::new(2u8);
+        assert!(!is_running(object_key(&a)));
+        run_in(object_key(&a), None, || {
+            assert!(is_running(object_key(&a)));
+            run_in(object_key(&b), None, || {
+                assert!(is_running(object_key(&a)) && is_running(object_key(&b)));
+                assert!(current_host().is_none());
+            });
+            assert!(!is_running(object_key(&b)));
+        });
+        assert!(!is_running(object_key(&a)));
+        // A panicking call is popped too.
+        let _ = std::panic::catch_unwind(|| run_in(object_key(&a), None, || panic!("boom")));
+        assert!(!is_running(object_key(&a)));
+    }
 }

@@ -44,14 +44,20 @@ impl<T: Dispatch> ServerObject for UserObject<T> {
     }
 
     fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, args: &[u8]) -> Step {
-        let Some(hosting) = ctx.hosting() else {
-            return Step::from_outcome(self.call_user(method, args));
+        let info = match T::method(method) {
+            Ok(info) => info,
+            Err(e) => return Step::Ready(Err(e)),
         };
-        // The call runs as this object's, on a host that hosts its `Shared<T>` results,
-        // resolves its proxy arguments and refuses calls back into this object.
-        let host: Arc<dyn Host> = Arc::new(ConnHost::new(ctx.clone(), Arc::clone(hosting)));
+        // The call runs as this object's (calls back into it through a proxy are
+        // refused), on a host that hosts its `Shared<T>` results and resolves its proxy
+        // arguments — unless its arguments and result hold no proxies: the common call
+        // allocates nothing here.
+        let host: Option<Arc<dyn Host>> = match ctx.hosting() {
+            Some(hosting) if info.hosted => Some(Arc::new(ConnHost::new(ctx.clone(), Arc::clone(hosting)))),
+            _ => None,
+        };
         let key = object_key(&self);
-        match run_in(key, &host, || self.call_user(method, args)) {
+        match run_in(key, host.as_ref(), || self.call_user(info, args)) {
             Outcome::Ready(result) => Step::from_outcome(Outcome::Ready(result)),
             Outcome::Pending(future) => Step::from_outcome(Outcome::Pending(Box::pin(InCall::new(key, host, future)))),
         }
@@ -71,11 +77,7 @@ impl<T: Dispatch> ServerObject for UserObject<T> {
 }
 
 impl<T: Dispatch> UserObject<T> {
-    fn call_user(self: Arc<Self>, method: MethodRef<'_>, args: &[u8]) -> Outcome<'static> {
-        let info = match T::method(method) {
-            Ok(info) => info,
-            Err(e) => return Outcome::Ready(Err(e)),
-        };
+    fn call_user(self: Arc<Self>, info: &'static MethodInfo, args: &[u8]) -> Outcome<'static> {
         // Fast path: a synchronous method whose lock is free runs right here.
         if !info.is_async {
             match info.receiver {

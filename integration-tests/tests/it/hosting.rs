@@ -97,7 +97,13 @@ async fn a_proxy_argument_runs_against_the_object_on_the_server() {
     assert_eq!(objects(&client).await, base + 1);
     let partner = a.partner().await.unwrap().unwrap();
     assert_eq!(partner.balance().await.unwrap(), 7);
+    assert_eq!(a.partner_balance().await.unwrap(), Ok(7));
     drop(partner);
+    a.clear_partner().await.unwrap();
+    // A kept proxy to the object itself is refused too, whatever the method's signature.
+    a.set_partner(a.clone()).await.unwrap();
+    let message = a.partner_balance().await.unwrap().unwrap_err();
+    assert!(message.contains("same object"), "{message}");
     a.clear_partner().await.unwrap();
     util::wait_until("the partner to be freed", || async { objects(&client).await == base }).await;
 }

@@ -20,8 +20,15 @@ pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
             Receiver::Mut => quote!(#m::Receiver::Mut),
         };
         let is_async = x.is_async;
+        let hosted = x.hosted();
         quote! {
-            #m::MethodInfo { name: #exposed, id: #m::method_id(#exposed), receiver: #receiver, is_async: #is_async }
+            #m::MethodInfo {
+                name: #exposed,
+                id: #m::method_id(#exposed),
+                receiver: #receiver,
+                is_async: #is_async,
+                hosted: #hosted,
+            }
         }
     });
     let type_id = match &model.options.type_id {
