@@ -34,6 +34,25 @@ impl std::fmt::Display for AccountError {
     }
 }
 
+/// An account opened with a partner: a constructor taking a proxy.
+#[derive(Debug)]
+pub struct Joint {
+    partner: AccountProxy,
+}
+
+#[shared]
+impl Joint {
+    /// Opens a joint account next to `partner`.
+    pub fn new(partner: AccountProxy) -> Self {
+        Joint { partner }
+    }
+
+    /// The partner's balance.
+    pub async fn partner_balance(&self) -> Result<i64, String> {
+        self.partner.balance().await.map_err(|e| e.to_string())
+    }
+}
+
 /// Never registered on the tests' servers: returning one is an error.
 #[derive(Debug, Default)]
 pub struct Receipt {

@@ -31,8 +31,8 @@
 //! - **Proxies in results**: a method may return proxies it holds (a `UProxy` field,
 //!   an `Option<UProxy>`, a `Vec` of them): each arrives as a live proxy with a
 //!   reference of its own.
-//! - **Proxies as arguments**: a method may take a proxy (`other: CounterProxy`, a
-//!   built-in `DictProxy<K, V>`). The caller's proxy keeps its object alive for the
+//! - **Proxies as arguments**: a method (or the constructor) may take a proxy
+//!   (`other: CounterProxy`, a built-in `DictProxy<K, V>`). The caller's proxy keeps its object alive for the
 //!   call; on the server the argument is a handle whose calls run on the object in
 //!   place, with no socket, so call its methods from an `async fn`. A call through it
 //!   back into the object whose method is running (`a.absorb(a.clone())`) would wait

@@ -6,9 +6,11 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::local::ConnHost;
 use crate::object::CallContext;
 use crate::object::ServerObject;
 use crate::user_object::UserObject;
+use manager_proto::hosting::{Host, run_in};
 
 /// Builds an object from encoded constructor arguments, for the calling connection.
 pub(crate) type Constructor =
@@ -49,7 +51,17 @@ impl Registry {
         self.insert(
             T::shared_type_id(),
             methods,
-            Box::new(|args, _ctx| Ok(Arc::new(UserObject::new(T::construct(args)?)) as Arc<dyn ServerObject>)),
+            Box::new(|args, ctx| {
+                // Constructor arguments may hold proxies: they decode on a host.
+                let value = match ctx.hosting() {
+                    Some(hosting) => {
+                        let host: Arc<dyn Host> = Arc::new(ConnHost::new(ctx.clone(), Arc::clone(hosting)));
+                        run_in(0, Some(&host), || T::construct(args))?
+                    }
+                    None => T::construct(args)?,
+                };
+                Ok(Arc::new(UserObject::new(value)) as Arc<dyn ServerObject>)
+            }),
         );
         if let Some(entry) = self.types.get_mut(T::shared_type_id()) {
             entry.wrap = Some(Box::new(|value| {

@@ -109,6 +109,23 @@ async fn a_proxy_argument_runs_against_the_object_on_the_server() {
 }
 
 #[tokio::test]
+async fn a_constructor_may_take_a_proxy_which_keeps_its_object_alive() {
+    use integration_tests::accounts::{Joint, JointProxy};
+    let (_dir, server) = util::start(Server::builder().register::<Account>().register::<Joint>()).await;
+    let client = Client::connect(server.address(), server.authkey()).await.unwrap();
+    let base = objects(&client).await;
+    let partner = AccountProxy::create(&client, 12).await.unwrap().unwrap();
+    let token = partner.token();
+    // The only proxy, moved into the call: it holds its object until the joint exists.
+    let joint = JointProxy::create(&client, partner).await.unwrap();
+    assert_eq!(client.attach::<AccountProxy>(&token).await.unwrap().balance().await.unwrap(), 12);
+    assert_eq!(joint.partner_balance().await.unwrap(), Ok(12));
+    drop(joint);
+    util::wait_until("the joint account and its partner to be freed", || async { objects(&client).await == base })
+        .await;
+}
+
+#[tokio::test]
 async fn a_built_in_proxy_argument_is_read_and_written_in_place() {
     let (_dir, server) = util::start(Server::builder().register::<Account>()).await;
     let client = Client::connect(server.address(), server.authkey()).await.unwrap();

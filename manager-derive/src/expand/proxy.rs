@@ -66,8 +66,9 @@ pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
     let create = quote! {
         #[allow(unused_imports)]
         use #m::{WireViaSerde as _, WireUnchecked as _};
-        let __manager_args =
-            (&#m::Wire::<(#(#ctor_types,)*)>::new()).encode_args(&(#(#ctor_args,)*), #ctor_what)?;
+        // Kept until the object exists: a proxy among them holds its object alive.
+        let __manager_kept = (#(#ctor_args,)*);
+        let __manager_args = (&#m::Wire::<(#(#ctor_types,)*)>::new()).encode_args(&__manager_kept, #ctor_what)?;
         #created
     };
     let (create_ok, blocking_create) = create_results(ctor_err);
