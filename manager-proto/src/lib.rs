@@ -44,6 +44,7 @@ pub mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod handshake;
+mod hosted;
 pub mod hosting;
 pub mod ids;
 pub mod outq;

@@ -8,12 +8,12 @@
 pub mod v1 {
     pub use crate::blocking::{BlockingConnect, BlockingProxy, Executor};
     pub use crate::dispatch::{BoxFuture, CallResult, Dispatch, MethodInfo, Outcome, Receiver};
+    pub use crate::hosted::{HostUnchecked, HostViaDispatch, Hosted, SharedType, assert_shared_type, encode_return};
     pub use crate::proxy::{Connect, Handle, Proxy, Reply};
     pub use crate::{Error, MethodRef, RemoteError, RemoteErrorKind, Shared, Token, method_id};
     pub use serde;
 
     use crate::blocking::block_on;
-    use crate::hosting::current_host;
     use crate::proxy::{decode_exact, encode};
     use serde::Serialize;
     use serde::de::DeserializeOwned;
@@ -27,61 +27,6 @@ pub mod v1 {
     pub fn decode_args<A: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<A, RemoteError> {
         decode_exact(bytes, what).map_err(|e| RemoteError::new(RemoteErrorKind::Decode, e.to_string()))
     }
-
-    /// Encodes a method's return value. Each proxy inside gets a reference for the
-    /// caller, which the caller's decoded proxy owns (see `decode_reply`).
-    pub fn encode_return<T: Serialize>(value: &T, what: &str) -> CallResult {
-        let (reply, collected) = crate::element::encode_collected(value, what)
-            .map_err(|e| RemoteError::new(RemoteErrorKind::Decode, e.to_string()))?;
-        if !collected.is_empty() {
-            let host = current_host().ok_or_else(|| {
-                RemoteError::new(
-                    RemoteErrorKind::Protocol,
-                    format!("{what} holds proxies, and no server call returns it"),
-                )
-            })?;
-            for (server, object) in collected {
-                host.adopt(server, object)?;
-            }
-        }
-        Ok(reply)
-    }
-
-    /// Hosts a method's `Shared<T>` result on the server running the call, and encodes
-    /// a proxy to it (the caller's one reference).
-    pub fn host_return<T: Dispatch>(value: Shared<T>, type_name: &str, what: &str) -> CallResult {
-        let host = current_host().ok_or_else(|| {
-            RemoteError::new(
-                RemoteErrorKind::Protocol,
-                format!("{what}: a `Shared<{type_name}>` is hosted by a server call"),
-            )
-        })?;
-        let handle = host.host(T::shared_type_id(), type_name, Box::new(value.into_inner()))?;
-        encode_return(&AsToken(&handle), what)
-    }
-
-    /// A handle, serialized as a proxy is.
-    struct AsToken<'a>(&'a Handle);
-
-    impl Serialize for AsToken<'_> {
-        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            crate::element::serialize_handle(self.0, serializer)
-        }
-    }
-
-    /// Compile-time check that a `Shared<T>` result is of a `#[shared]` type.
-    #[diagnostic::on_unimplemented(
-        message = "`{Self}` is not a #[shared] type, so a method cannot return it as `Shared<{Self}>`",
-        label = "a `Shared<T>` result is hosted on the server as an object of type `T`",
-        note = "put #[shared] on an impl block of `{Self}`, and register it on the server"
-    )]
-    pub trait SharedType: Dispatch {}
-
-    #[diagnostic::do_not_recommend]
-    impl<T: Dispatch> SharedType for T {}
-
-    /// Asserts `T` is a `#[shared]` type (the one error a `Shared<NotShared>` reports).
-    pub fn assert_shared_type<T: SharedType>() {}
 
     /// Encodes a method's own error as a `User` remote error.
     pub fn user_error<E: Serialize>(error: &E, what: &str, description: String) -> CallResult {

@@ -165,7 +165,10 @@ fn arms(model: &SharedImpl, m: &TokenStream, receiver: Receiver) -> TokenStream 
         let answer = |t: &syn::Type| match shared_inner(t) {
             Some(inner) => {
                 let type_name = inner.to_token_stream().to_string();
-                quote!(#m::host_return::<#inner>(value, #type_name, #what_ret))
+                quote! {{
+                    use #m::{HostViaDispatch as _, HostUnchecked as _};
+                    (&#m::Hosted::<#inner>::new()).host_return(value, #type_name, #what_ret)
+                }}
             }
             None => quote!((&#m::Wire::<#t>::new()).encode_return(&value, #what_ret)),
         };
