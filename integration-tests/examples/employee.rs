@@ -7,10 +7,12 @@
 //!
 //! Python's version registers a class with `BaseManager.register('Employee',
 //! Employee)`; here `#[shared]` on the impl block generates `EmployeeProxy`, and the
-//! server hosts one employee under a name.
+//! server hosts one employee under a name. A `Company` hires more: `hire` returns a
+//! `Shared<Employee>`, a new employee hosted on the server, and the caller gets an
+//! `EmployeeBlockingProxy` to it.
 
 use manager_client::blocking::{Client, LockProxy};
-use manager_client::shared;
+use manager_client::{Shared, shared};
 use manager_server::{Builtin, Server};
 use std::process::Command;
 
@@ -45,6 +47,26 @@ impl Employee {
     }
 }
 
+/// An employer: a factory of shared employees.
+#[derive(Debug, Default)]
+pub struct Company {
+    hired: u64,
+}
+
+#[shared]
+impl Company {
+    /// Hires `name` at the starting salary: a new employee, hosted on the server.
+    pub fn hire(&mut self, name: String) -> Shared<Employee> {
+        self.hired += 1;
+        Shared::new(Employee::new(name, 40_000))
+    }
+
+    /// How many were hired.
+    pub fn hired(&self) -> u64 {
+        self.hired
+    }
+}
+
 const WORKERS: u64 = 10;
 const RAISE: u64 = 100;
 
@@ -69,6 +91,7 @@ fn manager() -> Result<(), Box<dyn std::error::Error>> {
     let server = rt.block_on(
         Server::builder()
             .register::<Employee>()
+            .register::<Company>()
             .named("alice", Employee::new("Alice".into(), 50_000))
             .named_builtin("payroll", Builtin::Lock)
             .start(),
@@ -91,6 +114,10 @@ fn manager() -> Result<(), Box<dyn std::error::Error>> {
     }
     let end = alice.salary()?;
     println!("{}: salary {end} ({} higher)", alice.name()?, end - start);
+    let company = CompanyBlockingProxy::create(&client)?;
+    let bob = company.hire("Bob".into())?;
+    bob.increase(500)?;
+    println!("hired {} ({} so far): salary {}", bob.name()?, company.hired()?, bob.salary()?);
     rt.block_on(server.shutdown());
     if end != start + WORKERS * RAISE {
         return Err("raises were lost".into());

@@ -8,6 +8,8 @@
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
+pub mod accounts;
+
 use manager_client::shared;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;

@@ -353,11 +353,8 @@ impl Client {
             return Err(Error::WrongType { expected: P::shared_type_id().to_owned(), found: token.type_id.clone() });
         }
         let object = token.object;
-        let taken = self
-            .conn
-            .request(&Request::Incref { object }, Taken::of)
-            .await
-            .map_err(|e| match e.remote_kind() {
+        let taken =
+            self.conn.request(&Request::Incref { object }, Taken::of).await.map_err(|e| match e.remote_kind() {
                 Some(RemoteErrorKind::NoSuchObject) => Error::ObjectGone { type_id: token.type_id.clone(), object },
                 _ => e,
             })?;

@@ -54,5 +54,5 @@ pub use manager_derive::shared;
 pub use manager_proto as proto;
 pub use manager_proto::{
     Address, AuthKey, BlockingProxy, Bytes, Error, Handle, Lost, Proxy, RemoteError, RemoteErrorKind, ServerStats,
-    Token, TokenError, TypeDescription, serde,
+    Shared, Token, TokenError, TypeDescription, serde,
 };

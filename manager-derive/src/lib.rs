@@ -18,6 +18,75 @@
 //! attribute on an impl block cannot see the type's own, so say it for a type that is
 //! not `pub`.
 //!
+//! Signatures beyond plain values:
+//! - **Fallible constructor**: `pub fn new(..) -> Result<Self, E>` makes
+//!   `TProxy::create` return `Result<Result<TProxy, E>, Error>`: the creator gets `E`
+//!   typed (as from a method returning `Result<T, E>`), and nothing is created.
+//! - **New shared objects** (Python's `method_to_typeid`): a method returning
+//!   `Shared<U>` (or `Result<Shared<U>, E>`), where `U` is a `#[shared]` type
+//!   registered on the server, has the server host the value as an object of its own;
+//!   the proxy method returns a `UProxy` (`UBlockingProxy` on the blocking proxy)
+//!   owning the caller's one reference. A `U` the server has not registered is a
+//!   `NoSuchType` error naming it.
+//! - **Proxies in results**: a method may return proxies it holds (a `UProxy` field,
+//!   an `Option<UProxy>`, a `Vec` of them): each arrives as a live proxy with a
+//!   reference of its own.
+//! - **Proxies as arguments**: a method (or the constructor) may take a proxy
+//!   (`other: CounterProxy`, a built-in `DictProxy<K, V>`). The caller's proxy keeps its object alive for the
+//!   call; on the server the argument is a handle whose calls run on the object in
+//!   place, with no socket, so call its methods from an `async fn`. A call through it
+//!   back into the object whose method is running (`a.absorb(a.clone())`) would wait
+//!   for itself: it fails with an `InvalidValue` error instead.
+//!
+//! ```
+//! use manager_client::{Client, Shared};
+//! use manager_server::{Server, shared};
+//!
+//! #[derive(Debug)]
+//! pub struct Account {
+//!     balance: i64,
+//! }
+//!
+//! #[shared]
+//! impl Account {
+//!     /// A negative opening balance is refused, and no object is created.
+//!     pub fn new(balance: i64) -> Result<Self, String> {
+//!         if balance < 0 { Err(format!("cannot open with {balance}")) } else { Ok(Account { balance }) }
+//!     }
+//!
+//!     pub fn balance(&self) -> i64 {
+//!         self.balance
+//!     }
+//!
+//!     /// Moves `amount` into a new account, hosted on the server.
+//!     pub fn split(&mut self, amount: i64) -> Shared<Account> {
+//!         self.balance -= amount;
+//!         Shared::new(Account { balance: amount })
+//!     }
+//!
+//!     /// Adds `other`'s balance to this one: on the server, `other` calls its object in place.
+//!     pub async fn absorb(&mut self, other: AccountProxy) -> Result<i64, String> {
+//!         let taken = other.balance().await.map_err(|e| e.to_string())?;
+//!         self.balance += taken;
+//!         Ok(self.balance)
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = Server::builder().register::<Account>().start().await?;
+//! let client = Client::connect(server.address(), server.authkey().as_bytes()).await?;
+//! assert_eq!(AccountProxy::create(&client, -1).await?.unwrap_err(), "cannot open with -1");
+//! let main = AccountProxy::create(&client, 100).await?.unwrap();
+//! let part: AccountProxy = main.split(30).await?;
+//! assert_eq!((main.balance().await?, part.balance().await?), (70, 30));
+//! assert_eq!(main.absorb(part.clone()).await?, Ok(100));
+//! // The object being called cannot be reached through a proxy during its own call.
+//! assert!(main.absorb(main.clone()).await?.unwrap_err().contains("same object"));
+//! # server.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
 //! ## Wire identity
 //!
 //! Clients and servers name a type by its type id. The default is the type's module
@@ -58,7 +127,8 @@ use proc_macro::TokenStream;
 /// makes the type hostable by a manager server and generates `TProxy` (async) and
 /// `TBlockingProxy`, with one method per `pub` method taking `&self` or `&mut self`.
 /// Arguments and results cross the wire, so they must be owned and
-/// `Serialize + Deserialize`. The options are in the crate documentation.
+/// `Serialize + Deserialize` — or proxies, or (as results) `Shared<T>` values the
+/// server hosts. The options and those forms are in the crate documentation.
 ///
 /// ```
 /// use manager_client::Client;

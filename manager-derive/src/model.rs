@@ -35,8 +35,9 @@ pub(crate) struct SharedImpl {
 
 /// How `#[shared]` builds an object for `TProxy::create`.
 pub(crate) enum Constructor {
-    /// `pub fn new(..) -> Self` or `#[shared(constructor)]`.
-    Function { name: Ident, args: Vec<Arg> },
+    /// `pub fn new(..) -> Self` or `#[shared(constructor)]`; `err` is `E` for one
+    /// returning `Result<Self, E>`, whose error surfaces typed on the creator.
+    Function { name: Ident, args: Vec<Arg>, err: Option<Box<Type>> },
     /// No constructor: `Default::default()`.
     Default,
 }
@@ -122,7 +123,11 @@ impl SharedImpl {
             let public = matches!(f.vis, Visibility::Public(_));
             let has_receiver = f.sig.receiver().is_some();
             if opts.constructor
-                || (!has_receiver && public && f.sig.ident == "new" && constructor.is_none() && returns_self(f, &name))
+                || (!has_receiver
+                    && public
+                    && f.sig.ident == "new"
+                    && constructor.is_none()
+                    && constructs(f, &name).is_some())
             {
                 if let Some(receiver) = f.sig.receiver() {
                     errors.spanned(receiver, "a constructor takes no `self`");
@@ -132,16 +137,21 @@ impl SharedImpl {
                     errors.spanned(&f.sig, "only one method can be the #[shared] constructor");
                     continue;
                 }
-                if !returns_self(f, &name) {
+                let Some(err) = constructs(f, &name) else {
+                    const MSG: &str = "a #[shared] constructor returns `Self`, or `Result<Self, E>` to fail with an error \
+                                       the creator gets typed";
                     match &f.sig.output {
-                        ReturnType::Type(_, ty) => errors.spanned(ty, "a #[shared] constructor returns `Self`"),
-                        ReturnType::Default => errors.spanned(&f.sig, "a #[shared] constructor returns `Self`"),
+                        ReturnType::Type(_, ty) => errors.spanned(ty, MSG),
+                        ReturnType::Default => errors.spanned(&f.sig, MSG),
                     }
                     continue;
-                }
+                };
                 let args = args(f, errors);
                 reject_generics(f, errors);
-                constructor = Some(Constructor::Function { name: f.sig.ident.clone(), args });
+                if let Some(err) = &err {
+                    check_owned(err, "error type", &f.sig.ident, errors);
+                }
+                constructor = Some(Constructor::Function { name: f.sig.ident.clone(), args, err: err.map(Box::new) });
                 continue;
             }
             if !public || opts.skip || !has_receiver {
@@ -177,14 +187,58 @@ fn generics_node(generics: &syn::Generics) -> proc_macro2::TokenStream {
     if generics.params.is_empty() { generics.where_clause.to_token_stream() } else { generics.to_token_stream() }
 }
 
-fn returns_self(f: &ImplItemFn, name: &Ident) -> bool {
+/// What a constructor returns: `Some(None)` for `Self`, `Some(Some(E))` for
+/// `Result<Self, E>`, `None` for anything else.
+fn constructs(f: &ImplItemFn, name: &Ident) -> Option<Option<Type>> {
+    let is_self = |ty: &Type| matches!(ty, Type::Path(p) if p.path.is_ident("Self") || p.path.is_ident(name));
     match &f.sig.output {
-        ReturnType::Type(_, ty) => match &**ty {
-            Type::Path(p) => p.path.is_ident("Self") || p.path.is_ident(name),
-            _ => false,
+        ReturnType::Type(_, ty) if is_self(ty) => Some(None),
+        ReturnType::Type(_, ty) => match fallible(ty) {
+            Some((ok, err)) if is_self(&ok) => Some(Some(err)),
+            _ => None,
         },
-        ReturnType::Default => false,
+        ReturnType::Default => None,
     }
+}
+
+/// `T` of a `Shared<T>` result (by its last path segment): a value the server hosts as
+/// an object of its own, which the caller gets a proxy to.
+pub(crate) fn shared_inner(ty: &Type) -> Option<&Type> {
+    let Type::Path(p) = ty else { return None };
+    let seg = p.path.segments.last()?;
+    if seg.ident != "Shared" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &seg.arguments else {
+        return None;
+    };
+    let mut types = args.args.iter().filter_map(|a| match a {
+        syn::GenericArgument::Type(t) => Some(t),
+        _ => None,
+    });
+    match (types.next(), types.next()) {
+        (Some(inner), None) => Some(inner),
+        _ => None,
+    }
+}
+
+/// The proxy type of `inner` (a `Shared<inner>` result), `suffix` `Proxy` or
+/// `BlockingProxy`: the same path with the suffix on its last segment (`Self` is the
+/// impl's type, `name`).
+pub(crate) fn proxy_of(inner: &Type, name: &Ident, suffix: &str) -> Type {
+    if let Type::Path(p) = inner
+        && p.qself.is_none()
+        && !p.path.is_ident("Self")
+    {
+        let mut p = p.clone();
+        if let Some(last) = p.path.segments.last_mut() {
+            last.ident = Ident::new(&format!("{}{suffix}", last.ident), last.ident.span());
+            last.arguments = syn::PathArguments::None;
+        }
+        return Type::Path(p);
+    }
+    let ident = Ident::new(&format!("{name}{suffix}"), inner.span());
+    syn::parse_quote!(#ident)
 }
 
 fn reject_generics(f: &ImplItemFn, errors: &mut Errors) {
@@ -328,5 +382,96 @@ fn check_owned(ty: &Type, what: &str, method: &Ident, errors: &mut Errors) {
                  return owned values (`String` for `&str`, `Vec<T>` for `&[T]`, `T` for `&T`)"
             ),
         );
+    }
+}
+
+/// Whether values of `ty` certainly hold no proxy (and no `Shared<T>`): built of
+/// numbers, `bool`, `char`, `String`, the standard collections, tuples and arrays.
+/// Calls whose arguments and result are all plain skip the hosting machinery; any other
+/// type (a user's struct may hold a proxy) takes it.
+pub(crate) fn is_plain(ty: &Type) -> bool {
+    const PLAIN: &[&str] = &[
+        "u8",
+        "u16",
+        "u32",
+        "u64",
+        "u128",
+        "usize",
+        "i8",
+        "i16",
+        "i32",
+        "i64",
+        "i128",
+        "isize",
+        "f32",
+        "f64",
+        "bool",
+        "char",
+        "String",
+        "Vec",
+        "VecDeque",
+        "Option",
+        "Box",
+        "HashMap",
+        "BTreeMap",
+        "HashSet",
+        "BTreeSet",
+        "Result",
+        "std",
+        "alloc",
+        "core",
+        "collections",
+        "string",
+        "vec",
+        "option",
+        "boxed",
+        "result",
+    ];
+    match ty {
+        Type::Path(p) if p.qself.is_none() => p.path.segments.iter().all(|seg| {
+            PLAIN.contains(&seg.ident.to_string().as_str())
+                && match &seg.arguments {
+                    syn::PathArguments::None => true,
+                    syn::PathArguments::AngleBracketed(args) => args.args.iter().all(|a| match a {
+                        syn::GenericArgument::Type(t) => is_plain(t),
+                        _ => false,
+                    }),
+                    syn::PathArguments::Parenthesized(_) => false,
+                }
+        }),
+        Type::Tuple(t) => t.elems.iter().all(is_plain),
+        Type::Array(a) => is_plain(&a.elem),
+        Type::Paren(p) => is_plain(&p.elem),
+        Type::Group(g) => is_plain(&g.elem),
+        _ => false,
+    }
+}
+
+impl Method {
+    /// Whether a call may hold proxies or host objects: not every argument and result
+    /// type is plain ([`is_plain`]).
+    pub(crate) fn hosted(&self) -> bool {
+        let ret_plain = match &self.ret {
+            Return::Unit => true,
+            Return::Value(t) => is_plain(t),
+            Return::Fallible { ok, err } => is_plain(ok) && is_plain(err),
+        };
+        !(ret_plain && self.args.iter().all(|a| is_plain(&a.ty)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_plain;
+
+    #[test]
+    fn plain_types_are_the_standard_ones_only() {
+        let plain = |s: &str| is_plain(&syn::parse_str(s).unwrap());
+        for ty in ["u64", "String", "Vec<(i32, String)>", "Option<std::collections::HashMap<String, [u8; 4]>>", "()"] {
+            assert!(plain(ty), "{ty}");
+        }
+        for ty in ["CounterProxy", "Vec<Item>", "Option<DictProxy<String, u64>>", "Shared<Vector>", "Self"] {
+            assert!(!plain(ty), "{ty}");
+        }
     }
 }

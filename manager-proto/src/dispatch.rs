@@ -31,6 +31,9 @@ pub struct MethodInfo {
     pub receiver: Receiver,
     /// Whether it is an `async fn` (may park).
     pub is_async: bool,
+    /// Whether its arguments or result may hold proxies or `Shared<T>` values: the
+    /// server then runs it on a `Host` (see [`crate::hosting`]); the others skip that.
+    pub hosted: bool,
 }
 
 /// What calling a method produced.

@@ -51,13 +51,14 @@ pub struct ItemRef<'a> {
 }
 
 /// Proxies met while encoding: `(server, object)`.
-type Collected = Vec<(ServerId, ObjectId)>;
+pub type Collected = Vec<(ServerId, ObjectId)>;
 
 /// What decoding an element may adopt.
 struct Adopting {
     transport: Arc<dyn Transport>,
-    /// References the server took for us and no decoded proxy has claimed yet.
-    unclaimed: Vec<ObjectId>,
+    /// References the server took for us and no decoded proxy has claimed yet; `None`
+    /// in a `#[shared]` method's result, where the server took one per proxy.
+    unclaimed: Option<Vec<ObjectId>>,
 }
 
 thread_local! {
@@ -138,9 +139,7 @@ impl Serialize for ItemBuf<'_> {
 /// Runs `encode` with proxy collection on: its result, and the objects the proxies it
 /// met name — an error if one belongs to another server than `server`.
 fn collecting<R>(server: ServerId, what: &str, encode: impl FnOnce() -> R) -> (R, Result<Vec<ObjectId>, Error>) {
-    let previous = COLLECTING.with(|c| c.borrow_mut().replace(Vec::new()));
-    let result = encode();
-    let collected = COLLECTING.with(|c| std::mem::replace(&mut *c.borrow_mut(), previous)).unwrap_or_default();
+    let (result, collected) = collecting_raw(encode);
     let mut refs = Vec::with_capacity(collected.len());
     for (srv, object) in collected {
         if srv != server {
@@ -189,16 +188,62 @@ fn decode_element<T: DeserializeOwned>(
     if refs.is_empty() {
         return crate::proxy::decode_exact(bytes, what);
     }
-    let previous = ADOPTING
-        .with(|a| a.borrow_mut().replace(Adopting { transport: Arc::clone(transport), unclaimed: refs.to_vec() }));
+    let previous = ADOPTING.with(|a| {
+        a.borrow_mut().replace(Adopting { transport: Arc::clone(transport), unclaimed: Some(refs.to_vec()) })
+    });
     let result = crate::proxy::decode_exact(bytes, what);
     let adopting = ADOPTING.with(|a| std::mem::replace(&mut *a.borrow_mut(), previous));
-    if let Some(left) = adopting {
-        for object in left.unclaimed {
-            left.transport.release(object);
+    if let Some(Adopting { transport, unclaimed: Some(left) }) = adopting {
+        for object in left {
+            transport.release(object);
         }
     }
     result
+}
+
+/// Decodes the result of a `#[shared]` method that came through `transport`: each
+/// proxy inside owns the reference the server took for it (one per proxy the result
+/// holds, see [`encode_collected`]).
+pub fn decode_adopting<T: DeserializeOwned>(
+    bytes: &[u8],
+    transport: &Arc<dyn Transport>,
+    what: &str,
+) -> Result<T, Error> {
+    let previous =
+        ADOPTING.with(|a| a.borrow_mut().replace(Adopting { transport: Arc::clone(transport), unclaimed: None }));
+    let result = crate::proxy::decode_exact(bytes, what);
+    ADOPTING.with(|a| *a.borrow_mut() = previous);
+    result
+}
+
+/// Encodes `value` (a `#[shared]` method's result, on the server), with the objects its
+/// proxies name, one entry per proxy: the server takes a reference for the caller for
+/// each, which the caller's decoded proxy owns ([`decode_adopting`]).
+pub fn encode_collected<T: Serialize + ?Sized>(value: &T, what: &str) -> Result<(crate::Reply, Collected), Error> {
+    let mut stack = [0u8; crate::Reply::INLINE];
+    // One pass collects: the stack attempt, or (too large for it) the encoding proper.
+    let (small, collected) = collecting_raw(|| postcard::to_slice(value, &mut stack).map(|b| b.len()));
+    match small {
+        Ok(len) => Ok((crate::Reply::copy_of(stack.get(..len).unwrap_or_default()), collected)),
+        Err(postcard::Error::SerializeBufferFull) => {
+            let (bytes, collected) = collecting_raw(|| crate::proxy::encode(value, what));
+            Ok((crate::Reply::from(bytes?), collected))
+        }
+        Err(e) => Err(Error::Encode { what: what.to_owned(), reason: e.to_string() }),
+    }
+}
+
+/// Runs `encode` (a call's arguments) so that proxies in it are not leased: the caller
+/// keeps them until the reply comes, which holds their objects for the call.
+pub fn held_by_caller<R>(encode: impl FnOnce() -> R) -> R {
+    collecting_raw(encode).0
+}
+
+fn collecting_raw<R>(encode: impl FnOnce() -> R) -> (R, Collected) {
+    let previous = COLLECTING.with(|c| c.borrow_mut().replace(Vec::new()));
+    let result = encode();
+    let collected = COLLECTING.with(|c| std::mem::replace(&mut *c.borrow_mut(), previous)).unwrap_or_default();
+    (result, collected)
 }
 
 /// Serializes a handle as its token. Inside an element being encoded it is noted (the
@@ -215,31 +260,40 @@ pub fn serialize_handle<S: Serializer>(handle: &Handle, serializer: S) -> Result
     token.unwrap_or_else(|| handle.token()).serialize(serializer)
 }
 
-/// Deserializes a handle from a token inside an element the server handed us, adopting
-/// the reference the server took for it. Anywhere else it is an error: decode a
-/// [`Token`] and `attach` it instead.
+/// Deserializes a handle from a token inside an element the server handed us (or a
+/// `#[shared]` method's result), adopting the reference the server took for it; on the
+/// server, inside a `#[shared]` call, from a proxy argument (a handle calling the
+/// object in place, see [`crate::hosting::Host::resolve`]). Anywhere else it is an
+/// error: decode a [`Token`] and `attach` it instead.
 pub fn deserialize_handle<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Handle, D::Error> {
     use serde::de::Error as _;
     let token = Token::deserialize(deserializer)?;
-    ADOPTING.with(|a| {
+    let adopted = ADOPTING.with(|a| {
         let mut a = a.borrow_mut();
-        let adopting = a.as_mut().ok_or_else(|| {
-            D::Error::custom(format!(
-                "a proxy ({}) can only be decoded from a container's element; decode a Token and attach it",
-                token.describe()
-            ))
-        })?;
+        let Some(adopting) = a.as_mut() else { return Ok(None) };
         if token.server != adopting.transport.server() {
             return Err(D::Error::custom(format!("{} belongs to another server run", token.describe())));
         }
-        let pos = adopting
-            .unclaimed
-            .iter()
-            .position(|id| *id == token.object)
-            .ok_or_else(|| D::Error::custom(format!("the server took no reference for {}", token.describe())))?;
-        adopting.unclaimed.swap_remove(pos);
-        Ok(Handle::new(Arc::clone(&adopting.transport), token.object, token.type_id))
-    })
+        if let Some(unclaimed) = &mut adopting.unclaimed {
+            let pos = unclaimed
+                .iter()
+                .position(|id| *id == token.object)
+                .ok_or_else(|| D::Error::custom(format!("the server took no reference for {}", token.describe())))?;
+            unclaimed.swap_remove(pos);
+        }
+        Ok(Some(Handle::new(Arc::clone(&adopting.transport), token.object, token.type_id.clone())))
+    })?;
+    if let Some(handle) = adopted {
+        return Ok(handle);
+    }
+    match crate::hosting::current_host() {
+        Some(host) => host.resolve(&token).map_err(D::Error::custom),
+        None => Err(D::Error::custom(format!(
+            "a proxy ({}) can only be decoded from a container's element or a shared method's result; decode a Token \
+             and attach it",
+            token.describe()
+        ))),
+    }
 }
 
 #[cfg(test)]

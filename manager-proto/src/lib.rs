@@ -45,6 +45,8 @@ pub mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod handshake;
+mod hosted;
+pub mod hosting;
 pub mod ids;
 pub mod outq;
 pub mod proxy;
@@ -67,6 +69,7 @@ pub use element::Item;
 pub use error::{Error, Lost, RemoteError, RemoteErrorKind};
 pub use frame::FrameError;
 pub use handshake::HandshakeError;
+pub use hosting::Shared;
 pub use ids::{MethodRef, NO_RESPONSE, ObjectId, RequestId, ServerId, method_id};
 pub use proxy::{CallArgs, Connect, Handle, PendingReply, Proxy, Reply, ReplySource, Transport};
 pub use request::Request;

@@ -8,8 +8,9 @@
 pub mod v1 {
     pub use crate::blocking::{BlockingConnect, BlockingProxy, Executor};
     pub use crate::dispatch::{BoxFuture, CallResult, Dispatch, MethodInfo, Outcome, Receiver};
+    pub use crate::hosted::{HostUnchecked, HostViaDispatch, Hosted, SharedType, assert_shared_type, encode_return};
     pub use crate::proxy::{Connect, Handle, Proxy, Reply};
-    pub use crate::{Error, MethodRef, RemoteError, RemoteErrorKind, Token, method_id};
+    pub use crate::{Error, MethodRef, RemoteError, RemoteErrorKind, Shared, Token, method_id};
     pub use serde;
 
     use crate::blocking::block_on;
@@ -25,11 +26,6 @@ pub mod v1 {
     /// Decodes a method's or constructor's argument tuple.
     pub fn decode_args<A: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<A, RemoteError> {
         decode_exact(bytes, what).map_err(|e| RemoteError::new(RemoteErrorKind::Decode, e.to_string()))
-    }
-
-    /// Encodes a method's return value.
-    pub fn encode_return<T: Serialize>(value: &T, what: &str) -> CallResult {
-        Reply::encode(value, what).map_err(|e| RemoteError::new(RemoteErrorKind::Decode, e.to_string()))
     }
 
     /// Encodes a method's own error as a `User` remote error.
@@ -88,12 +84,17 @@ pub mod v1 {
         fn encode_return(&self, value: &T, what: &str) -> CallResult;
         /// [`user_error`].
         fn user_error(&self, error: &T, what: &str, description: String) -> CallResult;
+        /// A constructor's own error, as the remote error to answer with.
+        fn construct_error(&self, error: &T, what: &str, description: String) -> RemoteError;
+        /// Decodes a constructor's own error from a `User` remote error's detail.
+        fn decode_error(&self, detail: &[u8], what: &str) -> Result<T, Error>;
         /// [`encode_args`].
         fn encode_args(&self, args: &T, what: &str) -> Result<Vec<u8>, Error>;
         /// [`start`].
         fn start(&self, handle: &Handle, id: u32, args: &T, what: &str) -> Started;
-        /// Decodes the reply of a started call, once it came.
-        fn decode_reply(&self, reply: Result<Reply, Error>, what: &str) -> Result<T, Error>;
+        /// Decodes the reply of a started call on `handle`, once it came: proxies in
+        /// it own the references the server took for them.
+        fn decode_reply(&self, handle: &Handle, reply: Result<Reply, Error>, what: &str) -> Result<T, Error>;
     }
 
     impl<T: WireType> WireViaSerde<T> for Wire<T> {
@@ -106,14 +107,23 @@ pub mod v1 {
         fn user_error(&self, error: &T, what: &str, description: String) -> CallResult {
             user_error(error, what, description)
         }
+        fn construct_error(&self, error: &T, what: &str, description: String) -> RemoteError {
+            match user_error(error, what, description) {
+                Err(e) => e,
+                Ok(_) => RemoteError::new(RemoteErrorKind::Protocol, format!("{what} failed")),
+            }
+        }
+        fn decode_error(&self, detail: &[u8], what: &str) -> Result<T, Error> {
+            decode_exact(detail, what)
+        }
         fn encode_args(&self, args: &T, what: &str) -> Result<Vec<u8>, Error> {
             encode_args(args, what)
         }
         fn start(&self, handle: &Handle, id: u32, args: &T, what: &str) -> Started {
             start(handle, id, args, what)
         }
-        fn decode_reply(&self, reply: Result<Reply, Error>, what: &str) -> Result<T, Error> {
-            reply?.decode(what)
+        fn decode_reply(&self, handle: &Handle, reply: Result<Reply, Error>, what: &str) -> Result<T, Error> {
+            crate::element::decode_adopting(reply?.bytes(), handle.transport(), what)
         }
     }
 
@@ -127,11 +137,15 @@ pub mod v1 {
         /// Fails.
         fn user_error(&self, error: &T, what: &str, description: String) -> CallResult;
         /// Fails.
+        fn construct_error(&self, error: &T, what: &str, description: String) -> RemoteError;
+        /// Fails.
+        fn decode_error(&self, detail: &[u8], what: &str) -> Result<T, Error>;
+        /// Fails.
         fn encode_args(&self, args: &T, what: &str) -> Result<Vec<u8>, Error>;
         /// Fails.
         fn start(&self, handle: &Handle, id: u32, args: &T, what: &str) -> Started;
         /// Fails.
-        fn decode_reply(&self, reply: Result<Reply, Error>, what: &str) -> Result<T, Error>;
+        fn decode_reply(&self, handle: &Handle, reply: Result<Reply, Error>, what: &str) -> Result<T, Error>;
     }
 
     fn not_wire<T>(what: &str) -> String {
@@ -148,13 +162,19 @@ pub mod v1 {
         fn user_error(&self, _: &T, what: &str, _: String) -> CallResult {
             Err(RemoteError::new(RemoteErrorKind::Decode, not_wire::<T>(what)))
         }
+        fn construct_error(&self, _: &T, what: &str, _: String) -> RemoteError {
+            RemoteError::new(RemoteErrorKind::Decode, not_wire::<T>(what))
+        }
+        fn decode_error(&self, _: &[u8], what: &str) -> Result<T, Error> {
+            Err(Error::Decode { what: what.to_owned(), reason: not_wire::<T>(what) })
+        }
         fn encode_args(&self, _: &T, what: &str) -> Result<Vec<u8>, Error> {
             Err(Error::Encode { what: what.to_owned(), reason: not_wire::<T>(what) })
         }
         fn start(&self, _: &Handle, _: u32, _: &T, what: &str) -> Started {
             Started::failed(Error::Encode { what: what.to_owned(), reason: not_wire::<T>(what) })
         }
-        fn decode_reply(&self, _: Result<Reply, Error>, what: &str) -> Result<T, Error> {
+        fn decode_reply(&self, _: &Handle, _: Result<Reply, Error>, what: &str) -> Result<T, Error> {
             Err(Error::Decode { what: what.to_owned(), reason: not_wire::<T>(what) })
         }
     }
@@ -162,23 +182,38 @@ pub mod v1 {
     /// [`WireViaSerde`] for a method returning `Result<T, E>`.
     pub trait FallibleViaSerde<T, E> {
         /// Decodes the reply of a started call, once it came: `E` surfaces typed.
-        fn decode_fallible(&self, reply: Result<Reply, Error>, what: &str) -> Result<Result<T, E>, Error>;
+        fn decode_fallible(
+            &self,
+            handle: &Handle,
+            reply: Result<Reply, Error>,
+            what: &str,
+        ) -> Result<Result<T, E>, Error>;
     }
 
     impl<T: WireType, E: WireType> FallibleViaSerde<T, E> for Wire<Result<T, E>> {
-        fn decode_fallible(&self, reply: Result<Reply, Error>, what: &str) -> Result<Result<T, E>, Error> {
-            fallible_reply(reply, what)
+        fn decode_fallible(
+            &self,
+            handle: &Handle,
+            reply: Result<Reply, Error>,
+            what: &str,
+        ) -> Result<Result<T, E>, Error> {
+            fallible_reply(handle, reply, what)
         }
     }
 
     /// [`WireUnchecked`] for a method returning `Result<T, E>`.
     pub trait FallibleUnchecked<T, E> {
         /// Fails.
-        fn decode_fallible(&self, reply: Result<Reply, Error>, what: &str) -> Result<Result<T, E>, Error>;
+        fn decode_fallible(
+            &self,
+            handle: &Handle,
+            reply: Result<Reply, Error>,
+            what: &str,
+        ) -> Result<Result<T, E>, Error>;
     }
 
     impl<T, E> FallibleUnchecked<T, E> for &Wire<Result<T, E>> {
-        fn decode_fallible(&self, _: Result<Reply, Error>, what: &str) -> Result<Result<T, E>, Error> {
+        fn decode_fallible(&self, _: &Handle, _: Result<Reply, Error>, what: &str) -> Result<Result<T, E>, Error> {
             Err(Error::Decode { what: what.to_owned(), reason: not_wire::<Result<T, E>>(what) })
         }
     }
@@ -288,7 +323,7 @@ pub mod v1 {
 
     /// Encodes a call's argument tuple.
     pub fn encode_args<A: Serialize>(args: &A, what: &str) -> Result<Vec<u8>, Error> {
-        encode(args, what)
+        crate::element::held_by_caller(|| encode(args, what))
     }
 
     /// Starts a call of method `id` with the argument tuple `args`, which are encoded
@@ -296,7 +331,9 @@ pub mod v1 {
     /// decode the reply with [`WireViaSerde::decode_reply`] or
     /// [`FallibleViaSerde::decode_fallible`].
     pub fn start<A: Serialize + ?Sized>(handle: &Handle, id: u32, args: &A, what: &str) -> Started {
-        handle.call_with(MethodRef::Id(id), args, what)
+        // Proxies among the arguments are kept by the caller until the reply (the
+        // generated method holds them): no lease.
+        crate::element::held_by_caller(|| handle.call_with(MethodRef::Id(id), args, what))
     }
 
     /// A started call.
@@ -304,13 +341,13 @@ pub mod v1 {
 
     /// Decodes the reply of a call to a method returning `Result<T, E>`: a `User`
     /// remote error carries the method's own `E`.
-    fn fallible_reply<T, E>(reply: Result<Reply, Error>, what: &str) -> Result<Result<T, E>, Error>
+    fn fallible_reply<T, E>(handle: &Handle, reply: Result<Reply, Error>, what: &str) -> Result<Result<T, E>, Error>
     where
         T: DeserializeOwned,
         E: DeserializeOwned,
     {
         match reply {
-            Ok(reply) => reply.decode(what).map(Ok),
+            Ok(reply) => crate::element::decode_adopting(reply.bytes(), handle.transport(), what).map(Ok),
             Err(Error::Remote(e)) if e.kind == RemoteErrorKind::User => {
                 decode_exact(&e.detail, &format!("the error of {what}")).map(Err)
             }
@@ -322,6 +359,15 @@ pub mod v1 {
     pub async fn create<P: Proxy, C: Connect + ?Sized>(client: &C, args: Vec<u8>) -> Result<P, Error> {
         let handle = client.create_object(P::shared_type_id(), &P::fingerprint(), args).await?;
         Ok(P::from_handle(handle))
+    }
+
+    /// The encoded error of a fallible constructor, if `error` is one (a `User` remote
+    /// error); any other error as it is.
+    pub fn constructor_error(error: Error) -> Result<Vec<u8>, Error> {
+        match error {
+            Error::Remote(e) if e.kind == RemoteErrorKind::User => Ok(e.detail),
+            e => Err(e),
+        }
     }
 
     pub use crate::element::serialize_handle;

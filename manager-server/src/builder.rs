@@ -364,7 +364,8 @@ impl ServerBuilder {
             listeners.push(bind(spec).await?);
         }
         let server_id = ServerId(u64::from_le_bytes(random_bytes::<8>()?));
-        let shared = Arc::new(Shared::new(self.config, self.registry, authkey, server_id));
+        let first = listeners.first().map(|l| l.address()).ok_or_else(|| ServerError::Config("no listener".into()))?;
+        let shared = Arc::new(Shared::new(self.config, self.registry, authkey, server_id, first));
         let ctx = CallContext::internal(Arc::clone(&shared.table), shared.config.limits());
         let mut named = self.named;
         for (name, builtin, pinned) in self.named_builtins {

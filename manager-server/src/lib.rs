@@ -63,6 +63,7 @@ mod leases;
 mod limits;
 mod listener;
 mod liveness;
+mod local;
 mod memory;
 mod object;
 mod random;
@@ -82,4 +83,6 @@ pub use server::Server;
 
 pub use manager_derive::shared;
 pub use manager_proto as proto;
-pub use manager_proto::{Address, AuthKey, Bytes, Error, RemoteError, RemoteErrorKind, ServerStats, Token, serde};
+pub use manager_proto::{
+    Address, AuthKey, Bytes, Error, RemoteError, RemoteErrorKind, ServerStats, Shared, Token, serde,
+};

@@ -108,12 +108,43 @@ pub(crate) trait ServerObject: Send + Sync + 'static {
     fn disconnected(&self, _conn: u64) {}
 }
 
+/// What calls reach of the running server beyond the table: the registry, to host the
+/// `Shared<T>` values `#[shared]` methods return, and the server's identity, for the
+/// tokens of the handles calls hold. Implemented by the server's state.
+pub(crate) trait Hosting: Send + Sync {
+    /// `value` (a `T` of the `#[shared]` type `type_id`, named `type_name`) as an object,
+    /// with the fingerprint its type gives its objects, or an error naming it if no such
+    /// type is registered.
+    fn wrap(
+        &self,
+        type_id: &str,
+        type_name: &str,
+        value: Box<dyn std::any::Any + Send>,
+    ) -> Result<(Arc<dyn ServerObject>, Option<Arc<str>>), RemoteError>;
+
+    /// Leases `object` for a token minted on the server (see `leases.rs`).
+    fn lease(&self, object: manager_proto::ObjectId) -> Result<(), RemoteError>;
+
+    /// This run's id.
+    fn server(&self) -> manager_proto::ServerId;
+
+    /// An address the server listens on.
+    fn address(&self) -> &manager_proto::Address;
+}
+
 /// Who is calling, and what a call may do to the caller's connection: the context the
 /// built-in types need (lock owners, references handed out with elements).
 #[derive(Clone)]
 pub(crate) struct CallContext {
     conn: Arc<ConnShared>,
     table: Arc<Table>,
+    /// The running server, for calls that host objects or take proxy arguments; `None`
+    /// for the server's own start-up calls.
+    hosting: Option<Arc<dyn Hosting>>,
+    /// Whether this is a call made in place, through a handle a `#[shared]` method
+    /// holds, rather than by the connection: references it hands out go to that handle,
+    /// not to the connection's own.
+    local: bool,
     /// The frame of the request being handled, when it was large and taken whole from
     /// the receive buffer: a large element in its arguments is stored as its part of
     /// the frame instead of being copied out (see [`CallContext::received_part`]).
@@ -175,12 +206,24 @@ impl CallContext {
     /// The context of the server itself (connection 0), for objects it creates at
     /// start-up.
     pub(crate) fn internal(table: Arc<Table>, limits: Limits) -> CallContext {
-        CallContext { conn: ConnShared::new(0), table, received: None, limits }
+        CallContext { conn: ConnShared::new(0), table, hosting: None, local: false, received: None, limits }
     }
 
     /// The context of connection `id`'s calls.
-    pub(crate) fn for_connection(id: u64, table: Arc<Table>, limits: Limits) -> CallContext {
-        CallContext { conn: ConnShared::new(id), table, received: None, limits }
+    pub(crate) fn for_connection(id: u64, table: Arc<Table>, limits: Limits, hosting: Arc<dyn Hosting>) -> CallContext {
+        CallContext { conn: ConnShared::new(id), table, hosting: Some(hosting), local: false, received: None, limits }
+    }
+
+    /// The context of calls made in place on this connection's behalf (through handles
+    /// a `#[shared]` method holds): the same caller, but references handed out belong
+    /// to the handle the result is decoded on.
+    pub(crate) fn local(&self) -> CallContext {
+        CallContext { local: true, received: None, ..self.clone() }
+    }
+
+    /// The running server, if this is a connection's context.
+    pub(crate) fn hosting(&self) -> Option<&Arc<dyn Hosting>> {
+        self.hosting.as_ref()
     }
 
     /// Marks the request being handled as arriving in `frame`, taken whole (`None`
@@ -247,9 +290,14 @@ impl CallContext {
     }
 
     /// Takes a reference to `object` for the calling connection: the reply hands the
-    /// caller a proxy to it.
+    /// caller a proxy to it. (For a call made in place, for the handle it is decoded
+    /// into.)
     pub(crate) fn adopt(&self, object: ObjectId) -> Result<(), RemoteError> {
         let target = self.table.incref(object)?;
+        if self.local {
+            // The handle the result is decoded into owns it.
+            return Ok(());
+        }
         let mut adopted = self.conn.adopted.lock().unwrap_or_else(|p| p.into_inner());
         adopted.push((object, target));
         self.conn.any_adopted.store(true, Ordering::Release);

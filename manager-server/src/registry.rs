@@ -3,22 +3,31 @@
 use manager_proto::dispatch::Dispatch;
 use manager_proto::fingerprint::{self, Check};
 use manager_proto::{RemoteError, RemoteErrorKind, TypeDescription};
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::local::ConnHost;
 use crate::object::CallContext;
 use crate::object::ServerObject;
 use crate::table::Fingerprint;
 use crate::user_object::UserObject;
+use manager_proto::hosting::{Host, run_in};
 
 /// Builds an object from encoded constructor arguments, for the calling connection.
 pub(crate) type Constructor =
     Box<dyn Fn(&[u8], &CallContext) -> Result<Arc<dyn ServerObject>, RemoteError> + Send + Sync>;
 
+/// Makes an object of a value a method returned (`Shared<T>`): `None` if the value is
+/// not of the registered type.
+type Wrap = Box<dyn Fn(Box<dyn Any + Send>) -> Option<Arc<dyn ServerObject>> + Send + Sync>;
+
 /// One registered type.
 pub(crate) struct TypeEntry {
     /// How clients create one.
     construct: Constructor,
+    /// How a method's `Shared<T>` result becomes one (`#[shared]` types only).
+    wrap: Option<Wrap>,
     /// The exposed method names, for `Describe`.
     methods: Vec<String>,
     /// A `#[shared]` type's interface, which a creating client's must agree with and
@@ -48,16 +57,51 @@ impl Registry {
         self.insert(
             T::shared_type_id(),
             methods,
-            Box::new(|args, _ctx| Ok(Arc::new(UserObject::new(T::construct(args)?)) as Arc<dyn ServerObject>)),
+            Box::new(|args, ctx| {
+                // Constructor arguments may hold proxies: they decode on a host.
+                let value = match ctx.hosting() {
+                    Some(hosting) => {
+                        let host: Arc<dyn Host> = Arc::new(ConnHost::new(ctx.clone(), Arc::clone(hosting)));
+                        run_in(0, Some(&host), || T::construct(args))?
+                    }
+                    None => T::construct(args)?,
+                };
+                Ok(Arc::new(UserObject::new(value)) as Arc<dyn ServerObject>)
+            }),
         );
         if let Some(entry) = self.types.get_mut(T::shared_type_id()) {
             entry.fingerprint = interface::<T>();
+            entry.wrap = Some(Box::new(|value| {
+                value.downcast::<T>().ok().map(|v| Arc::new(UserObject::new(*v)) as Arc<dyn ServerObject>)
+            }));
         }
     }
 
     /// Registers a type by its parts (the built-ins use this).
     pub(crate) fn insert(&mut self, type_id: &str, methods: Vec<String>, construct: Constructor) {
-        self.types.insert(type_id.to_owned(), TypeEntry { construct, methods, fingerprint: None });
+        self.types.insert(type_id.to_owned(), TypeEntry { construct, wrap: None, methods, fingerprint: None });
+    }
+
+    /// `value`, a method's `Shared<T>` result of type `type_id` (`type_name` in Rust),
+    /// as an object of that type, with the fingerprint the type's objects keep.
+    pub(crate) fn wrap(
+        &self,
+        type_id: &str,
+        type_name: &str,
+        value: Box<dyn Any + Send>,
+    ) -> Result<(Arc<dyn ServerObject>, Fingerprint), RemoteError> {
+        let unregistered = || {
+            RemoteError::new(
+                RemoteErrorKind::NoSuchType,
+                format!(
+                    "a method returned a `Shared<{type_name}>`, and `{type_name}` (type id `{type_id}`) is not \
+                     registered on this server: register it (`.register::<{type_name}>()`) to host it"
+                ),
+            )
+        };
+        let entry = self.types.get(type_id).ok_or_else(unregistered)?;
+        let wrap = entry.wrap.as_ref().ok_or_else(unregistered)?;
+        Ok((wrap(value).ok_or_else(unregistered)?, entry.fingerprint.clone()))
     }
 
     fn entry(&self, type_id: &str) -> Result<&TypeEntry, RemoteError> {

@@ -1,7 +1,7 @@
 //! What every task of a running server shares: its configuration, its objects, its
 //! counters, and the signal that stops it.
 
-use manager_proto::{AuthKey, ServerId, ServerStats};
+use manager_proto::{Address, AuthKey, RemoteError, ServerId, ServerStats};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::Semaphore;
@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::leases::Leases;
 use crate::liveness::Watches;
-use crate::object::Table;
+use crate::object::{Hosting, ServerObject, Table};
 use crate::registry::Registry;
 
 /// Counters behind `Stats`.
@@ -36,6 +36,9 @@ pub(crate) struct Shared {
     pub(crate) stats: Counters,
     /// This run's id, sent in handshakes and carried by tokens.
     pub(crate) server_id: ServerId,
+    /// The first address the server listens on, for the tokens of handles its calls
+    /// hold.
+    pub(crate) address: Address,
     pub(crate) authkey: AuthKey,
     /// Bounds connections, authenticated or not.
     pub(crate) connection_slots: Arc<Semaphore>,
@@ -47,8 +50,15 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// The state of a server that has no listener, task or object yet.
-    pub(crate) fn new(config: Config, registry: Registry, authkey: AuthKey, server_id: ServerId) -> Shared {
+    pub(crate) fn new(
+        config: Config,
+        registry: Registry,
+        authkey: AuthKey,
+        server_id: ServerId,
+        address: Address,
+    ) -> Shared {
         Shared {
+            address,
             connection_slots: Arc::new(Semaphore::new(config.max_connections)),
             leases: Arc::new(Leases::new(config.token_lease)),
             config,
@@ -67,7 +77,8 @@ impl Shared {
     /// [`Connection`] over a socket of one's own (the fuzzing harness).
     #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn for_tests(config: Config, authkey: AuthKey) -> Shared {
-        Shared::new(config, crate::builtins::registry(), authkey, ServerId(1))
+        let address = Address::Unix("/nonexistent/manager.sock".into());
+        Shared::new(config, crate::builtins::registry(), authkey, ServerId(1), address)
     }
 
     pub(crate) fn stats(&self) -> ServerStats {
@@ -82,5 +93,28 @@ impl Shared {
             transfers_undone: self.stats.undone.load(Ordering::Relaxed),
             leases: self.leases.count(),
         }
+    }
+}
+
+impl Hosting for Shared {
+    fn wrap(
+        &self,
+        type_id: &str,
+        type_name: &str,
+        value: Box<dyn std::any::Any + Send>,
+    ) -> Result<(Arc<dyn ServerObject>, Option<Arc<str>>), RemoteError> {
+        self.registry.wrap(type_id, type_name, value)
+    }
+
+    fn lease(&self, object: manager_proto::ObjectId) -> Result<(), RemoteError> {
+        self.leases.grant(object, &self.table)
+    }
+
+    fn server(&self) -> ServerId {
+        self.server_id
+    }
+
+    fn address(&self) -> &Address {
+        &self.address
     }
 }

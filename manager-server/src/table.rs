@@ -90,6 +90,11 @@ impl<O: ?Sized + Typed> ObjectTable<O> {
         id
     }
 
+    /// The object `id`, without taking a reference (its caller holds one).
+    pub(crate) fn get(&self, id: ObjectId) -> Result<Arc<O>, RemoteError> {
+        self.lock().objects.get(&id).map(|e| Arc::clone(&e.object)).ok_or_else(|| no_such_object(id))
+    }
+
     /// Takes one more reference to `id`.
     pub(crate) fn incref(&self, id: ObjectId) -> Result<Arc<O>, RemoteError> {
         self.take(id).map(|(object, _)| object)

@@ -5,7 +5,9 @@ use manager_proto::{MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::Arc;
 use tokio::sync::RwLock;
 
+use crate::local::ConnHost;
 use crate::object::{CallContext, Reply, ServerObject, Step};
+use manager_proto::hosting::{Host, InCall, object_key, run_in};
 
 /// Hosts a `#[shared]` type: a readers-writer lock gives `&mut self` methods exclusive
 /// access and lets `&self` methods run together.
@@ -41,8 +43,24 @@ impl<T: Dispatch> ServerObject for UserObject<T> {
         T::shared_type_id()
     }
 
-    fn call(self: Arc<Self>, _ctx: &CallContext, method: MethodRef<'_>, args: &[u8]) -> Step {
-        Step::from_outcome(self.call_user(method, args))
+    fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, args: &[u8]) -> Step {
+        let info = match T::method(method) {
+            Ok(info) => info,
+            Err(e) => return Step::Ready(Err(e)),
+        };
+        // The call runs as this object's (calls back into it through a proxy are
+        // refused), on a host that hosts its `Shared<T>` results and resolves its proxy
+        // arguments — unless its arguments and result hold no proxies: the common call
+        // allocates nothing here.
+        let host: Option<Arc<dyn Host>> = match ctx.hosting() {
+            Some(hosting) if info.hosted => Some(Arc::new(ConnHost::new(ctx.clone(), Arc::clone(hosting)))),
+            _ => None,
+        };
+        let key = object_key(&self);
+        match run_in(key, host.as_ref(), || self.call_user(info, args)) {
+            Outcome::Ready(result) => Step::from_outcome(Outcome::Ready(result)),
+            Outcome::Pending(future) => Step::from_outcome(Outcome::Pending(Box::pin(InCall::new(key, host, future)))),
+        }
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
@@ -59,11 +77,7 @@ impl<T: Dispatch> ServerObject for UserObject<T> {
 }
 
 impl<T: Dispatch> UserObject<T> {
-    fn call_user(self: Arc<Self>, method: MethodRef<'_>, args: &[u8]) -> Outcome<'static> {
-        let info = match T::method(method) {
-            Ok(info) => info,
-            Err(e) => return Outcome::Ready(Err(e)),
-        };
+    fn call_user(self: Arc<Self>, info: &'static MethodInfo, args: &[u8]) -> Outcome<'static> {
         // Fast path: a synchronous method whose lock is free runs right here.
         if !info.is_async {
             match info.receiver {

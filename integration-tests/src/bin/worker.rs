@@ -48,6 +48,7 @@ fn main() {
         ["mint-and-hang"] => travel::mint_and_hang(),
         ["open-as", kind, name] => open_as(kind, name),
         ["create-meter-b", name] => create_meter_b(name),
+        ["accounts", name] => accounts(name),
         other => Err(format!("unknown worker command {other:?}").into()),
     };
     if let Err(e) = result {
@@ -65,6 +66,27 @@ fn watchdog() {
         eprintln!("worker {}: still running after {secs} s; exiting", std::process::id());
         std::process::exit(3);
     });
+}
+
+/// `accounts NAME`: against the named account (100 in it): a refused opening, a split
+/// into a new shared account, absorbing it back through a proxy argument, and a result
+/// of an unregistered type; prints each outcome.
+fn accounts(name: &str) -> Result {
+    use integration_tests::accounts::AccountBlockingProxy;
+    let client = blocking::Client::from_env()?;
+    if let Err(e) = AccountBlockingProxy::create(&client, -1)? {
+        println!("refused: {e:?}");
+    }
+    let main: AccountBlockingProxy = client.named(name)?;
+    let part = main.split(40)?.map_err(|e| e.to_string())?;
+    println!("split: {} left {}", part.balance()?, main.balance()?);
+    let absorbed = main.absorb(part.as_async().clone())?.map_err(|e| e.to_string())?;
+    println!("absorbed: {absorbed}");
+    match main.receipt() {
+        Ok(_) => println!("unregistered: hosted anyway"),
+        Err(e) => println!("unregistered: {}", e.remote_kind().map_or_else(|| e.to_string(), |k| format!("{k:?}"))),
+    }
+    Ok(())
 }
 
 /// `incr NAME TIMES`: increments the named counter by 1, TIMES times, through the

@@ -69,7 +69,18 @@ fn employee() {
     let out = run("employee", &[]);
     assert!(out.contains("Alice: salary 50000\n"), "{out}");
     assert!(out.contains("Alice: salary 51000 (1000 higher)"), "{out}");
+    assert!(out.contains("hired Bob (1 so far): salary 40500\n"), "{out}");
     assert_eq!(out.lines().filter(|l| l.starts_with("worker ")).count(), 10);
+}
+
+#[test]
+fn vector() {
+    let out = run("vector", &[]);
+    assert!(out.contains("child: a + b = (11, 22)\n"), "{out}");
+    assert!(out.contains("child: a += b gives a = (11, 22)\n"), "{out}");
+    assert!(out.contains("remote: sum = (11, 22), 2 * sum = (22, 44)\n"), "{out}");
+    assert!(out.contains("manager: a = (11, 22)\n"), "{out}");
+    assert!(out.contains("manager: 3 objects\n"), "{out}");
 }
 
 #[test]

@@ -14,6 +14,7 @@ mod faults;
 mod faults_processes;
 mod hardening;
 mod hostile;
+mod hosting;
 mod hygiene;
 mod layering;
 mod lifecycle;

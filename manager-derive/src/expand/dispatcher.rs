@@ -4,7 +4,7 @@
 //! `manager_proto::__private::v1::Wire`), which never fails to compile: a type that
 //! cannot cross the wire is reported once, by the assertion `wire_checks` writes.
 
-use crate::model::{Constructor, Method, Receiver, Return, SharedImpl};
+use crate::model::{Constructor, Method, Receiver, Return, SharedImpl, shared_inner};
 use proc_macro2::TokenStream;
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
@@ -20,8 +20,15 @@ pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
             Receiver::Mut => quote!(#m::Receiver::Mut),
         };
         let is_async = x.is_async;
+        let hosted = x.hosted();
         quote! {
-            #m::MethodInfo { name: #exposed, id: #m::method_id(#exposed), receiver: #receiver, is_async: #is_async }
+            #m::MethodInfo {
+                name: #exposed,
+                id: #m::method_id(#exposed),
+                receiver: #receiver,
+                is_async: #is_async,
+                hosted: #hosted,
+            }
         }
     });
     let type_id = match &model.options.type_id {
@@ -92,12 +99,35 @@ fn construct(model: &SharedImpl, m: &TokenStream) -> TokenStream {
     let ty = &model.self_ty;
     let what = format!("the constructor arguments of `{}`", model.name);
     match &model.constructor {
-        Constructor::Function { name, args } => {
+        Constructor::Function { name, args, err } => {
             let idents: Vec<_> = args.iter().map(|a| &a.ident).collect();
             let types: Vec<_> = args.iter().map(|a| &a.ty).collect();
-            quote! {
+            let decode = quote! {
                 let (#(#idents,)*): (#(#types,)*) = (&#m::Wire::<(#(#types,)*)>::new()).decode_args(args, #what)?;
-                ::core::result::Result::Ok(<#ty>::#name(#(#idents),*))
+            };
+            match err {
+                None => quote! {
+                    #decode
+                    ::core::result::Result::Ok(<#ty>::#name(#(#idents),*))
+                },
+                Some(err) => {
+                    let what_err = format!("the constructor of `{}`", model.name);
+                    quote! {
+                        #decode
+                        match <#ty>::#name(#(#idents),*) {
+                            ::core::result::Result::Ok(value) => ::core::result::Result::Ok(value),
+                            ::core::result::Result::Err(error) => {
+                                let description = {
+                                    use #m::{DescribeViaDisplay as _, DescribeViaTypeName as _};
+                                    (&#m::DescribeError(&error)).describe()
+                                };
+                                ::core::result::Result::Err(
+                                    (&#m::Wire::<#err>::new()).construct_error(&error, #what_err, description),
+                                )
+                            }
+                        }
+                    }
+                }
             }
         }
         Constructor::Default => {
@@ -136,15 +166,31 @@ fn arms(model: &SharedImpl, m: &TokenStream, receiver: Receiver) -> TokenStream 
         } else {
             quote!(<#ty>::#ident(self, #(#idents),*))
         };
+        // A value to answer with: a `Shared<T>` is hosted first.
+        let answer = |t: &syn::Type| match shared_inner(t) {
+            Some(inner) => {
+                let type_name = inner.to_token_stream().to_string();
+                quote! {{
+                    use #m::{HostViaDispatch as _, HostUnchecked as _};
+                    (&#m::Hosted::<#inner>::new()).host_return(value, #type_name, #what_ret)
+                }}
+            }
+            None => quote!((&#m::Wire::<#t>::new()).encode_return(&value, #what_ret)),
+        };
         let encode = match &x.ret {
             Return::Unit => quote! {{ let () = #call; #m::encode_return(&(), #what_ret) }},
-            Return::Value(t) => quote! {{
-                let value = #call;
-                (&#m::Wire::<#t>::new()).encode_return(&value, #what_ret)
-            }},
-            Return::Fallible { ok, err } => quote! {{
+            Return::Value(t) => {
+                let answer = answer(t);
+                quote! {{
+                    let value = #call;
+                    #answer
+                }}
+            }
+            Return::Fallible { ok, err } => {
+                let answer = answer(ok);
+                quote! {{
                 match #call {
-                    ::core::result::Result::Ok(value) => (&#m::Wire::<#ok>::new()).encode_return(&value, #what_ret),
+                    ::core::result::Result::Ok(value) => #answer,
                     ::core::result::Result::Err(error) => {
                         let description = {
                             use #m::{DescribeViaDisplay as _, DescribeViaTypeName as _};
@@ -153,7 +199,8 @@ fn arms(model: &SharedImpl, m: &TokenStream, receiver: Receiver) -> TokenStream 
                         (&#m::Wire::<#err>::new()).user_error(&error, #what_ret, description)
                     }
                 }
-            }},
+                }}
+            }
         };
         let body = if x.is_async {
             quote_spanned! {x.span=> #m::Outcome::Pending(::std::boxed::Box::pin(async move { #encode })) }
@@ -195,8 +242,9 @@ fn arms(model: &SharedImpl, m: &TokenStream, receiver: Receiver) -> TokenStream 
 /// type that cannot reports, on the type rather than on generated code.
 fn wire_checks(model: &SharedImpl, m: &TokenStream) -> TokenStream {
     let mut types = Vec::new();
-    if let Constructor::Function { args, .. } = &model.constructor {
+    if let Constructor::Function { args, err, .. } = &model.constructor {
         types.extend(args.iter().map(|a| &a.ty));
+        types.extend(err.as_deref());
     }
     for x in &model.methods {
         types.extend(x.args.iter().map(|a| &a.ty));
@@ -211,7 +259,18 @@ fn wire_checks(model: &SharedImpl, m: &TokenStream) -> TokenStream {
     }
     let mut seen = std::collections::HashSet::new();
     types.retain(|t| seen.insert(t.to_token_stream().to_string()));
-    let checks = types.iter().map(|t| quote_spanned! {t.span()=> #m::assert_wire_type::<#t>(); });
+    let checks = types.iter().map(|t| match shared_inner(t) {
+        Some(inner) => {
+            // `Self` means nothing outside the impl.
+            let self_ty = &model.self_ty;
+            let inner = match inner {
+                syn::Type::Path(p) if p.path.is_ident("Self") => quote_spanned!(inner.span()=> #self_ty),
+                _ => inner.to_token_stream(),
+            };
+            quote_spanned! {inner.span()=> #m::assert_shared_type::<#inner>(); }
+        }
+        None => quote_spanned! {t.span()=> #m::assert_wire_type::<#t>(); },
+    });
     quote! {
         const _: fn() = || {
             #(#checks)*

@@ -3,6 +3,7 @@
 mod dispatcher;
 mod fingerprint;
 mod proxy;
+mod proxy_stub;
 
 use crate::attr;
 use crate::errors::Errors;
@@ -70,7 +71,7 @@ fn with_stand_ins(model: &SharedImpl, m: Option<&TokenStream>, error: syn::Error
     let mut out = with_errors(&model.item, error);
     if let (Some(m), true) = (m, model.named) {
         out.extend(dispatcher::stub(model, m));
-        out.extend(proxy::stub(model, m));
+        out.extend(proxy_stub::stub(model, m));
     }
     out
 }

@@ -4,27 +4,29 @@
 //! their methods. They are generated API a program may use only part of, so they allow
 //! `dead_code`.
 
-use crate::model::{Constructor, Method, Return, SharedImpl};
-use crate::validate::RESERVED;
-use proc_macro2::{Ident, TokenStream, TokenTree};
+use crate::model::{Constructor, Method, Return, SharedImpl, proxy_of, shared_inner};
+use proc_macro2::{Ident, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
-use std::collections::HashSet;
-use syn::{FnArg, ReturnType, Signature};
 
 /// What the real proxies and the stand-ins differ in.
-struct Parts {
+pub(super) struct Parts {
     /// The body of `Proxy::shared_type_id`.
-    type_id: TokenStream,
+    pub(super) type_id: TokenStream,
     /// `Proxy::fingerprint`, when the type has one (the stand-ins do not).
-    fingerprint: TokenStream,
+    pub(super) fingerprint: TokenStream,
     /// The constructor's parameters, `name: Type`, for `create`.
-    ctor_params: Vec<TokenStream>,
+    pub(super) ctor_params: Vec<TokenStream>,
     /// The body of the async `create`.
-    create: TokenStream,
+    pub(super) create: TokenStream,
+    /// What `create` returns on success: `Self`, or `Result<Self, E>` for a fallible
+    /// constructor (`Self` there is either proxy).
+    pub(super) create_ok: TokenStream,
+    /// The blocking `create`'s body, from the async one's result `__manager_inner`.
+    pub(super) blocking_create: TokenStream,
     /// The blocking `create` hands these to the async one.
-    ctor_args: Vec<Ident>,
-    async_methods: Vec<TokenStream>,
-    blocking_methods: Vec<TokenStream>,
+    pub(super) ctor_args: Vec<Ident>,
+    pub(super) async_methods: Vec<TokenStream>,
+    pub(super) blocking_methods: Vec<TokenStream>,
 }
 
 pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
@@ -44,13 +46,34 @@ pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
         Constructor::Default => (Vec::new(), Vec::new(), Vec::new()),
     };
     let ctor_what = format!("the constructor arguments of `{name}`");
+    let ctor_err = match &model.constructor {
+        Constructor::Function { err: Some(err), .. } => Some(&**err),
+        _ => None,
+    };
+    let created = match ctor_err {
+        None => quote!(#m::create::<Self, __ManagerC>(__manager_client, __manager_args).await),
+        Some(err) => {
+            let what_err = format!("the error of the constructor of `{name}`");
+            quote! {
+                match #m::create::<Self, __ManagerC>(__manager_client, __manager_args).await {
+                    ::core::result::Result::Ok(proxy) => ::core::result::Result::Ok(::core::result::Result::Ok(proxy)),
+                    ::core::result::Result::Err(e) => {
+                        let detail = #m::constructor_error(e)?;
+                        (&#m::Wire::<#err>::new()).decode_error(&detail, #what_err).map(::core::result::Result::Err)
+                    }
+                }
+            }
+        }
+    };
     let create = quote! {
         #[allow(unused_imports)]
         use #m::{WireViaSerde as _, WireUnchecked as _};
-        let __manager_args =
-            (&#m::Wire::<(#(#ctor_types,)*)>::new()).encode_args(&(#(#ctor_args,)*), #ctor_what)?;
-        #m::create::<Self, __ManagerC>(__manager_client, __manager_args).await
+        // Kept until the object exists: a proxy among them holds its object alive.
+        let __manager_kept = (#(#ctor_args,)*);
+        let __manager_args = (&#m::Wire::<(#(#ctor_types,)*)>::new()).encode_args(&__manager_kept, #ctor_what)?;
+        #created
     };
+    let (create_ok, blocking_create) = create_results(ctor_err);
     let parts = Parts {
         type_id: quote!(<#ty as #m::Dispatch>::shared_type_id()),
         fingerprint: quote! {
@@ -60,6 +83,8 @@ pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
         },
         ctor_params,
         create,
+        create_ok,
+        blocking_create,
         ctor_args,
         async_methods: model.methods.iter().map(|x| async_method(model, x, m)).collect(),
         blocking_methods: model.methods.iter().map(|x| blocking_method(model, x, m)).collect(),
@@ -67,50 +92,32 @@ pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
     skeleton(model, m, parts)
 }
 
-/// The stand-ins for a block with errors: the same types and trait impls, `create`
-/// as the constructor is written, and every method whose signature can be copied, so
-/// that code using the proxies reports nothing more. The build fails on the block's
-/// errors, so none of it ever runs.
-pub(crate) fn stub(model: &SharedImpl, m: &TokenStream) -> TokenStream {
-    let name = model.name.to_string();
-    let failed = format!("`{name}`'s #[shared] impl block does not compile");
-    let error = quote! {
-        ::core::result::Result::Err(#m::Error::Remote(#m::RemoteError::new(#m::RemoteErrorKind::NotExposed, #failed)))
-    };
-    let copyable = Copyable::new(model);
-    let (ctor_params, ctor_args) = match &model.constructor {
-        Constructor::Function { args, .. } if args.iter().all(|a| copyable.ty(&a.ty)) => (
-            args.iter()
-                .map(|a| {
-                    let (i, t) = (&a.ident, &a.ty);
-                    quote!(#i: #t)
-                })
-                .collect(),
-            args.iter().map(|a| a.ident.clone()).collect(),
+/// `create`'s success type and the blocking `create`'s body, for a constructor that
+/// fails with `err` or cannot fail.
+pub(super) fn create_results(err: Option<&syn::Type>) -> (TokenStream, TokenStream) {
+    match err {
+        None => {
+            (quote!(Self), quote!(::core::result::Result::Ok(Self { inner: __manager_inner, exec: __manager_exec })))
+        }
+        Some(err) => (
+            quote!(::core::result::Result<Self, #err>),
+            quote!(::core::result::Result::Ok(__manager_inner.map(|inner| Self { inner, exec: __manager_exec }))),
         ),
-        _ => (Vec::new(), Vec::new()),
-    };
-    let create = quote! {
-        let _ = (__manager_client, #(#ctor_args,)*);
-        #error
-    };
-    let mut seen = HashSet::new();
-    let signatures: Vec<_> =
-        model.signatures.iter().filter(|sig| copyable.signature(sig) && seen.insert(sig.ident.to_string())).collect();
-    let parts = Parts {
-        type_id: quote!(::core::concat!(::core::module_path!(), "::", #name)),
-        fingerprint: TokenStream::new(),
-        ctor_params,
-        create,
-        ctor_args,
-        async_methods: signatures.iter().map(|sig| stub_method(model, sig, quote!(async), m, &error)).collect(),
-        blocking_methods: signatures.iter().map(|sig| stub_method(model, sig, quote!(), m, &error)).collect(),
-    };
-    skeleton(model, m, parts)
+    }
 }
 
-fn skeleton(model: &SharedImpl, m: &TokenStream, parts: Parts) -> TokenStream {
-    let Parts { type_id, fingerprint, ctor_params, create, ctor_args, async_methods, blocking_methods } = parts;
+pub(super) fn skeleton(model: &SharedImpl, m: &TokenStream, parts: Parts) -> TokenStream {
+    let Parts {
+        type_id,
+        fingerprint,
+        ctor_params,
+        create,
+        create_ok,
+        blocking_create,
+        ctor_args,
+        async_methods,
+        blocking_methods,
+    } = parts;
     let name = &model.name;
     let vis = &model.vis;
     let proxy = format_ident!("{}Proxy", name);
@@ -180,7 +187,7 @@ fn skeleton(model: &SharedImpl, m: &TokenStream, parts: Parts) -> TokenStream {
         #[allow(dead_code)]
         impl #proxy {
             /// Creates a new object on the server and returns a proxy to it.
-            #vis async fn create<__ManagerC>(__manager_client: &__ManagerC, #(#ctor_params),*) -> ::core::result::Result<Self, #m::Error>
+            #vis async fn create<__ManagerC>(__manager_client: &__ManagerC, #(#ctor_params),*) -> ::core::result::Result<#create_ok, #m::Error>
             where
                 __ManagerC: #m::Connect + ?::core::marker::Sized,
             {
@@ -230,13 +237,13 @@ fn skeleton(model: &SharedImpl, m: &TokenStream, parts: Parts) -> TokenStream {
         #[allow(dead_code)]
         impl #blocking {
             /// Creates a new object on the server and returns a proxy to it.
-            #vis fn create<__ManagerC>(__manager_client: &__ManagerC, #(#ctor_params),*) -> ::core::result::Result<Self, #m::Error>
+            #vis fn create<__ManagerC>(__manager_client: &__ManagerC, #(#ctor_params),*) -> ::core::result::Result<#create_ok, #m::Error>
             where
                 __ManagerC: #m::BlockingConnect + ?::core::marker::Sized,
             {
                 let __manager_exec = __manager_client.executor();
                 let __manager_inner = #m::run(&__manager_exec, #proxy::create(__manager_client, #(#ctor_args),*))?;
-                ::core::result::Result::Ok(#blocking { inner: __manager_inner, exec: __manager_exec })
+                #blocking_create
             }
 
             /// The object's token, to hand to another process.
@@ -266,11 +273,24 @@ fn params(x: &Method) -> (Vec<TokenStream>, Vec<&syn::Ident>) {
     (params, x.args.iter().map(|a| &a.ident).collect())
 }
 
-fn returns(x: &Method, m: &TokenStream) -> TokenStream {
+/// What a proxy method's caller gets for a result of type `t`: a `Shared<T>` is a
+/// proxy to the new object (`suffix`: `Proxy` or `BlockingProxy`).
+fn client_type(model: &SharedImpl, t: &syn::Type, suffix: &str) -> TokenStream {
+    match shared_inner(t) {
+        Some(inner) => proxy_of(inner, &model.name, suffix).to_token_stream(),
+        None => t.to_token_stream(),
+    }
+}
+
+fn returns(model: &SharedImpl, x: &Method, m: &TokenStream, suffix: &str) -> TokenStream {
     match &x.ret {
         Return::Unit => quote!(::core::result::Result<(), #m::Error>),
-        Return::Value(t) => quote!(::core::result::Result<#t, #m::Error>),
+        Return::Value(t) => {
+            let t = client_type(model, t, suffix);
+            quote!(::core::result::Result<#t, #m::Error>)
+        }
         Return::Fallible { ok, err } => {
+            let ok = client_type(model, ok, suffix);
             quote!(::core::result::Result<::core::result::Result<#ok, #err>, #m::Error>)
         }
     }
@@ -283,15 +303,22 @@ fn async_method(model: &SharedImpl, x: &Method, m: &TokenStream) -> TokenStream 
     let vis = &model.vis;
     let (params, idents) = params(x);
     let types: Vec<_> = x.args.iter().map(|a| &a.ty).collect();
-    let ret = returns(x, m);
+    let ret = returns(model, x, m, "Proxy");
     let what_args = format!("the arguments of `{}::{}`", model.name, exposed.value());
     let what_ret = format!("the result of `{}::{}`", model.name, exposed.value());
     let finish = match &x.ret {
-        Return::Unit => quote!((&#m::Wire::<()>::new()).decode_reply(__manager_reply, #what_ret)),
-        Return::Value(t) => quote!((&#m::Wire::<#t>::new()).decode_reply(__manager_reply, #what_ret)),
-        Return::Fallible { ok, err } => quote! {
-            (&#m::Wire::<::core::result::Result<#ok, #err>>::new()).decode_fallible(__manager_reply, #what_ret)
-        },
+        Return::Unit => quote!((&#m::Wire::<()>::new()).decode_reply(&self.handle, __manager_reply, #what_ret)),
+        Return::Value(t) => {
+            let t = client_type(model, t, "Proxy");
+            quote!((&#m::Wire::<#t>::new()).decode_reply(&self.handle, __manager_reply, #what_ret))
+        }
+        Return::Fallible { ok, err } => {
+            let ok = client_type(model, ok, "Proxy");
+            quote! {
+                (&#m::Wire::<::core::result::Result<#ok, #err>>::new())
+                    .decode_fallible(&self.handle, __manager_reply, #what_ret)
+            }
+        }
     };
     let note = format!("Runs `{}::{}` on the server.", model.name, ident);
     quote_spanned! {x.span=>
@@ -302,10 +329,12 @@ fn async_method(model: &SharedImpl, x: &Method, m: &TokenStream) -> TokenStream 
             #[allow(unused_imports)]
             use #m::{WireViaSerde as _, WireUnchecked as _, FallibleViaSerde as _, FallibleUnchecked as _};
             const __MANAGER_ID: u32 = #m::method_id(#exposed);
-            // The arguments are encoded (on the stack when small) and sent here; what
-            // waits for the reply does not hold them.
+            // The arguments are encoded (on the stack when small) and sent here, and
+            // kept until the reply (dropped after the tail expression): a proxy among
+            // them holds its object alive for the call.
+            let __manager_args = (#(#idents,)*);
             let __manager_started = (&#m::Wire::<(#(#types,)*)>::new())
-                .start(&self.handle, __MANAGER_ID, &(#(#idents,)*), #what_args);
+                .start(&self.handle, __MANAGER_ID, &__manager_args, #what_args);
             let __manager_reply = __manager_started.await;
             #finish
         }
@@ -317,102 +346,23 @@ fn blocking_method(model: &SharedImpl, x: &Method, m: &TokenStream) -> TokenStre
     let docs = &x.docs;
     let vis = &model.vis;
     let (params, idents) = params(x);
-    let ret = returns(x, m);
+    let ret = returns(model, x, m, "BlockingProxy");
+    let ok_is_shared = match &x.ret {
+        Return::Value(t) => shared_inner(t).is_some().then_some(false),
+        Return::Fallible { ok, .. } => shared_inner(ok).is_some().then_some(true),
+        Return::Unit => None,
+    };
+    // A proxy to a new object comes back blocking, on this proxy's executor.
+    let wrap = quote!(|inner| #m::BlockingProxy::from_async(inner, ::core::clone::Clone::clone(&self.exec)));
+    let map = match ok_is_shared {
+        None => quote!(),
+        Some(false) => quote!(.map(#wrap)),
+        Some(true) => quote!(.map(|result| result.map(#wrap))),
+    };
     quote_spanned! {x.span=>
         #(#docs)*
         #vis fn #ident(&self, #(#params),*) -> #ret {
-            #m::run_call(&self.exec, self.inner.#ident(#(#idents),*))
+            #m::run_call(&self.exec, self.inner.#ident(#(#idents),*))#map
         }
     }
-}
-
-/// A stand-in method: the signature as written, answering with `error`.
-fn stub_method(
-    model: &SharedImpl,
-    sig: &Signature,
-    asyncness: TokenStream,
-    m: &TokenStream,
-    error: &TokenStream,
-) -> TokenStream {
-    let vis = &model.vis;
-    let ident = &sig.ident;
-    let generics = &sig.generics;
-    let where_clause = &sig.generics.where_clause;
-    let types = sig.inputs.iter().filter_map(|input| match input {
-        FnArg::Typed(pt) => Some(&pt.ty),
-        FnArg::Receiver(_) => None,
-    });
-    let ok = match &sig.output {
-        ReturnType::Default => quote!(()),
-        ReturnType::Type(_, ty) => ty.to_token_stream(),
-    };
-    quote! {
-        #vis #asyncness fn #ident #generics (&self, #(_: #types),*) -> ::core::result::Result<#ok, #m::Error>
-        #where_clause
-        {
-            #error
-        }
-    }
-}
-
-/// Which signatures the stand-in proxies can copy: those naming neither `Self` (the
-/// proxy, there) nor the impl's generic parameters (not in scope there), with no
-/// `impl Trait` result (a stand-in body cannot define it), and no name the proxies
-/// already use.
-struct Copyable {
-    /// Identifiers that mean something else, or nothing, in the proxies.
-    foreign: HashSet<String>,
-}
-
-impl Copyable {
-    fn new(model: &SharedImpl) -> Self {
-        let mut foreign: HashSet<String> = model
-            .item
-            .generics
-            .params
-            .iter()
-            .map(|p| match p {
-                syn::GenericParam::Type(t) => t.ident.to_string(),
-                syn::GenericParam::Lifetime(l) => l.lifetime.ident.to_string(),
-                syn::GenericParam::Const(c) => c.ident.to_string(),
-            })
-            .collect();
-        foreign.insert("Self".to_owned());
-        Copyable { foreign }
-    }
-
-    fn tokens(&self, tokens: TokenStream) -> bool {
-        !any_ident(tokens, &|i| self.foreign.contains(&i.to_string()))
-    }
-
-    fn ty(&self, ty: &syn::Type) -> bool {
-        self.tokens(ty.to_token_stream())
-    }
-
-    fn signature(&self, sig: &Signature) -> bool {
-        let inputs_ok = sig.inputs.iter().all(|input| match input {
-            FnArg::Typed(pt) => self.ty(&pt.ty),
-            FnArg::Receiver(_) => true,
-        });
-        let output_ok = match &sig.output {
-            ReturnType::Default => true,
-            ReturnType::Type(_, ty) => self.ty(ty) && !any_ident(ty.to_token_stream(), &|i| i == "impl"),
-        };
-        inputs_ok
-            && output_ok
-            && self.tokens(sig.generics.to_token_stream())
-            && self.tokens(sig.generics.where_clause.to_token_stream())
-            && sig.variadic.is_none()
-            && !RESERVED.contains(&sig.ident.to_string().as_str())
-    }
-}
-
-/// Whether `tokens`, groups included, hold an identifier (or lifetime name) `pred`
-/// accepts.
-fn any_ident(tokens: TokenStream, pred: &dyn Fn(&Ident) -> bool) -> bool {
-    tokens.into_iter().any(|t| match t {
-        TokenTree::Ident(i) => pred(&i),
-        TokenTree::Group(g) => any_ident(g.stream(), pred),
-        _ => false,
-    })
 }

@@ -87,10 +87,11 @@ impl Connection {
     pub(crate) fn new(stream: Stream, shared: Arc<Shared>, id: u64, peer: String) -> Self {
         let table = Arc::clone(&shared.table);
         let limits = shared.config.limits();
+        let ctx = CallContext::for_connection(id, table, limits, Arc::clone(&shared) as _);
         Connection {
             stream,
             shared,
-            ctx: CallContext::for_connection(id, table, limits),
+            ctx,
             peer,
             out: OutQueue::with_capacity(8 * 1024),
             held: HashMap::default(),
