@@ -120,7 +120,7 @@ pub(crate) trait Hosting: Send + Sync {
         type_id: &str,
         type_name: &str,
         value: Box<dyn std::any::Any + Send>,
-    ) -> Result<(Arc<dyn ServerObject>, Option<Arc<str>>), RemoteError>;
+    ) -> Result<(Arc<dyn ServerObject>, crate::table::Fingerprint), RemoteError>;
 
     /// Leases `object` for a token minted on the server (see `leases.rs`).
     fn lease(&self, object: manager_proto::ObjectId) -> Result<(), RemoteError>;

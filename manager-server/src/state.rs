@@ -102,7 +102,7 @@ impl Hosting for Shared {
         type_id: &str,
         type_name: &str,
         value: Box<dyn std::any::Any + Send>,
-    ) -> Result<(Arc<dyn ServerObject>, Option<Arc<str>>), RemoteError> {
+    ) -> Result<(Arc<dyn ServerObject>, crate::table::Fingerprint), RemoteError> {
         self.registry.wrap(type_id, type_name, value)
     }
 
