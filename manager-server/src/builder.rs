@@ -7,87 +7,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::task::TaskTracker;
 
+use crate::builtins::{BarrierAction, BarrierActions};
 use crate::config::{Config, ListenSpec};
 use crate::error::ServerError;
 use crate::listener::{accept_loop, bind};
-use crate::object::{CallContext, ServerObject};
+use crate::object::ServerObject;
 use crate::random::random_bytes;
 use crate::registry::Registry;
 use crate::server::{Cleanup, Server};
+use crate::startup::{Builtin, StartHook, Startup};
 use crate::state::Shared;
 use crate::user_object::UserObject;
-
-/// A built-in object a server creates at start-up under a name (see
-/// [`ServerBuilder::named_builtin`]).
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub enum Builtin {
-    /// An empty `dict`.
-    Dict,
-    /// An empty `list`.
-    List,
-    /// An empty `set`.
-    Set,
-    /// An empty `Namespace`.
-    Namespace,
-    /// A `Queue`; `maxsize` 0 is unbounded.
-    Queue {
-        /// The bound.
-        maxsize: u64,
-    },
-    /// A `JoinableQueue`; `maxsize` 0 is unbounded.
-    JoinableQueue {
-        /// The bound.
-        maxsize: u64,
-    },
-    /// A `Lock`.
-    Lock,
-    /// An `RLock`.
-    RLock,
-    /// A `Semaphore` with this many permits.
-    Semaphore(u64),
-    /// A `BoundedSemaphore` with this many permits.
-    BoundedSemaphore(u64),
-    /// A `Condition` over its own `RLock`.
-    Condition,
-    /// An `Event`.
-    Event,
-    /// A `Barrier`.
-    Barrier {
-        /// How many callers it waits for.
-        parties: u64,
-        /// The default wait timeout, in seconds.
-        timeout: Option<f64>,
-    },
-}
-
-impl Builtin {
-    /// The type id and encoded constructor arguments.
-    fn constructor(&self) -> (&'static str, Vec<u8>) {
-        use manager_proto::builtin as b;
-        /// Plain integers, options and empty vectors: postcard cannot fail on them.
-        fn enc<T: serde::Serialize>(v: &T) -> Vec<u8> {
-            postcard::to_allocvec(v).unwrap_or_default()
-        }
-        let empty: Vec<(manager_proto::Item, manager_proto::Item)> = Vec::new();
-        let none: Vec<manager_proto::Item> = Vec::new();
-        match self {
-            Builtin::Dict => (b::DICT, enc(&(empty,))),
-            Builtin::List => (b::LIST, enc(&(none,))),
-            Builtin::Set => (b::SET, enc(&(none,))),
-            Builtin::Namespace => (b::NAMESPACE, enc(&(Vec::<(String, manager_proto::Item)>::new(),))),
-            Builtin::Queue { maxsize } => (b::QUEUE, enc(&(*maxsize,))),
-            Builtin::JoinableQueue { maxsize } => (b::JOINABLE_QUEUE, enc(&(*maxsize,))),
-            Builtin::Lock => (b::LOCK, Vec::new()),
-            Builtin::RLock => (b::RLOCK, Vec::new()),
-            Builtin::Semaphore(n) => (b::SEMAPHORE, enc(&(*n,))),
-            Builtin::BoundedSemaphore(n) => (b::BOUNDED_SEMAPHORE, enc(&(*n,))),
-            Builtin::Condition => (b::CONDITION, enc(&(None::<manager_proto::Item>,))),
-            Builtin::Event => (b::EVENT, Vec::new()),
-            Builtin::Barrier { parties, timeout } => (b::BARRIER, enc(&(*parties, *timeout))),
-        }
-    }
-}
 
 /// Configures a server: its key, where it listens, what it hosts. Built by
 /// [`Server::builder`].
@@ -128,6 +58,11 @@ pub struct ServerBuilder {
     registry: Registry,
     named: Vec<(String, Arc<dyn ServerObject>)>,
     named_builtins: Vec<(String, Builtin)>,
+    /// Run once, in order, after the named objects exist and before any listener
+    /// accepts (in the child, for `spawn_child`).
+    on_start: Vec<StartHook>,
+    /// The barrier actions clients may choose by name.
+    barrier_actions: BarrierActions,
     config: Config,
 }
 
@@ -151,6 +86,8 @@ impl Default for ServerBuilder {
             registry,
             named: Vec::new(),
             named_builtins: Vec::new(),
+            on_start: Vec::new(),
+            barrier_actions: BarrierActions::default(),
             config: Config::default(),
         }
     }
@@ -211,6 +148,64 @@ impl ServerBuilder {
     /// finds by name.
     pub fn named_builtin(mut self, name: impl Into<String>, builtin: Builtin) -> Self {
         self.named_builtins.push((name.into(), builtin));
+        self
+    }
+
+    /// Runs `hook` once when the server starts, after the named objects exist and
+    /// before the first connection is accepted (Python's `initializer`). It may create
+    /// named objects; an error from it fails [`start`](Self::start). With
+    /// [`spawn_child`](Self::spawn_child) it runs in the child, the process that serves.
+    /// Several hooks run in the order they were added.
+    ///
+    /// ```
+    /// use manager_server::{Builtin, Server};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = Server::builder()
+    ///     .on_start(|s| s.named_builtin("jobs", Builtin::Queue { maxsize: 0 }))
+    ///     .start()
+    ///     .await?;
+    /// assert_eq!(server.stats().named, 1);
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn on_start(mut self, hook: impl FnOnce(&mut Startup<'_>) -> Result<(), ServerError> + Send + 'static) -> Self {
+        self.on_start.push(Box::new(hook));
+        self
+    }
+
+    /// Registers `action` under `name` for barriers to run (Python's
+    /// `Barrier(parties, action)`): a client creates a barrier with
+    /// `client.barrier_with_action(parties, "name")`, and on each pass the last arrival
+    /// runs `action` in the server before any waiter is released. It runs under the
+    /// barrier's lock on a server thread: keep it short. If it panics, the barrier breaks
+    /// and every waiter gets a `BrokenBarrier` error naming the action. Registering a
+    /// name again replaces its action.
+    ///
+    /// ```
+    /// use manager_server::Server;
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let passes = Arc::new(AtomicU64::new(0));
+    /// let counted = Arc::clone(&passes);
+    /// let server = Server::builder()
+    ///     .barrier_action("count", move || {
+    ///         counted.fetch_add(1, Ordering::Relaxed);
+    ///     })
+    ///     .start()
+    ///     .await?;
+    /// let client = manager_client::Client::connect(server.address(), server.authkey()).await?;
+    /// let barrier = client.barrier_with_action(1, "count").await?;
+    /// barrier.wait().await?;
+    /// assert_eq!(passes.load(Ordering::Relaxed), 1);
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn barrier_action(mut self, name: impl Into<String>, action: impl Fn() + Send + Sync + 'static) -> Self {
+        let action: BarrierAction = Arc::new(action);
+        self.barrier_actions.insert(name.into(), action);
         self
     }
 
@@ -299,6 +294,24 @@ impl ServerBuilder {
             Some(key) => key,
             None => AuthKey::new(random_bytes::<32>()?).map_err(|e| ServerError::Config(e.to_string()))?,
         };
+        let server_id = ServerId(u64::from_le_bytes(random_bytes::<8>()?));
+        let mut registry = self.registry;
+        if !self.barrier_actions.is_empty() {
+            crate::builtins::register_barrier_actions(&mut registry, self.barrier_actions);
+        }
+        let shared = Arc::new(Shared::new(self.config, registry, authkey, server_id));
+        // Objects and hooks first: a hook that fails leaves no socket behind.
+        let mut startup = Startup::new(&shared);
+        for (name, builtin) in self.named_builtins {
+            startup.named_builtin(&name, builtin)?;
+        }
+        for (name, object) in self.named {
+            startup.bind(&name, object)?;
+        }
+        for hook in self.on_start {
+            hook(&mut startup)?;
+        }
+        drop(startup);
         let mut specs = self.listen;
         let mut temp_dir = None;
         if specs.is_empty() {
@@ -309,24 +322,6 @@ impl ServerBuilder {
         let mut listeners = Vec::new();
         for spec in &specs {
             listeners.push(bind(spec).await?);
-        }
-        let server_id = ServerId(u64::from_le_bytes(random_bytes::<8>()?));
-        let shared = Arc::new(Shared::new(self.config, self.registry, authkey, server_id));
-        let ctx = CallContext::internal(Arc::clone(&shared.table), shared.config.limits());
-        let mut named = self.named;
-        for (name, builtin) in self.named_builtins {
-            let (type_id, args) = builtin.constructor();
-            let object = shared
-                .registry
-                .construct(type_id, &args, &ctx)
-                .map_err(|e| ServerError::Config(format!("the named {type_id} `{name}`: {}", e.message)))?;
-            named.push((name, object));
-        }
-        for (name, object) in named {
-            let id = shared.table.insert(object);
-            shared.table.bind_name(&name, id).map_err(|e| ServerError::Config(e.message))?;
-            // The name holds the object now; drop the creator's reference.
-            shared.table.release(id);
         }
         let cleanup = Arc::new(Cleanup {
             paths: Mutex::new(listeners.iter().filter_map(|l| l.unix_path().cloned()).collect()),

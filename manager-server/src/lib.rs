@@ -67,15 +67,17 @@ mod random;
 mod registry;
 pub mod security;
 mod server;
+mod startup;
 mod state;
 mod stream;
 mod table;
 mod user_object;
 
-pub use builder::{Builtin, ServerBuilder};
+pub use builder::ServerBuilder;
 pub use child::ChildServer;
 pub use error::ServerError;
 pub use server::Server;
+pub use startup::{Builtin, Startup};
 
 pub use manager_derive::shared;
 pub use manager_proto as proto;

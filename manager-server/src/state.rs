@@ -60,10 +60,14 @@ impl Shared {
 
     /// The state [`ServerBuilder::start`] makes for a default builder (every built-in type
     /// registered) with `config`, but no listener, task or named object: for serving a
-    /// [`Connection`] over a socket of one's own (the fuzzing harness).
+    /// [`Connection`] over a socket of one's own (the fuzzing harness). Barriers may
+    /// choose the action `a` (which does nothing); other names are unknown.
     #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn for_tests(config: Config, authkey: AuthKey) -> Shared {
-        Shared::new(config, crate::builtins::registry(), authkey, ServerId(1))
+        let mut registry = crate::builtins::registry();
+        let nothing: crate::builtins::BarrierAction = Arc::new(|| {});
+        crate::builtins::register_barrier_actions(&mut registry, [("a".to_owned(), nothing)].into_iter().collect());
+        Shared::new(config, registry, authkey, ServerId(1))
     }
 
     pub(crate) fn stats(&self) -> ServerStats {

@@ -9,6 +9,7 @@ mod builtins;
 mod cancel;
 mod concurrency;
 mod cpython;
+mod details;
 mod examples;
 mod faults;
 mod faults_processes;
