@@ -256,6 +256,19 @@ impl Client {
             .await
     }
 
+    /// Asks the server to free now the objects that only keep each other alive
+    /// (containers holding proxies to each other, with no proxy, name or other holder
+    /// left outside the cycle); returns how many it freed. The server also does this
+    /// on its own, every 10 s by default, so this is for when it must happen now.
+    pub async fn collect(&self) -> Result<u64, Error> {
+        self.conn
+            .request(&Request::Collect, |r| match r {
+                Response::Value(bytes) => manager_proto::postcard::from_bytes(bytes).ok(),
+                _ => None,
+            })
+            .await
+    }
+
     /// A round trip to the server.
     pub async fn ping(&self) -> Result<(), Error> {
         self.conn.request(&Request::Ping, |r| matches!(r, Response::Pong).then_some(())).await

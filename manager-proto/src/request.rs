@@ -37,6 +37,8 @@ pub mod kind {
     pub const SHUTDOWN: u32 = 11;
     /// [`Request::Ack`](super::Request::Ack)
     pub const ACK: u32 = 12;
+    /// [`Request::Collect`](super::Request::Collect)
+    pub const COLLECT: u32 = 14;
 }
 
 /// How a [`MethodRef`] is tagged on the wire.
@@ -115,6 +117,9 @@ pub enum Request<'a> {
         /// The request whose `Transfer` response was delivered.
         target: RequestId,
     },
+    /// Run the server's cycle collector now: free the objects that only keep each
+    /// other alive. Answered with `Value`: how many it freed, as a postcard `u64`.
+    Collect,
 }
 
 impl<'a> Request<'a> {
@@ -134,6 +139,7 @@ impl<'a> Request<'a> {
             Request::Stats => kind::STATS,
             Request::Shutdown => kind::SHUTDOWN,
             Request::Ack { .. } => kind::ACK,
+            Request::Collect => kind::COLLECT,
         }
     }
 
@@ -142,7 +148,7 @@ impl<'a> Request<'a> {
         put_varint(out, id);
         put_varint(out, self.kind().into());
         match self {
-            Request::Ping | Request::Stats | Request::Shutdown => {}
+            Request::Ping | Request::Stats | Request::Shutdown | Request::Collect => {}
             Request::Create { type_id, args } => {
                 put(out, *type_id);
                 out.extend_from_slice(args);
@@ -185,6 +191,7 @@ impl<'a> Request<'a> {
                 kind::PING => finished(r, Request::Ping)?,
                 kind::STATS => finished(r, Request::Stats)?,
                 kind::SHUTDOWN => finished(r, Request::Shutdown)?,
+                kind::COLLECT => finished(r, Request::Collect)?,
                 kind::CREATE => Request::Create { type_id: r.get("type id")?, args: r.rest() },
                 kind::CALL => {
                     let object = object(&mut r)?;

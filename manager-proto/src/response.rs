@@ -58,6 +58,9 @@ pub struct ServerStats {
     /// Transfers (queue gets, lock grants) answered but undone because the caller had
     /// given up or gone: each an item or lock that would otherwise have been lost.
     pub transfers_undone: u64,
+    /// Objects the cycle collector freed since start: containers that only kept each
+    /// other alive (see `ServerBuilder::collect_cycles`).
+    pub cycles_collected: u64,
 }
 
 /// A response, borrowing result bytes from the frame it came in.

@@ -39,6 +39,7 @@ fn requests() -> Vec<(&'static str, u64, Request<'static>)> {
         ("request.stats", 9, Request::Stats),
         ("request.shutdown", 10, Request::Shutdown),
         ("request.ack", 0, Request::Ack { target: 11 }),
+        ("request.collect", 12, Request::Collect),
     ]
 }
 
@@ -67,6 +68,7 @@ fn responses() -> Vec<(&'static str, u64, Response<'static>)> {
                 parked_calls: 1,
                 objects_by_type: vec![("dict".into(), 2), ("queue".into(), 1)],
                 transfers_undone: 4,
+                cycles_collected: 6,
             }),
         ),
         ("response.error", 3, Response::Error(RemoteError::new(RemoteErrorKind::NotExposed, "no"))),

@@ -26,6 +26,7 @@ enum OwnedRequest {
     Stats,
     Shutdown,
     Ack(u64),
+    Collect,
 }
 
 impl OwnedRequest {
@@ -47,6 +48,7 @@ impl OwnedRequest {
             OwnedRequest::Stats => Request::Stats,
             OwnedRequest::Shutdown => Request::Shutdown,
             OwnedRequest::Ack(t) => Request::Ack { target: *t },
+            OwnedRequest::Collect => Request::Collect,
         }
     }
 }
@@ -68,6 +70,7 @@ fn request() -> impl Strategy<Value = OwnedRequest> {
         Just(OwnedRequest::Stats),
         Just(OwnedRequest::Shutdown),
         any::<u64>().prop_map(OwnedRequest::Ack),
+        Just(OwnedRequest::Collect),
     ]
 }
 

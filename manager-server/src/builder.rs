@@ -279,6 +279,17 @@ impl ServerBuilder {
         self
     }
 
+    /// How often the server looks for reference cycles among its objects (containers
+    /// holding proxies to each other, which reference counts alone never free), or
+    /// `None` never to look on its own. Default: every 10 s, and only when references
+    /// were released since the last look, so an idle server does no work. A look costs
+    /// time linear in the number of objects. [`Server::collect`] and a client's
+    /// `collect()` look at once whatever this is.
+    pub fn collect_cycles(mut self, every: Option<Duration>) -> Self {
+        self.config.collect_every = every.filter(|d| !d.is_zero());
+        self
+    }
+
     /// How long shutdown waits for connections to answer their parked calls and close.
     /// Default 5 s.
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
@@ -334,6 +345,9 @@ impl ServerBuilder {
             shared.shutdown.clone(),
         ));
         tracker.spawn(crate::memory::trimmer(Arc::clone(&shared.table.freed), shared.shutdown.clone()));
+        if let Some(every) = shared.config.collect_every {
+            tracker.spawn(crate::collect::collector(Arc::clone(&shared), every));
+        }
         let mut addresses = Vec::new();
         for listener in listeners {
             addresses.push(listener.address());

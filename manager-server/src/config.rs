@@ -32,6 +32,9 @@ pub(crate) struct Config {
     /// The most memory one request may make the server store (default: twice
     /// `max_frame`).
     pub(crate) max_request_memory: Option<usize>,
+    /// How often the cycle collector looks for garbage, if at all (default every 10 s,
+    /// and only when references were released since its last run).
+    pub(crate) collect_every: Option<Duration>,
 }
 
 impl Config {
@@ -53,6 +56,7 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(60),
             busy_poll: Duration::ZERO,
             max_request_memory: None,
+            collect_every: Some(Duration::from_secs(10)),
         }
     }
 }

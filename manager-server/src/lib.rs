@@ -49,6 +49,7 @@ mod auth;
 mod builder;
 mod builtins;
 mod child;
+mod collect;
 mod config;
 mod connection;
 mod ended;

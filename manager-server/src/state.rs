@@ -20,6 +20,8 @@ pub(crate) struct Counters {
     pub(crate) parked: AtomicU64,
     /// Transfers undone (see `ServerStats::transfers_undone`).
     pub(crate) undone: AtomicU64,
+    /// Objects the cycle collector freed (see `ServerStats::cycles_collected`).
+    pub(crate) collected: AtomicU64,
     /// Source of connection ids (unique within a run, across listeners).
     pub(crate) next_connection: AtomicU64,
 }
@@ -80,6 +82,7 @@ impl Shared {
             parked_calls: self.stats.parked.load(Ordering::Relaxed),
             objects_by_type,
             transfers_undone: self.stats.undone.load(Ordering::Relaxed),
+            cycles_collected: self.stats.collected.load(Ordering::Relaxed),
         }
     }
 }

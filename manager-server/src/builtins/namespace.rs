@@ -119,6 +119,10 @@ impl ServerObject for Namespace {
         ready(self.items(ctx, "the Namespace's value").and_then(|items| encode(&items)))
     }
 
+    fn references(&self, out: &mut Vec<manager_proto::ObjectId>) {
+        lock(&self.attrs).values().for_each(|e| e.refs.report(out));
+    }
+
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
         self
     }
