@@ -77,7 +77,15 @@ pub(crate) fn constructor(actions: Arc<Actions>) -> Constructor {
 
 impl Barrier {
     fn create(bytes: &[u8], _ctx: &CallContext, actions: &Actions) -> Result<Barrier, RemoteError> {
-        let (parties, t, name): (u64, Option<f64>, String) = new_args::<ba::New, _>(bytes, ba::NEW)?;
+        let (parties, t, name): (u64, Option<f64>, String) = match new_args::<ba::New, _>(bytes, ba::NEW) {
+            Ok(args) => args,
+            // A client from before barrier actions sends no name: a barrier without one.
+            // (Unambiguous: the two fields alone are one byte short of any three.)
+            Err(e) => match super::decode::<(u64, Option<f64>)>(bytes, ba::NEW) {
+                Ok((parties, t)) => (parties, t, String::new()),
+                Err(_) => return Err(e),
+            },
+        };
         if parties == 0 {
             return Err(err(RemoteErrorKind::InvalidValue, "parties must be > 0"));
         }
