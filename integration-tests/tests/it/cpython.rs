@@ -984,13 +984,17 @@ async fn containers_test_list_proxy_in_list() {
     for i in [0, 2] {
         assert_eq!(a.get(i).await.unwrap().len().await.unwrap(), 3);
     }
-    // `b.append(b)`: a list containing itself works (and, as in Python, the cycle keeps
-    // it alive after the last proxy goes; here the stats at least show it).
+    // `b.append(b)`: a list containing itself works. In Python's managers the cycle
+    // keeps it alive for ever after the last proxy goes; here the cycle collector frees
+    // it (every 10 s on its own, or now on request).
     let b = m.client.list::<ListProxy<i32>>().await.unwrap();
     let itself: ListProxy<i32> = m.client.attach(&b.token()).await.unwrap();
     b.append(itself).await.unwrap();
     assert_eq!(b.len().await.unwrap(), 1);
     assert_eq!(b.get(0).await.unwrap().token(), b.token());
+    drop(b);
+    m.client.ping().await.unwrap();
+    assert_eq!(m.client.collect().await.unwrap(), 1);
 }
 
 #[tokio::test]
