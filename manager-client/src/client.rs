@@ -260,6 +260,22 @@ impl Client {
     /// (containers holding proxies to each other, with no proxy, name or other holder
     /// left outside the cycle); returns how many it freed. The server also does this
     /// on its own, every 10 s by default, so this is for when it must happen now.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = manager_server::Server::builder().start().await?;
+    /// # let client = manager_client::Client::connect(server.address(), server.authkey()).await?;
+    /// use manager_client::ListProxy;
+    /// let b = client.list::<ListProxy<u8>>().await?;
+    /// let itself: ListProxy<u8> = client.attach(&b.token()).await?;
+    /// b.append(itself).await?; // b.append(b)
+    /// drop(b); // the list still holds itself: only the collector can free it
+    /// assert_eq!(client.collect().await?, 1);
+    /// assert_eq!(client.stats().await?.objects, 0);
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
     pub async fn collect(&self) -> Result<u64, Error> {
         self.conn
             .request(&Request::Collect, |r| match r {
