@@ -388,6 +388,38 @@ impl Client {
             .await
     }
 
+    /// Asks the server to free now the objects that only keep each other alive
+    /// (containers holding proxies to each other, with no proxy, name or other holder
+    /// left outside the cycle); returns how many it freed. The server also does this
+    /// on its own, every 10 s by default, so this is for when it must happen now.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = manager_server::Server::builder().start().await?;
+    /// # let client = manager_client::Client::connect(server.address(), server.authkey()).await?;
+    /// use manager_client::ListProxy;
+    /// // A list of lists like itself: a type that names itself, as a newtype.
+    /// #[derive(Clone, serde::Serialize, serde::Deserialize)]
+    /// #[serde(transparent)]
+    /// struct Nested(ListProxy<Nested>);
+    /// let b = client.list::<Nested>().await?;
+    /// b.append(Nested(b.clone())).await?; // b.append(b)
+    /// drop(b); // the list still holds itself: only the collector can free it
+    /// assert_eq!(client.collect().await?, 1);
+    /// assert_eq!(client.stats().await?.objects, 0);
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub async fn collect(&self) -> Result<u64, Error> {
+        self.conn
+            .request(&Request::Collect, |r| match r {
+                Response::Value(bytes) => manager_proto::postcard::from_bytes(bytes).ok(),
+                _ => None,
+            })
+            .await
+    }
+
     /// A round trip to the server.
     pub async fn ping(&self) -> Result<(), Error> {
         self.conn.request(&Request::Ping, |r| matches!(r, Response::Pong).then_some(())).await

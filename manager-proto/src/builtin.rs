@@ -319,8 +319,9 @@ contract! {
 
     /// `Barrier`'s methods.
     pub mod barrier("Barrier") {
-        /// The number of parties and the default timeout.
-        new (u64, Option<f64>);
+        /// The number of parties, the default timeout, and the name of the action the
+        /// server runs on each pass (registered on its builder; empty: none).
+        new (u64, Option<f64>, String);
         Wait = "wait": (Option<f64>,) => u64;
         Abort = "abort": () => ();
         Reset = "reset": () => ();

@@ -39,6 +39,8 @@ pub mod kind {
     pub const ACK: u32 = 12;
     /// [`Request::Lease`](super::Request::Lease)
     pub const LEASE: u32 = 13;
+    /// [`Request::Collect`](super::Request::Collect)
+    pub const COLLECT: u32 = 14;
 }
 
 /// How a [`MethodRef`] is tagged on the wire.
@@ -130,6 +132,9 @@ pub enum Request<'a> {
         /// The object.
         object: ObjectId,
     },
+    /// Run the server's cycle collector now: free the objects that only keep each
+    /// other alive. Answered with `Value`: how many it freed, as a postcard `u64`.
+    Collect,
 }
 
 impl<'a> Request<'a> {
@@ -150,6 +155,7 @@ impl<'a> Request<'a> {
             Request::Shutdown => kind::SHUTDOWN,
             Request::Ack { .. } => kind::ACK,
             Request::Lease { .. } => kind::LEASE,
+            Request::Collect => kind::COLLECT,
         }
     }
 
@@ -158,7 +164,7 @@ impl<'a> Request<'a> {
         put_varint(out, id);
         put_varint(out, self.kind().into());
         match self {
-            Request::Ping | Request::Stats | Request::Shutdown => {}
+            Request::Ping | Request::Stats | Request::Shutdown | Request::Collect => {}
             Request::Create { type_id, fingerprint, args } => {
                 put(out, *type_id);
                 put(out, *fingerprint);
@@ -204,6 +210,7 @@ impl<'a> Request<'a> {
                 kind::PING => finished(r, Request::Ping)?,
                 kind::STATS => finished(r, Request::Stats)?,
                 kind::SHUTDOWN => finished(r, Request::Shutdown)?,
+                kind::COLLECT => finished(r, Request::Collect)?,
                 kind::CREATE => {
                     let type_id = r.get("type id")?;
                     Request::Create { type_id, fingerprint: r.get("fingerprint")?, args: r.rest() }

@@ -61,6 +61,9 @@ pub struct ServerStats {
     /// Tokens' leases running now: objects the server itself holds because a token
     /// for them was minted less than a lease length ago (see `Request::Lease`).
     pub leases: u64,
+    /// Objects the cycle collector freed since start: containers that only kept each
+    /// other alive (see `ServerBuilder::collect_cycles`).
+    pub cycles_collected: u64,
 }
 
 /// A response, borrowing result bytes from the frame it came in.

@@ -45,6 +45,7 @@ fn requests() -> Vec<(&'static str, u64, Request<'static>)> {
         ("request.shutdown", 10, Request::Shutdown),
         ("request.ack", 0, Request::Ack { target: 11 }),
         ("request.lease", 0, Request::Lease { object: ObjectId(128) }),
+        ("request.collect", 12, Request::Collect),
     ]
 }
 
@@ -79,6 +80,7 @@ fn responses() -> Vec<(&'static str, u64, Response<'static>)> {
                 objects_by_type: vec![("dict".into(), 2), ("queue".into(), 1)],
                 transfers_undone: 4,
                 leases: 2,
+                cycles_collected: 6,
             }),
         ),
         ("response.error", 3, Response::Error(RemoteError::new(RemoteErrorKind::NotExposed, "no"))),

@@ -27,6 +27,7 @@ enum OwnedRequest {
     Shutdown,
     Ack(u64),
     Lease(u64),
+    Collect,
 }
 
 impl OwnedRequest {
@@ -49,6 +50,7 @@ impl OwnedRequest {
             OwnedRequest::Shutdown => Request::Shutdown,
             OwnedRequest::Ack(t) => Request::Ack { target: *t },
             OwnedRequest::Lease(o) => Request::Lease { object: ObjectId(*o) },
+            OwnedRequest::Collect => Request::Collect,
         }
     }
 }
@@ -71,6 +73,7 @@ fn request() -> impl Strategy<Value = OwnedRequest> {
         Just(OwnedRequest::Shutdown),
         any::<u64>().prop_map(OwnedRequest::Ack),
         any::<u64>().prop_map(OwnedRequest::Lease),
+        Just(OwnedRequest::Collect),
     ]
 }
 

@@ -7,96 +7,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::task::TaskTracker;
 
+use crate::builtins::{BarrierAction, BarrierActions};
 use crate::config::{Config, ListenSpec};
 use crate::error::ServerError;
 use crate::listener::{accept_loop, bind};
-use crate::object::{CallContext, ServerObject};
+use crate::object::ServerObject;
 use crate::random::random_bytes;
 use crate::registry::{Registry, interface};
 use crate::server::{Cleanup, Server};
+use crate::startup::{Builtin, Pinned, StartHook, Startup};
 use crate::state::Shared;
 use crate::table::Fingerprint;
 use crate::user_object::UserObject;
-
-/// A built-in object a server creates at start-up under a name (see
-/// [`ServerBuilder::named_builtin`]).
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub enum Builtin {
-    /// An empty `dict`.
-    Dict,
-    /// An empty `list`.
-    List,
-    /// An empty `set`.
-    Set,
-    /// An empty `Namespace`.
-    Namespace,
-    /// A `Queue`; `maxsize` 0 is unbounded.
-    Queue {
-        /// The bound.
-        maxsize: u64,
-    },
-    /// A `JoinableQueue`; `maxsize` 0 is unbounded.
-    JoinableQueue {
-        /// The bound.
-        maxsize: u64,
-    },
-    /// A `Lock`.
-    Lock,
-    /// An `RLock`.
-    RLock,
-    /// A `Semaphore` with this many permits.
-    Semaphore(u64),
-    /// A `BoundedSemaphore` with this many permits.
-    BoundedSemaphore(u64),
-    /// A `Condition` over its own `RLock`.
-    Condition,
-    /// An `Event`.
-    Event,
-    /// A `Barrier`.
-    Barrier {
-        /// How many callers it waits for.
-        parties: u64,
-        /// The default wait timeout, in seconds.
-        timeout: Option<f64>,
-    },
-}
-
-impl Builtin {
-    /// The type id and encoded constructor arguments.
-    fn constructor(&self) -> (&'static str, Vec<u8>) {
-        use manager_proto::builtin as b;
-        /// Plain integers, options and empty vectors: postcard cannot fail on them.
-        fn enc<T: serde::Serialize>(v: &T) -> Vec<u8> {
-            postcard::to_allocvec(v).unwrap_or_default()
-        }
-        let empty: Vec<(manager_proto::Item, manager_proto::Item)> = Vec::new();
-        let none: Vec<manager_proto::Item> = Vec::new();
-        match self {
-            Builtin::Dict => (b::DICT, enc(&(empty,))),
-            Builtin::List => (b::LIST, enc(&(none,))),
-            Builtin::Set => (b::SET, enc(&(none,))),
-            Builtin::Namespace => (b::NAMESPACE, enc(&(Vec::<(String, manager_proto::Item)>::new(),))),
-            Builtin::Queue { maxsize } => (b::QUEUE, enc(&(*maxsize,))),
-            Builtin::JoinableQueue { maxsize } => (b::JOINABLE_QUEUE, enc(&(*maxsize,))),
-            Builtin::Lock => (b::LOCK, Vec::new()),
-            Builtin::RLock => (b::RLOCK, Vec::new()),
-            Builtin::Semaphore(n) => (b::SEMAPHORE, enc(&(*n,))),
-            Builtin::BoundedSemaphore(n) => (b::BOUNDED_SEMAPHORE, enc(&(*n,))),
-            Builtin::Condition => (b::CONDITION, enc(&(None::<manager_proto::Item>,))),
-            Builtin::Event => (b::EVENT, Vec::new()),
-            Builtin::Barrier { parties, timeout } => (b::BARRIER, enc(&(*parties, *timeout))),
-        }
-    }
-}
-
-/// The proxy type a named built-in is pinned to ([`ServerBuilder::named_typed`]).
-struct Pinned {
-    /// The proxy's type id, which must be the built-in's.
-    type_id: &'static str,
-    /// The proxy's fingerprint, which the object keeps.
-    fingerprint: String,
-}
 
 /// Configures a server: its key, where it listens, what it hosts. Built by
 /// [`Server::builder`].
@@ -138,6 +60,11 @@ pub struct ServerBuilder {
     named: Vec<(String, Arc<dyn ServerObject>, Fingerprint)>,
     /// Each with the proxy type it was pinned to, if any (`named_typed`).
     named_builtins: Vec<(String, Builtin, Option<Pinned>)>,
+    /// Run once, in order, after the named objects exist and before any listener
+    /// accepts (in the child, for `spawn_child`).
+    on_start: Vec<StartHook>,
+    /// The barrier actions clients may choose by name.
+    barrier_actions: BarrierActions,
     config: Config,
 }
 
@@ -161,6 +88,8 @@ impl Default for ServerBuilder {
             registry,
             named: Vec::new(),
             named_builtins: Vec::new(),
+            on_start: Vec::new(),
+            barrier_actions: BarrierActions::default(),
             config: Config::default(),
         }
     }
@@ -256,6 +185,64 @@ impl ServerBuilder {
         self
     }
 
+    /// Runs `hook` once when the server starts, after the named objects exist and
+    /// before the first connection is accepted (Python's `initializer`). It may create
+    /// named objects; an error from it fails [`start`](Self::start). With
+    /// [`spawn_child`](Self::spawn_child) it runs in the child, the process that serves.
+    /// Several hooks run in the order they were added.
+    ///
+    /// ```
+    /// use manager_server::{Builtin, Server};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = Server::builder()
+    ///     .on_start(|s| s.named_builtin("jobs", Builtin::Queue { maxsize: 0 }))
+    ///     .start()
+    ///     .await?;
+    /// assert_eq!(server.stats().named, 1);
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn on_start(mut self, hook: impl FnOnce(&mut Startup<'_>) -> Result<(), ServerError> + Send + 'static) -> Self {
+        self.on_start.push(Box::new(hook));
+        self
+    }
+
+    /// Registers `action` under `name` for barriers to run (Python's
+    /// `Barrier(parties, action)`): a client creates a barrier with
+    /// `client.barrier_with_action(parties, "name")`, and on each pass the last arrival
+    /// runs `action` in the server before any waiter is released. It runs under the
+    /// barrier's lock on a server thread: keep it short. If it panics, the barrier breaks
+    /// and every waiter gets a `BrokenBarrier` error naming the action. Registering a
+    /// name again replaces its action.
+    ///
+    /// ```
+    /// use manager_server::Server;
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let passes = Arc::new(AtomicU64::new(0));
+    /// let counted = Arc::clone(&passes);
+    /// let server = Server::builder()
+    ///     .barrier_action("count", move || {
+    ///         counted.fetch_add(1, Ordering::Relaxed);
+    ///     })
+    ///     .start()
+    ///     .await?;
+    /// let client = manager_client::Client::connect(server.address(), server.authkey()).await?;
+    /// let barrier = client.barrier_with_action(1, "count").await?;
+    /// barrier.wait().await?;
+    /// assert_eq!(passes.load(Ordering::Relaxed), 1);
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn barrier_action(mut self, name: impl Into<String>, action: impl Fn() + Send + Sync + 'static) -> Self {
+        let action: BarrierAction = Arc::new(action);
+        self.barrier_actions.insert(name.into(), action);
+        self
+    }
+
     /// Largest frame accepted or sent. Default 64 MiB. Larger allows bigger values;
     /// a peer can make the server buffer up to this much per connection.
     pub fn max_frame_size(mut self, bytes: usize) -> Self {
@@ -337,6 +324,17 @@ impl ServerBuilder {
         self
     }
 
+    /// How often the server looks for reference cycles among its objects (containers
+    /// holding proxies to each other, which reference counts alone never free), or
+    /// `None` never to look on its own. Default: every 10 s, and only when references
+    /// were released since the last look, so an idle server does no work. A look costs
+    /// time linear in the number of objects. [`Server::collect`] and a client's
+    /// `collect()` look at once whatever this is.
+    pub fn collect_cycles(mut self, every: Option<Duration>) -> Self {
+        self.config.collect_every = every.filter(|d| !d.is_zero());
+        self
+    }
+
     /// How long shutdown waits for connections to answer their parked calls and close.
     /// Default 5 s.
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
@@ -352,6 +350,7 @@ impl ServerBuilder {
             Some(key) => key,
             None => AuthKey::new(random_bytes::<32>()?).map_err(|e| ServerError::Config(e.to_string()))?,
         };
+        let server_id = ServerId(u64::from_le_bytes(random_bytes::<8>()?));
         let mut specs = self.listen;
         let mut temp_dir = None;
         if specs.is_empty() {
@@ -360,42 +359,34 @@ impl ServerBuilder {
             temp_dir = Some(dir);
         }
         let mut listeners = Vec::new();
+        let cleanup = Arc::new(Cleanup { paths: Mutex::new(Vec::new()), dir: temp_dir });
         for spec in &specs {
-            listeners.push(bind(spec).await?);
-        }
-        let server_id = ServerId(u64::from_le_bytes(random_bytes::<8>()?));
-        let first = listeners.first().map(|l| l.address()).ok_or_else(|| ServerError::Config("no listener".into()))?;
-        let shared = Arc::new(Shared::new(self.config, self.registry, authkey, server_id, first));
-        let ctx = CallContext::internal(Arc::clone(&shared.table), shared.config.limits());
-        let mut named = self.named;
-        for (name, builtin, pinned) in self.named_builtins {
-            let (type_id, args) = builtin.constructor();
-            let fingerprint = match &pinned {
-                Some(pinned) if pinned.type_id != type_id => {
-                    return Err(ServerError::Config(format!(
-                        "the named {type_id} `{name}` is pinned to a proxy of `{}` objects",
-                        pinned.type_id
-                    )));
+            match bind(spec).await {
+                Ok(listener) => {
+                    if let Some(path) = listener.unix_path() {
+                        cleanup.paths.lock().unwrap_or_else(|p| p.into_inner()).push(path.clone());
+                    }
+                    listeners.push(listener);
                 }
-                Some(pinned) => pinned.fingerprint.as_str(),
-                None => "",
-            };
-            let (object, kept) = shared
-                .registry
-                .construct(type_id, fingerprint, &args, &ctx)
-                .map_err(|e| ServerError::Config(format!("the named {type_id} `{name}`: {}", e.message)))?;
-            named.push((name, object, kept));
+                Err(e) => {
+                    cleanup.run();
+                    return Err(e);
+                }
+            }
         }
-        for (name, object, fingerprint) in named {
-            let id = shared.table.insert(object, fingerprint);
-            shared.table.bind_name(&name, id).map_err(|e| ServerError::Config(e.message))?;
-            // The name holds the object now; drop the creator's reference.
-            shared.table.release(id);
+        let mut registry = self.registry;
+        if !self.barrier_actions.is_empty() {
+            crate::builtins::register_barrier_actions(&mut registry, self.barrier_actions);
         }
-        let cleanup = Arc::new(Cleanup {
-            paths: Mutex::new(listeners.iter().filter_map(|l| l.unix_path().cloned()).collect()),
-            dir: temp_dir,
-        });
+        let first = listeners.first().map(|l| l.address()).ok_or_else(|| ServerError::Config("no listener".into()))?;
+        let shared = Arc::new(Shared::new(self.config, registry, authkey, server_id, first));
+        // Objects and hooks before anyone is accepted: one that fails removes the
+        // sockets it would have served on.
+        let prepared = prepare(&shared, self.named_builtins, self.named, self.on_start);
+        if let Err(e) = prepared {
+            cleanup.run();
+            return Err(e);
+        }
         let tracker = TaskTracker::new();
         tracker.spawn(crate::liveness::sweeper(
             Arc::clone(&shared.watches),
@@ -408,6 +399,9 @@ impl ServerBuilder {
             shared.shutdown.clone(),
         ));
         tracker.spawn(crate::memory::trimmer(Arc::clone(&shared.table.freed), shared.shutdown.clone()));
+        if let Some(every) = shared.config.collect_every {
+            tracker.spawn(crate::collect::collector(Arc::clone(&shared), every));
+        }
         let mut addresses = Vec::new();
         for listener in listeners {
             addresses.push(listener.address());
@@ -429,6 +423,26 @@ impl Server {
     pub fn builder() -> ServerBuilder {
         ServerBuilder::default()
     }
+}
+
+/// The named objects and the start-up hooks, in that order.
+fn prepare(
+    shared: &Shared,
+    named_builtins: Vec<(String, Builtin, Option<Pinned>)>,
+    named: Vec<(String, Arc<dyn ServerObject>, Fingerprint)>,
+    hooks: Vec<StartHook>,
+) -> Result<(), ServerError> {
+    let mut startup = Startup::new(shared);
+    for (name, builtin, pinned) in named_builtins {
+        startup.named_builtin_pinned(&name, builtin, pinned.as_ref())?;
+    }
+    for (name, object, fingerprint) in named {
+        startup.bind(&name, object, fingerprint)?;
+    }
+    for hook in hooks {
+        hook(&mut startup)?;
+    }
+    Ok(())
 }
 
 /// A new directory with a random name that only its owner can enter (0700, set as it is

@@ -35,6 +35,9 @@ pub(crate) struct Config {
     /// How long the server holds an object after a token for it was minted (default
     /// 30 s; at least 1 s).
     pub(crate) token_lease: Duration,
+    /// How often the cycle collector looks for garbage, if at all (default every 10 s,
+    /// and only when references were released since its last run).
+    pub(crate) collect_every: Option<Duration>,
 }
 
 impl Config {
@@ -57,6 +60,7 @@ impl Default for Config {
             busy_poll: Duration::ZERO,
             max_request_memory: None,
             token_lease: manager_proto::token::DEFAULT_LEASE,
+            collect_every: Some(Duration::from_secs(10)),
         }
     }
 }

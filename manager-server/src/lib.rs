@@ -50,6 +50,7 @@ mod blocking;
 mod builder;
 mod builtins;
 mod child;
+mod collect;
 mod config;
 mod connection;
 mod ended;
@@ -70,16 +71,18 @@ mod random;
 mod registry;
 pub mod security;
 mod server;
+mod startup;
 mod state;
 mod stream;
 mod table;
 mod user_object;
 
 pub use blocking::BlockingServer;
-pub use builder::{Builtin, ServerBuilder};
+pub use builder::ServerBuilder;
 pub use child::ChildServer;
 pub use error::ServerError;
 pub use server::Server;
+pub use startup::{Builtin, Startup};
 
 pub use manager_derive::shared;
 pub use manager_proto as proto;

@@ -106,6 +106,13 @@ pub(crate) trait ServerObject: Send + Sync + 'static {
     /// Only called for objects the connection asked to be told about
     /// ([`CallContext::on_disconnect`]).
     fn disconnected(&self, _conn: u64) {}
+
+    /// Appends the id of every object whose reference this one holds in what it stores
+    /// (once per reference), for the cycle collector. The default, none, is always
+    /// safe: an object whose holders are not all reported counts as held from outside,
+    /// so it and what it references are never collected (`#[shared]` types report
+    /// none). Takes the object's own lock briefly; never the table's.
+    fn references(&self, _out: &mut Vec<ObjectId>) {}
 }
 
 /// What calls reach of the running server beyond the table: the registry, to host the

@@ -53,7 +53,10 @@
 //!   `Semaphore.release(n)` wakes at most the waiters there are, `notify(n)` the same,
 //!   `get_many(n)` takes at most what is queued, a slice's step only thins out the
 //!   positions. No built-in loops while holding a lock for longer than one pass over its
-//!   object.
+//!   object. Two requests are linear in the whole table instead: `Stats` (the counts by
+//!   type) and `Collect` (one cycle collection, which holds each object's lock only
+//!   while it lists that object's references, and the table's lock only to snapshot
+//!   it and to remove the garbage).
 //! - **Memory stored** by one request — the elements `extend`, `update`, `repeat`, a
 //!   constructor's contents add — is at most
 //!   [`max_request_memory`](crate::ServerBuilder::max_request_memory) (default twice the

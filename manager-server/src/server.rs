@@ -17,7 +17,7 @@ pub(crate) struct Cleanup {
 }
 
 impl Cleanup {
-    fn run(&self) {
+    pub(crate) fn run(&self) {
         let paths = std::mem::take(&mut *self.paths.lock().unwrap_or_else(|p| p.into_inner()));
         for path in paths {
             let _ = std::fs::remove_file(&path);
@@ -78,6 +78,31 @@ impl Server {
     /// Live figures: objects, connections, requests.
     pub fn stats(&self) -> ServerStats {
         self.shared.stats()
+    }
+
+    /// Frees now the objects that only keep each other alive (containers holding
+    /// proxies to each other, with no proxy, name or other holder left outside the
+    /// cycle); returns how many. The server also does this on its own (see
+    /// `ServerBuilder::collect_cycles`).
+    ///
+    /// ```
+    /// use manager_server::Server;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = Server::builder().start().await?;
+    /// let client = manager_client::Client::connect(server.address(), server.authkey()).await?;
+    /// let d = client.dict::<String, manager_client::DictProxy<String, u8>>().await?;
+    /// let itself = client.attach(&d.token()).await?; // another proxy to the same dict
+    /// d.insert("me".into(), itself).await?; // d["me"] = d
+    /// drop(d); // the dict still holds itself
+    /// client.ping().await?; // the release reaches the server before the collection
+    /// assert_eq!(server.collect(), 1);
+    /// assert_eq!(server.stats().objects, 0);
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn collect(&self) -> u64 {
+        crate::collect::collect(&self.shared)
     }
 
     /// Whether shutdown has begun.

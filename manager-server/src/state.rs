@@ -21,6 +21,8 @@ pub(crate) struct Counters {
     pub(crate) parked: AtomicU64,
     /// Transfers undone (see `ServerStats::transfers_undone`).
     pub(crate) undone: AtomicU64,
+    /// Objects the cycle collector freed (see `ServerStats::cycles_collected`).
+    pub(crate) collected: AtomicU64,
     /// Source of connection ids (unique within a run, across listeners).
     pub(crate) next_connection: AtomicU64,
 }
@@ -74,11 +76,15 @@ impl Shared {
 
     /// The state [`ServerBuilder::start`] makes for a default builder (every built-in type
     /// registered) with `config`, but no listener, task or named object: for serving a
-    /// [`Connection`] over a socket of one's own (the fuzzing harness).
+    /// [`Connection`] over a socket of one's own (the fuzzing harness). Barriers may
+    /// choose the action `a` (which does nothing); other names are unknown.
     #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn for_tests(config: Config, authkey: AuthKey) -> Shared {
+        let mut registry = crate::builtins::registry();
+        let nothing: crate::builtins::BarrierAction = Arc::new(|| {});
+        crate::builtins::register_barrier_actions(&mut registry, [("a".to_owned(), nothing)].into_iter().collect());
         let address = Address::Unix("/nonexistent/manager.sock".into());
-        Shared::new(config, crate::builtins::registry(), authkey, ServerId(1), address)
+        Shared::new(config, registry, authkey, ServerId(1), address)
     }
 
     pub(crate) fn stats(&self) -> ServerStats {
@@ -92,6 +98,7 @@ impl Shared {
             objects_by_type,
             transfers_undone: self.stats.undone.load(Ordering::Relaxed),
             leases: self.leases.count(),
+            cycles_collected: self.stats.collected.load(Ordering::Relaxed),
         }
     }
 }

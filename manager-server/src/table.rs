@@ -30,17 +30,39 @@ struct Entry<O: ?Sized> {
     refs: u64,
     /// Returned with every reference handed out, for the client to check.
     fingerprint: Fingerprint,
+    /// The table's clock when `refs` last changed: the cycle collector frees nothing
+    /// whose count moved while it looked.
+    stamp: u64,
 }
 
 struct Inner<O: ?Sized> {
     objects: HashMap<ObjectId, Entry<O>>,
     names: BTreeMap<String, ObjectId>,
+    /// Ticks at every change of a count.
+    clock: u64,
+}
+
+impl<O: ?Sized> Inner<O> {
+    /// The next tick.
+    fn tick(&mut self) -> u64 {
+        self.clock += 1;
+        self.clock
+    }
 }
 
 impl<O: ?Sized> Default for Inner<O> {
     fn default() -> Self {
-        Inner { objects: HashMap::new(), names: BTreeMap::new() }
+        Inner { objects: HashMap::new(), names: BTreeMap::new(), clock: 0 }
     }
+}
+
+/// One object as the cycle collector sees it: its id, the object, its count, and when
+/// the count last changed.
+pub(crate) struct Seen<O: ?Sized> {
+    pub(crate) id: ObjectId,
+    pub(crate) object: Arc<O>,
+    pub(crate) refs: u64,
+    pub(crate) stamp: u64,
 }
 
 /// The table, of objects `O` (the server's `dyn ServerObject`: generic so that this
@@ -54,11 +76,19 @@ pub(crate) struct ObjectTable<O: ?Sized> {
     /// Told when an object leaves the table, so its memory can go back to the system
     /// (see `memory`).
     pub(crate) freed: Arc<Notify>,
+    /// References released since start: the periodic cycle collector runs only when
+    /// this moved (a cycle is made garbage only by a release).
+    pub(crate) releases: AtomicU64,
 }
 
 impl<O: ?Sized> Default for ObjectTable<O> {
     fn default() -> Self {
-        ObjectTable { inner: Mutex::default(), next_id: AtomicU64::new(0), freed: Arc::default() }
+        ObjectTable {
+            inner: Mutex::default(),
+            next_id: AtomicU64::new(0),
+            freed: Arc::default(),
+            releases: AtomicU64::new(0),
+        }
     }
 }
 
@@ -86,7 +116,9 @@ impl<O: ?Sized + Typed> ObjectTable<O> {
     /// Adds an object with one reference (its creator's) and returns its id.
     pub(crate) fn insert(&self, object: Arc<O>, fingerprint: Fingerprint) -> ObjectId {
         let id = ObjectId(self.next_id.fetch_add(1, Ordering::Relaxed) + 1);
-        self.lock().objects.insert(id, Entry { object, refs: 1, fingerprint });
+        let mut inner = self.lock();
+        let stamp = inner.tick();
+        inner.objects.insert(id, Entry { object, refs: 1, fingerprint, stamp });
         id
     }
 
@@ -104,8 +136,10 @@ impl<O: ?Sized + Typed> ObjectTable<O> {
     /// object and its fingerprint.
     pub(crate) fn take(&self, id: ObjectId) -> Result<(Arc<O>, Fingerprint), RemoteError> {
         let mut inner = self.lock();
+        let stamp = inner.tick();
         let entry = inner.objects.get_mut(&id).ok_or_else(|| no_such_object(id))?;
         entry.refs += 1;
+        entry.stamp = stamp;
         Ok((Arc::clone(&entry.object), entry.fingerprint.clone()))
     }
 
@@ -116,11 +150,14 @@ impl<O: ?Sized + Typed> ObjectTable<O> {
 
     /// Releases one reference to `id`; the object leaves the table with its last one.
     pub(crate) fn release(&self, id: ObjectId) {
+        self.releases.fetch_add(1, Ordering::Relaxed);
         let dropped = {
             let mut inner = self.lock();
+            let stamp = inner.tick();
             match inner.objects.get_mut(&id) {
                 Some(entry) if entry.refs > 1 => {
                     entry.refs -= 1;
+                    entry.stamp = stamp;
                     None
                 }
                 Some(_) => inner.objects.remove(&id),
@@ -140,8 +177,10 @@ impl<O: ?Sized + Typed> ObjectTable<O> {
         if inner.names.contains_key(name) {
             return Err(RemoteError::new(RemoteErrorKind::InvalidValue, format!("the name `{name}` is already bound")));
         }
+        let stamp = inner.tick();
         let entry = inner.objects.get_mut(&id).ok_or_else(|| no_such_object(id))?;
         entry.refs += 1;
+        entry.stamp = stamp;
         inner.names.insert(name.to_owned(), id);
         Ok(())
     }
@@ -157,8 +196,10 @@ impl<O: ?Sized + Typed> ObjectTable<O> {
                 format!("no object is named `{name}` (named: {})", known.join(", ")),
             )
         })?;
+        let stamp = inner.tick();
         let entry = inner.objects.get_mut(&id).ok_or_else(|| no_such_object(id))?;
         entry.refs += 1;
+        entry.stamp = stamp;
         Ok((id, Arc::clone(&entry.object), entry.fingerprint.clone()))
     }
 
@@ -174,6 +215,37 @@ impl<O: ?Sized + Typed> ObjectTable<O> {
             inner.names.len() as u64,
             by_type.into_iter().map(|(t, n)| (t.to_owned(), n)).collect(),
         )
+    }
+
+    /// Every object with its count and stamp, for the cycle collector (which asks the
+    /// objects for their references after the table's lock is released).
+    pub(crate) fn snapshot(&self) -> Vec<Seen<O>> {
+        let inner = self.lock();
+        inner
+            .objects
+            .iter()
+            .map(|(id, e)| Seen { id: *id, object: Arc::clone(&e.object), refs: e.refs, stamp: e.stamp })
+            .collect()
+    }
+
+    /// Removes the objects `choose` picks, atomically with its choice: it runs under the
+    /// table's lock, given each object's current stamp (`None`: gone), so a choice made
+    /// on counts that have not moved still holds when the objects leave. Returns them,
+    /// to be dropped after the lock is released (their elements release others).
+    pub(crate) fn remove_chosen(
+        &self,
+        choose: impl FnOnce(&dyn Fn(ObjectId) -> Option<u64>) -> Vec<ObjectId>,
+    ) -> Vec<Arc<O>> {
+        let mut inner = self.lock();
+        let chosen = {
+            let objects = &inner.objects;
+            choose(&|id| objects.get(&id).map(|e| e.stamp))
+        };
+        let removed: Vec<Arc<O>> = chosen.iter().filter_map(|id| inner.objects.remove(id)).map(|e| e.object).collect();
+        if !removed.is_empty() {
+            inner.tick();
+        }
+        removed
     }
 
     /// Empties the table (at shutdown), dropping every object outside the lock.

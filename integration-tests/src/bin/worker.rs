@@ -364,10 +364,17 @@ fn block_barrier(token: &str) -> Result {
 
 /// `child-server`: starts a server as a child process of this one (Python's
 /// `Manager().start()`), prints `CHILD <pid> <address> <key>`, and sleeps until killed.
+/// Its start-up hook names a counter `started_in` holding the id of the process the
+/// hook ran in.
 fn child_server() -> Result {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
-        let child = Server::builder().register::<Counter>().named("shared", Counter::new(7)).spawn_child().await?;
+        let child = Server::builder()
+            .register::<Counter>()
+            .named("shared", Counter::new(7))
+            .on_start(|s| s.named("started_in", Counter::new(u64::from(std::process::id()))))
+            .spawn_child()
+            .await?;
         println!("CHILD {} {} {}", child.pid().unwrap_or(0), child.address(), child.authkey().to_hex());
         tokio::time::sleep(Duration::from_secs(3600)).await;
         drop(child);

@@ -9,6 +9,8 @@ mod builtins;
 mod cancel;
 mod concurrency;
 mod cpython;
+mod cycles;
+mod details;
 mod examples;
 mod faults;
 mod faults_processes;

@@ -135,6 +135,9 @@ async fn a_child_process_server_serves_and_exits_with_its_parent() {
     let client = Client::connect(parts[2], key).await.unwrap();
     let shared: CounterProxy = client.named("shared").await.unwrap();
     assert_eq!(shared.incr(1).await.unwrap(), 8);
+    // The start-up hook ran in the child, the process that serves.
+    let started_in: CounterProxy = client.named("started_in").await.unwrap();
+    assert_eq!(started_in.get().await.unwrap(), u64::try_from(pid).unwrap());
     // The parent dies without any chance to clean up; the child notices and exits.
     sigkill(&mut parent);
     let start = Instant::now();

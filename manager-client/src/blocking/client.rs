@@ -143,6 +143,12 @@ impl Client {
         self.run(self.inner.stats())
     }
 
+    /// Asks the server to free its garbage cycles now; returns how many objects it
+    /// freed (see [`crate::Client::collect`]).
+    pub fn collect(&self) -> Result<u64, Error> {
+        self.run(self.inner.collect())
+    }
+
     /// A round trip to the server.
     pub fn ping(&self) -> Result<(), Error> {
         self.run(self.inner.ping())

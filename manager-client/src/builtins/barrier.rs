@@ -81,11 +81,23 @@ proxy_methods! {
 constructors! {
     /// A new shared `Barrier` for `parties` callers.
     fn barrier[](&self, parties: u64) -> BarrierProxy | BlockingBarrierProxy {
-        self.create_builtin::<_, ba::New>(&(parties, None::<f64>)).await
+        self.create_builtin::<_, ba::New>(&(parties, None::<f64>, "")).await
     }
 
     /// A new shared `Barrier` whose waits time out after `timeout` by default.
     fn barrier_with_timeout[](&self, parties: u64, timeout: Duration) -> BarrierProxy | BlockingBarrierProxy {
-        self.create_builtin::<_, ba::New>(&(parties, Some(timeout.as_secs_f64()))).await
+        self.create_builtin::<_, ba::New>(&(parties, Some(timeout.as_secs_f64()), "")).await
+    }
+
+    /// A new shared `Barrier` whose every pass first runs the server's barrier action
+    /// `action` (Python's `Barrier(parties, action)`; the server registers it with
+    /// `ServerBuilder::barrier_action`). An action the server does not know is an
+    /// `InvalidValue` error naming it; one that panics breaks the barrier, and the
+    /// waiters get `BrokenBarrier` saying so.
+    fn barrier_with_action[](&self, parties: u64, action: &str) -> BarrierProxy | BlockingBarrierProxy {
+        if action.is_empty() {
+            return Err(manager_proto::Error::Config("a barrier action's name cannot be empty".into()));
+        }
+        self.create_builtin::<_, ba::New>(&(parties, None::<f64>, action)).await
     }
 }

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use super::lock::LockGuard;
+use super::truthy::Truthy;
 use super::{call, constructors, owner_id, proxy_methods, proxy_types, secs};
 
 proxy_types!(
@@ -87,51 +88,51 @@ proxy_methods! {
 
 impl ConditionProxy {
     /// `wait_for(predicate, timeout)`: waits until `predicate` (evaluated here, in the
-    /// client, after each wake-up) is true or the timeout passes; returns its last
-    /// value. Call with the lock held.
-    pub async fn wait_for<F, Fut>(&self, mut predicate: F, timeout: Option<Duration>) -> Result<bool, Error>
+    /// client, after each wake-up) returns a [`Truthy`] value or the timeout passes;
+    /// returns its last value, as Python does — `true`/`false` for a `bool` predicate,
+    /// or what it found (`Some(job)`) or `None` for an `Option` one. Call with the lock
+    /// held.
+    pub async fn wait_for<R, F, Fut>(&self, mut predicate: F, timeout: Option<Duration>) -> Result<R, Error>
     where
+        R: Truthy,
         F: FnMut() -> Fut,
-        Fut: Future<Output = Result<bool, Error>>,
+        Fut: Future<Output = Result<R, Error>>,
     {
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
-            if predicate().await? {
-                return Ok(true);
-            }
-            let left = match deadline {
-                Some(d) => match d.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => Some(left),
-                    _ => return Ok(false),
-                },
-                None => None,
-            };
+            let last = predicate().await?;
+            let Some(left) = time_left(&last, deadline) else { return Ok(last) };
             self.wait(left).await?;
         }
     }
 }
 
 impl BlockingConditionProxy {
-    /// `wait_for(predicate, timeout)`, with a predicate that blocks.
-    pub fn wait_for(
+    /// `wait_for(predicate, timeout)`, with a predicate that blocks; returns its last
+    /// value (see [`ConditionProxy::wait_for`]).
+    pub fn wait_for<R: Truthy>(
         &self,
-        mut predicate: impl FnMut() -> Result<bool, Error>,
+        mut predicate: impl FnMut() -> Result<R, Error>,
         timeout: Option<Duration>,
-    ) -> Result<bool, Error> {
+    ) -> Result<R, Error> {
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
-            if predicate()? {
-                return Ok(true);
-            }
-            let left = match deadline {
-                Some(d) => match d.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => Some(left),
-                    _ => return Ok(false),
-                },
-                None => None,
-            };
+            let last = predicate()?;
+            let Some(left) = time_left(&last, deadline) else { return Ok(last) };
             self.wait(left)?;
         }
+    }
+}
+
+/// Whether `wait_for` waits again after the predicate returned `last`: `None` to stop
+/// (it is truthy, or the deadline has passed), else how long the next wait may take.
+fn time_left<R: Truthy>(last: &R, deadline: Option<Instant>) -> Option<Option<Duration>> {
+    if last.is_truthy() {
+        return None;
+    }
+    match deadline {
+        Some(d) => d.checked_duration_since(Instant::now()).filter(|left| !left.is_zero()).map(Some),
+        None => Some(None),
     }
 }
 
@@ -152,24 +153,18 @@ impl ConditionGuard {
         call::<c::Wait, _>(self.handle()?, &(self.inner.owner, secs(timeout))).await
     }
 
-    /// `cond.wait_for(predicate, timeout)`.
-    pub async fn wait_for<F, Fut>(&self, mut predicate: F, timeout: Option<Duration>) -> Result<bool, Error>
+    /// `cond.wait_for(predicate, timeout)`: the predicate's last value (see
+    /// [`ConditionProxy::wait_for`]).
+    pub async fn wait_for<R, F, Fut>(&self, mut predicate: F, timeout: Option<Duration>) -> Result<R, Error>
     where
+        R: Truthy,
         F: FnMut() -> Fut,
-        Fut: Future<Output = Result<bool, Error>>,
+        Fut: Future<Output = Result<R, Error>>,
     {
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
-            if predicate().await? {
-                return Ok(true);
-            }
-            let left = match deadline {
-                Some(d) => match d.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => Some(left),
-                    _ => return Ok(false),
-                },
-                None => None,
-            };
+            let last = predicate().await?;
+            let Some(left) = time_left(&last, deadline) else { return Ok(last) };
             self.wait(left).await?;
         }
     }

@@ -4,10 +4,11 @@ use manager_proto::builtin::dict as d;
 use manager_proto::{Error, Item};
 use serde::Serialize;
 use std::borrow::Borrow;
+use std::fmt::Debug;
 
 use super::{
     Data, Maybe, One, SMALL_ITEM, call, call_element, constructors, item, proxy_methods, proxy_types, small_item,
-    value, values,
+    value, values, with_key,
 };
 
 proxy_types!(
@@ -88,11 +89,12 @@ proxy_methods! {
             call_element::<d::Insert, _, Maybe>(&self.handle, &pair, "a dict value").await
         }
 
-        /// `del d[key]`, returning the value; a `KeyNotFound` error if it is missing.
-        async fn remove[Q: Serialize + ?Sized](&self, key: &Q) -> V where [K: Borrow<Q>] {
+        /// `del d[key]`, returning the value; a `KeyNotFound` error showing the key
+        /// (its `Debug` form) if it is missing.
+        async fn remove[Q: Serialize + Debug + ?Sized](&self, key: &Q) -> V where [K: Borrow<Q>] {
             let mut stack = [0; SMALL_ITEM];
-            let key = small_item(&self.handle, key, "a dict key", &mut stack)?;
-            call_element::<d::Remove, _, One>(&self.handle, &(key,), "a dict value").await
+            let encoded = small_item(&self.handle, key, "a dict key", &mut stack)?;
+            with_key(call_element::<d::Remove, _, One>(&self.handle, &(encoded,), "a dict value").await, &key, "dict")
         }
 
         /// `key in d`.
@@ -135,11 +137,12 @@ proxy_methods! {
             self.items().await
         }
 
-        /// `d.pop(key)`: removes and returns the value; `KeyNotFound` if missing.
-        async fn pop[Q: Serialize + ?Sized](&self, key: &Q) -> V where [K: Borrow<Q>] {
+        /// `d.pop(key)`: removes and returns the value; `KeyNotFound` showing the key
+        /// (its `Debug` form) if missing.
+        async fn pop[Q: Serialize + Debug + ?Sized](&self, key: &Q) -> V where [K: Borrow<Q>] {
             let mut stack = [0; SMALL_ITEM];
-            let key = small_item(&self.handle, key, "a dict key", &mut stack)?;
-            let old: Item = call::<d::Pop, _>(&self.handle, &(key,)).await?;
+            let encoded = small_item(&self.handle, key, "a dict key", &mut stack)?;
+            let old: Item = with_key(call::<d::Pop, _>(&self.handle, &(encoded,)).await, &key, "dict")?;
             value(&self.handle, &old, "a dict value")
         }
 

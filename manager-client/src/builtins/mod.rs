@@ -33,6 +33,7 @@ mod queue;
 mod scalar;
 mod semaphore;
 mod set;
+mod truthy;
 
 /// The async proxies (re-exported at the crate root).
 pub mod proxies {
@@ -46,6 +47,7 @@ pub mod proxies {
     pub use super::scalar::{ArrayProxy, NamespaceProxy, ValueProxy};
     pub use super::semaphore::{BoundedSemaphoreProxy, SemaphoreGuard, SemaphoreProxy};
     pub use super::set::SetProxy;
+    pub use super::truthy::Truthy;
 }
 
 /// Their blocking twins (re-exported in [`crate::blocking`] under the same names).
@@ -98,6 +100,26 @@ pub(crate) fn items<'a, T: Serialize + 'a>(
     what: &str,
 ) -> Result<Vec<Item>, Error> {
     values.into_iter().map(|v| item(handle, v, what)).collect()
+}
+
+/// The most of a key's `Debug` form an error message shows.
+const KEY_SHOWN: usize = 200;
+
+/// A `KeyNotFound` error, told with the key the caller asked for: the server never
+/// echoes a key back (it holds only its bytes), but the caller has it at hand.
+pub(crate) fn with_key<T>(result: Result<T, Error>, key: &dyn std::fmt::Debug, container: &str) -> Result<T, Error> {
+    result.map_err(|e| match e {
+        Error::Remote(mut remote) if remote.kind == manager_proto::RemoteErrorKind::KeyNotFound => {
+            let mut shown = format!("{key:?}");
+            if let Some((cut, _)) = shown.char_indices().nth(KEY_SHOWN) {
+                shown.truncate(cut);
+                shown.push('…');
+            }
+            remote.message = format!("key {shown} is not in the {container}");
+            Error::Remote(remote)
+        }
+        other => other,
+    })
 }
 
 /// Decodes an element the server handed us.

@@ -15,6 +15,11 @@ proxy_types!(
     /// A shared `Namespace`: named attributes of any type. A missing attribute is a
     /// `KeyNotFound` error that names it. Create with `client.namespace()`.
     ///
+    /// Names starting with `_` are refused (`set` fails with `InvalidValue` saying
+    /// why): Python keeps such attributes on the proxy, local to one process, and a
+    /// proxy here has no local attributes — sharing them instead would silently change
+    /// what a program ported from Python does.
+    ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -46,7 +51,7 @@ proxy_methods! {
             call_element::<n::Get, _, One>(&self.handle, &(name,), &format!("attribute `{name}`")).await
         }
 
-        /// `ns.name = v`.
+        /// `ns.name = v`; a name starting with `_` is refused (`InvalidValue`).
         async fn set[T: Serialize](&self, name: &str, v: T) -> () {
             let v = item(&self.handle, &v, &format!("attribute `{name}`"))?;
             call_with_item::<n::Set, _, _, _>(&self.handle, &(name,), v, &()).await

@@ -50,11 +50,12 @@ proxy_methods! {
             call::<st::Discard, _>(&self.handle, &(v,)).await
         }
 
-        /// `s.remove(v)`: a `KeyNotFound` error if absent.
-        async fn remove(&self, v: &T) -> () {
+        /// `s.remove(v)`: a `KeyNotFound` error showing `v` (its `Debug` form) if
+        /// absent.
+        async fn remove(&self, v: &T) -> () where [T: std::fmt::Debug] {
             let mut stack = [0; SMALL_ITEM];
-            let v = small_item(&self.handle, v, "a set element", &mut stack)?;
-            call::<st::Remove, _>(&self.handle, &(v,)).await
+            let encoded = small_item(&self.handle, v, "a set element", &mut stack)?;
+            super::with_key(call::<st::Remove, _>(&self.handle, &(encoded,)).await, &v, "set")
         }
 
         /// `v in s`.

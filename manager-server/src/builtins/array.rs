@@ -97,6 +97,10 @@ impl ServerObject for Array {
         ready(Element::to_items(lock(&self.items).iter(), ctx, "the Array's value").and_then(|items| encode(&items)))
     }
 
+    fn references(&self, out: &mut Vec<manager_proto::ObjectId>) {
+        lock(&self.items).iter().for_each(|e| e.refs.report(out));
+    }
+
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
         self
     }

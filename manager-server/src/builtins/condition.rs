@@ -138,6 +138,10 @@ impl ServerObject for Condition {
         Step::Ready(encode(&(lock(&self.waiters).len() as u64)))
     }
 
+    fn references(&self, out: &mut Vec<manager_proto::ObjectId>) {
+        self._lock_ref.report(out);
+    }
+
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
         self
     }

@@ -200,6 +200,13 @@ impl ServerObject for Dict {
         ready(Self::pairs(&lock(&self.map), ctx, "the dict's value").and_then(|p| encode(&p)))
     }
 
+    fn references(&self, out: &mut Vec<manager_proto::ObjectId>) {
+        for entry in lock(&self.map).values() {
+            entry.key_refs.report(out);
+            entry.value.refs.report(out);
+        }
+    }
+
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
         self
     }

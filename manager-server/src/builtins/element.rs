@@ -48,6 +48,11 @@ impl Refs {
     pub(crate) fn ids(&self) -> &[ObjectId] {
         &self.ids
     }
+
+    /// Appends the ids referenced, for the cycle collector.
+    pub(crate) fn report(&self, out: &mut Vec<ObjectId>) {
+        out.extend_from_slice(&self.ids);
+    }
 }
 
 impl Drop for Refs {

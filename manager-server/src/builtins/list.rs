@@ -259,6 +259,10 @@ impl ServerObject for List {
         )
     }
 
+    fn references(&self, out: &mut Vec<manager_proto::ObjectId>) {
+        lock(&self.state).items.iter().for_each(|e| e.refs.report(out));
+    }
+
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
         self
     }

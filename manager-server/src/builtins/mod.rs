@@ -48,6 +48,7 @@ mod set;
 mod value;
 mod waiters;
 
+pub(crate) use barrier::{Action as BarrierAction, Actions as BarrierActions};
 pub(crate) use element::{Element, Refs};
 
 /// A registry of every built-in type (and nothing else yet).
@@ -79,10 +80,17 @@ fn register_all(registry: &mut Registry) {
         (b::BOUNDED_SEMAPHORE, s::NAMES, ctor(semaphore::Semaphore::create_bounded)),
         (b::CONDITION, c::NAMES, ctor(condition::Condition::create)),
         (b::EVENT, e::NAMES, ctor(event::Event::create)),
-        (b::BARRIER, ba::NAMES, ctor(barrier::Barrier::create)),
+        (b::BARRIER, ba::NAMES, barrier::constructor(Arc::default())),
     ] {
         registry.insert(type_id, names.iter().map(|n| (*n).to_owned()).collect(), construct);
     }
+}
+
+/// Lets a server's barriers choose among `actions` (replacing the constructor that
+/// knows none).
+pub(crate) fn register_barrier_actions(registry: &mut Registry, actions: barrier::Actions) {
+    let names = manager_proto::builtin::barrier::NAMES.iter().map(|n| (*n).to_owned()).collect();
+    registry.insert(b::BARRIER, names, barrier::constructor(Arc::new(actions)));
 }
 
 fn ctor<T: ServerObject>(f: fn(&[u8], &CallContext) -> Result<T, RemoteError>) -> Constructor {

@@ -22,12 +22,32 @@ fn no_attribute(name: &str) -> RemoteError {
     err(RemoteErrorKind::KeyNotFound, format!("'Namespace' object has no attribute '{name}'"))
 }
 
+/// Refuses a name starting with `_`. Python keeps such attributes on the proxy, local to
+/// one process; sharing them instead would change what a program ported from Python
+/// means, and keeping them local would make one proxy type behave two ways. So they
+/// are refused, saying why.
+fn check_name(name: &str) -> Result<(), RemoteError> {
+    if name.starts_with('_') {
+        return Err(err(
+            RemoteErrorKind::InvalidValue,
+            format!(
+                "Namespace attribute `{name}`: names starting with `_` are not shared (Python keeps them local \
+                 to the proxy); use a name without the leading underscore"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl Namespace {
     pub(crate) fn create(bytes: &[u8], ctx: &CallContext) -> Result<Namespace, RemoteError> {
         let (Budgeted(attrs),): (Budgeted<(String, Item)>,) = new_within::<n::New, _>(bytes, n::NEW, ctx)?;
         let attrs = attrs
             .into_iter()
-            .map(|(name, item)| Ok((name, Element::take(item, ctx)?)))
+            .map(|(name, item)| {
+                check_name(&name)?;
+                Ok((name, Element::take(item, ctx)?))
+            })
             .collect::<Result<_, RemoteError>>()?;
         Ok(Namespace { attrs: Mutex::new(attrs) })
     }
@@ -52,6 +72,7 @@ impl Namespace {
             }
             n::Set::ID => {
                 let ((name,), item, ()): ((String,), ItemRef<'_>, ()) = args::<n::Set, _>(bytes)?;
+                check_name(&name)?;
                 let element = Element::take_ref(item, ctx)?;
                 let old = lock(&self.attrs).insert(name, element);
                 drop(old);
@@ -96,6 +117,10 @@ impl ServerObject for Namespace {
 
     fn value_copy(self: Arc<Self>, ctx: &CallContext) -> Step {
         ready(self.items(ctx, "the Namespace's value").and_then(|items| encode(&items)))
+    }
+
+    fn references(&self, out: &mut Vec<manager_proto::ObjectId>) {
+        lock(&self.attrs).values().for_each(|e| e.refs.report(out));
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {

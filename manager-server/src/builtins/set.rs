@@ -208,6 +208,10 @@ impl ServerObject for Set {
         ready(all(lock(&self.members).iter(), ctx, "the set's value").and_then(|items| encode(&items)))
     }
 
+    fn references(&self, out: &mut Vec<manager_proto::ObjectId>) {
+        lock(&self.members).values().for_each(|refs| refs.report(out));
+    }
+
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
         self
     }

@@ -133,6 +133,10 @@ impl ServerObject for Value {
         ready(lock(&self.value).reply::<v::Get>(ctx))
     }
 
+    fn references(&self, out: &mut Vec<manager_proto::ObjectId>) {
+        lock(&self.value).refs.report(out);
+    }
+
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
         self
     }

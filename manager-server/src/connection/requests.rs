@@ -191,6 +191,16 @@ impl Connection {
                 let stats = self.shared.stats();
                 self.respond(id, Response::Stats(stats));
             }
+            Request::Collect => {
+                let freed = crate::collect::collect(&self.shared);
+                let mut encoded = [0u8; 10];
+                match postcard::to_slice(&freed, &mut encoded) {
+                    Ok(bytes) => self.respond(id, Response::Value(bytes)),
+                    Err(e) => {
+                        self.respond(id, Response::Error(RemoteError::new(RemoteErrorKind::Decode, e.to_string())))
+                    }
+                }
+            }
             Request::Shutdown => {
                 if self.shared.config.allow_remote_shutdown {
                     tracing::info!(peer = %self.peer, "shutdown requested by a client");

@@ -82,7 +82,6 @@ pub(super) struct Driver<'a> {
     /// A write failed: the server is gone.
     pub(super) broken: bool,
     pub(super) may_close_early: bool,
-    pub(super) raw: bool,
     pub(super) pong: bool,
 }
 
@@ -295,7 +294,6 @@ impl Driver<'_> {
                 self.create(id, op, k, &args).await;
             }
             1 => {
-                self.raw = true;
                 let k = usize::from(p.byte());
                 let id = if op >> 4 == 0xF { NO_RESPONSE } else { self.fresh_id() };
                 let args = p.rest();
@@ -322,7 +320,6 @@ impl Driver<'_> {
                 self.send(id, &Request::Call { object, method, args: &args });
             }
             5 => {
-                self.raw = true;
                 let (object, k) = self.target(p);
                 let s = p.byte();
                 let name;
@@ -369,7 +366,6 @@ impl Driver<'_> {
                 tokio::time::sleep(wait).await;
             }
             14 => {
-                self.raw = true;
                 // Its id may be missing or malformed: the server then ends the connection.
                 self.may_close_early = true;
                 self.send_payload(p.rest());

@@ -54,7 +54,6 @@ pub(super) async fn session(data: &[u8]) -> Outcome {
         sent: 0,
         broken: false,
         may_close_early: false,
-        raw: false,
         pong: false,
     };
     tokio::join!(
@@ -67,9 +66,11 @@ pub(super) async fn session(data: &[u8]) -> Outcome {
         },
         read_replies(&client, &inbox, &notify, max_frame),
     );
-    let (pong, may_close_early, raw) = (driver.pong, driver.may_close_early, driver.raw);
+    let (pong, may_close_early) = (driver.pong, driver.may_close_early);
     drop(driver);
-    Outcome { replies: inbox.into_inner().replies, pong, may_close_early, raw, stats: shared.stats() }
+    // What the connection left is garbage now: cycles (raw bytes can make them) too.
+    crate::collect::collect(&shared);
+    Outcome { replies: inbox.into_inner().replies, pong, may_close_early, stats: shared.stats() }
 }
 
 /// This thread's runtime, and the paused clock's reading when it was made.
