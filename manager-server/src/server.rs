@@ -91,9 +91,12 @@ impl Server {
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let server = Server::builder().start().await?;
     /// let client = manager_client::Client::connect(server.address(), server.authkey()).await?;
-    /// let d = client.dict::<String, manager_client::DictProxy<String, u8>>().await?;
-    /// let itself = client.attach(&d.token()).await?; // another proxy to the same dict
-    /// d.insert("me".into(), itself).await?; // d["me"] = d
+    /// // A dict of dicts like itself: a type that names itself, as a newtype.
+    /// #[derive(Clone, serde::Serialize, serde::Deserialize)]
+    /// #[serde(transparent)]
+    /// struct Node(manager_client::DictProxy<String, Node>);
+    /// let d = client.dict::<String, Node>().await?;
+    /// d.insert("me".into(), Node(d.clone())).await?; // d["me"] = d
     /// drop(d); // the dict still holds itself
     /// client.ping().await?; // the release reaches the server before the collection
     /// assert_eq!(server.collect(), 1);
