@@ -109,7 +109,7 @@ fn handshake_messages() -> Vec<(&'static str, Vec<u8>)> {
     let proof = client.receive(&challenge).unwrap().reply.unwrap();
     let welcome = server.receive(&proof).unwrap().reply.unwrap();
     let mut newer = ServerHandshake::new(&key, [0x22; NONCE_LEN], VersionRange::CURRENT, ServerId(1));
-    let (_, newer_hello) = ClientHandshake::new(&key, [0x11; NONCE_LEN], VersionRange { min: 2, max: 3 });
+    let (_, newer_hello) = ClientHandshake::new(&key, [0x11; NONCE_LEN], VersionRange { min: 3, max: 4 });
     let refused = newer.receive(&newer_hello).unwrap_err().reply.unwrap();
     let mut wrong = ServerHandshake::new(&key, [0x22; NONCE_LEN], VersionRange::CURRENT, ServerId(1));
     wrong.receive(&hello).unwrap();
@@ -229,6 +229,6 @@ fn a_few_vectors_read_by_hand() {
     assert_eq!(&golden["request.call.by_name"][..2], [0xac, 0x02]);
     // Frames: 4-byte big-endian length.
     assert_eq!(&golden["frame.request"][..4], [0, 0, 0, 8]);
-    // The hello: magic, versions 1..=1, the client nonce.
-    assert_eq!(&golden["handshake.client_hello"][..8], b"RMGR\x01\x00\x01\x00");
+    // The hello: magic, versions 2..=2, the client nonce.
+    assert_eq!(&golden["handshake.client_hello"][..8], b"RMGR\x02\x00\x02\x00");
 }
