@@ -91,10 +91,16 @@ pub mod v1 {
         /// [`encode_args`].
         fn encode_args(&self, args: &T, what: &str) -> Result<Vec<u8>, Error>;
         /// [`start`].
-        fn start(&self, handle: &Handle, id: u32, args: &T, what: &str) -> Started;
+        fn start(&self, handle: &Handle, id: u32, args: &T, what: &str, hosted: bool) -> Started;
         /// Decodes the reply of a started call on `handle`, once it came: proxies in
         /// it own the references the server took for them.
-        fn decode_reply(&self, handle: &Handle, reply: Result<Reply, Error>, what: &str) -> Result<T, Error>;
+        fn decode_reply(
+            &self,
+            handle: &Handle,
+            reply: Result<Reply, Error>,
+            what: &str,
+            hosted: bool,
+        ) -> Result<T, Error>;
     }
 
     impl<T: WireType> WireViaSerde<T> for Wire<T> {
@@ -119,11 +125,17 @@ pub mod v1 {
         fn encode_args(&self, args: &T, what: &str) -> Result<Vec<u8>, Error> {
             encode_args(args, what)
         }
-        fn start(&self, handle: &Handle, id: u32, args: &T, what: &str) -> Started {
-            start(handle, id, args, what)
+        fn start(&self, handle: &Handle, id: u32, args: &T, what: &str, hosted: bool) -> Started {
+            start(handle, id, args, what, hosted)
         }
-        fn decode_reply(&self, handle: &Handle, reply: Result<Reply, Error>, what: &str) -> Result<T, Error> {
-            crate::element::decode_adopting(reply?.bytes(), handle.transport(), what)
+        fn decode_reply(
+            &self,
+            handle: &Handle,
+            reply: Result<Reply, Error>,
+            what: &str,
+            hosted: bool,
+        ) -> Result<T, Error> {
+            decode_result(handle, &reply?, what, hosted)
         }
     }
 
@@ -143,9 +155,15 @@ pub mod v1 {
         /// Fails.
         fn encode_args(&self, args: &T, what: &str) -> Result<Vec<u8>, Error>;
         /// Fails.
-        fn start(&self, handle: &Handle, id: u32, args: &T, what: &str) -> Started;
+        fn start(&self, handle: &Handle, id: u32, args: &T, what: &str, hosted: bool) -> Started;
         /// Fails.
-        fn decode_reply(&self, handle: &Handle, reply: Result<Reply, Error>, what: &str) -> Result<T, Error>;
+        fn decode_reply(
+            &self,
+            handle: &Handle,
+            reply: Result<Reply, Error>,
+            what: &str,
+            hosted: bool,
+        ) -> Result<T, Error>;
     }
 
     fn not_wire<T>(what: &str) -> String {
@@ -171,10 +189,10 @@ pub mod v1 {
         fn encode_args(&self, _: &T, what: &str) -> Result<Vec<u8>, Error> {
             Err(Error::Encode { what: what.to_owned(), reason: not_wire::<T>(what) })
         }
-        fn start(&self, _: &Handle, _: u32, _: &T, what: &str) -> Started {
+        fn start(&self, _: &Handle, _: u32, _: &T, what: &str, _: bool) -> Started {
             Started::failed(Error::Encode { what: what.to_owned(), reason: not_wire::<T>(what) })
         }
-        fn decode_reply(&self, _: &Handle, _: Result<Reply, Error>, what: &str) -> Result<T, Error> {
+        fn decode_reply(&self, _: &Handle, _: Result<Reply, Error>, what: &str, _: bool) -> Result<T, Error> {
             Err(Error::Decode { what: what.to_owned(), reason: not_wire::<T>(what) })
         }
     }
@@ -187,6 +205,7 @@ pub mod v1 {
             handle: &Handle,
             reply: Result<Reply, Error>,
             what: &str,
+            hosted: bool,
         ) -> Result<Result<T, E>, Error>;
     }
 
@@ -196,8 +215,9 @@ pub mod v1 {
             handle: &Handle,
             reply: Result<Reply, Error>,
             what: &str,
+            hosted: bool,
         ) -> Result<Result<T, E>, Error> {
-            fallible_reply(handle, reply, what)
+            fallible_reply(handle, reply, what, hosted)
         }
     }
 
@@ -209,11 +229,18 @@ pub mod v1 {
             handle: &Handle,
             reply: Result<Reply, Error>,
             what: &str,
+            hosted: bool,
         ) -> Result<Result<T, E>, Error>;
     }
 
     impl<T, E> FallibleUnchecked<T, E> for &Wire<Result<T, E>> {
-        fn decode_fallible(&self, _: &Handle, _: Result<Reply, Error>, what: &str) -> Result<Result<T, E>, Error> {
+        fn decode_fallible(
+            &self,
+            _: &Handle,
+            _: Result<Reply, Error>,
+            what: &str,
+            _: bool,
+        ) -> Result<Result<T, E>, Error> {
             Err(Error::Decode { what: what.to_owned(), reason: not_wire::<Result<T, E>>(what) })
         }
     }
@@ -330,10 +357,33 @@ pub mod v1 {
     /// before this returns; `what` names them in an encoding error. Await it, then
     /// decode the reply with [`WireViaSerde::decode_reply`] or
     /// [`FallibleViaSerde::decode_fallible`].
-    pub fn start<A: Serialize + ?Sized>(handle: &Handle, id: u32, args: &A, what: &str) -> Started {
-        // Proxies among the arguments are kept by the caller until the reply (the
-        // generated method holds them): no lease.
-        crate::element::held_by_caller(|| handle.call_with(MethodRef::Id(id), args, what))
+    ///
+    /// `hosted`: whether the method's argument or result types may hold proxies (the
+    /// macro decides, from their spelling). Only then do the proxies among the
+    /// arguments need marking as kept by the caller until the reply (the generated
+    /// method holds them), so that they are not leased, and the result's proxies
+    /// adopting: a plain call (`incr(u64) -> u64`) pays for neither.
+    pub fn start<A: Serialize + ?Sized>(handle: &Handle, id: u32, args: &A, what: &str, hosted: bool) -> Started {
+        if hosted {
+            crate::element::held_by_caller(|| handle.call_with(MethodRef::Id(id), args, what))
+        } else {
+            handle.call_with(MethodRef::Id(id), args, what)
+        }
+    }
+
+    /// Decodes a call's result: its proxies adopting the references the server took
+    /// for them when the method is `hosted` (see [`start`]).
+    fn decode_result<T: DeserializeOwned>(
+        handle: &Handle,
+        reply: &Reply,
+        what: &str,
+        hosted: bool,
+    ) -> Result<T, Error> {
+        if hosted {
+            crate::element::decode_adopting(reply.bytes(), handle.transport(), what)
+        } else {
+            decode_exact(reply.bytes(), what)
+        }
     }
 
     /// A started call.
@@ -341,13 +391,18 @@ pub mod v1 {
 
     /// Decodes the reply of a call to a method returning `Result<T, E>`: a `User`
     /// remote error carries the method's own `E`.
-    fn fallible_reply<T, E>(handle: &Handle, reply: Result<Reply, Error>, what: &str) -> Result<Result<T, E>, Error>
+    fn fallible_reply<T, E>(
+        handle: &Handle,
+        reply: Result<Reply, Error>,
+        what: &str,
+        hosted: bool,
+    ) -> Result<Result<T, E>, Error>
     where
         T: DeserializeOwned,
         E: DeserializeOwned,
     {
         match reply {
-            Ok(reply) => crate::element::decode_adopting(reply.bytes(), handle.transport(), what).map(Ok),
+            Ok(reply) => decode_result(handle, &reply, what, hosted).map(Ok),
             Err(Error::Remote(e)) if e.kind == RemoteErrorKind::User => {
                 decode_exact(&e.detail, &format!("the error of {what}")).map(Err)
             }

@@ -306,17 +306,20 @@ fn async_method(model: &SharedImpl, x: &Method, m: &TokenStream) -> TokenStream 
     let ret = returns(model, x, m, "Proxy");
     let what_args = format!("the arguments of `{}::{}`", model.name, exposed.value());
     let what_ret = format!("the result of `{}::{}`", model.name, exposed.value());
+    let hosted = x.hosted();
     let finish = match &x.ret {
-        Return::Unit => quote!((&#m::Wire::<()>::new()).decode_reply(&self.handle, __manager_reply, #what_ret)),
+        Return::Unit => {
+            quote!((&#m::Wire::<()>::new()).decode_reply(&self.handle, __manager_reply, #what_ret, #hosted))
+        }
         Return::Value(t) => {
             let t = client_type(model, t, "Proxy");
-            quote!((&#m::Wire::<#t>::new()).decode_reply(&self.handle, __manager_reply, #what_ret))
+            quote!((&#m::Wire::<#t>::new()).decode_reply(&self.handle, __manager_reply, #what_ret, #hosted))
         }
         Return::Fallible { ok, err } => {
             let ok = client_type(model, ok, "Proxy");
             quote! {
                 (&#m::Wire::<::core::result::Result<#ok, #err>>::new())
-                    .decode_fallible(&self.handle, __manager_reply, #what_ret)
+                    .decode_fallible(&self.handle, __manager_reply, #what_ret, #hosted)
             }
         }
     };
@@ -334,7 +337,7 @@ fn async_method(model: &SharedImpl, x: &Method, m: &TokenStream) -> TokenStream 
             // them holds its object alive for the call.
             let __manager_args = (#(#idents,)*);
             let __manager_started = (&#m::Wire::<(#(#types,)*)>::new())
-                .start(&self.handle, __MANAGER_ID, &__manager_args, #what_args);
+                .start(&self.handle, __MANAGER_ID, &__manager_args, #what_args, #hosted);
             let __manager_reply = __manager_started.await;
             #finish
         }
