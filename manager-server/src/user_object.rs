@@ -56,6 +56,11 @@ impl<T: Dispatch> ServerObject for UserObject<T> {
             Some(hosting) if info.hosted => Some(Arc::new(ConnHost::new(ctx.clone(), Arc::clone(hosting)))),
             _ => None,
         };
+        // A synchronous method with plain types cannot call through a proxy (the
+        // server's proxies are async, and it was given none): it runs unrecorded.
+        if !info.is_async && host.is_none() {
+            return Step::from_outcome(self.call_user(info, args));
+        }
         let key = object_key(&self);
         match run_in(key, host.as_ref(), || self.call_user(info, args)) {
             Outcome::Ready(result) => Step::from_outcome(Outcome::Ready(result)),
