@@ -23,11 +23,12 @@
 //!             p.start()
 //!         for p in ps:
 //!             p.join()
-//!         print(sorted(d.items()))
+//!         print(dict(sorted(d.items())))
 //! ```
 
 use manager_client::blocking::{Client, DictProxy};
 use manager_server::Server;
+use std::collections::BTreeMap;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(i) = std::env::args().nth(1) {
@@ -38,13 +39,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = Server::builder().start_blocking()?;
     let client = Client::connect(server.address(), server.authkey())?;
     let d = client.dict::<u32, u32>()?;
-    let exe = std::env::current_exe()?;
-    let ps: Vec<_> = (0..10).map(|i| client.child(&exe).arg(i.to_string()).proxy("d", &d).spawn()).collect();
-    for p in ps {
-        p?.join()?;
-    }
-    let mut items = d.items()?;
-    items.sort();
-    println!("{items:?}");
+    let ps: Vec<_> = (0..10).map(|i| client.worker().arg(i.to_string()).proxy("d", &d).spawn()).collect();
+    ps.into_iter().try_for_each(|p| p?.join())?;
+    println!("{:?}", BTreeMap::from_iter(d.items()?));
     Ok(())
 }

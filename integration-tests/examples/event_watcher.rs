@@ -1,5 +1,5 @@
 //! A watcher process waits on a shared `Event` and prints a shared dict each time the
-//! main process updates the dict and sets the event.
+//! main process updates the dict and sets the event, three rounds.
 //!
 //! ```text
 //! cargo run --example event_watcher
@@ -13,13 +13,11 @@
 //! from multiprocessing import Manager, Process
 //!
 //! def watcher(data, updated, printed):
-//!     while True:
+//!     for _ in range(3):
 //!         updated.wait()
 //!         updated.clear()
 //!         print(f"watcher: round {data['round']}: {dict(sorted(data.items()))}")
 //!         printed.set()
-//!         if data['round'] == 3:
-//!             return
 //!
 //! if __name__ == '__main__':
 //!     with Manager() as manager:
@@ -37,29 +35,26 @@
 
 use manager_client::blocking::{Client, DictProxy, EventProxy};
 use manager_server::Server;
+use std::collections::BTreeMap;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     if std::env::args().nth(1).as_deref() == Some("watcher") {
         let client = Client::from_env()?;
         let data: DictProxy<String, u32> = client.inherited("data")?;
         let (updated, printed): (EventProxy, EventProxy) = (client.inherited("updated")?, client.inherited("printed")?);
-        loop {
+        for _ in 0..3 {
             updated.wait()?;
             updated.clear()?;
-            let (round, mut items) = (data.get("round")?.unwrap_or(0), data.items()?);
-            items.sort();
-            println!("watcher: round {round}: {items:?}");
+            println!("watcher: round {}: {:?}", data.get("round")?.unwrap_or(0), BTreeMap::from_iter(data.items()?));
             printed.set()?;
-            if round == 3 {
-                return Ok(());
-            }
         }
+        return Ok(());
     }
     let server = Server::builder().start_blocking()?;
     let client = Client::connect(server.address(), server.authkey())?;
     let (data, updated, printed) = (client.dict::<String, u32>()?, client.event()?, client.event()?);
-    let w = client.child(std::env::current_exe()?).arg("watcher");
-    let w = w.proxy("data", &data).proxy("updated", &updated).proxy("printed", &printed).spawn()?;
+    let w = client.worker().arg("watcher").proxy("data", &data);
+    let w = w.proxy("updated", &updated).proxy("printed", &printed).spawn()?;
     for r in 1..=3 {
         data.insert("round".into(), r)?;
         data.insert(format!("key{r}"), r * 10)?;

@@ -54,12 +54,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let m = Client::connect(server.address(), server.authkey())?;
     let (lock, value, lst, d) =
         (m.lock()?, m.value(0u64)?, m.list_from(&Vec::from_iter(0..10u64))?, m.dict::<String, u64>()?);
-    let exe = std::env::current_exe()?;
-    let worker = |n: u32| m.child(&exe).arg(n.to_string()).proxy("lock", &lock).proxy("value", &value);
+    let worker = |n: u32| m.worker().arg(n.to_string()).proxy("lock", &lock).proxy("value", &value);
     let ps: Vec<_> = (0..20).map(|n| worker(n).proxy("lst", &lst).proxy("d", &d).spawn()).collect();
-    for p in ps {
-        p?.join()?;
-    }
+    ps.into_iter().try_for_each(|p| p?.join())?;
     println!("value: {}", value.get()?);
     println!("list: {:?}", lst.snapshot()?);
     println!("dict: {} keys", d.len()?);

@@ -58,9 +58,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = Server::builder().start_blocking()?;
     let client = Client::connect(server.address(), server.authkey())?;
     let q = client.queue::<Option<u64>>(0)?;
-    let exe = std::env::current_exe()?;
-    let c = client.child(&exe).arg("consumer").proxy("q", &q).spawn()?;
-    let p = client.child(&exe).arg("producer").proxy("q", &q).spawn()?;
+    let c = client.worker().arg("consumer").proxy("q", &q).spawn()?;
+    let p = client.worker().arg("producer").proxy("q", &q).spawn()?;
     p.join()?;
     q.put(None)?;
     c.join()?;

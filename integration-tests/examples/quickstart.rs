@@ -84,9 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let exe = std::env::current_exe()?;
     let ps: Vec<_> =
         (1..=4).map(|n| client.child(&exe).arg(n.to_string()).proxy("counter", &counter).spawn()).collect();
-    for p in ps {
-        p?.join()?;
-    }
+    ps.into_iter().try_for_each(|p| p?.join())?;
     let (total, calls) = counter.report()?;
     println!("manager: total {total} from {calls} adds by 4 workers");
     Ok(())

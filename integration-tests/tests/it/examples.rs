@@ -38,17 +38,17 @@ fn quickstart() {
 #[test]
 fn event_watcher() {
     let out = run("event_watcher", &[]);
-    let expected = "watcher: round 1: [(\"key1\", 10), (\"round\", 1)]\n\
-                    watcher: round 2: [(\"key1\", 10), (\"key2\", 20), (\"round\", 2)]\n\
-                    watcher: round 3: [(\"key1\", 10), (\"key2\", 20), (\"key3\", 30), (\"round\", 3)]\n";
+    let expected = "watcher: round 1: {\"key1\": 10, \"round\": 1}\n\
+                    watcher: round 2: {\"key1\": 10, \"key2\": 20, \"round\": 2}\n\
+                    watcher: round 3: {\"key1\": 10, \"key2\": 20, \"key3\": 30, \"round\": 3}\n";
     assert_eq!(out, expected);
 }
 
 #[test]
 fn dict_workers() {
     let out = run("dict_workers", &[]);
-    let pairs: Vec<String> = (0..10).map(|i| format!("({i}, {})", i * 2)).collect();
-    assert_eq!(out, format!("[{}]\n", pairs.join(", ")));
+    let pairs: Vec<String> = (0..10).map(|i| format!("{i}: {}", i * 2)).collect();
+    assert_eq!(out, format!("{{{}}}\n", pairs.join(", ")));
 }
 
 #[test]

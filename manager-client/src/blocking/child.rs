@@ -12,8 +12,8 @@ use super::client::Client;
 impl Client {
     /// A child process running `program`, which will find this client's server with
     /// [`Client::from_env`] and the proxies handed to it with
-    /// [`inherited`](Client::inherited). Often the program is this one run again
-    /// (`std::env::current_exe()`), with an argument telling it to act as a worker.
+    /// [`inherited`](Client::inherited). For this program run again, see
+    /// [`worker`](Self::worker).
     ///
     /// ```
     /// use manager_client::blocking::{Client, ListProxy};
@@ -30,6 +30,37 @@ impl Client {
         let mut command = Command::new(program);
         self.configure_child(&mut command);
         ChildBuilder { client: self, command, error: None }
+    }
+
+    /// A child running this program again (`std::env::current_exe()`), as
+    /// [`child`](Self::child): the usual way to start a worker, which tells itself apart
+    /// from the parent by the arguments it is given.
+    ///
+    /// ```no_run
+    /// use manager_client::blocking::{Client, DictProxy};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// if let Some(i) = std::env::args().nth(1) {
+    ///     // The worker.
+    ///     let d: DictProxy<u32, u32> = Client::from_env()?.inherited("d")?;
+    ///     d.insert(i.parse()?, 1)?;
+    ///     return Ok(());
+    /// }
+    /// # let server = manager_server::Server::builder().start_blocking()?;
+    /// let client = Client::connect(server.address(), server.authkey())?;
+    /// let d = client.dict::<u32, u32>()?;
+    /// client.worker().arg("7").proxy("d", &d).spawn()?.join()?;
+    /// assert_eq!(d.get(&7)?, Some(1));
+    /// # Ok(()) }
+    /// ```
+    pub fn worker(&self) -> ChildBuilder<'_> {
+        match std::env::current_exe() {
+            Ok(exe) => self.child(exe),
+            Err(e) => {
+                let mut builder = self.child("");
+                builder.error = Some(io_error(format!("cannot find this program to run it again: {e}")));
+                builder
+            }
+        }
     }
 }
 
@@ -76,7 +107,8 @@ impl ChildBuilder<'_> {
         &mut self.command
     }
 
-    /// Starts the child. Fails, starting nothing, if a proxy could not be handed over.
+    /// Starts the child. Fails, starting nothing, if a proxy could not be handed over
+    /// (or, for [`Client::worker`], this program could not be found).
     pub fn spawn(mut self) -> Result<Worker, Error> {
         if let Some(e) = self.error {
             return Err(e);
