@@ -5,9 +5,9 @@
 //! ```
 //!
 //! The main process hosts a `#[shared]` counter in a manager server, then starts four
-//! workers — this same program, run again with its number (`client.worker()`) — each handed a proxy to the
-//! counter, and each adds to it. The total is exact: every `add` runs on the server,
-//! one at a time. Python's version registers the class with a `BaseManager`:
+//! workers — this same program, run again with its number (`client.worker()`) — each
+//! handed a proxy to the counter, and each adds to it. The total is exact: every `add`
+//! runs on the server, one at a time. Python's version registers the class with a `BaseManager`:
 //!
 //! ```python
 //! from multiprocessing import Process
