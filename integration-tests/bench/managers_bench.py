@@ -10,6 +10,7 @@ JSON object: {workload id: {"median", "min", "max"}} in the units manager-bench 
 import json
 import multiprocessing
 import os
+import pickle
 import statistics
 import sys
 import tempfile
@@ -129,6 +130,19 @@ def queue(m, n):
     return n / elapsed
 
 
+def handoff(m, n):
+    # A proxy handed to another process: pickled, unpickled (which increfs, on a
+    # connection of its own) and dropped (which decrefs, on another). Unpickled here, in
+    # the same process, with the authkey a child of this manager would inherit.
+    multiprocessing.current_process().authkey = AUTHKEY
+    d = m.dict()
+    start = time.perf_counter()
+    for _ in range(n):
+        p = pickle.loads(pickle.dumps(d))
+        del p
+    return (time.perf_counter() - start) / n * 1e6
+
+
 def lock_pairs(m, n):
     lock = m.Lock()
     start = time.perf_counter()
@@ -172,6 +186,7 @@ def main():
             "lock": timed(reps, lambda: lock_pairs(m, n(10000))),
             "bulk": timed(reps, lambda: bulk(m, max(10, n(200)))),
             "connect": timed(reps, lambda: connect(m, max(20, n(200)))),
+            "handoff": timed(reps, lambda: handoff(m, max(20, n(200)))),
         }
         q10 = timed(reps, lambda: queue(m, n(10000)))
         q100 = timed(1 if quick else 3, lambda: queue(m, n(100000)))

@@ -1,55 +1,46 @@
 //! Ten worker processes each write `d[i] = i * 2` into one shared dict; the main
-//! process prints all ten pairs.
+//! process prints its items.
 //!
 //! ```text
 //! cargo run --example dict_workers
 //! ```
 //!
-//! Python's version: `d = manager.dict()` and ten `Process(target=f, args=(d, i))`.
+//! A worker is this program run again with its number; it gets the dict the way
+//! Python's `Process(args=(d, i))` does, as a proxy handed over (`.proxy("d", &d)`,
+//! then `inherited("d")`). Python's version:
+//!
+//! ```python
+//! from multiprocessing import Manager, Process
+//!
+//! def f(d, i):
+//!     d[i] = i * 2
+//!
+//! if __name__ == '__main__':
+//!     with Manager() as manager:
+//!         d = manager.dict()
+//!         ps = [Process(target=f, args=(d, i)) for i in range(10)]
+//!         for p in ps:
+//!             p.start()
+//!         for p in ps:
+//!             p.join()
+//!         print(dict(sorted(d.items())))
+//! ```
 
 use manager_client::blocking::{Client, DictProxy};
-use manager_server::{Builtin, Server};
-use std::process::Command;
+use manager_server::Server;
+use std::collections::BTreeMap;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    match args.get(1).map(String::as_str) {
-        Some("worker") => {
-            let i: u32 = args.get(2).ok_or("worker needs its number")?.parse()?;
-            let client = Client::from_env()?;
-            let d: DictProxy<u32, u32> = client.named("d")?;
-            d.insert(i, i * 2)?;
-            Ok(())
-        }
-        _ => manager(),
+    if let Some(i) = std::env::args().nth(1) {
+        let (i, d): (u32, DictProxy<u32, u32>) = (i.parse()?, Client::from_env()?.inherited("d")?);
+        d.insert(i, i * 2)?;
+        return Ok(());
     }
-}
-
-fn manager() -> Result<(), Box<dyn std::error::Error>> {
-    let rt = tokio::runtime::Runtime::new()?;
-    let server = rt.block_on(Server::builder().named_builtin("d", Builtin::Dict).start())?;
+    let server = Server::builder().start_blocking()?;
     let client = Client::connect(server.address(), server.authkey())?;
-    let mut workers = Vec::new();
-    for i in 0..10 {
-        let mut cmd = Command::new(std::env::current_exe()?);
-        cmd.args(["worker", &i.to_string()]);
-        client.configure_child(&mut cmd);
-        workers.push(cmd.spawn()?);
-    }
-    for mut w in workers {
-        if !w.wait()?.success() {
-            return Err("a worker failed".into());
-        }
-    }
-    let d: DictProxy<u32, u32> = client.named("d")?;
-    let mut pairs = d.items()?;
-    pairs.sort();
-    for (k, v) in &pairs {
-        println!("{k}: {v}");
-    }
-    rt.block_on(server.shutdown());
-    if pairs != (0..10).map(|i| (i, i * 2)).collect::<Vec<_>>() {
-        return Err(format!("unexpected contents: {pairs:?}").into());
-    }
+    let d = client.dict::<u32, u32>()?;
+    let ps: Vec<_> = (0..10).map(|i| client.worker().arg(i.to_string()).proxy("d", &d).spawn()).collect();
+    ps.into_iter().try_for_each(|p| p?.join())?;
+    println!("{:?}", BTreeMap::from_iter(d.items()?));
     Ok(())
 }

@@ -5,16 +5,69 @@
 //! cargo run --example employee
 //! ```
 //!
-//! Python's version registers a class with `BaseManager.register('Employee',
-//! Employee)`; here `#[shared]` on the impl block generates `EmployeeProxy`, and the
-//! server hosts one employee under a name. A `Company` hires more: `hire` returns a
-//! `Shared<Employee>`, a new employee hosted on the server, and the caller gets an
-//! `EmployeeBlockingProxy` to it.
+//! Python's version registers the classes with a manager; here `#[shared]` on an impl
+//! block generates `EmployeeBlockingProxy`, and the server hosts the types registered
+//! with it. `Company::hire` returns a `Shared<Employee>` (Python's
+//! `method_to_typeid`): a new employee hosted on the server, and the caller gets a
+//! proxy to it. Python's version:
+//!
+//! ```python
+//! import os
+//! from multiprocessing import Process
+//! from multiprocessing.managers import SyncManager
+//!
+//! class Employee:
+//!     def __init__(self, name, salary):
+//!         self.name, self.salary = name, salary
+//!     def increase(self, amount):
+//!         self.salary += amount
+//!         return self.salary
+//!     def get_salary(self):
+//!         return self.salary
+//!     def get_name(self):
+//!         return self.name
+//!
+//! class Company:
+//!     def __init__(self):
+//!         self.hired = 0
+//!     def hire(self, name):
+//!         self.hired += 1
+//!         return Employee(name, 40_000)
+//!     def get_hired(self):
+//!         return self.hired
+//!
+//! class MyManager(SyncManager):
+//!     pass
+//!
+//! MyManager.register('Employee', Employee)
+//! MyManager.register('Company', Company, method_to_typeid={'hire': 'Employee'})
+//!
+//! def worker(employee, payroll):
+//!     with payroll:
+//!         before, after = employee.get_salary(), employee.increase(100)
+//!     print(f'worker {os.getpid()}: {before} -> {after}')
+//!
+//! if __name__ == '__main__':
+//!     with MyManager() as m:
+//!         alice, payroll = m.Employee('Alice', 50_000), m.Lock()
+//!         start = alice.get_salary()
+//!         print(f'{alice.get_name()}: salary {start}')
+//!         ps = [Process(target=worker, args=(alice, payroll)) for _ in range(10)]
+//!         for p in ps:
+//!             p.start()
+//!         for p in ps:
+//!             p.join()
+//!         end = alice.get_salary()
+//!         print(f'{alice.get_name()}: salary {end} ({end - start} higher)')
+//!         company = m.Company()
+//!         bob = company.hire('Bob')
+//!         bob.increase(500)
+//!         print(f'hired {bob.get_name()} ({company.get_hired()} so far): salary {bob.get_salary()}')
+//! ```
 
 use manager_client::blocking::{Client, LockProxy};
 use manager_client::{Shared, shared};
-use manager_server::{Builtin, Server};
-use std::process::Command;
+use manager_server::Server;
 
 /// An employee record, living in the manager.
 #[derive(Debug)]
@@ -67,60 +120,29 @@ impl Company {
     }
 }
 
-const WORKERS: u64 = 10;
-const RAISE: u64 = 100;
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    match std::env::args().nth(1).as_deref() {
-        Some("worker") => {
-            let client = Client::from_env()?;
-            let employee: EmployeeBlockingProxy = client.named("alice")?;
-            let payroll: LockProxy = client.named("payroll")?;
-            let _guard = payroll.lock()?;
-            let before = employee.salary()?;
-            let after = employee.increase(RAISE)?;
-            println!("worker {}: {before} -> {after}", std::process::id());
-            Ok(())
-        }
-        _ => manager(),
+    if std::env::args().nth(1).is_some() {
+        let client = Client::from_env()?;
+        let (employee, payroll): (EmployeeBlockingProxy, LockProxy) =
+            (client.inherited("employee")?, client.inherited("payroll")?);
+        let _guard = payroll.lock()?;
+        let (before, after) = (employee.salary()?, employee.increase(100)?);
+        println!("worker {}: {before} -> {after}", std::process::id());
+        return Ok(());
     }
-}
-
-fn manager() -> Result<(), Box<dyn std::error::Error>> {
-    let rt = tokio::runtime::Runtime::new()?;
-    let server = rt.block_on(
-        Server::builder()
-            .register::<Employee>()
-            .register::<Company>()
-            .named("alice", Employee::new("Alice".into(), 50_000))
-            .named_builtin("payroll", Builtin::Lock)
-            .start(),
-    )?;
-    let client = Client::connect(server.address(), server.authkey())?;
-    let alice: EmployeeBlockingProxy = client.named("alice")?;
+    let server = Server::builder().register::<Employee>().register::<Company>().start_blocking()?;
+    let m = Client::connect(server.address(), server.authkey())?;
+    let (alice, payroll) = (EmployeeBlockingProxy::create(&m, "Alice".into(), 50_000)?, m.lock()?);
     let start = alice.salary()?;
     println!("{}: salary {start}", alice.name()?);
-    let mut workers = Vec::new();
-    for _ in 0..WORKERS {
-        let mut cmd = Command::new(std::env::current_exe()?);
-        cmd.arg("worker");
-        client.configure_child(&mut cmd);
-        workers.push(cmd.spawn()?);
-    }
-    for mut w in workers {
-        if !w.wait()?.success() {
-            return Err("a worker failed".into());
-        }
-    }
+    let worker = || m.worker().arg("worker").proxy("employee", &alice).proxy("payroll", &payroll).spawn();
+    let ps: Vec<_> = (0..10).map(|_| worker()).collect();
+    ps.into_iter().try_for_each(|p| p?.join())?;
     let end = alice.salary()?;
     println!("{}: salary {end} ({} higher)", alice.name()?, end - start);
-    let company = CompanyBlockingProxy::create(&client)?;
+    let company = CompanyBlockingProxy::create(&m)?;
     let bob = company.hire("Bob".into())?;
     bob.increase(500)?;
     println!("hired {} ({} so far): salary {}", bob.name()?, company.hired()?, bob.salary()?);
-    rt.block_on(server.shutdown());
-    if end != start + WORKERS * RAISE {
-        return Err("raises were lost".into());
-    }
     Ok(())
 }

@@ -1,80 +1,67 @@
-//! A watcher process waits on a shared `Event` and prints a shared `dict` each time the
-//! main process updates the dict and sets the event.
+//! A watcher process waits on a shared `Event` and prints a shared dict each time the
+//! main process updates the dict and sets the event, three rounds.
 //!
 //! ```text
 //! cargo run --example event_watcher
 //! ```
 //!
-//! Python's version: a `manager.Event()` and a `manager.dict()` passed to a
-//! `Process`. Here the watcher is this program run again (`watcher`), finding the
-//! objects by name. A second event, `printed`, tells the main process the watcher is
-//! done with a round, so no round is missed and no sleep is needed.
+//! A second event, `printed`, tells the main process the watcher is done with a round,
+//! so no round is missed and no sleep is needed. Python's version, with the dict and
+//! the events passed to the `Process`:
+//!
+//! ```python
+//! from multiprocessing import Manager, Process
+//!
+//! def watcher(data, updated, printed):
+//!     for _ in range(3):
+//!         updated.wait()
+//!         updated.clear()
+//!         print(f"watcher: round {data['round']}: {dict(sorted(data.items()))}")
+//!         printed.set()
+//!
+//! if __name__ == '__main__':
+//!     with Manager() as manager:
+//!         data, updated, printed = manager.dict(), manager.Event(), manager.Event()
+//!         w = Process(target=watcher, args=(data, updated, printed))
+//!         w.start()
+//!         for r in range(1, 4):
+//!             data['round'] = r
+//!             data[f'key{r}'] = r * 10
+//!             updated.set()
+//!             printed.wait()
+//!             printed.clear()
+//!         w.join()
+//! ```
 
 use manager_client::blocking::{Client, DictProxy, EventProxy};
-use manager_server::{Builtin, Server};
-use std::process::Command;
-
-const ROUNDS: u32 = 3;
+use manager_server::Server;
+use std::collections::BTreeMap;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    match std::env::args().nth(1).as_deref() {
-        Some("watcher") => watcher(),
-        _ => manager(),
+    if std::env::args().nth(1).as_deref() == Some("watcher") {
+        let client = Client::from_env()?;
+        let data: DictProxy<String, u32> = client.inherited("data")?;
+        let (updated, printed): (EventProxy, EventProxy) = (client.inherited("updated")?, client.inherited("printed")?);
+        for _ in 0..3 {
+            updated.wait()?;
+            updated.clear()?;
+            println!("watcher: round {}: {:?}", data.get("round")?.unwrap_or(0), BTreeMap::from_iter(data.items()?));
+            printed.set()?;
+        }
+        return Ok(());
     }
-}
-
-fn manager() -> Result<(), Box<dyn std::error::Error>> {
-    let rt = tokio::runtime::Runtime::new()?;
-    let server = rt.block_on(
-        Server::builder()
-            .named_builtin("data", Builtin::Dict)
-            .named_builtin("updated", Builtin::Event)
-            .named_builtin("printed", Builtin::Event)
-            .start(),
-    )?;
+    let server = Server::builder().start_blocking()?;
     let client = Client::connect(server.address(), server.authkey())?;
-    let data: DictProxy<String, u32> = client.named("data")?;
-    let updated: EventProxy = client.named("updated")?;
-    let printed: EventProxy = client.named("printed")?;
-
-    let mut cmd = Command::new(std::env::current_exe()?);
-    cmd.arg("watcher");
-    client.configure_child(&mut cmd);
-    let mut watcher = cmd.spawn()?;
-
-    for round in 1..=ROUNDS {
-        data.insert("round".into(), round)?;
-        data.insert(format!("key{round}"), round * 10)?;
-        println!("main: updated the dict for round {round}");
+    let (data, updated, printed) = (client.dict::<String, u32>()?, client.event()?, client.event()?);
+    let w = client.worker().arg("watcher").proxy("data", &data);
+    let w = w.proxy("updated", &updated).proxy("printed", &printed).spawn()?;
+    for r in 1..=3 {
+        data.insert("round".into(), r)?;
+        data.insert(format!("key{r}"), r * 10)?;
         updated.set()?;
         printed.wait()?;
         printed.clear()?;
     }
-    let status = watcher.wait()?;
-    rt.block_on(server.shutdown());
-    if !status.success() {
-        return Err(format!("the watcher failed: {status}").into());
-    }
-    println!("main: the watcher saw all {ROUNDS} rounds");
+    w.join()?;
     Ok(())
-}
-
-fn watcher() -> Result<(), Box<dyn std::error::Error>> {
-    let client = Client::from_env()?;
-    let data: DictProxy<String, u32> = client.named("data")?;
-    let updated: EventProxy = client.named("updated")?;
-    let printed: EventProxy = client.named("printed")?;
-    loop {
-        updated.wait()?;
-        updated.clear()?;
-        let mut items = data.items()?;
-        items.sort();
-        let round = data.get("round")?.unwrap_or(0);
-        let shown: Vec<String> = items.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        println!("watcher: round {round}: {{{}}}", shown.join(", "));
-        printed.set()?;
-        if round == ROUNDS {
-            return Ok(());
-        }
-    }
 }

@@ -1,79 +1,67 @@
-//! A producer process puts 10,000 integers into a named queue; a consumer process gets
-//! them until a sentinel; a third process sends the sentinel once the producer is done.
-//! The consumer reports how many it got.
+//! A producer process puts 10,000 integers into a shared queue; a consumer process
+//! gets them until the sentinel, which the main process puts once the producer is done.
+//! The consumer reports how many it got and their sum.
 //!
 //! ```text
 //! cargo run --example queue_pipeline
 //! ```
 //!
-//! Python's classic producer/consumer over `manager.Queue()`, with `None` as the
-//! sentinel. A blocked `get` costs the server no thread.
+//! A blocked `get` costs the server no thread. Python's classic producer/consumer over
+//! `manager.Queue()`, with `None` as the sentinel:
+//!
+//! ```python
+//! from multiprocessing import Manager, Process
+//!
+//! def producer(q):
+//!     for i in range(10_000):
+//!         q.put(i)
+//!
+//! def consumer(q):
+//!     count = total = 0
+//!     while (v := q.get()) is not None:
+//!         count += 1
+//!         total += v
+//!     print(f'consumer: got {count} items, sum {total}')
+//!
+//! if __name__ == '__main__':
+//!     with Manager() as manager:
+//!         q = manager.Queue()
+//!         c = Process(target=consumer, args=(q,))
+//!         p = Process(target=producer, args=(q,))
+//!         c.start()
+//!         p.start()
+//!         p.join()
+//!         q.put(None)
+//!         c.join()
+//! ```
 
 use manager_client::blocking::{Client, QueueProxy};
-use manager_server::{Builtin, Server};
-use std::process::Command;
-
-const ITEMS: u64 = 10_000;
+use manager_server::Server;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    match std::env::args().nth(1).as_deref() {
-        Some("producer") => {
-            let q = queue()?;
-            for i in 0..ITEMS {
+    if let Some(role) = std::env::args().nth(1) {
+        let q: QueueProxy<Option<u64>> = Client::from_env()?.inherited("q")?;
+        if role == "producer" {
+            for i in 0..10_000 {
                 q.put(Some(i))?;
             }
-            println!("producer: put {ITEMS} items");
-            Ok(())
-        }
-        Some("consumer") => {
-            let q = queue()?;
-            let (mut count, mut sum) = (0u64, 0u64);
+        } else {
+            let (mut count, mut total) = (0, 0);
             while let Some(v) = q.get()? {
                 count += 1;
-                sum += v;
+                total += v;
             }
-            println!("consumer: got {count} items, sum {sum}");
-            if count != ITEMS || sum != ITEMS * (ITEMS - 1) / 2 {
-                return Err("items were lost or duplicated".into());
-            }
-            Ok(())
+            println!("consumer: got {count} items, sum {total}");
         }
-        Some("stopper") => {
-            queue()?.put(None)?;
-            println!("stopper: sent the sentinel");
-            Ok(())
-        }
-        _ => manager(),
+        return Ok(());
     }
-}
-
-fn queue() -> Result<QueueProxy<Option<u64>>, Box<dyn std::error::Error>> {
-    let client = Client::from_env()?;
-    Ok(client.named("numbers")?)
-}
-
-fn manager() -> Result<(), Box<dyn std::error::Error>> {
-    let rt = tokio::runtime::Runtime::new()?;
-    let server = rt.block_on(Server::builder().named_builtin("numbers", Builtin::Queue { maxsize: 0 }).start())?;
+    let server = Server::builder().start_blocking()?;
     let client = Client::connect(server.address(), server.authkey())?;
-    let run = |role: &str| -> Result<std::process::Child, Box<dyn std::error::Error>> {
-        let mut cmd = Command::new(std::env::current_exe()?);
-        cmd.arg(role);
-        client.configure_child(&mut cmd);
-        Ok(cmd.spawn()?)
-    };
-    let mut consumer = run("consumer")?;
-    let mut producer = run("producer")?;
-    if !producer.wait()?.success() {
-        return Err("the producer failed".into());
-    }
-    if !run("stopper")?.wait()?.success() {
-        return Err("the stopper failed".into());
-    }
-    let ok = consumer.wait()?.success();
-    rt.block_on(server.shutdown());
-    if !ok {
-        return Err("the consumer failed".into());
-    }
+    let q = client.queue::<Option<u64>>(0)?;
+    let c = client.worker().arg("consumer").proxy("q", &q).spawn()?;
+    let p = client.worker().arg("producer").proxy("q", &q).spawn()?;
+    p.join()?;
+    q.put(None)?;
+    c.join()?;
     Ok(())
 }

@@ -5,13 +5,49 @@
 //! ```
 //!
 //! The main process hosts a `#[shared]` counter in a manager server, then starts four
-//! workers — this same program, run again with `worker N` — that connect with the
-//! address and key it hands them through their environment, and each add to the
-//! counter. The total is exact: every `add` runs on the server, one at a time.
+//! workers — this same program, run again with its number (`client.worker()`) — each
+//! handed a proxy to the counter, and each adds to it. The total is exact: every `add`
+//! runs on the server, one at a time. Python's version registers the class with a `BaseManager`:
+//!
+//! ```python
+//! from multiprocessing import Process
+//! from multiprocessing.managers import BaseManager
+//!
+//! class Counter:
+//!     def __init__(self):
+//!         self.total = self.calls = 0
+//!     def add(self, n):
+//!         self.total += n
+//!         self.calls += 1
+//!         return self.total
+//!     def report(self):
+//!         return self.total, self.calls
+//!
+//! class MyManager(BaseManager):
+//!     pass
+//!
+//! MyManager.register('Counter', Counter)
+//!
+//! def worker(counter, n):
+//!     for i in range(1, 251):
+//!         last = counter.add(i)
+//!     print(f'worker {n}: the total was {last} after its last add')
+//!
+//! if __name__ == '__main__':
+//!     with MyManager() as manager:
+//!         counter = manager.Counter()
+//!         ps = [Process(target=worker, args=(counter, n)) for n in range(1, 5)]
+//!         for p in ps:
+//!             p.start()
+//!         for p in ps:
+//!             p.join()
+//!         total, calls = counter.report()
+//!         print(f'manager: total {total} from {calls} adds by 4 workers')
+//! ```
 
-use manager_client::{blocking, shared};
+use manager_client::blocking::Client;
+use manager_client::shared;
 use manager_server::Server;
-use std::process::Command;
 
 /// A counter that lives in the manager.
 #[derive(Debug, Default)]
@@ -35,61 +71,21 @@ impl Counter {
     }
 }
 
-const WORKERS: u64 = 4;
-const ADDS: u64 = 250;
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    match args.get(1).map(String::as_str) {
-        Some("worker") => worker(args.get(2).and_then(|n| n.parse().ok()).unwrap_or(0)),
-        _ => manager(),
+    if let Some(n) = std::env::args().nth(1) {
+        let counter: CounterBlockingProxy = Client::from_env()?.inherited("counter")?;
+        let last = (1..=250).try_fold(0, |_, i| counter.add(i))?;
+        println!("worker {n}: the total was {last} after its last add");
+        return Ok(());
     }
-}
-
-/// The manager: host the counter, run the workers, print the total.
-fn manager() -> Result<(), Box<dyn std::error::Error>> {
-    let rt = tokio::runtime::Runtime::new()?;
-    let server = rt.block_on(Server::builder().named("counter", Counter::default()).start())?;
-    println!("manager: serving at {}", server.address());
-
-    let client = blocking::Client::connect(server.address(), server.authkey())?;
-    let mut children = Vec::new();
-    for n in 1..=WORKERS {
-        let mut cmd = Command::new(std::env::current_exe()?);
-        cmd.args(["worker", &n.to_string()]);
-        client.configure_child(&mut cmd); // MANAGER_ADDRESS, MANAGER_AUTHKEY
-        children.push(cmd.spawn()?);
-    }
-    for mut child in children {
-        let status = child.wait()?;
-        if !status.success() {
-            return Err(format!("a worker failed: {status}").into());
-        }
-    }
-
-    let counter: CounterBlockingProxy = client.named("counter")?;
+    let server = Server::builder().register::<Counter>().start_blocking()?;
+    let client = Client::connect(server.address(), server.authkey())?;
+    let counter = CounterBlockingProxy::create(&client)?;
+    let exe = std::env::current_exe()?;
+    let ps: Vec<_> =
+        (1..=4).map(|n| client.child(&exe).arg(n.to_string()).proxy("counter", &counter).spawn()).collect();
+    ps.into_iter().try_for_each(|p| p?.join())?;
     let (total, calls) = counter.report()?;
-    println!(
-        "manager: total {total} from {calls} adds by {WORKERS} workers (expected {})",
-        WORKERS * ADDS * (ADDS + 1) / 2
-    );
-    rt.block_on(server.shutdown());
-    Ok(())
-}
-
-/// A worker: connect from the environment, add 1, 2, …, ADDS, report.
-fn worker(n: u64) -> Result<(), Box<dyn std::error::Error>> {
-    let client = blocking::Client::from_env()?;
-    let counter: CounterBlockingProxy = client.named("counter")?;
-    let mut added = 0;
-    let mut last = 0;
-    for i in 1..=ADDS {
-        last = counter.add(i)?;
-        added += i;
-    }
-    println!(
-        "worker {n} (pid {}): added {added} in {ADDS} calls; the total was {last} after its last add",
-        std::process::id()
-    );
+    println!("manager: total {total} from {calls} adds by 4 workers");
     Ok(())
 }

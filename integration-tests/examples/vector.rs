@@ -1,8 +1,8 @@
 //! Methods that return new shared objects (Python's `method_to_typeid`) and take
 //! proxies as arguments: a `Vector` whose `add` returns a new `Vector` hosted on the
 //! server, while `add_assign` changes the vector in place. A child process adds the
-//! manager's two vectors and names the sum; an unrelated process, which knows only the
-//! address, the key and the name, reads it.
+//! manager's two vectors, handed to it as proxies, and names the sum; an unrelated
+//! process, which knows only the address, the key and the name, reads it.
 //!
 //! ```text
 //! cargo run --example vector
@@ -83,12 +83,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
-/// A child of the manager (found through the environment): adds, names the sum, adds
-/// in place.
+/// A child of the manager, handed `a` and `b`: adds, names the sum, adds in place.
 fn child() -> Result<(), Box<dyn std::error::Error>> {
     let client = Client::from_env()?;
-    let a: VectorBlockingProxy = client.named("a")?;
-    let b: VectorBlockingProxy = client.named("b")?;
+    let (a, b): (VectorBlockingProxy, VectorBlockingProxy) = (client.inherited("a")?, client.inherited("b")?);
     let sum = a.add(b.as_async().clone())??;
     println!("child: a + b = {}", show(&sum)?);
     client.bind_name("sum", &sum)?;
@@ -107,28 +105,15 @@ fn remote(address: &str) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn manager() -> Result<(), Box<dyn std::error::Error>> {
-    let rt = tokio::runtime::Runtime::new()?;
-    let server = rt.block_on(
-        Server::builder()
-            .authkey(KEY)
-            .register::<Vector>()
-            .named("a", Vector::new(1, 2))
-            .named("b", Vector::new(10, 20))
-            .start(),
-    )?;
+    let server = Server::builder().authkey(KEY).register::<Vector>().start_blocking()?;
     let client = Client::connect(server.address(), KEY)?;
-    let exe = std::env::current_exe()?;
-    let mut child = Command::new(&exe);
-    child.arg("child");
-    client.configure_child(&mut child);
-    if !child.status()?.success() {
-        return Err("the child failed".into());
-    }
-    let status = Command::new(&exe).args(["remote", &server.address().to_string()]).status()?;
-    if !status.success() {
+    let (a, b) = (VectorBlockingProxy::create(&client, 1, 2)?, VectorBlockingProxy::create(&client, 10, 20)?);
+    client.worker().arg("child").proxy("a", &a).proxy("b", &b).spawn()?.join()?;
+    // Not a child of ours: no server variables, no proxies — only what it is told.
+    let remote = Command::new(std::env::current_exe()?).args(["remote", &server.address().to_string()]).status()?;
+    if !remote.success() {
         return Err("the remote process failed".into());
     }
-    let a: VectorBlockingProxy = client.named("a")?;
     println!("manager: a = {}", show(&a)?);
     // a, b and the named sum; the remote's doubled vector went with its connection.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -136,6 +121,5 @@ fn manager() -> Result<(), Box<dyn std::error::Error>> {
         std::thread::sleep(Duration::from_millis(10));
     }
     println!("manager: {} objects", client.stats()?.objects);
-    rt.block_on(server.shutdown());
     Ok(())
 }

@@ -33,7 +33,9 @@
 //! - Dropping a pending call cancels it on the server.
 //! - If the server goes away, calls in flight fail at once and later calls fail fast
 //!   with [`Error::ConnectionLost`].
-//! - [`blocking`] offers the same without an async runtime.
+//! - [`blocking`] offers the same without an async runtime, and starts a child with the
+//!   server and proxies handed over in one line
+//!   (`client.worker().arg(i).proxy("d", &d).spawn()?.join()?`).
 //!
 //! This crate does not depend on `manager-server`: a program that only uses shared
 //! objects compiles no server code.

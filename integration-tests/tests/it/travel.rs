@@ -189,3 +189,38 @@ async fn a_proxy_serialized_outside_a_container_is_leased_and_one_stored_in_a_co
     let token: manager_client::Token = manager_client::proto::postcard::from_bytes(&bytes).unwrap();
     assert_eq!(token.object, inner.handle().object());
 }
+
+/// `client.child(..)`: the blocking client's short way to start a worker with proxies.
+/// Two children are each handed the list and append to it; a child that fails makes
+/// `join` fail, naming the program; a name that cannot be handed over fails `spawn`
+/// before anything starts.
+#[test]
+fn blocking_child_builder_hands_proxies_and_join_reports_a_failed_child() {
+    use manager_client::blocking;
+    let server = Server::builder().start_blocking().unwrap();
+    let client = blocking::Client::connect(server.address(), server.authkey()).unwrap();
+    let list: blocking::ListProxy<u32> = client.list().unwrap();
+    let worker = env!("CARGO_BIN_EXE_worker");
+    let spawn = |value: &str| {
+        let mut child =
+            client.child(worker).args(["inherit-append", "results", value, "0", "blocking"]).proxy("results", &list);
+        child.command().stdout(Stdio::null());
+        child.spawn().unwrap()
+    };
+    let children = [spawn("7"), spawn("8")];
+    for child in children {
+        child.join().unwrap();
+    }
+    let mut items = list.copy().unwrap();
+    items.sort();
+    assert_eq!(items, vec![7, 8]);
+
+    // The child finds no proxy named `other`: it exits with an error, and join says so.
+    let failed = client.child(worker).args(["inherit", "other"]).proxy("results", &list).spawn().unwrap();
+    let err = failed.join().unwrap_err().to_string();
+    assert!(err.contains("worker") && err.contains("failed"), "{err}");
+
+    let err = client.child(worker).arg("exit").proxy("not a name", &list).spawn().unwrap_err().to_string();
+    assert!(err.contains("`not a name`"), "{err}");
+    assert_eq!(list.len().unwrap(), 2, "nothing ran");
+}

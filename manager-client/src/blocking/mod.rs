@@ -35,8 +35,10 @@
 //! stall it); there they return an error. Use the async proxies there; `spawn_blocking`
 //! threads may block and are fine.
 
+mod child;
 pub(crate) mod client;
 mod runtime;
 
 pub use crate::builtins::blocking::*;
+pub use child::{ChildBuilder, Worker};
 pub use client::Client;

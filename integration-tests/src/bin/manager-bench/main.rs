@@ -230,6 +230,12 @@ fn phase(args: &[String]) {
             }
         }
     }
+    if want("handoff") {
+        // One round trip (the receiver's Incref) per hand-off: that is its floor.
+        let p = paired(reps, Unit::Micros, || us(workloads::handoff(&ctx)), round_trip);
+        let name = "hand a dict proxy to another connection (token, attach, drop)";
+        rows.push(row("handoff", name, Unit::Micros, p.ours.clone(), Some(p)));
+    }
     if want("lock") {
         // A pair is two calls: its floor is two round trips.
         let p = paired(reps, Unit::Micros, || us(workloads::lock_pairs(&ctx)), || 2.0 * round_trip());

@@ -156,6 +156,25 @@ pub fn incr(ctx: &Ctx) -> Duration {
     start.elapsed() / n as u32
 }
 
+/// Per hand-off time of a proxy passed to another process: a token minted on one
+/// connection (which leases the object), attached on a second and the attached proxy
+/// dropped. The second connection stands for the receiving process: it sends the same
+/// requests a child would, without a process start in every hand-off. Minting rides on
+/// one lease while it is fresh (`LEASE_REUSE`), so a hand-off is one round trip
+/// (`Incref`) and a fire-and-forget `Decref`.
+pub fn handoff(ctx: &Ctx) -> Duration {
+    let n = ctx.n(10_000);
+    let (sender, receiver) = (ctx.client(), ctx.client());
+    let d = sender.dict::<u32, u32>().expect("dict");
+    let start = Instant::now();
+    for _ in 0..n {
+        let token = d.token();
+        let attached: blocking::DictProxy<u32, u32> = receiver.attach(&token).expect("attach");
+        drop(attached);
+    }
+    start.elapsed() / n as u32
+}
+
 /// Per-pair time of Lock acquire + release.
 pub fn lock_pairs(ctx: &Ctx) -> Duration {
     let n = ctx.n(10_000);
