@@ -117,8 +117,10 @@ mod attr;
 mod errors;
 mod expand;
 mod fallback;
+mod interface;
 mod krate;
 mod model;
+mod types;
 mod validate;
 
 use proc_macro::TokenStream;
