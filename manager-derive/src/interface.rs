@@ -85,8 +85,7 @@ impl SharedImpl {
                 if let Some(err) = &err {
                     crate::types::check_owned(err, "error type", &f.sig.ident, errors);
                 }
-                constructor =
-                    Some(Constructor::Function { name: f.sig.ident.clone(), args, err: err.map(Box::new) });
+                constructor = Some(Constructor::Function { name: f.sig.ident.clone(), args, err: err.map(Box::new) });
                 continue;
             }
             if !has_receiver {

@@ -3,11 +3,13 @@
 
 use crate::attr::{self, TypeOptions};
 use crate::errors::Errors;
+use crate::types::{check_owned, fallible, is_plain, is_unit};
 use proc_macro2::Span;
 use quote::ToTokens;
 use syn::spanned::Spanned;
-use crate::types::{check_owned, fallible, is_plain, is_unit};
-use syn::{Attribute, FnArg, Ident, ImplItem, ItemImpl, ItemTrait, LitStr, Pat, ReturnType, Signature, Type, Visibility};
+use syn::{
+    Attribute, FnArg, Ident, ImplItem, ItemImpl, ItemTrait, LitStr, Pat, ReturnType, Signature, Type, Visibility,
+};
 
 /// A `#[shared]` impl block.
 pub(crate) struct SharedImpl {
@@ -276,7 +278,12 @@ pub(crate) fn reject_generics(sig: &Signature, errors: &mut Errors) {
     }
 }
 
-pub(crate) fn method(sig: &Signature, attrs: &[Attribute], rename: Option<LitStr>, errors: &mut Errors) -> Option<Method> {
+pub(crate) fn method(
+    sig: &Signature,
+    attrs: &[Attribute],
+    rename: Option<LitStr>,
+    errors: &mut Errors,
+) -> Option<Method> {
     let ident = sig.ident.clone();
     let receiver = match sig.receiver() {
         Some(r) if r.reference.is_some() && r.colon_token.is_none() => {

@@ -280,7 +280,10 @@ pub(super) fn wire_checks(model: &SharedImpl, m: &TokenStream) -> TokenStream {
     // In a trait, `Self` is each implementation: `Shared<Self>` is checked by
     // `__shared_interface`'s bound, where each implementation is named.
     let in_trait = matches!(model.item, Source::Trait(_));
-    types.retain(|t| !(in_trait && shared_inner(t).is_some_and(|inner| matches!(inner, syn::Type::Path(p) if p.path.is_ident("Self")))));
+    types.retain(|t| {
+        !(in_trait
+            && shared_inner(t).is_some_and(|inner| matches!(inner, syn::Type::Path(p) if p.path.is_ident("Self"))))
+    });
     let checks = types.iter().map(|t| match shared_inner(t) {
         Some(inner) => {
             // `Self` means nothing outside the impl.
