@@ -209,3 +209,46 @@ async fn the_trait_stays_an_ordinary_trait_on_the_server() {
     assert_eq!(t.describe(), "a counter at 3", "a skipped method keeps its body");
     assert_eq!(Ledger::new(4).wait_above(3).await, 4);
 }
+
+/// An interface whose method makes a new object of the implementation's own type.
+mod cells {
+    use manager_server::{Shared, shared};
+
+    #[shared(id = "tests.Cell")]
+    pub trait Cell {
+        fn new(value: String) -> Self
+        where
+            Self: Sized;
+        fn value(&self) -> String;
+        /// A new cell holding this one's value, of whatever type the server has.
+        fn fork(&self, suffix: String) -> Shared<Self>
+        where
+            Self: Sized;
+    }
+
+    pub struct TextCell(pub String);
+
+    #[shared]
+    impl Cell for TextCell {
+        fn new(value: String) -> Self {
+            TextCell(value)
+        }
+        fn value(&self) -> String {
+            self.0.clone()
+        }
+        fn fork(&self, suffix: String) -> Shared<Self> {
+            Shared::new(TextCell(format!("{}{suffix}", self.0)))
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_interface_method_may_host_a_new_object_of_the_servers_type() {
+    use cells::CellProxy;
+    let (_dir, server) = util::start(Server::builder().register::<cells::TextCell>()).await;
+    let client = Client::connect(server.address(), server.authkey()).await.unwrap();
+    let cell = CellProxy::create(&client, "a".into()).await.unwrap();
+    let forked: CellProxy = cell.fork("b".into()).await.unwrap();
+    assert_eq!(forked.value().await.unwrap(), "ab");
+    assert_eq!(client.stats().await.unwrap().objects_by_type, [("tests.Cell".to_owned(), 2)]);
+}
