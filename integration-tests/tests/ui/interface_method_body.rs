@@ -1,0 +1,10 @@
+use manager_client::shared;
+
+#[shared(id = "ui.Counter")]
+pub trait Counter {
+    fn get(&self) -> u64 {
+        0
+    }
+}
+
+fn main() {}
