@@ -1,9 +1,10 @@
 //! The client half of an interface shared between programs: it knows the counter only
-//! by its `#[shared]` trait (`integration_tests::interface`, the interface "crate"),
-//! and uses whatever type `interface_server` implements it with: the named `hits`, and
-//! one of its own. See `interface_server` for how to run the two.
+//! by its `#[shared]` trait (`counter_api`, the interface crate in
+//! `integration-tests/counter-api`), and uses whatever type `interface_server`
+//! implements it with: the named `hits`, and one of its own. See `interface_server`
+//! for how to run the two.
 
-use integration_tests::interface::CounterBlockingProxy;
+use counter_api::CounterBlockingProxy;
 use manager_client::blocking::Client;
 
 fn main() {

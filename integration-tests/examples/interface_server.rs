@@ -1,7 +1,7 @@
 //! The server half of an interface shared between programs: it implements
-//! `integration_tests::interface::Counter` (the interface "crate") with a type of its
-//! own, registers it, and names one `hits`. `interface_client` uses it knowing only
-//! the trait.
+//! `counter_api::Counter` (the interface crate, `integration-tests/counter-api`) with
+//! a type of its own, registers it, and names one `hits`. `interface_client` uses it
+//! knowing only the trait.
 //!
 //! ```text
 //! cargo run --example interface_server                   # tcp://127.0.0.1:50506
@@ -9,11 +9,12 @@
 //! cargo run --example interface_client -- --stop         # stops the server
 //! ```
 //!
-//! In a real project these are three crates: the interface (depending on
-//! `manager-client` only), this server (the interface and `manager-server`), and the
-//! client (the interface only). Options: `--address tcp://HOST:PORT`, `--key KEY`.
+//! In a real project these are three crates: the interface (`counter-api`, depending
+//! on `manager-client` only), this server (the interface and `manager-server`), and
+//! the client (the interface only); here the two programs are examples of one package.
+//! Options: `--address tcp://HOST:PORT`, `--key KEY`.
 
-use integration_tests::interface::Counter;
+use counter_api::Counter;
 use manager_server::{Server, shared};
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::Notify;

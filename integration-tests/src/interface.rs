@@ -1,40 +1,9 @@
-//! An interface crate, as a module: the `#[shared]` trait a client and a server both
-//! depend on, declared without any implementation. It names nothing but
-//! `manager-client` (a real interface crate depends on that alone): a client builds
-//! `CounterProxy` from it, and a server registers its own type implementing
-//! `Counter` (`examples/interface_server.rs`, `tests/it/interfaces.rs`).
+//! The interface the tests and examples share, and an older version of it. The current
+//! one is a crate of its own, `counter-api` (depending on `manager-client` alone, as a
+//! real interface crate does), re-exported here; the older one, the same id with a
+//! changed signature, plays a client built before the interface changed.
 
-use manager_client::shared;
-
-/// A counter that clients share: what every server's counter type must do.
-#[shared(id = "demo.Counter")]
-pub trait Counter {
-    /// Starts at `start`.
-    fn new(start: u64) -> Self
-    where
-        Self: Sized;
-
-    /// Adds `by`; the new count. (`&self`: counting goes on while others wait.)
-    fn incr(&self, by: u64) -> u64;
-
-    /// The count.
-    fn get(&self) -> u64;
-
-    /// Takes `by` away, or says why not.
-    fn take(&self, by: u64) -> Result<u64, String>;
-
-    /// Sets the count back to zero; the count before.
-    fn reset(&mut self) -> u64;
-
-    /// Waits until the count is above `n`; the count then.
-    async fn wait_above(&self, n: u64) -> u64;
-
-    /// A helper of the implementations, not part of the interface.
-    #[shared(skip)]
-    fn describe(&self) -> String {
-        format!("a counter at {}", self.get())
-    }
-}
+pub use counter_api::{Counter, CounterBlockingProxy, CounterProxy};
 
 /// The interface as an older program declared it: the same id, but `incr` took and
 /// returned `u32`. A client built from it must be refused by a server that implements
