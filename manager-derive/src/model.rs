@@ -1,5 +1,6 @@
-//! The model of a `#[shared]` impl block: what the expansion needs, each part keeping
-//! its syntax for spans. Building it also rejects what cannot be shared.
+//! The model of a `#[shared]` impl block (or trait: `interface.rs` builds that one):
+//! what the expansion needs, each part keeping its syntax for spans. Building it also
+//! rejects what cannot be shared.
 
 use crate::attr::{self, TypeOptions};
 use crate::errors::Errors;
@@ -11,7 +12,7 @@ use syn::{
     Attribute, FnArg, Ident, ImplItem, ItemImpl, ItemTrait, LitStr, Pat, ReturnType, Signature, Type, Visibility,
 };
 
-/// A `#[shared]` impl block.
+/// A `#[shared]` impl block, or trait.
 pub(crate) struct SharedImpl {
     /// The impl block or trait, with `#[shared(..)]` method attributes removed.
     pub(crate) item: Source,
@@ -22,7 +23,7 @@ pub(crate) struct SharedImpl {
     pub(crate) name: Ident,
     /// Whether `name` is the type's own, so the proxies can be named after it.
     pub(crate) named: bool,
-    /// The proxies' visibility: `vis = ".."`, else `pub`.
+    /// The proxies' visibility: `vis = ".."`, else `pub` (a trait's own, for a trait).
     pub(crate) vis: Visibility,
     /// Type-level options given on the impl.
     pub(crate) options: TypeOptions,
