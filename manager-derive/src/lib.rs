@@ -107,7 +107,8 @@
 //! must be `Default`. An `async fn` is declared as returning `impl Future + Send`, so
 //! an implementation's `async fn` must be `Send`. Method types may not name `Self`
 //! (each server's own type) other than as `Shared<Self>`. The id, `vis` and method
-//! options go on the trait; `#[shared]` on the impl takes none but `crate`.
+//! options go on the trait; `#[shared]` on the impl takes none but `crate`. A type is
+//! hosted under one interface, or its own impl block: it has one `Dispatch`.
 //!
 //! ```
 //! use manager_client::Client;
