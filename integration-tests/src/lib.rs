@@ -9,6 +9,7 @@
 pub struct ReadmeDoctests;
 
 pub mod accounts;
+pub mod interface;
 
 use manager_client::shared;
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,9 @@
 //! `#[shared]`: share a type's methods across processes.
 //!
-//! On an inherent `impl` block it keeps the block as written and adds:
+//! On a trait it declares an interface: proxies a client can use without any
+//! implementing type, which servers implement with their own (see
+//! [Interfaces](#interfaces)). On an inherent `impl` block it keeps the block as
+//! written and adds:
 //! - `T::EXPOSED`, the exposed method names;
 //! - a server-side dispatcher (`manager_proto::Dispatch`), so a server can
 //!   `register::<T>()` it;
@@ -87,6 +90,73 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Interfaces
+//!
+//! `#[shared]` on a trait declares the interface alone, for a crate that clients and
+//! servers both depend on (needing only `manager-client`): it generates `TraitProxy`
+//! and `TraitBlockingProxy` as for an impl block, and keeps the trait an ordinary
+//! trait. A server implements it with a type of its own, `#[shared] impl Trait for
+//! MyType`, and registers `MyType` as usual: its objects have the interface's type id
+//! and fingerprint, so any client holding the trait's proxy creates, names and attaches
+//! them, and two types implementing one interface on two servers are interchangeable.
+//!
+//! Every method of the trait is exposed, except those marked `#[shared(skip)]` (which
+//! may have a body: they are plain trait methods). An exposed method has no body,
+//! takes `&self` or `&mut self` and is not generic; `fn new(..) -> Self where Self:
+//! Sized` (or `#[shared(constructor)]`) is the constructor, and without one a type
+//! must be `Default`. An `async fn` is declared as returning `impl Future + Send`, so
+//! an implementation's `async fn` must be `Send`. Method types may not name `Self`
+//! (each server's own type) other than as `Shared<Self>`. The id, `vis` and method
+//! options go on the trait; `#[shared]` on the impl takes none but `crate`. A type is
+//! hosted under one interface, or its own impl block: it has one `Dispatch`.
+//!
+//! ```
+//! use manager_client::Client;
+//! use manager_server::{Server, shared};
+//!
+//! // The interface crate.
+//! #[shared(id = "demo.Greeter")]
+//! pub trait Greeter {
+//!     fn new(greeting: String) -> Self where Self: Sized;
+//!     fn greet(&self, name: String) -> String;
+//!     async fn count(&self) -> u64;
+//! }
+//!
+//! // The server crate: its own type, under the interface.
+//! pub struct Polite { greeting: String, greeted: std::sync::atomic::AtomicU64 }
+//!
+//! #[shared]
+//! impl Greeter for Polite {
+//!     fn new(greeting: String) -> Self {
+//!         Polite { greeting, greeted: 0.into() }
+//!     }
+//!     fn greet(&self, name: String) -> String {
+//!         self.greeted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+//!         format!("{}, {name}.", self.greeting)
+//!     }
+//!     async fn count(&self) -> u64 {
+//!         self.greeted.load(std::sync::atomic::Ordering::Relaxed)
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = Server::builder().register::<Polite>().start().await?;
+//! // The client crate: only `GreeterProxy`.
+//! let client = Client::connect(server.address(), server.authkey().as_bytes()).await?;
+//! let greeter = GreeterProxy::create(&client, "Good morning".to_owned()).await?;
+//! assert_eq!(greeter.greet("Ada".to_owned()).await?, "Good morning, Ada.");
+//! assert_eq!(greeter.count().await?, 1);
+//! assert_eq!(greeter.token().type_id, "demo.Greeter");
+//! # server.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! A client built from an older version of the trait is checked as any other: a method
+//! both have must agree, or the client is refused with an error naming it ("the
+//! server's `demo.Greeter` has methods .. (they differ in greet)"); a method only one
+//! has is allowed.
+//!
 //! ## Wire identity
 //!
 //! Clients and servers name a type by its type id. The default is the type's module
@@ -117,8 +187,10 @@ mod attr;
 mod errors;
 mod expand;
 mod fallback;
+mod interface;
 mod krate;
 mod model;
+mod types;
 mod validate;
 
 use proc_macro::TokenStream;
@@ -126,6 +198,8 @@ use proc_macro::TokenStream;
 /// Shares a type's methods across processes: on a type's inherent `impl` block, it
 /// makes the type hostable by a manager server and generates `TProxy` (async) and
 /// `TBlockingProxy`, with one method per `pub` method taking `&self` or `&mut self`.
+/// On a trait it declares an interface (the proxies, and no implementation), and on
+/// `impl Trait for T` it hosts `T` under that interface.
 /// Arguments and results cross the wire, so they must be owned and
 /// `Serialize + Deserialize` — or proxies, or (as results) `Shared<T>` values the
 /// server hosts. The options and those forms are in the crate documentation.

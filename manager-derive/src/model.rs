@@ -1,25 +1,29 @@
-//! The model of a `#[shared]` impl block: what the expansion needs, each part keeping
-//! its syntax for spans. Building it also rejects what cannot be shared.
+//! The model of a `#[shared]` impl block (or trait: `interface.rs` builds that one):
+//! what the expansion needs, each part keeping its syntax for spans. Building it also
+//! rejects what cannot be shared.
 
 use crate::attr::{self, TypeOptions};
 use crate::errors::Errors;
+use crate::types::{check_owned, fallible, is_plain, is_unit};
 use proc_macro2::Span;
 use quote::ToTokens;
 use syn::spanned::Spanned;
-use syn::{FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, LitStr, Pat, ReturnType, Signature, Type, Visibility};
+use syn::{
+    Attribute, FnArg, Ident, ImplItem, ItemImpl, ItemTrait, LitStr, Pat, ReturnType, Signature, Type, Visibility,
+};
 
-/// A `#[shared]` impl block.
+/// A `#[shared]` impl block, or trait.
 pub(crate) struct SharedImpl {
-    /// The impl block, with `#[shared(..)]` method attributes removed.
-    pub(crate) item: ItemImpl,
-    /// The type (`Counter`).
+    /// The impl block or trait, with `#[shared(..)]` method attributes removed.
+    pub(crate) item: Source,
+    /// The type (`Counter`; `Self` in a trait).
     pub(crate) self_ty: Type,
     /// Its name, for generated names and messages (`Unnamed` when the type has none,
     /// which is an error).
     pub(crate) name: Ident,
     /// Whether `name` is the type's own, so the proxies can be named after it.
     pub(crate) named: bool,
-    /// The proxies' visibility: `vis = ".."`, else `pub`.
+    /// The proxies' visibility: `vis = ".."`, else `pub` (a trait's own, for a trait).
     pub(crate) vis: Visibility,
     /// Type-level options given on the impl.
     pub(crate) options: TypeOptions,
@@ -31,6 +35,33 @@ pub(crate) struct SharedImpl {
     /// all): when the block has an error, stand-in proxies keep these so calls to
     /// them report nothing more.
     pub(crate) signatures: Vec<Signature>,
+}
+
+/// What `#[shared]` was put on.
+pub(crate) enum Source {
+    /// A type's inherent impl block.
+    Impl(ItemImpl),
+    /// A trait: an interface, with no implementing type (see `interface.rs`).
+    Trait(ItemTrait),
+}
+
+impl ToTokens for Source {
+    fn to_tokens(&self, tokens: &mut proc_macro2::TokenStream) {
+        match self {
+            Source::Impl(item) => item.to_tokens(tokens),
+            Source::Trait(item) => item.to_tokens(tokens),
+        }
+    }
+}
+
+impl Source {
+    /// The impl's or trait's generic parameters.
+    pub(crate) fn generics(&self) -> &syn::Generics {
+        match self {
+            Source::Impl(item) => &item.generics,
+            Source::Trait(item) => &item.generics,
+        }
+    }
 }
 
 /// How `#[shared]` builds an object for `TProxy::create`.
@@ -86,12 +117,6 @@ impl SharedImpl {
     /// Builds the model, reporting into `errors` everything that cannot be shared. The
     /// model is complete either way: on errors, the expansion uses it for stand-ins.
     pub(crate) fn build(mut item: ItemImpl, options: TypeOptions, errors: &mut Errors) -> SharedImpl {
-        if let Some((_, path, _)) = &item.trait_ {
-            errors.spanned(
-                path,
-                "#[shared] goes on the type's inherent impl block (`impl Counter { .. }`), not a trait impl",
-            );
-        }
         let generic = !item.generics.params.is_empty() || item.generics.where_clause.is_some();
         if generic {
             errors.spanned(
@@ -127,7 +152,7 @@ impl SharedImpl {
                     && public
                     && f.sig.ident == "new"
                     && constructor.is_none()
-                    && constructs(f, &name).is_some())
+                    && constructs(&f.sig, &name).is_some())
             {
                 if let Some(receiver) = f.sig.receiver() {
                     errors.spanned(receiver, "a constructor takes no `self`");
@@ -137,7 +162,7 @@ impl SharedImpl {
                     errors.spanned(&f.sig, "only one method can be the #[shared] constructor");
                     continue;
                 }
-                let Some(err) = constructs(f, &name) else {
+                let Some(err) = constructs(&f.sig, &name) else {
                     const MSG: &str = "a #[shared] constructor returns `Self`, or `Result<Self, E>` to fail with an error \
                                        the creator gets typed";
                     match &f.sig.output {
@@ -146,8 +171,8 @@ impl SharedImpl {
                     }
                     continue;
                 };
-                let args = args(f, errors);
-                reject_generics(f, errors);
+                let args = args(&f.sig, errors);
+                reject_generics(&f.sig, errors);
                 if let Some(err) = &err {
                     check_owned(err, "error type", &f.sig.ident, errors);
                 }
@@ -164,12 +189,12 @@ impl SharedImpl {
                 continue;
             }
             signatures.push(f.sig.clone());
-            if let Some(m) = method(f, opts.rename, errors) {
+            if let Some(m) = method(&f.sig, &f.attrs, opts.rename, errors) {
                 methods.push(m);
             }
         }
         SharedImpl {
-            item,
+            item: Source::Impl(item),
             self_ty,
             name,
             named,
@@ -183,15 +208,15 @@ impl SharedImpl {
 }
 
 /// What to underline for a generic item: its parameters, else its `where` clause.
-fn generics_node(generics: &syn::Generics) -> proc_macro2::TokenStream {
+pub(crate) fn generics_node(generics: &syn::Generics) -> proc_macro2::TokenStream {
     if generics.params.is_empty() { generics.where_clause.to_token_stream() } else { generics.to_token_stream() }
 }
 
 /// What a constructor returns: `Some(None)` for `Self`, `Some(Some(E))` for
 /// `Result<Self, E>`, `None` for anything else.
-fn constructs(f: &ImplItemFn, name: &Ident) -> Option<Option<Type>> {
+pub(crate) fn constructs(sig: &Signature, name: &Ident) -> Option<Option<Type>> {
     let is_self = |ty: &Type| matches!(ty, Type::Path(p) if p.path.is_ident("Self") || p.path.is_ident(name));
-    match &f.sig.output {
+    match &sig.output {
         ReturnType::Type(_, ty) if is_self(ty) => Some(None),
         ReturnType::Type(_, ty) => match fallible(ty) {
             Some((ok, err)) if is_self(&ok) => Some(Some(err)),
@@ -241,22 +266,27 @@ pub(crate) fn proxy_of(inner: &Type, name: &Ident, suffix: &str) -> Type {
     syn::parse_quote!(#ident)
 }
 
-fn reject_generics(f: &ImplItemFn, errors: &mut Errors) {
-    if !f.sig.generics.params.is_empty() || f.sig.generics.where_clause.is_some() {
+pub(crate) fn reject_generics(sig: &Signature, errors: &mut Errors) {
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
         errors.spanned(
-            generics_node(&f.sig.generics),
+            generics_node(&sig.generics),
             format!(
                 "`{}` is generic, and generic methods cannot be shared: the server must know the concrete types; \
                  write one method per type, or hide it with #[shared(skip)]",
-                f.sig.ident
+                sig.ident
             ),
         );
     }
 }
 
-fn method(f: &ImplItemFn, rename: Option<LitStr>, errors: &mut Errors) -> Option<Method> {
-    let ident = f.sig.ident.clone();
-    let receiver = match f.sig.receiver() {
+pub(crate) fn method(
+    sig: &Signature,
+    attrs: &[Attribute],
+    rename: Option<LitStr>,
+    errors: &mut Errors,
+) -> Option<Method> {
+    let ident = sig.ident.clone();
+    let receiver = match sig.receiver() {
         Some(r) if r.reference.is_some() && r.colon_token.is_none() => {
             if r.mutability.is_some() {
                 Receiver::Mut
@@ -276,18 +306,18 @@ fn method(f: &ImplItemFn, rename: Option<LitStr>, errors: &mut Errors) -> Option
         }
         None => return None,
     };
-    reject_generics(f, errors);
-    if let Some(unsafety) = &f.sig.unsafety {
+    reject_generics(sig, errors);
+    if let Some(unsafety) = &sig.unsafety {
         errors.spanned(unsafety, format!("`{ident}` is unsafe, and unsafe methods cannot be shared"));
     }
-    if let Some(abi) = &f.sig.abi {
+    if let Some(abi) = &sig.abi {
         errors.spanned(abi, format!("`{ident}` has an explicit ABI, which cannot be shared"));
     }
-    if let Some(v) = &f.sig.variadic {
+    if let Some(v) = &sig.variadic {
         errors.spanned(v, "variadic methods cannot be shared");
     }
-    let args = args(f, errors);
-    let ret = match &f.sig.output {
+    let args = args(sig, errors);
+    let ret = match &sig.output {
         ReturnType::Default => Return::Unit,
         ReturnType::Type(_, ty) => {
             check_owned(ty, "return type", &ident, errors);
@@ -298,24 +328,24 @@ fn method(f: &ImplItemFn, rename: Option<LitStr>, errors: &mut Errors) -> Option
             }
         }
     };
-    let docs = f.attrs.iter().filter(|a| a.path().is_ident("doc")).cloned().collect();
+    let docs = attrs.iter().filter(|a| a.path().is_ident("doc")).cloned().collect();
     Some(Method {
         exposed: rename.unwrap_or_else(|| LitStr::new(&ident.to_string(), ident.span())),
         ident,
         receiver,
-        is_async: f.sig.asyncness.is_some(),
+        is_async: sig.asyncness.is_some(),
         args,
         ret,
         docs,
-        span: f.sig.span(),
+        span: sig.span(),
     })
 }
 
-fn args(f: &ImplItemFn, errors: &mut Errors) -> Vec<Arg> {
+pub(crate) fn args(sig: &Signature, errors: &mut Errors) -> Vec<Arg> {
     let mut out = Vec::new();
-    for (i, input) in f.sig.inputs.iter().enumerate() {
+    for (i, input) in sig.inputs.iter().enumerate() {
         let FnArg::Typed(pt) = input else { continue };
-        check_owned(&pt.ty, "argument", &f.sig.ident, errors);
+        check_owned(&pt.ty, "argument", &sig.ident, errors);
         let ident = match &*pt.pat {
             Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => pi.ident.clone(),
             _ => Ident::new(&format!("arg{i}"), pt.pat.span()),
@@ -323,128 +353,6 @@ fn args(f: &ImplItemFn, errors: &mut Errors) -> Vec<Arg> {
         out.push(Arg { ident, ty: (*pt.ty).clone() });
     }
     out
-}
-
-/// `Result<T, E>` (by its last path segment, as `std::result::Result` or a plain
-/// `Result`), split.
-fn fallible(ty: &Type) -> Option<(Type, Type)> {
-    let Type::Path(p) = ty else { return None };
-    let seg = p.path.segments.last()?;
-    if seg.ident != "Result" {
-        return None;
-    }
-    let syn::PathArguments::AngleBracketed(args) = &seg.arguments else {
-        return None;
-    };
-    let mut types = args.args.iter().filter_map(|a| match a {
-        syn::GenericArgument::Type(t) => Some(t.clone()),
-        _ => None,
-    });
-    match (types.next(), types.next(), types.next()) {
-        (Some(ok), Some(err), None) => Some((ok, err)),
-        _ => None,
-    }
-}
-
-fn is_unit(ty: &Type) -> bool {
-    matches!(ty, Type::Tuple(t) if t.elems.is_empty())
-}
-
-/// Rejects references, `impl Trait` and trait objects anywhere in `ty`: what crosses
-/// the wire is owned.
-fn check_owned(ty: &Type, what: &str, method: &Ident, errors: &mut Errors) {
-    /// The first offending node, whole (`&str`, not its `&`).
-    #[derive(Default)]
-    struct Finder {
-        found: Option<(proc_macro2::TokenStream, &'static str)>,
-    }
-    impl<'ast> syn::visit::Visit<'ast> for Finder {
-        fn visit_type_reference(&mut self, r: &'ast syn::TypeReference) {
-            self.found.get_or_insert((r.to_token_stream(), "a reference"));
-        }
-        fn visit_type_impl_trait(&mut self, t: &'ast syn::TypeImplTrait) {
-            self.found.get_or_insert((t.to_token_stream(), "`impl Trait`"));
-        }
-        fn visit_type_trait_object(&mut self, t: &'ast syn::TypeTraitObject) {
-            self.found.get_or_insert((t.to_token_stream(), "a trait object"));
-        }
-        fn visit_type_ptr(&mut self, t: &'ast syn::TypePtr) {
-            self.found.get_or_insert((t.to_token_stream(), "a raw pointer"));
-        }
-    }
-    let mut finder = Finder::default();
-    syn::visit::Visit::visit_type(&mut finder, ty);
-    if let Some((node, kind)) = finder.found {
-        errors.spanned(
-            node,
-            format!(
-                "the {what} of `{method}` contains {kind}, which cannot cross the wire: shared methods take and \
-                 return owned values (`String` for `&str`, `Vec<T>` for `&[T]`, `T` for `&T`)"
-            ),
-        );
-    }
-}
-
-/// Whether values of `ty` certainly hold no proxy (and no `Shared<T>`): built of
-/// numbers, `bool`, `char`, `String`, the standard collections, tuples and arrays.
-/// Calls whose arguments and result are all plain skip the hosting machinery; any other
-/// type (a user's struct may hold a proxy) takes it.
-pub(crate) fn is_plain(ty: &Type) -> bool {
-    const PLAIN: &[&str] = &[
-        "u8",
-        "u16",
-        "u32",
-        "u64",
-        "u128",
-        "usize",
-        "i8",
-        "i16",
-        "i32",
-        "i64",
-        "i128",
-        "isize",
-        "f32",
-        "f64",
-        "bool",
-        "char",
-        "String",
-        "Vec",
-        "VecDeque",
-        "Option",
-        "Box",
-        "HashMap",
-        "BTreeMap",
-        "HashSet",
-        "BTreeSet",
-        "Result",
-        "std",
-        "alloc",
-        "core",
-        "collections",
-        "string",
-        "vec",
-        "option",
-        "boxed",
-        "result",
-    ];
-    match ty {
-        Type::Path(p) if p.qself.is_none() => p.path.segments.iter().all(|seg| {
-            PLAIN.contains(&seg.ident.to_string().as_str())
-                && match &seg.arguments {
-                    syn::PathArguments::None => true,
-                    syn::PathArguments::AngleBracketed(args) => args.args.iter().all(|a| match a {
-                        syn::GenericArgument::Type(t) => is_plain(t),
-                        _ => false,
-                    }),
-                    syn::PathArguments::Parenthesized(_) => false,
-                }
-        }),
-        Type::Tuple(t) => t.elems.iter().all(is_plain),
-        Type::Array(a) => is_plain(&a.elem),
-        Type::Paren(p) => is_plain(&p.elem),
-        Type::Group(g) => is_plain(&g.elem),
-        _ => false,
-    }
 }
 
 impl Method {
@@ -457,21 +365,5 @@ impl Method {
             Return::Fallible { ok, err } => is_plain(ok) && is_plain(err),
         };
         !(ret_plain && self.args.iter().all(|a| is_plain(&a.ty)))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_plain;
-
-    #[test]
-    fn plain_types_are_the_standard_ones_only() {
-        let plain = |s: &str| is_plain(&syn::parse_str(s).unwrap());
-        for ty in ["u64", "String", "Vec<(i32, String)>", "Option<std::collections::HashMap<String, [u8; 4]>>", "()"] {
-            assert!(plain(ty), "{ty}");
-        }
-        for ty in ["CounterProxy", "Vec<Item>", "Option<DictProxy<String, u64>>", "Shared<Vector>", "Self"] {
-            assert!(!plain(ty), "{ty}");
-        }
     }
 }

@@ -300,6 +300,26 @@ pub mod v1 {
         }
     }
 
+    /// What `#[shared]` on a trait (an interface) gives each type implementing it: its
+    /// identity, and the server side of its methods, written once by the trait's
+    /// expansion. The expansion of `#[shared] impl Trait for T` builds `Dispatch` for
+    /// `T` from it (through the trait's hidden `__shared_interface`), so every
+    /// implementation has the interface's type id and fingerprint.
+    pub struct Interface<T> {
+        /// The interface's type id.
+        pub type_id: &'static str,
+        /// The interface's fingerprint.
+        pub fingerprint: &'static str,
+        /// Its methods.
+        pub methods: &'static [MethodInfo],
+        /// Builds an object from encoded constructor arguments.
+        pub construct: fn(&[u8]) -> Result<T, RemoteError>,
+        /// Calls a `&self` method.
+        pub call_ref: for<'a> fn(&'a T, u32, &[u8]) -> Outcome<'a>,
+        /// Calls a `&mut self` method.
+        pub call_mut: for<'a> fn(&'a mut T, u32, &[u8]) -> Outcome<'a>,
+    }
+
     /// Names a type to look up its type id (autoref specialization: the id given on the
     /// struct's `#[shared(type_id = ..)]` if any, the default otherwise). Call as
     /// `(&TypeIdOf::<T>::new()).shared_type_id(default)`.

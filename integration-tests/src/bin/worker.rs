@@ -12,6 +12,8 @@ use std::io::BufRead;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+#[path = "worker/interface.rs"]
+mod interface;
 #[path = "worker/travel.rs"]
 mod travel;
 
@@ -49,6 +51,8 @@ fn main() {
         ["open-as", kind, name] => open_as(kind, name),
         ["create-meter-b", name] => create_meter_b(name),
         ["accounts", name] => accounts(name),
+        ["iface-use", name] => interface::use_counter(name),
+        ["iface-older", name] => interface::use_older(name),
         other => Err(format!("unknown worker command {other:?}").into()),
     };
     if let Err(e) = result {

@@ -113,3 +113,27 @@ fn remote_server_and_client_are_unrelated_programs() {
     assert!(status.success());
     assert_eq!(lines.next().unwrap().unwrap(), "remote_server: a client asked me to stop");
 }
+
+#[test]
+fn an_interface_client_uses_a_server_implementing_it() {
+    let key = "test-interface-key";
+    let mut server = example("interface_server")
+        .args(["--address", "tcp://127.0.0.1:0", "--key", key])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let address = first.strip_prefix("interface_server: listening on ").unwrap().to_owned();
+    let one = run("interface_client", &["--address", &address, "--key", key]);
+    let two = run("interface_client", &["--address", &address, "--key", key]);
+    assert_eq!(
+        one,
+        "interface_client: hits = 1\ninterface_client: mine = 42, above 41: 42\n\
+         interface_client: the server refused: only 42 to take\n"
+    );
+    assert!(two.starts_with("interface_client: hits = 2\n"), "the named counter outlives each client: {two}");
+    run("interface_client", &["--address", &address, "--key", key, "--stop"]);
+    assert!(server.wait().unwrap().success());
+    assert_eq!(lines.next().unwrap().unwrap(), "interface_server: a client asked me to stop");
+}

@@ -39,6 +39,36 @@ mod no_prelude {
     }
 }
 
+#[allow(dead_code)]
+mod no_prelude_interface {
+    #![no_implicit_prelude]
+
+    pub struct Result;
+    pub struct Ok;
+    pub struct Box;
+    pub struct Option;
+
+    /// An interface and its implementation, without a prelude either.
+    #[::manager_client::shared(id = "tests.BareInterface")]
+    pub trait Adder {
+        fn add(&self, args: u32, method: u32) -> u32;
+        async fn twice(&self, x: u32) -> u32;
+    }
+
+    #[derive(::std::default::Default)]
+    pub struct Impl;
+
+    #[::manager_server::shared]
+    impl Adder for Impl {
+        fn add(&self, args: u32, method: u32) -> u32 {
+            args + method
+        }
+        async fn twice(&self, x: u32) -> u32 {
+            x * 2
+        }
+    }
+}
+
 #[tokio::test]
 async fn generated_code_without_a_prelude_works() {
     let (_dir, server) = crate::util::start(manager_server::Server::builder().register::<no_prelude::Bare>()).await;
@@ -47,6 +77,16 @@ async fn generated_code_without_a_prelude_works() {
     assert_eq!(bare.add(1, 2).await.unwrap(), 3);
     assert_eq!(bare.get().await.unwrap(), 3);
     assert_eq!(bare.fallible(true).await.unwrap(), Err("no".to_string()));
+}
+
+#[tokio::test]
+async fn an_interface_without_a_prelude_works() {
+    let builder = manager_server::Server::builder().register::<no_prelude_interface::Impl>();
+    let (_dir, server) = crate::util::start(builder).await;
+    let client = manager_client::Client::connect(server.address(), server.authkey()).await.unwrap();
+    let adder = no_prelude_interface::AdderProxy::create(&client).await.unwrap();
+    assert_eq!(adder.add(1, 2).await.unwrap(), 3);
+    assert_eq!(adder.twice(4).await.unwrap(), 8);
 }
 
 #[test]

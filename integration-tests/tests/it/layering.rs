@@ -31,6 +31,15 @@ fn the_client_compiles_without_the_server() {
     }
 }
 
+/// An interface crate (`#[shared]` on a trait) needs the client only: a program that
+/// uses the interface compiles no server code either.
+#[test]
+fn an_interface_crate_compiles_without_the_server() {
+    let api = tree("counter-api");
+    assert!(crates(&api).contains(&"manager-client"), "{api}");
+    assert!(!crates(&api).contains(&"manager-server"), "{api}");
+}
+
 /// An embedder compiles none of the standalone binary's needs (they are its `cli`
 /// feature).
 #[test]

@@ -18,6 +18,7 @@ mod hardening;
 mod hostile;
 mod hosting;
 mod hygiene;
+mod interfaces;
 mod layering;
 mod lifecycle;
 mod load;

@@ -4,44 +4,20 @@
 //! `manager_proto::__private::v1::Wire`), which never fails to compile: a type that
 //! cannot cross the wire is reported once, by the assertion `wire_checks` writes.
 
-use crate::model::{Constructor, Method, Receiver, Return, SharedImpl, shared_inner};
+use crate::model::{Constructor, Method, Receiver, Return, SharedImpl, Source, shared_inner};
 use proc_macro2::TokenStream;
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
     let ty = &model.self_ty;
-    let name = model.name.to_string();
     let exposed: Vec<_> = model.methods.iter().map(|x| &x.exposed).collect();
-    let infos = model.methods.iter().map(|x| {
-        let exposed = &x.exposed;
-        let receiver = match x.receiver {
-            Receiver::Ref => quote!(#m::Receiver::Ref),
-            Receiver::Mut => quote!(#m::Receiver::Mut),
-        };
-        let is_async = x.is_async;
-        let hosted = x.hosted();
-        quote! {
-            #m::MethodInfo {
-                name: #exposed,
-                id: #m::method_id(#exposed),
-                receiver: #receiver,
-                is_async: #is_async,
-                hosted: #hosted,
-            }
-        }
-    });
-    let type_id = match &model.options.type_id {
-        Some(id) => quote!(#id),
-        None => quote! {{
-            use #m::{TypeIdViaExplicit as _, TypeIdViaDefault as _};
-            (&#m::TypeIdOf::<#ty>::new()).shared_type_id(::core::concat!(::core::module_path!(), "::", #name))
-        }},
-    };
+    let infos = infos(model, m);
+    let type_id = type_id(model, m);
     let fingerprint = super::fingerprint::of(model);
     let construct = construct(model, m);
-    let ref_arms = arms(model, m, Receiver::Ref);
-    let mut_arms = arms(model, m, Receiver::Mut);
+    let ref_arms = arms(model, m, Receiver::Ref, &quote!(self));
+    let mut_arms = arms(model, m, Receiver::Mut, &quote!(self));
     let wire_checks = wire_checks(model, m);
     quote! {
         #[automatically_derived]
@@ -95,7 +71,48 @@ pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
     }
 }
 
-fn construct(model: &SharedImpl, m: &TokenStream) -> TokenStream {
+/// The exposed methods' `MethodInfo`s.
+pub(super) fn infos(model: &SharedImpl, m: &TokenStream) -> Vec<TokenStream> {
+    model
+        .methods
+        .iter()
+        .map(|x| {
+            let exposed = &x.exposed;
+            let receiver = match x.receiver {
+                Receiver::Ref => quote!(#m::Receiver::Ref),
+                Receiver::Mut => quote!(#m::Receiver::Mut),
+            };
+            let is_async = x.is_async;
+            let hosted = x.hosted();
+            quote! {
+                #m::MethodInfo {
+                    name: #exposed,
+                    id: #m::method_id(#exposed),
+                    receiver: #receiver,
+                    is_async: #is_async,
+                    hosted: #hosted,
+                }
+            }
+        })
+        .collect()
+}
+
+/// The type id, as an expression: the `id = ".."` given, else the module path and name
+/// (for a type, the id given on its struct if any).
+pub(super) fn type_id(model: &SharedImpl, m: &TokenStream) -> TokenStream {
+    let ty = &model.self_ty;
+    let name = model.name.to_string();
+    match (&model.options.type_id, &model.item) {
+        (Some(id), _) => quote!(#id),
+        (None, Source::Trait(_)) => quote!(::core::concat!(::core::module_path!(), "::", #name)),
+        (None, Source::Impl(_)) => quote! {{
+            use #m::{TypeIdViaExplicit as _, TypeIdViaDefault as _};
+            (&#m::TypeIdOf::<#ty>::new()).shared_type_id(::core::concat!(::core::module_path!(), "::", #name))
+        }},
+    }
+}
+
+pub(super) fn construct(model: &SharedImpl, m: &TokenStream) -> TokenStream {
     let ty = &model.self_ty;
     let what = format!("the constructor arguments of `{}`", model.name);
     match &model.constructor {
@@ -146,7 +163,8 @@ fn id_const(model: &SharedImpl, method: &Method) -> syn::Ident {
     format_ident!("__METHOD_{}", index)
 }
 
-fn arms(model: &SharedImpl, m: &TokenStream, receiver: Receiver) -> TokenStream {
+/// The dispatch on a method id for methods taking `receiver`; `this` is the object.
+pub(super) fn arms(model: &SharedImpl, m: &TokenStream, receiver: Receiver, this: &TokenStream) -> TokenStream {
     let ty = &model.self_ty;
     let methods: Vec<_> = model.methods.iter().filter(|x| x.receiver == receiver).collect();
     let consts = methods.iter().map(|x| {
@@ -162,9 +180,9 @@ fn arms(model: &SharedImpl, m: &TokenStream, receiver: Receiver) -> TokenStream 
         let what_args = format!("the arguments of `{}::{}`", model.name, x.exposed.value());
         let what_ret = format!("the result of `{}::{}`", model.name, x.exposed.value());
         let call = if x.is_async {
-            quote!(<#ty>::#ident(self, #(#idents),*).await)
+            quote!(<#ty>::#ident(#this, #(#idents),*).await)
         } else {
-            quote!(<#ty>::#ident(self, #(#idents),*))
+            quote!(<#ty>::#ident(#this, #(#idents),*))
         };
         // A value to answer with: a `Shared<T>` is hosted first.
         let answer = |t: &syn::Type| match shared_inner(t) {
@@ -240,7 +258,7 @@ fn arms(model: &SharedImpl, m: &TokenStream, receiver: Receiver) -> TokenStream 
 /// The compile-time check, once per distinct argument and return type (by its
 /// spelling) and spanned on it, that it crosses the wire (`WireType`): the one error a
 /// type that cannot reports, on the type rather than on generated code.
-fn wire_checks(model: &SharedImpl, m: &TokenStream) -> TokenStream {
+pub(super) fn wire_checks(model: &SharedImpl, m: &TokenStream) -> TokenStream {
     let mut types = Vec::new();
     if let Constructor::Function { args, err, .. } = &model.constructor {
         types.extend(args.iter().map(|a| &a.ty));
@@ -259,6 +277,13 @@ fn wire_checks(model: &SharedImpl, m: &TokenStream) -> TokenStream {
     }
     let mut seen = std::collections::HashSet::new();
     types.retain(|t| seen.insert(t.to_token_stream().to_string()));
+    // In a trait, `Self` is each implementation: `Shared<Self>` is checked by
+    // `__shared_interface`'s bound, where each implementation is named.
+    let in_trait = matches!(model.item, Source::Trait(_));
+    types.retain(|t| {
+        !(in_trait
+            && shared_inner(t).is_some_and(|inner| matches!(inner, syn::Type::Path(p) if p.path.is_ident("Self"))))
+    });
     let checks = types.iter().map(|t| match shared_inner(t) {
         Some(inner) => {
             // `Self` means nothing outside the impl.
@@ -283,11 +308,8 @@ fn wire_checks(model: &SharedImpl, m: &TokenStream) -> TokenStream {
 /// on the block's errors, so none of it ever runs.
 pub(crate) fn stub(model: &SharedImpl, m: &TokenStream) -> TokenStream {
     let ty = &model.self_ty;
-    let name = model.name.to_string();
-    let (impl_generics, _, where_clause) = model.item.generics.split_for_impl();
-    let predicates = where_clause.into_iter().flat_map(|w| w.predicates.iter());
-    let failed = format!("`{name}`'s #[shared] impl block does not compile");
-    let error = quote!(#m::RemoteError::new(#m::RemoteErrorKind::NotExposed, #failed));
+    let (impl_generics, _, where_clause) = model.item.generics().split_for_impl();
+    let dispatch = dispatch_stub(ty, &model.name.to_string(), model.item.generics(), m);
     quote! {
         #[automatically_derived]
         impl #impl_generics #ty #where_clause {
@@ -295,6 +317,18 @@ pub(crate) fn stub(model: &SharedImpl, m: &TokenStream) -> TokenStream {
             pub const EXPOSED: &'static [&'static str] = &[];
         }
 
+        #dispatch
+    }
+}
+
+/// A `Dispatch` for `ty` that does nothing, standing in for one a block with errors
+/// would have generated.
+pub(super) fn dispatch_stub(ty: &syn::Type, name: &str, generics: &syn::Generics, m: &TokenStream) -> TokenStream {
+    let (impl_generics, _, where_clause) = generics.split_for_impl();
+    let predicates = where_clause.into_iter().flat_map(|w| w.predicates.iter());
+    let failed = format!("`{name}`'s #[shared] impl block does not compile");
+    let error = quote!(#m::RemoteError::new(#m::RemoteErrorKind::NotExposed, #failed));
+    quote! {
         #[automatically_derived]
         impl #impl_generics #m::Dispatch for #ty
         where

@@ -2,6 +2,8 @@
 
 mod dispatcher;
 mod fingerprint;
+mod implementation;
+mod interface;
 mod proxy;
 mod proxy_stub;
 
@@ -22,14 +24,17 @@ pub(crate) fn entry(args: TokenStream, input: TokenStream) -> TokenStream {
         Err(e) => return with_errors(input, e),
     };
     match item {
+        Item::Impl(imp) if imp.trait_.is_some() => implementation::expand(args, imp),
         Item::Impl(imp) => expand_impl(args, imp),
+        Item::Trait(t) => interface::expand(args, t),
         Item::Struct(s) => expand_type(args, &s.ident, &s.generics, &s),
         Item::Enum(e) => expand_type(args, &e.ident, &e.generics, &e),
         other => with_errors(
             &other,
             syn::Error::new_spanned(
                 &other,
-                "#[shared] goes on a type's inherent impl block (or on the struct, for type-level options)",
+                "#[shared] goes on a type's impl block, on a trait (an interface), or on the struct (for type-level \
+                 options)",
             ),
         ),
     }

@@ -4,7 +4,7 @@
 //! their methods. They are generated API a program may use only part of, so they allow
 //! `dead_code`.
 
-use crate::model::{Constructor, Method, Return, SharedImpl, proxy_of, shared_inner};
+use crate::model::{Constructor, Method, Return, SharedImpl, Source, proxy_of, shared_inner};
 use proc_macro2::{Ident, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 
@@ -74,11 +74,22 @@ pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
         #created
     };
     let (create_ok, blocking_create) = create_results(ctor_err);
+    // An impl block's proxies take the type's identity from its `Dispatch`; an
+    // interface's have no type to ask, and spell it themselves.
+    let (type_id, fingerprint) = match &model.item {
+        Source::Impl(_) => {
+            (quote!(<#ty as #m::Dispatch>::shared_type_id()), quote!(<#ty as #m::Dispatch>::fingerprint()))
+        }
+        Source::Trait(_) => {
+            let fingerprint = super::fingerprint::of(model);
+            (super::dispatcher::type_id(model, m), quote!(#fingerprint))
+        }
+    };
     let parts = Parts {
-        type_id: quote!(<#ty as #m::Dispatch>::shared_type_id()),
+        type_id,
         fingerprint: quote! {
             fn fingerprint() -> ::std::borrow::Cow<'static, str> {
-                ::std::borrow::Cow::Borrowed(<#ty as #m::Dispatch>::fingerprint())
+                ::std::borrow::Cow::Borrowed(#fingerprint)
             }
         },
         ctor_params,
@@ -122,9 +133,13 @@ pub(super) fn skeleton(model: &SharedImpl, m: &TokenStream, parts: Parts) -> Tok
     let vis = &model.vis;
     let proxy = format_ident!("{}Proxy", name);
     let blocking = format_ident!("{}BlockingProxy", name);
+    let what = match &model.item {
+        Source::Impl(_) => format!("a [`{name}`]"),
+        Source::Trait(_) => format!("an object implementing [`{name}`]"),
+    };
     let proxy_doc = format!(
-        "A handle to a [`{name}`] living in a manager server: each method runs on the server and returns its \
-         result. Clones share one reference; the object lives while any proxy (in any process) or name holds it."
+        "A handle to {what} living in a manager server: each method runs on the server and returns its result. \
+         Clones share one reference; the object lives while any proxy (in any process) or name holds it."
     );
     let blocking_doc = format!(
         "[`{proxy}`] for code without an async runtime: every method blocks until the server answers. Get one from \

@@ -101,7 +101,7 @@ impl Copyable {
     fn new(model: &SharedImpl) -> Self {
         let mut foreign: HashSet<String> = model
             .item
-            .generics
+            .generics()
             .params
             .iter()
             .map(|p| match p {
