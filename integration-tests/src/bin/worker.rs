@@ -12,6 +12,8 @@ use std::io::BufRead;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+#[path = "worker/cycles.rs"]
+mod cycles;
 #[path = "worker/interface.rs"]
 mod interface;
 #[path = "worker/travel.rs"]
@@ -51,6 +53,7 @@ fn main() {
         ["open-as", kind, name] => open_as(kind, name),
         ["create-meter-b", name] => create_meter_b(name),
         ["accounts", name] => accounts(name),
+        ["make-cycles", n, then] => cycles::make_cycles(n.parse().unwrap_or(0), then),
         ["iface-use", name] => interface::use_counter(name),
         ["iface-older", name] => interface::use_older(name),
         other => Err(format!("unknown worker command {other:?}").into()),
