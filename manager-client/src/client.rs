@@ -339,6 +339,17 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn attach<P: Proxy>(&self, token: impl ToToken) -> Result<P, Error> {
+        self.attach_checked(token, true).await
+    }
+
+    /// [`attach`](Self::attach) without the fingerprint check, as
+    /// [`named_unchecked`](Self::named_unchecked) for a name: the type id is still
+    /// checked; what the proxy's methods read is the caller's business.
+    pub async fn attach_unchecked<P: Proxy>(&self, token: impl ToToken) -> Result<P, Error> {
+        self.attach_checked(token, false).await
+    }
+
+    async fn attach_checked<P: Proxy>(&self, token: impl ToToken, check: bool) -> Result<P, Error> {
         let token = token.to_token()?;
         if token.server != self.server_id() {
             return Err(Error::StaleToken(format!(
@@ -358,7 +369,8 @@ impl Client {
                 Some(RemoteErrorKind::NoSuchObject) => Error::ObjectGone { type_id: token.type_id.clone(), object },
                 _ => e,
             })?;
-        self.typed(taken, Some(&format_args!("{}", token.describe())))
+        let what = format_args!("{}", token.describe());
+        self.typed(taken, if check { Some(&what) } else { None })
     }
 
     /// Gives the object behind `proxy` a name on the server, so other clients can

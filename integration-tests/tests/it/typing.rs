@@ -110,6 +110,12 @@ async fn the_unchecked_escape_opens_what_the_check_refuses() {
         })
     };
     assert_eq!(blocking.await.unwrap(), "hello");
+    // The same through a token.
+    let token = v.token().to_string();
+    let refused = client.attach::<manager_client::ValueProxy<String>>(token.as_str()).await.unwrap_err();
+    assert!(matches!(refused, manager_client::Error::TypeMismatch(_)), "{refused:?}");
+    let raw: manager_client::ValueProxy<String> = client.attach_unchecked(token.as_str()).await.unwrap();
+    assert_eq!(raw.get().await.unwrap(), "hello");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

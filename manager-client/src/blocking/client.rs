@@ -128,6 +128,13 @@ impl Client {
         Ok(P::from_async(proxy, self.executor()))
     }
 
+    /// [`attach`](Self::attach) without the fingerprint check (see the async
+    /// [`attach_unchecked`](crate::Client::attach_unchecked)).
+    pub fn attach_unchecked<P: BlockingProxy>(&self, token: impl ToToken) -> Result<P, Error> {
+        let proxy = self.run(self.inner.attach_unchecked::<P::Async>(token))?;
+        Ok(P::from_async(proxy, self.executor()))
+    }
+
     /// Names the object behind `proxy` on the server.
     pub fn bind_name<P: BlockingProxy>(&self, name: &str, proxy: &P) -> Result<(), Error> {
         self.run(self.inner.bind_name(name, proxy.as_async()))
