@@ -3,12 +3,13 @@
 use manager_proto::fingerprint::{Check, check};
 use manager_proto::{
     Address, AuthKey, BoxFuture, Connect, Error, Handle, ObjectId, Proxy, RemoteErrorKind, Request, Response, ServerId,
-    ServerStats, Token, Transport, TypeDescription,
+    ServerStats, Transport, TypeDescription,
 };
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::connection::Conn;
+use crate::names::{ToAddress, ToToken};
 
 /// Connection settings. `ClientOptions::default()` suits a local network.
 #[derive(Clone, Debug)]
@@ -42,86 +43,6 @@ impl Default for ClientOptions {
             max_frame: manager_proto::frame::DEFAULT_MAX_FRAME,
             spin: Duration::ZERO,
         }
-    }
-}
-
-/// Something that names a manager address: `"tcp://host:port"`, `"unix:/path"`, or an
-/// [`Address`].
-pub trait ToAddress {
-    /// The address.
-    fn to_address(&self) -> Result<Address, Error>;
-}
-
-impl ToAddress for Address {
-    fn to_address(&self) -> Result<Address, Error> {
-        Ok(self.clone())
-    }
-}
-
-impl ToAddress for &Address {
-    fn to_address(&self) -> Result<Address, Error> {
-        Ok((*self).clone())
-    }
-}
-
-impl ToAddress for str {
-    fn to_address(&self) -> Result<Address, Error> {
-        Ok(self.parse()?)
-    }
-}
-
-impl ToAddress for &str {
-    fn to_address(&self) -> Result<Address, Error> {
-        Ok(self.parse()?)
-    }
-}
-
-impl ToAddress for String {
-    fn to_address(&self) -> Result<Address, Error> {
-        Ok(self.parse()?)
-    }
-}
-
-/// Something that names a shared object: a [`Token`], or a token's text
-/// (`"mgr1-..."`, from `token.to_string()`).
-pub trait ToToken {
-    /// The token.
-    fn to_token(&self) -> Result<Token, Error>;
-}
-
-impl ToToken for Token {
-    fn to_token(&self) -> Result<Token, Error> {
-        Ok(self.clone())
-    }
-}
-
-impl ToToken for &Token {
-    fn to_token(&self) -> Result<Token, Error> {
-        Ok((*self).clone())
-    }
-}
-
-impl ToToken for str {
-    fn to_token(&self) -> Result<Token, Error> {
-        Ok(self.parse()?)
-    }
-}
-
-impl ToToken for &str {
-    fn to_token(&self) -> Result<Token, Error> {
-        Ok(self.parse()?)
-    }
-}
-
-impl ToToken for String {
-    fn to_token(&self) -> Result<Token, Error> {
-        Ok(self.parse()?)
-    }
-}
-
-impl ToToken for &String {
-    fn to_token(&self) -> Result<Token, Error> {
-        Ok(self.parse()?)
     }
 }
 
@@ -320,8 +241,9 @@ impl Client {
         self.typed(taken, None)
     }
 
-    /// A proxy from a token another process handed over — a [`Token`] or its text. The
-    /// object must still be alive: within the token's lease (see [`Token`]), or held by
+    /// A proxy from a token another process handed over — a
+    /// [`Token`](manager_proto::Token) or its text. The object must still be alive:
+    /// within the token's lease (see [`Token`](manager_proto::Token)), or held by
     /// someone else; otherwise this is [`Error::ObjectGone`] (object ids are never
     /// reused, so a late token never reaches another object). The token must come from
     /// this server run.

@@ -46,11 +46,13 @@ mod client;
 mod connection;
 pub mod env;
 mod in_flight;
+mod names;
 mod stream;
 
 pub use builtins::Data;
 pub use builtins::proxies::*;
-pub use client::{Client, ClientOptions, ToAddress, ToToken};
+pub use client::{Client, ClientOptions};
+pub use names::{ToAddress, ToToken};
 
 pub use manager_derive::shared;
 pub use manager_proto as proto;

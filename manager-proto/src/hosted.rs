@@ -5,8 +5,10 @@
 use crate::dispatch::{CallResult, Dispatch};
 use crate::hosting::current_host;
 use crate::proxy::Handle;
-use crate::{RemoteError, RemoteErrorKind, Shared};
+use crate::reply::{Reply, decode_exact};
+use crate::{Error, RemoteError, RemoteErrorKind, Shared};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
 
 /// Encodes a method's return value. Each proxy inside gets a reference for the
@@ -101,3 +103,39 @@ impl<T: Dispatch> SharedType for T {}
 
 /// Asserts `T` is a `#[shared]` type (the one error a `Shared<NotShared>` reports).
 pub fn assert_shared_type<T: SharedType>() {}
+
+/// Decodes a call's result: its proxies adopting the references the server took
+/// for them when the method is `hosted` (see `__private::start`).
+pub(crate) fn decode_result<T: DeserializeOwned>(
+    handle: &Handle,
+    reply: &Reply,
+    what: &str,
+    hosted: bool,
+) -> Result<T, Error> {
+    if hosted {
+        crate::element::decode_adopting(reply.bytes(), handle.transport(), what)
+    } else {
+        decode_exact(reply.bytes(), what)
+    }
+}
+
+/// Decodes the reply of a call to a method returning `Result<T, E>`: a `User`
+/// remote error carries the method's own `E`.
+pub(crate) fn fallible_reply<T, E>(
+    handle: &Handle,
+    reply: Result<Reply, Error>,
+    what: &str,
+    hosted: bool,
+) -> Result<Result<T, E>, Error>
+where
+    T: DeserializeOwned,
+    E: DeserializeOwned,
+{
+    match reply {
+        Ok(reply) => decode_result(handle, &reply, what, hosted).map(Ok),
+        Err(Error::Remote(e)) if e.kind == RemoteErrorKind::User => {
+            decode_exact(&e.detail, &format!("the error of {what}")).map(Err)
+        }
+        Err(e) => Err(e),
+    }
+}

@@ -49,6 +49,7 @@ mod hosted;
 pub mod hosting;
 pub mod ids;
 pub mod outq;
+mod pending;
 pub mod proxy;
 pub mod reply;
 pub mod request;

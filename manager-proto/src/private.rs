@@ -368,6 +368,8 @@ pub mod v1 {
 
     // ---- client side ----
 
+    use crate::hosted::{decode_result, fallible_reply};
+
     /// Encodes a call's argument tuple.
     pub fn encode_args<A: Serialize>(args: &A, what: &str) -> Result<Vec<u8>, Error> {
         crate::element::held_by_caller(|| encode(args, what))
@@ -391,44 +393,8 @@ pub mod v1 {
         }
     }
 
-    /// Decodes a call's result: its proxies adopting the references the server took
-    /// for them when the method is `hosted` (see [`start`]).
-    fn decode_result<T: DeserializeOwned>(
-        handle: &Handle,
-        reply: &Reply,
-        what: &str,
-        hosted: bool,
-    ) -> Result<T, Error> {
-        if hosted {
-            crate::element::decode_adopting(reply.bytes(), handle.transport(), what)
-        } else {
-            decode_exact(reply.bytes(), what)
-        }
-    }
-
     /// A started call.
     pub type Started = crate::proxy::PendingReply;
-
-    /// Decodes the reply of a call to a method returning `Result<T, E>`: a `User`
-    /// remote error carries the method's own `E`.
-    fn fallible_reply<T, E>(
-        handle: &Handle,
-        reply: Result<Reply, Error>,
-        what: &str,
-        hosted: bool,
-    ) -> Result<Result<T, E>, Error>
-    where
-        T: DeserializeOwned,
-        E: DeserializeOwned,
-    {
-        match reply {
-            Ok(reply) => decode_result(handle, &reply, what, hosted).map(Ok),
-            Err(Error::Remote(e)) if e.kind == RemoteErrorKind::User => {
-                decode_exact(&e.detail, &format!("the error of {what}")).map(Err)
-            }
-            Err(e) => Err(e),
-        }
-    }
 
     /// Creates an object of `P`'s type with encoded constructor arguments.
     pub async fn create<P: Proxy, C: Connect + ?Sized>(client: &C, args: Vec<u8>) -> Result<P, Error> {

@@ -382,7 +382,7 @@ impl ServerBuilder {
         let shared = Arc::new(Shared::new(self.config, registry, authkey, server_id, first));
         // Objects and hooks before anyone is accepted: one that fails removes the
         // sockets it would have served on.
-        let prepared = prepare(&shared, self.named_builtins, self.named, self.on_start);
+        let prepared = crate::startup::prepare(&shared, self.named_builtins, self.named, self.on_start);
         if let Err(e) = prepared {
             cleanup.run();
             return Err(e);
@@ -423,26 +423,6 @@ impl Server {
     pub fn builder() -> ServerBuilder {
         ServerBuilder::default()
     }
-}
-
-/// The named objects and the start-up hooks, in that order.
-fn prepare(
-    shared: &Shared,
-    named_builtins: Vec<(String, Builtin, Option<Pinned>)>,
-    named: Vec<(String, Arc<dyn ServerObject>, Fingerprint)>,
-    hooks: Vec<StartHook>,
-) -> Result<(), ServerError> {
-    let mut startup = Startup::new(shared);
-    for (name, builtin, pinned) in named_builtins {
-        startup.named_builtin_pinned(&name, builtin, pinned.as_ref())?;
-    }
-    for (name, object, fingerprint) in named {
-        startup.bind(&name, object, fingerprint)?;
-    }
-    for hook in hooks {
-        hook(&mut startup)?;
-    }
-    Ok(())
 }
 
 /// A new directory with a random name that only its owner can enter (0700, set as it is

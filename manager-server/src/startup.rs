@@ -171,3 +171,23 @@ pub(crate) struct Pinned {
     /// The proxy's fingerprint, which the object keeps.
     pub(crate) fingerprint: String,
 }
+
+/// The named objects and the start-up hooks, in that order.
+pub(crate) fn prepare(
+    shared: &Shared,
+    named_builtins: Vec<(String, Builtin, Option<Pinned>)>,
+    named: Vec<(String, Arc<dyn ServerObject>, Fingerprint)>,
+    hooks: Vec<StartHook>,
+) -> Result<(), ServerError> {
+    let mut startup = Startup::new(shared);
+    for (name, builtin, pinned) in named_builtins {
+        startup.named_builtin_pinned(&name, builtin, pinned.as_ref())?;
+    }
+    for (name, object, fingerprint) in named {
+        startup.bind(&name, object, fingerprint)?;
+    }
+    for hook in hooks {
+        hook(&mut startup)?;
+    }
+    Ok(())
+}
