@@ -64,6 +64,19 @@ impl Leases {
         Ok(())
     }
 
+    /// The objects leased now (for the fuzz harness's checks).
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn leased(&self) -> Vec<ObjectId> {
+        self.lock().keys().copied().collect()
+    }
+
+    /// How long, from now, until a running sweeper has released every lease running now:
+    /// the lease length, then at most one gap between sweeps.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn all_released_within(&self) -> Duration {
+        self.length + sweep_gap(self.length)
+    }
+
     /// The earliest deadline, if any lease runs.
     fn next_deadline(&self) -> Option<Instant> {
         self.lock().values().min().copied()
@@ -94,13 +107,18 @@ impl Leases {
     }
 }
 
+/// The sweeper's least pause between two sweeps, for leases of `length`.
+fn sweep_gap(length: Duration) -> Duration {
+    (length / 16).max(Duration::from_millis(10))
+}
+
 /// The sweeper: releases expired leases until shutdown, then drops the rest.
 pub(crate) async fn sweeper<O: ?Sized + Typed>(
     leases: Arc<Leases>,
     table: Arc<ObjectTable<O>>,
     shutdown: CancellationToken,
 ) {
-    let gap = (leases.length / 16).max(Duration::from_millis(10));
+    let gap = sweep_gap(leases.length);
     loop {
         let wait = async {
             match leases.next_deadline() {
