@@ -174,8 +174,8 @@ fn collect_frees_a_cycle_unless_it_is_leased() {
 }
 
 /// The hand-made seeds in `tests/fuzz_regressions/live_requests/`: one of each type,
-/// and a few methods of each, with parked calls, timeouts, cancels, references and the
-/// ways a connection ends.
+/// and a few methods of each, with parked calls, timeouts, cancels, references, leases
+/// running out, and the ways a connection ends.
 fn seeds() -> Vec<(&'static str, Program)> {
     let mut every = Program::new(0);
     for (n, (type_id, _, _)) in TYPES.iter().enumerate() {
@@ -333,6 +333,18 @@ fn seeds() -> Vec<(&'static str, Program)> {
         .op(15, &[4])
         .op(15, &[3, 0, 0])
         .op(15, &[2, 0]);
+    let leases = Program::new(0)
+        .create(b::LIST, &[0])
+        .create(b::DICT, &[1, 0xC0, 0, 0x01])
+        .op(12, &[1, 1])
+        .op(0xFC, &[1, 0])
+        .op(10, &[1])
+        .op(12, &[2])
+        // A minute: both leases run out, and the dict goes.
+        .op(13, &[4])
+        .op(12, &[1, 1])
+        .op(12, &[2])
+        .op(10, &[0]);
     // A request with no id to answer: the server ends the connection.
     let malformed = Program::new(0).create(b::DICT, &[]).op(12, &[]).op(14, &[0xff]);
     let shutdown = Program::new(4).create(b::QUEUE, &[1]).call(0, b::QUEUE, "get", &[1, 0]).op(15, &[4]);
@@ -360,6 +372,7 @@ fn seeds() -> Vec<(&'static str, Program)> {
         ("seed-shutdown", shutdown),
         ("seed-small-frames", small_frames),
         ("seed-large-reply", large_reply),
+        ("seed-leases", leases),
     ]
 }
 
@@ -388,6 +401,8 @@ fn the_seeds_are_current_and_do_what_they_say() {
         let objects = count(|a| matches!(a, Answer::Object(..)));
         match name {
             "seed-every-type" => assert_eq!((objects, errors), (TYPES.len(), 0)),
+            // Only the lease of the dict the connection dropped is refused.
+            "seed-leases" => assert_eq!((outcome.pong, errors), (true, 1)),
             "seed-small-frames" | "seed-malformed" => assert!(!outcome.pong, "{name}"),
             "seed-shutdown" => {
                 // The parked call's answer, then the notice to no request (id 0)
