@@ -167,7 +167,11 @@ fn check(outcome: &Outcome) {
         outcome.lost_leases
     );
     let stats = &outcome.stats;
-    assert_eq!(stats.leases, 0, "leases still running after the lease length passed");
+    assert_eq!(
+        stats.leases, 0,
+        "leases still running after the lease length passed ({} ran when the connection ended)",
+        outcome.leases_at_close
+    );
     assert_eq!(stats.parked_calls, 0, "calls still parked after their connection ended");
     assert_eq!(stats.connections, 0, "the connection is still counted after it ended");
     if stats.named == 0 {
