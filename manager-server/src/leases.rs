@@ -5,13 +5,15 @@
 //! A lease is one table reference, held until its deadline (minting time plus the
 //! server's lease length). One lease per object: leasing it again moves the deadline,
 //! so minting tokens in a loop costs no memory. Leases belong to the server, not to the
-//! connection that asked: a connection's end keeps them; shutdown drops them. One
+//! connection that asked: a connection's end keeps them; shutdown drops them (and
+//! refuses new ones: nothing would release them). One
 //! sweeper task per server releases the expired ones, waking at the earliest deadline
 //! (not before a sixteenth of the lease length after its last sweep, so leases that
 //! run out close together are released together), and sleeping while there are none.
 
-use manager_proto::{ObjectId, RemoteError};
+use manager_proto::{ObjectId, RemoteError, RemoteErrorKind};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -29,12 +31,15 @@ pub(crate) struct Leases {
     length: Duration,
     /// Wakes the sweeper when the first lease comes after a time with none.
     started: Notify,
+    /// The sweeper has stopped (at shutdown) and dropped every lease: no new one is
+    /// granted, as nothing would release it. Set and read under the `deadlines` lock.
+    stopped: AtomicBool,
 }
 
 impl Leases {
     /// No leases, each to last `length`.
     pub(crate) fn new(length: Duration) -> Leases {
-        Leases { deadlines: Mutex::default(), length, started: Notify::new() }
+        Leases { deadlines: Mutex::default(), length, started: Notify::new(), stopped: AtomicBool::new(false) }
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<ObjectId, Instant>> {
@@ -47,10 +52,17 @@ impl Leases {
     }
 
     /// Leases `object` for the lease length from now: a new lease takes a reference in
-    /// `table`; a running one gets the new deadline.
+    /// `table`; a running one gets the new deadline. Refused once shutdown has dropped
+    /// the leases (a request handled after the shutdown began, in the same batch).
     pub(crate) fn grant<O: ?Sized + Typed>(&self, object: ObjectId, table: &ObjectTable<O>) -> Result<(), RemoteError> {
         let deadline = Instant::now() + self.length;
         let mut deadlines = self.lock();
+        if self.stopped.load(Ordering::Relaxed) {
+            return Err(RemoteError::new(
+                RemoteErrorKind::ShuttingDown,
+                format!("the server is shutting down: object {object} cannot be leased"),
+            ));
+        }
         if let Some(running) = deadlines.get_mut(&object) {
             *running = deadline;
             return Ok(());
@@ -62,6 +74,19 @@ impl Leases {
             self.started.notify_one();
         }
         Ok(())
+    }
+
+    /// The objects leased now (for the fuzz harness's checks).
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn leased(&self) -> Vec<ObjectId> {
+        self.lock().keys().copied().collect()
+    }
+
+    /// How long, from now, until a running sweeper has released every lease running now:
+    /// the lease length, then at most one gap between sweeps.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn all_released_within(&self) -> Duration {
+        self.length + sweep_gap(self.length)
     }
 
     /// The earliest deadline, if any lease runs.
@@ -85,13 +110,22 @@ impl Leases {
         }
     }
 
-    /// Drops every lease (at shutdown).
+    /// Drops every lease, and refuses new ones (at shutdown).
     fn clear<O: ?Sized + Typed>(&self, table: &ObjectTable<O>) {
-        let all = std::mem::take(&mut *self.lock());
+        let all = {
+            let mut deadlines = self.lock();
+            self.stopped.store(true, Ordering::Relaxed);
+            std::mem::take(&mut *deadlines)
+        };
         for id in all.into_keys() {
             table.release(id);
         }
     }
+}
+
+/// The sweeper's least pause between two sweeps, for leases of `length`.
+fn sweep_gap(length: Duration) -> Duration {
+    (length / 16).max(Duration::from_millis(10))
 }
 
 /// The sweeper: releases expired leases until shutdown, then drops the rest.
@@ -100,7 +134,7 @@ pub(crate) async fn sweeper<O: ?Sized + Typed>(
     table: Arc<ObjectTable<O>>,
     shutdown: CancellationToken,
 ) {
-    let gap = (leases.length / 16).max(Duration::from_millis(10));
+    let gap = sweep_gap(leases.length);
     loop {
         let wait = async {
             match leases.next_deadline() {
@@ -155,7 +189,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn shutdown_drops_the_leases() {
+    async fn shutdown_drops_the_leases_and_refuses_new_ones() {
         let table = Arc::new(ObjectTable::<Thing>::default());
         let leases = Arc::new(Leases::new(Duration::from_secs(30)));
         let shutdown = CancellationToken::new();
@@ -165,6 +199,12 @@ mod tests {
         table.release(id);
         shutdown.cancel();
         task.await.unwrap();
+        assert_eq!((leases.count(), table.counts().0), (0, 0));
+        // A lease asked for once the sweeper has stopped: nothing would release it.
+        let late = table.insert(Arc::new(Thing), None);
+        let refused = leases.grant(late, &table).unwrap_err();
+        assert_eq!(refused.kind, RemoteErrorKind::ShuttingDown);
+        table.release(late);
         assert_eq!((leases.count(), table.counts().0), (0, 0));
     }
 }

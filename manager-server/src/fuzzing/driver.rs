@@ -355,11 +355,24 @@ impl Driver<'_> {
                 let id = self.id_for(op);
                 self.send(id, &Request::Ping);
             }
-            12 => {
-                let id = self.fresh_id();
-                self.send(id, &Request::Ping);
-                self.answer(id).await;
-            }
+            // The payload was unused before `Lease` and `Collect` came: every stored input
+            // has none or a zero here, which still means the waited `Ping`.
+            12 => match p.byte() {
+                0 => {
+                    let id = self.fresh_id();
+                    self.send(id, &Request::Ping);
+                    self.answer(id).await;
+                }
+                s if s & 1 == 1 => {
+                    let (object, _) = self.target(p);
+                    let id = self.id_for(op);
+                    self.send(id, &Request::Lease { object });
+                }
+                _ => {
+                    let id = self.id_for(op);
+                    self.send(id, &Request::Collect);
+                }
+            },
             13 => {
                 let wait = p.pick(SLEEPS);
                 self.flush().await;

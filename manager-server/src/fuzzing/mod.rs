@@ -23,7 +23,11 @@
 //!   connection is counted, and no object is left: every reference the connection held was
 //!   released, and a cycle collection freed the cycles (raw bytes can store a reference
 //!   to any object in any container). This last check is skipped when a name was bound
-//!   (a name holds its object until the server stops).
+//!   (a name holds its object until the server stops);
+//! - leases outlive the connection: every object leased when it ended is still there after
+//!   that collection; then the lease length passes, and the lease sweeper (run as
+//!   [`crate::ServerBuilder::start`] runs it) has released every lease before the check
+//!   above, so that a leased object must be gone by then like any other.
 //!
 //! A hang (an endless loop in a call) is left to libFuzzer's `-timeout`, a huge allocation
 //! to its `-rss_limit_mb` / `-malloc_limit_mb`: both are findings. Under libFuzzer a panic
@@ -77,7 +81,7 @@ use crate::stream::Stream;
 /// | 7, 8 | which | `Cancel`, `Ack` of one of the last four requests |
 /// | 9, 10 | object | `Incref`, `Decref` |
 /// | 11 | | `Ping` |
-/// | 12 | | `Ping`, and waits for the `Pong` (replies and timers catch up) |
+/// | 12 | which, … | 0 (or no payload): `Ping`, and waits for the `Pong` (replies and timers catch up); odd, object: `Lease`; even: `Collect` |
 /// | 13 | how long | waits 0, 1 ms, 10 ms, 1 s, 1 min or 10⁶ s (paused time) |
 /// | 14 | raw bytes | the bytes as a request frame |
 /// | 15 | what, … | `Describe`, `Stats`, `GetNamed`, `BindNamed`, `Shutdown` |
@@ -105,7 +109,11 @@ pub(crate) struct Outcome {
     pub(crate) pong: bool,
     /// Whether the input may make the server end the connection early.
     pub(crate) may_close_early: bool,
-    /// The server's figures after the connection ended.
+    /// How many leases ran when the connection had ended.
+    pub(crate) leases_at_close: usize,
+    /// Objects leased when the connection ended that were gone from the table then.
+    pub(crate) lost_leases: Vec<ObjectId>,
+    /// The server's figures after the connection ended and the lease length passed.
     pub(crate) stats: ServerStats,
 }
 
@@ -153,7 +161,17 @@ fn check(outcome: &Outcome) {
         outcome.pong || outcome.may_close_early,
         "the connection ended, or stopped answering, before the last ping was answered"
     );
+    assert!(
+        outcome.lost_leases.is_empty(),
+        "leased objects were freed when their connection ended: {:?}",
+        outcome.lost_leases
+    );
     let stats = &outcome.stats;
+    assert_eq!(
+        stats.leases, 0,
+        "leases still running after the lease length passed ({} ran when the connection ended)",
+        outcome.leases_at_close
+    );
     assert_eq!(stats.parked_calls, 0, "calls still parked after their connection ended");
     assert_eq!(stats.connections, 0, "the connection is still counted after it ended");
     if stats.named == 0 {

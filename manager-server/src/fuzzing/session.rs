@@ -56,21 +56,51 @@ pub(super) async fn session(data: &[u8]) -> Outcome {
         may_close_early: false,
         pong: false,
     };
-    tokio::join!(
-        connection.serve(decoder),
-        async {
-            driver.play(program).await;
-            // Parked calls are dropped by the close: that is intended (it exercises their
-            // cancellation), and the checks then find what they left.
-            let _ = closer.shutdown(Shutdown::Write);
-        },
-        read_replies(&client, &inbox, &notify, max_frame),
-    );
-    let (pong, may_close_early) = (driver.pong, driver.may_close_early);
-    drop(driver);
-    // What the connection left is garbage now: cycles (raw bytes can make them) too.
-    crate::collect::collect(&shared);
-    Outcome { replies: inbox.into_inner().replies, pong, may_close_early, stats: shared.stats() }
+    let played = async {
+        tokio::join!(
+            connection.serve(decoder),
+            async {
+                driver.play(program).await;
+                // Parked calls are dropped by the close: that is intended (it exercises
+                // their cancellation), and the checks then find what they left.
+                let _ = closer.shutdown(Shutdown::Write);
+            },
+            read_replies(&client, &inbox, &notify, max_frame),
+        );
+        let (pong, may_close_early) = (driver.pong, driver.may_close_early);
+        drop(driver);
+        // What the connection left is garbage now: cycles (raw bytes can make them) too.
+        crate::collect::collect(&shared);
+        // Except what is leased: leases are the server's, and outlive the connection
+        // (a lease is a root to the collector).
+        let leases_at_close = shared.leases.leased();
+        let lost_leases = leases_at_close.iter().copied().filter(|id| shared.table.get(*id).is_err()).collect();
+        // Then the lease length passes (on the paused clock, at once) and the sweeper
+        // releases every lease, as a server does with no one left to renew them: from
+        // here on, the table must be as empty as if nothing had been leased. This checks
+        // more than dropping the leases as shutdown does: the sweeper's timing too.
+        tokio::time::sleep(shared.leases.all_released_within() + Duration::from_millis(1)).await;
+        // A released lease can leave a cycle behind.
+        crate::collect::collect(&shared);
+        Outcome {
+            replies: inbox.take().replies,
+            pong,
+            may_close_early,
+            leases_at_close: leases_at_close.len(),
+            lost_leases,
+            stats: shared.stats(),
+        }
+    };
+    // The lease sweeper, as `ServerBuilder::start` runs it; it ends at a shutdown (one
+    // an input asked for), dropping every lease.
+    let sweeper = async {
+        crate::leases::sweeper(Arc::clone(&shared.leases), Arc::clone(&shared.table), shared.shutdown.clone()).await;
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        outcome = played => outcome,
+        () = sweeper => unreachable!("the sweeper's task never ends"),
+    }
 }
 
 /// This thread's runtime, and the paused clock's reading when it was made.

@@ -113,9 +113,69 @@ fn a_closed_connection_leaves_nothing() {
     assert_eq!(outcome.stats.objects, 0);
 }
 
+/// A leased object outlives the connection that leased it (and holds what it holds)
+/// until the lease length passes; then nothing is left. A lease of an object the
+/// connection does not hold is refused.
+#[test]
+fn a_leased_object_outlives_its_connection_until_its_lease_runs_out() {
+    let program = Program::new(0)
+        .create(b::LIST, &[0])
+        .create(b::DICT, &[1, 0xC0, 0, 0x01])
+        // Leased with an answer, leased again (a new deadline), the list with none.
+        .op(12, &[1, 1])
+        .op(12, &[1, 1])
+        .op(0xFC, &[1, 0])
+        .op(12, &[1, 0xF5])
+        .op(10, &[0])
+        .op(10, &[1]);
+    let outcome = play(&program.0);
+    check(&outcome);
+    assert!(outcome.pong);
+    let answers: Vec<&Answer> = outcome.replies.iter().filter(|(id, _)| *id > FIRST_ID + 1).map(|(_, a)| a).collect();
+    assert!(
+        matches!(
+            answers[..],
+            [Answer::Done, Answer::Done, Answer::Error(_, _), Answer::Done, Answer::Done, Answer::Pong]
+        ),
+        "{answers:?}"
+    );
+    assert_eq!(outcome.leases_at_close, 2);
+    assert!(outcome.lost_leases.is_empty());
+    assert_eq!((outcome.stats.objects, outcome.stats.leases), (0, 0));
+}
+
+/// `Collect` frees a cycle nothing else holds and answers how many objects it freed;
+/// a lease keeps the cycle until it runs out.
+#[test]
+fn collect_frees_a_cycle_unless_it_is_leased() {
+    let dict = usize::from(Program::type_index(b::DICT));
+    let insert = u8::try_from(TYPES[dict].2.iter().position(|(name, _)| *name == "insert").unwrap()).unwrap();
+    // The dict (object 1 on a fresh server) stored in itself, through raw arguments.
+    let own = Item { bytes: Vec::new(), refs: vec![ObjectId(1)] };
+    let args = encoded(&(Item { bytes: vec![1], refs: Vec::new() }, own));
+    let cycle = |lease: bool| {
+        let program = Program::new(0).create(b::DICT, &[]).op(5, &[&[0, insert][..], &args].concat());
+        let program = if lease { program.op(12, &[1, 0]) } else { program };
+        program.op(10, &[0]).op(12, &[2])
+    };
+    for (lease, freed) in [(false, 1u64), (true, 0)] {
+        let outcome = play(&cycle(lease).0);
+        check(&outcome);
+        assert!(outcome.pong);
+        let collected = outcome.replies.iter().rev().find_map(|(_, a)| match a {
+            Answer::Value(v) => Some(postcard::from_bytes::<u64>(v).unwrap()),
+            _ => None,
+        });
+        assert_eq!(collected, Some(freed), "leased: {lease}; {:?}", outcome.replies);
+        assert_eq!(outcome.leases_at_close, usize::from(lease));
+        // The lease ran out, and the harness's last collection freed the cycle.
+        assert_eq!((outcome.stats.objects, outcome.stats.cycles_collected), (0, 1));
+    }
+}
+
 /// The hand-made seeds in `tests/fuzz_regressions/live_requests/`: one of each type,
-/// and a few methods of each, with parked calls, timeouts, cancels, references and the
-/// ways a connection ends.
+/// and a few methods of each, with parked calls, timeouts, cancels, references, leases
+/// running out, and the ways a connection ends.
 fn seeds() -> Vec<(&'static str, Program)> {
     let mut every = Program::new(0);
     for (n, (type_id, _, _)) in TYPES.iter().enumerate() {
@@ -273,6 +333,18 @@ fn seeds() -> Vec<(&'static str, Program)> {
         .op(15, &[4])
         .op(15, &[3, 0, 0])
         .op(15, &[2, 0]);
+    let leases = Program::new(0)
+        .create(b::LIST, &[0])
+        .create(b::DICT, &[1, 0xC0, 0, 0x01])
+        .op(12, &[1, 1])
+        .op(0xFC, &[1, 0])
+        .op(10, &[1])
+        .op(12, &[2])
+        // A minute: both leases run out, and the dict goes.
+        .op(13, &[4])
+        .op(12, &[1, 1])
+        .op(12, &[2])
+        .op(10, &[0]);
     // A request with no id to answer: the server ends the connection.
     let malformed = Program::new(0).create(b::DICT, &[]).op(12, &[]).op(14, &[0xff]);
     let shutdown = Program::new(4).create(b::QUEUE, &[1]).call(0, b::QUEUE, "get", &[1, 0]).op(15, &[4]);
@@ -300,6 +372,7 @@ fn seeds() -> Vec<(&'static str, Program)> {
         ("seed-shutdown", shutdown),
         ("seed-small-frames", small_frames),
         ("seed-large-reply", large_reply),
+        ("seed-leases", leases),
     ]
 }
 
@@ -328,6 +401,8 @@ fn the_seeds_are_current_and_do_what_they_say() {
         let objects = count(|a| matches!(a, Answer::Object(..)));
         match name {
             "seed-every-type" => assert_eq!((objects, errors), (TYPES.len(), 0)),
+            // Only the lease of the dict the connection dropped is refused.
+            "seed-leases" => assert_eq!((outcome.pong, errors), (true, 1)),
             "seed-small-frames" | "seed-malformed" => assert!(!outcome.pong, "{name}"),
             "seed-shutdown" => {
                 // The parked call's answer, then the notice to no request (id 0)
