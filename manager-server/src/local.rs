@@ -70,15 +70,16 @@ impl Host for ConnHost {
     fn resolve(&self, token: &Token) -> Result<Handle, String> {
         if token.server != self.hosting.server() {
             return Err(format!(
-                "{token} belongs to another server run: a proxy argument must be to an object of the server the call \
-                 goes to"
+                "{} belongs to another server run: a proxy argument must be to an object of the server the call goes \
+                 to",
+                token.describe()
             ));
         }
         let table = self.ctx.table();
         let object = table.incref(token.object).map_err(|e| e.message)?;
         if object.shared_type_id() != token.type_id {
             table.release(token.object);
-            return Err(format!("{token} is a `{}`", object.shared_type_id()));
+            return Err(format!("{} is a `{}`", token.describe(), object.shared_type_id()));
         }
         Ok(Handle::new(self.transport(), token.object, token.type_id.clone()))
     }
