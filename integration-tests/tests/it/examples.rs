@@ -84,17 +84,24 @@ fn vector() {
     assert!(out.contains("manager: 3 objects\n"), "{out}");
 }
 
+/// Starts example `name` (a server taking `--address` and `--key`) on a free port: the
+/// process, the rest of its output, and the address it printed.
+fn start_server(
+    name: &str,
+    key: &str,
+) -> (std::process::Child, std::io::Lines<BufReader<std::process::ChildStdout>>, String) {
+    let mut server =
+        example(name).args(["--address", "tcp://127.0.0.1:0", "--key", key]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let address = first.strip_prefix(&format!("{name}: listening on ")).unwrap().to_owned();
+    (server, lines, address)
+}
+
 #[test]
 fn remote_server_and_client_are_unrelated_programs() {
     let key = "test-remote-key";
-    let mut server = example("remote_server")
-        .args(["--address", "tcp://127.0.0.1:0", "--key", key])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let address = first.strip_prefix("remote_server: listening on ").unwrap().to_owned();
+    let (mut server, mut lines, address) = start_server("remote_server", key);
     let one = run("remote_client", &["--address", &address, "--key", key]);
     let two = run("remote_client", &["--address", &address, "--key", key]);
     assert!(one.contains("visit 1:") && one.contains("(\"visits\", 1)"), "{one}");
@@ -117,14 +124,7 @@ fn remote_server_and_client_are_unrelated_programs() {
 #[test]
 fn an_interface_client_uses_a_server_implementing_it() {
     let key = "test-interface-key";
-    let mut server = example("interface_server")
-        .args(["--address", "tcp://127.0.0.1:0", "--key", key])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let address = first.strip_prefix("interface_server: listening on ").unwrap().to_owned();
+    let (mut server, mut lines, address) = start_server("interface_server", key);
     let one = run("interface_client", &["--address", &address, "--key", key]);
     let two = run("interface_client", &["--address", &address, "--key", key]);
     assert_eq!(

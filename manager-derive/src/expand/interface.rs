@@ -5,11 +5,10 @@
 //! implementation — for `#[shared] impl Trait for T` to build `Dispatch` from
 //! (`implementation.rs`).
 
-use super::{dispatcher, fingerprint, proxy, proxy_stub};
+use super::{dispatcher, fingerprint, glue_path, proxy, proxy_stub};
 use crate::attr;
 use crate::errors::Errors;
 use crate::fallback::with_errors;
-use crate::krate::proto_path;
 use crate::model::{Constructor, Receiver, SharedImpl, Source};
 use crate::validate::validate;
 use proc_macro2::TokenStream;
@@ -21,13 +20,7 @@ pub(super) fn expand(args: TokenStream, item: ItemTrait) -> TokenStream {
     let options = attr::type_options(args, &mut errors);
     let model = SharedImpl::build_trait(item, options, &mut errors);
     validate(&model, &mut errors);
-    let m = match proto_path(model.options.krate.as_ref()) {
-        Ok(root) => Some(quote!(#root::__private::v1)),
-        Err(e) => {
-            errors.push(e);
-            None
-        }
-    };
+    let m = glue_path(model.options.krate.as_ref(), &mut errors);
     let mut item = match &model.item {
         Source::Trait(item) => item.clone(),
         // Not reached: `build_trait` models a trait.

@@ -46,13 +46,7 @@ fn expand_impl(args: TokenStream, item: syn::ItemImpl) -> TokenStream {
     let options = attr::type_options(args, &mut errors);
     let model = SharedImpl::build(item, options, &mut errors);
     validate(&model, &mut errors);
-    let m = match proto_path(model.options.krate.as_ref()) {
-        Ok(root) => Some(quote!(#root::__private::v1)),
-        Err(e) => {
-            errors.push(e);
-            None
-        }
-    };
+    let m = glue_path(model.options.krate.as_ref(), &mut errors);
     let m = match (errors.finish(), m) {
         (Ok(()), Some(m)) => m,
         (Err(e), m) => return with_stand_ins(&model, m.as_ref(), e),
@@ -109,6 +103,18 @@ fn expand_type(args: TokenStream, ident: &Ident, generics: &Generics, item: &imp
         #[automatically_derived]
         impl #root::__private::v1::ExplicitTypeId for #ident {
             const SHARED_TYPE_ID: &'static str = #type_id;
+        }
+    }
+}
+
+/// The path of the generated code's glue (`<proto>::__private::v1`), or `None` with the
+/// error noted when the protocol crate cannot be named.
+pub(super) fn glue_path(krate: Option<&syn::Path>, errors: &mut Errors) -> Option<TokenStream> {
+    match proto_path(krate) {
+        Ok(root) => Some(quote!(#root::__private::v1)),
+        Err(e) => {
+            errors.push(e);
+            None
         }
     }
 }
