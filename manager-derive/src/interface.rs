@@ -7,7 +7,7 @@
 
 use crate::attr::{self, TypeOptions};
 use crate::errors::Errors;
-use crate::model::{Constructor, SharedImpl, Source, args, constructs, generics_node, method, reject_generics};
+use crate::model::{Constructor, SharedImpl, Source, constructor_from, constructs, generics_node, method};
 use quote::quote;
 use syn::{Ident, ItemTrait, ReturnType, Signature, TraitItem, Type};
 
@@ -63,29 +63,10 @@ impl SharedImpl {
             let is_constructor =
                 opts.constructor || (!has_receiver && f.sig.ident == "new" && constructs(&f.sig, &name).is_some());
             if is_constructor {
-                if let Some(receiver) = f.sig.receiver() {
-                    errors.spanned(receiver, "a constructor takes no `self`");
-                    continue;
+                let checked = without_self_sized(&f.sig);
+                if let Some(c) = constructor_from(&f.sig, &checked, &name, constructor.is_some(), errors) {
+                    constructor = Some(c);
                 }
-                if constructor.is_some() {
-                    errors.spanned(&f.sig, "only one method can be the #[shared] constructor");
-                    continue;
-                }
-                let Some(err) = constructs(&f.sig, &name) else {
-                    const MSG: &str = "a #[shared] constructor returns `Self`, or `Result<Self, E>` to fail with an \
-                                       error the creator gets typed";
-                    match &f.sig.output {
-                        ReturnType::Type(_, ty) => errors.spanned(ty, MSG),
-                        ReturnType::Default => errors.spanned(&f.sig, MSG),
-                    }
-                    continue;
-                };
-                let args = args(&f.sig, errors);
-                reject_generics(&without_self_sized(&f.sig), errors);
-                if let Some(err) = &err {
-                    crate::types::check_owned(err, "error type", &f.sig.ident, errors);
-                }
-                constructor = Some(Constructor::Function { name: f.sig.ident.clone(), args, err: err.map(Box::new) });
                 continue;
             }
             if !has_receiver {

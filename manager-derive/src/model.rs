@@ -154,29 +154,9 @@ impl SharedImpl {
                     && constructor.is_none()
                     && constructs(&f.sig, &name).is_some())
             {
-                if let Some(receiver) = f.sig.receiver() {
-                    errors.spanned(receiver, "a constructor takes no `self`");
-                    continue;
+                if let Some(c) = constructor_from(&f.sig, &f.sig, &name, constructor.is_some(), errors) {
+                    constructor = Some(c);
                 }
-                if constructor.is_some() {
-                    errors.spanned(&f.sig, "only one method can be the #[shared] constructor");
-                    continue;
-                }
-                let Some(err) = constructs(&f.sig, &name) else {
-                    const MSG: &str = "a #[shared] constructor returns `Self`, or `Result<Self, E>` to fail with an error \
-                                       the creator gets typed";
-                    match &f.sig.output {
-                        ReturnType::Type(_, ty) => errors.spanned(ty, MSG),
-                        ReturnType::Default => errors.spanned(&f.sig, MSG),
-                    }
-                    continue;
-                };
-                let args = args(&f.sig, errors);
-                reject_generics(&f.sig, errors);
-                if let Some(err) = &err {
-                    check_owned(err, "error type", &f.sig.ident, errors);
-                }
-                constructor = Some(Constructor::Function { name: f.sig.ident.clone(), args, err: err.map(Box::new) });
                 continue;
             }
             if !public || opts.skip || !has_receiver {
@@ -210,6 +190,40 @@ impl SharedImpl {
 /// What to underline for a generic item: its parameters, else its `where` clause.
 pub(crate) fn generics_node(generics: &syn::Generics) -> proc_macro2::TokenStream {
     if generics.params.is_empty() { generics.where_clause.to_token_stream() } else { generics.to_token_stream() }
+}
+
+/// The constructor `sig` declares (`checked`: the signature its generics are judged by),
+/// or `None` with its mistakes noted; `taken` when another method already is one.
+pub(crate) fn constructor_from(
+    sig: &Signature,
+    checked: &Signature,
+    name: &Ident,
+    taken: bool,
+    errors: &mut Errors,
+) -> Option<Constructor> {
+    if let Some(receiver) = sig.receiver() {
+        errors.spanned(receiver, "a constructor takes no `self`");
+        return None;
+    }
+    if taken {
+        errors.spanned(sig, "only one method can be the #[shared] constructor");
+        return None;
+    }
+    let Some(err) = constructs(sig, name) else {
+        const MSG: &str = "a #[shared] constructor returns `Self`, or `Result<Self, E>` to fail with an error the \
+                           creator gets typed";
+        match &sig.output {
+            ReturnType::Type(_, ty) => errors.spanned(ty, MSG),
+            ReturnType::Default => errors.spanned(sig, MSG),
+        }
+        return None;
+    };
+    let args = args(sig, errors);
+    reject_generics(checked, errors);
+    if let Some(err) = &err {
+        check_owned(err, "error type", &sig.ident, errors);
+    }
+    Some(Constructor::Function { name: sig.ident.clone(), args, err: err.map(Box::new) })
 }
 
 /// What a constructor returns: `Some(None)` for `Self`, `Some(Some(E))` for
