@@ -1,8 +1,9 @@
 //! Requests waiting for their responses, by id; and the reason the connection ended,
 //! once it has, so later calls fail fast with it.
 
-use manager_proto::{Error, RequestId};
-use std::collections::HashMap;
+use manager_proto::stream::ItemBatch;
+use manager_proto::{Error, RequestId, Response};
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::task::{Context, Poll, Waker};
 
@@ -86,6 +87,28 @@ impl Payload {
         }
     }
 
+    /// A stream's response: `Ok(Some)` a batch of items (kept where they lie), `Ok(None)`
+    /// its end, `Err` its failure.
+    pub(crate) fn into_batch(self) -> Result<Option<ItemBatch>, Error> {
+        let bytes = self.bytes();
+        match Response::decode(bytes) {
+            Ok((_, Response::Items { count, items })) => {
+                let at = bytes.len() - items.len();
+                let items = match self.data {
+                    Data::Heap { buf, start } => manager_proto::Reply::new(buf, start + at),
+                    Data::Inline { .. } => manager_proto::Reply::copy_of(items),
+                };
+                Ok(Some(ItemBatch { count, items }))
+            }
+            Ok((_, Response::End)) => Ok(None),
+            Ok((_, Response::Error(e))) => Err(Error::Remote(e)),
+            Ok((_, other)) => {
+                Err(Error::Protocol(format!("a stream was answered with a response of kind {}", other.kind())))
+            }
+            Err(e) => Err(Error::Protocol(e.to_string())),
+        }
+    }
+
     /// Whether the response hands over something the server can take back (a queue
     /// item, a lock) until we acknowledge it.
     pub(crate) fn is_transfer(&self) -> bool {
@@ -127,6 +150,9 @@ enum Slot {
     Waiting(Option<Waker>),
     /// The outcome, until the caller's next poll takes it.
     Done(Outcome),
+    /// A stream: its responses in order, until its reader takes them, and whether its
+    /// last came (counted as waiting until it does).
+    Stream { queue: VecDeque<Outcome>, waker: Option<Waker>, ended: bool },
 }
 
 /// What [`InFlight::forget`] found.
@@ -160,12 +186,69 @@ impl InFlight {
         Ok(())
     }
 
+    /// Registers a stream (see `manager_proto::stream`): its responses queue up until
+    /// its reader takes them. Fails if the connection is already gone.
+    pub(crate) fn register_stream(&mut self, id: RequestId) -> Result<(), Error> {
+        if let Some(e) = &self.closed {
+            return Err(e.clone());
+        }
+        self.slots.insert(id, Slot::Stream { queue: VecDeque::new(), waker: None, ended: false });
+        self.waiting += 1;
+        Ok(())
+    }
+
+    /// The stream reader's poll: its next response (`None` once the last was taken),
+    /// else `Pending` with its waker kept.
+    pub(crate) fn poll_stream(&mut self, id: RequestId, cx: &Context<'_>) -> Poll<Option<Outcome>> {
+        let Some(Slot::Stream { queue, waker, ended }) = self.slots.get_mut(&id) else {
+            return Poll::Ready(None);
+        };
+        if let Some(next) = queue.pop_front() {
+            if *ended && queue.is_empty() {
+                // Its last response: nothing more will come for it.
+                self.slots.remove(&id);
+            }
+            return Poll::Ready(Some(next));
+        }
+        if *ended {
+            self.slots.remove(&id);
+            return Poll::Ready(None);
+        }
+        match waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => *waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Forgets a stream its reader dropped: whether the server may still be sending it.
+    pub(crate) fn forget_stream(&mut self, id: RequestId) -> bool {
+        match self.slots.remove(&id) {
+            Some(Slot::Stream { ended: false, .. }) => {
+                self.waiting -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Stores a response for its waiter and returns the waker to wake (once this lock
     /// is released). A response nobody waits for (its call was dropped, or it answered
     /// a fire-and-forget request) is discarded.
     #[must_use]
     pub(crate) fn complete(&mut self, id: RequestId, payload: Payload) -> Option<Waker> {
         let slot = self.slots.get_mut(&id)?;
+        if let Slot::Stream { queue, waker, ended } = slot {
+            if *ended {
+                return None;
+            }
+            if Response::is_final(payload.kind) {
+                *ended = true;
+                self.waiting -= 1;
+            }
+            queue.push_back(Ok(payload));
+            return waker.take();
+        }
         let Slot::Waiting(waker) = slot else {
             return None;
         };
@@ -191,6 +274,7 @@ impl InFlight {
                 Some(Slot::Done(outcome)) => Some(Poll::Ready(outcome)),
                 _ => None,
             },
+            Slot::Stream { .. } => None,
         }
     }
 
@@ -203,6 +287,11 @@ impl InFlight {
             }
             Some(Slot::Done(Ok(payload))) => Forgotten::Answered(payload),
             Some(Slot::Done(Err(_))) | None => Forgotten::Gone,
+            Some(stream @ Slot::Stream { .. }) => {
+                // Not a call: put it back for its own reader.
+                self.slots.insert(id, stream);
+                Forgotten::Gone
+            }
         }
     }
 
@@ -212,9 +301,17 @@ impl InFlight {
     pub(crate) fn close(&mut self, error: Error) -> Vec<Waker> {
         let mut wakers = Vec::new();
         for slot in self.slots.values_mut() {
-            if let Slot::Waiting(waker) = slot {
-                wakers.extend(waker.take());
-                *slot = Slot::Done(Err(error.clone()));
+            match slot {
+                Slot::Waiting(waker) => {
+                    wakers.extend(waker.take());
+                    *slot = Slot::Done(Err(error.clone()));
+                }
+                Slot::Stream { queue, waker, ended } if !*ended => {
+                    wakers.extend(waker.take());
+                    queue.push_back(Err(error.clone()));
+                    *ended = true;
+                }
+                _ => {}
             }
         }
         self.waiting = 0;

@@ -198,6 +198,9 @@ contract! {
         Versioned = "versioned": () => (u64, Vec<Item>);
         /// Replaces the elements if the version is still the one given.
         ReplaceIf = "replace_if": (u64, Vec<Item>) => bool;
+        /// A stream: `for x in l`, live — each item is read by index when it is sent,
+        /// so writes made meanwhile are seen, as Python's list iterator sees them.
+        Iter = "iter": () => Item;
     }
 
     /// `set`'s methods.

@@ -60,12 +60,15 @@ pub enum RemoteErrorKind {
     /// A number would leave its type's range: a counter past its maximum, a size that
     /// does not fit (Python's `OverflowError`). Nothing was changed.
     Overflow,
+    /// A container changed size (or a dict its keys) while it was being iterated
+    /// (Python's `RuntimeError: dictionary changed size during iteration`).
+    ChangedDuringIteration,
     /// A kind this client does not know, by its number.
     Other(u32),
 }
 
 impl RemoteErrorKind {
-    const TABLE: [(u32, RemoteErrorKind); 22] = [
+    const TABLE: [(u32, RemoteErrorKind); 23] = [
         (1, RemoteErrorKind::NotExposed),
         (2, RemoteErrorKind::NoSuchObject),
         (3, RemoteErrorKind::NoSuchType),
@@ -88,6 +91,7 @@ impl RemoteErrorKind {
         (26, RemoteErrorKind::InvalidValue),
         (27, RemoteErrorKind::NotOwner),
         (28, RemoteErrorKind::Overflow),
+        (29, RemoteErrorKind::ChangedDuringIteration),
     ];
 
     /// The kind's number on the wire.

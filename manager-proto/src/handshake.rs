@@ -61,7 +61,7 @@ pub struct VersionRange {
 
 impl VersionRange {
     /// What this build speaks.
-    pub const CURRENT: VersionRange = VersionRange { min: 2, max: 2 };
+    pub const CURRENT: VersionRange = VersionRange { min: 3, max: 3 };
 
     fn contains(&self, v: u16) -> bool {
         self.min <= v && v <= self.max
@@ -394,16 +394,16 @@ mod tests {
     #[test]
     fn version_mismatch_names_both_ranges() {
         let k = key(b"k");
-        let newer = VersionRange { min: 3, max: 4 };
+        let newer = VersionRange { min: 4, max: 5 };
         let (c, s) = run(&k, &k, newer, VersionRange::CURRENT);
         let err = c.unwrap_err();
         assert_eq!(
             err.to_string(),
-            "protocol version mismatch: this side speaks versions 3..=4, the peer speaks version 2"
+            "protocol version mismatch: this side speaks versions 4..=5, the peer speaks version 3"
         );
         assert_eq!(
             s.unwrap_err().to_string(),
-            "protocol version mismatch: this side speaks version 2, the peer speaks versions 3..=4"
+            "protocol version mismatch: this side speaks version 3, the peer speaks versions 4..=5"
         );
     }
 

@@ -55,6 +55,7 @@ pub mod reply;
 pub mod request;
 pub mod response;
 pub mod spare;
+pub mod stream;
 pub mod token;
 mod wire;
 
@@ -75,6 +76,7 @@ pub use ids::{MethodRef, NO_RESPONSE, ObjectId, RequestId, ServerId, method_id};
 pub use proxy::{CallArgs, Connect, Handle, PendingReply, Proxy, Reply, ReplySource, Transport};
 pub use request::Request;
 pub use response::{Response, ServerStats, TypeDescription};
+pub use stream::{BlockingStream, RawStream, RemoteStream};
 pub use token::{Token, TokenError};
 pub use wire::DecodeError;
 

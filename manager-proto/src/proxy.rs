@@ -10,6 +10,7 @@ use crate::dispatch::BoxFuture;
 pub use crate::pending::{PendingReply, ReplySource};
 use crate::reply::{Encoded, encode_small};
 pub use crate::reply::{Reply, decode_exact, encode};
+use crate::stream::RawStream;
 use crate::{Address, Error, MethodRef, ObjectId, ServerId, Token};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -31,6 +32,18 @@ pub trait Transport: Send + Sync + 'static {
     /// `Drop`, which cannot wait. Requests on one connection run in order, so a later
     /// call sees its effect.
     fn call_unanswered(&self, object: ObjectId, method: MethodRef<'_>, args: Vec<u8>);
+
+    /// Opens a stream: calls stream method `method` of `object` (see
+    /// [`stream`](crate::stream)). The request is encoded before this returns; the
+    /// stream's batches arrive through the transport. The default refuses: a transport
+    /// that cannot carry streams (a handle held on the server) says so.
+    fn open(&self, object: ObjectId, method: MethodRef<'_>, args: CallArgs<'_>) -> RawStream {
+        let _ = (object, args);
+        RawStream::failed(Error::Remote(crate::RemoteError::new(
+            crate::RemoteErrorKind::NotExposed,
+            format!("stream method {method} cannot be opened through this handle"),
+        )))
+    }
 
     /// Asks for a copy of the object's value.
     fn value_copy(&self, object: ObjectId) -> PendingReply;
@@ -201,6 +214,19 @@ impl Handle {
             Ok(Encoded::Heap(bytes)) => self.call_raw(method, bytes),
             Err(e) => PendingReply::failed(e),
         }
+    }
+
+    /// Opens stream method `method` with `args` (see [`crate::stream`]); `what` names
+    /// the arguments in an encoding error, which the stream yields. The stream keeps
+    /// this handle (and so the object) while it runs.
+    pub fn open_with<A: Serialize + ?Sized>(&self, method: MethodRef<'_>, args: &A, what: &str) -> RawStream {
+        let mut buf = [0u8; ARGS_ON_STACK];
+        let raw = match encode_small(args, &mut buf, what) {
+            Ok(Encoded::Stack(bytes)) => self.0.transport.open(self.0.object, method, CallArgs::Borrowed(bytes)),
+            Ok(Encoded::Heap(bytes)) => self.0.transport.open(self.0.object, method, CallArgs::owned(bytes)),
+            Err(e) => return RawStream::failed(e),
+        };
+        raw.holding(self.clone())
     }
 
     /// Calls a method with already-encoded arguments in parts (see [`SplitArgs`]).

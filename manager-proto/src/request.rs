@@ -41,6 +41,10 @@ pub mod kind {
     pub const LEASE: u32 = 13;
     /// [`Request::Collect`](super::Request::Collect)
     pub const COLLECT: u32 = 14;
+    /// [`Request::Open`](super::Request::Open)
+    pub const OPEN: u32 = 15;
+    /// [`Request::Credit`](super::Request::Credit)
+    pub const CREDIT: u32 = 16;
 }
 
 /// How a [`MethodRef`] is tagged on the wire.
@@ -135,6 +139,30 @@ pub enum Request<'a> {
     /// Run the server's cycle collector now: free the objects that only keep each
     /// other alive. Answered with `Value`: how many it freed, as a postcard `u64`.
     Collect,
+    /// Open a stream: call a method whose answer is a sequence (an iterator method, a
+    /// live iteration, a watch). The request's id names the stream: the server answers
+    /// it with any number of `Items` batches, then `End` or `Error`, sending batches
+    /// while the stream has credit — the bytes of items the client has room for, `credit`
+    /// to start with and more with each `Credit`. A `Cancel` with the stream's id
+    /// closes it; the connection's end closes them all.
+    Open {
+        /// The object, which this connection must hold a reference to.
+        object: ObjectId,
+        /// The stream method.
+        method: MethodRef<'a>,
+        /// Bytes of items the server may send before it hears of more room.
+        credit: u32,
+        /// The arguments, encoded as a tuple.
+        args: &'a [u8],
+    },
+    /// The client consumed `bytes` of stream `target`'s items: the server may send that
+    /// many more. Sent with id [`NO_RESPONSE`](crate::NO_RESPONSE).
+    Credit {
+        /// The stream (the id of its `Open`).
+        target: RequestId,
+        /// Bytes of room added.
+        bytes: u32,
+    },
 }
 
 impl<'a> Request<'a> {
@@ -156,6 +184,8 @@ impl<'a> Request<'a> {
             Request::Ack { .. } => kind::ACK,
             Request::Lease { .. } => kind::LEASE,
             Request::Collect => kind::COLLECT,
+            Request::Open { .. } => kind::OPEN,
+            Request::Credit { .. } => kind::CREDIT,
         }
     }
 
@@ -172,17 +202,18 @@ impl<'a> Request<'a> {
             }
             Request::Call { object, method, args } => {
                 put_varint(out, object.0);
-                match method {
-                    MethodRef::Id(mid) => {
-                        out.push(METHOD_BY_ID);
-                        out.extend_from_slice(&mid.to_le_bytes());
-                    }
-                    MethodRef::Name(name) => {
-                        out.push(METHOD_BY_NAME);
-                        put(out, *name);
-                    }
-                }
+                put_method(out, method);
                 out.extend_from_slice(args);
+            }
+            Request::Open { object, method, credit, args } => {
+                put_varint(out, object.0);
+                put_method(out, method);
+                put_varint(out, (*credit).into());
+                out.extend_from_slice(args);
+            }
+            Request::Credit { target, bytes } => {
+                put_varint(out, *target);
+                put_varint(out, (*bytes).into());
             }
             Request::Cancel { target } | Request::Ack { target } => put_varint(out, *target),
             Request::Incref { object } | Request::Decref { object } | Request::Lease { object } => {
@@ -217,13 +248,19 @@ impl<'a> Request<'a> {
                 }
                 kind::CALL => {
                     let object = object(&mut r)?;
-                    let [tag] = r.fixed::<1>("method tag")?;
-                    let method = match tag {
-                        METHOD_BY_ID => MethodRef::Id(u32::from_le_bytes(r.fixed("method id")?)),
-                        METHOD_BY_NAME => MethodRef::Name(r.get("method name")?),
-                        other => return Err(Fault::Malformed(format!("unknown method tag {other}"))),
-                    };
+                    let method = method(&mut r)?;
                     Request::Call { object, method, args: r.rest() }
+                }
+                kind::OPEN => {
+                    let object = object(&mut r)?;
+                    let method = method(&mut r)?;
+                    let credit = r.u32("stream credit")?;
+                    Request::Open { object, method, credit, args: r.rest() }
+                }
+                kind::CREDIT => {
+                    let target = r.get("credit target")?;
+                    let bytes = r.u32("credit bytes")?;
+                    finished(r, Request::Credit { target, bytes })?
                 }
                 kind::CANCEL => {
                     let target = r.get("cancel target")?;
@@ -285,6 +322,28 @@ impl From<String> for Fault {
     fn from(reason: String) -> Fault {
         Fault::Malformed(reason)
     }
+}
+
+fn put_method(out: &mut Vec<u8>, method: &MethodRef<'_>) {
+    match method {
+        MethodRef::Id(mid) => {
+            out.push(METHOD_BY_ID);
+            out.extend_from_slice(&mid.to_le_bytes());
+        }
+        MethodRef::Name(name) => {
+            out.push(METHOD_BY_NAME);
+            put(out, *name);
+        }
+    }
+}
+
+fn method<'a>(r: &mut Reader<'a>) -> Result<MethodRef<'a>, Fault> {
+    let [tag] = r.fixed::<1>("method tag")?;
+    Ok(match tag {
+        METHOD_BY_ID => MethodRef::Id(u32::from_le_bytes(r.fixed("method id")?)),
+        METHOD_BY_NAME => MethodRef::Name(r.get("method name")?),
+        other => return Err(Fault::Malformed(format!("unknown method tag {other}"))),
+    })
 }
 
 fn finished<'a>(r: Reader<'a>, req: Request<'a>) -> Result<Request<'a>, Fault> {

@@ -27,6 +27,10 @@ pub mod kind {
     pub const TRANSFER: u32 = 7;
     /// [`Response::Grant`](super::Response::Grant)
     pub const GRANT: u32 = 8;
+    /// [`Response::Items`](super::Response::Items)
+    pub const ITEMS: u32 = 9;
+    /// [`Response::End`](super::Response::End)
+    pub const END: u32 = 10;
 }
 
 /// A type's exposed interface, answered to `Describe`.
@@ -64,6 +68,8 @@ pub struct ServerStats {
     /// Objects the cycle collector freed since start: containers that only kept each
     /// other alive (see `ServerBuilder::collect_cycles`).
     pub cycles_collected: u64,
+    /// Streams open right now (iterations, watches), over all connections.
+    pub streams: u64,
 }
 
 /// A response, borrowing result bytes from the frame it came in.
@@ -102,6 +108,16 @@ pub enum Response<'a> {
     /// with its next request, which saves a message per `acquire`. (A queue item is a
     /// `Transfer`: until acknowledged, a client's crash would send it to someone else.)
     Grant(&'a [u8]),
+    /// A batch of a stream's items (see `Request::Open`): `count` items, each encoded
+    /// as the stream's item type, one after the other. More may follow.
+    Items {
+        /// How many items `items` holds.
+        count: u32,
+        /// The items' encodings, concatenated.
+        items: &'a [u8],
+    },
+    /// The stream has no more items: the last answer to its `Open`.
+    End,
 }
 
 impl<'a> Response<'a> {
@@ -117,6 +133,8 @@ impl<'a> Response<'a> {
             Response::Error(_) => kind::ERROR,
             Response::Transfer(_) => kind::TRANSFER,
             Response::Grant(_) => kind::GRANT,
+            Response::Items { .. } => kind::ITEMS,
+            Response::End => kind::END,
         }
     }
 
@@ -125,7 +143,11 @@ impl<'a> Response<'a> {
         put_varint(out, id);
         put_varint(out, self.kind().into());
         match self {
-            Response::Pong | Response::Done => {}
+            Response::Pong | Response::Done | Response::End => {}
+            Response::Items { count, items } => {
+                put_varint(out, (*count).into());
+                out.extend_from_slice(items);
+            }
             Response::Value(bytes) | Response::Transfer(bytes) | Response::Grant(bytes) => {
                 out.extend_from_slice(bytes);
             }
@@ -154,6 +176,11 @@ impl<'a> Response<'a> {
         let resp = match kind {
             kind::PONG => Response::Pong,
             kind::DONE => Response::Done,
+            kind::END => Response::End,
+            kind::ITEMS => {
+                let count = r.u32("item count").map_err(malformed)?;
+                return Ok((id, Response::Items { count, items: r.rest() }));
+            }
             kind::VALUE => return Ok((id, Response::Value(r.rest()))),
             kind::TRANSFER => return Ok((id, Response::Transfer(r.rest()))),
             kind::GRANT => return Ok((id, Response::Grant(r.rest()))),
@@ -170,6 +197,20 @@ impl<'a> Response<'a> {
         };
         r.finish().map_err(malformed)?;
         Ok((id, resp))
+    }
+
+    /// Appends the header of an `Items` batch of `count` items; the caller appends the
+    /// items' bytes.
+    pub fn encode_items_header(id: RequestId, count: u32, out: &mut Vec<u8>) {
+        put_varint(out, id);
+        put_varint(out, kind::ITEMS.into());
+        put_varint(out, count.into());
+    }
+
+    /// Whether a response of `kind` is the last its request gets: all are but a
+    /// stream's `Items`.
+    pub fn is_final(kind: u32) -> bool {
+        kind != kind::ITEMS
     }
 
     /// Reads just the id: a client's reader task routes a response by id and leaves the

@@ -46,6 +46,12 @@ fn requests() -> Vec<(&'static str, u64, Request<'static>)> {
         ("request.ack", 0, Request::Ack { target: 11 }),
         ("request.lease", 0, Request::Lease { object: ObjectId(128) }),
         ("request.collect", 12, Request::Collect),
+        (
+            "request.open",
+            14,
+            Request::Open { object: ObjectId(7), method: MethodRef::Id(0xdead_beef), credit: 262_144, args: &[3] },
+        ),
+        ("request.credit", 0, Request::Credit { target: 14, bytes: 131_072 }),
     ]
 }
 
@@ -81,6 +87,7 @@ fn responses() -> Vec<(&'static str, u64, Response<'static>)> {
                 transfers_undone: 4,
                 leases: 2,
                 cycles_collected: 6,
+                streams: 5,
             }),
         ),
         ("response.error", 3, Response::Error(RemoteError::new(RemoteErrorKind::NotExposed, "no"))),
@@ -96,6 +103,16 @@ fn responses() -> Vec<(&'static str, u64, Response<'static>)> {
         ("response.error.unknown_kind", 3, Response::Error(RemoteError::new(RemoteErrorKind::Other(999), "?"))),
         ("response.transfer", 12, Response::Transfer(&[1, 9])),
         ("response.grant", 13, Response::Grant(&[1])),
+        ("response.items", 14, Response::Items { count: 3, items: &[1, 2, 3] }),
+        ("response.end", 14, Response::End),
+        (
+            "response.error.changed_during_iteration",
+            14,
+            Response::Error(RemoteError::new(
+                RemoteErrorKind::ChangedDuringIteration,
+                "dictionary changed size during iteration",
+            )),
+        ),
     ]
 }
 
@@ -109,7 +126,7 @@ fn handshake_messages() -> Vec<(&'static str, Vec<u8>)> {
     let proof = client.receive(&challenge).unwrap().reply.unwrap();
     let welcome = server.receive(&proof).unwrap().reply.unwrap();
     let mut newer = ServerHandshake::new(&key, [0x22; NONCE_LEN], VersionRange::CURRENT, ServerId(1));
-    let (_, newer_hello) = ClientHandshake::new(&key, [0x11; NONCE_LEN], VersionRange { min: 3, max: 4 });
+    let (_, newer_hello) = ClientHandshake::new(&key, [0x11; NONCE_LEN], VersionRange { min: 4, max: 5 });
     let refused = newer.receive(&newer_hello).unwrap_err().reply.unwrap();
     let mut wrong = ServerHandshake::new(&key, [0x22; NONCE_LEN], VersionRange::CURRENT, ServerId(1));
     wrong.receive(&hello).unwrap();
@@ -229,6 +246,10 @@ fn a_few_vectors_read_by_hand() {
     assert_eq!(&golden["request.call.by_name"][..2], [0xac, 0x02]);
     // Frames: 4-byte big-endian length.
     assert_eq!(&golden["frame.request"][..4], [0, 0, 0, 8]);
-    // The hello: magic, versions 2..=2, the client nonce.
-    assert_eq!(&golden["handshake.client_hello"][..8], b"RMGR\x02\x00\x02\x00");
+    // The hello: magic, versions 3..=3, the client nonce.
+    assert_eq!(&golden["handshake.client_hello"][..8], b"RMGR\x03\x00\x03\x00");
+    // Open: id 14, kind 15, object 7, tag 0, u32 LE, credit varint (262,144), args.
+    assert_eq!(golden["request.open"], [14, 15, 7, 0, 0xef, 0xbe, 0xad, 0xde, 0x80, 0x80, 0x10, 3]);
+    // A batch: id 14, kind 9, count 3, the items' bytes.
+    assert_eq!(golden["response.items"], [14, 9, 3, 1, 2, 3]);
 }

@@ -4,6 +4,7 @@
 
 use manager_proto::dispatch::{BoxFuture, Outcome};
 use manager_proto::outq::SharedBytes;
+use manager_proto::stream::BoxSource;
 use manager_proto::{MethodRef, ObjectId, RemoteError};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -95,6 +96,21 @@ pub(crate) trait ServerObject: Send + Sync + 'static {
     /// Calls a method. A synchronous result comes back at once; anything that may wait
     /// comes back as a future owning what it needs.
     fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, args: &[u8]) -> Step;
+
+    /// Opens stream method `method` (an iterator method, a live iteration, a watch):
+    /// its producer, which the connection polls for batches while the client has room
+    /// (see `manager_proto::stream`). The default has no stream methods.
+    fn open(
+        self: Arc<Self>,
+        _ctx: &CallContext,
+        method: MethodRef<'_>,
+        _args: &[u8],
+    ) -> Result<BoxSource, RemoteError> {
+        Err(RemoteError::new(
+            manager_proto::RemoteErrorKind::NotExposed,
+            format!("`{}` has no stream method {method}", self.shared_type_id()),
+        ))
+    }
 
     /// The encoded value (Python's `_getvalue`).
     fn value_copy(self: Arc<Self>, ctx: &CallContext) -> Step;

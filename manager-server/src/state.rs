@@ -19,6 +19,8 @@ pub(crate) struct Counters {
     pub(crate) requests: AtomicU64,
     pub(crate) connections: AtomicU64,
     pub(crate) parked: AtomicU64,
+    /// Streams open now.
+    pub(crate) streams: AtomicU64,
     /// Transfers undone (see `ServerStats::transfers_undone`).
     pub(crate) undone: AtomicU64,
     /// Objects the cycle collector freed (see `ServerStats::cycles_collected`).
@@ -95,6 +97,7 @@ impl Shared {
             connections: self.stats.connections.load(Ordering::Relaxed),
             requests: self.stats.requests.load(Ordering::Relaxed),
             parked_calls: self.stats.parked.load(Ordering::Relaxed),
+            streams: self.stats.streams.load(Ordering::Relaxed),
             objects_by_type,
             transfers_undone: self.stats.undone.load(Ordering::Relaxed),
             leases: self.leases.count(),

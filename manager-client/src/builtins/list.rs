@@ -1,8 +1,9 @@
 //! `list` proxies.
 
-use manager_proto::Item;
 use manager_proto::builtin::list as l;
+use manager_proto::{BlockingStream, Item};
 
+use super::elements::{self, Elements};
 use super::{
     Data, One, call, call_element, call_with_item, constructors, item, items, proxy_methods, proxy_types, value, values,
 };
@@ -192,6 +193,40 @@ proxy_methods! {
                 }
             }
         }
+    }
+}
+
+impl<T: Data> ListProxy<T> {
+    /// `for x in l`: the elements as a stream, read live — each by its index when the
+    /// server sends it (in batches, as the stream's window allows), so elements set
+    /// meanwhile are seen, as Python's list iterator sees them, and the iteration ends
+    /// wherever the list ends by then. The first items come in one round trip;
+    /// [`snapshot`](Self::snapshot) stays for a one-shot copy.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = manager_server::Server::builder().start().await?;
+    /// # let client = manager_client::Client::connect(server.address(), server.authkey().as_bytes()).await?;
+    /// let l = client.list_from(&[1u32, 2, 3]).await?;
+    /// let mut it = l.iter();
+    /// let mut sum = 0;
+    /// while let Some(x) = it.next().await {
+    ///     sum += x?;
+    /// }
+    /// assert_eq!(sum, 6);
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn iter(&self) -> Elements<T> {
+        elements::open::<l::Iter, T>(&self.handle, &(), elements::element)
+    }
+}
+
+impl<T: Data> BlockingListProxy<T> {
+    /// `for x in l`, live, as an iterator (see [`ListProxy::iter`]).
+    pub fn iter(&self) -> BlockingStream<Elements<T>> {
+        BlockingStream::new(self.inner.iter(), self.exec.clone())
     }
 }
 

@@ -25,6 +25,7 @@ use macros::{constructors, proxy_methods, proxy_types};
 mod barrier;
 mod condition;
 mod dict;
+mod elements;
 mod event;
 mod list;
 mod lock;
@@ -40,6 +41,7 @@ pub mod proxies {
     pub use super::barrier::BarrierProxy;
     pub use super::condition::{ConditionGuard, ConditionProxy};
     pub use super::dict::DictProxy;
+    pub use super::elements::Elements;
     pub use super::event::EventProxy;
     pub use super::list::ListProxy;
     pub use super::lock::{LockGuard, LockProxy, RLockProxy};

@@ -5,6 +5,7 @@
 use manager_proto::frame::{self, FrameDecoder, FrameError};
 use manager_proto::outq::OutQueue;
 use manager_proto::proxy::{CallArgs, SplitArgs};
+use manager_proto::stream::{self, BatchSource, ItemBatch, RawStream};
 use manager_proto::{
     Address, AuthKey, Error, MethodRef, ObjectId, PendingReply, Reply, ReplySource, Request, RequestId, Response,
     ServerId, Transport,
@@ -127,8 +128,17 @@ impl Conn {
         &self,
         queue: impl FnOnce(&mut OutQueue, usize, RequestId) -> Result<(), FrameError>,
     ) -> Result<RequestId, Error> {
+        self.send_registered(InFlight::register, queue)
+    }
+
+    /// [`send_queued`](Self::send_queued), registering the id with `register`.
+    fn send_registered(
+        &self,
+        register: impl FnOnce(&mut InFlight, RequestId) -> Result<(), Error>,
+        queue: impl FnOnce(&mut OutQueue, usize, RequestId) -> Result<(), FrameError>,
+    ) -> Result<RequestId, Error> {
         let id = self.state.next_id();
-        lock(&self.state.in_flight).register(id)?;
+        register(&mut lock(&self.state.in_flight), id)?;
         if let Err(e) = self.state.send_queued(|q, limit| queue(q, limit, id)) {
             lock(&self.state.in_flight).forget(id);
             return Err(e);
@@ -203,6 +213,24 @@ impl Transport for Conn {
         self.state.send_unanswered(Request::Call { object, method, args: &args });
     }
 
+    fn open(&self, object: ObjectId, method: MethodRef<'_>, args: CallArgs<'_>) -> RawStream {
+        let joined;
+        let args = match args {
+            CallArgs::Borrowed(args) => args,
+            CallArgs::Split(split) => {
+                joined = split.join();
+                &joined[..]
+            }
+        };
+        let request = Request::Open { object, method, credit: stream::WINDOW, args };
+        match self
+            .send_registered(InFlight::register_stream, |q, limit, id| q.frame(limit, |buf| request.encode(id, buf)))
+        {
+            Ok(id) => RawStream::open(self.arc(), id, None),
+            Err(e) => RawStream::failed(e),
+        }
+    }
+
     fn value_copy(&self, object: ObjectId) -> PendingReply {
         self.call_request(&Request::ValueCopy { object })
     }
@@ -249,6 +277,30 @@ impl Drop for PendingCall {
     fn drop(&mut self) {
         if !self.finished {
             self.conn.abandon_call(self.id);
+        }
+    }
+}
+
+impl BatchSource for Conn {
+    fn poll_batch(&self, id: RequestId, cx: &mut Context<'_>) -> Poll<Option<Result<ItemBatch, Error>>> {
+        let polled = lock(&self.state.in_flight).poll_stream(id, cx);
+        match polled {
+            Poll::Pending => {
+                self.state.note_awaited();
+                Poll::Pending
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(Some(outcome)) => Poll::Ready(outcome.and_then(|p| p.into_batch()).transpose()),
+        }
+    }
+
+    fn credit(&self, id: RequestId, bytes: u32) {
+        self.state.send_unanswered(Request::Credit { target: id, bytes });
+    }
+
+    fn close(&self, id: RequestId) {
+        if lock(&self.state.in_flight).forget_stream(id) {
+            self.state.send_unanswered(Request::Cancel { target: id });
         }
     }
 }

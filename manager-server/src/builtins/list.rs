@@ -4,8 +4,10 @@
 use manager_proto::builtin::list as l;
 use manager_proto::contract::Method;
 use manager_proto::element::ItemRef;
+use manager_proto::stream::{Batch, BoxSource, ItemSource};
 use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 use super::budget::{self, Budgeted};
 use super::seq::{Slice, at, at_mut, index, insertion_point};
@@ -244,6 +246,38 @@ impl List {
     }
 }
 
+/// A live iteration: the next index to send. Python's list iterator reads by index too,
+/// so items set meanwhile are seen, items inserted before the cursor shift it, and the
+/// iteration ends wherever the list ends when the cursor gets there.
+struct Cursor {
+    list: Arc<List>,
+    at: usize,
+    ctx: CallContext,
+}
+
+impl ItemSource for Cursor {
+    fn poll_batch(
+        &mut self,
+        _: &mut Context<'_>,
+        out: &mut Vec<u8>,
+        budget: usize,
+    ) -> Poll<Result<Batch, RemoteError>> {
+        let st = lock(&self.list.state);
+        let mut count = 0u32;
+        while out.len() < budget
+            && let Some(element) = st.items.get(self.at)
+        {
+            let item = element.as_item(&self.ctx)?;
+            if let Err(e) = postcard::to_io(&item, &mut *out) {
+                return Poll::Ready(Err(err(RemoteErrorKind::Decode, format!("a list element did not encode: {e}"))));
+            }
+            self.at += 1;
+            count += 1;
+        }
+        Poll::Ready(Ok(if count == 0 { Batch::End } else { Batch::Items(count) }))
+    }
+}
+
 impl ServerObject for List {
     fn shared_type_id(&self) -> &str {
         TYPE_ID
@@ -251,6 +285,16 @@ impl ServerObject for List {
 
     fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
         ready(resolve(TYPE_ID, l::NAMES, l::IDS, method).and_then(|id| self.run(id, bytes, ctx)))
+    }
+
+    fn open(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Result<BoxSource, RemoteError> {
+        match resolve(TYPE_ID, l::NAMES, l::IDS, method)? {
+            l::Iter::ID => {
+                let () = args::<l::Iter, _>(bytes)?;
+                Ok(Box::new(Cursor { list: self, at: 0, ctx: ctx.clone() }))
+            }
+            _ => Err(err(RemoteErrorKind::NotExposed, format!("list.{method} is not a stream method"))),
+        }
     }
 
     fn value_copy(self: Arc<Self>, ctx: &CallContext) -> Step {

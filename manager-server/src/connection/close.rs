@@ -17,6 +17,8 @@ impl Connection {
     /// told, references released.
     pub(super) async fn close(mut self) {
         let shutting_down = self.shared.shutdown.is_cancelled();
+        // Its streams end: subscriptions and cursors are dropped now.
+        self.close_streams();
         let parked: Vec<RequestId> = self.parked.drain().map(|(id, _)| id).collect();
         // Dropping the futures withdraws their waits before the watchers release locks.
         let dropped = self.running.len() as u64;

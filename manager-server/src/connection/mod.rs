@@ -14,12 +14,13 @@
 //! The jobs are in files of their own: this one is the event loop, the only reader and
 //! writer of the client's socket; [`requests`] answers one request; [`replies`] encodes
 //! answers into the output buffer; [`parked`] holds calls that wait; [`close`] is what
-//! a connection's end releases.
+//! a connection's end releases; [`streams`] runs the streams it opened.
 
 mod close;
 mod parked;
 mod replies;
 mod requests;
+mod streams;
 
 use futures_util::StreamExt;
 use futures_util::future::AbortHandle;
@@ -27,7 +28,8 @@ use futures_util::stream::FuturesUnordered;
 use manager_proto::dispatch::BoxFuture;
 use manager_proto::frame::FrameDecoder;
 use manager_proto::outq::{OWNED_BODY_MIN, OutQueue};
-use manager_proto::{ObjectId, RequestId};
+use manager_proto::stream::{Batch, BoxSource};
+use manager_proto::{ObjectId, RemoteError, RequestId};
 use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
@@ -57,6 +59,23 @@ pub(super) struct Held {
 
 type Parked = BoxFuture<'static, (RequestId, Result<StepResult, Aborted>)>;
 
+/// A stream's pump: one batch being made, then the producer back (or `None`: it
+/// panicked, and the error says so).
+type Pump = BoxFuture<'static, (RequestId, Option<Pumped>)>;
+
+/// What a pump made: the producer back, the batch's bytes, and what it appended.
+pub(super) type Pumped = (Option<BoxSource>, Vec<u8>, Result<Batch, RemoteError>);
+
+/// A stream this connection opened (see `streams.rs`).
+pub(super) struct OpenStream {
+    /// Its producer, while no batch is being made.
+    source: Option<BoxSource>,
+    /// Bytes of items the client has room for; a batch may overrun it by one item.
+    credit: i64,
+    /// How to stop the pump making its batch, while one does.
+    pump: Option<AbortHandle>,
+}
+
 /// Why a parked call produced no result.
 pub(super) enum Aborted {
     Cancelled,
@@ -81,6 +100,10 @@ pub(crate) struct Connection {
     /// cancel (or the connection's end) undoes them instead. The flag marks grants
     /// (acknowledged late, and released by the connection's end anyway).
     reserved: HashMap<RequestId, (Undo, bool)>,
+    /// Open streams, by the id of the request that opened them.
+    streams: HashMap<RequestId, OpenStream>,
+    /// Batches being made.
+    pumps: FuturesUnordered<Pump>,
 }
 
 impl Connection {
@@ -98,6 +121,8 @@ impl Connection {
             parked: HashMap::new(),
             running: FuturesUnordered::new(),
             reserved: HashMap::new(),
+            streams: HashMap::new(),
+            pumps: FuturesUnordered::new(),
         }
     }
 
@@ -163,6 +188,9 @@ impl Connection {
                     self.shared.stats.parked.fetch_sub(1, Ordering::Relaxed);
                     self.parked.remove(&id);
                     self.finish_parked(id, result);
+                }
+                Some((id, pumped)) = self.pumps.next(), if !self.pumps.is_empty() && self.pending_out() < OUTPUT_HIGH_WATER => {
+                    self.pumped(id, pumped);
                 }
                 ready = std::future::poll_fn(|cx| self.stream.poll_readable(cx)), if want_read => {
                     if let Err(e) = ready {

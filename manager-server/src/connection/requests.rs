@@ -102,6 +102,8 @@ impl Connection {
             Request::Cancel { target } => {
                 if let Some(handle) = self.parked.remove(&target) {
                     handle.abort();
+                } else if self.close_stream(target) {
+                    // A stream the client dropped: its producer is gone.
                 } else if let Some((undo, _)) = self.reserved.remove(&target) {
                     // Answered, but the caller had given up: put back what it took.
                     self.shared.stats.undone.fetch_add(1, Ordering::Relaxed);
@@ -110,6 +112,8 @@ impl Connection {
                     }
                 }
             }
+            Request::Open { object, method, credit, args } => self.open_stream(id, object, method, credit, args),
+            Request::Credit { target, bytes } => self.credit_stream(target, bytes),
             Request::Ack { target } => {
                 self.reserved.remove(&target);
             }
