@@ -5,7 +5,9 @@
 //! here, apart from the async proxy machinery in `proxy`.
 
 use crate::proxy::{Connect, Proxy};
+use crate::stream::Stream;
 use crate::{Error, Token};
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -84,5 +86,46 @@ pub trait BlockingProxy: Sized {
     /// The object's token, to hand to another process.
     fn token(&self) -> Token {
         self.as_async().token()
+    }
+}
+
+/// A stream read without an async runtime: an `Iterator` of its `Result<T, Error>`
+/// items ([`RemoteStream`]'s, or a built-in proxy's). Made by blocking proxies;
+/// dropping it closes the stream on the server.
+pub struct BlockingStream<S> {
+    stream: S,
+    exec: Executor,
+}
+
+impl<S> BlockingStream<S> {
+    /// Reads `stream` on `exec`.
+    pub fn new(stream: S, exec: Executor) -> Self {
+        BlockingStream { stream, exec }
+    }
+
+    /// The async stream underneath.
+    pub fn into_inner(self) -> S {
+        self.stream
+    }
+}
+
+impl<S, T> Iterator for BlockingStream<S>
+where
+    S: Stream<Item = Result<T, Error>> + Unpin,
+{
+    type Item = Result<T, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let stream = &mut self.stream;
+        match block_on_call(&*self.exec, std::future::poll_fn(|cx| Pin::new(&mut *stream).poll_next(cx))) {
+            Ok(item) => item,
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for BlockingStream<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("BlockingStream").field(&self.stream).finish()
     }
 }

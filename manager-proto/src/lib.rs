@@ -65,6 +65,7 @@ pub mod __private;
 
 pub use address::{Address, AddressError};
 pub use authkey::{AuthKey, AuthKeyError};
+pub use blocking::BlockingStream;
 pub use blocking::{BlockingConnect, BlockingProxy, Executor};
 pub use dispatch::{BoxFuture, CallResult, Dispatch, MethodInfo, Outcome, Receiver};
 pub use element::Item;
@@ -76,7 +77,7 @@ pub use ids::{MethodRef, NO_RESPONSE, ObjectId, RequestId, ServerId, method_id};
 pub use proxy::{CallArgs, Connect, Handle, PendingReply, Proxy, Reply, ReplySource, Transport};
 pub use request::Request;
 pub use response::{Response, ServerStats, TypeDescription};
-pub use stream::{BlockingStream, RawStream, RemoteStream};
+pub use stream::{RawStream, RemoteStream};
 pub use token::{Token, TokenError};
 pub use wire::DecodeError;
 

@@ -13,8 +13,9 @@
 //! [`Transport`](crate::Transport) opens; [`BatchSource`] what a transport implements
 //! to deliver batches. [`ItemSource`] is the server's end; [`iter_source`] and
 //! [`stream_source`] make one from an iterator or a `Stream` of serializable items.
+//! A blocking proxy reads a stream as an iterator:
+//! [`BlockingStream`](crate::blocking::BlockingStream).
 
-use crate::proxy::Handle;
 use crate::reply::Reply;
 use crate::{Error, RemoteError, RemoteErrorKind, RequestId};
 use serde::Serialize;
@@ -201,8 +202,8 @@ pub trait BatchSource: Send + Sync + 'static {
 /// at a time as their bytes, credit granted back as they are consumed.
 pub struct RawStream {
     state: State,
-    /// The object the stream reads, kept alive while it runs.
-    _handle: Option<Handle>,
+    /// What the stream reads (the object's handle), kept alive while it runs.
+    _keep: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 enum State {
@@ -220,19 +221,20 @@ enum State {
 }
 
 impl RawStream {
-    /// Stream `id`, whose batches `source` delivers, reading the object `handle` holds.
-    pub fn open(source: Arc<dyn BatchSource>, id: RequestId, handle: Option<Handle>) -> Self {
-        RawStream { state: State::Open { source, id, batch: None, consumed: 0 }, _handle: handle }
+    /// Stream `id`, whose batches `source` delivers.
+    pub fn open(source: Arc<dyn BatchSource>, id: RequestId) -> Self {
+        RawStream { state: State::Open { source, id, batch: None, consumed: 0 }, _keep: None }
     }
 
     /// A stream that failed to open: it yields `error`, then ends.
     pub fn failed(error: Error) -> Self {
-        RawStream { state: State::Failed(Some(error)), _handle: None }
+        RawStream { state: State::Failed(Some(error)), _keep: None }
     }
 
-    /// Keeps `handle` (the object the stream reads) alive while the stream runs.
-    pub fn holding(mut self, handle: Handle) -> Self {
-        self._handle = Some(handle);
+    /// Keeps `keep` (the handle of the object the stream reads) alive while the
+    /// stream runs.
+    pub fn holding(mut self, keep: impl Send + Sync + 'static) -> Self {
+        self._keep = Some(Box::new(keep));
         self
     }
 
@@ -368,49 +370,5 @@ impl<T> Unpin for RemoteStream<T> {}
 impl<T> fmt::Debug for RemoteStream<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("RemoteStream").field(&self.raw).finish()
-    }
-}
-
-/// A stream read without an async runtime: an `Iterator` of its `Result<T, Error>`
-/// items ([`RemoteStream`]'s, or a built-in proxy's). Made by blocking proxies;
-/// dropping it closes the stream on the server.
-pub struct BlockingStream<S> {
-    stream: S,
-    exec: crate::blocking::Executor,
-}
-
-impl<S> BlockingStream<S> {
-    /// Reads `stream` on `exec`.
-    pub fn new(stream: S, exec: crate::blocking::Executor) -> Self {
-        BlockingStream { stream, exec }
-    }
-
-    /// The async stream underneath.
-    pub fn into_inner(self) -> S {
-        self.stream
-    }
-}
-
-impl<S, T> Iterator for BlockingStream<S>
-where
-    S: Stream<Item = Result<T, Error>> + Unpin,
-{
-    type Item = Result<T, Error>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let stream = &mut self.stream;
-        match crate::blocking::block_on_call(
-            &*self.exec,
-            std::future::poll_fn(|cx| Pin::new(&mut *stream).poll_next(cx)),
-        ) {
-            Ok(item) => item,
-            Err(e) => Some(Err(e)),
-        }
-    }
-}
-
-impl<S: fmt::Debug> fmt::Debug for BlockingStream<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("BlockingStream").field(&self.stream).finish()
     }
 }

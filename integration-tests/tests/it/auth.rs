@@ -37,7 +37,7 @@ async fn a_version_mismatch_names_both_sides_versions() {
     })
     .await
     .unwrap();
-    assert_eq!(err, "protocol version mismatch: this side speaks versions 7..=9, the peer speaks version 2");
+    assert_eq!(err, "protocol version mismatch: this side speaks versions 7..=9, the peer speaks version 3");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -226,7 +226,7 @@ impl Transport for Conn {
         match self
             .send_registered(InFlight::register_stream, |q, limit, id| q.frame(limit, |buf| request.encode(id, buf)))
         {
-            Ok(id) => RawStream::open(self.arc(), id, None),
+            Ok(id) => RawStream::open(self.arc(), id),
             Err(e) => RawStream::failed(e),
         }
     }

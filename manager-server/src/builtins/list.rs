@@ -271,8 +271,8 @@ impl ItemSource for Cursor {
             if let Err(e) = postcard::to_io(&item, &mut *out) {
                 return Poll::Ready(Err(err(RemoteErrorKind::Decode, format!("a list element did not encode: {e}"))));
             }
-            self.at += 1;
-            count += 1;
+            self.at = self.at.saturating_add(1);
+            count = count.saturating_add(1);
         }
         Poll::Ready(Ok(if count == 0 { Batch::End } else { Batch::Items(count) }))
     }

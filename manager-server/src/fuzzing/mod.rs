@@ -130,6 +130,10 @@ pub(crate) enum Answer {
     Error(RemoteErrorKind, String),
     Transfer(Vec<u8>),
     Grant(Vec<u8>),
+    /// A stream's batch: its count and bytes.
+    Items(u32, Vec<u8>),
+    /// A stream's end.
+    End,
 }
 
 impl Answer {
@@ -146,6 +150,8 @@ impl Answer {
             Response::Error(e) => Answer::Error(e.kind, e.message.clone()),
             Response::Transfer(v) => Answer::Transfer(v.to_vec()),
             Response::Grant(v) => Answer::Grant(v.to_vec()),
+            Response::Items { count, items } => Answer::Items(*count, items.to_vec()),
+            Response::End => Answer::End,
         }
     }
 }
@@ -173,6 +179,7 @@ fn check(outcome: &Outcome) {
         outcome.leases_at_close
     );
     assert_eq!(stats.parked_calls, 0, "calls still parked after their connection ended");
+    assert_eq!(stats.streams, 0, "streams still open after their connection ended");
     assert_eq!(stats.connections, 0, "the connection is still counted after it ended");
     if stats.named == 0 {
         assert_eq!(
