@@ -25,6 +25,7 @@ mod load;
 mod processes;
 mod raw;
 mod server_bin;
+mod stream_flow;
 mod streams;
 mod sync;
 mod travel;
