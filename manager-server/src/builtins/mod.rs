@@ -37,6 +37,7 @@ mod condition;
 mod dict;
 mod element;
 mod event;
+mod iteration;
 mod list;
 mod lock;
 mod namespace;

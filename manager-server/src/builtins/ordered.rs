@@ -9,6 +9,9 @@
 //! O(1) amortized per removal. Replacing a key's value keeps its place, and a key
 //! inserted again after removal goes to the end, as in Python.
 //!
+//! A live iteration (`iteration.rs`) keeps a position in `entries`: positions stay
+//! where they are while no key is added or removed, which `generation` counts.
+//!
 //! Keys come from peers, so the table hashes with SipHash under a per-map random key
 //! (std's `RandomState`), as std's `HashMap` does.
 
@@ -26,11 +29,22 @@ pub(crate) struct OrderedMap<V> {
     live: usize,
     /// No live entry comes before this position (holes at the front are skipped once).
     head: usize,
+    /// Bumped whenever a key is added or removed (a value replaced in place does not
+    /// bump it): while it is unchanged, every entry keeps its position and the keys are
+    /// the ones a cursor saw. Wraps after 2^64 changes, which is as good as never.
+    generation: u64,
 }
 
 impl<V> Default for OrderedMap<V> {
     fn default() -> Self {
-        OrderedMap { entries: Vec::new(), table: HashTable::new(), hasher: RandomState::new(), live: 0, head: 0 }
+        OrderedMap {
+            entries: Vec::new(),
+            table: HashTable::new(),
+            hasher: RandomState::new(),
+            live: 0,
+            head: 0,
+            generation: 0,
+        }
     }
 }
 
@@ -40,6 +54,16 @@ const MIN_HOLES: usize = 32;
 impl<V> OrderedMap<V> {
     pub(crate) fn len(&self) -> usize {
         self.live
+    }
+
+    /// Counts the changes to the keys (see the field): a cursor's position is good while
+    /// this is what it was.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    fn changed(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
     }
 
     fn hash(&self, key: &[u8]) -> u64 {
@@ -91,6 +115,7 @@ impl<V> OrderedMap<V> {
         let (entries, hasher) = (&self.entries, &self.hasher);
         self.table.insert_unique(hash, at, |&i| rehash(entries, hasher, i));
         self.live = self.live.saturating_add(1);
+        self.changed();
     }
 
     /// Removes `key`, keeping the others' order: O(1) amortized.
@@ -109,6 +134,7 @@ impl<V> OrderedMap<V> {
     fn take_at(&mut self, at: usize) -> Option<(Vec<u8>, V)> {
         let taken = self.entries.get_mut(at)?.take()?;
         self.live = self.live.saturating_sub(1);
+        self.changed();
         self.after_removal();
         Some(taken)
     }
@@ -164,6 +190,24 @@ impl<V> OrderedMap<V> {
         self.take_at(at)
     }
 
+    /// Empties the map, returning what it held (to be dropped outside a lock). The
+    /// generation goes on, so a cursor opened before sees the change.
+    pub(crate) fn take_all(&mut self) -> OrderedMap<V> {
+        let generation = self.generation.wrapping_add(1);
+        let empty = OrderedMap { hasher: self.hasher.clone(), generation, ..OrderedMap::default() };
+        std::mem::replace(self, empty)
+    }
+
+    /// The first live entry at or after position `at`, with its position: a cursor's
+    /// next step (O(1) amortized over an iteration, holes skipped once).
+    pub(crate) fn next_from(&self, at: usize) -> Option<(usize, &[u8], &V)> {
+        let from = at.max(self.head);
+        let found = self.entries.get(from..)?.iter().position(Option::is_some)?;
+        let at = from.saturating_add(found);
+        let (key, value) = self.entries.get(at)?.as_ref()?;
+        Some((at, key.as_slice(), value))
+    }
+
     /// The entries, oldest first.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&Vec<u8>, &V)> + Clone {
         self.entries.iter().skip(self.head).filter_map(|e| e.as_ref().map(|(k, v)| (k, v)))
@@ -179,10 +223,15 @@ impl<V> OrderedMap<V> {
         self.iter().map(|(_, v)| v)
     }
 
-    /// Keeps the entries `keep` accepts (in order); returns the others.
+    /// Keeps the entries `keep` accepts (in order); returns the others. A map that
+    /// loses nothing is left as it is (its positions too, so cursors go on).
     pub(crate) fn split_off_unless(&mut self, mut keep: impl FnMut(&[u8]) -> bool) -> Vec<(Vec<u8>, V)> {
+        if self.keys().all(|k| keep(k)) {
+            return Vec::new();
+        }
         let mut removed = Vec::new();
-        let mut kept = OrderedMap { hasher: self.hasher.clone(), ..OrderedMap::default() };
+        let generation = self.generation.wrapping_add(1);
+        let mut kept = OrderedMap { hasher: self.hasher.clone(), generation, ..OrderedMap::default() };
         for (key, value) in std::mem::take(self) {
             if keep(&key) {
                 kept.push(key, value);
