@@ -292,6 +292,37 @@ mod tests {
     }
 
     #[test]
+    fn the_generation_moves_with_the_keys_and_positions_hold_while_it_does_not() {
+        let mut m = OrderedMap::default();
+        for n in 0..4 {
+            m.insert(k(n), n);
+        }
+        let g = m.generation();
+        let (at, key, _) = m.next_from(1).unwrap();
+        assert_eq!((at, key), (1, k(1).as_slice()));
+        // Values replaced in place, members that are there already, nothing removed by a
+        // filter: no change.
+        m.insert(k(1), 10);
+        assert!(!m.insert_if_absent(k(2), 0));
+        assert!(m.split_off_unless(|_| true).is_empty());
+        assert_eq!(m.generation(), g);
+        assert_eq!(m.next_from(1).map(|(at, _, v)| (at, *v)), Some((1, 10)));
+        // A hole is skipped.
+        m.remove(&k(2));
+        assert_ne!(m.generation(), g);
+        assert_eq!(m.next_from(2).map(|(at, _, v)| (at, *v)), Some((3, 3)));
+        assert_eq!(m.next_from(4), None);
+        // Emptied: the generation goes on (a cursor opened before must not match again).
+        let g = m.generation();
+        let old = m.take_all();
+        assert_eq!((old.len(), m.len()), (3, 0));
+        assert_ne!(m.generation(), g);
+        let g = m.generation();
+        m.insert(k(9), 9);
+        assert!(m.split_off_unless(|_| false).len() == 1 && m.generation() != g);
+    }
+
+    #[test]
     fn draining_a_large_map_from_the_front_is_linear() {
         let n = 200_000u32;
         let mut m = OrderedMap::default();
@@ -336,6 +367,7 @@ mod tests {
             let mut m = OrderedMap::default();
             let mut model: Vec<(Vec<u8>, u32)> = Vec::new();
             for op in ops {
+                let (keys_before, generation) = (model.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(), m.generation());
                 match op {
                     Op::Insert(key, v) => {
                         let key = vec![key];
@@ -367,6 +399,9 @@ mod tests {
                     }
                 }
                 prop_assert_eq!(m.len(), model.len());
+                // The generation moves exactly when the keys change (a cursor's rule).
+                let keys_changed = model.iter().map(|(k, _)| k).ne(keys_before.iter());
+                prop_assert_eq!(m.generation() != generation, keys_changed);
                 let got: Vec<(Vec<u8>, u32)> = m.iter().map(|(k, v)| (k.clone(), *v)).collect();
                 prop_assert_eq!(&got, &model);
                 for (key, v) in &model {
