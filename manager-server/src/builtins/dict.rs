@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use super::budget::{self, Budgeted};
 use super::iteration::{self, Changed, EncodeEntry, Iterable};
 use super::ordered::OrderedMap;
-use super::{Element, Refs, args, args_within, encode, err, lock, new_within, ready, reply, resolve};
+use super::{Element, Refs, args, args_within, encode, err, lock, new_within, ready, reply, resolve, stream_method};
 use crate::object::CallContext;
 use crate::object::{ServerObject, Step, StepResult};
 
@@ -158,6 +158,9 @@ impl Dict {
                 }
                 reply::<d::Merged>(&out.into_iter().map(|(_, pair)| pair).collect::<Vec<_>>())
             }
+            d::Keys::ID => Err(stream_method(d::Keys::WHAT)),
+            d::Values::ID => Err(stream_method(d::Values::WHAT)),
+            d::Items::ID => Err(stream_method(d::Items::WHAT)),
             _ => Err(err(RemoteErrorKind::NotExposed, "unknown dict method")),
         }
     }

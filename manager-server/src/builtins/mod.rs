@@ -181,6 +181,14 @@ pub(crate) fn ready(result: StepResult) -> Step {
     Step::Ready(result)
 }
 
+/// How the answer to a stream method called as a plain call ends.
+pub(crate) const STREAM_METHOD: &str = "is a stream method: it is opened, not called";
+
+/// The answer to stream method `what` (`dict.items`) called as a plain call.
+pub(crate) fn stream_method(what: &str) -> RemoteError {
+    err(RemoteErrorKind::NotExposed, format!("{what} {STREAM_METHOD}"))
+}
+
 /// An error of `kind`.
 pub(crate) fn err(kind: RemoteErrorKind, message: impl Into<String>) -> RemoteError {
     RemoteError::new(kind, message)

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use super::budget::{self, Budgeted};
 use super::iteration::{self, Changed, Iterable};
 use super::ordered::OrderedMap;
-use super::{Element, Refs, args, args_within, encode, err, lock, new_within, ready, reply, resolve};
+use super::{Element, Refs, args, args_within, encode, err, lock, new_within, ready, reply, resolve, stream_method};
 use crate::object::CallContext;
 use crate::object::{ServerObject, Step, StepResult};
 
@@ -120,6 +120,7 @@ impl Set {
             st::IsDisjoint::ID => self.compare::<st::IsDisjoint>(bytes, ctx),
             st::IsSubset::ID => self.compare::<st::IsSubset>(bytes, ctx),
             st::IsSuperset::ID => self.compare::<st::IsSuperset>(bytes, ctx),
+            st::Iter::ID => Err(stream_method(st::Iter::WHAT)),
             _ => Err(err(RemoteErrorKind::NotExposed, "unknown set method")),
         }
     }
