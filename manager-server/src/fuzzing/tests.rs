@@ -305,7 +305,7 @@ fn seeds() -> Vec<(&'static str, Program)> {
         .create(b::LIST, &[0])
         .create(b::DICT, &[1, 0xC0, 0, 0x01])
         .create(b::VALUE, &[0xC0, 0])
-        .call(1, b::DICT, "items", &[])
+        .call(1, b::DICT, "snapshot", &[])
         .op(6, &[1])
         .call(2, b::VALUE, "swap", &[0x02])
         .call(1, b::DICT, "pop", &[0xC0, 0])
