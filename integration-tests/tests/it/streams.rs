@@ -229,6 +229,30 @@ async fn a_dropped_dict_iteration_frees_its_cursor() {
 }
 
 #[tokio::test]
+async fn proxies_streamed_from_a_dict_own_their_references() {
+    let (_dir, server) = start(Server::builder()).await;
+    let c = client(&server).await;
+    let d = c.dict::<String, manager_client::ListProxy<u32>>().await.unwrap();
+    for n in 0..3u32 {
+        let l = c.list_from(&vec![n; n as usize]).await.unwrap();
+        d.insert(format!("l{n}"), l).await.unwrap();
+    }
+    let lists = d.values().collect_all().await.unwrap();
+    let pairs = d.items().collect_all().await.unwrap();
+    d.clear().await.unwrap();
+    drop(d);
+    // The streamed proxies hold the lists now: they work, then go with them.
+    for (n, l) in lists.iter().enumerate() {
+        assert_eq!(l.len().await.unwrap(), n);
+    }
+    assert_eq!(pairs[2].0, "l2");
+    assert_eq!(pairs[2].1.snapshot().await.unwrap(), [2, 2]);
+    drop((lists, pairs));
+    wait_until("the lists are freed", || async { server.stats().objects == 0 }).await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_set_iterates_in_insertion_order_and_fails_when_changed() {
     let (_dir, server) = start(Server::builder()).await;
     let c = client(&server).await;
