@@ -41,6 +41,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let d = client.dict::<u32, u32>()?;
     let ps: Vec<_> = (0..10).map(|i| client.worker().arg(i.to_string()).proxy("d", &d).spawn()).collect();
     ps.into_iter().try_for_each(|p| p?.join())?;
-    println!("{:?}", BTreeMap::from_iter(d.items()?));
+    println!("{:?}", d.items().collect::<Result<BTreeMap<_, _>, _>>()?);
     Ok(())
 }

@@ -45,7 +45,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for _ in 0..3 {
             updated.wait()?;
             updated.clear()?;
-            println!("watcher: round {}: {:?}", data.get("round")?.unwrap_or(0), BTreeMap::from_iter(data.items()?));
+            println!(
+                "watcher: round {}: {:?}",
+                data.get("round")?.unwrap_or(0),
+                data.items().collect::<Result<BTreeMap<_, _>, _>>()?
+            );
             printed.set()?;
         }
         return Ok(());

@@ -39,7 +39,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let visits = shared.get("visits")?.unwrap_or(0) + 1;
     shared.insert("visits".into(), visits)?;
     shared.insert("last_pid".into(), u64::from(std::process::id()))?;
-    let mut items = shared.items()?;
+    let mut items = shared.snapshot()?;
     items.sort();
     guard.release()?;
     guard.release()?;

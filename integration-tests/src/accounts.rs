@@ -112,8 +112,9 @@ impl Account {
     /// Deposits every amount in `ledger` (a built-in dict, read in place on the server)
     /// and records the new balance in it under `"total"`; returns the new balance.
     pub async fn deposit_all(&mut self, ledger: DictProxy<String, i64>) -> Result<i64, AccountError> {
-        let amounts = ledger.values().await.map_err(|e| AccountError::Remote(e.to_string()))?;
-        self.balance += amounts.iter().sum::<i64>();
+        // A snapshot: a handle held on the server calls in place and opens no streams.
+        let pairs = ledger.snapshot().await.map_err(|e| AccountError::Remote(e.to_string()))?;
+        self.balance += pairs.iter().map(|(_, amount)| amount).sum::<i64>();
         ledger.insert("total".to_owned(), self.balance).await.map_err(|e| AccountError::Remote(e.to_string()))?;
         Ok(self.balance)
     }

@@ -158,9 +158,8 @@ contract! {
         Remove = "remove": (Item,) => Item;
         Contains = "contains": (Item,) => bool;
         Len = "len": () => u64;
-        Keys = "keys": () => Vec<Item>;
-        Values = "values": () => Vec<Item>;
-        Items = "items": () => Vec<(Item, Item)>;
+        /// A one-shot copy of the pairs, in order (`d.copy()`).
+        Snapshot = "snapshot": () => Vec<(Item, Item)>;
         Pop = "pop": (Item,) => Item;
         PopOr = "pop_or": (Item, Item) => Item;
         PopItem = "popitem": () => (Item, Item);
@@ -169,6 +168,15 @@ contract! {
         Clear = "clear": () => ();
         /// `self | other`: a new mapping's pairs; the dict is unchanged.
         Merged = "merged": (Vec<(Item, Item)>,) => Vec<(Item, Item)>;
+        /// A stream: `for k in d`, `d.keys()`, live — the dict is read a batch at a
+        /// time, and one that changed size (or keys) meanwhile ends it with
+        /// `ChangedDuringIteration`, after the keys already sent.
+        Keys = "keys": () => Item;
+        /// A stream: `d.values()`, live as [`Keys`] is; a value replaced before its key
+        /// is reached is sent as it is then.
+        Values = "values": () => Item;
+        /// A stream: `d.items()`, live as [`Keys`] is.
+        Items = "items": () => (Item, Item);
     }
 
     /// `list`'s methods. Indexes and slice bounds are Python's (negative from the end).
@@ -225,6 +233,10 @@ contract! {
         IsDisjoint = "isdisjoint": (Vec<Item>,) => bool;
         IsSubset = "issubset": (Vec<Item>,) => bool;
         IsSuperset = "issuperset": (Vec<Item>,) => bool;
+        /// A stream: `for x in s`, live — the set is read a batch at a time, and one
+        /// that changed meanwhile ends it with `ChangedDuringIteration`, after the
+        /// elements already sent.
+        Iter = "iter": () => Item;
     }
 
     /// `Namespace`'s methods: attributes by name.

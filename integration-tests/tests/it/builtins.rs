@@ -26,8 +26,8 @@ async fn dict_behaves_like_pythons() {
     assert_eq!(d.get("b").await.unwrap(), Some(20));
     assert_eq!(d.get("zz").await.unwrap(), None);
     assert!(d.contains("a").await.unwrap());
-    assert_eq!(d.keys().await.unwrap(), vec!["b", "a"], "insertion order");
-    assert_eq!(d.values().await.unwrap(), vec![20, 1]);
+    assert_eq!(d.keys().collect_all().await.unwrap(), vec!["b", "a"], "insertion order");
+    assert_eq!(d.values().collect_all().await.unwrap(), vec![20, 1]);
     assert_eq!(d.len().await.unwrap(), 2);
     assert_eq!(kind(d.remove("missing").await.unwrap_err()), RemoteErrorKind::KeyNotFound);
     assert_eq!(d.setdefault("c".into(), 3).await.unwrap(), 3);
@@ -35,7 +35,7 @@ async fn dict_behaves_like_pythons() {
     assert_eq!(d.pop_or("nope", -1).await.unwrap(), -1);
     assert_eq!(d.pop("a").await.unwrap(), 1);
     d.update(vec![("x".into(), 10), ("b".into(), 21)]).await.unwrap();
-    assert_eq!(d.items().await.unwrap(), vec![("b".into(), 21), ("c".into(), 3), ("x".into(), 10)]);
+    assert_eq!(d.items().collect_all().await.unwrap(), vec![("b".into(), 21), ("c".into(), 3), ("x".into(), 10)]);
     assert_eq!(d.popitem().await.unwrap(), ("x".into(), 10), "popitem takes the last inserted");
     let merged = d.merged(vec![("c".into(), 30), ("z".into(), 26)]).await.unwrap();
     assert_eq!(merged, vec![("b".into(), 21), ("c".into(), 30), ("z".into(), 26)]);
@@ -45,7 +45,7 @@ async fn dict_behaves_like_pythons() {
     assert!(d.is_empty().await.unwrap());
     assert_eq!(kind(d.popitem().await.unwrap_err()), RemoteErrorKind::KeyNotFound);
     let f = c.dict_fromkeys(vec![1u8, 2, 3], "v".to_string()).await.unwrap();
-    assert_eq!(f.items().await.unwrap().len(), 3);
+    assert_eq!(f.items().collect_all().await.unwrap().len(), 3);
     // Opening it with the wrong types is refused, naming both.
     let err = c.attach::<DictProxy<String, String>>(&d.token()).await.unwrap_err();
     assert!(matches!(&err, Error::TypeMismatch(m) if m.contains("`Dict<String, i64>`")), "{err:?}");
@@ -75,7 +75,7 @@ async fn dict_and_set_keys_of_every_size_around_the_stack_buffer_are_one_key() {
         assert!(s.contains(&key).await.unwrap(), "{n}");
     }
     let keys: Vec<String> = sizes.iter().map(|&n| "k".repeat(n)).collect();
-    assert_eq!(d.keys().await.unwrap(), keys, "each size is its own key, in order");
+    assert_eq!(d.keys().collect_all().await.unwrap(), keys, "each size is its own key, in order");
     assert_eq!(s.len().await.unwrap(), sizes.len());
     for n in sizes {
         assert_eq!(d.pop(&"k".repeat(n)).await.unwrap(), "w".repeat(n), "{n}");

@@ -1012,13 +1012,13 @@ async fn containers_test_dict() {
     }
     let expect: Vec<(u32, char)> = indices.iter().map(|&i| (i, char::from_u32(i).unwrap())).collect();
     assert_eq!(d.copy().await.unwrap(), expect);
-    let mut keys = d.keys().await.unwrap();
+    let mut keys = d.keys().collect_all().await.unwrap();
     keys.sort();
     assert_eq!(keys, indices);
-    let mut values = d.values().await.unwrap();
+    let mut values = d.values().collect_all().await.unwrap();
     values.sort();
     assert_eq!(values, expect.iter().map(|(_, c)| *c).collect::<Vec<_>>());
-    let mut items = d.items().await.unwrap();
+    let mut items = d.items().collect_all().await.unwrap();
     items.sort();
     assert_eq!(items, expect);
 }

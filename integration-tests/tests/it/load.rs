@@ -194,7 +194,7 @@ async fn sixteen_processes_hammering_a_counter_and_a_dict_lose_nothing() {
         reported.push((who.to_owned(), n.parse::<u64>().unwrap()));
     }
     assert_eq!(total.get().await.unwrap(), acked, "the counter equals the acknowledged additions");
-    let mut items = per.items().await.unwrap();
+    let mut items = per.items().collect_all().await.unwrap();
     items.sort();
     reported.sort();
     assert_eq!(items, reported, "each worker's last acknowledged update is what the dict holds");

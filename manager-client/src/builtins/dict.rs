@@ -1,14 +1,15 @@
 //! `dict` proxies.
 
 use manager_proto::builtin::dict as d;
-use manager_proto::{Error, Item};
+use manager_proto::{BlockingStream, Error, Item};
 use serde::Serialize;
 use std::borrow::Borrow;
 use std::fmt::Debug;
 
+use super::elements::{self, Elements};
 use super::{
     Data, Maybe, One, SMALL_ITEM, call, call_element, constructors, item, proxy_methods, proxy_types, small_item,
-    value, values, with_key,
+    value, with_key,
 };
 
 proxy_types!(
@@ -28,7 +29,8 @@ proxy_types!(
     /// assert_eq!(d.get("pears").await?, None);
     /// assert_eq!(d.setdefault("pears".into(), 0).await?, 0); // d.setdefault("pears", 0)
     /// assert_eq!(d.len().await?, 2); // len(d)
-    /// assert_eq!(d.keys().await?, ["apples", "pears"]); // insertion order
+    /// assert_eq!(d.keys().collect_all().await?, ["apples", "pears"]); // insertion order
+    /// assert_eq!(d.snapshot().await?, [("apples".into(), 5), ("pears".into(), 0)]); // d.copy()
     /// # server.shutdown().await;
     /// # Ok(()) }
     /// ```
@@ -114,27 +116,17 @@ proxy_methods! {
             call::<d::Len, u64>(&self.handle, &()).await.map(|n| n == 0)
         }
 
-        /// The keys, in order.
-        async fn keys(&self) -> Vec<K> {
-            let raw: Vec<Item> = call::<d::Keys, _>(&self.handle, &()).await?;
-            values(&self.handle, &raw, "a dict key")
-        }
-
-        /// The values, in key order.
-        async fn values(&self) -> Vec<V> {
-            let raw: Vec<Item> = call::<d::Values, _>(&self.handle, &()).await?;
-            values(&self.handle, &raw, "a dict value")
-        }
-
-        /// The pairs, in order.
-        async fn items(&self) -> Vec<(K, V)> {
-            let raw: Pairs = call::<d::Items, _>(&self.handle, &()).await?;
+        /// A one-shot copy of the pairs, in order (what `dict(d)` makes in Python). The
+        /// live views are [`iter`](Self::iter), [`keys`](Self::keys),
+        /// [`values`](Self::values) and [`items`](Self::items).
+        async fn snapshot(&self) -> Vec<(K, V)> {
+            let raw: Pairs = call::<d::Snapshot, _>(&self.handle, &()).await?;
             self.pairs(raw)
         }
 
-        /// `d.copy()`: a snapshot of the pairs.
+        /// `d.copy()`: a snapshot of the pairs, as [`snapshot`](Self::snapshot).
         async fn copy(&self) -> Vec<(K, V)> {
-            self.items().await
+            self.snapshot().await
         }
 
         /// `d.pop(key)`: removes and returns the value; `KeyNotFound` showing the key
@@ -192,6 +184,81 @@ proxy_methods! {
             let out: Pairs = call::<d::Merged, _>(&self.handle, &(raw,)).await?;
             self.pairs(out)
         }
+    }
+}
+
+/// The live views: streams read a batch at a time, with Python's rules for a dict that
+/// changes meanwhile.
+impl<K: Data, V: Data> DictProxy<K, V> {
+    /// `for k in d`: the keys, in insertion order, as a live stream — the server reads
+    /// the dict a batch at a time (as the stream's window allows), taking its lock once
+    /// per batch and holding nothing between batches. As in Python, a dict that changes
+    /// size meanwhile ends the stream with a
+    /// [`ChangedDuringIteration`](manager_proto::RemoteErrorKind::ChangedDuringIteration)
+    /// error ("dictionary changed size during iteration"), after the keys already
+    /// sent; one whose keys changed with the size the same, with "dictionary keys
+    /// changed during iteration". Replacing a value is no change. The server notices a
+    /// change when it reads the next batch, so a small dict, sent whole at once, is not
+    /// affected by later changes. [`snapshot`](Self::snapshot) makes a one-shot copy
+    /// (and is what a `#[shared]` method holding the proxy on the server uses: a
+    /// handle there calls in place and opens no streams).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = manager_server::Server::builder().start().await?;
+    /// # let client = manager_client::Client::connect(server.address(), server.authkey().as_bytes()).await?;
+    /// let d = client.dict_from(&[("a".to_owned(), 1u32), ("b".to_owned(), 2)]).await?;
+    /// let mut keys = d.iter();
+    /// while let Some(key) = keys.next().await {
+    ///     println!("{}", key?);
+    /// }
+    /// assert_eq!(d.values().collect_all().await?, [1, 2]);
+    /// assert_eq!(d.items().collect_all().await?, [("a".to_owned(), 1), ("b".to_owned(), 2)]);
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn iter(&self) -> Elements<K> {
+        self.keys()
+    }
+
+    /// `d.keys()`: the keys as a live stream (the same as [`iter`](Self::iter)).
+    pub fn keys(&self) -> Elements<K> {
+        elements::open::<d::Keys, K>(&self.handle, &(), elements::element)
+    }
+
+    /// `d.values()`: the values, in key order, as a live stream (see
+    /// [`iter`](Self::iter)); a value replaced before its key is reached is sent as it
+    /// is then.
+    pub fn values(&self) -> Elements<V> {
+        elements::open::<d::Values, V>(&self.handle, &(), elements::element)
+    }
+
+    /// `d.items()`: the pairs, in order, as a live stream (see [`iter`](Self::iter)).
+    pub fn items(&self) -> Elements<(K, V)> {
+        elements::open::<d::Items, (K, V)>(&self.handle, &(), elements::pair)
+    }
+}
+
+impl<K: Data, V: Data> BlockingDictProxy<K, V> {
+    /// `for k in d`, live, as an iterator (see [`DictProxy::iter`]).
+    pub fn iter(&self) -> BlockingStream<Elements<K>> {
+        BlockingStream::new(self.inner.iter(), self.exec.clone())
+    }
+
+    /// `d.keys()`, live, as an iterator (see [`DictProxy::iter`]).
+    pub fn keys(&self) -> BlockingStream<Elements<K>> {
+        BlockingStream::new(self.inner.keys(), self.exec.clone())
+    }
+
+    /// `d.values()`, live, as an iterator (see [`DictProxy::values`]).
+    pub fn values(&self) -> BlockingStream<Elements<V>> {
+        BlockingStream::new(self.inner.values(), self.exec.clone())
+    }
+
+    /// `d.items()`, live, as an iterator (see [`DictProxy::iter`]).
+    pub fn items(&self) -> BlockingStream<Elements<(K, V)>> {
+        BlockingStream::new(self.inner.items(), self.exec.clone())
     }
 }
 

@@ -83,7 +83,6 @@ pub(crate) fn element<T: DeserializeOwned>(bytes: &[u8], handle: &Handle) -> Res
 }
 
 /// Decodes a pair of elements (a dict's item) as a `(K, V)`.
-#[allow(dead_code)] // until dict streams use it
 pub(crate) fn pair<K: DeserializeOwned, V: DeserializeOwned>(
     bytes: &[u8],
     handle: &Handle,

@@ -1,9 +1,10 @@
 //! `set` proxies.
 
-use manager_proto::Item;
 use manager_proto::builtin::set as st;
 use manager_proto::contract::Method;
+use manager_proto::{BlockingStream, Item};
 
+use super::elements::{self, Elements};
 use super::{Data, SMALL_ITEM, call, constructors, items, proxy_methods, proxy_types, small_item, value, values};
 
 proxy_types!(
@@ -86,7 +87,7 @@ proxy_methods! {
             call::<st::Clear, _>(&self.handle, &()).await
         }
 
-        /// A copy of the elements.
+        /// A one-shot copy of the elements (the live view is [`iter`](Self::iter)).
         async fn snapshot(&self) -> Vec<T> {
             let got: Vec<Item> = call::<st::Snapshot, _>(&self.handle, &()).await?;
             values(&self.handle, &got, "a set element")
@@ -153,6 +154,35 @@ proxy_methods! {
 }
 
 impl<T: Data> SetProxy<T> {
+    /// `for x in s`: the elements, in insertion order, as a live stream — the server
+    /// reads the set a batch at a time (as the stream's window allows), holding its lock
+    /// only while it reads one. As in Python, a set that changes size meanwhile ends the
+    /// stream with a
+    /// [`ChangedDuringIteration`](manager_proto::RemoteErrorKind::ChangedDuringIteration)
+    /// error ("Set changed size during iteration"), after the elements already sent.
+    /// One whose elements changed with the size the same fails too ("Set changed during
+    /// iteration"), where Python's iterator goes on and may skip or repeat elements.
+    /// [`snapshot`](Self::snapshot) makes a one-shot copy.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = manager_server::Server::builder().start().await?;
+    /// # let client = manager_client::Client::connect(server.address(), server.authkey().as_bytes()).await?;
+    /// let s = client.set_from(&[3u32, 1, 2]).await?;
+    /// let mut sum = 0;
+    /// let mut it = s.iter();
+    /// while let Some(x) = it.next().await {
+    ///     sum += x?;
+    /// }
+    /// assert_eq!(sum, 6);
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn iter(&self) -> Elements<T> {
+        elements::open::<st::Iter, T>(&self.handle, &(), elements::element)
+    }
+
     async fn op<M: Method<Args = (Vec<Item>,), Reply = Vec<Item>>>(
         &self,
         other: &[T],
@@ -168,6 +198,13 @@ impl<T: Data> SetProxy<T> {
     ) -> Result<(), manager_proto::Error> {
         let other = items(&self.handle, other, "a set element")?;
         call::<M, _>(&self.handle, &(other,)).await
+    }
+}
+
+impl<T: Data> BlockingSetProxy<T> {
+    /// `for x in s`, live, as an iterator (see [`SetProxy::iter`]).
+    pub fn iter(&self) -> BlockingStream<Elements<T>> {
+        BlockingStream::new(self.inner.iter(), self.exec.clone())
     }
 }
 

@@ -3,19 +3,21 @@
 use manager_proto::builtin::dict as d;
 use manager_proto::contract::Method;
 use manager_proto::element::ItemRef;
+use manager_proto::stream::{BoxSource, encode_item};
 use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::{Arc, Mutex};
 
 use super::budget::{self, Budgeted};
+use super::iteration::{self, Changed, EncodeEntry, Iterable};
 use super::ordered::OrderedMap;
-use super::{Element, Refs, args, args_within, encode, err, lock, new_within, ready, reply, resolve};
+use super::{Element, Refs, args, args_within, encode, err, lock, new_within, ready, reply, resolve, stream_method};
 use crate::object::CallContext;
 use crate::object::{ServerObject, Step, StepResult};
 
 pub(crate) const TYPE_ID: &str = manager_proto::builtin::DICT;
 
 /// One entry: the key's references and the value.
-struct Entry {
+pub(crate) struct Entry {
     key_refs: Refs,
     value: Element,
 }
@@ -125,28 +127,9 @@ impl Dict {
                 let () = args::<d::Len, _>(bytes)?;
                 reply::<d::Len>(&(lock(&self.map).len() as u64))
             }
-            d::Keys::ID => {
-                let () = args::<d::Keys, _>(bytes)?;
-                let map = lock(&self.map);
-                let size = map.iter().fold(10usize, |sum, (k, e)| {
-                    sum.saturating_add(k.len())
-                        .saturating_add(10)
-                        .saturating_add(e.key_refs.ids().len().saturating_mul(10))
-                });
-                if size > ctx.limits().max_reply {
-                    return Err(budget::too_large(d::Keys::WHAT, ctx.limits()));
-                }
-                let keys = map.iter().map(|(k, e)| Self::key_item(k, e, ctx)).collect::<Result<Vec<_>, _>>()?;
-                reply::<d::Keys>(&keys)
-            }
-            d::Values::ID => {
-                let () = args::<d::Values, _>(bytes)?;
-                let values = Element::to_items(lock(&self.map).values().map(|e| &e.value), ctx, d::Values::WHAT)?;
-                reply::<d::Values>(&values)
-            }
-            d::Items::ID => {
-                let () = args::<d::Items, _>(bytes)?;
-                reply::<d::Items>(&Self::pairs(&lock(&self.map), ctx, d::Items::WHAT)?)
+            d::Snapshot::ID => {
+                let () = args::<d::Snapshot, _>(bytes)?;
+                reply::<d::Snapshot>(&Self::pairs(&lock(&self.map), ctx, d::Snapshot::WHAT)?)
             }
             d::Update::ID => {
                 let (Budgeted(pairs),): (Budgeted<(Item, Item)>,) = args_within::<d::Update, _>(bytes, ctx)?;
@@ -155,7 +138,7 @@ impl Dict {
             }
             d::Clear::ID => {
                 let () = args::<d::Clear, _>(bytes)?;
-                let old = std::mem::take(&mut *lock(&self.map));
+                let old = lock(&self.map).take_all();
                 drop(old);
                 reply::<d::Clear>(&())
             }
@@ -175,6 +158,9 @@ impl Dict {
                 }
                 reply::<d::Merged>(&out.into_iter().map(|(_, pair)| pair).collect::<Vec<_>>())
             }
+            d::Keys::ID => Err(stream_method(d::Keys::WHAT)),
+            d::Values::ID => Err(stream_method(d::Values::WHAT)),
+            d::Items::ID => Err(stream_method(d::Items::WHAT)),
             _ => Err(err(RemoteErrorKind::NotExposed, "unknown dict method")),
         }
     }
@@ -196,6 +182,25 @@ impl ServerObject for Dict {
         ready(resolve(TYPE_ID, d::NAMES, d::IDS, method).and_then(|id| self.run(id, bytes, ctx)))
     }
 
+    fn open(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Result<BoxSource, RemoteError> {
+        let encode: EncodeEntry<Entry> = match resolve(TYPE_ID, d::NAMES, d::IDS, method)? {
+            d::Keys::ID => {
+                let () = args::<d::Keys, _>(bytes)?;
+                encode_key
+            }
+            d::Values::ID => {
+                let () = args::<d::Values, _>(bytes)?;
+                encode_value
+            }
+            d::Items::ID => {
+                let () = args::<d::Items, _>(bytes)?;
+                encode_pair
+            }
+            _ => return Err(err(RemoteErrorKind::NotExposed, format!("dict.{method} is not a stream method"))),
+        };
+        Ok(iteration::open(self, ctx, encode, &CHANGED))
+    }
+
     fn value_copy(self: Arc<Self>, ctx: &CallContext) -> Step {
         ready(Self::pairs(&lock(&self.map), ctx, "the dict's value").and_then(|p| encode(&p)))
     }
@@ -210,4 +215,33 @@ impl ServerObject for Dict {
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
         self
     }
+}
+
+/// Python's messages for a dict changed while it is iterated.
+static CHANGED: Changed =
+    Changed { size: "dictionary changed size during iteration", keys: "dictionary keys changed during iteration" };
+
+impl Iterable for Dict {
+    type Value = Entry;
+
+    fn with_map<R>(&self, f: impl FnOnce(&Map) -> R) -> R {
+        f(&lock(&self.map))
+    }
+}
+
+/// `for k in d`, `d.keys()`: an entry's key.
+fn encode_key(key: &[u8], entry: &Entry, ctx: &CallContext, out: &mut Vec<u8>) -> Result<(), RemoteError> {
+    entry.key_refs.hand_out(ctx)?;
+    encode_item(&ItemRef { bytes: key, refs: entry.key_refs.ids().to_vec() }, out, "a dict key")
+}
+
+/// `d.values()`: an entry's value.
+fn encode_value(_: &[u8], entry: &Entry, ctx: &CallContext, out: &mut Vec<u8>) -> Result<(), RemoteError> {
+    encode_item(&entry.value.as_item(ctx)?, out, "a dict value")
+}
+
+/// `d.items()`: the pair, key then value.
+fn encode_pair(key: &[u8], entry: &Entry, ctx: &CallContext, out: &mut Vec<u8>) -> Result<(), RemoteError> {
+    encode_key(key, entry, ctx, out)?;
+    encode_value(key, entry, ctx, out)
 }

@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 
 use super::budget::{self, Budgeted};
 use super::seq::{Slice, at, at_mut, index, insertion_point};
-use super::{Element, args, args_within, encode, err, lock, new_within, ready, reply, resolve};
+use super::{Element, args, args_within, encode, err, lock, new_within, ready, reply, resolve, stream_method};
 use crate::object::CallContext;
 use crate::object::{ServerObject, Step, StepResult};
 
@@ -241,6 +241,7 @@ impl List {
                 drop(old);
                 reply::<l::ReplaceIf>(&true)
             }
+            l::Iter::ID => Err(stream_method(l::Iter::WHAT)),
             _ => Err(err(RemoteErrorKind::NotExposed, "unknown list method")),
         }
     }

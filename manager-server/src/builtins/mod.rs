@@ -37,6 +37,7 @@ mod condition;
 mod dict;
 mod element;
 mod event;
+mod iteration;
 mod list;
 mod lock;
 mod namespace;
@@ -178,6 +179,14 @@ pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> StepResult {
 /// A ready step from a result.
 pub(crate) fn ready(result: StepResult) -> Step {
     Step::Ready(result)
+}
+
+/// How the answer to a stream method called as a plain call ends.
+pub(crate) const STREAM_METHOD: &str = "is a stream method: it is opened, not called";
+
+/// The answer to stream method `what` (`dict.items`) called as a plain call.
+pub(crate) fn stream_method(what: &str) -> RemoteError {
+    err(RemoteErrorKind::NotExposed, format!("{what} {STREAM_METHOD}"))
 }
 
 /// An error of `kind`.

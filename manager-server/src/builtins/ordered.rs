@@ -9,6 +9,9 @@
 //! O(1) amortized per removal. Replacing a key's value keeps its place, and a key
 //! inserted again after removal goes to the end, as in Python.
 //!
+//! A live iteration (`iteration.rs`) keeps a position in `entries`: positions stay
+//! where they are while no key is added or removed, which `generation` counts.
+//!
 //! Keys come from peers, so the table hashes with SipHash under a per-map random key
 //! (std's `RandomState`), as std's `HashMap` does.
 
@@ -26,11 +29,22 @@ pub(crate) struct OrderedMap<V> {
     live: usize,
     /// No live entry comes before this position (holes at the front are skipped once).
     head: usize,
+    /// Bumped whenever a key is added or removed (a value replaced in place does not
+    /// bump it): while it is unchanged, every entry keeps its position and the keys are
+    /// the ones a cursor saw. Wraps after 2^64 changes, which is as good as never.
+    generation: u64,
 }
 
 impl<V> Default for OrderedMap<V> {
     fn default() -> Self {
-        OrderedMap { entries: Vec::new(), table: HashTable::new(), hasher: RandomState::new(), live: 0, head: 0 }
+        OrderedMap {
+            entries: Vec::new(),
+            table: HashTable::new(),
+            hasher: RandomState::new(),
+            live: 0,
+            head: 0,
+            generation: 0,
+        }
     }
 }
 
@@ -40,6 +54,16 @@ const MIN_HOLES: usize = 32;
 impl<V> OrderedMap<V> {
     pub(crate) fn len(&self) -> usize {
         self.live
+    }
+
+    /// Counts the changes to the keys (see the field): a cursor's position is good while
+    /// this is what it was.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    fn changed(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
     }
 
     fn hash(&self, key: &[u8]) -> u64 {
@@ -91,6 +115,7 @@ impl<V> OrderedMap<V> {
         let (entries, hasher) = (&self.entries, &self.hasher);
         self.table.insert_unique(hash, at, |&i| rehash(entries, hasher, i));
         self.live = self.live.saturating_add(1);
+        self.changed();
     }
 
     /// Removes `key`, keeping the others' order: O(1) amortized.
@@ -109,6 +134,7 @@ impl<V> OrderedMap<V> {
     fn take_at(&mut self, at: usize) -> Option<(Vec<u8>, V)> {
         let taken = self.entries.get_mut(at)?.take()?;
         self.live = self.live.saturating_sub(1);
+        self.changed();
         self.after_removal();
         Some(taken)
     }
@@ -164,6 +190,24 @@ impl<V> OrderedMap<V> {
         self.take_at(at)
     }
 
+    /// Empties the map, returning what it held (to be dropped outside a lock). The
+    /// generation goes on, so a cursor opened before sees the change.
+    pub(crate) fn take_all(&mut self) -> OrderedMap<V> {
+        let generation = self.generation.wrapping_add(1);
+        let empty = OrderedMap { hasher: self.hasher.clone(), generation, ..OrderedMap::default() };
+        std::mem::replace(self, empty)
+    }
+
+    /// The first live entry at or after position `at`, with its position: a cursor's
+    /// next step (O(1) amortized over an iteration, holes skipped once).
+    pub(crate) fn next_from(&self, at: usize) -> Option<(usize, &[u8], &V)> {
+        let from = at.max(self.head);
+        let found = self.entries.get(from..)?.iter().position(Option::is_some)?;
+        let at = from.saturating_add(found);
+        let (key, value) = self.entries.get(at)?.as_ref()?;
+        Some((at, key.as_slice(), value))
+    }
+
     /// The entries, oldest first.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&Vec<u8>, &V)> + Clone {
         self.entries.iter().skip(self.head).filter_map(|e| e.as_ref().map(|(k, v)| (k, v)))
@@ -179,10 +223,15 @@ impl<V> OrderedMap<V> {
         self.iter().map(|(_, v)| v)
     }
 
-    /// Keeps the entries `keep` accepts (in order); returns the others.
+    /// Keeps the entries `keep` accepts (in order); returns the others. A map that
+    /// loses nothing is left as it is (its positions too, so cursors go on).
     pub(crate) fn split_off_unless(&mut self, mut keep: impl FnMut(&[u8]) -> bool) -> Vec<(Vec<u8>, V)> {
+        if self.keys().all(|k| keep(k)) {
+            return Vec::new();
+        }
         let mut removed = Vec::new();
-        let mut kept = OrderedMap { hasher: self.hasher.clone(), ..OrderedMap::default() };
+        let generation = self.generation.wrapping_add(1);
+        let mut kept = OrderedMap { hasher: self.hasher.clone(), generation, ..OrderedMap::default() };
         for (key, value) in std::mem::take(self) {
             if keep(&key) {
                 kept.push(key, value);
@@ -243,6 +292,37 @@ mod tests {
     }
 
     #[test]
+    fn the_generation_moves_with_the_keys_and_positions_hold_while_it_does_not() {
+        let mut m = OrderedMap::default();
+        for n in 0..4 {
+            m.insert(k(n), n);
+        }
+        let g = m.generation();
+        let (at, key, _) = m.next_from(1).unwrap();
+        assert_eq!((at, key), (1, k(1).as_slice()));
+        // Values replaced in place, members that are there already, nothing removed by a
+        // filter: no change.
+        m.insert(k(1), 10);
+        assert!(!m.insert_if_absent(k(2), 0));
+        assert!(m.split_off_unless(|_| true).is_empty());
+        assert_eq!(m.generation(), g);
+        assert_eq!(m.next_from(1).map(|(at, _, v)| (at, *v)), Some((1, 10)));
+        // A hole is skipped.
+        m.remove(&k(2));
+        assert_ne!(m.generation(), g);
+        assert_eq!(m.next_from(2).map(|(at, _, v)| (at, *v)), Some((3, 3)));
+        assert_eq!(m.next_from(4), None);
+        // Emptied: the generation goes on (a cursor opened before must not match again).
+        let g = m.generation();
+        let old = m.take_all();
+        assert_eq!((old.len(), m.len()), (3, 0));
+        assert_ne!(m.generation(), g);
+        let g = m.generation();
+        m.insert(k(9), 9);
+        assert!(m.split_off_unless(|_| false).len() == 1 && m.generation() != g);
+    }
+
+    #[test]
     fn draining_a_large_map_from_the_front_is_linear() {
         let n = 200_000u32;
         let mut m = OrderedMap::default();
@@ -287,6 +367,7 @@ mod tests {
             let mut m = OrderedMap::default();
             let mut model: Vec<(Vec<u8>, u32)> = Vec::new();
             for op in ops {
+                let (keys_before, generation) = (model.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(), m.generation());
                 match op {
                     Op::Insert(key, v) => {
                         let key = vec![key];
@@ -318,6 +399,9 @@ mod tests {
                     }
                 }
                 prop_assert_eq!(m.len(), model.len());
+                // The generation moves exactly when the keys change (a cursor's rule).
+                let keys_changed = model.iter().map(|(k, _)| k).ne(keys_before.iter());
+                prop_assert_eq!(m.generation() != generation, keys_changed);
                 let got: Vec<(Vec<u8>, u32)> = m.iter().map(|(k, v)| (k.clone(), *v)).collect();
                 prop_assert_eq!(&got, &model);
                 for (key, v) in &model {

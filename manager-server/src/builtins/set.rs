@@ -3,12 +3,15 @@
 
 use manager_proto::builtin::set as st;
 use manager_proto::contract::Method;
+use manager_proto::element::ItemRef;
+use manager_proto::stream::{BoxSource, encode_item};
 use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::{Arc, Mutex};
 
 use super::budget::{self, Budgeted};
+use super::iteration::{self, Changed, Iterable};
 use super::ordered::OrderedMap;
-use super::{Element, Refs, args, args_within, encode, err, lock, new_within, ready, reply, resolve};
+use super::{Element, Refs, args, args_within, encode, err, lock, new_within, ready, reply, resolve, stream_method};
 use crate::object::CallContext;
 use crate::object::{ServerObject, Step, StepResult};
 
@@ -98,7 +101,7 @@ impl Set {
             }
             st::Clear::ID => {
                 let () = args::<st::Clear, _>(bytes)?;
-                let old = std::mem::take(&mut *lock(&self.members));
+                let old = lock(&self.members).take_all();
                 drop(old);
                 reply::<st::Clear>(&())
             }
@@ -117,6 +120,7 @@ impl Set {
             st::IsDisjoint::ID => self.compare::<st::IsDisjoint>(bytes, ctx),
             st::IsSubset::ID => self.compare::<st::IsSubset>(bytes, ctx),
             st::IsSuperset::ID => self.compare::<st::IsSuperset>(bytes, ctx),
+            st::Iter::ID => Err(stream_method(st::Iter::WHAT)),
             _ => Err(err(RemoteErrorKind::NotExposed, "unknown set method")),
         }
     }
@@ -204,6 +208,16 @@ impl ServerObject for Set {
         ready(resolve(TYPE_ID, st::NAMES, st::IDS, method).and_then(|id| self.run(id, bytes, ctx)))
     }
 
+    fn open(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Result<BoxSource, RemoteError> {
+        match resolve(TYPE_ID, st::NAMES, st::IDS, method)? {
+            st::Iter::ID => {
+                let () = args::<st::Iter, _>(bytes)?;
+                Ok(iteration::open(self, ctx, encode_member, &CHANGED))
+            }
+            _ => Err(err(RemoteErrorKind::NotExposed, format!("set.{method} is not a stream method"))),
+        }
+    }
+
     fn value_copy(self: Arc<Self>, ctx: &CallContext) -> Step {
         ready(all(lock(&self.members).iter(), ctx, "the set's value").and_then(|items| encode(&items)))
     }
@@ -215,4 +229,23 @@ impl ServerObject for Set {
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
         self
     }
+}
+
+/// Python's message for a set whose size changed while it is iterated. Python's set
+/// iterator goes on when the elements change with the size the same, and may then skip
+/// or repeat some; this one fails instead.
+static CHANGED: Changed = Changed { size: "Set changed size during iteration", keys: "Set changed during iteration" };
+
+impl Iterable for Set {
+    type Value = Refs;
+
+    fn with_map<R>(&self, f: impl FnOnce(&Members) -> R) -> R {
+        f(&lock(&self.members))
+    }
+}
+
+/// `for x in s`: a member.
+fn encode_member(bytes: &[u8], refs: &Refs, ctx: &CallContext, out: &mut Vec<u8>) -> Result<(), RemoteError> {
+    refs.hand_out(ctx)?;
+    encode_item(&ItemRef { bytes, refs: refs.ids().to_vec() }, out, "a set element")
 }

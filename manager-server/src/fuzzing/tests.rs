@@ -73,8 +73,11 @@ fn every_method_decodes_the_arguments_the_harness_makes() {
             {
                 // An empty element is no number: `fetch_add` says so, as a decode error.
                 let not_a_number = type_id == &b::VALUE && method.starts_with("fetch_");
+                // A stream method (`list.iter`, `dict.items`) is opened, not called: the
+                // harness only calls, and the server says so.
+                let a_stream = message.ends_with(crate::builtins::STREAM_METHOD);
                 assert!(
-                    !matches!(kind, RemoteErrorKind::Decode | RemoteErrorKind::NotExposed) || not_a_number,
+                    !matches!(kind, RemoteErrorKind::Decode | RemoteErrorKind::NotExposed) || not_a_number || a_stream,
                     "{type_id}.{method}: {kind:?}: {message}"
                 );
             }
@@ -188,11 +191,11 @@ fn seeds() -> Vec<(&'static str, Program)> {
         .call(0, b::DICT, "setdefault", &[0x02, 0x03])
         .call(0, b::DICT, "update", &[1, 0x06, 0, 0x01])
         .call(0, b::DICT, "merged", &[1, 0x01, 0x02])
-        .call(0, b::DICT, "items", &[])
+        .call(0, b::DICT, "snapshot", &[])
         .call(0, b::DICT, "pop", &[0x01])
         .call(0, b::DICT, "pop_or", &[0x01, 0x02])
         .call(0, b::DICT, "popitem", &[])
-        .call(0, b::DICT, "keys", &[])
+        .call(0, b::DICT, "len", &[])
         .op(6, &[0])
         .op(10, &[0])
         .op(10, &[0]);
@@ -302,7 +305,7 @@ fn seeds() -> Vec<(&'static str, Program)> {
         .create(b::LIST, &[0])
         .create(b::DICT, &[1, 0xC0, 0, 0x01])
         .create(b::VALUE, &[0xC0, 0])
-        .call(1, b::DICT, "items", &[])
+        .call(1, b::DICT, "snapshot", &[])
         .op(6, &[1])
         .call(2, b::VALUE, "swap", &[0x02])
         .call(1, b::DICT, "pop", &[0xC0, 0])
