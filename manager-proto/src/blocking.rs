@@ -90,7 +90,7 @@ pub trait BlockingProxy: Sized {
 }
 
 /// A stream read without an async runtime: an `Iterator` of its `Result<T, Error>`
-/// items ([`RemoteStream`]'s, or a built-in proxy's). Made by blocking proxies;
+/// items ([`RemoteStream`](crate::RemoteStream)'s, or a built-in proxy's). Made by blocking proxies;
 /// dropping it closes the stream on the server.
 pub struct BlockingStream<S> {
     stream: S,

@@ -318,7 +318,7 @@ impl fmt::Debug for RawStream {
 
 /// A stream of `T`s from the server: an iterator method's items, a live iteration, a
 /// watch's events. Read it with [`next`](RemoteStream::next) or as a
-/// [`Stream`](futures_core::Stream) of `Result<T, Error>`; an error is its last item.
+/// [`Stream`] of `Result<T, Error>`; an error is its last item.
 /// Dropping it before its end closes it on the server.
 pub struct RemoteStream<T> {
     raw: RawStream,
