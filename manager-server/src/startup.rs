@@ -11,7 +11,7 @@ use crate::table::Fingerprint;
 use crate::user_object::UserObject;
 
 /// A built-in object a server creates at start-up under a name (see
-/// [`ServerBuilder::named_builtin`] and [`Startup::named_builtin`]).
+/// [`ServerBuilder::named_builtin`](crate::ServerBuilder::named_builtin) and [`Startup::named_builtin`]).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum Builtin {
