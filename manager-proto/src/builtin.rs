@@ -169,6 +169,9 @@ contract! {
         Clear = "clear": () => ();
         /// `self | other`: a new mapping's pairs; the dict is unchanged.
         Merged = "merged": (Vec<(Item, Item)>,) => Vec<(Item, Item)>;
+        /// A stream: the state and its version, then every change with the next version
+        /// (see [`crate::watch`]).
+        Watch = "watch": () => crate::watch::Watch<Vec<(Item, Item)>, crate::watch::DictChange<Item, Item>>;
     }
 
     /// `list`'s methods. Indexes and slice bounds are Python's (negative from the end).
@@ -201,6 +204,9 @@ contract! {
         /// A stream: `for x in l`, live — each item is read by index when it is sent,
         /// so writes made meanwhile are seen, as Python's list iterator sees them.
         Iter = "iter": () => Item;
+        /// A stream: the state and its version, then every change with the next version
+        /// (see [`crate::watch`]).
+        Watch = "watch": () => crate::watch::Watch<Vec<Item>, crate::watch::ListChange<Item>>;
     }
 
     /// `set`'s methods.
@@ -225,6 +231,9 @@ contract! {
         IsDisjoint = "isdisjoint": (Vec<Item>,) => bool;
         IsSubset = "issubset": (Vec<Item>,) => bool;
         IsSuperset = "issuperset": (Vec<Item>,) => bool;
+        /// A stream: the state and its version, then every change with the next version
+        /// (see [`crate::watch`]).
+        Watch = "watch": () => crate::watch::Watch<Vec<Item>, crate::watch::SetChange<Item>>;
     }
 
     /// `Namespace`'s methods: attributes by name.
@@ -236,6 +245,9 @@ contract! {
         Contains = "contains": (String,) => bool;
         Names = "names": () => Vec<String>;
         Items = "items": () => Vec<(String, Item)>;
+        /// A stream: the state and its version, then every change with the next version
+        /// (see [`crate::watch`]).
+        Watch = "watch": () => crate::watch::Watch<Vec<(String, Item)>, crate::watch::NamespaceChange<Item>>;
     }
 
     /// `Value`'s methods.
@@ -250,6 +262,9 @@ contract! {
         FetchAdd = "fetch_add": (NumKind, Vec<u8>) => Item;
         /// Subtracts, as `FetchAdd` adds.
         FetchSub = "fetch_sub": (NumKind, Vec<u8>) => Item;
+        /// A stream: the state and its version, then every change with the next version
+        /// (see [`crate::watch`]).
+        Watch = "watch": () => crate::watch::Watch<Item, crate::watch::ValueChange<Item>>;
     }
 
     /// `Array`'s methods: a fixed-length sequence.
@@ -280,6 +295,9 @@ contract! {
         Shutdown = "shutdown": (bool,) => ();
         TaskDone = "task_done": () => ();
         Join = "join": () => ();
+        /// A stream: the state and its version, then every change with the next version
+        /// (see [`crate::watch`]).
+        Watch = "watch": () => crate::watch::Watch<u64, crate::watch::QueueChange>;
     }
 
     /// `Lock`'s and `RLock`'s methods; the first argument is the caller's owner id.
@@ -318,6 +336,9 @@ contract! {
         Set = "set": () => ();
         Clear = "clear": () => ();
         Wait = "wait": (Option<f64>,) => bool;
+        /// A stream: the state and its version, then every change with the next version
+        /// (see [`crate::watch`]).
+        Watch = "watch": () => crate::watch::Watch<bool, crate::watch::EventChange>;
     }
 
     /// `Barrier`'s methods.
