@@ -80,11 +80,28 @@ impl Watchers {
         if self.count() == 0 {
             return;
         }
+        self.push(|version| {
+            let (change, ids) = change();
+            let bytes = encode_change(version, &change)?;
+            Ok(Event { bytes: bytes.into_boxed_slice(), refs: Refs::take(ids, ctx)? })
+        });
+    }
+
+    /// [`emit`](Self::emit) for a change that holds no elements.
+    pub(crate) fn emit_plain<C: Serialize>(&self, change: impl FnOnce() -> C) {
+        if self.count() == 0 {
+            return;
+        }
+        self.push(|version| {
+            let bytes = encode_change(version, &change())?;
+            Ok(Event { bytes: bytes.into_boxed_slice(), refs: Refs::none() })
+        });
+    }
+
+    fn push(&self, make: impl FnOnce(u64) -> Result<Event, RemoteError>) {
         let mut inner = lock(&self.inner);
         inner.version = inner.version.wrapping_add(1);
-        let (change, ids) = change();
-        let event = encode_change(inner.version, &change)
-            .and_then(|bytes| Ok(Arc::new(Event { bytes: bytes.into_boxed_slice(), refs: Refs::take(ids, ctx)? })));
+        let event = make(inner.version).map(Arc::new);
         for sub in &mut inner.subscribers {
             match (&mut sub.sync, &event) {
                 (Standing::Resync(missed), _) => *missed = missed.saturating_add(1),
