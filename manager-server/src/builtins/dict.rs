@@ -8,12 +8,12 @@ use std::sync::{Arc, Mutex};
 
 use super::budget::{self, Budgeted};
 use super::ordered::OrderedMap;
-use super::{Element, Refs, args, args_within, encode, err, lock, new_within, ready, reply, resolve};
 use super::watch::{Watched, Watchers, item_of};
+use super::{Element, Refs, args, args_within, encode, err, lock, new_within, ready, reply, resolve};
 use crate::object::CallContext;
+use crate::object::{ServerObject, Step, StepResult};
 use manager_proto::stream::BoxSource;
 use manager_proto::watch::DictChange;
-use crate::object::{ServerObject, Step, StepResult};
 
 pub(crate) const TYPE_ID: &str = manager_proto::builtin::DICT;
 

@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex};
 use super::waiters::{Outcome, Ticket, Wait, WaitQueue, Waiters};
 use super::watch::{Watched, Watchers};
 use super::{args, encode, err, lock, new_args, reply, resolve, timeout};
-use manager_proto::stream::BoxSource;
-use manager_proto::watch::EventChange;
 use crate::object::CallContext;
 use crate::object::{ServerObject, Step};
+use manager_proto::stream::BoxSource;
+use manager_proto::watch::EventChange;
 
 pub(crate) const TYPE_ID: &str = manager_proto::builtin::EVENT;
 

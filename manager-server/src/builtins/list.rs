@@ -74,7 +74,8 @@ impl List {
                 let element = Element::take_ref(item, ctx)?;
                 let mut st = lock(&self.state);
                 let at = index(st.items.len(), i, "list assignment")?;
-                let slot = st.items.get_mut(at).ok_or_else(|| err(RemoteErrorKind::IndexOutOfRange, "list assignment"))?;
+                let slot =
+                    st.items.get_mut(at).ok_or_else(|| err(RemoteErrorKind::IndexOutOfRange, "list assignment"))?;
                 let old = std::mem::replace(slot, element);
                 st.changed();
                 self.emit(&st, ctx, at, 1, 1);

@@ -10,10 +10,10 @@ use std::sync::{Arc, Mutex};
 use super::budget::{self, Budgeted};
 use super::watch::{Watched, Watchers, item_of};
 use super::{Element, args, encode, err, lock, new_within, ready, reply, resolve};
-use manager_proto::stream::BoxSource;
-use manager_proto::watch::NamespaceChange;
 use crate::object::CallContext;
 use crate::object::{ServerObject, Step, StepResult};
+use manager_proto::stream::BoxSource;
+use manager_proto::watch::NamespaceChange;
 
 pub(crate) const TYPE_ID: &str = manager_proto::builtin::NAMESPACE;
 
@@ -127,7 +127,8 @@ impl Watched for Namespace {
     fn snapshot(&self, id: u64, ctx: &CallContext, out: &mut Vec<u8>) -> Result<u32, RemoteError> {
         let attrs = lock(&self.attrs);
         let events = self.watchers.resync(id, out);
-        let items = attrs.iter().map(|(n, e)| Ok((n.as_str(), e.as_item(ctx)?))).collect::<Result<Vec<_>, RemoteError>>()?;
+        let items =
+            attrs.iter().map(|(n, e)| Ok((n.as_str(), e.as_item(ctx)?))).collect::<Result<Vec<_>, RemoteError>>()?;
         super::watch::encode_state(&items, out)?;
         Ok(events)
     }

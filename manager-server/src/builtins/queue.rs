@@ -18,11 +18,11 @@ use std::sync::{Arc, Mutex};
 use super::budget::Budgeted;
 use super::waiters::{Outcome, Ticket, Wait, WaitQueue, Waiters};
 use super::watch::{Watched, Watchers};
-use manager_proto::stream::BoxSource;
-use manager_proto::watch::QueueChange;
 use super::{Element, args, args_within, encode, err, lock, new_args, reply, reply_bytes, resolve, timeout};
 use crate::object::CallContext;
 use crate::object::{Reply, ServerObject, Step, StepResult};
+use manager_proto::stream::BoxSource;
+use manager_proto::watch::QueueChange;
 
 pub(crate) const TYPE_ID: &str = manager_proto::builtin::QUEUE;
 pub(crate) const JOINABLE_TYPE_ID: &str = manager_proto::builtin::JOINABLE_QUEUE;

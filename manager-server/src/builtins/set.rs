@@ -8,13 +8,13 @@ use std::sync::{Arc, Mutex};
 
 use super::budget::{self, Budgeted};
 use super::ordered::OrderedMap;
-use super::{Element, Refs, args, args_within, encode, err, lock, new_within, ready, reply, resolve};
 use super::watch::{Watched, Watchers};
+use super::{Element, Refs, args, args_within, encode, err, lock, new_within, ready, reply, resolve};
 use crate::object::CallContext;
+use crate::object::{ServerObject, Step, StepResult};
 use manager_proto::element::ItemRef;
 use manager_proto::stream::BoxSource;
 use manager_proto::watch::SetChange;
-use crate::object::{ServerObject, Step, StepResult};
 
 pub(crate) const TYPE_ID: &str = manager_proto::builtin::SET;
 

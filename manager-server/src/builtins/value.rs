@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex};
 
 use super::watch::{Watched, Watchers, item_of};
 use super::{Element, args, err, lock, new_args, ready, reply, resolve};
-use manager_proto::stream::BoxSource;
-use manager_proto::watch::ValueChange;
 use crate::object::CallContext;
 use crate::object::{ServerObject, Step, StepResult};
+use manager_proto::stream::BoxSource;
+use manager_proto::watch::ValueChange;
 
 pub(crate) const TYPE_ID: &str = manager_proto::builtin::VALUE;
 
@@ -81,7 +81,12 @@ impl Value {
     }
 
     /// `fetch_add` or (`subtract`) `fetch_sub`: the old value.
-    fn fetch<M: Method<Args = (NumKind, Vec<u8>), Reply = Item>>(&self, bytes: &[u8], subtract: bool, ctx: &CallContext) -> StepResult {
+    fn fetch<M: Method<Args = (NumKind, Vec<u8>), Reply = Item>>(
+        &self,
+        bytes: &[u8],
+        subtract: bool,
+        ctx: &CallContext,
+    ) -> StepResult {
         let (kind, delta): (NumKind, Vec<u8>) = args::<M, _>(bytes)?;
         let mut value = lock(&self.value);
         let new = arith(kind, &value.bytes, &delta, subtract)?;

@@ -223,12 +223,18 @@ struct Subscription<O: Watched> {
 }
 
 impl<O: Watched> ItemSource for Subscription<O> {
-    fn poll_batch(&mut self, cx: &mut Context<'_>, out: &mut Vec<u8>, budget: usize) -> Poll<Result<Batch, RemoteError>> {
+    fn poll_batch(
+        &mut self,
+        cx: &mut Context<'_>,
+        out: &mut Vec<u8>,
+        budget: usize,
+    ) -> Poll<Result<Batch, RemoteError>> {
         let mut count = 0u32;
         while out.len() < budget {
             let watchers = self.object.watchers();
             let mut inner = lock(&watchers.inner);
-            let live = inner.subscribers.iter_mut().find(|s| s.id == self.id).filter(|s| matches!(s.sync, Standing::Live));
+            let live =
+                inner.subscribers.iter_mut().find(|s| s.id == self.id).filter(|s| matches!(s.sync, Standing::Live));
             let Some(sub) = live else {
                 drop(inner);
                 let start = out.len();
