@@ -274,3 +274,64 @@ impl<O: Watched> Drop for Subscription<O> {
 pub(crate) fn encode_state<S: Serialize + ?Sized>(state: &S, out: &mut Vec<u8>) -> Result<(), RemoteError> {
     manager_proto::stream::encode_item(state, out, "a watched object's state")
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::indexing_slicing)]
+
+    use super::*;
+    use crate::limits::Limits;
+    use crate::object::Table;
+
+    struct Counter {
+        n: Mutex<u32>,
+        watchers: Watchers,
+    }
+
+    impl Watched for Counter {
+        fn watchers(&self) -> &Watchers {
+            &self.watchers
+        }
+
+        fn snapshot(&self, id: u64, _: &CallContext, out: &mut Vec<u8>) -> Result<u32, RemoteError> {
+            let n = lock(&self.n);
+            let events = self.watchers.resync(id, out);
+            encode_state(&*n, out)?;
+            Ok(events)
+        }
+    }
+
+    fn poll(source: &mut BoxSource, out: &mut Vec<u8>) -> Poll<Result<Batch, RemoteError>> {
+        source.poll_batch(&mut Context::from_waker(Waker::noop()), out, usize::MAX)
+    }
+
+    /// A subscription joins the object's subscribers when its snapshot is taken and
+    /// leaves when it is dropped; a lagging one is told what it missed, then resynced.
+    #[test]
+    fn subscribers_join_lag_and_leave() {
+        let ctx = CallContext::internal(Arc::new(Table::default()), Limits::default());
+        let counter = Arc::new(Counter { n: Mutex::new(0), watchers: Watchers::default() });
+        let mut source = Watchers::subscribe(Arc::clone(&counter), &ctx);
+        assert_eq!(counter.watchers.count(), 0);
+        let mut out = Vec::new();
+        assert_eq!(poll(&mut source, &mut out), Poll::Ready(Ok(Batch::Items(1))));
+        assert_eq!(out, [SNAPSHOT_TAG, 0, 0]);
+        assert_eq!(counter.watchers.count(), 1);
+        assert!(poll(&mut source, &mut Vec::new()).is_pending());
+        for _ in 0..=MAX_EVENTS {
+            let mut n = lock(&counter.n);
+            *n += 1;
+            counter.watchers.emit_plain(|| *n);
+        }
+        let mut out = Vec::new();
+        assert_eq!(poll(&mut source, &mut out), Poll::Ready(Ok(Batch::Items(2))));
+        let missed = u64::try_from(MAX_EVENTS + 1).unwrap();
+        let (lagged, rest) = postcard::take_from_bytes::<manager_proto::watch::Watch<u32, u32>>(&out).unwrap();
+        assert_eq!(lagged, manager_proto::watch::Watch::Lagged { missed });
+        let snapshot = postcard::from_bytes::<manager_proto::watch::Watch<u32, u32>>(rest).unwrap();
+        let n = u32::try_from(MAX_EVENTS + 1).unwrap();
+        assert_eq!(snapshot, manager_proto::watch::Watch::Snapshot { version: missed, state: n });
+        drop(source);
+        assert_eq!(counter.watchers.count(), 0);
+    }
+}
