@@ -18,6 +18,7 @@ mod cycles;
 mod interface;
 #[path = "worker/travel.rs"]
 mod travel;
+#[path = "worker/watching.rs"]
 mod watching;
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;

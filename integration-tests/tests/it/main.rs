@@ -31,3 +31,4 @@ mod travel;
 mod typing;
 mod util;
 mod waits;
+mod watch;

@@ -122,10 +122,9 @@ impl List {
                 for (p, e) in std::mem::take(&mut st.items).into_iter().enumerate() {
                     if slice.contains(p) { old.push(e) } else { kept.push(e) }
                 }
-                let before = st.items.len();
                 st.items = kept;
                 st.changed();
-                self.emit_all(&st, ctx, before.saturating_add(old.len()));
+                self.emit_all(&st, ctx, st.items.len().saturating_add(old.len()));
                 drop(st);
                 drop(old);
                 reply::<l::DeleteSlice>(&())
