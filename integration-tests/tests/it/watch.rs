@@ -5,7 +5,7 @@ use crate::util::{sigkill, start, wait_until, worker};
 use manager_client::watch::{
     DictChange, EventChange, ListChange, NamespaceChange, QueueChange, SetChange, ValueChange, Watch,
 };
-use manager_client::{Client, Elements};
+use manager_client::{Client, Elements, ListProxy, ValueProxy};
 use manager_server::Server;
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
@@ -187,12 +187,16 @@ async fn no_change_is_missed_or_repeated_between_snapshot_and_first_event() {
     };
     let mut watchers = Vec::new();
     for _ in 0..6 {
-        let mut events = l.watch();
+        // Each watcher on a connection of its own.
+        let other = client(&server).await;
+        let watched: ListProxy<u32> = other.attach(l.token()).await.unwrap();
+        let mut events = watched.watch();
         watchers.push(tokio::spawn(async move {
             let (mut version, mut mirror) = snapshot(&mut events).await;
             while mirror.len() < N as usize {
                 assert!(change(&mut events, &mut version).await.apply(&mut mirror));
             }
+            drop((watched, other));
             mirror
         }));
         // Let the writer go on before the next one subscribes.
@@ -295,4 +299,73 @@ fn a_blocking_watch_is_an_iterator() {
     assert_eq!(events.next().unwrap().unwrap(), Watch::Snapshot { version: 0, state: false });
     e.set().unwrap();
     assert_eq!(events.next().unwrap().unwrap(), Watch::Change { version: 1, change: EventChange::Set });
+}
+
+#[tokio::test]
+async fn bulk_updates_tell_each_element_and_pair() {
+    let (_dir, server) = start(Server::builder()).await;
+    let c = client(&server).await;
+    let s = c.set_from(&[1u32, 2, 3]).await.unwrap();
+    let mut events = s.watch();
+    let (mut version, _) = snapshot(&mut events).await;
+    s.update(&[3, 4]).await.unwrap();
+    s.difference_update(&[1]).await.unwrap();
+    s.intersection_update(&[3, 4]).await.unwrap();
+    s.symmetric_difference_update(&[4, 5]).await.unwrap();
+    for want in
+        [SetChange::Added(4), SetChange::Removed(1), SetChange::Removed(2), SetChange::Removed(4), SetChange::Added(5)]
+    {
+        assert_eq!(change(&mut events, &mut version).await, want);
+    }
+
+    let d = c.dict::<u32, u32>().await.unwrap();
+    let mut events = d.watch();
+    let (mut version, _) = snapshot(&mut events).await;
+    d.update(vec![(1, 1), (2, 2), (1, 3)]).await.unwrap();
+    assert_eq!(d.popitem().await.unwrap(), (2, 2));
+    for want in [
+        DictChange::Inserted { key: 1, value: 1 },
+        DictChange::Inserted { key: 2, value: 2 },
+        DictChange::Updated { key: 1, value: 3 },
+        DictChange::Removed { key: 2 },
+    ] {
+        assert_eq!(change(&mut events, &mut version).await, want);
+    }
+
+    let q = c.queue::<u32>(0).await.unwrap();
+    let mut events = q.watch();
+    let (mut version, _) = snapshot(&mut events).await;
+    q.put_many(vec![1, 2, 3]).await.unwrap();
+    assert_eq!(q.get_many(2, None).await.unwrap(), [1, 2]);
+    assert_eq!(change(&mut events, &mut version).await, QueueChange { len: 3 });
+    assert_eq!(change(&mut events, &mut version).await, QueueChange { len: 1 });
+    server.shutdown().await;
+}
+
+/// Proxies inside a watched container arrive as working proxies, in snapshots and
+/// changes alike, even once the writer let go of them.
+#[tokio::test]
+async fn proxies_in_events_work_in_the_watchers_hands() {
+    // Short leases: the token the watcher attaches with leases the list for that long.
+    let (_dir, server) = start(Server::builder().token_lease(std::time::Duration::from_millis(300))).await;
+    let writer = client(&server).await;
+    let watcher = client(&server).await;
+    let first = writer.value(1u32).await.unwrap();
+    let l = writer.list_from(&[first]).await.unwrap();
+    let watched: ListProxy<ValueProxy<u32>> = watcher.attach(l.token()).await.unwrap();
+    let mut events = watched.watch();
+    let (mut version, state) = snapshot(&mut events).await;
+    assert_eq!(state[0].get().await.unwrap(), 1);
+    l.append(writer.value(2u32).await.unwrap()).await.unwrap();
+    l.clear().await.unwrap();
+    let appended = change(&mut events, &mut version).await;
+    // The list let go of it, and the writer never held it: the event's proxy keeps it.
+    let cleared = change(&mut events, &mut version).await;
+    assert_eq!((cleared.index, cleared.removed, cleared.inserted.len()), (0, 2, 0));
+    assert_eq!((appended.index, appended.removed), (1, 0));
+    assert_eq!(appended.inserted[0].get().await.unwrap(), 2);
+    // Nothing leaks: with every proxy and the watch gone, so is every object.
+    drop((appended, cleared, state, events, watched, l));
+    wait_until("every object is freed", || async { server.stats().objects == 0 }).await;
+    server.shutdown().await;
 }
