@@ -208,6 +208,7 @@ impl Dict {
                 }
                 reply::<d::Merged>(&out.into_iter().map(|(_, pair)| pair).collect::<Vec<_>>())
             }
+            d::Watch::ID => Err(super::stream_only(d::Watch::WHAT)),
             _ => Err(err(RemoteErrorKind::NotExposed, "unknown dict method")),
         }
     }

@@ -105,6 +105,7 @@ impl ServerObject for Event {
                 reply::<e::Clear>(&())
             })),
             e::Wait::ID => self.wait(bytes),
+            e::Watch::ID => Step::Ready(Err(super::stream_only(e::Watch::WHAT))),
             _ => Step::Ready(Err(err(RemoteErrorKind::NotExposed, "unknown Event method"))),
         }
     }

@@ -281,6 +281,8 @@ impl List {
                 drop(old);
                 reply::<l::ReplaceIf>(&true)
             }
+            l::Iter::ID => Err(super::stream_only(l::Iter::WHAT)),
+            l::Watch::ID => Err(super::stream_only(l::Watch::WHAT)),
             _ => Err(err(RemoteErrorKind::NotExposed, "unknown list method")),
         }
     }

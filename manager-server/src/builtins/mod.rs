@@ -181,6 +181,12 @@ pub(crate) fn ready(result: StepResult) -> Step {
     Step::Ready(result)
 }
 
+/// The answer to a `Call` of a stream method (`what`: `type.method`): it is opened as a
+/// stream (`Request::Open`), never called.
+pub(crate) fn stream_only(what: &str) -> RemoteError {
+    RemoteError::new(RemoteErrorKind::Protocol, format!("{what} is a stream: open it as one (the proxy's method does)"))
+}
+
 /// An error of `kind`.
 pub(crate) fn err(kind: RemoteErrorKind, message: impl Into<String>) -> RemoteError {
     RemoteError::new(kind, message)

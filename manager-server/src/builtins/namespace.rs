@@ -114,6 +114,7 @@ impl Namespace {
                 let () = args::<n::Items, _>(bytes)?;
                 reply::<n::Items>(&self.items(ctx, "Namespace.items")?)
             }
+            n::Watch::ID => Err(super::stream_only(n::Watch::WHAT)),
             _ => Err(err(RemoteErrorKind::NotExposed, "unknown Namespace method")),
         }
     }

@@ -352,6 +352,7 @@ impl Queue {
                     reply::<q::Join>(&())
                 }))
             }
+            q::Watch::ID => ready(Err(super::stream_only(q::Watch::WHAT))),
             _ => ready(Err(err(RemoteErrorKind::NotExposed, "unknown Queue method"))),
         }
     }

@@ -144,6 +144,7 @@ impl Set {
             st::IsDisjoint::ID => self.compare::<st::IsDisjoint>(bytes, ctx),
             st::IsSubset::ID => self.compare::<st::IsSubset>(bytes, ctx),
             st::IsSuperset::ID => self.compare::<st::IsSuperset>(bytes, ctx),
+            st::Watch::ID => Err(super::stream_only(st::Watch::WHAT)),
             _ => Err(err(RemoteErrorKind::NotExposed, "unknown set method")),
         }
     }

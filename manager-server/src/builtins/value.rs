@@ -76,6 +76,7 @@ impl Value {
             }
             v::FetchAdd::ID => self.fetch::<v::FetchAdd>(bytes, false, ctx),
             v::FetchSub::ID => self.fetch::<v::FetchSub>(bytes, true, ctx),
+            v::Watch::ID => Err(super::stream_only(v::Watch::WHAT)),
             _ => Err(err(RemoteErrorKind::NotExposed, "unknown Value method")),
         }
     }
