@@ -51,6 +51,7 @@ mod stream;
 
 pub use builtins::Data;
 pub use builtins::proxies::*;
+pub use builtins::watch;
 pub use client::{Client, ClientOptions};
 pub use names::{ToAddress, ToToken};
 

@@ -177,6 +177,9 @@ contract! {
         Values = "values": () => Item;
         /// A stream: `d.items()`, live as [`Keys`] is.
         Items = "items": () => (Item, Item);
+        /// A stream: the state and its version, then every change with the next version
+        /// (see [`crate::watch`]).
+        Watch = "watch": () => crate::watch::Watch<Vec<(Item, Item)>, crate::watch::DictChange<Item, Item>>;
     }
 
     /// `list`'s methods. Indexes and slice bounds are Python's (negative from the end).
@@ -209,6 +212,9 @@ contract! {
         /// A stream: `for x in l`, live — each item is read by index when it is sent,
         /// so writes made meanwhile are seen, as Python's list iterator sees them.
         Iter = "iter": () => Item;
+        /// A stream: the state and its version, then every change with the next version
+        /// (see [`crate::watch`]).
+        Watch = "watch": () => crate::watch::Watch<Vec<Item>, crate::watch::ListChange<Item>>;
     }
 
     /// `set`'s methods.
@@ -237,6 +243,9 @@ contract! {
         /// that changed meanwhile ends it with `ChangedDuringIteration`, after the
         /// elements already sent.
         Iter = "iter": () => Item;
+        /// A stream: the state and its version, then every change with the next version
+        /// (see [`crate::watch`]).
+        Watch = "watch": () => crate::watch::Watch<Vec<Item>, crate::watch::SetChange<Item>>;
     }
 
     /// `Namespace`'s methods: attributes by name.
@@ -248,6 +257,9 @@ contract! {
         Contains = "contains": (String,) => bool;
         Names = "names": () => Vec<String>;
         Items = "items": () => Vec<(String, Item)>;
+        /// A stream: the state and its version, then every change with the next version
+        /// (see [`crate::watch`]).
+        Watch = "watch": () => crate::watch::Watch<Vec<(String, Item)>, crate::watch::NamespaceChange<Item>>;
     }
 
     /// `Value`'s methods.
@@ -262,6 +274,9 @@ contract! {
         FetchAdd = "fetch_add": (NumKind, Vec<u8>) => Item;
         /// Subtracts, as `FetchAdd` adds.
         FetchSub = "fetch_sub": (NumKind, Vec<u8>) => Item;
+        /// A stream: the state and its version, then every change with the next version
+        /// (see [`crate::watch`]).
+        Watch = "watch": () => crate::watch::Watch<Item, crate::watch::ValueChange<Item>>;
     }
 
     /// `Array`'s methods: a fixed-length sequence.
@@ -292,6 +307,9 @@ contract! {
         Shutdown = "shutdown": (bool,) => ();
         TaskDone = "task_done": () => ();
         Join = "join": () => ();
+        /// A stream: the state and its version, then every change with the next version
+        /// (see [`crate::watch`]).
+        Watch = "watch": () => crate::watch::Watch<u64, crate::watch::QueueChange>;
     }
 
     /// `Lock`'s and `RLock`'s methods; the first argument is the caller's owner id.
@@ -330,6 +348,9 @@ contract! {
         Set = "set": () => ();
         Clear = "clear": () => ();
         Wait = "wait": (Option<f64>,) => bool;
+        /// A stream: the state and its version, then every change with the next version
+        /// (see [`crate::watch`]).
+        Watch = "watch": () => crate::watch::Watch<bool, crate::watch::EventChange>;
     }
 
     /// `Barrier`'s methods.

@@ -57,6 +57,7 @@ pub mod response;
 pub mod spare;
 pub mod stream;
 pub mod token;
+pub mod watch;
 mod wire;
 
 #[doc(hidden)]

@@ -18,6 +18,8 @@ mod cycles;
 mod interface;
 #[path = "worker/travel.rs"]
 mod travel;
+#[path = "worker/watching.rs"]
+mod watching;
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -50,6 +52,7 @@ fn main() {
         }
         ["inherit", name] => travel::inherit(name),
         ["mint-and-hang"] => travel::mint_and_hang(),
+        ["watch-and-hang", name] => watching::watch_and_hang(name),
         ["open-as", kind, name] => open_as(kind, name),
         ["create-meter-b", name] => create_meter_b(name),
         ["accounts", name] => accounts(name),

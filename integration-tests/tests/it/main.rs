@@ -32,3 +32,4 @@ mod travel;
 mod typing;
 mod util;
 mod waits;
+mod watch;

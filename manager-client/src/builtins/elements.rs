@@ -94,7 +94,6 @@ pub(crate) fn pair<K: DeserializeOwned, V: DeserializeOwned>(
 }
 
 /// Decodes a plain value (no elements in it) from the front of `bytes`.
-#[allow(dead_code)] // until watch streams use it
 pub(crate) fn plain<T: DeserializeOwned>(bytes: &[u8], _: &Handle) -> Result<(T, usize), Error> {
     let (value, rest) = take::<T>(bytes, "a streamed value")?;
     Ok((value, bytes.len() - rest.len()))

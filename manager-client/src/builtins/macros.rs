@@ -104,6 +104,12 @@ macro_rules! proxy_types {
             pub fn as_async(&self) -> &$proxy<$($param),*> {
                 &self.inner
             }
+
+            /// What drives its calls (and the streams it hands out).
+            #[allow(dead_code)]
+            pub(super) fn executor(&self) -> &manager_proto::Executor {
+                &self.exec
+            }
         }
     };
 }

@@ -35,6 +35,7 @@ mod scalar;
 mod semaphore;
 mod set;
 mod truthy;
+pub mod watch;
 
 /// The async proxies (re-exported at the crate root).
 pub mod proxies {

@@ -10,9 +10,11 @@ use std::sync::{Arc, Mutex};
 use super::budget::{self, Budgeted};
 use super::iteration::{self, Changed, EncodeEntry, Iterable};
 use super::ordered::OrderedMap;
+use super::watch::{Watched, Watchers, item_of};
 use super::{Element, Refs, args, args_within, encode, err, lock, new_within, ready, reply, resolve, stream_method};
 use crate::object::CallContext;
 use crate::object::{ServerObject, Step, StepResult};
+use manager_proto::watch::DictChange;
 
 pub(crate) const TYPE_ID: &str = manager_proto::builtin::DICT;
 
@@ -25,6 +27,7 @@ pub(crate) struct Entry {
 pub(crate) struct Dict {
     /// By key encoding, in insertion order.
     map: Mutex<Map>,
+    watchers: Watchers,
 }
 
 type Pairs = Vec<(Item, Item)>;
@@ -37,7 +40,7 @@ fn missing() -> RemoteError {
 impl Dict {
     pub(crate) fn create(bytes: &[u8], ctx: &CallContext) -> Result<Dict, RemoteError> {
         let (Budgeted(pairs),): (Budgeted<(Item, Item)>,) = new_within::<d::New, _>(bytes, d::NEW, ctx)?;
-        let dict = Dict { map: Mutex::new(Map::default()) };
+        let dict = Dict { map: Mutex::new(Map::default()), watchers: Watchers::default() };
         dict.update(pairs, ctx)?;
         Ok(dict)
     }
@@ -50,7 +53,8 @@ impl Dict {
         }
         let mut map = lock(&self.map);
         for (key, key_refs, value) in entries {
-            map.insert(key, Entry { key_refs, value });
+            let updated = map.insert(key.clone(), Entry { key_refs, value }).is_some();
+            self.emit_set(&map, &key, updated, ctx);
         }
         Ok(())
     }
@@ -74,6 +78,25 @@ impl Dict {
         map.iter().map(|(k, e)| Ok((Self::key_item(k, e, ctx)?, e.value.to_item(ctx)?))).collect()
     }
 
+    /// Tells watchers `key` (in `map`) was set: a new key, or an `updated` one.
+    fn emit_set(&self, map: &Map, key: &[u8], updated: bool, ctx: &CallContext) {
+        let Some(entry) = map.get(key) else { return };
+        self.watchers.emit(ctx, || {
+            let ids = entry.key_refs.ids().iter().chain(entry.value.refs.ids()).copied().collect();
+            let key = ItemRef { bytes: key, refs: entry.key_refs.ids().to_vec() };
+            let value = item_of(&entry.value);
+            (if updated { DictChange::Updated { key, value } } else { DictChange::Inserted { key, value } }, ids)
+        });
+    }
+
+    /// Tells watchers `key` left (call it under the map's lock).
+    fn emit_removed(&self, key: &[u8], entry: &Entry, ctx: &CallContext) {
+        self.watchers.emit(ctx, || {
+            let key = ItemRef { bytes: key, refs: entry.key_refs.ids().to_vec() };
+            (DictChange::<_, ItemRef<'_>>::Removed { key }, entry.key_refs.ids().to_vec())
+        });
+    }
+
     fn run(&self, id: u32, bytes: &[u8], ctx: &CallContext) -> StepResult {
         match id {
             d::Get::ID => {
@@ -88,14 +111,18 @@ impl Dict {
                 let (key, value): (ItemRef<'_>, ItemRef<'_>) = args::<d::Insert, _>(bytes)?;
                 let key_refs = Refs::take(key.refs, ctx)?;
                 let value = Element::take_ref(value, ctx)?;
-                let old = lock(&self.map).insert(key.bytes.to_vec(), Entry { key_refs, value });
+                let mut map = lock(&self.map);
+                let old = map.insert(key.bytes.to_vec(), Entry { key_refs, value });
+                self.emit_set(&map, key.bytes, old.is_some(), ctx);
+                drop(map);
                 reply::<d::Insert>(&old.as_ref().map(|e| e.value.as_item(ctx)).transpose()?)
             }
             d::Remove::ID => self.remove::<d::Remove>(bytes, ctx),
             d::Pop::ID => self.remove::<d::Pop>(bytes, ctx),
             d::PopOr::ID => {
                 let (key, default): (ItemRef<'_>, Item) = args::<d::PopOr, _>(bytes)?;
-                match lock(&self.map).remove(key.bytes) {
+                let removed = lock(&self.map).remove(key.bytes).inspect(|(k, e)| self.emit_removed(k, e, ctx));
+                match removed {
                     Some((_, entry)) => reply::<d::PopOr>(&entry.value.as_item(ctx)?),
                     // The default never entered the dict: hand its references back as they came.
                     None => reply::<d::PopOr>(&Element::take(default, ctx)?.as_item(ctx)?),
@@ -105,6 +132,7 @@ impl Dict {
                 let () = args::<d::PopItem, _>(bytes)?;
                 let (key, entry) = lock(&self.map)
                     .pop_last()
+                    .inspect(|(k, e)| self.emit_removed(k, e, ctx))
                     .ok_or_else(|| err(RemoteErrorKind::KeyNotFound, "popitem(): dictionary is empty"))?;
                 reply::<d::PopItem>(&(Self::key_item(&key, &entry, ctx)?, entry.value.as_item(ctx)?))
             }
@@ -116,7 +144,8 @@ impl Dict {
                 }
                 let entry = Entry { key_refs: Refs::take(key.refs, ctx)?, value: Element::take(default, ctx)? };
                 let answer = reply::<d::SetDefault>(&entry.value.as_item(ctx)?);
-                map.insert(key.bytes, entry);
+                map.insert(key.bytes.clone(), entry);
+                self.emit_set(&map, &key.bytes, false, ctx);
                 answer
             }
             d::Contains::ID => {
@@ -138,7 +167,10 @@ impl Dict {
             }
             d::Clear::ID => {
                 let () = args::<d::Clear, _>(bytes)?;
-                let old = lock(&self.map).take_all();
+                let mut map = lock(&self.map);
+                let old = map.take_all();
+                self.watchers.emit(ctx, || (DictChange::<ItemRef<'_>, ItemRef<'_>>::Cleared, Vec::new()));
+                drop(map);
                 drop(old);
                 reply::<d::Clear>(&())
             }
@@ -161,6 +193,7 @@ impl Dict {
             d::Keys::ID => Err(stream_method(d::Keys::WHAT)),
             d::Values::ID => Err(stream_method(d::Values::WHAT)),
             d::Items::ID => Err(stream_method(d::Items::WHAT)),
+            d::Watch::ID => Err(stream_method(d::Watch::WHAT)),
             _ => Err(err(RemoteErrorKind::NotExposed, "unknown dict method")),
         }
     }
@@ -168,8 +201,22 @@ impl Dict {
     /// `del d[key]` or `d.pop(key)`: the value, or `KeyNotFound`.
     fn remove<M: Method<Args = (Item,), Reply = Item>>(&self, bytes: &[u8], ctx: &CallContext) -> StepResult {
         let (key,): (ItemRef<'_>,) = args::<M, _>(bytes)?;
-        let (_, entry) = lock(&self.map).remove(key.bytes).ok_or_else(missing)?;
+        let (_, entry) =
+            lock(&self.map).remove(key.bytes).inspect(|(k, e)| self.emit_removed(k, e, ctx)).ok_or_else(missing)?;
         entry.value.reply::<M>(ctx)
+    }
+}
+
+impl Watched for Dict {
+    fn watchers(&self) -> &Watchers {
+        &self.watchers
+    }
+
+    fn snapshot(&self, id: u64, ctx: &CallContext, out: &mut Vec<u8>) -> Result<u32, RemoteError> {
+        let map = lock(&self.map);
+        let events = self.watchers.resync(id, out);
+        super::watch::encode_state(&Self::pairs(&map, ctx, d::Watch::WHAT)?, out)?;
+        Ok(events)
     }
 }
 
@@ -195,6 +242,10 @@ impl ServerObject for Dict {
             d::Items::ID => {
                 let () = args::<d::Items, _>(bytes)?;
                 encode_pair
+            }
+            d::Watch::ID => {
+                let () = args::<d::Watch, _>(bytes)?;
+                return Ok(Watchers::subscribe(self, ctx));
             }
             _ => return Err(err(RemoteErrorKind::NotExposed, format!("dict.{method} is not a stream method"))),
         };

@@ -6,9 +6,12 @@ use manager_proto::{MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::{Arc, Mutex};
 
 use super::waiters::{Outcome, Ticket, Wait, WaitQueue, Waiters};
-use super::{args, encode, err, lock, new_args, reply, timeout};
+use super::watch::{Watched, Watchers};
+use super::{args, encode, err, lock, new_args, reply, resolve, timeout};
 use crate::object::CallContext;
 use crate::object::{ServerObject, Step};
+use manager_proto::stream::BoxSource;
+use manager_proto::watch::EventChange;
 
 pub(crate) const TYPE_ID: &str = manager_proto::builtin::EVENT;
 
@@ -23,12 +26,13 @@ struct State {
 
 pub(crate) struct Event {
     state: Mutex<State>,
+    watchers: Watchers,
 }
 
 impl Event {
     pub(crate) fn create(bytes: &[u8], _ctx: &CallContext) -> Result<Event, RemoteError> {
         let () = new_args::<e::New, _>(bytes, e::NEW)?;
-        Ok(Event { state: Mutex::new(State::default()) })
+        Ok(Event { state: Mutex::new(State::default()), watchers: Watchers::default() })
     }
 
     fn is_set(&self) -> bool {
@@ -62,13 +66,26 @@ impl WaitQueue<WasSet> for Event {
     fn give_back(&self, WasSet: WasSet) {}
 }
 
+impl Watched for Event {
+    fn watchers(&self) -> &Watchers {
+        &self.watchers
+    }
+
+    fn snapshot(&self, id: u64, _ctx: &CallContext, out: &mut Vec<u8>) -> Result<u32, RemoteError> {
+        let st = lock(&self.state);
+        let events = self.watchers.resync(id, out);
+        super::watch::encode_state(&st.set, out)?;
+        Ok(events)
+    }
+}
+
 impl ServerObject for Event {
     fn shared_type_id(&self) -> &str {
         TYPE_ID
     }
 
-    fn call(self: Arc<Self>, _ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
-        let id = match super::resolve(TYPE_ID, e::NAMES, e::IDS, method) {
+    fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
+        let id = match resolve(TYPE_ID, e::NAMES, e::IDS, method) {
             Ok(id) => id,
             Err(e) => return Step::Ready(Err(e)),
         };
@@ -78,19 +95,33 @@ impl ServerObject for Event {
                 let mut st = lock(&self.state);
                 st.set = true;
                 st.waiters.grant_all(|_, ()| WasSet);
+                self.watchers.emit(ctx, || (EventChange::Set, Vec::new()));
                 reply::<e::Set>(&())
             })),
             e::Clear::ID => Step::Ready(args::<e::Clear, _>(bytes).and_then(|()| {
-                lock(&self.state).set = false;
+                let mut st = lock(&self.state);
+                st.set = false;
+                self.watchers.emit(ctx, || (EventChange::Cleared, Vec::new()));
                 reply::<e::Clear>(&())
             })),
             e::Wait::ID => self.wait(bytes),
+            e::Watch::ID => Step::Ready(Err(super::stream_method(e::Watch::WHAT))),
             _ => Step::Ready(Err(err(RemoteErrorKind::NotExposed, "unknown Event method"))),
         }
     }
 
     fn value_copy(self: Arc<Self>, _ctx: &CallContext) -> Step {
         Step::Ready(encode(&self.is_set()))
+    }
+
+    fn open(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Result<BoxSource, RemoteError> {
+        match resolve(TYPE_ID, e::NAMES, e::IDS, method)? {
+            e::Watch::ID => {
+                let () = args::<e::Watch, _>(bytes)?;
+                Ok(Watchers::subscribe(self, ctx))
+            }
+            _ => Err(err(RemoteErrorKind::NotExposed, format!("Event.{method} is not a stream method"))),
+        }
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {

@@ -5,12 +5,14 @@ use manager_proto::builtin::list as l;
 use manager_proto::contract::Method;
 use manager_proto::element::ItemRef;
 use manager_proto::stream::{Batch, BoxSource, ItemSource};
+use manager_proto::watch::ListChange;
 use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use super::budget::{self, Budgeted};
-use super::seq::{Slice, at, at_mut, index, insertion_point};
+use super::seq::{Slice, at, index, insertion_point};
+use super::watch::{Watched, Watchers, item_of};
 use super::{Element, args, args_within, encode, err, lock, new_within, ready, reply, resolve, stream_method};
 use crate::object::CallContext;
 use crate::object::{ServerObject, Step, StepResult};
@@ -33,6 +35,7 @@ impl State {
 
 pub(crate) struct List {
     state: Mutex<State>,
+    watchers: Watchers,
 }
 
 type Bounds = (Option<i64>, Option<i64>, Option<i64>);
@@ -40,7 +43,24 @@ type Bounds = (Option<i64>, Option<i64>, Option<i64>);
 impl List {
     pub(crate) fn create(bytes: &[u8], ctx: &CallContext) -> Result<List, RemoteError> {
         let (Budgeted(items),): (Budgeted<Item>,) = new_within::<l::New, _>(bytes, l::NEW, ctx)?;
-        Ok(List { state: Mutex::new(State { items: Element::take_all(items, ctx)?, version: 0 }) })
+        let state = Mutex::new(State { items: Element::take_all(items, ctx)?, version: 0 });
+        Ok(List { state, watchers: Watchers::default() })
+    }
+
+    /// Tells watchers of a splice: at `index`, `removed` elements gave way to the
+    /// `inserted` now there.
+    fn emit(&self, st: &State, ctx: &CallContext, index: usize, removed: usize, inserted: usize) {
+        self.watchers.emit(ctx, || {
+            let new = st.items.get(index..index.saturating_add(inserted)).unwrap_or_default();
+            let ids = new.iter().flat_map(|e| e.refs.ids().iter().copied()).collect();
+            (ListChange { index, removed, inserted: new.iter().map(item_of).collect() }, ids)
+        });
+    }
+
+    /// Tells watchers every element may have moved: the `before` there were are now
+    /// the elements there are.
+    fn emit_all(&self, st: &State, ctx: &CallContext, before: usize) {
+        self.emit(st, ctx, 0, before, st.items.len());
     }
 
     fn run(&self, id: u32, bytes: &[u8], ctx: &CallContext) -> StepResult {
@@ -53,8 +73,12 @@ impl List {
                 let ((i,), item, ()): ((i64,), ItemRef<'_>, ()) = args::<l::Set, _>(bytes)?;
                 let element = Element::take_ref(item, ctx)?;
                 let mut st = lock(&self.state);
-                let old = std::mem::replace(at_mut(&mut st.items, i, "list assignment")?, element);
+                let at = index(st.items.len(), i, "list assignment")?;
+                let slot =
+                    st.items.get_mut(at).ok_or_else(|| err(RemoteErrorKind::IndexOutOfRange, "list assignment"))?;
+                let old = std::mem::replace(slot, element);
                 st.changed();
+                self.emit(&st, ctx, at, 1, 1);
                 drop(st);
                 drop(old);
                 reply::<l::Set>(&())
@@ -65,6 +89,7 @@ impl List {
                 let at = index(st.items.len(), i, "list assignment")?;
                 let old = st.items.remove(at);
                 st.changed();
+                self.emit(&st, ctx, at, 1, 0);
                 reply::<l::Delete>(&old.to_item(ctx)?)
             }
             l::Slice::ID => {
@@ -80,8 +105,10 @@ impl List {
                 let new = Element::take_all(items, ctx)?;
                 let mut st = lock(&self.state);
                 let range = Slice::range(st.items.len(), start, stop);
+                let (at, added) = (range.start, new.len());
                 let old: Vec<Element> = st.items.splice(range, new).collect();
                 st.changed();
+                self.emit(&st, ctx, at, old.len(), added);
                 drop(st);
                 drop(old);
                 reply::<l::SetSlice>(&())
@@ -97,6 +124,7 @@ impl List {
                 }
                 st.items = kept;
                 st.changed();
+                self.emit_all(&st, ctx, st.items.len().saturating_add(old.len()));
                 drop(st);
                 drop(old);
                 reply::<l::DeleteSlice>(&())
@@ -107,14 +135,17 @@ impl List {
                 let mut st = lock(&self.state);
                 st.items.push(element);
                 st.changed();
+                self.emit(&st, ctx, st.items.len().saturating_sub(1), 0, 1);
                 reply::<l::Append>(&())
             }
             l::Extend::ID => {
                 let (Budgeted(items),): (Budgeted<Item>,) = args_within::<l::Extend, _>(bytes, ctx)?;
                 let new = Element::take_all(items, ctx)?;
                 let mut st = lock(&self.state);
+                let (at, added) = (st.items.len(), new.len());
                 st.items.extend(new);
                 st.changed();
+                self.emit(&st, ctx, at, 0, added);
                 reply::<l::Extend>(&())
             }
             l::Insert::ID => {
@@ -125,6 +156,7 @@ impl List {
                 let at = insertion_point(st.items.len(), i);
                 st.items.insert(at, element);
                 st.changed();
+                self.emit(&st, ctx, at, 0, 1);
                 reply::<l::Insert>(&())
             }
             l::Pop::ID => {
@@ -136,6 +168,7 @@ impl List {
                 let at = index(st.items.len(), i.unwrap_or(-1), "pop")?;
                 let old = st.items.remove(at);
                 st.changed();
+                self.emit(&st, ctx, at, 1, 0);
                 reply::<l::Pop>(&old.to_item(ctx)?)
             }
             l::Remove::ID => {
@@ -148,6 +181,7 @@ impl List {
                     .ok_or_else(|| err(RemoteErrorKind::InvalidValue, "list.remove(x): x not in list"))?;
                 let old = st.items.remove(at);
                 st.changed();
+                self.emit(&st, ctx, at, 1, 0);
                 drop(st);
                 drop(old);
                 reply::<l::Remove>(&())
@@ -174,6 +208,7 @@ impl List {
                 let mut st = lock(&self.state);
                 st.items.reverse();
                 st.changed();
+                self.emit_all(&st, ctx, st.items.len());
                 reply::<l::Reverse>(&())
             }
             l::Repeat::ID => {
@@ -183,6 +218,7 @@ impl List {
                 if n == 0 {
                     let old = std::mem::take(&mut st.items);
                     st.changed();
+                    self.emit(&st, ctx, 0, old.len(), 0);
                     drop(st);
                     drop(old);
                     return reply::<l::Repeat>(&());
@@ -202,8 +238,10 @@ impl List {
                         copies.push(e.duplicate(ctx)?);
                     }
                 }
+                let added = copies.len();
                 st.items.append(&mut copies);
                 st.changed();
+                self.emit(&st, ctx, original, 0, added);
                 reply::<l::Repeat>(&())
             }
             l::Clear::ID => {
@@ -211,6 +249,7 @@ impl List {
                 let mut st = lock(&self.state);
                 let old = std::mem::take(&mut st.items);
                 st.changed();
+                self.emit(&st, ctx, 0, old.len(), 0);
                 drop(st);
                 drop(old);
                 reply::<l::Clear>(&())
@@ -237,11 +276,13 @@ impl List {
                 }
                 let old = std::mem::replace(&mut st.items, new);
                 st.changed();
+                self.emit_all(&st, ctx, old.len());
                 drop(st);
                 drop(old);
                 reply::<l::ReplaceIf>(&true)
             }
             l::Iter::ID => Err(stream_method(l::Iter::WHAT)),
+            l::Watch::ID => Err(stream_method(l::Watch::WHAT)),
             _ => Err(err(RemoteErrorKind::NotExposed, "unknown list method")),
         }
     }
@@ -279,6 +320,20 @@ impl ItemSource for Cursor {
     }
 }
 
+impl Watched for List {
+    fn watchers(&self) -> &Watchers {
+        &self.watchers
+    }
+
+    fn snapshot(&self, id: u64, ctx: &CallContext, out: &mut Vec<u8>) -> Result<u32, RemoteError> {
+        let st = lock(&self.state);
+        let events = self.watchers.resync(id, out);
+        let items = Element::to_items(st.items.iter(), ctx, l::Watch::WHAT)?;
+        super::watch::encode_state(&items, out)?;
+        Ok(events)
+    }
+}
+
 impl ServerObject for List {
     fn shared_type_id(&self) -> &str {
         TYPE_ID
@@ -293,6 +348,10 @@ impl ServerObject for List {
             l::Iter::ID => {
                 let () = args::<l::Iter, _>(bytes)?;
                 Ok(Box::new(Cursor { list: self, at: 0, ctx: ctx.clone() }))
+            }
+            l::Watch::ID => {
+                let () = args::<l::Watch, _>(bytes)?;
+                Ok(Watchers::subscribe(self, ctx))
             }
             _ => Err(err(RemoteErrorKind::NotExposed, format!("list.{method} is not a stream method"))),
         }

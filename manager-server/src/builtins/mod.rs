@@ -48,6 +48,7 @@ mod seq;
 mod set;
 mod value;
 mod waiters;
+mod watch;
 
 pub(crate) use barrier::{Action as BarrierAction, Actions as BarrierActions};
 pub(crate) use element::{Element, Refs};

@@ -8,14 +8,18 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use super::budget::{self, Budgeted};
+use super::watch::{Watched, Watchers, item_of};
 use super::{Element, args, encode, err, lock, new_within, ready, reply, resolve};
 use crate::object::CallContext;
 use crate::object::{ServerObject, Step, StepResult};
+use manager_proto::stream::BoxSource;
+use manager_proto::watch::NamespaceChange;
 
 pub(crate) const TYPE_ID: &str = manager_proto::builtin::NAMESPACE;
 
 pub(crate) struct Namespace {
     attrs: Mutex<BTreeMap<String, Element>>,
+    watchers: Watchers,
 }
 
 fn no_attribute(name: &str) -> RemoteError {
@@ -49,7 +53,7 @@ impl Namespace {
                 Ok((name, Element::take(item, ctx)?))
             })
             .collect::<Result<_, RemoteError>>()?;
-        Ok(Namespace { attrs: Mutex::new(attrs) })
+        Ok(Namespace { attrs: Mutex::new(attrs), watchers: Watchers::default() })
     }
 
     /// Every attribute as sent to the caller (checked to fit in one reply first).
@@ -74,13 +78,22 @@ impl Namespace {
                 let ((name,), item, ()): ((String,), ItemRef<'_>, ()) = args::<n::Set, _>(bytes)?;
                 check_name(&name)?;
                 let element = Element::take_ref(item, ctx)?;
-                let old = lock(&self.attrs).insert(name, element);
+                let mut attrs = lock(&self.attrs);
+                self.watchers.emit(ctx, || {
+                    let ids = element.refs.ids().to_vec();
+                    (NamespaceChange::Set { name: name.clone(), value: item_of(&element) }, ids)
+                });
+                let old = attrs.insert(name, element);
+                drop(attrs);
                 drop(old);
                 reply::<n::Set>(&())
             }
             n::Delete::ID => {
                 let (name,): (String,) = args::<n::Delete, _>(bytes)?;
-                let old = lock(&self.attrs).remove(&name).ok_or_else(|| no_attribute(&name))?;
+                let mut attrs = lock(&self.attrs);
+                let old = attrs.remove(&name).ok_or_else(|| no_attribute(&name))?;
+                self.watchers.emit(ctx, || (NamespaceChange::<ItemRef<'_>>::Removed { name }, Vec::new()));
+                drop(attrs);
                 drop(old);
                 reply::<n::Delete>(&())
             }
@@ -101,8 +114,24 @@ impl Namespace {
                 let () = args::<n::Items, _>(bytes)?;
                 reply::<n::Items>(&self.items(ctx, "Namespace.items")?)
             }
+            n::Watch::ID => Err(super::stream_method(n::Watch::WHAT)),
             _ => Err(err(RemoteErrorKind::NotExposed, "unknown Namespace method")),
         }
+    }
+}
+
+impl Watched for Namespace {
+    fn watchers(&self) -> &Watchers {
+        &self.watchers
+    }
+
+    fn snapshot(&self, id: u64, ctx: &CallContext, out: &mut Vec<u8>) -> Result<u32, RemoteError> {
+        let attrs = lock(&self.attrs);
+        let events = self.watchers.resync(id, out);
+        let items =
+            attrs.iter().map(|(n, e)| Ok((n.as_str(), e.as_item(ctx)?))).collect::<Result<Vec<_>, RemoteError>>()?;
+        super::watch::encode_state(&items, out)?;
+        Ok(events)
     }
 }
 
@@ -117,6 +146,16 @@ impl ServerObject for Namespace {
 
     fn value_copy(self: Arc<Self>, ctx: &CallContext) -> Step {
         ready(self.items(ctx, "the Namespace's value").and_then(|items| encode(&items)))
+    }
+
+    fn open(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Result<BoxSource, RemoteError> {
+        match resolve(TYPE_ID, n::NAMES, n::IDS, method)? {
+            n::Watch::ID => {
+                let () = args::<n::Watch, _>(bytes)?;
+                Ok(Watchers::subscribe(self, ctx))
+            }
+            _ => Err(err(RemoteErrorKind::NotExposed, format!("Namespace.{method} is not a stream method"))),
+        }
     }
 
     fn references(&self, out: &mut Vec<manager_proto::ObjectId>) {

@@ -17,9 +17,12 @@ use std::sync::{Arc, Mutex};
 
 use super::budget::Budgeted;
 use super::waiters::{Outcome, Ticket, Wait, WaitQueue, Waiters};
+use super::watch::{Watched, Watchers};
 use super::{Element, args, args_within, encode, err, lock, new_args, reply, reply_bytes, resolve, timeout};
 use crate::object::CallContext;
 use crate::object::{Reply, ServerObject, Step, StepResult};
+use manager_proto::stream::BoxSource;
+use manager_proto::watch::QueueChange;
 
 pub(crate) const TYPE_ID: &str = manager_proto::builtin::QUEUE;
 pub(crate) const JOINABLE_TYPE_ID: &str = manager_proto::builtin::JOINABLE_QUEUE;
@@ -45,6 +48,8 @@ struct State {
     /// so it cannot wrap.
     unfinished: u64,
     shut_down: bool,
+    /// The length watchers were last told.
+    watched_len: usize,
 }
 
 impl State {
@@ -141,6 +146,7 @@ impl Take for q::GetMany {
 pub(crate) struct Queue {
     type_id: &'static str,
     state: Mutex<State>,
+    watchers: Watchers,
 }
 
 fn shut_down() -> RemoteError {
@@ -153,6 +159,7 @@ impl Queue {
         Ok(Queue {
             type_id,
             state: Mutex::new(State { maxsize: usize::try_from(maxsize).unwrap_or(usize::MAX), ..State::default() }),
+            watchers: Watchers::default(),
         })
     }
 
@@ -178,6 +185,7 @@ impl Queue {
                 for item in items.into_iter().rev() {
                     st.offer(item, true);
                 }
+                queue.emit_len(&mut st);
             }),
         ))
     }
@@ -195,6 +203,7 @@ impl Queue {
         }
         if st.has_room() && st.putters.is_empty() {
             st.admit(item);
+            self.emit_len(&mut st);
             return Step::Ready(reply::<q::Put>(&()));
         }
         if !block {
@@ -222,6 +231,7 @@ impl Queue {
         let mut st = lock(&self.state);
         if let Some(first) = st.take() {
             let items = st.take_more(first, max, ctx.limits().max_reply);
+            self.emit_len(&mut st);
             drop(st);
             return Step::Ready(self.transfer::<M>(items, ctx));
         }
@@ -237,7 +247,10 @@ impl Queue {
         Step::Pending(Box::pin(async move {
             match wait.until(limit).await {
                 Outcome::Granted(first) => {
-                    let items = lock(&self.state).take_more(first, max, ctx.limits().max_reply);
+                    let mut st = lock(&self.state);
+                    let items = st.take_more(first, max, ctx.limits().max_reply);
+                    self.emit_len(&mut st);
+                    drop(st);
                     self.transfer::<M>(items, &ctx)
                 }
                 Outcome::TimedOut => Err(err(RemoteErrorKind::Empty, "the queue is empty")),
@@ -245,6 +258,14 @@ impl Queue {
                 Outcome::Refused => Err(shut_down()),
             }
         }))
+    }
+
+    /// Tells watchers the queue's length, if it changed since they were last told.
+    fn emit_len(&self, st: &mut State) {
+        if self.watchers.count() > 0 && st.watched_len != st.items.len() {
+            st.watched_len = st.items.len();
+            self.watchers.emit_plain(|| QueueChange { len: st.items.len() as u64 });
+        }
     }
 
     fn run(self: Arc<Self>, id: u32, bytes: &[u8], ctx: &CallContext) -> Step {
@@ -271,6 +292,7 @@ impl Queue {
                         st.admit(item);
                         n = n.saturating_add(1);
                     }
+                    self.emit_len(&mut st);
                     reply::<q::PutMany>(&n)
                 })())
             }
@@ -299,6 +321,7 @@ impl Queue {
                 st.getters.refuse_all();
                 let putters = st.putters.refuse_all();
                 st.all_done_if_finished();
+                self.emit_len(&mut st);
                 drop(st);
                 // Items may release references: not under the lock.
                 drop((dropped, putters));
@@ -329,6 +352,7 @@ impl Queue {
                     reply::<q::Join>(&())
                 }))
             }
+            q::Watch::ID => ready(Err(super::stream_method(q::Watch::WHAT))),
             _ => ready(Err(err(RemoteErrorKind::NotExposed, "unknown Queue method"))),
         }
     }
@@ -341,7 +365,9 @@ impl WaitQueue<Element> for Queue {
 
     /// A `get` answered but given up: the item goes back to the front.
     fn give_back(&self, item: Element) {
-        lock(&self.state).offer(item, true);
+        let mut st = lock(&self.state);
+        st.offer(item, true);
+        self.emit_len(&mut st);
     }
 }
 
@@ -365,6 +391,20 @@ impl WaitQueue<AllDone> for Queue {
     fn give_back(&self, AllDone: AllDone) {}
 }
 
+impl Watched for Queue {
+    fn watchers(&self) -> &Watchers {
+        &self.watchers
+    }
+
+    fn snapshot(&self, id: u64, _ctx: &CallContext, out: &mut Vec<u8>) -> Result<u32, RemoteError> {
+        let mut st = lock(&self.state);
+        let events = self.watchers.resync(id, out);
+        st.watched_len = st.items.len();
+        super::watch::encode_state(&(st.items.len() as u64), out)?;
+        Ok(events)
+    }
+}
+
 impl ServerObject for Queue {
     fn shared_type_id(&self) -> &str {
         self.type_id
@@ -382,6 +422,16 @@ impl ServerObject for Queue {
             Element::to_items(lock(&self.state).items.iter(), ctx, "the Queue's value")
                 .and_then(|items| encode(&items)),
         )
+    }
+
+    fn open(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Result<BoxSource, RemoteError> {
+        match resolve(self.type_id, q::NAMES, q::IDS, method)? {
+            q::Watch::ID => {
+                let () = args::<q::Watch, _>(bytes)?;
+                Ok(Watchers::subscribe(self, ctx))
+            }
+            _ => Err(err(RemoteErrorKind::NotExposed, format!("Queue.{method} is not a stream method"))),
+        }
     }
 
     fn references(&self, out: &mut Vec<manager_proto::ObjectId>) {

@@ -11,9 +11,11 @@ use std::sync::{Arc, Mutex};
 use super::budget::{self, Budgeted};
 use super::iteration::{self, Changed, Iterable};
 use super::ordered::OrderedMap;
+use super::watch::{Watched, Watchers};
 use super::{Element, Refs, args, args_within, encode, err, lock, new_within, ready, reply, resolve, stream_method};
 use crate::object::CallContext;
 use crate::object::{ServerObject, Step, StepResult};
+use manager_proto::watch::SetChange;
 
 pub(crate) const TYPE_ID: &str = manager_proto::builtin::SET;
 
@@ -21,6 +23,7 @@ type Members = OrderedMap<Refs>;
 
 pub(crate) struct Set {
     members: Mutex<Members>,
+    watchers: Watchers,
 }
 
 fn item(bytes: &[u8], refs: &Refs, ctx: &CallContext) -> Result<Item, RemoteError> {
@@ -59,7 +62,20 @@ fn take(items: Vec<Item>, ctx: &CallContext) -> Result<Members, RemoteError> {
 impl Set {
     pub(crate) fn create(bytes: &[u8], ctx: &CallContext) -> Result<Set, RemoteError> {
         let (Budgeted(items),): (Budgeted<Item>,) = new_within::<st::New, _>(bytes, st::NEW, ctx)?;
-        Ok(Set { members: Mutex::new(take(items, ctx)?) })
+        Ok(Set { members: Mutex::new(take(items, ctx)?), watchers: Watchers::default() })
+    }
+
+    /// Tells watchers `bytes` (in `members`) came in.
+    fn emit_added(&self, members: &Members, bytes: &[u8], ctx: &CallContext) {
+        let Some(refs) = members.get(bytes) else { return };
+        self.watchers
+            .emit(ctx, || (SetChange::Added(ItemRef { bytes, refs: refs.ids().to_vec() }), refs.ids().to_vec()));
+    }
+
+    /// Tells watchers `bytes` left (call it under the members' lock).
+    fn emit_removed(&self, bytes: &[u8], refs: &Refs, ctx: &CallContext) {
+        self.watchers
+            .emit(ctx, || (SetChange::Removed(ItemRef { bytes, refs: refs.ids().to_vec() }), refs.ids().to_vec()));
     }
 
     fn run(&self, id: u32, bytes: &[u8], ctx: &CallContext) -> StepResult {
@@ -67,18 +83,23 @@ impl Set {
             st::Add::ID => {
                 let (it,): (Item,) = args::<st::Add, _>(bytes)?;
                 let e = Element::take(it, ctx)?;
-                lock(&self.members).insert_if_absent(e.bytes.into_vec(), e.refs);
+                let mut members = lock(&self.members);
+                let bytes = e.bytes.into_vec();
+                if members.insert_if_absent(bytes.clone(), e.refs) {
+                    self.emit_added(&members, &bytes, ctx);
+                }
+                drop(members);
                 reply::<st::Add>(&())
             }
             st::Discard::ID => {
                 let (it,): (Item,) = args::<st::Discard, _>(bytes)?;
-                let old = lock(&self.members).remove(&it.bytes);
+                let old = lock(&self.members).remove(&it.bytes).inspect(|(b, r)| self.emit_removed(b, r, ctx));
                 drop(old);
                 reply::<st::Discard>(&())
             }
             st::Remove::ID => {
                 let (it,): (Item,) = args::<st::Remove, _>(bytes)?;
-                let old = lock(&self.members).remove(&it.bytes);
+                let old = lock(&self.members).remove(&it.bytes).inspect(|(b, r)| self.emit_removed(b, r, ctx));
                 match old {
                     Some(_) => reply::<st::Remove>(&()),
                     None => Err(err(RemoteErrorKind::KeyNotFound, "the element is not in the set")),
@@ -96,12 +117,16 @@ impl Set {
                 let () = args::<st::Pop, _>(bytes)?;
                 let (b, r) = lock(&self.members)
                     .pop_first()
+                    .inspect(|(b, r)| self.emit_removed(b, r, ctx))
                     .ok_or_else(|| err(RemoteErrorKind::KeyNotFound, "pop from an empty set"))?;
                 reply::<st::Pop>(&item(&b, &r, ctx)?)
             }
             st::Clear::ID => {
                 let () = args::<st::Clear, _>(bytes)?;
-                let old = lock(&self.members).take_all();
+                let mut members = lock(&self.members);
+                let old = members.take_all();
+                self.watchers.emit(ctx, || (SetChange::<ItemRef<'_>>::Cleared, Vec::new()));
+                drop(members);
                 drop(old);
                 reply::<st::Clear>(&())
             }
@@ -121,6 +146,7 @@ impl Set {
             st::IsSubset::ID => self.compare::<st::IsSubset>(bytes, ctx),
             st::IsSuperset::ID => self.compare::<st::IsSuperset>(bytes, ctx),
             st::Iter::ID => Err(stream_method(st::Iter::WHAT)),
+            st::Watch::ID => Err(stream_method(st::Watch::WHAT)),
             _ => Err(err(RemoteErrorKind::NotExposed, "unknown set method")),
         }
     }
@@ -159,21 +185,40 @@ impl Set {
         let removed: Vec<Refs> = match M::ID {
             st::Update::ID => {
                 for (b, r) in other {
-                    members.insert_if_absent(b, r);
+                    if members.insert_if_absent(b.clone(), r) {
+                        self.emit_added(&members, &b, ctx);
+                    }
                 }
                 Vec::new()
             }
             st::IntersectionUpdate::ID => {
-                members.split_off_unless(|b| other.contains_key(b)).into_iter().map(|(_, r)| r).collect()
+                let gone = members.split_off_unless(|b| other.contains_key(b));
+                gone.into_iter()
+                    .map(|(b, r)| {
+                        self.emit_removed(&b, &r, ctx);
+                        r
+                    })
+                    .collect()
             }
-            st::DifferenceUpdate::ID => other.keys().filter_map(|b| members.remove(b)).map(|(_, r)| r).collect(),
+            st::DifferenceUpdate::ID => other
+                .keys()
+                .filter_map(|b| members.remove(b))
+                .map(|(b, r)| {
+                    self.emit_removed(&b, &r, ctx);
+                    r
+                })
+                .collect(),
             _ => {
                 let mut removed = Vec::new();
                 for (b, r) in other {
                     match members.remove(&b) {
-                        Some((_, old)) => removed.push(old),
+                        Some((b, old)) => {
+                            self.emit_removed(&b, &old, ctx);
+                            removed.push(old);
+                        }
                         None => {
-                            members.insert(b, r);
+                            members.insert(b.clone(), r);
+                            self.emit_added(&members, &b, ctx);
                         }
                     }
                 }
@@ -199,6 +244,19 @@ impl Set {
     }
 }
 
+impl Watched for Set {
+    fn watchers(&self) -> &Watchers {
+        &self.watchers
+    }
+
+    fn snapshot(&self, id: u64, ctx: &CallContext, out: &mut Vec<u8>) -> Result<u32, RemoteError> {
+        let members = lock(&self.members);
+        let events = self.watchers.resync(id, out);
+        super::watch::encode_state(&all(members.iter(), ctx, st::Watch::WHAT)?, out)?;
+        Ok(events)
+    }
+}
+
 impl ServerObject for Set {
     fn shared_type_id(&self) -> &str {
         TYPE_ID
@@ -213,6 +271,10 @@ impl ServerObject for Set {
             st::Iter::ID => {
                 let () = args::<st::Iter, _>(bytes)?;
                 Ok(iteration::open(self, ctx, encode_member, &CHANGED))
+            }
+            st::Watch::ID => {
+                let () = args::<st::Watch, _>(bytes)?;
+                Ok(Watchers::subscribe(self, ctx))
             }
             _ => Err(err(RemoteErrorKind::NotExposed, format!("set.{method} is not a stream method"))),
         }

@@ -9,20 +9,29 @@ use manager_proto::element::ItemRef;
 use manager_proto::{Item, MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::{Arc, Mutex};
 
+use super::watch::{Watched, Watchers, item_of};
 use super::{Element, args, err, lock, new_args, ready, reply, resolve};
 use crate::object::CallContext;
 use crate::object::{ServerObject, Step, StepResult};
+use manager_proto::stream::BoxSource;
+use manager_proto::watch::ValueChange;
 
 pub(crate) const TYPE_ID: &str = manager_proto::builtin::VALUE;
 
 pub(crate) struct Value {
     value: Mutex<Element>,
+    watchers: Watchers,
 }
 
 impl Value {
     pub(crate) fn create(bytes: &[u8], ctx: &CallContext) -> Result<Value, RemoteError> {
         let (item,): (ItemRef<'_>,) = new_args::<v::New, _>(bytes, v::NEW)?;
-        Ok(Value { value: Mutex::new(Element::take_ref(item, ctx)?) })
+        Ok(Value { value: Mutex::new(Element::take_ref(item, ctx)?), watchers: Watchers::default() })
+    }
+
+    /// Tells watchers the value is `value` now.
+    fn emit(&self, value: &Element, ctx: &CallContext) {
+        self.watchers.emit(ctx, || (ValueChange::Set(item_of(value)), value.refs.ids().to_vec()));
     }
 
     fn run(&self, id: u32, bytes: &[u8], ctx: &CallContext) -> StepResult {
@@ -34,14 +43,20 @@ impl Value {
             v::Set::ID => {
                 let ((), item, ()): ((), ItemRef<'_>, ()) = args::<v::Set, _>(bytes)?;
                 let new = Element::take_ref(item, ctx)?;
-                let old = std::mem::replace(&mut *lock(&self.value), new);
+                let mut value = lock(&self.value);
+                let old = std::mem::replace(&mut *value, new);
+                self.emit(&value, ctx);
+                drop(value);
                 drop(old);
                 reply::<v::Set>(&())
             }
             v::Swap::ID => {
                 let (item,): (ItemRef<'_>,) = args::<v::Swap, _>(bytes)?;
                 let new = Element::take_ref(item, ctx)?;
-                let old = std::mem::replace(&mut *lock(&self.value), new);
+                let mut value = lock(&self.value);
+                let old = std::mem::replace(&mut *value, new);
+                self.emit(&value, ctx);
+                drop(value);
                 reply::<v::Swap>(&old.to_item(ctx)?)
             }
             v::CompareExchange::ID => {
@@ -52,24 +67,33 @@ impl Value {
                 let mut value = lock(&self.value);
                 if *value.bytes == *expected.bytes {
                     let old = std::mem::replace(&mut *value, new);
+                    self.emit(&value, ctx);
                     drop(value);
                     reply::<v::CompareExchange>(&Ok::<Item, Item>(old.to_item(ctx)?))
                 } else {
                     reply::<v::CompareExchange>(&Err::<Item, Item>(value.to_item(ctx)?))
                 }
             }
-            v::FetchAdd::ID => self.fetch::<v::FetchAdd>(bytes, false),
-            v::FetchSub::ID => self.fetch::<v::FetchSub>(bytes, true),
+            v::FetchAdd::ID => self.fetch::<v::FetchAdd>(bytes, false, ctx),
+            v::FetchSub::ID => self.fetch::<v::FetchSub>(bytes, true, ctx),
+            v::Watch::ID => Err(super::stream_method(v::Watch::WHAT)),
             _ => Err(err(RemoteErrorKind::NotExposed, "unknown Value method")),
         }
     }
 
     /// `fetch_add` or (`subtract`) `fetch_sub`: the old value.
-    fn fetch<M: Method<Args = (NumKind, Vec<u8>), Reply = Item>>(&self, bytes: &[u8], subtract: bool) -> StepResult {
+    fn fetch<M: Method<Args = (NumKind, Vec<u8>), Reply = Item>>(
+        &self,
+        bytes: &[u8],
+        subtract: bool,
+        ctx: &CallContext,
+    ) -> StepResult {
         let (kind, delta): (NumKind, Vec<u8>) = args::<M, _>(bytes)?;
         let mut value = lock(&self.value);
         let new = arith(kind, &value.bytes, &delta, subtract)?;
         let old = std::mem::replace(&mut value.bytes, new.into());
+        self.emit(&value, ctx);
+        drop(value);
         reply::<M>(&Item::plain(old.into_vec()))
     }
 }
@@ -120,6 +144,19 @@ fn arith(kind: NumKind, current: &[u8], delta: &[u8], subtract: bool) -> Result<
     }
 }
 
+impl Watched for Value {
+    fn watchers(&self) -> &Watchers {
+        &self.watchers
+    }
+
+    fn snapshot(&self, id: u64, ctx: &CallContext, out: &mut Vec<u8>) -> Result<u32, RemoteError> {
+        let value = lock(&self.value);
+        let events = self.watchers.resync(id, out);
+        super::watch::encode_state(&value.as_item(ctx)?, out)?;
+        Ok(events)
+    }
+}
+
 impl ServerObject for Value {
     fn shared_type_id(&self) -> &str {
         TYPE_ID
@@ -131,6 +168,16 @@ impl ServerObject for Value {
 
     fn value_copy(self: Arc<Self>, ctx: &CallContext) -> Step {
         ready(lock(&self.value).reply::<v::Get>(ctx))
+    }
+
+    fn open(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Result<BoxSource, RemoteError> {
+        match resolve(TYPE_ID, v::NAMES, v::IDS, method)? {
+            v::Watch::ID => {
+                let () = args::<v::Watch, _>(bytes)?;
+                Ok(Watchers::subscribe(self, ctx))
+            }
+            _ => Err(err(RemoteErrorKind::NotExposed, format!("Value.{method} is not a stream method"))),
+        }
     }
 
     fn references(&self, out: &mut Vec<manager_proto::ObjectId>) {
