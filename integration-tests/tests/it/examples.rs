@@ -45,6 +45,19 @@ fn event_watcher() {
 }
 
 #[test]
+fn dict_watcher() {
+    let out = run("dict_watcher", &[]);
+    let expected = "watcher: at version 0: []\n\
+                    watcher: version 1: key1 = 10\n\
+                    watcher: version 2: round = 1\n\
+                    watcher: version 3: key2 = 20\n\
+                    watcher: version 4: round = 2\n\
+                    watcher: version 5: key3 = 30\n\
+                    watcher: version 6: round = 3\n";
+    assert_eq!(out, expected);
+}
+
+#[test]
 fn dict_workers() {
     let out = run("dict_workers", &[]);
     let pairs: Vec<String> = (0..10).map(|i| format!("{i}: {}", i * 2)).collect();
