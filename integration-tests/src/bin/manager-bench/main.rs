@@ -14,6 +14,7 @@
 mod compare;
 mod raw;
 mod report;
+mod watching;
 mod workloads;
 
 use report::{Figure, Row, Unit};
@@ -258,6 +259,28 @@ fn phase(args: &[String]) {
     if want("pipe64") {
         let p = paired(reps, Unit::OpsPerSec, || workloads::pipelined(&ctx, 64), pipe);
         rows.push(row("pipe64", "64 calls in flight on one connection", Unit::OpsPerSec, p.ours.clone(), Some(p)));
+    }
+    if want("watch") {
+        // The floor is one call's round trip on the writer's connection, measured in
+        // alternation with the changes: a change reaches a watcher in one trip out.
+        let (mut notified, mut calls) = (Vec::new(), Vec::new());
+        for _ in 0..reps {
+            let (n, c) = watching::notify_latency(&ctx);
+            notified.push(n);
+            calls.push(c);
+        }
+        let ratio = spread(notified.iter().zip(&calls).map(|(n, c)| n / c).collect());
+        let p = Paired { ours: spread(notified), floor: spread(calls), ratio };
+        let name = "change -> watcher notified (1 writer, 1 watcher); floor: one call";
+        rows.push(row("watch", name, Unit::Micros, p.ours.clone(), Some(p)));
+    }
+    if want("watch10") {
+        // Floor: the same writer with no watcher, in alternation.
+        let p = paired(reps, Unit::OpsPerSec, || watching::writer_with_watchers(&ctx, 10), || {
+            watching::writer_with_watchers(&ctx, 0)
+        });
+        let name = "dict inserts/s with 10 watchers; floor: no watcher";
+        rows.push(row("watch10", name, Unit::OpsPerSec, p.ours.clone(), Some(p)));
     }
     if want("memconn") {
         // A fresh server: one that ran the workloads above keeps their freed memory and
