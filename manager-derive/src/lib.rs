@@ -190,6 +190,7 @@ mod fallback;
 mod interface;
 mod krate;
 mod model;
+mod streams;
 mod types;
 mod validate;
 

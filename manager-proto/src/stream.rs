@@ -326,12 +326,14 @@ pub struct RemoteStream<T> {
     _item: PhantomData<fn() -> T>,
 }
 
-impl<T: DeserializeOwned> RemoteStream<T> {
+impl<T> RemoteStream<T> {
     /// Types a raw stream whose items are `T`s; `what` names them in a decoding error.
     pub fn new(raw: RawStream, what: &'static str) -> Self {
         RemoteStream { raw, what, _item: PhantomData }
     }
+}
 
+impl<T: DeserializeOwned> RemoteStream<T> {
     /// The next item, `None` at the end.
     pub async fn next(&mut self) -> Option<Result<T, Error>> {
         std::future::poll_fn(|cx| self.poll_item(cx)).await

@@ -76,6 +76,7 @@ mod state;
 mod stream;
 mod table;
 mod user_object;
+mod user_stream;
 
 pub use blocking::BlockingServer;
 pub use builder::ServerBuilder;
@@ -89,3 +90,6 @@ pub use manager_proto as proto;
 pub use manager_proto::{
     Address, AuthKey, Bytes, Error, RemoteError, RemoteErrorKind, ServerStats, Shared, Token, serde,
 };
+/// The async stream trait (`futures_core::Stream`): a `#[shared]` method returning
+/// `impl Stream<Item = T>` is a stream method, its items sent as they become ready.
+pub use manager_proto::stream::Stream;

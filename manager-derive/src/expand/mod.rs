@@ -6,6 +6,7 @@ mod implementation;
 mod interface;
 mod proxy;
 mod proxy_stub;
+mod stream_methods;
 
 use crate::attr;
 use crate::errors::Errors;
