@@ -26,6 +26,7 @@ mod processes;
 mod raw;
 mod server_bin;
 mod streams;
+mod streams_shared;
 mod sync;
 mod travel;
 mod typing;
