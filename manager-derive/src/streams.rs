@@ -41,7 +41,10 @@ pub(crate) fn stream_return(ty: &Type) -> Option<(StreamKind, Type)> {
 pub(crate) fn send_static(ty: &Type) -> Type {
     let Type::ImplTrait(it) = ty else { return ty.clone() };
     let mut it = it.clone();
-    let has_send = it.bounds.iter().any(|b| matches!(b, TypeParamBound::Trait(t) if t.path.segments.last().is_some_and(|s| s.ident == "Send")));
+    let has_send = it
+        .bounds
+        .iter()
+        .any(|b| matches!(b, TypeParamBound::Trait(t) if t.path.segments.last().is_some_and(|s| s.ident == "Send")));
     let has_static = it.bounds.iter().any(|b| matches!(b, TypeParamBound::Lifetime(l) if l.ident == "static"));
     if !has_send {
         it.bounds.push(syn::parse_quote!(::core::marker::Send));
