@@ -342,7 +342,7 @@ pub(crate) fn method(
     let ret = match &sig.output {
         ReturnType::Default => Return::Unit,
         ReturnType::Type(_, ty) if stream_return(ty).is_some() => {
-            let Some((kind, item)) = stream_return(ty) else { return None };
+            let (kind, item) = stream_return(ty)?;
             if let Some(asyncness) = &sig.asyncness {
                 errors.spanned(
                     asyncness,
@@ -353,6 +353,12 @@ pub(crate) fn method(
                 );
             }
             check_owned(&item, "item type", &ident, errors);
+            if shared_inner(&item).is_some() {
+                errors.spanned(
+                    &item,
+                    format!("`{ident}` streams `Shared<T>` items, which are not supported: stream the values instead"),
+                );
+            }
             Return::Stream { kind, item: Box::new(item) }
         }
         ReturnType::Type(_, ty) => {

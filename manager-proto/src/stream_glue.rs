@@ -35,11 +35,11 @@ impl<A, T> Default for Items<A, T> {
 pub trait ItemsViaSerde<A, T> {
     /// The producer of an iterator method's items; `what` names them in an encoding
     /// error.
-    fn from_iter<I>(&self, iter: I, what: &'static str) -> Result<BoxSource, RemoteError>
+    fn source_of_iter<I>(&self, iter: I, what: &'static str) -> Result<BoxSource, RemoteError>
     where
         I: Iterator<Item = T> + Send + 'static;
     /// The producer of a `Stream` method's items.
-    fn from_stream<S>(&self, stream: S, what: &'static str) -> Result<BoxSource, RemoteError>
+    fn source_of_stream<S>(&self, stream: S, what: &'static str) -> Result<BoxSource, RemoteError>
     where
         S: Stream<Item = T> + Send + 'static;
     /// Opens stream method `id` of `handle`'s object with the argument tuple `args`.
@@ -47,13 +47,13 @@ pub trait ItemsViaSerde<A, T> {
 }
 
 impl<A: Serialize, T: Serialize + DeserializeOwned> ItemsViaSerde<A, T> for Items<A, T> {
-    fn from_iter<I>(&self, iter: I, what: &'static str) -> Result<BoxSource, RemoteError>
+    fn source_of_iter<I>(&self, iter: I, what: &'static str) -> Result<BoxSource, RemoteError>
     where
         I: Iterator<Item = T> + Send + 'static,
     {
         Ok(iter_source(iter, what))
     }
-    fn from_stream<S>(&self, stream: S, what: &'static str) -> Result<BoxSource, RemoteError>
+    fn source_of_stream<S>(&self, stream: S, what: &'static str) -> Result<BoxSource, RemoteError>
     where
         S: Stream<Item = T> + Send + 'static,
     {
@@ -68,11 +68,11 @@ impl<A: Serialize, T: Serialize + DeserializeOwned> ItemsViaSerde<A, T> for Item
 /// compile, so they never run; each fails as it would at run time.
 pub trait ItemsUnchecked<A, T> {
     /// Fails.
-    fn from_iter<I>(&self, iter: I, what: &'static str) -> Result<BoxSource, RemoteError>
+    fn source_of_iter<I>(&self, iter: I, what: &'static str) -> Result<BoxSource, RemoteError>
     where
         I: Iterator<Item = T> + Send + 'static;
     /// Fails.
-    fn from_stream<S>(&self, stream: S, what: &'static str) -> Result<BoxSource, RemoteError>
+    fn source_of_stream<S>(&self, stream: S, what: &'static str) -> Result<BoxSource, RemoteError>
     where
         S: Stream<Item = T> + Send + 'static;
     /// Fails.
@@ -84,13 +84,13 @@ fn not_wire<T>(what: &str) -> String {
 }
 
 impl<A, T> ItemsUnchecked<A, T> for &Items<A, T> {
-    fn from_iter<I>(&self, _: I, what: &'static str) -> Result<BoxSource, RemoteError>
+    fn source_of_iter<I>(&self, _: I, what: &'static str) -> Result<BoxSource, RemoteError>
     where
         I: Iterator<Item = T> + Send + 'static,
     {
         Err(RemoteError::new(RemoteErrorKind::Decode, not_wire::<T>(what)))
     }
-    fn from_stream<S>(&self, _: S, what: &'static str) -> Result<BoxSource, RemoteError>
+    fn source_of_stream<S>(&self, _: S, what: &'static str) -> Result<BoxSource, RemoteError>
     where
         S: Stream<Item = T> + Send + 'static,
     {

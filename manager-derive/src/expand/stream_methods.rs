@@ -27,8 +27,8 @@ pub(super) fn open_arms(model: &SharedImpl, m: &TokenStream, receiver: Receiver,
         let what_args = format!("the arguments of `{}::{}`", model.name, x.exposed.value());
         let what_items = format!("an item of `{}::{}`", model.name, x.exposed.value());
         let make = match kind {
-            StreamKind::Iter => quote!(from_iter),
-            StreamKind::Stream => quote!(from_stream),
+            StreamKind::Iter => quote!(source_of_iter),
+            StreamKind::Stream => quote!(source_of_stream),
         };
         quote_spanned! {x.span=>
             #c => {
