@@ -4,9 +4,9 @@
 //! `manager_proto::__private::v1::Wire`), which never fails to compile: a type that
 //! cannot cross the wire is reported once, by the assertion `wire_checks` writes.
 
-use crate::model::{Constructor, Method, Receiver, Return, SharedImpl, Source, shared_inner};
+use crate::model::{Constructor, Receiver, Return, SharedImpl, Source, shared_inner};
 use proc_macro2::TokenStream;
-use quote::{ToTokens, format_ident, quote, quote_spanned};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
@@ -175,24 +175,18 @@ pub(super) fn construct(model: &SharedImpl, m: &TokenStream) -> TokenStream {
     }
 }
 
-/// The name of the constant holding a method's id (by position: identifiers may be raw).
-pub(super) fn id_const(model: &SharedImpl, method: &Method) -> syn::Ident {
-    let index = model.methods.iter().position(|x| std::ptr::eq(x, method)).unwrap_or_default();
-    format_ident!("__METHOD_{}", index)
-}
-
 /// The dispatch on a method id for methods taking `receiver`; `this` is the object.
 pub(super) fn arms(model: &SharedImpl, m: &TokenStream, receiver: Receiver, this: &TokenStream) -> TokenStream {
     let ty = &model.self_ty;
     // Stream methods are opened, not called (`stream_methods.rs`).
     let methods: Vec<_> = model.methods.iter().filter(|x| x.receiver == receiver && !x.is_stream()).collect();
     let consts = methods.iter().map(|x| {
-        let c = id_const(model, x);
+        let c = super::id_const(model, x);
         let exposed = &x.exposed;
         quote!(const #c: u32 = #m::method_id(#exposed);)
     });
     let arms = methods.iter().map(|x| {
-        let c = id_const(model, x);
+        let c = super::id_const(model, x);
         let ident = &x.ident;
         let idents: Vec<_> = x.args.iter().map(|a| &a.ident).collect();
         let types: Vec<_> = x.args.iter().map(|a| &a.ty).collect();

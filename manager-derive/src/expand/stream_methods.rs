@@ -14,13 +14,13 @@ pub(super) fn open_arms(model: &SharedImpl, m: &TokenStream, receiver: Receiver,
     let ty = &model.self_ty;
     let methods: Vec<_> = model.methods.iter().filter(|x| x.receiver == receiver && x.is_stream()).collect();
     let consts = methods.iter().map(|x| {
-        let c = super::dispatcher::id_const(model, x);
+        let c = super::id_const(model, x);
         let exposed = &x.exposed;
         quote!(const #c: u32 = #m::method_id(#exposed);)
     });
     let arms = methods.iter().map(|x| {
         let Return::Stream { kind, item } = &x.ret else { return quote!() };
-        let c = super::dispatcher::id_const(model, x);
+        let c = super::id_const(model, x);
         let ident = &x.ident;
         let idents: Vec<_> = x.args.iter().map(|a| &a.ident).collect();
         let types: Vec<_> = x.args.iter().map(|a| &a.ty).collect();
