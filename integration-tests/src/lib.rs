@@ -10,6 +10,7 @@ pub struct ReadmeDoctests;
 
 pub mod accounts;
 pub mod interface;
+pub mod streams;
 
 use manager_client::shared;
 use serde::{Deserialize, Serialize};

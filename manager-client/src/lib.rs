@@ -57,7 +57,10 @@ pub use names::{ToAddress, ToToken};
 
 pub use manager_derive::shared;
 pub use manager_proto as proto;
+/// The async stream trait (`futures_core::Stream`): what a [`RemoteStream`] implements,
+/// and what a `#[shared]` method returning `impl Stream<Item = T>` returns.
+pub use manager_proto::stream::Stream;
 pub use manager_proto::{
-    Address, AuthKey, BlockingProxy, Bytes, Error, Handle, Lost, Proxy, RemoteError, RemoteErrorKind, ServerStats,
-    Shared, Token, TokenError, TypeDescription, serde,
+    Address, AuthKey, BlockingProxy, Bytes, Error, Handle, Lost, Proxy, RemoteError, RemoteErrorKind, RemoteStream,
+    ServerStats, Shared, Token, TokenError, TypeDescription, serde,
 };

@@ -83,6 +83,16 @@ impl SharedImpl {
             reject_self(&f.sig, &name, errors);
             signatures.push(f.sig.clone());
             if let Some(m) = method(&without_self_sized(&f.sig), &f.attrs, opts.rename, errors) {
+                if let (true, ReturnType::Type(_, ty)) = (m.is_stream(), &f.sig.output) {
+                    errors.spanned(
+                        ty,
+                        format!(
+                            "`{}` is a stream method, and interfaces do not support stream methods yet: declare it \
+                             in a #[shared] impl block of the type, or hide it with #[shared(skip)]",
+                            f.sig.ident
+                        ),
+                    );
+                }
                 methods.push(m);
             }
             if f.sig.asyncness.is_some() {

@@ -90,6 +90,49 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Stream methods
+//!
+//! A method returning `impl Iterator<Item = T>`, or `impl Stream<Item = T>`
+//! (`manager_server::Stream`, futures' trait), is a stream method: its proxy method is
+//! a plain `fn` returning a `RemoteStream<T>` (a `BlockingStream` of it, an
+//! `Iterator` of `Result<T, Error>`, on the blocking proxy), whose items come as the
+//! caller reads them; dropping it stops the server's producer. The method runs under
+//! the object's lock, which is released as soon as it returns, so the iterator must own
+//! what it reads: `#[shared]` adds `+ Send + 'static` to the returned type, and a body
+//! borrowing `self` does not compile. A panic midway ends the stream with a `Panicked`
+//! error after the items before it. Not yet: `async fn` stream methods (return `impl
+//! Stream` instead) and stream methods in interfaces.
+//!
+//! ```
+//! use manager_client::Client;
+//! use manager_server::{Server, shared};
+//!
+//! #[derive(Default)]
+//! pub struct Numbers;
+//!
+//! #[shared]
+//! impl Numbers {
+//!     /// CPython's generator of squares.
+//!     pub fn squares(&self, n: u64) -> impl Iterator<Item = u64> {
+//!         (0..n).map(|i| i * i)
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = Server::builder().register::<Numbers>().start().await?;
+//! let client = Client::connect(server.address(), server.authkey().as_bytes()).await?;
+//! let numbers = NumbersProxy::create(&client).await?;
+//! let mut squares = numbers.squares(4);
+//! let mut got = Vec::new();
+//! while let Some(square) = squares.next().await {
+//!     got.push(square?);
+//! }
+//! assert_eq!(got, [0, 1, 4, 9]);
+//! # server.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
 //! ## Interfaces
 //!
 //! `#[shared]` on a trait declares the interface alone, for a crate that clients and
@@ -190,6 +233,7 @@ mod fallback;
 mod interface;
 mod krate;
 mod model;
+mod streams;
 mod types;
 mod validate;
 

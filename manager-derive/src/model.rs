@@ -4,6 +4,7 @@
 
 use crate::attr::{self, TypeOptions};
 use crate::errors::Errors;
+use crate::streams::{StreamKind, send_static, stream_return};
 use crate::types::{check_owned, fallible, is_plain, is_unit};
 use proc_macro2::Span;
 use quote::ToTokens;
@@ -111,6 +112,9 @@ pub(crate) enum Return {
     Value(Box<Type>),
     /// `Result<T, E>`: `E` surfaces typed on the client.
     Fallible { ok: Box<Type>, err: Box<Type> },
+    /// `impl Iterator<Item = T>` or `impl Stream<Item = T>`: a stream method, whose
+    /// items the client reads as a `RemoteStream<T>` (see `streams.rs`).
+    Stream { kind: StreamKind, item: Box<Type> },
 }
 
 impl SharedImpl {
@@ -170,6 +174,10 @@ impl SharedImpl {
             }
             signatures.push(f.sig.clone());
             if let Some(m) = method(&f.sig, &f.attrs, opts.rename, errors) {
+                if let (Return::Stream { .. }, ReturnType::Type(arrow, ty)) = (&m.ret, &f.sig.output) {
+                    // The producer outlives the call: see `streams.rs`.
+                    f.sig.output = ReturnType::Type(*arrow, Box::new(send_static(ty)));
+                }
                 methods.push(m);
             }
         }
@@ -333,6 +341,26 @@ pub(crate) fn method(
     let args = args(sig, errors);
     let ret = match &sig.output {
         ReturnType::Default => Return::Unit,
+        ReturnType::Type(_, ty) if stream_return(ty).is_some() => {
+            let (kind, item) = stream_return(ty)?;
+            if let Some(asyncness) = &sig.asyncness {
+                errors.spanned(
+                    asyncness,
+                    format!(
+                        "`{ident}` is async and returns a stream: async stream methods are not supported; make it \
+                         a plain `fn` returning `impl Stream<Item = T>` (the stream may await)"
+                    ),
+                );
+            }
+            check_owned(&item, "item type", &ident, errors);
+            if shared_inner(&item).is_some() {
+                errors.spanned(
+                    &item,
+                    format!("`{ident}` streams `Shared<T>` items, which are not supported: stream the values instead"),
+                );
+            }
+            Return::Stream { kind, item: Box::new(item) }
+        }
         ReturnType::Type(_, ty) => {
             check_owned(ty, "return type", &ident, errors);
             match fallible(ty) {
@@ -370,6 +398,11 @@ pub(crate) fn args(sig: &Signature, errors: &mut Errors) -> Vec<Arg> {
 }
 
 impl Method {
+    /// Whether it is a stream method.
+    pub(crate) fn is_stream(&self) -> bool {
+        matches!(self.ret, Return::Stream { .. })
+    }
+
     /// Whether a call may hold proxies or host objects: not every argument and result
     /// type is plain ([`is_plain`]).
     pub(crate) fn hosted(&self) -> bool {
@@ -377,6 +410,7 @@ impl Method {
             Return::Unit => true,
             Return::Value(t) => is_plain(t),
             Return::Fallible { ok, err } => is_plain(ok) && is_plain(err),
+            Return::Stream { item, .. } => is_plain(item),
         };
         !(ret_plain && self.args.iter().all(|a| is_plain(&a.ty)))
     }

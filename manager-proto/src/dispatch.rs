@@ -1,6 +1,7 @@
 //! The server side of a shared type: what `#[shared]` implements so a server can
 //! construct the type and call its methods from encoded requests.
 
+use crate::stream::BoxSource;
 use crate::{MethodRef, RemoteError, RemoteErrorKind};
 use std::future::Future;
 use std::pin::Pin;
@@ -34,6 +35,10 @@ pub struct MethodInfo {
     /// Whether its arguments or result may hold proxies or `Shared<T>` values: the
     /// server then runs it on a `Host` (see [`crate::hosting`]); the others skip that.
     pub hosted: bool,
+    /// Whether it is a stream method (it returns `impl Iterator` or `impl Stream`):
+    /// opened with `Request::Open` ([`Dispatch::open_ref`], [`Dispatch::open_mut`]),
+    /// never called.
+    pub stream: bool,
 }
 
 /// What calling a method produced.
@@ -72,6 +77,20 @@ pub trait Dispatch: Sized + Send + Sync + 'static {
     /// Calls a `&mut self` method.
     fn call_mut<'a>(&'a mut self, method: u32, args: &[u8]) -> Outcome<'a>;
 
+    /// Opens a `&self` stream method (by id, already resolved): runs it and returns
+    /// its items' producer, which owns what it reads (the object's lock is released
+    /// once this returns). The default has no stream methods.
+    fn open_ref(&self, method: u32, args: &[u8]) -> Result<BoxSource, RemoteError> {
+        let _ = args;
+        Err(not_a_stream(Self::shared_type_id(), method))
+    }
+
+    /// Opens a `&mut self` stream method (see [`Dispatch::open_ref`]).
+    fn open_mut(&mut self, method: u32, args: &[u8]) -> Result<BoxSource, RemoteError> {
+        let _ = args;
+        Err(not_a_stream(Self::shared_type_id(), method))
+    }
+
     /// The object's value, encoded (Python's `_getvalue`); an error if the type is not
     /// `Serialize`.
     fn value_copy(&self) -> CallResult;
@@ -80,6 +99,12 @@ pub trait Dispatch: Sized + Send + Sync + 'static {
     fn method(method: MethodRef<'_>) -> Result<&'static MethodInfo, RemoteError> {
         resolve_method(Self::shared_type_id(), Self::methods(), method)
     }
+}
+
+/// The error for opening a method of `type_id` that is not a stream method, naming it
+/// if it is exposed.
+fn not_a_stream(type_id: &str, method: u32) -> RemoteError {
+    RemoteError::new(RemoteErrorKind::NotExposed, format!("`{type_id}` has no stream method with id {method:#010x}"))
 }
 
 /// Finds `method` among `methods` of type `type_id`, or explains why not.

@@ -56,6 +56,7 @@ pub mod request;
 pub mod response;
 pub mod spare;
 pub mod stream;
+mod stream_glue;
 pub mod token;
 pub mod watch;
 mod wire;

@@ -6,10 +6,13 @@
 // The wrappers below are markers for autoref specialization; nothing ever prints them.
 #[allow(missing_debug_implementations)]
 pub mod v1 {
+    pub use crate::blocking::BlockingStream;
     pub use crate::blocking::{BlockingConnect, BlockingProxy, Executor};
     pub use crate::dispatch::{BoxFuture, CallResult, Dispatch, MethodInfo, Outcome, Receiver};
     pub use crate::hosted::{HostUnchecked, HostViaDispatch, Hosted, SharedType, assert_shared_type, encode_return};
     pub use crate::proxy::{Connect, Handle, Proxy, Reply};
+    pub use crate::stream::{BoxSource, RemoteStream};
+    pub use crate::stream_glue::{Items, ItemsUnchecked, ItemsViaSerde};
     pub use crate::{Error, MethodRef, RemoteError, RemoteErrorKind, Shared, Token, method_id};
     pub use serde;
 

@@ -88,12 +88,27 @@ where
     I: Iterator + Send + 'static,
     I::Item: Serialize,
 {
-    Box::new(IterSource { iter, what })
+    Box::new(IterSource { iter, what, failed: None })
 }
 
 struct IterSource<I> {
     iter: I,
     what: &'static str,
+    /// A panic of the iterator's, told after the items before it went out.
+    failed: Option<RemoteError>,
+}
+
+/// Runs `f`, one step of a producer of `what`; a panic becomes the `Panicked` error
+/// that ends the stream (the producer is not polled again).
+fn step<R>(what: &str, f: impl FnOnce() -> R) -> Result<R, RemoteError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        let msg = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        RemoteError::new(RemoteErrorKind::Panicked, format!("producing {what} panicked: {msg}"))
+    })
 }
 
 impl<I> ItemSource for IterSource<I>
@@ -107,9 +122,21 @@ where
         out: &mut Vec<u8>,
         budget: usize,
     ) -> Poll<Result<Batch, RemoteError>> {
+        if let Some(e) = self.failed.take() {
+            return Poll::Ready(Err(e));
+        }
         let mut count = 0u32;
         while out.len() < budget && count < u32::MAX {
-            let Some(item) = self.iter.next() else { break };
+            let item = match step(self.what, || self.iter.next()) {
+                Ok(Some(item)) => item,
+                Ok(None) => break,
+                // The items before the panic go out first.
+                Err(e) if count > 0 => {
+                    self.failed = Some(e);
+                    break;
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            };
             if let Err(e) = encode_item(&item, out, self.what) {
                 return Poll::Ready(Err(e));
             }
@@ -126,12 +153,14 @@ where
     S: Stream + Send + 'static,
     S::Item: Serialize,
 {
-    Box::new(AsyncSource { stream: Box::pin(stream), what })
+    Box::new(AsyncSource { stream: Box::pin(stream), what, failed: None })
 }
 
 struct AsyncSource<S> {
     stream: Pin<Box<S>>,
     what: &'static str,
+    /// A panic of the stream's, told after the items before it went out.
+    failed: Option<RemoteError>,
 }
 
 impl<S> ItemSource for AsyncSource<S>
@@ -145,10 +174,21 @@ where
         out: &mut Vec<u8>,
         budget: usize,
     ) -> Poll<Result<Batch, RemoteError>> {
+        if let Some(e) = self.failed.take() {
+            return Poll::Ready(Err(e));
+        }
         let mut count = 0u32;
         let mut ended = false;
         while out.len() < budget && count < u32::MAX {
-            match self.stream.as_mut().poll_next(cx) {
+            let polled = match step(self.what, || self.stream.as_mut().poll_next(cx)) {
+                Ok(polled) => polled,
+                Err(e) if count > 0 => {
+                    self.failed = Some(e);
+                    break;
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            };
+            match polled {
                 Poll::Ready(Some(item)) => {
                     if let Err(e) = encode_item(&item, out, self.what) {
                         return Poll::Ready(Err(e));
@@ -326,12 +366,14 @@ pub struct RemoteStream<T> {
     _item: PhantomData<fn() -> T>,
 }
 
-impl<T: DeserializeOwned> RemoteStream<T> {
+impl<T> RemoteStream<T> {
     /// Types a raw stream whose items are `T`s; `what` names them in a decoding error.
     pub fn new(raw: RawStream, what: &'static str) -> Self {
         RemoteStream { raw, what, _item: PhantomData }
     }
+}
 
+impl<T: DeserializeOwned> RemoteStream<T> {
     /// The next item, `None` at the end.
     pub async fn next(&mut self) -> Option<Result<T, Error>> {
         std::future::poll_fn(|cx| self.poll_item(cx)).await

@@ -76,6 +76,7 @@ mod state;
 mod stream;
 mod table;
 mod user_object;
+mod user_stream;
 
 pub use blocking::BlockingServer;
 pub use builder::ServerBuilder;
@@ -86,6 +87,9 @@ pub use startup::{Builtin, Startup};
 
 pub use manager_derive::shared;
 pub use manager_proto as proto;
+/// The async stream trait (`futures_core::Stream`): a `#[shared]` method returning
+/// `impl Stream<Item = T>` is a stream method, its items sent as they become ready.
+pub use manager_proto::stream::Stream;
 pub use manager_proto::{
     Address, AuthKey, Bytes, Error, RemoteError, RemoteErrorKind, ServerStats, Shared, Token, serde,
 };

@@ -1,6 +1,7 @@
 //! The adapter that hosts a `#[shared]` type as a [`ServerObject`].
 
 use manager_proto::dispatch::{CallResult, Dispatch, MethodInfo, Outcome, Receiver};
+use manager_proto::stream::BoxSource;
 use manager_proto::{MethodRef, RemoteError, RemoteErrorKind};
 use std::sync::Arc;
 use tokio::sync::RwLock;
@@ -31,6 +32,17 @@ fn not_a_future(info: &MethodInfo) -> RemoteError {
     RemoteError::new(RemoteErrorKind::Protocol, format!("synchronous method `{}` returned a future", info.name))
 }
 
+/// The host a call of `info` runs on: it runs as this object's (calls back into it
+/// through a proxy are refused), on a host that hosts its `Shared<T>` results and
+/// resolves its proxy arguments — unless its arguments and result hold no proxies: the
+/// common call allocates nothing here.
+fn host(ctx: &CallContext, info: &MethodInfo) -> Option<Arc<dyn Host>> {
+    match ctx.hosting() {
+        Some(hosting) if info.hosted => Some(Arc::new(ConnHost::new(ctx.clone(), Arc::clone(hosting)))),
+        _ => None,
+    }
+}
+
 fn finish_sync(outcome: Outcome<'_>, info: &MethodInfo) -> CallResult {
     match outcome {
         Outcome::Ready(r) => r,
@@ -48,14 +60,13 @@ impl<T: Dispatch> ServerObject for UserObject<T> {
             Ok(info) => info,
             Err(e) => return Step::Ready(Err(e)),
         };
-        // The call runs as this object's (calls back into it through a proxy are
-        // refused), on a host that hosts its `Shared<T>` results and resolves its proxy
-        // arguments — unless its arguments and result hold no proxies: the common call
-        // allocates nothing here.
-        let host: Option<Arc<dyn Host>> = match ctx.hosting() {
-            Some(hosting) if info.hosted => Some(Arc::new(ConnHost::new(ctx.clone(), Arc::clone(hosting)))),
-            _ => None,
-        };
+        if info.stream {
+            return Step::Ready(Err(RemoteError::new(
+                RemoteErrorKind::NotExposed,
+                format!("`{}.{}` is a stream method: open it as a stream", T::shared_type_id(), info.name),
+            )));
+        }
+        let host = host(ctx, info);
         // A synchronous method with plain types cannot call through a proxy (the
         // server's proxies are async, and it was given none): it runs unrecorded.
         if !info.is_async && host.is_none() {
@@ -66,6 +77,11 @@ impl<T: Dispatch> ServerObject for UserObject<T> {
             Outcome::Ready(result) => Step::from_outcome(Outcome::Ready(result)),
             Outcome::Pending(future) => Step::from_outcome(Outcome::Pending(Box::pin(InCall::new(key, host, future)))),
         }
+    }
+
+    fn open(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, args: &[u8]) -> Result<BoxSource, RemoteError> {
+        let info = T::method(method)?;
+        crate::user_stream::open(&self.lock, object_key(&self), host(ctx, info), info, args)
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {

@@ -88,6 +88,15 @@ fn employee() {
 }
 
 #[test]
+fn squares() {
+    let out = run("squares", &[]);
+    let expected = "worker: squares(10) = [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]\n\
+                    worker: the first square over 1000 is 1024\n\
+                    manager: the squares of 0..1000 add up to 332833500\n";
+    assert_eq!(out, expected);
+}
+
+#[test]
 fn vector() {
     let out = run("vector", &[]);
     assert!(out.contains("child: a + b = (11, 22)\n"), "{out}");

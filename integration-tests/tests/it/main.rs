@@ -27,6 +27,7 @@ mod raw;
 mod server_bin;
 mod stream_flow;
 mod streams;
+mod streams_shared;
 mod sync;
 mod travel;
 mod typing;

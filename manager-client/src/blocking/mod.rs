@@ -42,3 +42,4 @@ mod runtime;
 pub use crate::builtins::blocking::*;
 pub use child::{ChildBuilder, Worker};
 pub use client::Client;
+pub use manager_proto::BlockingStream;

@@ -4,9 +4,9 @@
 //! `manager_proto::__private::v1::Wire`), which never fails to compile: a type that
 //! cannot cross the wire is reported once, by the assertion `wire_checks` writes.
 
-use crate::model::{Constructor, Method, Receiver, Return, SharedImpl, Source, shared_inner};
+use crate::model::{Constructor, Receiver, Return, SharedImpl, Source, shared_inner};
 use proc_macro2::TokenStream;
-use quote::{ToTokens, format_ident, quote, quote_spanned};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
@@ -18,6 +18,8 @@ pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
     let construct = construct(model, m);
     let ref_arms = arms(model, m, Receiver::Ref, &quote!(self));
     let mut_arms = arms(model, m, Receiver::Mut, &quote!(self));
+    let open_ref_arms = super::stream_methods::open_arms(model, m, Receiver::Ref, &quote!(self));
+    let open_mut_arms = super::stream_methods::open_arms(model, m, Receiver::Mut, &quote!(self));
     let wire_checks = wire_checks(model, m);
     quote! {
         #[automatically_derived]
@@ -61,6 +63,20 @@ pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
                 #mut_arms
             }
 
+            #[allow(unused_variables, unreachable_code)]
+            fn open_ref(&self, method: u32, args: &[u8]) -> ::core::result::Result<#m::BoxSource, #m::RemoteError> {
+                #[allow(unused_imports)]
+                use #m::{WireViaSerde as _, WireUnchecked as _, ItemsViaSerde as _, ItemsUnchecked as _};
+                #open_ref_arms
+            }
+
+            #[allow(unused_variables, unreachable_code)]
+            fn open_mut(&mut self, method: u32, args: &[u8]) -> ::core::result::Result<#m::BoxSource, #m::RemoteError> {
+                #[allow(unused_imports)]
+                use #m::{WireViaSerde as _, WireUnchecked as _, ItemsViaSerde as _, ItemsUnchecked as _};
+                #open_mut_arms
+            }
+
             fn value_copy(&self) -> #m::CallResult {
                 use #m::{ValueViaSerialize as _, ValueUnsupported as _};
                 (&#m::ValueOf(self)).value_copy()
@@ -84,6 +100,7 @@ pub(super) fn infos(model: &SharedImpl, m: &TokenStream) -> Vec<TokenStream> {
             };
             let is_async = x.is_async;
             let hosted = x.hosted();
+            let stream = x.is_stream();
             quote! {
                 #m::MethodInfo {
                     name: #exposed,
@@ -91,6 +108,7 @@ pub(super) fn infos(model: &SharedImpl, m: &TokenStream) -> Vec<TokenStream> {
                     receiver: #receiver,
                     is_async: #is_async,
                     hosted: #hosted,
+                    stream: #stream,
                 }
             }
         })
@@ -157,23 +175,18 @@ pub(super) fn construct(model: &SharedImpl, m: &TokenStream) -> TokenStream {
     }
 }
 
-/// The name of the constant holding a method's id (by position: identifiers may be raw).
-fn id_const(model: &SharedImpl, method: &Method) -> syn::Ident {
-    let index = model.methods.iter().position(|x| std::ptr::eq(x, method)).unwrap_or_default();
-    format_ident!("__METHOD_{}", index)
-}
-
 /// The dispatch on a method id for methods taking `receiver`; `this` is the object.
 pub(super) fn arms(model: &SharedImpl, m: &TokenStream, receiver: Receiver, this: &TokenStream) -> TokenStream {
     let ty = &model.self_ty;
-    let methods: Vec<_> = model.methods.iter().filter(|x| x.receiver == receiver).collect();
+    // Stream methods are opened, not called (`stream_methods.rs`).
+    let methods: Vec<_> = model.methods.iter().filter(|x| x.receiver == receiver && !x.is_stream()).collect();
     let consts = methods.iter().map(|x| {
-        let c = id_const(model, x);
+        let c = super::id_const(model, x);
         let exposed = &x.exposed;
         quote!(const #c: u32 = #m::method_id(#exposed);)
     });
     let arms = methods.iter().map(|x| {
-        let c = id_const(model, x);
+        let c = super::id_const(model, x);
         let ident = &x.ident;
         let idents: Vec<_> = x.args.iter().map(|a| &a.ident).collect();
         let types: Vec<_> = x.args.iter().map(|a| &a.ty).collect();
@@ -196,6 +209,8 @@ pub(super) fn arms(model: &SharedImpl, m: &TokenStream, receiver: Receiver, this
             None => quote!((&#m::Wire::<#t>::new()).encode_return(&value, #what_ret)),
         };
         let encode = match &x.ret {
+            // Not reached: stream methods are filtered out above.
+            Return::Stream { .. } => quote!(::core::unreachable!()),
             Return::Unit => quote! {{ let () = #call; #m::encode_return(&(), #what_ret) }},
             Return::Value(t) => {
                 let answer = answer(t);
@@ -273,6 +288,7 @@ pub(super) fn wire_checks(model: &SharedImpl, m: &TokenStream) -> TokenStream {
                 types.push(ok);
                 types.push(err);
             }
+            Return::Stream { item, .. } => types.push(item),
         }
     }
     let mut seen = std::collections::HashSet::new();

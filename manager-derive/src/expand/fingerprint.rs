@@ -1,6 +1,7 @@
 //! The type's interface as a fingerprint (see `manager_proto::fingerprint`): its
 //! constructor's argument types, then each exposed method's name, argument and return
-//! types, spelled as the source writes them. Computed here, at compile time, so two
+//! types, spelled as the source writes them (a stream method's result as `stream of
+//! T`). Computed here, at compile time, so two
 //! programs built from the same source agree on it, and two whose `Counter` differ in
 //! a method's types are refused before one writes what the other cannot read.
 
@@ -21,6 +22,9 @@ pub(crate) fn of(model: &SharedImpl) -> String {
             Return::Unit => String::new(),
             Return::Value(t) => format!(" -> {}", spelled(t)),
             Return::Fallible { ok, err } => format!(" -> Result<{}, {}>", spelled(ok), spelled(err)),
+            // Not Rust syntax, so no plain method's result is spelled so; an iterator
+            // and a `Stream` method are one to a client.
+            Return::Stream { item, .. } => format!(" -> stream of {}", spelled(item)),
         };
         out.push_str(&format!("\nfn {}({args}){ret}", method.exposed.value()));
     }

@@ -6,12 +6,13 @@ mod implementation;
 mod interface;
 mod proxy;
 mod proxy_stub;
+mod stream_methods;
 
 use crate::attr;
 use crate::errors::Errors;
 use crate::fallback::with_errors;
 use crate::krate::proto_path;
-use crate::model::SharedImpl;
+use crate::model::{Method, SharedImpl};
 use crate::validate::validate;
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
@@ -117,4 +118,10 @@ pub(super) fn glue_path(krate: Option<&syn::Path>, errors: &mut Errors) -> Optio
             None
         }
     }
+}
+
+/// The name of the constant holding a method's id (by position: identifiers may be raw).
+fn id_const(model: &SharedImpl, method: &Method) -> syn::Ident {
+    let index = model.methods.iter().position(|x| std::ptr::eq(x, method)).unwrap_or_default();
+    quote::format_ident!("__METHOD_{}", index)
 }

@@ -97,8 +97,22 @@ pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
         create_ok,
         blocking_create,
         ctor_args,
-        async_methods: model.methods.iter().map(|x| async_method(model, x, m)).collect(),
-        blocking_methods: model.methods.iter().map(|x| blocking_method(model, x, m)).collect(),
+        async_methods: model
+            .methods
+            .iter()
+            .map(|x| match x.ret {
+                Return::Stream { .. } => super::stream_methods::async_method(model, x, m),
+                _ => async_method(model, x, m),
+            })
+            .collect(),
+        blocking_methods: model
+            .methods
+            .iter()
+            .map(|x| match x.ret {
+                Return::Stream { .. } => super::stream_methods::blocking_method(model, x, m),
+                _ => blocking_method(model, x, m),
+            })
+            .collect(),
     };
     skeleton(model, m, parts)
 }
@@ -308,6 +322,8 @@ fn returns(model: &SharedImpl, x: &Method, m: &TokenStream, suffix: &str) -> Tok
             let ok = client_type(model, ok, suffix);
             quote!(::core::result::Result<::core::result::Result<#ok, #err>, #m::Error>)
         }
+        // Not reached: `stream_methods.rs` makes stream methods' proxies.
+        Return::Stream { .. } => quote!(()),
     }
 }
 
@@ -323,6 +339,8 @@ fn async_method(model: &SharedImpl, x: &Method, m: &TokenStream) -> TokenStream 
     let what_ret = format!("the result of `{}::{}`", model.name, exposed.value());
     let hosted = x.hosted();
     let finish = match &x.ret {
+        // Not reached: `stream_methods.rs` makes stream methods' proxies.
+        Return::Stream { .. } => quote!(::core::unreachable!()),
         Return::Unit => {
             quote!((&#m::Wire::<()>::new()).decode_reply(&self.handle, __manager_reply, #what_ret, #hosted))
         }
@@ -368,7 +386,7 @@ fn blocking_method(model: &SharedImpl, x: &Method, m: &TokenStream) -> TokenStre
     let ok_is_shared = match &x.ret {
         Return::Value(t) => shared_inner(t).is_some().then_some(false),
         Return::Fallible { ok, .. } => shared_inner(ok).is_some().then_some(true),
-        Return::Unit => None,
+        Return::Unit | Return::Stream { .. } => None,
     };
     // A proxy to a new object comes back blocking, on this proxy's executor.
     let wrap = quote!(|inner| #m::BlockingProxy::from_async(inner, ::core::clone::Clone::clone(&self.exec)));
