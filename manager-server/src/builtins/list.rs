@@ -241,6 +241,9 @@ impl List {
                 drop(old);
                 reply::<l::ReplaceIf>(&true)
             }
+            l::Iter::ID => {
+                Err(err(RemoteErrorKind::NotExposed, "list.iter is a stream method: open it, do not call it"))
+            }
             _ => Err(err(RemoteErrorKind::NotExposed, "unknown list method")),
         }
     }
@@ -293,7 +296,7 @@ impl ServerObject for List {
                 let () = args::<l::Iter, _>(bytes)?;
                 Ok(Box::new(Cursor { list: self, at: 0, ctx: ctx.clone() }))
             }
-            _ => Err(err(RemoteErrorKind::NotExposed, format!("list.{method} is not a stream method"))),
+            _ => Err(err(RemoteErrorKind::NotExposed, format!("list {method} is not a stream method"))),
         }
     }
 
