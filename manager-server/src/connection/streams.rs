@@ -20,6 +20,10 @@ use super::{Connection, OpenStream, Pumped};
 /// overflowing the counter.
 const MAX_CREDIT: i64 = 1 << 40;
 
+/// The most bytes of a stream's first batch: a few hundred small items, made and read in
+/// microseconds, so the first item costs about one round trip; batches then double.
+const FIRST_BATCH: usize = 4 * 1024;
+
 /// The most an `Items` response's header takes: its id, kind and count.
 const ITEMS_HEADER: usize = 32;
 
@@ -67,7 +71,7 @@ impl Connection {
         // apart, so it ends.
         self.close_stream(id);
         self.shared.stats.streams.fetch_add(1, Ordering::Relaxed);
-        let stream = OpenStream { source: Some(source), credit: i64::from(credit), pump: None };
+        let stream = OpenStream { source: Some(source), credit: i64::from(credit), pump: None, batch: FIRST_BATCH };
         self.streams.insert(id, stream);
         self.pump(id);
         Ok(())
@@ -114,7 +118,8 @@ impl Connection {
         // At most half a frame: a batch may overrun its budget by one item, and must still
         // fit in one frame unless that item alone is too large for half of one.
         let half_frame = (self.shared.config.max_frame / 2).saturating_sub(ITEMS_HEADER).max(1);
-        let budget = usize::try_from(stream.credit).unwrap_or(MAX_BATCH).min(MAX_BATCH).min(half_frame);
+        let budget = usize::try_from(stream.credit).unwrap_or(MAX_BATCH).min(stream.batch).min(half_frame);
+        stream.batch = stream.batch.saturating_mul(2).min(MAX_BATCH);
         let (handle, registration) = AbortHandle::new_pair();
         stream.pump = Some(handle);
         let mut buf = Vec::new();
