@@ -22,7 +22,7 @@ const MAX_CREDIT: i64 = 1 << 40;
 
 /// The most bytes of a stream's first batch: a few hundred small items, made and read in
 /// microseconds, so the first item costs about one round trip; batches then double.
-const FIRST_BATCH: usize = 4 * 1024;
+const FIRST_BATCH: usize = 2 * 1024;
 
 /// The most an `Items` response's header takes: its id, kind and count.
 const ITEMS_HEADER: usize = 32;
