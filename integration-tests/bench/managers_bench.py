@@ -200,6 +200,36 @@ def connect(m, n):
     return (time.perf_counter() - start) / n * 1e6
 
 
+def iterate(lp, k):
+    """Items/s of `for x in list_proxy`: ListProxy does not expose `__iter__`, so Python
+    iterates through `__getitem__` (one round trip per item, until IndexError). Timed
+    over the first `k` items of the large list: each item costs the same, wherever it is
+    (all 1M would take a minute per repetition)."""
+    start = time.perf_counter()
+    for i, x in enumerate(lp):
+        assert x == i
+        if i + 1 == k:
+            break
+    return k / (time.perf_counter() - start)
+
+
+def snapshot(lp, n):
+    """Items/s of `list_proxy[:]`: one call returning a copy (our `snapshot()`)."""
+    start = time.perf_counter()
+    items = lp[:]
+    elapsed = time.perf_counter() - start
+    assert len(items) == n
+    return n / elapsed
+
+
+def first_item(lp, k):
+    """µs to the first item of a fresh `iter(list_proxy)`: one `__getitem__` call."""
+    start = time.perf_counter()
+    for _ in range(k):
+        assert next(iter(lp)) == 0
+    return (time.perf_counter() - start) / k * 1e6
+
+
 def main():
     transport = sys.argv[sys.argv.index("--transport") + 1]
     quick = "--quick" in sys.argv
@@ -219,6 +249,12 @@ def main():
             "handoff": timed(reps, lambda: handoff(m, max(20, n(200)))),
             "watch": timed(reps, lambda: watch(m, n(5000))),
         }
+        big = n(1000000)
+        lp = m.list(range(big))
+        out["iter"] = timed(reps, lambda: iterate(lp, min(big, n(20000))))
+        out["snapshot"] = timed(reps, lambda: snapshot(lp, big))
+        out["iterfirst"] = timed(reps, lambda: first_item(lp, n(2000)))
+        del lp
         q10 = timed(reps, lambda: queue(m, n(10000)))
         q100 = timed(1 if quick else 3, lambda: queue(m, n(100000)))
         # Python has no batched put: its classic loop is the comparison for both rows.

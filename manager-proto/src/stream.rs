@@ -28,9 +28,16 @@ use std::task::{Context, Poll};
 
 pub use futures_core::Stream;
 
-/// The credit a client opens a stream with, and the most items (in bytes) it holds
-/// unread: it grants more each time its consumer has taken half of it.
+/// The most items (in bytes) a client holds unread: its credit window once the stream
+/// is going. It grants more each time its consumer has taken half of its window.
 pub const WINDOW: u32 = 256 * 1024;
+
+/// The credit a client opens a stream with: its first window, doubled with each grant
+/// up to [`WINDOW`]. Small, so that a stream read for its first items only (or dropped
+/// early) does not have the server make and send a whole window first: the server
+/// writes what the credit allows back to back, and the first item is read only once
+/// the client has read what arrived before it.
+pub const FIRST_WINDOW: u32 = 4 * 1024;
 
 /// The most bytes of items a server puts in one batch (one more item may overrun it).
 pub const MAX_BATCH: usize = 64 * 1024;
@@ -254,6 +261,8 @@ enum State {
         batch: Option<(Reply, usize, u32)>,
         /// Bytes consumed since credit was last granted.
         consumed: usize,
+        /// The credit window: [`FIRST_WINDOW`], doubling up to [`WINDOW`].
+        window: u32,
     },
     /// Failed before it was opened: the error, until it is taken.
     Failed(Option<Error>),
@@ -263,7 +272,7 @@ enum State {
 impl RawStream {
     /// Stream `id`, whose batches `source` delivers.
     pub fn open(source: Arc<dyn BatchSource>, id: RequestId) -> Self {
-        RawStream { state: State::Open { source, id, batch: None, consumed: 0 }, _keep: None }
+        RawStream { state: State::Open { source, id, batch: None, consumed: 0, window: FIRST_WINDOW }, _keep: None }
     }
 
     /// A stream that failed to open: it yields `error`, then ends.
@@ -286,7 +295,7 @@ impl RawStream {
         decode: impl FnOnce(&[u8]) -> Result<(T, usize), Error>,
     ) -> Poll<Option<Result<T, Error>>> {
         loop {
-            let State::Open { source, id, batch, consumed } = &mut self.state else {
+            let State::Open { source, id, batch, consumed, window } = &mut self.state else {
                 return match std::mem::replace(&mut self.state, State::Done) {
                     State::Failed(Some(e)) => Poll::Ready(Some(Err(e))),
                     _ => Poll::Ready(None),
@@ -310,8 +319,12 @@ impl RawStream {
                 if *left == 0 {
                     *consumed += reply.bytes().len();
                     *batch = None;
-                    if *consumed >= (WINDOW / 2) as usize {
-                        source.credit(*id, u32::try_from(*consumed).unwrap_or(u32::MAX));
+                    if *consumed >= (*window / 2) as usize {
+                        // What was taken, and the window's growth.
+                        let grow = (*window).min(WINDOW.saturating_sub(*window));
+                        *window += grow;
+                        let bytes = u32::try_from(*consumed).unwrap_or(u32::MAX).saturating_add(grow);
+                        source.credit(*id, bytes);
                         *consumed = 0;
                     }
                 }

@@ -16,6 +16,7 @@ mod faults;
 mod faults_processes;
 mod hardening;
 mod hostile;
+mod hostile_streams;
 mod hosting;
 mod hygiene;
 mod interfaces;

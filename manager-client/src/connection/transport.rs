@@ -222,7 +222,7 @@ impl Transport for Conn {
                 &joined[..]
             }
         };
-        let request = Request::Open { object, method, credit: stream::WINDOW, args };
+        let request = Request::Open { object, method, credit: stream::FIRST_WINDOW, args };
         match self
             .send_registered(InFlight::register_stream, |q, limit, id| q.frame(limit, |buf| request.encode(id, buf)))
         {

@@ -247,7 +247,7 @@ impl ServerObject for Dict {
                 let () = args::<d::Watch, _>(bytes)?;
                 return Ok(Watchers::subscribe(self, ctx));
             }
-            _ => return Err(err(RemoteErrorKind::NotExposed, format!("dict.{method} is not a stream method"))),
+            id => return Err(super::not_a_stream("dict", d::NAMES, d::IDS, id)),
         };
         Ok(iteration::open(self, ctx, encode, &CHANGED))
     }

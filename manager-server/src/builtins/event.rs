@@ -120,7 +120,7 @@ impl ServerObject for Event {
                 let () = args::<e::Watch, _>(bytes)?;
                 Ok(Watchers::subscribe(self, ctx))
             }
-            _ => Err(err(RemoteErrorKind::NotExposed, format!("Event.{method} is not a stream method"))),
+            id => Err(super::not_a_stream("Event", e::NAMES, e::IDS, id)),
         }
     }
 

@@ -353,7 +353,7 @@ impl ServerObject for List {
                 let () = args::<l::Watch, _>(bytes)?;
                 Ok(Watchers::subscribe(self, ctx))
             }
-            _ => Err(err(RemoteErrorKind::NotExposed, format!("list.{method} is not a stream method"))),
+            id => Err(super::not_a_stream("list", l::NAMES, l::IDS, id)),
         }
     }
 

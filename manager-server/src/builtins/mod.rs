@@ -190,6 +190,13 @@ pub(crate) fn stream_method(what: &str) -> RemoteError {
     err(RemoteErrorKind::NotExposed, format!("{what} {STREAM_METHOD}"))
 }
 
+/// The answer to opening method `id` (one of `ids`, named as in `names`) of a
+/// `type_name` as a stream when it is not one.
+pub(crate) fn not_a_stream(type_name: &str, names: &[&str], ids: &[u32], id: u32) -> RemoteError {
+    let name = ids.iter().position(|&i| i == id).and_then(|at| names.get(at)).copied().unwrap_or("?");
+    err(RemoteErrorKind::NotExposed, format!("{type_name}.{name} is not a stream method: call it instead"))
+}
+
 /// An error of `kind`.
 pub(crate) fn err(kind: RemoteErrorKind, message: impl Into<String>) -> RemoteError {
     RemoteError::new(kind, message)

@@ -154,7 +154,7 @@ impl ServerObject for Namespace {
                 let () = args::<n::Watch, _>(bytes)?;
                 Ok(Watchers::subscribe(self, ctx))
             }
-            _ => Err(err(RemoteErrorKind::NotExposed, format!("Namespace.{method} is not a stream method"))),
+            id => Err(super::not_a_stream("Namespace", n::NAMES, n::IDS, id)),
         }
     }
 

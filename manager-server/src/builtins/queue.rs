@@ -430,7 +430,7 @@ impl ServerObject for Queue {
                 let () = args::<q::Watch, _>(bytes)?;
                 Ok(Watchers::subscribe(self, ctx))
             }
-            _ => Err(err(RemoteErrorKind::NotExposed, format!("Queue.{method} is not a stream method"))),
+            id => Err(super::not_a_stream("Queue", q::NAMES, q::IDS, id)),
         }
     }
 

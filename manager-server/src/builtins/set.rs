@@ -276,7 +276,7 @@ impl ServerObject for Set {
                 let () = args::<st::Watch, _>(bytes)?;
                 Ok(Watchers::subscribe(self, ctx))
             }
-            _ => Err(err(RemoteErrorKind::NotExposed, format!("set.{method} is not a stream method"))),
+            id => Err(super::not_a_stream("set", st::NAMES, st::IDS, id)),
         }
     }
 

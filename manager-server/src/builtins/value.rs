@@ -176,7 +176,7 @@ impl ServerObject for Value {
                 let () = args::<v::Watch, _>(bytes)?;
                 Ok(Watchers::subscribe(self, ctx))
             }
-            _ => Err(err(RemoteErrorKind::NotExposed, format!("Value.{method} is not a stream method"))),
+            id => Err(super::not_a_stream("Value", v::NAMES, v::IDS, id)),
         }
     }
 

@@ -74,6 +74,9 @@ pub(super) struct OpenStream {
     credit: i64,
     /// How to stop the pump making its batch, while one does.
     pump: Option<AbortHandle>,
+    /// The most bytes its next batch may hold: small for the first, so that the first
+    /// item goes out at once, then doubling up to `MAX_BATCH`.
+    batch: usize,
 }
 
 /// Why a parked call produced no result.
@@ -191,6 +194,17 @@ impl Connection {
                 }
                 Some((id, pumped)) = self.pumps.next(), if !self.pumps.is_empty() && self.pending_out() < OUTPUT_HIGH_WATER => {
                     self.pumped(id, pumped);
+                    // A stream with credit is always ready to pump: read what came
+                    // meanwhile too (a `Cancel`, other calls), or it would wait for the
+                    // stream's credit to run out.
+                    if self.running.len() < max_parked && self.pending_out() < OUTPUT_HIGH_WATER {
+                        match self.stream.try_read_buf(decoder.buffer_mut()) {
+                            Ok(0) => return Ended::ClosedByPeer,
+                            Ok(_) => watch.heard(),
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                            Err(e) => return Ended::Read(e),
+                        }
+                    }
                 }
                 ready = std::future::poll_fn(|cx| self.stream.poll_readable(cx)), if want_read => {
                     if let Err(e) = ready {

@@ -20,6 +20,13 @@ use super::{Connection, OpenStream, Pumped};
 /// overflowing the counter.
 const MAX_CREDIT: i64 = 1 << 40;
 
+/// The most bytes of a stream's first batch: a few hundred small items, made and read in
+/// microseconds, so the first item costs about one round trip; batches then double.
+const FIRST_BATCH: usize = 2 * 1024;
+
+/// The most an `Items` response's header takes: its id, kind and count.
+const ITEMS_HEADER: usize = 32;
+
 impl Connection {
     /// `Open`: opens stream method `method` of `object` as stream `id`.
     pub(super) fn open_stream(
@@ -64,7 +71,7 @@ impl Connection {
         // apart, so it ends.
         self.close_stream(id);
         self.shared.stats.streams.fetch_add(1, Ordering::Relaxed);
-        let stream = OpenStream { source: Some(source), credit: i64::from(credit), pump: None };
+        let stream = OpenStream { source: Some(source), credit: i64::from(credit), pump: None, batch: FIRST_BATCH };
         self.streams.insert(id, stream);
         self.pump(id);
         Ok(())
@@ -108,7 +115,11 @@ impl Connection {
         }
         let Some(source) = stream.source.take() else { return };
         let mut source = Some(source);
-        let budget = usize::try_from(stream.credit).unwrap_or(MAX_BATCH).min(MAX_BATCH);
+        // At most half a frame: a batch may overrun its budget by one item, and must still
+        // fit in one frame unless that item alone is too large for half of one.
+        let half_frame = (self.shared.config.max_frame / 2).saturating_sub(ITEMS_HEADER).max(1);
+        let budget = usize::try_from(stream.credit).unwrap_or(MAX_BATCH).min(stream.batch).min(half_frame);
+        stream.batch = stream.batch.saturating_mul(2).min(MAX_BATCH);
         let (handle, registration) = AbortHandle::new_pair();
         stream.pump = Some(handle);
         let mut buf = Vec::new();
@@ -151,9 +162,15 @@ impl Connection {
                     out.extend_from_slice(&buf);
                 });
                 if queued.is_err() {
-                    // One item larger than a frame: the stream cannot go on.
+                    // An item larger than half a frame: the stream cannot go on.
                     self.close_stream(id);
-                    let e = RemoteError::new(RemoteErrorKind::LimitExceeded, "a stream's item is larger than a frame");
+                    let limit = self.shared.config.max_frame;
+                    let e = RemoteError::new(
+                        RemoteErrorKind::LimitExceeded,
+                        format!(
+                            "a stream's item did not fit in a frame (the limit is {limit} bytes; an item may take half)"
+                        ),
+                    );
                     self.respond(id, Response::Error(e));
                     return;
                 }

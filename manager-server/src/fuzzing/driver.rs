@@ -10,12 +10,15 @@ pub(super) struct Inbox {
     /// Requests the driver waits on, and their answers once in.
     pub(super) awaited: HashSet<RequestId>,
     pub(super) answers: HashMap<RequestId, Answer>,
+    /// The streams opened, for checking their replies.
+    pub(super) streams: StreamLog,
     /// The server closed the connection.
     pub(super) closed: bool,
 }
 
 impl Inbox {
     pub(super) fn record(&mut self, id: RequestId, answer: Answer) {
+        self.streams.check(id, &answer);
         let final_answer = matches!(answer, Answer::Object(..) | Answer::Error(..) | Answer::Pong);
         if final_answer && self.awaited.remove(&id) {
             self.answers.insert(id, answer.clone());
@@ -76,6 +79,8 @@ pub(super) struct Driver<'a> {
     pub(super) last_id: RequestId,
     /// The last few request ids, for `Cancel` and `Ack`.
     pub(super) recent: Vec<RequestId>,
+    /// The ids of the streams opened, in order.
+    pub(super) streams: Vec<RequestId>,
     /// The objects created, with their type (index into [`TYPES`]).
     pub(super) created: Vec<(ObjectId, usize)>,
     pub(super) sent: usize,
@@ -356,13 +361,17 @@ impl Driver<'_> {
                 self.send(id, &Request::Ping);
             }
             // The payload was unused before `Lease` and `Collect` came: every stored input
-            // has none or a zero here, which still means the waited `Ping`.
+            // has none or a zero here, which still means the waited `Ping`. Streams then
+            // took a zero followed by a non-zero byte, which no stored input had.
             12 => match p.byte() {
-                0 => {
-                    let id = self.fresh_id();
-                    self.send(id, &Request::Ping);
-                    self.answer(id).await;
-                }
+                0 => match p.byte() {
+                    0 => {
+                        let id = self.fresh_id();
+                        self.send(id, &Request::Ping);
+                        self.answer(id).await;
+                    }
+                    s => self.stream_op(op, s, p),
+                },
                 s if s & 1 == 1 => {
                     let (object, _) = self.target(p);
                     let id = self.id_for(op);

@@ -16,6 +16,9 @@
 //! input replays alike on its own. The checks, each a panic (a fuzz crash):
 //! - no reply is a `Panicked` error: no peer input may reach a panic;
 //! - every reply is a frame within the size limit that decodes as a response;
+//! - a stream's replies are well-formed: a batch has items (as many `Item`s as it says,
+//!   for a list's `iter`), and no batch or `End` comes for a stream not opened or already
+//!   ended (an id may be opened again, which ends the stream it named silently);
 //! - a `Ping` sent last is answered (every request before it was handled), unless the input
 //!   may legitimately end the connection (a raw frame, an oversized frame, an allowed
 //!   shutdown);
@@ -81,7 +84,7 @@ use crate::stream::Stream;
 /// | 7, 8 | which | `Cancel`, `Ack` of one of the last four requests |
 /// | 9, 10 | object | `Incref`, `Decref` |
 /// | 11 | | `Ping` |
-/// | 12 | which, … | 0 (or no payload): `Ping`, and waits for the `Pong` (replies and timers catch up); odd, object: `Lease`; even: `Collect` |
+/// | 12 | which, … | 0 (or no payload), then 0 (or nothing): `Ping`, and waits for the `Pong` (replies and timers catch up); odd, object: `Lease`; even: `Collect`; 0 then `s` ≠ 0: a stream operation by `s % 4` — `Open` (object, method, credit, arguments; raw ones if `s` ≥ 0x80), `Credit` (stream, amount), `Cancel` (stream), `Credit` of every stream opened (amount) |
 /// | 13 | how long | waits 0, 1 ms, 10 ms, 1 s, 1 min or 10⁶ s (paused time) |
 /// | 14 | raw bytes | the bytes as a request frame |
 /// | 15 | what, … | `Describe`, `Stats`, `GetNamed`, `BindNamed`, `Shutdown` |
@@ -203,7 +206,12 @@ const CLOCK_BUDGET: Duration = Duration::from_secs(1 << 40);
 
 mod driver;
 mod input;
+#[cfg(test)]
+mod program;
 mod session;
+#[cfg(test)]
+mod stream_tests;
+mod streams;
 #[cfg(test)]
 mod tests;
 
@@ -211,3 +219,4 @@ use driver::*;
 pub(crate) use input::TYPES;
 use input::*;
 use session::*;
+use streams::*;

@@ -50,6 +50,7 @@ pub(super) async fn session(data: &[u8]) -> Outcome {
         next_id: FIRST_ID,
         last_id: FIRST_ID,
         recent: Vec::new(),
+        streams: Vec::new(),
         created: Vec::new(),
         sent: 0,
         broken: false,

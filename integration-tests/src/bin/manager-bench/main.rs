@@ -12,6 +12,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: a failure is a crash with a message
 
 mod compare;
+mod iteration;
 mod raw;
 mod report;
 mod watching;
@@ -248,6 +249,38 @@ fn phase(args: &[String]) {
         let name = "dict drain, 1M keys removed oldest first, 64 in flight";
         rows.push(row("drain", name, Unit::OpsPerSec, f, None));
     }
+    if want("iter") {
+        // 1M u64s read live through `iter()`, paired with the same list copied by one
+        // `snapshot()`: the ratio is the stream's cost (≤ 2: at least half the copy's
+        // rate). Then the time to a fresh stream's first item, paired with one call.
+        let n = ((1_000_000.0 * scale) as usize).max(1000);
+        let client = ctx.client();
+        let list = iteration::list_of(&client, n);
+        let p = paired(reps, Unit::OpsPerSec, || iteration::iterate(&list, n), || iteration::snapshot(&list, n));
+        eprintln!(
+            "iter: {:.0} items/s through iter(), {:.0} through snapshot(): {:.0}% of the copy's rate",
+            p.ours.median,
+            p.floor.median,
+            100.0 / p.ratio.median
+        );
+        let snap = p.floor.clone();
+        rows.push(row(
+            "iter",
+            "iterate a 1M-item list, items/s (floor: snapshot())",
+            Unit::OpsPerSec,
+            p.ours.clone(),
+            Some(p),
+        ));
+        rows.push(row("snapshot", "copy a 1M-item list by snapshot(), items/s", Unit::OpsPerSec, snap, None));
+        let k = ((2000.0 * scale) as usize).max(20);
+        let p = paired(reps, Unit::Micros, || iteration::first_item(&list, k), || iteration::one_call(&list, k));
+        eprintln!(
+            "iter: first item after {:.1} µs, {:.2} round trips of one call ({:.1} µs)",
+            p.ours.median, p.ratio.median, p.floor.median
+        );
+        let name = "iter(): time to the first item (floor: one call, len())";
+        rows.push(row("iterfirst", name, Unit::Micros, p.ours.clone(), Some(p)));
+    }
     if want("bulk") {
         let p = paired(reps, Unit::MBps, || workloads::value_1mib(&ctx), bulk);
         rows.push(row("bulk", "1 MiB values set + get", Unit::MBps, p.ours.clone(), Some(p)));
@@ -276,9 +309,12 @@ fn phase(args: &[String]) {
     }
     if want("watch10") {
         // Floor: the same writer with no watcher, in alternation.
-        let p = paired(reps, Unit::OpsPerSec, || watching::writer_with_watchers(&ctx, 10), || {
-            watching::writer_with_watchers(&ctx, 0)
-        });
+        let p = paired(
+            reps,
+            Unit::OpsPerSec,
+            || watching::writer_with_watchers(&ctx, 10),
+            || watching::writer_with_watchers(&ctx, 0),
+        );
         let name = "dict inserts/s with 10 watchers; floor: no watcher";
         rows.push(row("watch10", name, Unit::OpsPerSec, p.ours.clone(), Some(p)));
     }
