@@ -118,3 +118,29 @@ pub mod plain {
         }
     }
 }
+
+/// A tally whose watchers hear of every change: `#[shared(watch)]` makes each
+/// `&mut self` call one, and gives its proxies `watch()`.
+#[derive(Debug, Default)]
+pub struct Tally {
+    n: u64,
+}
+
+#[shared(id = "tests::Tally", watch)]
+impl Tally {
+    /// Adds `k`; the new total.
+    pub fn add(&mut self, k: u64) -> u64 {
+        self.n += k;
+        self.n
+    }
+
+    /// Starts over.
+    pub fn reset(&mut self) {
+        self.n = 0;
+    }
+
+    /// The total (not a change).
+    pub fn total(&self) -> u64 {
+        self.n
+    }
+}

@@ -15,6 +15,9 @@ pub(crate) struct TypeOptions {
     /// `vis = ".."`: the proxies' visibility (impl block only), and the option itself
     /// for errors.
     pub(crate) vis: Option<(Visibility, Meta)>,
+    /// `watch`: every `&mut self` call is a change its proxies' `watch()` streams
+    /// (impl block only), and the option itself for errors.
+    pub(crate) watch: Option<Meta>,
 }
 
 /// Options on one method.
@@ -68,12 +71,20 @@ pub(crate) fn type_options(args: proc_macro2::TokenStream, errors: &mut Errors) 
             })
         } else if meta.path().is_ident("crate") {
             string(&meta).and_then(|s| s.parse()).map(|path| opts.krate = Some(path))
+        } else if meta.path().is_ident("watch") {
+            match &meta {
+                Meta::Path(_) => {
+                    opts.watch = Some(meta.clone());
+                    Ok(())
+                }
+                other => Err(syn::Error::new_spanned(other, "`watch` takes no value: write `#[shared(watch)]`")),
+            }
         } else if meta.path().is_ident("vis") {
             string(&meta).and_then(|s| visibility(&s)).map(|vis| opts.vis = Some((vis, meta.clone())))
         } else {
             Err(syn::Error::new_spanned(
                 meta.path(),
-                "unknown #[shared] option here; expected `id = \"..\"`, `crate = \"..\"` or `vis = \"..\"`",
+                "unknown #[shared] option here; expected `id = \"..\"`, `crate = \"..\"`, `vis = \"..\"` or `watch`",
             ))
         };
         if let Err(e) = parsed {

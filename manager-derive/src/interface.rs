@@ -27,6 +27,9 @@ impl SharedImpl {
         if let Some(auto) = &item.auto_token {
             errors.spanned(auto, "a #[shared] trait cannot be an auto trait");
         }
+        if let Some(meta) = &options.watch {
+            errors.spanned(meta, "`watch` is not supported on interfaces yet: put it on a type's own impl block");
+        }
         let name = item.ident.clone();
         let vis = options.vis.as_ref().map_or_else(|| item.vis.clone(), |(vis, _)| vis.clone());
         let mut methods = Vec::new();

@@ -133,6 +133,46 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Watching an object
+//!
+//! `#[shared(watch)]` on the impl block makes every `&mut self` call a change, and
+//! gives the proxies `watch()`: a stream of `Watch` events (`manager_client::watch`)
+//! that starts with the object's version and then brings one `Called { method }` per
+//! change, from any client, in the order the server ran them, each with the next
+//! version. A watcher that falls behind gets `Lagged { missed }` and the version again
+//! instead of holding up a writer; dropping the stream ends the subscription. The
+//! state itself is read through the proxy. A method named `watch` is then refused.
+//!
+//! ```
+//! use manager_client::Client;
+//! use manager_client::watch::{Called, Watch};
+//! use manager_server::{Server, shared};
+//!
+//! #[derive(Default)]
+//! pub struct Tally(u64);
+//!
+//! #[shared(watch)]
+//! impl Tally {
+//!     pub fn add(&mut self, k: u64) -> u64 {
+//!         self.0 += k;
+//!         self.0
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = Server::builder().register::<Tally>().start().await?;
+//! let client = Client::connect(server.address(), server.authkey().as_bytes()).await?;
+//! let tally = TallyProxy::create(&client).await?;
+//! let mut events = tally.watch();
+//! let Some(Ok(Watch::Snapshot { version, .. })) = events.next().await else { panic!() };
+//! tally.add(2).await?;
+//! let change = Called { method: "add".into() };
+//! assert_eq!(events.next().await.transpose()?, Some(Watch::Change { version: version + 1, change }));
+//! # server.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
 //! ## Interfaces
 //!
 //! `#[shared]` on a trait declares the interface alone, for a crate that clients and

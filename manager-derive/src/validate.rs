@@ -30,6 +30,13 @@ pub(crate) fn validate(model: &SharedImpl, errors: &mut Errors) {
             );
         }
         let name = m.exposed.value();
+        if model.options.watch.is_some() && (name == "watch" || rust_name == "watch") {
+            errors.spanned(
+                &m.ident,
+                "`watch` is the stream `#[shared(watch)]` gives the proxies; rename this method, or hide it with \
+                 #[shared(skip)]",
+            );
+        }
         if let Some(first) = names.insert(name.clone(), m) {
             // One error, at the second; it names the first.
             errors.spanned(

@@ -65,6 +65,13 @@ pub trait Dispatch: Sized + Send + Sync + 'static {
         ""
     }
 
+    /// Whether the type was declared `#[shared(watch)]`: its objects then count every
+    /// `&mut self` call as a change and serve a `watch` stream of them
+    /// ([`crate::watch::SharedWatch`]).
+    fn watched() -> bool {
+        false
+    }
+
     /// The exposed methods.
     fn methods() -> &'static [MethodInfo];
 

@@ -13,6 +13,7 @@ pub mod v1 {
     pub use crate::proxy::{Connect, Handle, Proxy, Reply};
     pub use crate::stream::{BoxSource, RemoteStream};
     pub use crate::stream_glue::{Items, ItemsUnchecked, ItemsViaSerde};
+    pub use crate::watch::{SharedWatch, WATCH_METHOD};
     pub use crate::{Error, MethodRef, RemoteError, RemoteErrorKind, Shared, Token, method_id};
     pub use serde;
 

@@ -165,6 +165,21 @@ pub struct QueueChange {
 
 /// The tag postcard writes before a [`Watch::Snapshot`].
 pub const SNAPSHOT_TAG: u8 = 0;
+
+/// A `#[shared(watch)]` object's change: which of its `&mut self` methods ran (each
+/// call is one change, whatever it returned).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Called {
+    /// The method's exposed name.
+    pub method: String,
+}
+
+/// A `#[shared(watch)]` object's watch events: its version (the state is the object,
+/// read through its proxy), then one [`Called`] per change.
+pub type SharedWatch = Watch<(), Called>;
+
+/// The stream method a `#[shared(watch)]` object's proxies open.
+pub const WATCH_METHOD: &str = "watch";
 /// The tag postcard writes before a [`Watch::Change`].
 pub const CHANGE_TAG: u8 = 1;
 /// The tag postcard writes before a [`Watch::Lagged`].

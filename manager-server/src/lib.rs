@@ -77,6 +77,7 @@ mod stream;
 mod table;
 mod user_object;
 mod user_stream;
+mod watch;
 
 pub use blocking::BlockingServer;
 pub use builder::ServerBuilder;

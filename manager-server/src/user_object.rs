@@ -8,7 +8,10 @@ use tokio::sync::RwLock;
 
 use crate::local::ConnHost;
 use crate::object::{CallContext, Reply, ServerObject, Step};
+use crate::watch::{Watched, Watchers, encode_state};
 use manager_proto::hosting::{Host, InCall, object_key, run_in};
+use manager_proto::method_id;
+use manager_proto::watch::{Called, WATCH_METHOD};
 
 /// Hosts a `#[shared]` type: a readers-writer lock gives `&mut self` methods exclusive
 /// access and lets `&self` methods run together.
@@ -17,14 +20,36 @@ use manager_proto::hosting::{Host, InCall, object_key, run_in};
 /// future that owns a guard; an `async fn(&self)` therefore keeps `&mut self` methods
 /// waiting until it finishes (it holds a shared borrow for its whole run, as Rust's
 /// rules require), while other `&self` methods and other objects go on.
+///
+/// A `#[shared(watch)]` type's object counts each `&mut self` call as a change: it is
+/// numbered and queued for the object's watchers (`crate::watch`) while the call still
+/// holds the write lock, so watchers hear of changes in the order they ran.
 pub(crate) struct UserObject<T> {
     /// The value, shared with in-flight futures that hold guards on it.
     lock: Arc<RwLock<T>>,
+    /// Its watchers (none unless the type is `#[shared(watch)]`).
+    watchers: Arc<Watchers>,
 }
 
 impl<T: Dispatch> UserObject<T> {
     pub(crate) fn new(value: T) -> Self {
-        UserObject { lock: Arc::new(RwLock::new(value)) }
+        UserObject { lock: Arc::new(RwLock::new(value)), watchers: Arc::default() }
+    }
+}
+
+/// A `&mut self` call of `info` ran: its watchers hear of it (call it while the call's
+/// write lock is still held).
+fn changed<T: Dispatch>(watchers: &Watchers, info: &MethodInfo) {
+    if T::watched() {
+        watchers.emit_plain(|| Called { method: info.name.to_owned() });
+    }
+}
+
+/// Whether `method` is the `watch` stream a `#[shared(watch)]` type serves.
+fn is_watch(method: MethodRef<'_>) -> bool {
+    match method {
+        MethodRef::Name(name) => name == WATCH_METHOD,
+        MethodRef::Id(id) => id == method_id(WATCH_METHOD),
     }
 }
 
@@ -80,6 +105,10 @@ impl<T: Dispatch> ServerObject for UserObject<T> {
     }
 
     fn open(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, args: &[u8]) -> Result<BoxSource, RemoteError> {
+        if T::watched() && is_watch(method) {
+            let () = manager_proto::__private::v1::decode_args(args, "the arguments of watch")?;
+            return Ok(Watchers::subscribe(self, ctx));
+        }
         let info = T::method(method)?;
         crate::user_stream::open(&self.lock, object_key(&self), host(ctx, info), info, args)
     }
@@ -97,6 +126,21 @@ impl<T: Dispatch> ServerObject for UserObject<T> {
     }
 }
 
+impl<T: Dispatch> Watched for UserObject<T> {
+    fn watchers(&self) -> &Watchers {
+        &self.watchers
+    }
+
+    /// The state is the object itself, read through its proxy: a snapshot is its
+    /// version alone. Changes are numbered under the watchers' own lock, each while its
+    /// call held the write lock, so the version read here splits them exactly.
+    fn snapshot(&self, id: u64, _ctx: &CallContext, out: &mut Vec<u8>) -> Result<u32, RemoteError> {
+        let events = self.watchers.resync(id, out);
+        encode_state(&(), out)?;
+        Ok(events)
+    }
+}
+
 impl<T: Dispatch> UserObject<T> {
     fn call_user(self: Arc<Self>, info: &'static MethodInfo, args: &[u8]) -> Outcome<'static> {
         // Fast path: a synchronous method whose lock is free runs right here.
@@ -109,7 +153,9 @@ impl<T: Dispatch> UserObject<T> {
                 }
                 Receiver::Mut => {
                     if let Ok(mut guard) = self.lock.try_write() {
-                        return Outcome::Ready(finish_sync(T::call_mut(&mut guard, info.id, args), info));
+                        let result = finish_sync(T::call_mut(&mut guard, info.id, args), info);
+                        changed::<T>(&self.watchers, info);
+                        return Outcome::Ready(result);
                     }
                 }
             }
@@ -117,6 +163,7 @@ impl<T: Dispatch> UserObject<T> {
         // Otherwise wait for the lock (and the method) in a future that owns everything.
         let args = args.to_vec();
         let lock = Arc::clone(&self.lock);
+        let watchers = Arc::clone(&self.watchers);
         Outcome::Pending(Box::pin(async move {
             match info.receiver {
                 Receiver::Ref => {
@@ -128,10 +175,13 @@ impl<T: Dispatch> UserObject<T> {
                 }
                 Receiver::Mut => {
                     let mut guard = lock.write_owned().await;
-                    match T::call_mut(&mut guard, info.id, &args) {
+                    let result = match T::call_mut(&mut guard, info.id, &args) {
                         Outcome::Ready(r) => r,
                         Outcome::Pending(f) => f.await,
-                    }
+                    };
+                    changed::<T>(&watchers, info);
+                    drop(guard);
+                    result
                 }
             }
         }))

@@ -35,3 +35,4 @@ mod typing;
 mod util;
 mod waits;
 mod watch;
+mod watch_shared;

@@ -7,7 +7,8 @@
 use manager_proto::builtin::{dict as d, event as e, list as l, namespace as n, queue as q, set as s, value as v};
 use manager_proto::element::{ItemRef, decode_item_ref};
 pub use manager_proto::watch::{
-    DictChange, EventChange, ListChange, NamespaceChange, QueueChange, SetChange, ValueChange, Watch,
+    Called, DictChange, EventChange, ListChange, NamespaceChange, QueueChange, SetChange, SharedWatch, ValueChange,
+    Watch,
 };
 use manager_proto::{BlockingStream, Error, Handle, Proxy};
 use serde::de::{Deserialize, DeserializeOwned};

@@ -21,6 +21,13 @@ pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
     let open_ref_arms = super::stream_methods::open_arms(model, m, Receiver::Ref, &quote!(self));
     let open_mut_arms = super::stream_methods::open_arms(model, m, Receiver::Mut, &quote!(self));
     let wire_checks = wire_checks(model, m);
+    let watched = model.options.watch.as_ref().map(|_| {
+        quote!(
+            fn watched() -> bool {
+                true
+            }
+        )
+    });
     quote! {
         #[automatically_derived]
         impl #ty {
@@ -37,6 +44,8 @@ pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
             fn fingerprint() -> &'static str {
                 #fingerprint
             }
+
+            #watched
 
             fn methods() -> &'static [#m::MethodInfo] {
                 const METHODS: &[#m::MethodInfo] = &[#(#infos),*];

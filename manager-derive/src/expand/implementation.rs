@@ -29,6 +29,9 @@ pub(super) fn expand(args: TokenStream, mut item: ItemImpl) -> TokenStream {
     if let Some((_, meta)) = &options.vis {
         errors.spanned(meta, "`vis` sets the proxies' visibility: give it on the trait, which generates them");
     }
+    if let Some(meta) = &options.watch {
+        errors.spanned(meta, "`watch` is not supported on interfaces yet: put it on a type's own impl block");
+    }
     if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
         errors.spanned(
             generics_node(&item.generics),

@@ -104,6 +104,7 @@ pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
                 Return::Stream { .. } => super::stream_methods::async_method(model, x, m),
                 _ => async_method(model, x, m),
             })
+            .chain(super::stream_methods::async_watch(model, m))
             .collect(),
         blocking_methods: model
             .methods
@@ -112,6 +113,7 @@ pub(crate) fn expand(model: &SharedImpl, m: &TokenStream) -> TokenStream {
                 Return::Stream { .. } => super::stream_methods::blocking_method(model, x, m),
                 _ => blocking_method(model, x, m),
             })
+            .chain(super::stream_methods::blocking_watch(model, m))
             .collect(),
     };
     skeleton(model, m, parts)

@@ -109,3 +109,38 @@ pub(super) fn blocking_method(model: &SharedImpl, x: &Method, m: &TokenStream) -
         }
     }
 }
+
+/// `watch()` on the async proxy of a `#[shared(watch)]` type.
+pub(super) fn async_watch(model: &SharedImpl, m: &TokenStream) -> Option<TokenStream> {
+    model.options.watch.as_ref()?;
+    let vis = &model.vis;
+    let doc = format!(
+        "Watches the `{}`: its version, then one `Called` (the method's name) per `&mut self` call \
+         on it, from any client, in the order the server ran them, each with the next version. A \
+         watcher that falls behind gets `Lagged {{ missed }}` and the version again; dropping the \
+         stream ends the subscription (see `manager_client::watch`).",
+        model.name
+    );
+    Some(quote! {
+        #[doc = #doc]
+        #vis fn watch(&self) -> #m::RemoteStream<#m::SharedWatch> {
+            const __MANAGER_ID: u32 = #m::method_id(#m::WATCH_METHOD);
+            #m::RemoteStream::new(
+                self.handle.open_with(#m::MethodRef::Id(__MANAGER_ID), &(), "the arguments of watch"),
+                "a watch event",
+            )
+        }
+    })
+}
+
+/// `watch()` on the blocking proxy of a `#[shared(watch)]` type.
+pub(super) fn blocking_watch(model: &SharedImpl, m: &TokenStream) -> Option<TokenStream> {
+    model.options.watch.as_ref()?;
+    let vis = &model.vis;
+    Some(quote! {
+        /// Watches the object, as an iterator (see the async proxy's `watch`).
+        #vis fn watch(&self) -> #m::BlockingStream<#m::RemoteStream<#m::SharedWatch>> {
+            #m::BlockingStream::new(self.inner.watch(), ::core::clone::Clone::clone(&self.exec))
+        }
+    })
+}
