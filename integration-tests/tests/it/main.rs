@@ -35,4 +35,5 @@ mod typing;
 mod util;
 mod waits;
 mod watch;
+mod watch_load;
 mod watch_shared;
