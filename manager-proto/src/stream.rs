@@ -95,14 +95,18 @@ where
     I: Iterator + Send + 'static,
     I::Item: Serialize,
 {
-    Box::new(IterSource { iter, what, failed: None })
+    stream_source(IterStream(Box::new(iter)), what)
 }
 
-struct IterSource<I> {
-    iter: I,
-    what: &'static str,
-    /// A panic of the iterator's, told after the items before it went out.
-    failed: Option<RemoteError>,
+/// An iterator as a `Stream` that is never pending (boxed, so it need not be `Unpin`).
+struct IterStream<I>(Box<I>);
+
+impl<I: Iterator> Stream for IterStream<I> {
+    type Item = I::Item;
+
+    fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<I::Item>> {
+        Poll::Ready(self.get_mut().0.next())
+    }
 }
 
 /// Runs `f`, one step of a producer of `what`; a panic becomes the `Panicked` error
@@ -116,41 +120,6 @@ fn step<R>(what: &str, f: impl FnOnce() -> R) -> Result<R, RemoteError> {
             .unwrap_or("(no message)");
         RemoteError::new(RemoteErrorKind::Panicked, format!("producing {what} panicked: {msg}"))
     })
-}
-
-impl<I> ItemSource for IterSource<I>
-where
-    I: Iterator + Send + 'static,
-    I::Item: Serialize,
-{
-    fn poll_batch(
-        &mut self,
-        _: &mut Context<'_>,
-        out: &mut Vec<u8>,
-        budget: usize,
-    ) -> Poll<Result<Batch, RemoteError>> {
-        if let Some(e) = self.failed.take() {
-            return Poll::Ready(Err(e));
-        }
-        let mut count = 0u32;
-        while out.len() < budget && count < u32::MAX {
-            let item = match step(self.what, || self.iter.next()) {
-                Ok(Some(item)) => item,
-                Ok(None) => break,
-                // The items before the panic go out first.
-                Err(e) if count > 0 => {
-                    self.failed = Some(e);
-                    break;
-                }
-                Err(e) => return Poll::Ready(Err(e)),
-            };
-            if let Err(e) = encode_item(&item, out, self.what) {
-                return Poll::Ready(Err(e));
-            }
-            count += 1;
-        }
-        Poll::Ready(Ok(if count == 0 { Batch::End } else { Batch::Items(count) }))
-    }
 }
 
 /// The producer of an async `Stream`'s items: a batch holds what is ready, up to
