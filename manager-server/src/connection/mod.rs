@@ -192,20 +192,6 @@ impl Connection {
                     self.parked.remove(&id);
                     self.finish_parked(id, result);
                 }
-                Some((id, pumped)) = self.pumps.next(), if !self.pumps.is_empty() && self.pending_out() < OUTPUT_HIGH_WATER => {
-                    self.pumped(id, pumped);
-                    // A stream with credit is always ready to pump: read what came
-                    // meanwhile too (a `Cancel`, other calls), or it would wait for the
-                    // stream's credit to run out.
-                    if self.running.len() < max_parked && self.pending_out() < OUTPUT_HIGH_WATER {
-                        match self.stream.try_read_buf(decoder.buffer_mut()) {
-                            Ok(0) => return Ended::ClosedByPeer,
-                            Ok(_) => watch.heard(),
-                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                            Err(e) => return Ended::Read(e),
-                        }
-                    }
-                }
                 ready = std::future::poll_fn(|cx| self.stream.poll_readable(cx)), if want_read => {
                     if let Err(e) = ready {
                         return Ended::Read(e);
@@ -216,6 +202,13 @@ impl Connection {
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                         Err(e) => return Ended::Read(e),
                     }
+                }
+                // After the socket: a stream with credit is always ready to pump, and what
+                // came meanwhile (a `Cancel`, other calls) must not wait for its credit
+                // to run out. Polling readiness first costs no read: the socket is read
+                // only when it has something.
+                Some((id, pumped)) = self.pumps.next(), if !self.pumps.is_empty() && self.pending_out() < OUTPUT_HIGH_WATER => {
+                    self.pumped(id, pumped);
                 }
                 ready = self.stream.writable(), if want_write => {
                     if let Err(e) = ready {
