@@ -37,7 +37,7 @@ pub const WINDOW: u32 = 256 * 1024;
 /// early) does not have the server make and send a whole window first: the server
 /// writes what the credit allows back to back, and the first item is read only once
 /// the client has read what arrived before it.
-pub const FIRST_WINDOW: u32 = 4 * 1024;
+pub const FIRST_WINDOW: u32 = 1024;
 
 /// The most bytes of items a server puts in one batch (one more item may overrun it).
 pub const MAX_BATCH: usize = 64 * 1024;
