@@ -35,6 +35,8 @@ fn manager_bench_runs_every_workload() {
             "iter",
             "snapshot",
             "iterfirst",
+            "watch",
+            "watch10",
             "connect",
             "pipe64",
             "memobj",
