@@ -31,6 +31,13 @@
 //!   (30 s by default), so a child can attach it after the parent dropped its proxy
 //!   (`client.pass_proxy(&mut cmd, "name", &proxy)`, `client.inherited("name")`).
 //! - Dropping a pending call cancels it on the server.
+//! - Sequences stream: a `#[shared]` method returning `impl Iterator` (or `impl
+//!   Stream`) gives a [`RemoteStream`]; `iter()` on a list, dict or set and a dict's
+//!   `keys()`, `values()`, `items()` read live with Python's semantics ([`Elements`]);
+//!   `watch()` on the built-ins and on `#[shared(watch)]` types brings the state, then
+//!   every change in order ([`watch`]). Items arrive in batches as they are read, the
+//!   server never buffers for a slow reader, and dropping a stream stops it on the
+//!   server. Blocking proxies return the same streams as iterators.
 //! - If the server goes away, calls in flight fail at once and later calls fail fast
 //!   with [`Error::ConnectionLost`].
 //! - [`blocking`] offers the same without an async runtime, and starts a child with the

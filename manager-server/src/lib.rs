@@ -30,6 +30,10 @@
 //! - A connection's references, parked calls and locks are released when it ends,
 //!   however it ends: a crashed client leaks nothing and deadlocks no one.
 //! - A panicking method answers `Panicked`; the server goes on.
+//! - Streams (iterator methods, live iteration, watches) are produced a batch at a time
+//!   while the client has room for more, on the connection's task; a slow reader makes
+//!   the server buffer nothing, a slow watcher never holds up a writer (it is told what
+//!   it missed), and a stream's producer is dropped when its client drops it or goes.
 //! - Bad input gets an error reply or a closed connection, never a panic: frames are
 //!   size-checked before they are read, and unauthenticated peers get nothing but a
 //!   challenge.
