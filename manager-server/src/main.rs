@@ -8,9 +8,12 @@
 //! tracing-subscriber, tokio's multi-threaded runtime and signals):
 //! `cargo run --release -p manager-server --features cli -- --help`.
 
+mod cli;
+
 use clap::Parser;
-use manager_server::{Address, AuthKey, Builtin, Server};
-use std::io::Write;
+use cli::{flags, key, named};
+use manager_server::{Address, Server};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -41,24 +44,33 @@ struct Args {
     unix: Vec<PathBuf>,
 
     /// Read the key (hex) from PATH. Otherwise the key comes from the MANAGER_AUTHKEY
-    /// environment variable (hex), or --generate-authkey.
+    /// environment variable (hex), or --generate-authkey. A file its group or others
+    /// may read gets a warning in the log.
     #[arg(long, value_name = "PATH", conflicts_with = "generate_authkey")]
     authkey_file: Option<PathBuf>,
 
-    /// Make a fresh random key, write it (hex) to PATH (created owner-only; an existing
-    /// file is not overwritten) and use it. For loopback and Unix listeners only.
+    /// Use the key (hex) in PATH, or if there is no such file make a fresh random key
+    /// and write it there (owner-only, 0600), so the same command works again with the
+    /// same key. A file that holds no key is an error, never overwritten. For loopback
+    /// and Unix listeners only.
     #[arg(long, value_name = "PATH")]
     generate_authkey: Option<PathBuf>,
 
     /// Create a built-in object at start-up under a name (repeatable), as KIND:NAME or
     /// KIND:NAME:ARG. Kinds: dict, list, set, namespace, queue[:MAXSIZE],
     /// joinable_queue[:MAXSIZE], lock, rlock, semaphore[:N], bounded_semaphore[:N],
-    /// condition, event, barrier:PARTIES.
+    /// condition, event, barrier:PARTIES, value:TYPE:VALUE, array:TYPE:LEN (LEN zeros)
+    /// and array:TYPE:[ITEM,...]; TYPE is i8..i128, u8..u128, f32, f64, bool or str,
+    /// the type a client then reads it as (`client.named::<ValueProxy<i64>>`).
+    /// Examples: dict:config, queue:jobs:100, barrier:start:3, value:counter:i64:0,
+    /// value:greeting:str:hello, array:samples:f64:8, array:ids:u32:[1,2,3].
     #[arg(long = "named", value_name = "KIND:NAME[:ARG]")]
     named: Vec<String>,
 
-    /// Log level: error, warn, info, debug or trace (logs go to stderr).
-    #[arg(long, value_name = "LEVEL", default_value = "info")]
+    /// Log level: off, error, warn, info, debug or trace (logs go to stderr, coloured
+    /// only on a terminal). RUST_LOG, when set, wins over it and takes tracing's full
+    /// filter syntax (e.g. RUST_LOG=manager_server=debug).
+    #[arg(long, value_name = "LEVEL", default_value = "info", value_parser = flags::level)]
     log_level: String,
 
     /// Obey shutdown requests from clients (off by default: any client holding the key
@@ -67,57 +79,58 @@ struct Args {
     allow_remote_shutdown: bool,
 
     /// Most simultaneous connections; beyond it new ones are refused with a message.
-    #[arg(long, value_name = "N", default_value_t = 4096)]
+    #[arg(long, value_name = "N", default_value = "4096", value_parser = flags::positive)]
     max_connections: usize,
 
-    /// Largest frame accepted or sent, in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
+    /// Largest frame accepted or sent, in bytes (1024 to 4294967295).
+    #[arg(long, value_name = "BYTES", default_value = "67108864", value_parser = flags::frame_size)]
     max_frame_size: usize,
 
     /// Most memory one request may make the server store (the elements one call adds
     /// to an object, plus a fixed cost per element); default: twice --max-frame-size.
-    #[arg(long, value_name = "BYTES")]
+    #[arg(long, value_name = "BYTES", value_parser = flags::memory)]
     max_request_memory: Option<usize>,
 
-    /// Seconds a peer has to authenticate before it is dropped.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
-    handshake_timeout: f64,
+    /// Seconds a peer has to authenticate before it is dropped (above 0, at most 3600).
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = flags::seconds)]
+    handshake_timeout: Duration,
 
     /// Seconds shutdown waits for connections to answer their parked calls and close;
-    /// past it (and one more second) the process exits anyway.
-    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
-    shutdown_grace: f64,
+    /// past it (and one more second) the process exits anyway (above 0, at most 3600).
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = flags::seconds)]
+    shutdown_grace: Duration,
 
     /// Most parked calls per connection before the server stops reading from it.
-    #[arg(long, value_name = "N", default_value_t = 1024)]
+    #[arg(long, value_name = "N", default_value = "1024", value_parser = flags::positive)]
     max_in_flight: usize,
 
     /// Seconds the server holds an object after a client minted a token for it, so the
     /// token can reach another process and be attached after the sender dropped its
     /// proxy. A whole number from 1 to 86400.
-    #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_lease)]
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = flags::lease)]
     token_lease: Duration,
-}
-
-/// `--token-lease`: whole seconds, 1 to a day.
-fn parse_lease(text: &str) -> Result<Duration, String> {
-    let secs: u64 = text.trim().parse().map_err(|_| format!("`{text}` is not a whole number of seconds"))?;
-    if !(1..=86_400).contains(&secs) {
-        return Err(format!("{secs} s is out of range: a token lease is 1 to 86400 seconds"));
-    }
-    Ok(Duration::from_secs(secs))
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-    let grace = Duration::from_secs_f64(if args.shutdown_grace.is_finite() {
-        args.shutdown_grace.clamp(0.0, 3600.0)
-    } else {
-        5.0
-    });
+    // RUST_LOG, when set, wins: it is how tracing users everywhere widen or narrow
+    // logs, and it takes per-module filters --log-level cannot express.
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.trim().is_empty() => match tracing_subscriber::EnvFilter::try_new(&spec) {
+            Ok(filter) => filter,
+            Err(e) => {
+                eprintln!("manager-server: RUST_LOG={spec:?} is not a log filter: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        _ => tracing_subscriber::EnvFilter::new(&args.log_level),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let grace = args.shutdown_grace;
     let stop = CancellationToken::new();
     if let Err(e) = watch_signals(stop.clone(), grace) {
         eprintln!("manager-server: cannot watch signals: {e}");
@@ -184,16 +197,18 @@ async fn run(args: Args, stop: CancellationToken, grace: Duration) -> Result<(),
     if addresses.is_empty() {
         addresses.push(Address::Tcp("127.0.0.1:0".into()));
     }
-    let (key, explicit) = authkey(&args)?;
+    let key::Loaded { key, explicit } = key::load(args.authkey_file.as_deref(), args.generate_authkey.as_deref())?;
     for a in &addresses {
         if let Address::Tcp(hostport) = a
             && !is_loopback(hostport).await?
-            && !explicit
         {
-            return Err(format!(
-                "{a} is reachable from other hosts: give a key with --authkey-file or MANAGER_AUTHKEY (a generated \
+            if !explicit {
+                return Err(format!(
+                    "{a} is reachable from other hosts: give a key with --authkey-file or MANAGER_AUTHKEY (a generated \
                      key is for loopback and Unix sockets), and see the server docs on running across hosts"
-            ));
+                ));
+            }
+            key::warn_if_short(&key, &a.to_string());
         }
     }
     let mut builder = Server::builder()
@@ -204,7 +219,7 @@ async fn run(args: Args, stop: CancellationToken, grace: Duration) -> Result<(),
         .max_in_flight(args.max_in_flight)
         .shutdown_grace(grace)
         .token_lease(args.token_lease)
-        .handshake_timeout(Duration::from_secs_f64(args.handshake_timeout.max(0.001)));
+        .handshake_timeout(args.handshake_timeout);
     if let Some(bytes) = args.max_request_memory {
         builder = builder.max_request_memory(bytes);
     }
@@ -212,7 +227,7 @@ async fn run(args: Args, stop: CancellationToken, grace: Duration) -> Result<(),
         builder = builder.listen(a);
     }
     for spec in &args.named {
-        let (name, builtin) = parse_named(spec)?;
+        let (name, builtin) = named::parse(spec)?;
         builder = builder.named_builtin(name, builtin);
     }
     let server = builder.start().await.map_err(|e| e.to_string())?;
@@ -231,72 +246,8 @@ async fn run(args: Args, stop: CancellationToken, grace: Duration) -> Result<(),
     Ok(())
 }
 
-/// The key, and whether the operator supplied it (rather than asking us to make one).
-fn authkey(args: &Args) -> Result<(AuthKey, bool), String> {
-    if let Some(path) = &args.authkey_file {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("cannot read the key file {}: {e}", path.display()))?;
-        let key = AuthKey::from_hex(&text).map_err(|e| format!("the key file {}: {e}", path.display()))?;
-        return Ok((key, true));
-    }
-    if let Some(path) = &args.generate_authkey {
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).map_err(|e| format!("no randomness for a key: {e}"))?;
-        let key = AuthKey::new(bytes).map_err(|e| e.to_string())?;
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| format!("cannot create the key file {} (it must not exist yet): {e}", path.display()))?;
-        writeln!(file, "{}", key.to_hex()).map_err(|e| format!("cannot write the key file: {e}"))?;
-        return Ok((key, false));
-    }
-    match std::env::var("MANAGER_AUTHKEY") {
-        Ok(hex) => Ok((AuthKey::from_hex(&hex).map_err(|e| format!("MANAGER_AUTHKEY: {e}"))?, true)),
-        Err(_) => {
-            Err("no key: give --authkey-file PATH, set MANAGER_AUTHKEY (hex), or use --generate-authkey PATH".into())
-        }
-    }
-}
-
 async fn is_loopback(hostport: &str) -> Result<bool, String> {
     let addrs: Vec<_> =
         tokio::net::lookup_host(hostport).await.map_err(|e| format!("cannot resolve {hostport}: {e}"))?.collect();
     Ok(!addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback()))
-}
-
-fn parse_named(spec: &str) -> Result<(String, Builtin), String> {
-    let bad =
-        |why: &str| format!("--named {spec}: {why} (expected KIND:NAME[:ARG], e.g. dict:config or queue:jobs:100)");
-    let mut parts = spec.splitn(3, ':');
-    let kind = parts.next().unwrap_or_default();
-    let name = parts.next().filter(|n| !n.is_empty()).ok_or_else(|| bad("no name"))?;
-    let arg = parts.next();
-    let number = |default: Option<u64>| -> Result<u64, String> {
-        match (arg, default) {
-            (Some(a), _) => a.parse().map_err(|_| bad("the argument must be a whole number")),
-            (None, Some(d)) => Ok(d),
-            (None, None) => Err(bad("this kind needs an argument")),
-        }
-    };
-    let no_arg = |b: Builtin| if arg.is_some() { Err(bad("this kind takes no argument")) } else { Ok(b) };
-    let builtin = match kind {
-        "dict" => no_arg(Builtin::Dict)?,
-        "list" => no_arg(Builtin::List)?,
-        "set" => no_arg(Builtin::Set)?,
-        "namespace" => no_arg(Builtin::Namespace)?,
-        "queue" => Builtin::Queue { maxsize: number(Some(0))? },
-        "joinable_queue" => Builtin::JoinableQueue { maxsize: number(Some(0))? },
-        "lock" => no_arg(Builtin::Lock)?,
-        "rlock" => no_arg(Builtin::RLock)?,
-        "semaphore" => Builtin::Semaphore(number(Some(1))?),
-        "bounded_semaphore" => Builtin::BoundedSemaphore(number(Some(1))?),
-        "condition" => no_arg(Builtin::Condition)?,
-        "event" => no_arg(Builtin::Event)?,
-        "barrier" => Builtin::Barrier { parties: number(None)?, timeout: None },
-        _ => return Err(bad("unknown kind")),
-    };
-    Ok((name.to_owned(), builtin))
 }

@@ -52,6 +52,13 @@ pub enum Builtin {
         /// The default wait timeout, in seconds.
         timeout: Option<f64>,
     },
+    /// A `Value` holding one element, given as its postcard encoding (what a client's
+    /// `value(x)` sends: `postcard::to_allocvec(&x)`); a client reads it with the type
+    /// that encoding is of.
+    Value(Vec<u8>),
+    /// An `Array` of these elements, each given as its postcard encoding (like
+    /// [`Builtin::Value`]'s); its length never changes.
+    Array(Vec<Vec<u8>>),
 }
 
 impl Builtin {
@@ -78,6 +85,12 @@ impl Builtin {
             Builtin::Condition => (b::CONDITION, enc(&(None::<manager_proto::Item>,))),
             Builtin::Event => (b::EVENT, Vec::new()),
             Builtin::Barrier { parties, timeout } => (b::BARRIER, enc(&(*parties, *timeout, ""))),
+            // Plain elements: a start-up value names no object.
+            Builtin::Value(bytes) => (b::VALUE, enc(&(manager_proto::Item::plain(bytes.clone()),))),
+            Builtin::Array(items) => {
+                let items: Vec<manager_proto::Item> = items.iter().cloned().map(manager_proto::Item::plain).collect();
+                (b::ARRAY, enc(&(items,)))
+            }
         }
     }
 }
