@@ -84,11 +84,17 @@ pub struct Client {
 }
 
 impl Client {
-    /// Connects and authenticates.
+    /// Connects and authenticates with the raw key `authkey`. A key kept as hex — a
+    /// key file, `MANAGER_AUTHKEY` — is decoded first: pass [`AuthKey::from_file`] or
+    /// [`AuthKey::from_hex`] (an [`AuthKey`] is its raw bytes). Hex text passed as the
+    /// key is a wrong key, and the error says it looks like one.
     ///
     /// ```no_run
     /// # async fn f() -> Result<(), manager_client::Error> {
-    /// let client = manager_client::Client::connect("tcp://127.0.0.1:5000", b"secret").await?;
+    /// use manager_client::{AuthKey, Client};
+    /// let client = Client::connect("tcp://127.0.0.1:5000", b"secret").await?;
+    /// let key = AuthKey::from_file("key.hex")?; // written by `manager-server --generate-authkey key.hex`
+    /// let client = Client::connect("unix:/tmp/m.sock", &key).await?;
     /// # Ok(()) }
     /// ```
     pub async fn connect(address: impl ToAddress, authkey: impl AsRef<[u8]>) -> Result<Client, Error> {
@@ -108,7 +114,9 @@ impl Client {
     }
 
     /// Connects to the server named by `MANAGER_ADDRESS` with the key in
-    /// `MANAGER_AUTHKEY` (hex), as set by [`Client::configure_child`] in a parent.
+    /// `MANAGER_AUTHKEY` (hex), as set by [`Client::configure_child`] in a parent, or
+    /// else in the key file `MANAGER_AUTHKEY_FILE` names (read with
+    /// [`AuthKey::from_file`]).
     pub async fn from_env() -> Result<Client, Error> {
         let (address, key) = crate::env::read()?;
         Self::connect(address, key).await

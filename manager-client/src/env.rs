@@ -14,6 +14,10 @@ use manager_proto::{Address, AuthKey, Error, Token};
 pub const ADDRESS_VAR: &str = "MANAGER_ADDRESS";
 /// The key, in hex.
 pub const AUTHKEY_VAR: &str = "MANAGER_AUTHKEY";
+/// A key file (hex, as `manager-server --generate-authkey` writes it), read by
+/// [`read`] when [`AUTHKEY_VAR`] is not set: a program run next to the server can
+/// `Client::from_env()` with the same file the server was given.
+pub const AUTHKEY_FILE_VAR: &str = "MANAGER_AUTHKEY_FILE";
 /// What the variable of a handed-over proxy starts with; its name follows.
 pub const PROXY_VAR_PREFIX: &str = "MANAGER_PROXY_";
 
@@ -46,12 +50,21 @@ pub fn configure(command: &mut impl ChildCommand, address: &Address, authkey: &A
     command.set_env(AUTHKEY_VAR, &authkey.to_hex());
 }
 
-/// Reads both variables.
+/// Reads the address and the key: [`AUTHKEY_VAR`] (hex), or else the file named by
+/// [`AUTHKEY_FILE_VAR`].
 pub fn read() -> Result<(Address, AuthKey), Error> {
     let var =
         |name: &str| std::env::var(name).map_err(|_| Error::Config(format!("{name} is not set (or not valid UTF-8)")));
     let address: Address = var(ADDRESS_VAR)?.parse()?;
-    let key = AuthKey::from_hex(&var(AUTHKEY_VAR)?)?;
+    let key = match (std::env::var(AUTHKEY_VAR), std::env::var_os(AUTHKEY_FILE_VAR)) {
+        (Ok(hex), _) => AuthKey::from_hex(&hex)?,
+        (Err(_), Some(path)) => AuthKey::from_file(path)?,
+        (Err(_), None) => {
+            return Err(Error::Config(format!(
+                "{AUTHKEY_VAR} is not set (or not valid UTF-8), nor is {AUTHKEY_FILE_VAR}"
+            )));
+        }
+    };
     Ok((address, key))
 }
 

@@ -24,6 +24,14 @@ pub enum AuthKeyError {
     /// Not an even-length string of hex digits.
     #[error("the authkey is not valid hex")]
     NotHex,
+    /// A key file that could not be read or holds no hex key.
+    #[error("the key file {path}: {reason}")]
+    File {
+        /// The file.
+        path: String,
+        /// Why it gave no key.
+        reason: String,
+    },
 }
 
 impl AuthKey {
@@ -54,6 +62,26 @@ impl AuthKey {
             .map(|pair| Ok(nibble(pair[0])? << 4 | nibble(pair[1])?))
             .collect::<Result<Vec<u8>, _>>()?;
         AuthKey::new(bytes)
+    }
+
+    /// The key in a key file: hex digits, as `manager-server --generate-authkey` writes
+    /// them (surrounding whitespace ignored). The same key the server reads from that
+    /// file — not the file's text as raw bytes, which authenticates as a wrong key.
+    ///
+    /// A plain `std::fs` read, once, before any connection: the crate does no other I/O.
+    pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Self, AuthKeyError> {
+        let path = path.as_ref();
+        let file = |reason: String| AuthKeyError::File { path: path.display().to_string(), reason };
+        let text = std::fs::read_to_string(path).map_err(|e| file(e.to_string()))?;
+        AuthKey::from_hex(&text).map_err(|e| file(e.to_string()))
+    }
+
+    /// Whether the raw key is itself hex text (an even number of hex digits, perhaps
+    /// with a trailing newline) of a usual key's length (16 bytes or more once decoded):
+    /// likely a hex key passed as raw bytes instead of through [`AuthKey::from_hex`].
+    pub fn looks_like_hex_text(&self) -> bool {
+        let text = self.0.trim_ascii();
+        text.len() >= 32 && text.len().is_multiple_of(2) && text.iter().all(u8::is_ascii_hexdigit)
     }
 
     /// The key as lowercase hex.
@@ -94,6 +122,14 @@ impl Drop for AuthKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_text_is_recognised() {
+        let hex = AuthKey::new([7u8; 32]).unwrap().to_hex();
+        assert!(AuthKey::new(format!("{hex}\n")).unwrap().looks_like_hex_text());
+        assert!(!AuthKey::new([7u8; 32]).unwrap().looks_like_hex_text());
+        assert!(!AuthKey::new("deadbeef").unwrap().looks_like_hex_text());
+    }
 
     #[test]
     fn hex_round_trip_and_refusals() {

@@ -157,10 +157,13 @@ pub enum Error {
         source: Arc<io::Error>,
     },
     /// The handshake failed: the peer does not hold our key (or is not our server).
-    #[error("authentication with the manager at {address} failed: wrong key or wrong server")]
+    #[error("authentication with the manager at {address} failed: wrong key or wrong server{hint}")]
     Authentication {
         /// The peer.
         address: String,
+        /// Empty, or (starting with "; ") the likely mistake: a hex key passed as raw
+        /// bytes.
+        hint: &'static str,
     },
     /// The handshake failed for another reason (version mismatch, not a manager).
     #[error("handshake with the manager at {address} failed: {source}")]

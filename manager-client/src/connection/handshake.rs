@@ -18,6 +18,11 @@ use crate::stream::Stream;
 /// on a shared core the yields let the server run, and pinned connects were unchanged.
 const HANDSHAKE_SPIN: Duration = Duration::from_micros(200);
 
+/// What a refused key that is itself hex text most likely means: key files and
+/// `MANAGER_AUTHKEY` hold hex, while `Client::connect` takes the raw key.
+const HEX_AS_BYTES: &str = "; the key given is hex text: if it came from a key file or MANAGER_AUTHKEY, pass \
+    AuthKey::from_file(path) or AuthKey::from_hex(text) instead of the text's bytes";
+
 pub(super) async fn authenticate(
     stream: &Stream,
     address: &Address,
@@ -61,7 +66,10 @@ pub(super) async fn authenticate(
             }
             Err(failure) => {
                 return Err(match failure.error {
-                    HandshakeError::Authentication => Error::Authentication { address: address.to_string() },
+                    HandshakeError::Authentication => Error::Authentication {
+                        address: address.to_string(),
+                        hint: if authkey.looks_like_hex_text() { HEX_AS_BYTES } else { "" },
+                    },
                     source => Error::Handshake { address: address.to_string(), source },
                 });
             }
