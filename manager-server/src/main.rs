@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 /// process is gone within the shutdown grace plus a second; a second signal ends it at
 /// once.
 #[derive(Debug, Parser)]
-#[command(name = "manager-server", version)]
+#[command(name = "manager-server", version, args_override_self = true)]
 struct Args {
     /// Listen on TCP at tcp://HOST:PORT (repeatable). PORT 0 picks a free port. With
     /// neither --listen nor --unix, listens on tcp://127.0.0.1:0. A listener on an
@@ -79,35 +79,35 @@ struct Args {
     allow_remote_shutdown: bool,
 
     /// Most simultaneous connections; beyond it new ones are refused with a message.
-    #[arg(long, value_name = "N", default_value = "4096", value_parser = flags::positive)]
+    #[arg(long, value_name = "N", default_value = "4096", value_parser = flags::positive, allow_negative_numbers = true)]
     max_connections: usize,
 
     /// Largest frame accepted or sent, in bytes (1024 to 4294967295).
-    #[arg(long, value_name = "BYTES", default_value = "67108864", value_parser = flags::frame_size)]
+    #[arg(long, value_name = "BYTES", default_value = "67108864", value_parser = flags::frame_size, allow_negative_numbers = true)]
     max_frame_size: usize,
 
     /// Most memory one request may make the server store (the elements one call adds
     /// to an object, plus a fixed cost per element); default: twice --max-frame-size.
-    #[arg(long, value_name = "BYTES", value_parser = flags::memory)]
+    #[arg(long, value_name = "BYTES", value_parser = flags::memory, allow_negative_numbers = true)]
     max_request_memory: Option<usize>,
 
     /// Seconds a peer has to authenticate before it is dropped (above 0, at most 3600).
-    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = flags::seconds)]
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = flags::seconds, allow_negative_numbers = true)]
     handshake_timeout: Duration,
 
     /// Seconds shutdown waits for connections to answer their parked calls and close;
     /// past it (and one more second) the process exits anyway (above 0, at most 3600).
-    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = flags::seconds)]
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = flags::seconds, allow_negative_numbers = true)]
     shutdown_grace: Duration,
 
     /// Most parked calls per connection before the server stops reading from it.
-    #[arg(long, value_name = "N", default_value = "1024", value_parser = flags::positive)]
+    #[arg(long, value_name = "N", default_value = "1024", value_parser = flags::positive, allow_negative_numbers = true)]
     max_in_flight: usize,
 
     /// Seconds the server holds an object after a client minted a token for it, so the
     /// token can reach another process and be attached after the sender dropped its
     /// proxy. A whole number from 1 to 86400.
-    #[arg(long, value_name = "SECS", default_value = "30", value_parser = flags::lease)]
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = flags::lease, allow_negative_numbers = true)]
     token_lease: Duration,
 }
 

@@ -14,6 +14,7 @@ mod details;
 mod examples;
 mod faults;
 mod faults_processes;
+mod flags;
 mod hardening;
 mod hostile;
 mod hostile_streams;
