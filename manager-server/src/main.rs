@@ -12,7 +12,7 @@ mod cli;
 
 use clap::Parser;
 use cli::{flags, key, named};
-use manager_server::{Address, Server};
+use manager_server::{Address, Builtin, Server};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -64,8 +64,8 @@ struct Args {
     /// the type a client then reads it as (`client.named::<ValueProxy<i64>>`).
     /// Examples: dict:config, queue:jobs:100, barrier:start:3, value:counter:i64:0,
     /// value:greeting:str:hello, array:samples:f64:8, array:ids:u32:[1,2,3].
-    #[arg(long = "named", value_name = "KIND:NAME[:ARG]")]
-    named: Vec<String>,
+    #[arg(long = "named", value_name = "KIND:NAME[:ARG]", value_parser = named::parse)]
+    named: Vec<(String, Builtin)>,
 
     /// Log level: off, error, warn, info, debug or trace (logs go to stderr, coloured
     /// only on a terminal). RUST_LOG, when set, wins over it and takes tracing's full
@@ -226,8 +226,7 @@ async fn run(args: Args, stop: CancellationToken, grace: Duration) -> Result<(),
     for a in &addresses {
         builder = builder.listen(a);
     }
-    for spec in &args.named {
-        let (name, builtin) = named::parse(spec)?;
+    for (name, builtin) in args.named {
         builder = builder.named_builtin(name, builtin);
     }
     let server = builder.start().await.map_err(|e| e.to_string())?;

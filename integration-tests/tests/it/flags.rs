@@ -13,13 +13,22 @@ use std::process::{Command, Output, Stdio};
 /// returns how it ended; kills it if it is still running after [`HANG`] (a flag that
 /// was not refused).
 fn run(args: &[&str]) -> Output {
+    run_logging(args, None)
+}
+
+/// [`run`], with `RUST_LOG` set to `rust_log` (or unset).
+fn run_logging(args: &[&str], rust_log: Option<&str>) -> Output {
     let dir = tempfile::tempdir().unwrap();
-    let child = Command::new(binary())
+    let mut command = Command::new(binary());
+    command.env_remove("RUST_LOG");
+    if let Some(filter) = rust_log {
+        command.env("RUST_LOG", filter);
+    }
+    let child = command
         .arg("--unix")
         .arg(dir.path().join("m.sock"))
         .args(args)
         .env("MANAGER_AUTHKEY", key().to_hex())
-        .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -68,11 +77,36 @@ fn every_bad_number_duration_and_level_is_refused_by_name() {
 }
 
 #[test]
+fn rust_log_wins_over_log_level_and_logs_carry_no_colour() {
+    // A generated key on an address other hosts can reach is refused, after the key is
+    // made and logged at info: the process ends by itself either way.
+    let dir = tempfile::tempdir().unwrap();
+    let attempt = |file: &str, rust_log| {
+        let path = dir.path().join(file);
+        let args =
+            ["--generate-authkey", path.to_str().unwrap(), "--listen", "tcp://0.0.0.0:0", "--log-level", "error"];
+        let out = run_logging(&args, rust_log);
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let quiet = attempt("a.hex", None);
+    assert!(!quiet.contains("generated a new key"), "{quiet}");
+    let told = attempt("b.hex", Some("info"));
+    assert!(told.contains("generated a new key"), "{told}");
+    assert!(!told.contains('\x1b'), "colour codes in a log that is not a terminal: {told:?}");
+
+    let out = run_logging(&[], Some("a[="));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("RUST_LOG"), "{stderr}");
+}
+
+#[test]
 fn bad_named_specs_fail_with_examples() {
     for spec in ["value:counter", "value:counter:int:1", "array:a:u8:[1,300]", "barrier:b:0", "pipe:p"] {
         let out = run(&["--named", spec]);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{spec}");
+        assert_eq!(out.status.code(), Some(2), "{spec}: {stderr}");
         assert!(!stderr.contains("panicked"), "{spec}: {stderr}");
         assert!(stderr.contains(spec) && stderr.contains("value:counter:i64:0"), "{spec}: {stderr}");
     }

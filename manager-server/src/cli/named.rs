@@ -14,9 +14,10 @@ const TYPES: &str = "i8, i16, i32, i64, i128, u8, u16, u32, u64, u128, f32, f64,
 /// The most elements `array:NAME:TYPE:LEN` makes.
 const MAX_ARRAY: usize = 1 << 20;
 
-/// One `--named` spec: the name and the object.
+/// One `--named` spec: the name and the object. A clap `value_parser`, so a bad spec is
+/// a usage error (exit code 2) naming the flag and the spec.
 pub fn parse(spec: &str) -> Result<(String, Builtin), String> {
-    let bad = |why: &str| format!("--named {spec}: {why} (expected KIND:NAME[:ARG], e.g. {EXAMPLES})");
+    let bad = |why: &str| format!("{why} (expected KIND:NAME[:ARG], e.g. {EXAMPLES})");
     let mut parts = spec.splitn(3, ':');
     let kind = parts.next().unwrap_or_default();
     let name = parts.next().filter(|n| !n.is_empty()).ok_or_else(|| bad("no name"))?;
