@@ -85,7 +85,7 @@ pub struct Client {
 
 impl Client {
     /// Connects and authenticates with the raw key `authkey`. A key kept as hex — a
-    /// key file, `MANAGER_AUTHKEY` — is decoded first: pass [`AuthKey::from_file`] or
+    /// key file, `MANAGER_AUTHKEY` — is decoded first: pass [`env::read_authkey`](crate::env::read_authkey) or
     /// [`AuthKey::from_hex`] (an [`AuthKey`] is its raw bytes). Hex text passed as the
     /// key is a wrong key, and the error says it looks like one.
     ///
@@ -93,7 +93,7 @@ impl Client {
     /// # async fn f() -> Result<(), manager_client::Error> {
     /// use manager_client::{AuthKey, Client};
     /// let client = Client::connect("tcp://127.0.0.1:5000", b"secret").await?;
-    /// let key = AuthKey::from_file("key.hex")?; // written by `manager-server --generate-authkey key.hex`
+    /// let key = manager_client::env::read_authkey("key.hex")?; // written by `manager-server --generate-authkey key.hex`
     /// let client = Client::connect("unix:/tmp/m.sock", &key).await?;
     /// # Ok(()) }
     /// ```
@@ -116,7 +116,7 @@ impl Client {
     /// Connects to the server named by `MANAGER_ADDRESS` with the key in
     /// `MANAGER_AUTHKEY` (hex), as set by [`Client::configure_child`] in a parent, or
     /// else in the key file `MANAGER_AUTHKEY_FILE` names (read with
-    /// [`AuthKey::from_file`]).
+    /// [`env::read_authkey`](crate::env::read_authkey)).
     pub async fn from_env() -> Result<Client, Error> {
         let (address, key) = crate::env::read()?;
         Self::connect(address, key).await

@@ -8,7 +8,7 @@
 //! connects with `Client::from_env()` and takes each proxy with
 //! `client.inherited::<P>("name")`.
 
-use manager_proto::{Address, AuthKey, Error, Token};
+use manager_proto::{Address, AuthKey, AuthKeyError, Error, Token};
 
 /// The server's address, as `tcp://host:port` or `unix:/path`.
 pub const ADDRESS_VAR: &str = "MANAGER_ADDRESS";
@@ -50,6 +50,22 @@ pub fn configure(command: &mut impl ChildCommand, address: &Address, authkey: &A
     command.set_env(AUTHKEY_VAR, &authkey.to_hex());
 }
 
+/// The key in a key file: hex digits, as `manager-server --generate-authkey` writes
+/// them (surrounding whitespace ignored). The same key the server reads from that file —
+/// not the file's text as raw bytes, which authenticates as a wrong key. (A client-side
+/// helper: the protocol crate does no I/O.)
+///
+/// ```no_run
+/// let key = manager_client::env::read_authkey("/tmp/m.key")?;
+/// # Ok::<(), manager_client::Error>(())
+/// ```
+pub fn read_authkey(path: impl AsRef<std::path::Path>) -> Result<AuthKey, Error> {
+    let path = path.as_ref();
+    let file = |reason: String| AuthKeyError::File { path: path.display().to_string(), reason };
+    let text = std::fs::read_to_string(path).map_err(|e| file(e.to_string()))?;
+    Ok(AuthKey::from_hex(&text).map_err(|e| file(e.to_string()))?)
+}
+
 /// Reads the address and the key: [`AUTHKEY_VAR`] (hex), or else the file named by
 /// [`AUTHKEY_FILE_VAR`].
 pub fn read() -> Result<(Address, AuthKey), Error> {
@@ -58,7 +74,7 @@ pub fn read() -> Result<(Address, AuthKey), Error> {
     let address: Address = var(ADDRESS_VAR)?.parse()?;
     let key = match (std::env::var(AUTHKEY_VAR), std::env::var_os(AUTHKEY_FILE_VAR)) {
         (Ok(hex), _) => AuthKey::from_hex(&hex)?,
-        (Err(_), Some(path)) => AuthKey::from_file(path)?,
+        (Err(_), Some(path)) => read_authkey(path)?,
         (Err(_), None) => {
             return Err(Error::Config(format!(
                 "{AUTHKEY_VAR} is not set (or not valid UTF-8), nor is {AUTHKEY_FILE_VAR}"

@@ -64,18 +64,6 @@ impl AuthKey {
         AuthKey::new(bytes)
     }
 
-    /// The key in a key file: hex digits, as `manager-server --generate-authkey` writes
-    /// them (surrounding whitespace ignored). The same key the server reads from that
-    /// file — not the file's text as raw bytes, which authenticates as a wrong key.
-    ///
-    /// A plain `std::fs` read, once, before any connection: the crate does no other I/O.
-    pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Self, AuthKeyError> {
-        let path = path.as_ref();
-        let file = |reason: String| AuthKeyError::File { path: path.display().to_string(), reason };
-        let text = std::fs::read_to_string(path).map_err(|e| file(e.to_string()))?;
-        AuthKey::from_hex(&text).map_err(|e| file(e.to_string()))
-    }
-
     /// Whether the raw key is itself hex text (an even number of hex digits, perhaps
     /// with a trailing newline) of a usual key's length (16 bytes or more once decoded):
     /// likely a hex key passed as raw bytes instead of through [`AuthKey::from_hex`].

@@ -138,7 +138,7 @@ async fn named_values_and_arrays_reach_a_client() {
 
 /// A client of `server` with the key in `file`.
 async fn client_with_file(server: &ServerChild, file: &Path) -> Client {
-    let key = AuthKey::from_file(file).unwrap();
+    let key = manager_client::env::read_authkey(file).unwrap();
     bounded("connect", Client::connect(server.address.as_str(), &key)).await.unwrap()
 }
 

@@ -21,7 +21,7 @@ const HANDSHAKE_SPIN: Duration = Duration::from_micros(200);
 /// What a refused key that is itself hex text most likely means: key files and
 /// `MANAGER_AUTHKEY` hold hex, while `Client::connect` takes the raw key.
 const HEX_AS_BYTES: &str = "; the key given is hex text: if it came from a key file or MANAGER_AUTHKEY, pass \
-    AuthKey::from_file(path) or AuthKey::from_hex(text) instead of the text's bytes";
+    manager_client::env::read_authkey(path) or AuthKey::from_hex(text) instead of the text's bytes";
 
 pub(super) async fn authenticate(
     stream: &Stream,
