@@ -289,7 +289,7 @@ fn a_frozen_server_is_lost_within_two_keepalive_periods() {
     let mut line = String::new();
     BufReader::new(server.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
     let address = line.trim().strip_prefix("LISTENING ").unwrap().to_owned();
-    let keepalive = Duration::from_millis(500);
+    let keepalive = Duration::from_secs(1);
     let options = manager_client::ClientOptions { keepalive, ..Default::default() };
     let client = manager_client::blocking::Client::connect_with(address.as_str(), key.as_bytes(), &options).unwrap();
     let counter: integration_tests::CounterBlockingProxy = client.named("counter").unwrap();
@@ -306,7 +306,7 @@ fn a_frozen_server_is_lost_within_two_keepalive_periods() {
     signal("-CONT");
     sigkill(&mut server);
     assert!(matches!(err, Error::ConnectionLost { .. }), "{err:?}");
-    assert!(err.to_string().contains("1s"), "the bound it states: {err}");
+    assert!(err.to_string().contains("2s"), "the bound it states: {err}");
     // Two periods and a little; three allows for a loaded machine (it was five or more).
     assert!(took >= keepalive * 2 - Duration::from_millis(50), "{took:?}");
     assert!(took < keepalive * 3, "{took:?}: {err}");

@@ -57,7 +57,7 @@ pub(super) async fn reader(state: Arc<ConnState>) {
             }
             _ = ticker.tick() => {
                 ticks = ticks.wrapping_add(1);
-                if ticks % CHECKS_PER_PERIOD == 0 {
+                if ticks.is_multiple_of(CHECKS_PER_PERIOD) {
                     state.keep_alive();
                 }
                 // Whoever read (this task, or a calling thread reading for itself), the
