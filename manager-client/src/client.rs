@@ -22,7 +22,9 @@ pub struct ClientOptions {
     /// When the client has sent nothing for this long it pings the server (whose idle
     /// timeout, 60 s by default, drops silent peers); and while calls are waiting and
     /// the server says nothing for this long, it pings too, declaring the connection
-    /// lost if no answer comes within another period. Default 10 s. Shorter notices a
+    /// lost if no answer comes within another period: within two periods (and a
+    /// quarter of one, the reader's checks being four per period) of the server's
+    /// last word, blocking or async. Default 10 s. Shorter notices a
     /// vanished host sooner; it must stay well below the server's idle timeout.
     pub keepalive: Duration,
     /// Largest frame sent or accepted. Default 64 MiB, as the server's.

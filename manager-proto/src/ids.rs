@@ -74,7 +74,9 @@ impl MethodRef<'_> {
 impl fmt::Display for MethodRef<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            MethodRef::Id(id) => write!(f, "method {id:#010x}"),
+            // Whoever knows the id's name says it instead (the server's
+            // `ServerObject::describe`): an id printed is one no type exposes.
+            MethodRef::Id(id) => write!(f, "an unknown method (id {id:#010x})"),
             MethodRef::Name(name) => write!(f, "method `{name}`"),
         }
     }

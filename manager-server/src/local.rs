@@ -117,9 +117,9 @@ impl LocalTransport {
             return PendingReply::failed(Error::Remote(RemoteError::new(
                 RemoteErrorKind::InvalidValue,
                 format!(
-                    "`{}` {method} was called through a proxy from inside a call on that same object, which would \
+                    "{} was called through a proxy from inside a call on that same object, which would \
                      wait for itself forever; call it on `self` instead",
-                    target.shared_type_id()
+                    target.describe(method)
                 ),
             )));
         }

@@ -93,6 +93,26 @@ pub(crate) trait ServerObject: Send + Sync + 'static {
     /// The type id.
     fn shared_type_id(&self) -> &str;
 
+    /// The exposed name of method `id`, for messages: users know methods by name,
+    /// proxies call them by id. `None` (the default): no method of this type has it.
+    fn method_name(&self, _id: u32) -> Option<&'static str> {
+        None
+    }
+
+    /// How a message names `method` of this object: `` `dict.get` ``, as users
+    /// know it, or an unknown method with its id.
+    fn describe(&self, method: MethodRef<'_>) -> String {
+        let type_id = self.shared_type_id();
+        let name = match method {
+            MethodRef::Name(name) => Some(name),
+            MethodRef::Id(id) => self.method_name(id),
+        };
+        match name {
+            Some(name) => format!("`{type_id}.{name}`"),
+            None => format!("{method} of `{type_id}`"),
+        }
+    }
+
     /// Calls a method. A synchronous result comes back at once; anything that may wait
     /// comes back as a future owning what it needs.
     fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, args: &[u8]) -> Step;
@@ -108,7 +128,7 @@ pub(crate) trait ServerObject: Send + Sync + 'static {
     ) -> Result<BoxSource, RemoteError> {
         Err(RemoteError::new(
             manager_proto::RemoteErrorKind::NotExposed,
-            format!("`{}` has no stream method {method}", self.shared_type_id()),
+            format!("{} is not a stream method", self.describe(method)),
         ))
     }
 

@@ -80,6 +80,10 @@ impl<T: Dispatch> ServerObject for UserObject<T> {
         T::shared_type_id()
     }
 
+    fn method_name(&self, id: u32) -> Option<&'static str> {
+        T::methods().iter().find(|m| m.id == id).map(|m| m.name)
+    }
+
     fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, args: &[u8]) -> Step {
         let info = match T::method(method) {
             Ok(info) => info,

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 mod cycles;
 #[path = "worker/interface.rs"]
 mod interface;
+#[path = "worker/misuse.rs"]
+mod misuse;
 #[path = "worker/streams.rs"]
 mod streams;
 #[path = "worker/travel.rs"]
@@ -61,6 +63,7 @@ fn main() {
         ["make-cycles", n, then] => cycles::make_cycles(n.parse().unwrap_or(0), then),
         ["iface-use", name] => interface::use_counter(name),
         ["iface-older", name] => interface::use_older(name),
+        ["misuse", flavor] => misuse::misuse(flavor),
         ["squares", name, n] => streams::squares(name, n.parse().unwrap_or(0)),
         other => Err(format!("unknown worker command {other:?}").into()),
     };

@@ -4,7 +4,7 @@
 use crate::raw::Raw;
 use crate::util;
 use integration_tests::{Counter, CounterProxy, Gate, GateProxy};
-use manager_client::proto::{MethodRef, ObjectId, Request};
+use manager_client::proto::{MethodRef, ObjectId, Proxy, Request};
 use manager_client::{Client, Error, RemoteErrorKind};
 use manager_server::Server;
 use std::time::{Duration, Instant};
@@ -17,7 +17,28 @@ async fn a_panicking_method_answers_panicked_and_the_object_works_on() {
     let err = c.boom("kaboom".into()).await.unwrap_err();
     assert_eq!(err.remote_kind(), Some(RemoteErrorKind::Panicked));
     assert!(err.to_string().contains("kaboom"), "{err}");
+    // The proxy called by id; the message names the method as its author wrote it.
+    assert!(err.to_string().contains(".boom` panicked"), "{err}");
+    assert!(!err.to_string().contains("0x"), "{err}");
     assert_eq!(c.incr(1).await.unwrap(), 2, "the next call on the same object works");
+}
+
+#[tokio::test]
+async fn a_builtins_error_names_its_method_and_an_unknown_id_says_so() {
+    let (_dir, server) = util::start(Server::builder()).await;
+    let client = Client::connect(server.address(), server.authkey()).await.unwrap();
+    let lock = client.lock().await.unwrap();
+    // A lock has no stream methods: opening `acquire` by id, as a proxy would, is refused by name.
+    let id = manager_client::proto::method_id("acquire");
+    let mut opened = lock.handle().open_with(MethodRef::Id(id), &(), "args");
+    let err = std::future::poll_fn(|cx| opened.poll_item(cx, |b| Ok(((), b.len())))).await.unwrap().unwrap_err();
+    assert!(err.to_string().contains("`lock.acquire` is not a stream method"), "{err}");
+    let mut opened = lock.handle().open_with(MethodRef::Id(0x1234_5678), &(), "args");
+    let err = std::future::poll_fn(|cx| opened.poll_item(cx, |b| Ok(((), b.len())))).await.unwrap().unwrap_err();
+    assert!(err.to_string().contains("an unknown method (id 0x12345678)"), "{err}");
+    let list = client.list::<u8>().await.unwrap();
+    let err = list.handle().call_with(MethodRef::Id(0x1234_5678), &(), "args").await.unwrap_err();
+    assert!(err.to_string().contains("`list` does not expose an unknown method (id 0x12345678)"), "{err}");
 }
 
 #[tokio::test]

@@ -249,3 +249,65 @@ fn a_killed_server_fails_blocking_threads_over_unix() {
 fn a_killed_server_fails_blocking_threads_over_tcp() {
     blocking_threads_see_a_killed_server(ANY_TCP_PORT);
 }
+
+/// A blocking client used on a thread that runs async tasks returns its error, and
+/// nothing reaches stderr (no panic message, no backtrace); from `spawn_blocking` on
+/// the same runtime it is served. Both runtime flavors, in a process of their own.
+#[tokio::test]
+async fn a_blocking_client_on_an_async_thread_is_refused_quietly() {
+    let (_d, server) = util::start(Server::builder()).await;
+    let client = Client::connect(server.address(), server.authkey()).await.unwrap();
+    for flavor in ["multi", "current"] {
+        let mut cmd = worker();
+        client.configure_child(&mut cmd);
+        cmd.args(["misuse", flavor]).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{flavor}: {stdout}\n{stderr}");
+        assert!(
+            stdout.contains("on the runtime's thread: configuration: a blocking manager client was used on a thread"),
+            "{flavor}: {stdout}"
+        );
+        assert!(stdout.contains("from spawn_blocking: Ok(())"), "{flavor}: {stdout}");
+        assert!(!stderr.contains("panicked"), "{flavor}: {stderr}");
+    }
+}
+
+/// A frozen server (SIGSTOPped: its socket stays open, nothing answers) is declared
+/// lost within the bound the error states, two keepalive periods, not the five or so
+/// it took when the reader task started counting only after the calling thread's
+/// own reads gave up.
+#[test]
+fn a_frozen_server_is_lost_within_two_keepalive_periods() {
+    let key = manager_client::AuthKey::new(*b"frozen-key").unwrap();
+    let mut server = worker()
+        .args(["serve-at", "tcp://127.0.0.1:0"])
+        .env("MANAGER_AUTHKEY", key.to_hex())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let address = line.trim().strip_prefix("LISTENING ").unwrap().to_owned();
+    let keepalive = Duration::from_secs(1);
+    let options = manager_client::ClientOptions { keepalive, ..Default::default() };
+    let client = manager_client::blocking::Client::connect_with(address.as_str(), key.as_bytes(), &options).unwrap();
+    let counter: integration_tests::CounterBlockingProxy = client.named("counter").unwrap();
+    assert_eq!(counter.incr(1).unwrap(), 1);
+    // Signals through kill(1): the workspace forbids `unsafe`, which `libc::kill` needs.
+    let signal = |name: &str| {
+        let sent = std::process::Command::new("kill").args([name, &server.id().to_string()]).status().unwrap();
+        assert!(sent.success(), "kill {name}");
+    };
+    signal("-STOP");
+    let started = Instant::now();
+    let err = counter.incr(1).unwrap_err();
+    let took = started.elapsed();
+    signal("-CONT");
+    sigkill(&mut server);
+    assert!(matches!(err, Error::ConnectionLost { .. }), "{err:?}");
+    assert!(err.to_string().contains("2s"), "the bound it states: {err}");
+    // Two periods and a little; three allows for a loaded machine (it was five or more).
+    assert!(took >= keepalive * 2 - Duration::from_millis(50), "{took:?}");
+    assert!(took < keepalive * 3, "{took:?}: {err}");
+}

@@ -70,16 +70,53 @@ impl Runtime {
             return Ok(());
         }
         // Inside some runtime's context: blocking is fine on a `spawn_blocking` thread
-        // and refused (by tokio, with a panic before anything runs) on a thread that
-        // drives async tasks. Tokio offers no way to ask which, so try.
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(fut))).map_err(|_| {
-            Error::Config(
+        // and refused by tokio (a panic before the future is first polled) on a thread
+        // that drives async tasks. Tokio 1.x answers "may this thread block?" only that
+        // way: the state it checks is private, and `block_in_place` needs the multi-
+        // thread scheduler and panics on a current-thread runtime's own thread. So try,
+        // with that one refusal kept off stderr (`refused_quietly`); a panic once the
+        // future runs is the caller's and goes on as one.
+        let started = std::cell::Cell::new(false);
+        let run = async {
+            started.set(true);
+            QUIET.with(|quiet| quiet.set(false));
+            fut.await;
+        };
+        match refused_quietly(|| rt.block_on(run)) {
+            Ok(()) => Ok(()),
+            Err(payload) if started.get() => std::panic::resume_unwind(payload),
+            Err(_) => Err(Error::Config(
                 "a blocking manager client was used on a thread that runs async tasks; use the async client there \
                  (or call from spawn_blocking)"
                     .into(),
-            )
-        })
+            )),
+        }
     }
+}
+
+thread_local! {
+    /// Set while this thread asks tokio whether it may block: the panic hook then
+    /// prints nothing.
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, catching a panic, with the process's panic hook silent on this thread
+/// until `f` clears [`QUIET`]. The hook is wrapped once, on first use: other threads'
+/// panics, and this thread's after `QUIET` is cleared, print as before.
+fn refused_quietly(f: impl FnOnce()) -> std::thread::Result<()> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    QUIET.with(|quiet| quiet.set(true));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    QUIET.with(|quiet| quiet.set(false));
+    outcome
 }
 
 impl BlockOn for Runtime {

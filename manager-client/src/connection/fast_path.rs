@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
+use super::liveness::Verdict;
 use super::routing::{read_into, route, route_except};
 use super::{Conn, ConnState, lock, try_lock};
 use crate::in_flight::Payload;
@@ -101,7 +102,10 @@ impl ConnState {
                         break Err(reason);
                     }
                 }
-                Ok(false) => break Ok(false),
+                Ok(false) => match self.read_timed_out() {
+                    Ok(()) => break Ok(false),
+                    Err(reason) => break Err(reason),
+                },
                 Err(reason) => break Err(reason),
             }
         };
@@ -111,6 +115,24 @@ impl ConnState {
             self.fail(reason);
             true
         })
+    }
+
+    /// A calling thread's read heard nothing for its receive timeout (a keepalive
+    /// period) while its call waits. The reader task, which does not run meanwhile,
+    /// would have pinged by now: ping, or, if an earlier ping went unanswered that
+    /// long, the server is lost (`liveness.rs`).
+    fn read_timed_out(&self) -> Result<(), Lost> {
+        // What was heard since the last check came before this silent period (this
+        // thread held the socket throughout): an answered ping, say.
+        let heard = self.heard.swap(false, Ordering::Relaxed);
+        match self.liveness.check(heard, true, self.liveness.keepalive) {
+            Verdict::Fine => Ok(()),
+            Verdict::Ping => {
+                self.ping();
+                Ok(())
+            }
+            Verdict::Lost => Err(self.silent()),
+        }
     }
 
     /// One read on a calling thread: low-latency mode spins first; then (or at once) it
@@ -189,7 +211,10 @@ impl Conn {
                 }
                 match read_into(state, &mut decoder, |_, buf| state.read_more(buf)) {
                     Ok(true) => {}
-                    Ok(false) => break Here::Wait,
+                    Ok(false) => match state.read_timed_out() {
+                        Ok(()) => break Here::Wait,
+                        Err(reason) => break Here::Failed(reason),
+                    },
                     Err(reason) => break Here::Failed(reason),
                 }
             }

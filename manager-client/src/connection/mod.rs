@@ -21,6 +21,7 @@
 
 pub(crate) mod fast_path;
 mod handshake;
+mod liveness;
 mod reader;
 mod routing;
 mod transport;
@@ -81,6 +82,9 @@ pub(crate) struct ConnState {
     closing: CancellationToken,
     /// Set by the reader on every read; the keepalive watches it.
     heard: AtomicBool,
+    /// The server's liveness, watched by the reader task and by a blocking client's
+    /// calling thread while it reads (`liveness.rs`).
+    liveness: liveness::Liveness,
     /// Set on every send; when a keepalive period passes without one, a ping goes out
     /// so the server's idle timeout knows we are alive.
     sent: AtomicBool,
@@ -210,6 +214,18 @@ impl ConnState {
         if !self.sent.swap(false, Ordering::Relaxed) {
             self.send_unanswered(Request::Ping);
         }
+    }
+
+    /// Pings the server with a real id, so that it answers: nobody waits for the
+    /// answer, but its arrival counts as hearing from the server.
+    pub(super) fn ping(&self) {
+        let id = self.next_id();
+        let _ = self.send(|buf| Request::Ping.encode(id, buf));
+    }
+
+    /// Why the connection ends when the server stays silent.
+    pub(super) fn silent(&self) -> Lost {
+        Lost::Silent(self.liveness.keepalive * 2)
     }
 
     /// Whether the connection is gone or no longer used.

@@ -2,26 +2,32 @@
 //! thread reads for itself, and watches the server's liveness (a ping when calls wait
 //! and the server is quiet; the connection fails when it stays silent).
 
-use manager_proto::{Lost, Request};
+use manager_proto::Lost;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use super::liveness::Verdict;
 use super::routing::{Read, read_and_route};
 use super::writer::coalesce;
 use super::{ConnState, lock};
 
+/// How many liveness checks the reader makes per keepalive period.
+const CHECKS_PER_PERIOD: u32 = 4;
+
 /// Reads responses and hands them to their waiters; watches liveness.
-pub(super) async fn reader(state: Arc<ConnState>, keepalive: Duration) {
-    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
+pub(super) async fn reader(state: Arc<ConnState>) {
+    // Four checks per period: a silent server is declared lost within two and a half
+    // periods of the last word heard (`liveness.rs`).
+    let tick = (state.liveness.keepalive / CHECKS_PER_PERIOD).max(Duration::from_millis(1));
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + tick, tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut ping_sent = false;
+    let mut ticks = 0u32;
     let reason = loop {
         if !state.spin.is_zero() && !lock(&state.in_flight).is_empty() {
             // Low-latency mode: calls are waiting; read without sleeping for a while.
             match read_and_route(&state, |stream, buf| stream.spin_read(buf, state.spin)) {
                 Read::Routed(woken) => {
-                    ping_sent = false;
                     coalesce(&state, woken).await;
                     continue;
                 }
@@ -36,10 +42,7 @@ pub(super) async fn reader(state: Arc<ConnState>, keepalive: Duration) {
                     break Lost::read(e);
                 }
                 match read_and_route(&state, |stream, buf| stream.try_read_buf(buf)) {
-                    Read::Routed(woken) => {
-                        ping_sent = false;
-                        coalesce(&state, woken).await;
-                    }
+                    Read::Routed(woken) => coalesce(&state, woken).await,
                     Read::Nothing => {}
                     Read::Taken => {
                         // A blocking client's calling thread is reading and routes what
@@ -53,23 +56,18 @@ pub(super) async fn reader(state: Arc<ConnState>, keepalive: Duration) {
                 }
             }
             _ = ticker.tick() => {
-                state.keep_alive();
-                if state.heard.swap(false, Ordering::Relaxed) {
-                    // Whoever read it (this task, or a calling thread reading for
-                    // itself), the server spoke: a ping we sent was answered or is moot.
-                    ping_sent = false;
-                    continue;
+                ticks = ticks.wrapping_add(1);
+                if ticks.is_multiple_of(CHECKS_PER_PERIOD) {
+                    state.keep_alive();
                 }
-                if ping_sent {
-                    break Lost::Silent(keepalive * 2);
-                }
-                if !lock(&state.in_flight).is_empty() {
-                    // Calls are waiting and the server has been quiet: make sure it is alive.
-                    // A real id, so the server answers; nobody waits for it, but
-                    // its arrival counts as hearing from the server.
-                    let id = state.next_id();
-                    let _ = state.send(|buf| Request::Ping.encode(id, buf));
-                    ping_sent = true;
+                // Whoever read (this task, or a calling thread reading for itself), the
+                // server spoke if `heard` is set: a ping we sent is answered or moot.
+                let heard = state.heard.swap(false, Ordering::Relaxed);
+                let waiting = !lock(&state.in_flight).is_empty();
+                match state.liveness.check(heard, waiting, Duration::ZERO) {
+                    Verdict::Fine => {}
+                    Verdict::Ping => state.ping(),
+                    Verdict::Lost => break state.silent(),
                 }
             }
         }

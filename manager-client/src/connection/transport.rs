@@ -58,13 +58,14 @@ impl Conn {
             max_frame: options.max_frame,
             closing: CancellationToken::new(),
             heard: AtomicBool::new(false),
+            liveness: super::liveness::Liveness::new(options.keepalive),
             sent: AtomicBool::new(false),
             decoder: Mutex::new(decoder),
             read_released: Notify::new(),
             spin: options.spin,
             server_shut_down: AtomicBool::new(false),
         });
-        tokio::spawn(reader(Arc::clone(&state), options.keepalive));
+        tokio::spawn(reader(Arc::clone(&state)));
         tokio::spawn(writer(Arc::clone(&state)));
         Ok(Arc::new_cyclic(|me| Conn { state, me: me.clone() }))
     }

@@ -89,6 +89,10 @@ impl ServerObject for Array {
         TYPE_ID
     }
 
+    fn method_name(&self, id: u32) -> Option<&'static str> {
+        super::name_of(a::NAMES, a::IDS, id)
+    }
+
     fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
         ready(resolve(TYPE_ID, a::NAMES, a::IDS, method).and_then(|id| self.run(id, bytes, ctx)))
     }

@@ -178,6 +178,10 @@ impl ServerObject for Barrier {
         TYPE_ID
     }
 
+    fn method_name(&self, id: u32) -> Option<&'static str> {
+        super::name_of(ba::NAMES, ba::IDS, id)
+    }
+
     fn call(self: Arc<Self>, _ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
         let id = match super::resolve(TYPE_ID, ba::NAMES, ba::IDS, method) {
             Ok(id) => id,

@@ -108,6 +108,10 @@ impl ServerObject for Condition {
         TYPE_ID
     }
 
+    fn method_name(&self, id: u32) -> Option<&'static str> {
+        super::name_of(c::NAMES, c::IDS, id)
+    }
+
     fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
         let id = match super::resolve(TYPE_ID, c::NAMES, c::IDS, method) {
             Ok(id) => id,

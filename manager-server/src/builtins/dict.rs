@@ -225,6 +225,10 @@ impl ServerObject for Dict {
         TYPE_ID
     }
 
+    fn method_name(&self, id: u32) -> Option<&'static str> {
+        super::name_of(d::NAMES, d::IDS, id)
+    }
+
     fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
         ready(resolve(TYPE_ID, d::NAMES, d::IDS, method).and_then(|id| self.run(id, bytes, ctx)))
     }

@@ -84,6 +84,10 @@ impl ServerObject for Event {
         TYPE_ID
     }
 
+    fn method_name(&self, id: u32) -> Option<&'static str> {
+        super::name_of(e::NAMES, e::IDS, id)
+    }
+
     fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
         let id = match resolve(TYPE_ID, e::NAMES, e::IDS, method) {
             Ok(id) => id,

@@ -339,6 +339,10 @@ impl ServerObject for List {
         TYPE_ID
     }
 
+    fn method_name(&self, id: u32) -> Option<&'static str> {
+        super::name_of(l::NAMES, l::IDS, id)
+    }
+
     fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
         ready(resolve(TYPE_ID, l::NAMES, l::IDS, method).and_then(|id| self.run(id, bytes, ctx)))
     }

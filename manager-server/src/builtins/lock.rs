@@ -240,6 +240,10 @@ impl ServerObject for Lock {
         self.type_id()
     }
 
+    fn method_name(&self, id: u32) -> Option<&'static str> {
+        super::name_of(lk::NAMES, lk::IDS, id)
+    }
+
     fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
         let id = match super::resolve(self.type_id(), lk::NAMES, lk::IDS, method) {
             Ok(id) => id,

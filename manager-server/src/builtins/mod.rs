@@ -192,9 +192,15 @@ pub(crate) fn stream_method(what: &str) -> RemoteError {
 
 /// The answer to opening method `id` (one of `ids`, named as in `names`) of a
 /// `type_name` as a stream when it is not one.
-pub(crate) fn not_a_stream(type_name: &str, names: &[&str], ids: &[u32], id: u32) -> RemoteError {
-    let name = ids.iter().position(|&i| i == id).and_then(|at| names.get(at)).copied().unwrap_or("?");
+pub(crate) fn not_a_stream(type_name: &str, names: &[&'static str], ids: &[u32], id: u32) -> RemoteError {
+    let name = name_of(names, ids, id).unwrap_or("?");
     err(RemoteErrorKind::NotExposed, format!("{type_name}.{name} is not a stream method: call it instead"))
+}
+
+/// The name of method `id` among a built-in's `names` and their `ids` (its
+/// [`ServerObject::method_name`]).
+pub(crate) fn name_of(names: &[&'static str], ids: &[u32], id: u32) -> Option<&'static str> {
+    ids.iter().position(|&i| i == id).and_then(|at| names.get(at)).copied()
 }
 
 /// An error of `kind`.

@@ -140,6 +140,10 @@ impl ServerObject for Namespace {
         TYPE_ID
     }
 
+    fn method_name(&self, id: u32) -> Option<&'static str> {
+        super::name_of(n::NAMES, n::IDS, id)
+    }
+
     fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
         ready(resolve(TYPE_ID, n::NAMES, n::IDS, method).and_then(|id| self.run(id, bytes, ctx)))
     }

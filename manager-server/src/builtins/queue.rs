@@ -410,6 +410,10 @@ impl ServerObject for Queue {
         self.type_id
     }
 
+    fn method_name(&self, id: u32) -> Option<&'static str> {
+        super::name_of(q::NAMES, q::IDS, id)
+    }
+
     fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
         match resolve(self.type_id, q::NAMES, q::IDS, method) {
             Ok(id) => self.run(id, bytes, ctx),

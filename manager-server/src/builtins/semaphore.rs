@@ -193,6 +193,10 @@ impl ServerObject for Semaphore {
         self.type_id()
     }
 
+    fn method_name(&self, id: u32) -> Option<&'static str> {
+        super::name_of(s::NAMES, s::IDS, id)
+    }
+
     fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
         let id = match super::resolve(self.type_id(), s::NAMES, s::IDS, method) {
             Ok(id) => id,

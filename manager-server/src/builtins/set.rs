@@ -262,6 +262,10 @@ impl ServerObject for Set {
         TYPE_ID
     }
 
+    fn method_name(&self, id: u32) -> Option<&'static str> {
+        super::name_of(st::NAMES, st::IDS, id)
+    }
+
     fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
         ready(resolve(TYPE_ID, st::NAMES, st::IDS, method).and_then(|id| self.run(id, bytes, ctx)))
     }

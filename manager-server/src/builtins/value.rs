@@ -162,6 +162,10 @@ impl ServerObject for Value {
         TYPE_ID
     }
 
+    fn method_name(&self, id: u32) -> Option<&'static str> {
+        super::name_of(v::NAMES, v::IDS, id)
+    }
+
     fn call(self: Arc<Self>, ctx: &CallContext, method: MethodRef<'_>, bytes: &[u8]) -> Step {
         ready(resolve(TYPE_ID, v::NAMES, v::IDS, method).and_then(|id| self.run(id, bytes, ctx)))
     }

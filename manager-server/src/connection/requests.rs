@@ -77,11 +77,11 @@ impl Connection {
                 match outcome {
                     Ok(Step::Ready(result)) => self.respond_result(id, result),
                     Ok(Step::Pending(fut)) => {
-                        let what = format!("`{}` {method}", target.shared_type_id());
+                        let what = target.describe(method);
                         self.park(id, fut, what);
                     }
                     Err(what) => {
-                        let what = format!("`{}` {method} {what}", target.shared_type_id());
+                        let what = format!("{} {what}", target.describe(method));
                         tracing::warn!(peer = %self.peer, "{what}");
                         self.respond(id, Response::Error(panicked(what)));
                     }

@@ -65,7 +65,7 @@ impl Connection {
         let target = self.held(object)?;
         let ctx = &self.ctx;
         let source = catch_panic(|| Arc::clone(&target).open(ctx, method, args)).unwrap_or_else(|what| {
-            let what = format!("opening `{}` {method} {what}", target.shared_type_id());
+            let what = format!("opening {} {what}", target.describe(method));
             tracing::warn!(peer = %self.peer, "{what}");
             Err(panicked(what))
         })?;
