@@ -240,6 +240,5 @@ async fn serve_authenticated(peer: Authenticated, shared: Arc<Shared>) {
     let Authenticated { stream, peer, conn_id, mut decoder, permit: _permit } = peer;
     decoder.set_limit(shared.config.max_frame);
     shared.stats.connections.fetch_add(1, Ordering::Relaxed);
-    tracing::debug!(%peer, conn = conn_id, "client authenticated");
     Connection::new(stream, shared, conn_id, peer).serve(decoder).await;
 }

@@ -201,3 +201,21 @@ async fn a_hex_key_passed_as_bytes_is_told() {
     assert!(err.to_string().contains("the key given is hex text"), "{err}");
     assert!(server.client().await.address().to_string().starts_with("unix:"));
 }
+
+/// The binary logs one line when a connection opens and one when it closes, with the
+/// peer and why it ended, and never the key.
+#[tokio::test]
+async fn connections_are_logged_opened_and_closed_with_the_reason() {
+    let server = ServerChild::start_with(&["--log-level", "info"]);
+    let client = server.client().await;
+    let d = bounded("dict", client.dict::<String, String>()).await.unwrap();
+    bounded("insert", d.insert("secret-value".into(), "x".into())).await.unwrap();
+    drop((d, client));
+    crate::util::wait_until("the close is logged", || async { server.log().contains("connection closed") }).await;
+    let log = server.log();
+    let opened = log.lines().find(|l| l.contains("connection opened")).unwrap_or_else(|| panic!("{log}"));
+    let closed = log.lines().find(|l| l.contains("connection closed")).unwrap_or_else(|| panic!("{log}"));
+    assert!(opened.contains("peer=") && closed.contains("peer="), "{log}");
+    assert!(closed.contains("closed by the peer") || closed.contains("reason="), "{closed}");
+    assert!(!log.contains("secret-value") && !log.contains(&key().to_hex()), "{log}");
+}

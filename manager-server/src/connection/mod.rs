@@ -130,9 +130,14 @@ impl Connection {
     }
 
     /// Serves until the peer leaves or the server shuts down, then cleans up.
+    /// One log line when it opens and one when it ends, with the peer and the reason
+    /// (never a key or a value).
     pub(crate) async fn serve(mut self, mut decoder: FrameDecoder) {
+        let opened = std::time::Instant::now();
+        tracing::info!(peer = %self.peer, conn = self.ctx.connection(), "connection opened");
         let reason = self.run(&mut decoder).await;
-        tracing::debug!(peer = %self.peer, conn = self.ctx.connection(), %reason, "connection closed");
+        let lasted = opened.elapsed();
+        tracing::info!(peer = %self.peer, conn = self.ctx.connection(), ?lasted, %reason, "connection closed");
         self.close().await;
     }
 
