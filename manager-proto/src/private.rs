@@ -12,6 +12,7 @@ pub mod v1 {
     pub use crate::hosted::{HostUnchecked, HostViaDispatch, Hosted, SharedType, assert_shared_type, encode_return};
     pub use crate::proxy::{Connect, Handle, Proxy, Reply};
     pub use crate::stream::{BoxSource, RemoteStream};
+    use crate::stream_glue::not_wire;
     pub use crate::stream_glue::{Items, ItemsUnchecked, ItemsViaSerde};
     pub use crate::watch::{SharedWatch, WATCH_METHOD};
     pub use crate::{Error, MethodRef, RemoteError, RemoteErrorKind, Shared, Token, method_id};
@@ -168,10 +169,6 @@ pub mod v1 {
             what: &str,
             hosted: bool,
         ) -> Result<T, Error>;
-    }
-
-    fn not_wire<T>(what: &str) -> String {
-        format!("{what} (`{}`) cannot cross the wire", std::any::type_name::<T>())
     }
 
     impl<T> WireUnchecked<T> for &Wire<T> {

@@ -79,7 +79,8 @@ pub trait ItemsUnchecked<A, T> {
     fn open(&self, handle: &Handle, id: u32, args: &A, what_args: &str, what_items: &'static str) -> RemoteStream<T>;
 }
 
-fn not_wire<T>(what: &str) -> String {
+/// What a stand-in for a type that cannot cross the wire says (see `WireUnchecked`).
+pub(crate) fn not_wire<T>(what: &str) -> String {
     format!("{what} (`{}`) cannot cross the wire", std::any::type_name::<T>())
 }
 

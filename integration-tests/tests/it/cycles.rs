@@ -202,7 +202,6 @@ async fn collections_racing_with_traffic_free_only_garbage() {
 /// by the periodic collector: nothing of that process stays on the server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cycles_left_by_a_process_that_exits_or_is_killed_are_freed() {
-    use std::io::{BufRead, BufReader};
     use std::process::Stdio;
     let builder = Server::builder().collect_cycles(Some(Duration::from_millis(50)));
     let (_d, server, client) = setup(builder).await;
@@ -211,14 +210,7 @@ async fn cycles_left_by_a_process_that_exits_or_is_killed_are_freed() {
         let mut cmd = util::worker();
         client.configure_child(&mut cmd);
         let mut child = cmd.args(["make-cycles", &cycles.to_string(), ending]).stdout(Stdio::piped()).spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let line = tokio::task::spawn_blocking(move || {
-            let mut line = String::new();
-            BufReader::new(stdout).read_line(&mut line).unwrap();
-            line
-        })
-        .await
-        .unwrap();
+        let line = crate::util::first_line(&mut child).await;
         assert_eq!(line.trim(), "built", "{ending}");
         if ending == "hang" {
             util::sigkill(&mut child);

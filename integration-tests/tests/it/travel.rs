@@ -7,7 +7,6 @@ use crate::server_bin::{ServerChild, binary};
 use crate::util::{self, sigkill, wait_until, worker};
 use manager_client::{Client, Error, ListProxy, Proxy};
 use manager_server::Server;
-use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -120,14 +119,7 @@ async fn a_sender_killed_with_its_token_in_flight_leaks_nothing_beyond_the_lease
     let mut cmd = worker();
     client.configure_child(&mut cmd);
     let mut child = cmd.arg("mint-and-hang").stdout(Stdio::piped()).spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let text = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        line
-    })
-    .await
-    .unwrap();
+    let text = crate::util::first_line(&mut child).await;
     wait_until("the sender's lease", async || client.stats().await.unwrap().leases == 1).await;
     sigkill(&mut child);
     wait_until("the sender's connection to close", async || client.stats().await.unwrap().connections == 1).await;

@@ -46,6 +46,19 @@ pub fn run_worker(mut cmd: Command) -> String {
     stdout
 }
 
+/// The first line a child writes to its piped stdout (a worker saying it is ready).
+pub async fn first_line(child: &mut Child) -> String {
+    use std::io::{BufRead, BufReader};
+    let stdout = child.stdout.take().expect("the child's stdout is piped");
+    tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        line
+    })
+    .await
+    .unwrap()
+}
+
 /// Waits (up to `limit`) until `cond` holds; returns whether it did.
 ///
 /// `cond` is an `FnMut` returning a future rather than an `AsyncFnMut`, so that a task

@@ -7,7 +7,6 @@ use manager_client::watch::{
 };
 use manager_client::{Client, Elements, ListProxy, ValueProxy};
 use manager_server::Server;
-use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
 async fn client(server: &Server) -> Client {
@@ -271,14 +270,7 @@ async fn a_killed_watcher_process_frees_its_subscription() {
     let mut cmd = worker();
     c.pass_proxy(&mut cmd, "watched", &l).unwrap();
     let mut child = cmd.args(["watch-and-hang", "watched"]).stdout(Stdio::piped()).spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        line
-    })
-    .await
-    .unwrap();
+    let line = crate::util::first_line(&mut child).await;
     assert_eq!(line.trim(), "ready");
     assert_eq!(server.stats().streams, 1);
     for i in 0..100 {
