@@ -100,6 +100,13 @@ struct Args {
     #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = flags::seconds, allow_negative_numbers = true)]
     shutdown_grace: Duration,
 
+    /// Seconds a connection may stay silent before it is dropped, and with it its
+    /// references and locks (above 0, at most 3600). Clients ping when they have
+    /// nothing to send, every keepalive period (10 s by default): keep it well above
+    /// theirs. Shorter frees the holdings of a peer cut off by the network sooner.
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = flags::seconds, allow_negative_numbers = true)]
+    idle_timeout: Duration,
+
     /// Most parked calls per connection before the server stops reading from it.
     #[arg(long, value_name = "N", default_value = "1024", value_parser = flags::positive, allow_negative_numbers = true)]
     max_in_flight: usize,
@@ -219,7 +226,8 @@ async fn run(args: Args, stop: CancellationToken, grace: Duration) -> Result<(),
         .max_in_flight(args.max_in_flight)
         .shutdown_grace(grace)
         .token_lease(args.token_lease)
-        .handshake_timeout(args.handshake_timeout);
+        .handshake_timeout(args.handshake_timeout)
+        .idle_timeout(args.idle_timeout);
     if let Some(bytes) = args.max_request_memory {
         builder = builder.max_request_memory(bytes);
     }

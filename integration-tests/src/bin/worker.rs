@@ -18,6 +18,8 @@ mod cycles;
 mod interface;
 #[path = "worker/misuse.rs"]
 mod misuse;
+#[path = "worker/netclient.rs"]
+mod netclient;
 #[path = "worker/streams.rs"]
 mod streams;
 #[path = "worker/travel.rs"]
@@ -64,6 +66,7 @@ fn main() {
         ["iface-use", name] => interface::use_counter(name),
         ["iface-older", name] => interface::use_older(name),
         ["misuse", flavor] => misuse::misuse(flavor),
+        ["net-client", address, keepalive_ms] => netclient::net_client(address, keepalive_ms.parse().unwrap_or(10_000)),
         ["squares", name, n] => streams::squares(name, n.parse().unwrap_or(0)),
         other => Err(format!("unknown worker command {other:?}").into()),
     };

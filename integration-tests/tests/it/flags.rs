@@ -56,6 +56,8 @@ fn every_bad_number_duration_and_level_is_refused_by_name() {
         ("--handshake-timeout", "-1"),
         ("--handshake-timeout", "0"),
         ("--handshake-timeout", "1e9"),
+        ("--idle-timeout", "0"),
+        ("--idle-timeout", "nan"),
         ("--shutdown-grace", "inf"),
         ("--shutdown-grace", "-0.5"),
         ("--max-connections", "0"),

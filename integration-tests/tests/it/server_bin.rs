@@ -98,6 +98,9 @@ pub struct ServerChild {
     pub address: String,
     /// The socket file.
     pub path: PathBuf,
+    /// The TCP addresses it listens on besides (`tcp://HOST:PORT`, one per `--listen`
+    /// argument, in their order).
+    pub tcp: Vec<String>,
     dir: tempfile::TempDir,
 }
 
@@ -109,10 +112,23 @@ impl ServerChild {
 
     /// Starts one with extra command-line arguments.
     pub fn start_with(args: &[&str]) -> ServerChild {
+        ServerChild::spawn(Command::new(binary()), args)
+    }
+
+    /// Starts one through `launcher` — a command that runs the program given as its
+    /// last arguments (`ip netns exec NAME`, see [`crate::netns`]) — with extra
+    /// arguments. Its Unix socket, a file, is reachable from outside a network
+    /// namespace too: a test observes the server through it.
+    pub fn start_via(mut launcher: Command, args: &[&str]) -> ServerChild {
+        launcher.arg(binary());
+        ServerChild::spawn(launcher, args)
+    }
+
+    fn spawn(mut command: Command, args: &[&str]) -> ServerChild {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.sock");
         let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
-        let mut child = Command::new(binary())
+        let mut child = command
             .arg("--unix")
             .arg(&path)
             .args(["--log-level", "warn"])
@@ -123,20 +139,32 @@ impl ServerChild {
             .stderr(log)
             .spawn()
             .unwrap();
+        // One line per listener: the TCP ones (from `--listen`) first, then the socket.
+        let listeners = 1 + args.iter().filter(|a| **a == "--listen").count();
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
+            let mut stdout = BufReader::new(stdout);
+            for _ in 0..listeners {
+                let mut line = String::new();
+                let _ = stdout.read_line(&mut line);
+                let _ = tx.send(line);
+            }
         });
-        let line = rx.recv_timeout(HANG).unwrap_or_default();
-        let mut server = ServerChild { child, address: String::new(), path, dir };
-        server.address = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("manager-server printed {line:?}; its log:\n{}", server.log()))
-            .to_owned();
+        let mut server = ServerChild { child, address: String::new(), path, tcp: Vec::new(), dir };
+        for _ in 0..listeners {
+            let line = rx.recv_timeout(HANG).unwrap_or_default();
+            let address = line
+                .trim()
+                .strip_prefix("listening on ")
+                .unwrap_or_else(|| panic!("manager-server printed {line:?}; its log:\n{}", server.log()))
+                .to_owned();
+            if address.starts_with("unix:") {
+                server.address = address;
+            } else {
+                server.tcp.push(address);
+            }
+        }
         server
     }
 
