@@ -78,6 +78,7 @@ fn a_partition_loses_the_connection_within_the_keepalive_bound_and_frees_the_loc
         freed >= Duration::from_secs(1),
         "the lock was free {freed:?} after the cut, before any timeout could fire"
     );
+    println!("the client noticed the cut after {noticed:?}; the server freed its lock after {freed:?}");
     wait_until_blocking("the server to forget A", || observer.stats().unwrap().connections == 2);
     assert_eq!(observer.stats().unwrap().parked_calls, 0);
 

@@ -68,15 +68,20 @@ fn a_hold_shorter_than_the_keepalive_loses_nothing() {
 #[test]
 fn a_stall_mid_frame_then_release_completes_the_call() {
     let Some(net) = TestNet::or_skip("a_stall_mid_frame_then_release_completes_the_call") else { return };
-    let (_server, mut relay, mut a) = relayed(&net, KEEPALIVE);
+    let (server, mut relay, mut a) = relayed(&net, KEEPALIVE);
+    let observer = observer(&server);
+    let queue: blocking::QueueProxy<Vec<u8>> = observer.named("q").unwrap();
 
     // 1000 bytes of a 200,000-byte request pass, then the relay holds.
+    let before = relay.status().forwarded;
     relay.command("stall-after 1000");
     a.send("put 200000");
     wait_until_blocking("the relay to stall mid-frame", || {
         let status = relay.status();
         status.held && status.waiting > 0
     });
+    assert!(relay.status().forwarded <= before + 1000);
+    assert_eq!(queue.qsize().unwrap(), 0, "the server has the item before the rest of its frame");
     relay.command("release");
     assert_eq!(a.outcome().value(), "put");
     assert_eq!(a.run("get").value(), "200000 intact");
