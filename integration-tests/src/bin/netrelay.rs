@@ -17,8 +17,8 @@
 //!   it holds, the connections open, the bytes read but not yet forwarded, and those
 //!   forwarded since the start; so a test waits for a state instead of guessing a time.
 //!
-//! It exits when stdin closes. Each chunk is forwarded in order, with its delay counted
-//! from when it arrived, so a delay slows a stream down without reordering it.
+//! It exits when stdin closes. Chunks are forwarded in order, each `delay` after it
+//! arrived: a delay is latency, as on a long link, not a cap on throughput.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, broadcast, watch};
+use tokio::sync::{Notify, broadcast, mpsc, watch};
 use tokio::time::Instant;
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -185,7 +185,10 @@ async fn forward(mut inbound: TcpStream, relay: &Relay, mut kill: broadcast::Rec
     let how = {
         let (mut in_r, mut in_w) = inbound.split();
         let (mut out_r, mut out_w) = outbound.split();
-        let both = async { tokio::try_join!(pump(&mut in_r, &mut out_w, relay), pump(&mut out_r, &mut in_w, relay)) };
+        let waiting = Waiting { total: &relay.waiting, mine: AtomicU64::new(0) };
+        let both = async {
+            tokio::try_join!(pump(&mut in_r, &mut out_w, relay, &waiting), pump(&mut out_r, &mut in_w, relay, &waiting))
+        };
         tokio::select! {
             done = both => {
                 done?;
@@ -202,29 +205,85 @@ async fn forward(mut inbound: TcpStream, relay: &Relay, mut kill: broadcast::Rec
     Ok(())
 }
 
-/// Copies `from` to `to` chunk by chunk through the gate; at `from`'s end, shuts `to`'s
-/// writing side (the peer sees the end of the stream, as it would without the relay).
+/// One direction of a connection: a reader that takes chunks as they arrive, stamped
+/// with their arrival, and a writer that forwards each through the gate. Apart, so that
+/// a delay is latency (chunks in flight together, each `delay` after its arrival), not
+/// a cap on throughput; at most [`IN_FLIGHT`] chunks wait between them.
 async fn pump(
     from: &mut (impl AsyncReadExt + Unpin),
     to: &mut (impl AsyncWriteExt + Unpin),
     relay: &Relay,
+    waiting: &Waiting<'_>,
+) -> std::io::Result<()> {
+    let (tx, rx) = mpsc::channel(IN_FLIGHT);
+    tokio::try_join!(take(from, tx, waiting), give(rx, to, relay, waiting)).map(|_| ())
+}
+
+/// One connection's share of [`Relay::waiting`], given back when the connection ends
+/// with bytes still held (a `drop`, a `reset`, a failed write).
+struct Waiting<'a> {
+    total: &'a AtomicU64,
+    mine: AtomicU64,
+}
+
+impl Waiting<'_> {
+    fn add(&self, n: usize) {
+        self.mine.fetch_add(n as u64, Ordering::Relaxed);
+        self.total.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    fn sub(&self, n: usize) {
+        self.mine.fetch_sub(n as u64, Ordering::Relaxed);
+        self.total.fetch_sub(n as u64, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.total.fetch_sub(*self.mine.get_mut(), Ordering::Relaxed);
+    }
+}
+
+/// Chunks read and not yet written, per direction: 64 of up to 64 KiB.
+const IN_FLIGHT: usize = 64;
+
+/// Reads `from` until its end, passing each chunk on with its arrival time.
+async fn take(
+    from: &mut (impl AsyncReadExt + Unpin),
+    chunks: mpsc::Sender<(Instant, Vec<u8>)>,
+    waiting: &Waiting<'_>,
 ) -> std::io::Result<()> {
     let mut buf = vec![0u8; 64 * 1024];
-    let mut gate = relay.gate.subscribe();
     loop {
         let n = from.read(&mut buf).await?;
         if n == 0 {
-            to.shutdown().await?;
+            // Dropping the sender tells `give` the stream ended.
             return Ok(());
         }
-        let arrived = Instant::now();
-        relay.waiting.fetch_add(n as u64, Ordering::Relaxed);
-        let mut chunk = &buf[..n];
+        waiting.add(n);
+        if chunks.send((Instant::now(), buf[..n].to_vec())).await.is_err() {
+            return Ok(());
+        }
+    }
+}
+
+/// Writes each chunk to `to` through the gate, `delay` after its arrival; at the end of
+/// the chunks, shuts `to`'s writing side (its peer sees the end of the stream, as it
+/// would without the relay).
+async fn give(
+    mut chunks: mpsc::Receiver<(Instant, Vec<u8>)>,
+    to: &mut (impl AsyncWriteExt + Unpin),
+    relay: &Relay,
+    waiting: &Waiting<'_>,
+) -> std::io::Result<()> {
+    let mut gate = relay.gate.subscribe();
+    while let Some((arrived, bytes)) = chunks.recv().await {
+        let mut chunk = bytes.as_slice();
         while !chunk.is_empty() {
             let delay = gate.wait_for(|g| !g.held).await.map_or(Duration::ZERO, |g| g.delay);
             tokio::time::sleep_until(arrived + delay).await;
             // Take what the budget allows, atomically with the check that the gate is
-            // still open (another pump may have spent the budget meanwhile).
+            // still open (another direction may have spent the budget meanwhile).
             let mut allowed = 0;
             relay.gate.send_if_modified(|g| {
                 if g.held {
@@ -245,9 +304,10 @@ async fn pump(
                 continue;
             }
             to.write_all(&chunk[..allowed]).await?;
-            relay.waiting.fetch_sub(allowed as u64, Ordering::Relaxed);
+            waiting.sub(allowed);
             relay.forwarded.fetch_add(allowed as u64, Ordering::Relaxed);
             chunk = &chunk[allowed..];
         }
     }
+    to.shutdown().await
 }

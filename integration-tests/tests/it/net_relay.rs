@@ -111,6 +111,9 @@ fn a_dropped_or_reset_connection_fails_calls_in_flight_and_frees_what_the_client
         relay.command(how);
         let failed = a.outcome();
         assert!(failed.is_err("ConnectionLost"), "{how}: {}", failed.line);
+        // A FIN reads as the server closing; a RST as a reset.
+        let why = if how == "drop" { "the server closed the connection" } else { "Connection reset" };
+        assert!(failed.line.contains(why), "{how}: {}", failed.line);
         assert!(a.run("add 1").is_err("ConnectionLost"), "{how}: a later call");
 
         // The server saw the end (its idle timeout is far off): it releases A's dicts,
