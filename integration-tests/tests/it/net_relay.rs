@@ -66,6 +66,24 @@ fn a_hold_shorter_than_the_keepalive_loses_nothing() {
 }
 
 #[test]
+fn a_hold_past_the_keepalive_bound_loses_the_connection() {
+    let Some(net) = TestNet::or_skip("a_hold_past_the_keepalive_bound_loses_the_connection") else { return };
+    let (_server, mut relay, mut a) = relayed(&net, KEEPALIVE);
+    assert_eq!(a.run("add 1").value(), "1");
+
+    // A black hole: the relay keeps both connections open and forwards nothing, pings
+    // included. The client gives up within its bound of the server's last word (before
+    // the hold), a second of slack for a loaded machine.
+    relay.command("hold");
+    let held = std::time::Instant::now();
+    a.send("add 1");
+    let bound = KEEPALIVE * 9 / 4 + Duration::from_secs(1);
+    let lost = a.outcome_within(bound).unwrap_or_else(|| panic!("no ConnectionLost within {bound:?} of the hold"));
+    assert!(lost.is_err("ConnectionLost"), "{}", lost.line);
+    assert!(held.elapsed() >= KEEPALIVE, "lost {:?} into the hold, before a ping could go unanswered", held.elapsed());
+}
+
+#[test]
 fn a_stall_mid_frame_then_release_completes_the_call() {
     let Some(net) = TestNet::or_skip("a_stall_mid_frame_then_release_completes_the_call") else { return };
     let (server, mut relay, mut a) = relayed(&net, KEEPALIVE);
