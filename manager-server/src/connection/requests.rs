@@ -1,6 +1,6 @@
 //! One request, decoded and answered: the dispatch over request kinds — references
 //! (create, incref, decref, names, tokens' leases), calls and value copies, cancels and
-//! acknowledgements, descriptions, stats, shutdown. A large request frame is taken whole
+//! acknowledgements, descriptions, stats, inspections, shutdown. A large request frame is taken whole
 //! from the decoder, so a large element it stores keeps its part of the frame.
 
 use manager_proto::frame::FrameDecoder;
@@ -191,6 +191,7 @@ impl Connection {
                 Ok(d) => self.respond(id, Response::Description(d)),
                 Err(e) => self.respond(id, Response::Error(e)),
             },
+            Request::Inspect { query } => self.inspect(id, query),
             Request::Stats => {
                 let stats = self.shared.stats();
                 self.respond(id, Response::Stats(stats));

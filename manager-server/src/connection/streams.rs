@@ -6,6 +6,7 @@
 
 use futures_util::FutureExt;
 use futures_util::future::{AbortHandle, Abortable};
+use manager_proto::watch::WATCH_METHOD;
 use manager_proto::stream::{Batch, MAX_BATCH};
 use manager_proto::{MethodRef, NO_RESPONSE, ObjectId, RemoteError, RemoteErrorKind, RequestId, Response};
 use std::panic::AssertUnwindSafe;
@@ -73,7 +74,12 @@ impl Connection {
         // apart, so it ends.
         self.close_stream(id);
         self.shared.stats.streams.fetch_add(1, Ordering::Relaxed);
-        let stream = OpenStream { source: Some(source), credit: i64::from(credit), pump: None, batch: FIRST_BATCH };
+        let watch = match method {
+            MethodRef::Id(mid) => mid == manager_proto::method_id(WATCH_METHOD),
+            MethodRef::Name(name) => name == WATCH_METHOD,
+        };
+        let stream =
+            OpenStream { source: Some(source), credit: i64::from(credit), pump: None, batch: FIRST_BATCH, watch };
         self.streams.insert(id, stream);
         self.pump(id);
         Ok(())
