@@ -342,7 +342,10 @@ mod tests {
         assert_eq!(render("core::option::Option<u8>", &None::<u8>), "None");
         assert_eq!(render("alloc::vec::Vec<(u8, alloc::string::String)>", &vec![(1u8, "x")]), "[(1, 'x')]");
         let map: BTreeMap<&str, Vec<bool>> = [("k", vec![false])].into_iter().collect();
-        assert_eq!(render("alloc::collections::btree::map::BTreeMap<&str, alloc::vec::Vec<bool>>", &map), "{'k': [False]}");
+        assert_eq!(
+            render("alloc::collections::btree::map::BTreeMap<&str, alloc::vec::Vec<bool>>", &map),
+            "{'k': [False]}"
+        );
         assert_eq!(render("my_app::Job", &7u8), "<Job>...");
     }
 

@@ -6,8 +6,8 @@
 //! intermediate value. Kind numbers are fixed for ever; a kind this server does not
 //! know is answered with [`RemoteErrorKind::UnknownRequest`](crate::RemoteErrorKind).
 
-use crate::wire::{DecodeError, Reader, put, put_varint};
 use crate::inspect::Query;
+use crate::wire::{DecodeError, Reader, put, put_varint};
 use crate::{MethodRef, ObjectId, RequestId};
 
 /// The fixed kind numbers of requests.

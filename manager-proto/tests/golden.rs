@@ -9,11 +9,11 @@
 
 use manager_proto::frame;
 use manager_proto::handshake::{self, ClientHandshake, NONCE_LEN, ServerHandshake, VersionRange};
+use manager_proto::inspect::{ConnectionReport, HeldRef, Holder, ObjectReport, Query};
 use manager_proto::{
     Address, AuthKey, MethodRef, ObjectId, RemoteError, RemoteErrorKind, Request, Response, ServerId, ServerStats,
     Token, TypeDescription,
 };
-use manager_proto::inspect::{ConnectionReport, HeldRef, Holder, ObjectReport, Query};
 use std::collections::BTreeMap;
 
 fn requests() -> Vec<(&'static str, u64, Request<'static>)> {

@@ -42,9 +42,9 @@ impl From<Query<'_>> for Wanted {
 pub(crate) fn answer(shared: &Shared, wanted: &Wanted, conns: Vec<ConnectionReport>) -> Result<Vec<u8>, RemoteError> {
     let encoded = match wanted {
         Wanted::Connections => postcard::to_allocvec(&connections(shared, conns)),
-        Wanted::Objects(type_id) => {
-            postcard::to_allocvec(&objects(shared, &conns, |_, o| type_id.as_deref().is_none_or(|t| o.shared_type_id() == t)))
-        }
+        Wanted::Objects(type_id) => postcard::to_allocvec(&objects(shared, &conns, |_, o| {
+            type_id.as_deref().is_none_or(|t| o.shared_type_id() == t)
+        })),
         Wanted::Object(id) => {
             let found = objects(shared, &conns, |oid, _| oid == *id);
             if found.is_empty() {

@@ -103,7 +103,13 @@ impl ServerObject for Array {
 
     fn render(&self, types: &[&str], out: &mut manager_proto::repr::Repr) {
         let items = lock(&self.items);
-        super::render::sequence(out, "Array", ("Array([", "])"), types.first().copied(), (items.len(), items.iter().map(|e| &e.bytes[..])));
+        super::render::sequence(
+            out,
+            "Array",
+            ("Array([", "])"),
+            types.first().copied(),
+            (items.len(), items.iter().map(|e| &e.bytes[..])),
+        );
     }
 
     fn references(&self, out: &mut Vec<manager_proto::ObjectId>) {

@@ -369,7 +369,13 @@ impl ServerObject for List {
 
     fn render(&self, types: &[&str], out: &mut manager_proto::repr::Repr) {
         let items = &lock(&self.state).items;
-        super::render::sequence(out, "list", ("[", "]"), types.first().copied(), (items.len(), items.iter().map(|e| &e.bytes[..])));
+        super::render::sequence(
+            out,
+            "list",
+            ("[", "]"),
+            types.first().copied(),
+            (items.len(), items.iter().map(|e| &e.bytes[..])),
+        );
     }
 
     fn references(&self, out: &mut Vec<manager_proto::ObjectId>) {

@@ -6,7 +6,7 @@
 use manager_proto::repr::{Repr, element};
 
 /// `open` items `close` (`len` of them), each element read as `ty`; `<kind len=N>`
-/// without a type.
+/// without a type (empty, it needs none).
 pub(crate) fn sequence<'a>(
     out: &mut Repr,
     kind: &str,
@@ -14,8 +14,8 @@ pub(crate) fn sequence<'a>(
     ty: Option<&str>,
     (len, items): (usize, impl Iterator<Item = &'a [u8]>),
 ) {
-    let Some(ty) = ty else {
-        return untyped(out, kind, len);
+    let Some(ty) = ty.filter(|_| len > 0) else {
+        return if len == 0 { out.push(&format!("{open}{close}")) } else { untyped(out, kind, len) };
     };
     out.push(open);
     for (i, bytes) in items.enumerate() {
@@ -38,8 +38,8 @@ pub(crate) fn pairs<'a>(
     types: &[&str],
     (len, items): (usize, impl Iterator<Item = (&'a [u8], &'a [u8])>),
 ) {
-    let [k, v, ..] = types else {
-        return untyped(out, kind, len);
+    let ([k, v, ..], 1..) = (types, len) else {
+        return if len == 0 { out.push("{}") } else { untyped(out, kind, len) };
     };
     out.push("{");
     for (i, (key, value)) in items.enumerate() {

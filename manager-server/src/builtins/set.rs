@@ -292,7 +292,13 @@ impl ServerObject for Set {
         let members = lock(&self.members);
         match members.len() {
             0 => out.push("set()"),
-            _ => super::render::sequence(out, "set", ("{", "}"), types.first().copied(), (members.len(), members.keys().map(|k| &k[..]))),
+            _ => super::render::sequence(
+                out,
+                "set",
+                ("{", "}"),
+                types.first().copied(),
+                (members.len(), members.keys().map(|k| &k[..])),
+            ),
         }
     }
 

@@ -186,7 +186,13 @@ impl ServerObject for Value {
 
     fn render(&self, types: &[&str], out: &mut manager_proto::repr::Repr) {
         let value = lock(&self.value);
-        super::render::sequence(out, "Value", ("Value(", ")"), types.first().copied(), (1, std::iter::once(&value.bytes[..])));
+        super::render::sequence(
+            out,
+            "Value",
+            ("Value(", ")"),
+            types.first().copied(),
+            (1, std::iter::once(&value.bytes[..])),
+        );
     }
 
     fn references(&self, out: &mut Vec<manager_proto::ObjectId>) {

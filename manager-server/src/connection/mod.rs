@@ -143,7 +143,15 @@ impl Connection {
         tracing::info!(peer = %self.peer, conn = self.ctx.connection(), "connection opened");
         let reason = self.run(&mut decoder).await;
         let lasted = self.opened.elapsed();
-        tracing::info!(peer = %self.peer, conn = self.ctx.connection(), ?lasted, %reason, "connection closed");
+        let conn = self.ctx.connection();
+        match reason {
+            // A limit hit (a frame over the largest) or a peer that broke the protocol:
+            // worth an operator's attention.
+            Ended::BadFrame(_) | Ended::BadRequest(_) => {
+                tracing::warn!(peer = %self.peer, conn, ?lasted, %reason, "connection closed")
+            }
+            _ => tracing::info!(peer = %self.peer, conn, ?lasted, %reason, "connection closed"),
+        }
         self.close().await;
     }
 

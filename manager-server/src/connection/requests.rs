@@ -61,7 +61,10 @@ impl Connection {
                         let fingerprint = kept.as_deref().unwrap_or_default();
                         self.respond(id, Response::Object { id: oid, type_id, fingerprint });
                     }
-                    Err(e) => self.respond(id, Response::Error(e)),
+                    Err(e) => {
+                        self.warn_if_limit(&e);
+                        self.respond(id, Response::Error(e));
+                    }
                 }
             }
             Request::Call { object, method, args } => {

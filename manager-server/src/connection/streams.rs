@@ -6,8 +6,8 @@
 
 use futures_util::FutureExt;
 use futures_util::future::{AbortHandle, Abortable};
-use manager_proto::watch::WATCH_METHOD;
 use manager_proto::stream::{Batch, MAX_BATCH};
+use manager_proto::watch::WATCH_METHOD;
 use manager_proto::{MethodRef, NO_RESPONSE, ObjectId, RemoteError, RemoteErrorKind, RequestId, Response};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -41,6 +41,7 @@ impl Connection {
         args: &[u8],
     ) {
         if let Err(e) = self.try_open(id, object, method, credit, args) {
+            self.warn_if_limit(&e);
             self.respond(id, Response::Error(e));
         }
     }
@@ -179,6 +180,7 @@ impl Connection {
                             "a stream's item did not fit in a frame (the limit is {limit} bytes; an item may take half)"
                         ),
                     );
+                    self.warn_if_limit(&e);
                     self.respond(id, Response::Error(e));
                     return;
                 }
