@@ -207,7 +207,7 @@ async fn failures_are_one_line_on_stderr_with_status_1_and_usage_errors_status_2
     assert!(run.failure().contains("could not connect"), "{}", run.stderr);
     let run = cli(&["stats"], &[]);
     assert!(run.failure().contains("MANAGER_ADDRESS"), "{}", run.stderr);
-    let run = cli(&at(&server, &key, &["show", "nine"]), &[]);
+    let run = cli(&at(&server, key, &["show", "nine"]), &[]);
     assert_eq!(run.code, Some(2), "{}", run.stderr);
     assert_eq!(cli(&[], &[]).code, Some(2));
 }

@@ -208,6 +208,8 @@ const CLOCK_BUDGET: Duration = Duration::from_secs(1 << 40);
 mod driver;
 mod input;
 #[cfg(test)]
+mod inspect_tests;
+#[cfg(test)]
 mod program;
 mod session;
 #[cfg(test)]

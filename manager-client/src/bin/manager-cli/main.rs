@@ -95,7 +95,7 @@ fn run(args: &Args) -> Result<(), String> {
         }
         Command::Ls { type_id } => {
             let objects = client.inspect_objects(type_id.as_deref()).map_err(failed)?;
-            print(args, &objects, table::objects)
+            print(args, &objects, |o| table::objects(o))
         }
         Command::Show { id } => {
             let object = client.inspect_object(*id).map_err(failed)?;
@@ -103,7 +103,7 @@ fn run(args: &Args) -> Result<(), String> {
         }
         Command::Conns => {
             let conns = client.inspect_connections().map_err(failed)?;
-            print(args, &conns, table::connections)
+            print(args, &conns, |c| table::connections(c))
         }
         Command::Shutdown => match client.shutdown_server() {
             Ok(()) => {

@@ -49,7 +49,7 @@ pub(crate) fn stats(s: &ServerStats) -> String {
 }
 
 /// `ls`: one object a line.
-pub(crate) fn objects(objects: &Vec<ObjectReport>) -> String {
+pub(crate) fn objects(objects: &[ObjectReport]) -> String {
     if objects.is_empty() {
         return "no objects\n".to_owned();
     }
@@ -74,7 +74,7 @@ pub(crate) fn object(o: &ObjectReport) -> String {
 }
 
 /// `conns`: one connection a line.
-pub(crate) fn connections(conns: &Vec<ConnectionReport>) -> String {
+pub(crate) fn connections(conns: &[ConnectionReport]) -> String {
     let header = ["ID", "PEER", "AGE", "IN-FLIGHT", "PARKED", "STREAMS", "WATCHES", "LOCKS", "REFS"];
     let rows = conns.iter().map(|c| {
         vec![
