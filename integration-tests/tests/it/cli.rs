@@ -135,7 +135,9 @@ async fn every_subcommand_as_a_table_and_as_json() {
     let unknown = cli(&at(&server, &key, &["show", "987654"]), &[]);
     assert!(unknown.failure().contains("no object #987654"), "{}", unknown.stderr);
 
-    // conns
+    // conns, once the earlier runs' connections are closed on the server too
+    wait_until("the earlier runs' connections to close", || async { owner.stats().await.unwrap().connections == 2 })
+        .await;
     let conns = cli(&at(&server, &key, &["--json", "conns"]), &[]).json();
     assert_eq!(conns.as_array().unwrap().len(), 3, "{conns:#}");
     let holding = holder_of(&conns, lock_id);
