@@ -260,6 +260,9 @@ async fn the_client_api_reports_objects_and_connections() {
     let e = a.inspect_object(ObjectId(999)).await.unwrap_err();
     assert!(matches!(&e, manager_client::Error::Remote(r) if r.kind == RemoteErrorKind::NoSuchObject), "{e}");
     assert_eq!(a.inspect_objects(Some("semaphore")).await.unwrap()[0].repr, "<semaphore: value=1>");
+    let v = b.value((-7i64, "seven".to_owned(), Some(1.5f64))).await.unwrap();
+    assert_eq!(a.inspect_object(v.handle().object()).await.unwrap().repr, "Value((-7, 'seven', 1.5))");
+    drop(v);
 
     let conns = a.inspect_connections().await.unwrap();
     assert_eq!(conns.len(), 2);
