@@ -364,6 +364,13 @@ impl Client {
             .await
     }
 
+    /// The reports an `Inspect` with `query` is answered with, still encoded (see
+    /// `introspection.rs`).
+    pub(crate) async fn inspect_raw(&self, query: manager_proto::inspect::Query<'_>) -> Result<Vec<u8>, Error> {
+        let request = Request::Inspect { query };
+        self.conn.request(&request, |r| if let Response::Value(bytes) = r { Some(bytes.to_vec()) } else { None }).await
+    }
+
     /// A round trip to the server.
     pub async fn ping(&self) -> Result<(), Error> {
         self.conn.request(&Request::Ping, |r| matches!(r, Response::Pong).then_some(())).await

@@ -53,6 +53,7 @@ mod client;
 mod connection;
 pub mod env;
 mod in_flight;
+mod introspection;
 mod names;
 mod stream;
 
@@ -64,6 +65,8 @@ pub use names::{ToAddress, ToToken};
 
 pub use manager_derive::shared;
 pub use manager_proto as proto;
+/// What [`Client::inspect_objects`] and [`Client::inspect_connections`] report.
+pub use manager_proto::inspect;
 /// The async stream trait (`futures_core::Stream`): what a [`RemoteStream`] implements,
 /// and what a `#[shared]` method returning `impl Stream<Item = T>` returns.
 pub use manager_proto::stream::Stream;

@@ -6,6 +6,7 @@
 //! intermediate value. Kind numbers are fixed for ever; a kind this server does not
 //! know is answered with [`RemoteErrorKind::UnknownRequest`](crate::RemoteErrorKind).
 
+use crate::inspect::Query;
 use crate::wire::{DecodeError, Reader, put, put_varint};
 use crate::{MethodRef, ObjectId, RequestId};
 
@@ -45,6 +46,8 @@ pub mod kind {
     pub const OPEN: u32 = 15;
     /// [`Request::Credit`](super::Request::Credit)
     pub const CREDIT: u32 = 16;
+    /// [`Request::Inspect`](super::Request::Inspect)
+    pub const INSPECT: u32 = 17;
 }
 
 /// How a [`MethodRef`] is tagged on the wire.
@@ -163,6 +166,12 @@ pub enum Request<'a> {
         /// Bytes of room added.
         bytes: u32,
     },
+    /// Describe the server's objects or connections (see [`inspect`](crate::inspect)).
+    /// Answered with `Value`: the postcard encoding of the reports the query names.
+    Inspect {
+        /// What to describe.
+        query: Query<'a>,
+    },
 }
 
 impl<'a> Request<'a> {
@@ -186,6 +195,7 @@ impl<'a> Request<'a> {
             Request::Collect => kind::COLLECT,
             Request::Open { .. } => kind::OPEN,
             Request::Credit { .. } => kind::CREDIT,
+            Request::Inspect { .. } => kind::INSPECT,
         }
     }
 
@@ -226,6 +236,7 @@ impl<'a> Request<'a> {
                 put_varint(out, object.0);
             }
             Request::Describe { type_id } => put(out, *type_id),
+            Request::Inspect { query } => put(out, query),
         }
     }
 
@@ -298,6 +309,10 @@ impl<'a> Request<'a> {
                 kind::DESCRIBE => {
                     let type_id = r.get("type id")?;
                     finished(r, Request::Describe { type_id })?
+                }
+                kind::INSPECT => {
+                    let query = r.get("inspect query")?;
+                    finished(r, Request::Inspect { query })?
                 }
                 _ => return Err(Fault::UnknownKind),
             })

@@ -9,6 +9,7 @@
 
 use manager_proto::frame;
 use manager_proto::handshake::{self, ClientHandshake, NONCE_LEN, ServerHandshake, VersionRange};
+use manager_proto::inspect::{ConnectionReport, HeldRef, Holder, ObjectReport, Query};
 use manager_proto::{
     Address, AuthKey, MethodRef, ObjectId, RemoteError, RemoteErrorKind, Request, Response, ServerId, ServerStats,
     Token, TypeDescription,
@@ -52,6 +53,10 @@ fn requests() -> Vec<(&'static str, u64, Request<'static>)> {
             Request::Open { object: ObjectId(7), method: MethodRef::Id(0xdead_beef), credit: 262_144, args: &[3] },
         ),
         ("request.credit", 0, Request::Credit { target: 14, bytes: 131_072 }),
+        ("request.inspect.objects", 15, Request::Inspect { query: Query::Objects { type_id: None } }),
+        ("request.inspect.objects.typed", 15, Request::Inspect { query: Query::Objects { type_id: Some("queue") } }),
+        ("request.inspect.object", 16, Request::Inspect { query: Query::Object { id: ObjectId(9) } }),
+        ("request.inspect.connections", 17, Request::Inspect { query: Query::Connections }),
     ]
 }
 
@@ -181,7 +186,35 @@ fn all() -> BTreeMap<String, Vec<u8>> {
         type_id: "counter".into(),
     };
     out.insert("token".into(), postcard::to_allocvec(&token).unwrap());
+    // The reports an `Inspect` is answered with (in a `Value`).
+    out.insert("inspect.objects".into(), postcard::to_allocvec(&object_reports()).unwrap());
+    out.insert("inspect.connections".into(), postcard::to_allocvec(&connection_reports()).unwrap());
     out
+}
+
+fn object_reports() -> Vec<ObjectReport> {
+    vec![ObjectReport {
+        id: ObjectId(9),
+        type_id: "dict".into(),
+        refs: 3,
+        holders: vec![Holder { connection: 2, refs: 2 }],
+        names: vec!["config".into()],
+        repr: "{'a': 1}".into(),
+    }]
+}
+
+fn connection_reports() -> Vec<ConnectionReport> {
+    vec![ConnectionReport {
+        id: 2,
+        peer: "127.0.0.1:5000".into(),
+        age_ms: 1500,
+        calls_in_flight: 1,
+        parked_calls: 1,
+        streams: 2,
+        watches: 1,
+        locks_held: vec![ObjectId(4)],
+        refs_held: vec![HeldRef { object: ObjectId(9), refs: 2 }],
+    }]
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -228,6 +261,10 @@ fn the_golden_bytes_decode_back_to_the_same_messages() {
         assert_eq!(Response::decode(&golden[name]).unwrap(), (id, resp), "{name}");
     }
     let token: Token = postcard::from_bytes(&golden["token"]).unwrap();
+    let objects: Vec<ObjectReport> = postcard::from_bytes(&golden["inspect.objects"]).unwrap();
+    assert_eq!(objects, object_reports());
+    let conns: Vec<ConnectionReport> = postcard::from_bytes(&golden["inspect.connections"]).unwrap();
+    assert_eq!(conns, connection_reports());
     assert_eq!(token.type_id, "counter");
     let mut dec = frame::FrameDecoder::new(1024);
     dec.buffer_mut().extend_from_slice(&golden["frame.request"]);

@@ -53,6 +53,7 @@ mod auth;
 mod blocking;
 mod builder;
 mod builtins;
+mod census;
 mod child;
 mod collect;
 mod config;
@@ -64,6 +65,7 @@ mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod hash;
+mod inspect;
 mod leases;
 mod limits;
 mod listener;

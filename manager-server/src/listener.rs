@@ -22,6 +22,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::{authenticate, write_frame};
 use crate::config::ListenSpec;
 use crate::connection::Connection;
+use crate::ended::Ended;
 use crate::error::ServerError;
 use crate::state::Shared;
 use crate::stream::Stream;
@@ -223,6 +224,12 @@ async fn handshake(
     let outcome = Abortable::new(authenticate(&stream, &shared, &mut decoder), deadline);
     let authenticated = match outcome.await {
         Ok(Ok(())) => Some(Authenticated { stream, peer, conn_id, decoder, permit }),
+        // Refused (a wrong key, no common version) or broken off: a warning, naming
+        // the peer and why, never the key.
+        Ok(Err(Ended::Handshake(refused))) => {
+            tracing::warn!(%peer, "handshake refused: {refused}");
+            None
+        }
         Ok(Err(reason)) => {
             tracing::warn!(%peer, "handshake failed: {reason}");
             None

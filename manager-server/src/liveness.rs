@@ -1,5 +1,7 @@
 //! What stops a connection from outside: the server shutting down, or its peer staying
-//! silent for the idle timeout.
+//! silent for the idle timeout; and what asks it from outside, for `Inspect` (a
+//! [`Census`]: the same flag carries the question, so asking costs a connection nothing
+//! until it is asked).
 //!
 //! One sweeper task per server does the timing for every connection. A connection
 //! only marks that it heard its peer and, on each turn of its loop, reads one flag:
@@ -14,6 +16,8 @@ use std::task::{Poll, Waker};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+use crate::census::Census;
+
 /// Why a connection must stop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Stop {
@@ -23,18 +27,42 @@ pub(crate) enum Stop {
     Idle,
 }
 
+/// What a connection's loop finds when it reads its flag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Event {
+    /// It must stop.
+    Stop(Stop),
+    /// A census asks it to describe itself ([`Watch::take_asks`]).
+    Asked,
+}
+
 const RUNNING: u8 = 0;
 const SHUTDOWN: u8 = 1;
 const IDLE: u8 = 2;
+/// The bits of the flag that say why to stop.
+const STOP_MASK: u8 = 3;
+/// The bit that says a census asked.
+const ASKED: u8 = 4;
+
+/// The censuses waiting for a connection's answer.
+#[derive(Debug, Default)]
+struct Asks {
+    pending: Vec<Arc<Census>>,
+    /// The connection stopped serving: it answers no more (askers count it gone).
+    closed: bool,
+}
 
 /// One connection's side: set by the sweeper, read by the connection's task.
 #[derive(Debug, Default)]
 pub(crate) struct Watch {
     /// Something came from the peer since the last sweep.
     heard: AtomicBool,
+    /// Why to stop (`STOP_MASK`), and whether a census asked (`ASKED`).
     stop: AtomicU8,
     /// The connection task's waker, registered once (see [`Watches::watch`]).
     waker: Mutex<Option<Waker>>,
+    /// Censuses waiting for this connection's answer.
+    asks: Mutex<Asks>,
 }
 
 impl Watch {
@@ -43,25 +71,65 @@ impl Watch {
         self.heard.store(true, Ordering::Relaxed);
     }
 
-    /// Whether the connection must stop, and why: one atomic load. The connection
+    /// Whether the connection must stop, and why (the tests' view of [`event`](Self::event)).
+    #[cfg(test)]
+    pub(crate) fn stopped(&self) -> Option<Stop> {
+        self.event().and_then(|e| match e {
+            Event::Stop(stop) => Some(stop),
+            Event::Asked => None,
+        })
+    }
+
+    /// Whether the connection must stop, and why, or else whether a census asked: one
+    /// atomic load. The connection
     /// polls it as a future without registering a waker each time; the sweeper wakes
     /// the one registered by [`Watches::watch`].
-    pub(crate) fn stopped(&self) -> Option<Stop> {
-        match self.stop.load(Ordering::Acquire) {
-            SHUTDOWN => Some(Stop::Shutdown),
-            IDLE => Some(Stop::Idle),
+    pub(crate) fn event(&self) -> Option<Event> {
+        let flag = self.stop.load(Ordering::Acquire);
+        match flag & STOP_MASK {
+            SHUTDOWN => Some(Event::Stop(Stop::Shutdown)),
+            IDLE => Some(Event::Stop(Stop::Idle)),
+            _ if flag & ASKED != 0 => Some(Event::Asked),
             _ => None,
+        }
+    }
+
+    /// The censuses that asked since the last time, each to be answered once. Clears
+    /// the flag first, so a census asking meanwhile is taken now or sets it again.
+    pub(crate) fn take_asks(&self) -> Vec<Arc<Census>> {
+        self.stop.fetch_and(!ASKED, Ordering::AcqRel);
+        std::mem::take(&mut self.asks.lock().unwrap_or_else(PoisonError::into_inner).pending)
+    }
+
+    fn wake(&self) {
+        let waker = self.waker.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        if let Some(waker) = waker {
+            waker.wake();
         }
     }
 
     fn stop(&self, why: u8) {
         // The first reason stands.
-        if self.stop.compare_exchange(RUNNING, why, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-            let waker = self.waker.lock().unwrap_or_else(PoisonError::into_inner).clone();
-            if let Some(waker) = waker {
-                waker.wake();
-            }
+        let set = self.stop.fetch_update(Ordering::AcqRel, Ordering::Acquire, |flag| {
+            (flag & STOP_MASK == RUNNING).then_some(flag | why)
+        });
+        if set.is_ok() {
+            self.wake();
         }
+    }
+
+    /// Asks the connection for its report, unless it stopped serving.
+    fn ask(&self, census: &Arc<Census>) {
+        {
+            let mut asks = self.asks.lock().unwrap_or_else(PoisonError::into_inner);
+            if asks.closed {
+                return;
+            }
+            census.expect();
+            asks.pending.push(Arc::clone(census));
+        }
+        self.stop.fetch_or(ASKED, Ordering::AcqRel);
+        self.wake();
     }
 }
 
@@ -109,6 +177,13 @@ impl Watches {
         }
     }
 
+    /// Asks every connection being served to answer `census`.
+    pub(crate) fn ask(&self, census: &Arc<Census>) {
+        for (watch, _) in self.lock().values() {
+            watch.ask(census);
+        }
+    }
+
     fn stop_all(&self) {
         for (watch, _) in self.lock().values() {
             watch.stop(SHUTDOWN);
@@ -135,6 +210,14 @@ impl std::ops::Deref for Watched {
 impl Drop for Watched {
     fn drop(&mut self) {
         self.watches.lock().remove(&self.id);
+        let unanswered = {
+            let mut asks = self.watch.asks.lock().unwrap_or_else(PoisonError::into_inner);
+            asks.closed = true;
+            std::mem::take(&mut asks.pending)
+        };
+        for census in unanswered {
+            census.gone();
+        }
     }
 }
 
@@ -178,6 +261,38 @@ mod tests {
         assert_eq!(silent.stopped(), Some(Stop::Idle), "the first reason stands");
         drop(silent);
         assert_eq!(watches.lock().len(), 1, "a dropped watch leaves the sweep");
+    }
+
+    #[tokio::test]
+    async fn a_census_hears_from_each_connection_once_or_learns_it_is_gone() {
+        let watches = Arc::new(Watches::default());
+        let shutdown = CancellationToken::new();
+        let answering = watches.watch(1, &shutdown).await;
+        let leaving = watches.watch(2, &shutdown).await;
+        let census = Arc::new(Census::default());
+        watches.ask(&census);
+        assert_eq!(answering.event(), Some(Event::Asked));
+        for asked in answering.take_asks() {
+            asked.answer(manager_proto::inspect::ConnectionReport {
+                id: 1,
+                peer: String::new(),
+                age_ms: 0,
+                calls_in_flight: 0,
+                parked_calls: 0,
+                streams: 0,
+                watches: 0,
+                locks_held: Vec::new(),
+                refs_held: Vec::new(),
+            });
+        }
+        assert_eq!(answering.event(), None, "answered: the flag is clear");
+        drop(leaving);
+        let reports = tokio::time::timeout(Duration::from_millis(500), Arc::clone(&census).reports()).await.unwrap();
+        assert_eq!(reports.iter().map(|r| r.id).collect::<Vec<_>>(), [1]);
+        // A stop still stands over a question.
+        watches.ask(&Arc::new(Census::default()));
+        watches.stop_all();
+        assert_eq!(answering.event(), Some(Event::Stop(Stop::Shutdown)));
     }
 
     #[tokio::test]

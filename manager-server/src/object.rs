@@ -4,6 +4,7 @@
 
 use manager_proto::dispatch::{BoxFuture, Outcome};
 use manager_proto::outq::SharedBytes;
+use manager_proto::repr::Repr;
 use manager_proto::stream::BoxSource;
 use manager_proto::{MethodRef, ObjectId, RemoteError};
 use std::collections::HashMap;
@@ -149,6 +150,17 @@ pub(crate) trait ServerObject: Send + Sync + 'static {
     /// so it and what it references are never collected (`#[shared]` types report
     /// none). Takes the object's own lock briefly; never the table's.
     fn references(&self, _out: &mut Vec<ObjectId>) {}
+
+    /// Writes what `Inspect` shows of this object's state into `out`, which stops at
+    /// its bound: a container's contents like Python's repr, its elements read as the
+    /// types `types` names (its fingerprint's parameters; empty when it has none), a
+    /// lock's owner, a queue's length. The default writes nothing, and the report shows
+    /// `<type #id>`. Takes the object's own lock briefly; never the table's.
+    fn render(&self, _types: &[&str], _out: &mut Repr) {}
+
+    /// Appends the connections holding this object as a lock or a semaphore's permit
+    /// (each once), for `Inspect`. Takes the object's own lock briefly.
+    fn holders(&self, _out: &mut Vec<u64>) {}
 }
 
 /// What calls reach of the running server beyond the table: the registry, to host the

@@ -65,6 +65,14 @@ pub(crate) struct Seen<O: ?Sized> {
     pub(crate) stamp: u64,
 }
 
+/// One object as `Inspect` sees it: its id, the object, its count and fingerprint.
+pub(crate) struct Row<O: ?Sized> {
+    pub(crate) id: ObjectId,
+    pub(crate) object: Arc<O>,
+    pub(crate) refs: u64,
+    pub(crate) fingerprint: Fingerprint,
+}
+
 /// The table, of objects `O` (the server's `dyn ServerObject`: generic so that this
 /// module depends on nothing of the object API, which depends on it). Its lock is held
 /// only for map operations, never across a call or an await, and objects are dropped
@@ -226,6 +234,27 @@ impl<O: ?Sized + Typed> ObjectTable<O> {
             .iter()
             .map(|(id, e)| Seen { id: *id, object: Arc::clone(&e.object), refs: e.refs, stamp: e.stamp })
             .collect()
+    }
+
+    /// The objects `keep` picks, sorted by id, and every name with its object, for
+    /// `Inspect` (which renders the objects after the table's lock is released).
+    pub(crate) fn rows(&self, keep: impl Fn(ObjectId, &O) -> bool) -> (Vec<Row<O>>, Vec<(String, ObjectId)>) {
+        let inner = self.lock();
+        let mut rows: Vec<Row<O>> = inner
+            .objects
+            .iter()
+            .filter(|(id, e)| keep(**id, &e.object))
+            .map(|(id, e)| Row {
+                id: *id,
+                object: Arc::clone(&e.object),
+                refs: e.refs,
+                fingerprint: e.fingerprint.clone(),
+            })
+            .collect();
+        let names = inner.names.iter().map(|(name, id)| (name.clone(), *id)).collect();
+        drop(inner);
+        rows.sort_by_key(|r| r.id);
+        (rows, names)
     }
 
     /// Removes the objects `choose` picks, atomically with its choice: it runs under the

@@ -24,6 +24,10 @@ fn the_client_compiles_without_the_server() {
     let client = tree("manager-client");
     assert!(crates(&client).contains(&"manager-proto") && crates(&client).contains(&"tokio"), "{client}");
     assert!(!crates(&client).contains(&"manager-server"), "{client}");
+    // Nor `manager-cli`'s needs (its `cli` feature).
+    for binary_only in ["clap", "serde_json"] {
+        assert!(!crates(&client).contains(&binary_only), "manager-client depends on {binary_only}:\n{client}");
+    }
     // The macro's generated code names only the protocol crate.
     let derive = tree("manager-derive");
     for forbidden in ["manager-server", "manager-client", "manager-proto"] {

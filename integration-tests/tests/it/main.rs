@@ -7,6 +7,7 @@ mod basics;
 mod blocking;
 mod builtins;
 mod cancel;
+mod cli;
 mod concurrency;
 mod cpython;
 mod cycles;

@@ -25,70 +25,72 @@ pub const KEY: &[u8] = b"hostile-tests-key";
 /// target directory (once per test process).
 pub fn binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(path) = std::env::var_os("MANAGER_SERVER_BIN") {
-            return PathBuf::from(path);
+    BIN.get_or_init(|| built("MANAGER_SERVER_BIN", "manager-server", "manager-server"))
+}
+
+/// The `manager-cli` executable (the client crate's, with its `cli` feature), built as
+/// [`binary`] is. `MANAGER_CLI_BIN` overrides the path.
+pub fn cli_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| built("MANAGER_CLI_BIN", "manager-client", "manager-cli"))
+}
+
+/// Binary `bin` of `package` (built with its `cli` feature), or the path in `var`.
+fn built(var: &str, package: &str, bin: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(var) {
+        return PathBuf::from(path);
+    }
+    // This test runs from <target>/<profile>/deps/it-<hash>.
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+    let target_dir = profile_dir.parent().unwrap();
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()).unwrap() {
+        "debug" => "dev",
+        other => other,
+    };
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let mut child = Command::new(cargo)
+        .args(["build", "-p", package, "--features", "cli", "--bin", bin, "--message-format=json"])
+        .arg("--profile")
+        .arg(profile)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .arg("--manifest-path")
+        .arg(manifest)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let name = bin.to_owned();
+    let reader = std::thread::spawn(move || {
+        let mut found = None;
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+            if msg["target"]["name"] == name.as_str()
+                && let Some(path) = msg["executable"].as_str()
+            {
+                found = Some(PathBuf::from(path));
+            }
         }
-        // This test runs from <target>/<profile>/deps/it-<hash>.
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-        let target_dir = profile_dir.parent().unwrap();
-        let profile = match profile_dir.file_name().and_then(|n| n.to_str()).unwrap() {
-            "debug" => "dev",
-            other => other,
-        };
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-        let mut child = Command::new(cargo)
-            .args([
-                "build",
-                "-p",
-                "manager-server",
-                "--features",
-                "cli",
-                "--bin",
-                "manager-server",
-                "--message-format=json",
-            ])
-            .arg("--profile")
-            .arg(profile)
-            .arg("--target-dir")
-            .arg(target_dir)
-            .arg("--manifest-path")
-            .arg(manifest)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            let mut found = None;
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
-                if msg["target"]["name"] == "manager-server"
-                    && let Some(path) = msg["executable"].as_str()
-                {
-                    found = Some(PathBuf::from(path));
-                }
-            }
-            found
-        });
-        let deadline = Instant::now() + Duration::from_secs(600);
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("building manager-server took over 10 minutes");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        assert!(status.success(), "cargo could not build manager-server: {status:?}");
-        reader.join().unwrap().expect("cargo named no manager-server executable")
-    })
+        found
+    });
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("building {bin} took over 10 minutes");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "cargo could not build {bin}: {status:?}");
+    reader.join().unwrap().unwrap_or_else(|| panic!("cargo named no {bin} executable"))
 }
 
 /// A `manager-server` child listening on a Unix socket of its own, keyed with [`KEY`].

@@ -156,6 +156,22 @@ impl Client {
         self.run(self.inner.collect())
     }
 
+    /// Every live object, or those of type `type_id` (see
+    /// [`crate::Client::inspect_objects`]).
+    pub fn inspect_objects(&self, type_id: Option<&str>) -> Result<Vec<crate::inspect::ObjectReport>, Error> {
+        self.run(self.inner.inspect_objects(type_id))
+    }
+
+    /// One object (see [`crate::Client::inspect_object`]).
+    pub fn inspect_object(&self, id: manager_proto::ObjectId) -> Result<crate::inspect::ObjectReport, Error> {
+        self.run(self.inner.inspect_object(id))
+    }
+
+    /// Every open connection (see [`crate::Client::inspect_connections`]).
+    pub fn inspect_connections(&self) -> Result<Vec<crate::inspect::ConnectionReport>, Error> {
+        self.run(self.inner.inspect_connections())
+    }
+
     /// A round trip to the server.
     pub fn ping(&self) -> Result<(), Error> {
         self.run(self.inner.ping())

@@ -101,6 +101,17 @@ impl ServerObject for Array {
         ready(Element::to_items(lock(&self.items).iter(), ctx, "the Array's value").and_then(|items| encode(&items)))
     }
 
+    fn render(&self, types: &[&str], out: &mut manager_proto::repr::Repr) {
+        let items = lock(&self.items);
+        super::render::sequence(
+            out,
+            "Array",
+            ("Array([", "])"),
+            types.first().copied(),
+            (items.len(), items.iter().map(|e| &e.bytes[..])),
+        );
+    }
+
     fn references(&self, out: &mut Vec<manager_proto::ObjectId>) {
         lock(&self.items).iter().for_each(|e| e.refs.report(out));
     }

@@ -267,6 +267,11 @@ impl ServerObject for Dict {
         }
     }
 
+    fn render(&self, types: &[&str], out: &mut manager_proto::repr::Repr) {
+        let map = lock(&self.map);
+        super::render::pairs(out, "dict", types, (map.len(), map.iter().map(|(k, e)| (&k[..], &e.value.bytes[..]))));
+    }
+
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
         self
     }

@@ -128,6 +128,10 @@ impl ServerObject for Event {
         }
     }
 
+    fn render(&self, _types: &[&str], out: &mut manager_proto::repr::Repr) {
+        out.push(if lock(&self.state).set { "<Event: set>" } else { "<Event: unset>" });
+    }
+
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
         self
     }

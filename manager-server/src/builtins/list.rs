@@ -367,6 +367,17 @@ impl ServerObject for List {
         )
     }
 
+    fn render(&self, types: &[&str], out: &mut manager_proto::repr::Repr) {
+        let items = &lock(&self.state).items;
+        super::render::sequence(
+            out,
+            "list",
+            ("[", "]"),
+            types.first().copied(),
+            (items.len(), items.iter().map(|e| &e.bytes[..])),
+        );
+    }
+
     fn references(&self, out: &mut Vec<manager_proto::ObjectId>) {
         lock(&self.state).items.iter().for_each(|e| e.refs.report(out));
     }

@@ -275,6 +275,21 @@ impl ServerObject for Lock {
         Step::Ready(encode(&lock(&self.state).holder.is_some()))
     }
 
+    fn render(&self, _types: &[&str], out: &mut manager_proto::repr::Repr) {
+        let text = match &lock(&self.state).holder {
+            Some(h) if self.reentrant => {
+                format!("<{}: locked by connection {}, count={}>", self.type_id(), h.owner.0, h.count)
+            }
+            Some(h) => format!("<{}: locked by connection {}>", self.type_id(), h.owner.0),
+            None => format!("<{}: unlocked>", self.type_id()),
+        };
+        out.push(&text);
+    }
+
+    fn holders(&self, out: &mut Vec<u64>) {
+        out.extend(lock(&self.state).holder.as_ref().map(|h| h.owner.0));
+    }
+
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
         self
     }

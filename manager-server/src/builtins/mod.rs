@@ -43,6 +43,7 @@ mod lock;
 mod namespace;
 mod ordered;
 mod queue;
+mod render;
 mod semaphore;
 mod seq;
 mod set;

@@ -162,6 +162,12 @@ impl ServerObject for Namespace {
         }
     }
 
+    fn render(&self, _types: &[&str], out: &mut manager_proto::repr::Repr) {
+        let attrs = lock(&self.attrs);
+        let names: Vec<&str> = attrs.keys().map(String::as_str).collect();
+        out.push(&format!("Namespace({})", names.join(", ")));
+    }
+
     fn references(&self, out: &mut Vec<manager_proto::ObjectId>) {
         lock(&self.attrs).values().for_each(|e| e.refs.report(out));
     }

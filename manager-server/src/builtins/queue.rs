@@ -438,6 +438,10 @@ impl ServerObject for Queue {
         }
     }
 
+    fn render(&self, _types: &[&str], out: &mut manager_proto::repr::Repr) {
+        super::render::untyped(out, self.type_id, lock(&self.state).items.len());
+    }
+
     fn references(&self, out: &mut Vec<manager_proto::ObjectId>) {
         lock(&self.state).items.iter().for_each(|e| e.refs.report(out));
     }

@@ -220,6 +220,14 @@ impl ServerObject for Semaphore {
         Step::Ready(encode(&lock(&self.state).value))
     }
 
+    fn render(&self, _types: &[&str], out: &mut manager_proto::repr::Repr) {
+        out.push(&format!("<{}: value={}>", self.type_id(), lock(&self.state).value));
+    }
+
+    fn holders(&self, out: &mut Vec<u64>) {
+        out.extend(lock(&self.state).held.keys());
+    }
+
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
         self
     }

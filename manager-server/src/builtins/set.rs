@@ -288,6 +288,20 @@ impl ServerObject for Set {
         ready(all(lock(&self.members).iter(), ctx, "the set's value").and_then(|items| encode(&items)))
     }
 
+    fn render(&self, types: &[&str], out: &mut manager_proto::repr::Repr) {
+        let members = lock(&self.members);
+        match members.len() {
+            0 => out.push("set()"),
+            _ => super::render::sequence(
+                out,
+                "set",
+                ("{", "}"),
+                types.first().copied(),
+                (members.len(), members.keys().map(|k| &k[..])),
+            ),
+        }
+    }
+
     fn references(&self, out: &mut Vec<manager_proto::ObjectId>) {
         lock(&self.members).values().for_each(|refs| refs.report(out));
     }

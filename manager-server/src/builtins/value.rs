@@ -184,6 +184,19 @@ impl ServerObject for Value {
         }
     }
 
+    fn render(&self, types: &[&str], out: &mut manager_proto::repr::Repr) {
+        let value = lock(&self.value);
+        match types.first() {
+            Some(ty) => {
+                out.push("Value(");
+                manager_proto::repr::element(ty, &value.bytes, out);
+                out.push(")");
+            }
+            // Made without a type (the standalone server's `--named`): its size only.
+            None => out.push(&format!("Value(<{} bytes>)", value.bytes.len())),
+        }
+    }
+
     fn references(&self, out: &mut Vec<manager_proto::ObjectId>) {
         lock(&self.value).refs.report(out);
     }

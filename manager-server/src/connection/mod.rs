@@ -14,9 +14,11 @@
 //! The jobs are in files of their own: this one is the event loop, the only reader and
 //! writer of the client's socket; [`requests`] answers one request; [`replies`] encodes
 //! answers into the output buffer; [`parked`] holds calls that wait; [`close`] is what
-//! a connection's end releases; [`streams`] runs the streams it opened.
+//! a connection's end releases; [`streams`] runs the streams it opened; [`inspect`]
+//! answers `Inspect` and describes this connection when a census asks.
 
 mod close;
+mod inspect;
 mod parked;
 mod replies;
 mod requests;
@@ -39,7 +41,7 @@ use std::time::Duration;
 
 use crate::ended::Ended;
 use crate::hash::IdHashBuilder;
-use crate::liveness::Stop;
+use crate::liveness::{Event, Stop};
 use crate::object::{CallContext, ServerObject, StepResult, Undo};
 use crate::state::Shared;
 use crate::stream::Stream;
@@ -77,6 +79,8 @@ pub(super) struct OpenStream {
     /// The most bytes its next batch may hold: small for the first, so that the first
     /// item goes out at once, then doubling up to `MAX_BATCH`.
     batch: usize,
+    /// Whether it is a watch (`watch()`), for `Inspect`.
+    watch: bool,
 }
 
 /// Why a parked call produced no result.
@@ -90,8 +94,10 @@ pub(crate) struct Connection {
     stream: Stream,
     shared: Arc<Shared>,
     ctx: CallContext,
-    /// Peer address, for logs.
+    /// Peer address, for logs and `Inspect`.
     peer: String,
+    /// When it was accepted, for logs and `Inspect`.
+    opened: std::time::Instant,
     /// Replies not yet written.
     out: OutQueue,
     /// References this connection holds.
@@ -119,6 +125,7 @@ impl Connection {
             shared,
             ctx,
             peer,
+            opened: std::time::Instant::now(),
             out: OutQueue::with_capacity(8 * 1024),
             held: HashMap::default(),
             parked: HashMap::new(),
@@ -133,11 +140,18 @@ impl Connection {
     /// One log line when it opens and one when it ends, with the peer and the reason
     /// (never a key or a value).
     pub(crate) async fn serve(mut self, mut decoder: FrameDecoder) {
-        let opened = std::time::Instant::now();
         tracing::info!(peer = %self.peer, conn = self.ctx.connection(), "connection opened");
         let reason = self.run(&mut decoder).await;
-        let lasted = opened.elapsed();
-        tracing::info!(peer = %self.peer, conn = self.ctx.connection(), ?lasted, %reason, "connection closed");
+        let lasted = self.opened.elapsed();
+        let conn = self.ctx.connection();
+        match reason {
+            // A limit hit (a frame over the largest) or a peer that broke the protocol:
+            // worth an operator's attention.
+            Ended::BadFrame(_) | Ended::BadRequest(_) => {
+                tracing::warn!(peer = %self.peer, conn, ?lasted, %reason, "connection closed")
+            }
+            _ => tracing::info!(peer = %self.peer, conn, ?lasted, %reason, "connection closed"),
+        }
         self.close().await;
     }
 
@@ -188,9 +202,10 @@ impl Connection {
             let want_write = self.pending_out() > 0;
             tokio::select! {
                 biased;
-                stop = std::future::poll_fn(|_| watch.stopped().map_or(Poll::Pending, Poll::Ready)) => return match stop {
-                    Stop::Shutdown => Ended::Shutdown,
-                    Stop::Idle => Ended::Idle(idle_timeout),
+                event = std::future::poll_fn(|_| watch.event().map_or(Poll::Pending, Poll::Ready)) => match event {
+                    Event::Stop(Stop::Shutdown) => return Ended::Shutdown,
+                    Event::Stop(Stop::Idle) => return Ended::Idle(idle_timeout),
+                    Event::Asked => self.answer_censuses(watch.take_asks()),
                 },
                 Some((id, result)) = self.running.next(), if !self.running.is_empty() => {
                     self.shared.stats.parked.fetch_sub(1, Ordering::Relaxed);

@@ -73,6 +73,7 @@ impl Connection {
     pub(super) fn refuse_if_too_large(&mut self, id: RequestId, queued: Result<(), FrameError>) {
         if let Err(e) = queued {
             let error = RemoteError::new(RemoteErrorKind::LimitExceeded, format!("the reply is too large: {e}"));
+            self.warn_if_limit(&error);
             // An error message always fits.
             let _ = self.out.frame(usize::MAX, |out| Response::Error(error).encode(id, out));
         }
@@ -92,7 +93,18 @@ impl Connection {
                     }
                 }
             },
-            Err(e) => self.respond(id, Response::Error(e)),
+            Err(e) => {
+                self.warn_if_limit(&e);
+                self.respond(id, Response::Error(e));
+            }
+        }
+    }
+
+    /// A warning for a request refused at a limit (what one request may store, the
+    /// largest frame): the message names the method and the sizes, never a value.
+    pub(super) fn warn_if_limit(&self, e: &RemoteError) {
+        if e.kind == RemoteErrorKind::LimitExceeded {
+            tracing::warn!(peer = %self.peer, conn = self.ctx.connection(), "request refused: {}", e.message);
         }
     }
 

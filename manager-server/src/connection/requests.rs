@@ -1,6 +1,6 @@
 //! One request, decoded and answered: the dispatch over request kinds — references
 //! (create, incref, decref, names, tokens' leases), calls and value copies, cancels and
-//! acknowledgements, descriptions, stats, shutdown. A large request frame is taken whole
+//! acknowledgements, descriptions, stats, inspections, shutdown. A large request frame is taken whole
 //! from the decoder, so a large element it stores keeps its part of the frame.
 
 use manager_proto::frame::FrameDecoder;
@@ -61,7 +61,10 @@ impl Connection {
                         let fingerprint = kept.as_deref().unwrap_or_default();
                         self.respond(id, Response::Object { id: oid, type_id, fingerprint });
                     }
-                    Err(e) => self.respond(id, Response::Error(e)),
+                    Err(e) => {
+                        self.warn_if_limit(&e);
+                        self.respond(id, Response::Error(e));
+                    }
                 }
             }
             Request::Call { object, method, args } => {
@@ -191,6 +194,7 @@ impl Connection {
                 Ok(d) => self.respond(id, Response::Description(d)),
                 Err(e) => self.respond(id, Response::Error(e)),
             },
+            Request::Inspect { query } => self.inspect(id, query),
             Request::Stats => {
                 let stats = self.shared.stats();
                 self.respond(id, Response::Stats(stats));

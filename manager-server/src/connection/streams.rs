@@ -7,6 +7,7 @@
 use futures_util::FutureExt;
 use futures_util::future::{AbortHandle, Abortable};
 use manager_proto::stream::{Batch, MAX_BATCH};
+use manager_proto::watch::WATCH_METHOD;
 use manager_proto::{MethodRef, NO_RESPONSE, ObjectId, RemoteError, RemoteErrorKind, RequestId, Response};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -40,6 +41,7 @@ impl Connection {
         args: &[u8],
     ) {
         if let Err(e) = self.try_open(id, object, method, credit, args) {
+            self.warn_if_limit(&e);
             self.respond(id, Response::Error(e));
         }
     }
@@ -73,7 +75,12 @@ impl Connection {
         // apart, so it ends.
         self.close_stream(id);
         self.shared.stats.streams.fetch_add(1, Ordering::Relaxed);
-        let stream = OpenStream { source: Some(source), credit: i64::from(credit), pump: None, batch: FIRST_BATCH };
+        let watch = match method {
+            MethodRef::Id(mid) => mid == manager_proto::method_id(WATCH_METHOD),
+            MethodRef::Name(name) => name == WATCH_METHOD,
+        };
+        let stream =
+            OpenStream { source: Some(source), credit: i64::from(credit), pump: None, batch: FIRST_BATCH, watch };
         self.streams.insert(id, stream);
         self.pump(id);
         Ok(())
@@ -173,6 +180,7 @@ impl Connection {
                             "a stream's item did not fit in a frame (the limit is {limit} bytes; an item may take half)"
                         ),
                     );
+                    self.warn_if_limit(&e);
                     self.respond(id, Response::Error(e));
                     return;
                 }

@@ -377,9 +377,21 @@ impl Driver<'_> {
                     let id = self.id_for(op);
                     self.send(id, &Request::Lease { object });
                 }
+                // `Collect` read no more of its payload: a non-zero byte after it is an
+                // `Inspect` (no stored input had one there).
                 _ => {
                     let id = self.id_for(op);
-                    self.send(id, &Request::Collect);
+                    match p.byte() {
+                        0 => self.send(id, &Request::Collect),
+                        q => {
+                            let query = match q % 3 {
+                                0 => Query::Connections,
+                                1 => Query::Object { id: self.target(p).0 },
+                                _ => Query::Objects { type_id: TYPES.get(usize::from(p.byte())).map(|t| t.0) },
+                            };
+                            self.send(id, &Request::Inspect { query });
+                        }
+                    }
                 }
             },
             13 => {

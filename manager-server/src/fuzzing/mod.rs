@@ -52,6 +52,7 @@ use std::time::Duration;
 
 use manager_proto::builtin as b;
 use manager_proto::frame::{FrameDecoder, encode_frame};
+use manager_proto::inspect::Query;
 use manager_proto::outq::OWNED_BODY_MIN;
 use manager_proto::{
     AuthKey, Item, MethodRef, NO_RESPONSE, ObjectId, RemoteErrorKind, Request, RequestId, Response, ServerStats,
@@ -84,7 +85,7 @@ use crate::stream::Stream;
 /// | 7, 8 | which | `Cancel`, `Ack` of one of the last four requests |
 /// | 9, 10 | object | `Incref`, `Decref` |
 /// | 11 | | `Ping` |
-/// | 12 | which, … | 0 (or no payload), then 0 (or nothing): `Ping`, and waits for the `Pong` (replies and timers catch up); odd, object: `Lease`; even: `Collect`; 0 then `s` ≠ 0: a stream operation by `s % 4` — `Open` (object, method, credit, arguments; raw ones if `s` ≥ 0x80), `Credit` (stream, amount), `Cancel` (stream), `Credit` of every stream opened (amount) |
+/// | 12 | which, … | 0 (or no payload), then 0 (or nothing): `Ping`, and waits for the `Pong` (replies and timers catch up); odd, object: `Lease`; even, then 0 (or nothing): `Collect`; even, then `q` ≠ 0: `Inspect` by `q % 3` — connections, one object, objects (of a type, by index); 0 then `s` ≠ 0: a stream operation by `s % 4` — `Open` (object, method, credit, arguments; raw ones if `s` ≥ 0x80), `Credit` (stream, amount), `Cancel` (stream), `Credit` of every stream opened (amount) |
 /// | 13 | how long | waits 0, 1 ms, 10 ms, 1 s, 1 min or 10⁶ s (paused time) |
 /// | 14 | raw bytes | the bytes as a request frame |
 /// | 15 | what, … | `Describe`, `Stats`, `GetNamed`, `BindNamed`, `Shutdown` |
@@ -206,6 +207,8 @@ const CLOCK_BUDGET: Duration = Duration::from_secs(1 << 40);
 
 mod driver;
 mod input;
+#[cfg(test)]
+mod inspect_tests;
 #[cfg(test)]
 mod program;
 mod session;
