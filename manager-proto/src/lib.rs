@@ -54,6 +54,7 @@ pub mod proxy;
 pub mod reply;
 pub mod request;
 pub mod response;
+pub mod session;
 pub mod spare;
 pub mod stream;
 mod stream_glue;

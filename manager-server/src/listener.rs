@@ -8,6 +8,7 @@ use futures_util::stream::FuturesUnordered;
 use manager_proto::Address;
 use manager_proto::frame::{self, FrameDecoder};
 use manager_proto::handshake;
+use manager_proto::session::SessionRequest;
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ use crate::auth::{authenticate, write_frame};
 use crate::config::ListenSpec;
 use crate::connection::Connection;
 use crate::error::ServerError;
+use crate::session;
 use crate::state::Shared;
 use crate::stream::Stream;
 
@@ -172,6 +174,8 @@ struct Authenticated {
     decoder: FrameDecoder,
     /// Its place under the connection limit, held while it is served.
     permit: tokio::sync::OwnedSemaphorePermit,
+    /// The session it asked for, if any.
+    session: Option<SessionRequest>,
 }
 
 /// Before closing a refused connection, reads (and discards) what the peer sends until it
@@ -222,7 +226,7 @@ async fn handshake(
     let mut decoder = FrameDecoder::new(frame::HANDSHAKE_MAX_FRAME);
     let outcome = Abortable::new(authenticate(&stream, &shared, &mut decoder), deadline);
     let authenticated = match outcome.await {
-        Ok(Ok(())) => Some(Authenticated { stream, peer, conn_id, decoder, permit }),
+        Ok(Ok(session)) => Some(Authenticated { stream, peer, conn_id, decoder, permit, session }),
         Ok(Err(reason)) => {
             tracing::warn!(%peer, "handshake failed: {reason}");
             None
@@ -237,8 +241,20 @@ async fn handshake(
 
 /// Serves an authenticated peer until it leaves or the server shuts down.
 async fn serve_authenticated(peer: Authenticated, shared: Arc<Shared>) {
-    let Authenticated { stream, peer, conn_id, mut decoder, permit: _permit } = peer;
-    decoder.set_limit(shared.config.max_frame);
-    shared.stats.connections.fetch_add(1, Ordering::Relaxed);
-    Connection::new(stream, shared, conn_id, peer).serve(decoder).await;
+    let Authenticated { stream, peer, conn_id, mut decoder, permit: _permit, session } = peer;
+    match session {
+        None => {
+            decoder.set_limit(shared.config.max_frame);
+            shared.stats.connections.fetch_add(1, Ordering::Relaxed);
+            Connection::new(stream, shared, conn_id, peer).serve(decoder).await;
+        }
+        Some(SessionRequest::New { keepalive }) => {
+            shared.stats.connections.fetch_add(1, Ordering::Relaxed);
+            session::serve_new(stream, decoder, shared, conn_id, peer, keepalive).await;
+        }
+        // A new link for a session already counted and holding its own place.
+        Some(SessionRequest::Resume { id, received }) => {
+            session::resume(stream, decoder, &shared, id, received, peer).await;
+        }
+    }
 }

@@ -26,6 +26,7 @@ mod lifecycle;
 mod load;
 mod processes;
 mod raw;
+mod resume;
 mod server_bin;
 mod stream_flow;
 mod streams;

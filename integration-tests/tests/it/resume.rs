@@ -1,0 +1,216 @@
+//! Reconnecting clients: sessions that survive a broken link, resumed with every call
+//! answered exactly once, and what a client finds when the session cannot be resumed.
+//! The link runs through a forwarder in the test that cuts connections on command.
+
+use manager_client::{Client, ClientOptions, Error, Reconnect};
+use manager_server::{Builtin, Server};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+
+use crate::util::wait_until;
+
+/// A TCP forwarder between clients and a server: `cut()` drops every connection it
+/// carries (both sides see the close), `refuse(true)` closes new ones at once,
+/// `retarget` sends new ones to another server.
+struct Cutter {
+    address: String,
+    cut: Arc<Notify>,
+    refusing: Arc<AtomicBool>,
+    target: Arc<Mutex<String>>,
+    /// Connections forwarded so far.
+    forwarded: Arc<AtomicU64>,
+}
+
+impl Cutter {
+    async fn to(target: String) -> Cutter {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = format!("tcp://{}", listener.local_addr().unwrap());
+        let cut = Arc::new(Notify::new());
+        let refusing = Arc::new(AtomicBool::new(false));
+        let target = Arc::new(Mutex::new(target));
+        let forwarded = Arc::new(AtomicU64::new(0));
+        let (c, r, t, f) = (Arc::clone(&cut), Arc::clone(&refusing), Arc::clone(&target), Arc::clone(&forwarded));
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else { return };
+                if r.load(Ordering::SeqCst) {
+                    continue;
+                }
+                f.fetch_add(1, Ordering::SeqCst);
+                let target = t.lock().unwrap().clone();
+                let cut = Arc::clone(&c);
+                tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(&target).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        () = cut.notified() => {}
+                    }
+                });
+            }
+        });
+        Cutter { address, cut, refusing, target, forwarded }
+    }
+
+    fn cut(&self) {
+        self.cut.notify_waiters();
+    }
+
+    fn retarget(&self, target: String) {
+        *self.target.lock().unwrap() = target;
+    }
+
+    fn refuse(&self, refusing: bool) {
+        self.refusing.store(refusing, Ordering::SeqCst);
+    }
+}
+
+fn reconnecting() -> ClientOptions {
+    ClientOptions {
+        keepalive: Duration::from_millis(500),
+        reconnect: Some(Reconnect { first_delay: Duration::from_millis(10), ..Reconnect::default() }),
+        ..ClientOptions::default()
+    }
+}
+
+async fn server(grace: Duration) -> Server {
+    Server::builder()
+        .listen_tcp("127.0.0.1:0")
+        .session_grace(grace)
+        .named_builtin("counter", Builtin::Dict)
+        .start()
+        .await
+        .unwrap()
+}
+
+fn tcp(server: &Server) -> String {
+    server.address().to_string().trim_start_matches("tcp://").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_are_answered_exactly_once_across_many_breaks() {
+    let server = server(Duration::from_secs(30)).await;
+    let cutter = Cutter::to(tcp(&server)).await;
+    let client = Client::connect_with(cutter.address.as_str(), server.authkey(), &reconnecting()).await.unwrap();
+    let list = client.list::<u64>().await.unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let cuts = tokio::spawn({
+        let stop = Arc::clone(&stop);
+        let cutter_cut = Arc::clone(&cutter.cut);
+        async move {
+            let mut n = 0;
+            while !stop.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(7)).await;
+                cutter_cut.notify_waiters();
+                n += 1;
+            }
+            n
+        }
+    });
+    // Appends in flight, many at a time, while the link is cut every few milliseconds:
+    // each must land once, in order per task.
+    let mut tasks = Vec::new();
+    for t in 0..4u64 {
+        let list = list.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..300u64 {
+                list.append(t * 1000 + i).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    stop.store(true, Ordering::SeqCst);
+    let cuts = cuts.await.unwrap();
+    let items = list.snapshot().await.unwrap();
+    assert_eq!(items.len(), 1200, "every append landed exactly once ({cuts} cuts)");
+    for t in 0..4u64 {
+        let mine: Vec<u64> = items.iter().copied().filter(|x| x / 1000 == t).collect();
+        assert_eq!(mine, (0..300).map(|i| t * 1000 + i).collect::<Vec<_>>());
+    }
+    assert!(cuts > 3, "the link was cut while the calls ran ({cuts} cuts)");
+    let links = cutter.forwarded.load(Ordering::SeqCst);
+    assert!(links > 3, "the session was resumed over new links ({links} links)");
+    // One session all along: the server counts one connection for it.
+    assert_eq!(server.stats().connections, 1);
+}
+
+#[tokio::test]
+async fn a_lock_and_a_waiting_get_survive_a_break_within_the_grace_period() {
+    let server = server(Duration::from_secs(30)).await;
+    let cutter = Cutter::to(tcp(&server)).await;
+    let client = Client::connect_with(cutter.address.as_str(), server.authkey(), &reconnecting()).await.unwrap();
+    let other = Client::connect(server.address(), server.authkey()).await.unwrap();
+    let lock = client.lock().await.unwrap();
+    let queue = client.queue::<String>(0).await.unwrap();
+    assert!(lock.acquire().await.unwrap());
+    let waiting = tokio::spawn({
+        let queue = queue.clone();
+        async move { queue.get().await }
+    });
+    wait_until("the get to park", || async { server.stats().parked_calls == 1 }).await;
+    // The link breaks and stays down for a while: the session waits for the client.
+    cutter.refuse(true);
+    cutter.cut();
+    let theirs: manager_client::LockProxy = other.attach(lock.token()).await.unwrap();
+    assert!(!theirs.acquire_timeout(Duration::from_millis(300)).await.unwrap(), "the lock is still held");
+    let their_queue: manager_client::QueueProxy<String> = other.attach(queue.token()).await.unwrap();
+    their_queue.put("item".into()).await.unwrap();
+    cutter.refuse(false);
+    // The item the session's parked get took is delivered once the link is back.
+    assert_eq!(waiting.await.unwrap().unwrap(), "item");
+    assert!(lock.locked().await.unwrap());
+    lock.release().await.unwrap();
+    assert!(theirs.acquire_timeout(Duration::from_secs(5)).await.unwrap());
+    assert_eq!(their_queue.qsize().await.unwrap(), 0, "the item went to the session's get, once");
+}
+
+#[tokio::test]
+async fn past_the_grace_period_the_session_is_lost_its_lock_released_and_the_client_reconnects() {
+    let server = server(Duration::from_millis(400)).await;
+    let cutter = Cutter::to(tcp(&server)).await;
+    let client = Client::connect_with(cutter.address.as_str(), server.authkey(), &reconnecting()).await.unwrap();
+    let other = Client::connect(server.address(), server.authkey()).await.unwrap();
+    let lock = client.lock().await.unwrap();
+    assert!(lock.acquire().await.unwrap());
+    let theirs: manager_client::LockProxy = other.attach(lock.token()).await.unwrap();
+    cutter.refuse(true);
+    cutter.cut();
+    // The server lets the session go: its lock goes to the waiter.
+    assert!(theirs.acquire_timeout(Duration::from_secs(10)).await.unwrap());
+    let err = lock.locked().await.unwrap_err();
+    assert!(matches!(err, Error::SessionLost { .. }), "{err}");
+    assert!(err.is_session_lost());
+    cutter.refuse(false);
+    // The client itself is usable: named objects are looked up again.
+    let counter = client.named::<manager_client::DictProxy<String, u64>>("counter").await.unwrap();
+    counter.insert("a".into(), 1).await.unwrap();
+    assert_eq!(counter.get("a".into()).await.unwrap(), Some(1));
+}
+
+#[tokio::test]
+async fn a_restarted_server_is_told_apart_from_a_lost_session() {
+    let first = server(Duration::from_secs(30)).await;
+    let key = first.authkey().clone();
+    let cutter = Cutter::to(tcp(&first)).await;
+    let client = Client::connect_with(cutter.address.as_str(), &key, &reconnecting()).await.unwrap();
+    let dict = client.dict::<String, u64>().await.unwrap();
+    dict.insert("a".into(), 1).await.unwrap();
+    // The link breaks; meanwhile the server is replaced by a new run at the address.
+    cutter.refuse(true);
+    cutter.cut();
+    first.shutdown().await;
+    let second = Server::builder().listen_tcp("127.0.0.1:0").authkey_value(key.clone()).start().await.unwrap();
+    cutter.retarget(tcp(&second));
+    cutter.refuse(false);
+    let err = dict.len().await.unwrap_err();
+    assert!(matches!(err, Error::ServerRestarted { .. }), "{err}");
+    assert!(err.is_session_lost() && err.is_connection_lost());
+    // The client goes on with the new run.
+    let again = client.dict::<String, u64>().await.unwrap();
+    assert_eq!(again.len().await.unwrap(), 0);
+    assert_eq!(client.server_id(), second.server_id());
+}
