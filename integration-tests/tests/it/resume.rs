@@ -18,6 +18,7 @@ use crate::util::wait_until;
 struct Cutter {
     address: String,
     cut: Arc<Notify>,
+    freeze: Arc<Notify>,
     refusing: Arc<AtomicBool>,
     target: Arc<Mutex<String>>,
     /// Connections forwarded so far.
@@ -29,10 +30,12 @@ impl Cutter {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = format!("tcp://{}", listener.local_addr().unwrap());
         let cut = Arc::new(Notify::new());
+        let freeze = Arc::new(Notify::new());
         let refusing = Arc::new(AtomicBool::new(false));
         let target = Arc::new(Mutex::new(target));
         let forwarded = Arc::new(AtomicU64::new(0));
-        let (c, r, t, f) = (Arc::clone(&cut), Arc::clone(&refusing), Arc::clone(&target), Arc::clone(&forwarded));
+        let (c, z, r, t, f) =
+            (Arc::clone(&cut), Arc::clone(&freeze), Arc::clone(&refusing), Arc::clone(&target), Arc::clone(&forwarded));
         tokio::spawn(async move {
             loop {
                 let Ok((mut client, _)) = listener.accept().await else { return };
@@ -41,21 +44,29 @@ impl Cutter {
                 }
                 f.fetch_add(1, Ordering::SeqCst);
                 let target = t.lock().unwrap().clone();
-                let cut = Arc::clone(&c);
+                let (cut, freeze) = (Arc::clone(&c), Arc::clone(&z));
                 tokio::spawn(async move {
                     let Ok(mut server) = TcpStream::connect(&target).await else { return };
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
                         () = cut.notified() => {}
+                        // A silent partition: both sockets stay open, nothing passes.
+                        () = freeze.notified() => cut.notified().await,
                     }
                 });
             }
         });
-        Cutter { address, cut, refusing, target, forwarded }
+        Cutter { address, cut, freeze, refusing, target, forwarded }
     }
 
     fn cut(&self) {
         self.cut.notify_waiters();
+    }
+
+    /// Stops every connection it carries without closing it (no FIN, no RST): only
+    /// silence tells the two ends.
+    fn freeze(&self) {
+        self.freeze.notify_waiters();
     }
 
     fn retarget(&self, target: String) {
@@ -188,7 +199,7 @@ async fn past_the_grace_period_the_session_is_lost_its_lock_released_and_the_cli
     // The client itself is usable: named objects are looked up again.
     let counter = client.named::<manager_client::DictProxy<String, u64>>("counter").await.unwrap();
     counter.insert("a".into(), 1).await.unwrap();
-    assert_eq!(counter.get("a".into()).await.unwrap(), Some(1));
+    assert_eq!(counter.get("a").await.unwrap(), Some(1));
 }
 
 #[tokio::test]
@@ -213,4 +224,69 @@ async fn a_restarted_server_is_told_apart_from_a_lost_session() {
     let again = client.dict::<String, u64>().await.unwrap();
     assert_eq!(again.len().await.unwrap(), 0);
     assert_eq!(client.server_id(), second.server_id());
+}
+
+#[tokio::test]
+async fn a_silent_link_is_noticed_and_the_session_resumes_over_a_new_one() {
+    let server = server(Duration::from_secs(30)).await;
+    let cutter = Cutter::to(tcp(&server)).await;
+    let options = ClientOptions { keepalive: Duration::from_millis(200), ..reconnecting() };
+    let client = Client::connect_with(cutter.address.as_str(), server.authkey(), &options).await.unwrap();
+    let queue = client.queue::<u32>(0).await.unwrap();
+    let getter = tokio::spawn({
+        let queue = queue.clone();
+        async move { queue.get().await }
+    });
+    wait_until("the get to park", || async { server.stats().parked_calls == 1 }).await;
+    cutter.freeze();
+    // Neither side hears a close; the client's relay notices the silence, and the
+    // session goes on over a new link (new connections pass the forwarder).
+    queue.put(7).await.unwrap();
+    assert_eq!(getter.await.unwrap().unwrap(), 7);
+    assert_eq!(cutter.forwarded.load(Ordering::SeqCst), 2);
+    assert_eq!(server.stats().connections, 1);
+    cutter.cut();
+}
+
+#[test]
+fn a_blocking_client_resumes_too() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (server, cutter) = runtime.block_on(async {
+        let server = server(Duration::from_secs(30)).await;
+        let cutter = Cutter::to(tcp(&server)).await;
+        (server, cutter)
+    });
+    let client =
+        manager_client::blocking::Client::connect_with(cutter.address.as_str(), server.authkey(), &reconnecting())
+            .unwrap();
+    let counter = client.named::<manager_client::blocking::DictProxy<String, u64>>("counter").unwrap();
+    for i in 0..200u64 {
+        counter.insert("n".into(), i).unwrap();
+        if i % 20 == 0 {
+            cutter.cut();
+        }
+    }
+    assert_eq!(counter.get("n").unwrap(), Some(199));
+    assert!(cutter.forwarded.load(Ordering::SeqCst) > 5);
+    drop(client);
+    runtime.block_on(server.shutdown());
+}
+
+#[tokio::test]
+async fn a_stream_goes_on_across_breaks_with_no_item_lost_or_doubled() {
+    let server = server(Duration::from_secs(30)).await;
+    let cutter = Cutter::to(tcp(&server)).await;
+    let client = Client::connect_with(cutter.address.as_str(), server.authkey(), &reconnecting()).await.unwrap();
+    let list = client.list::<u64>().await.unwrap();
+    list.extend((0..20_000).collect::<Vec<u64>>()).await.unwrap();
+    let mut items = list.iter();
+    let mut seen = Vec::new();
+    while let Some(item) = items.next().await {
+        seen.push(item.unwrap());
+        if seen.len() % 2_500 == 0 {
+            cutter.cut();
+        }
+    }
+    assert_eq!(seen, (0..20_000).collect::<Vec<u64>>());
+    assert!(cutter.forwarded.load(Ordering::SeqCst) > 2);
 }
