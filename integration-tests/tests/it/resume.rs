@@ -1,82 +1,16 @@
 //! Reconnecting clients: sessions that survive a broken link, resumed with every call
 //! answered exactly once, and what a client finds when the session cannot be resumed.
-//! The link runs through a forwarder in the test that cuts connections on command.
+//! The link runs through a forwarder that cuts, freezes or refuses connections on
+//! command (`integration_tests::cutter`).
 
+use integration_tests::cutter::Cutter;
 use manager_client::{Client, ClientOptions, Error, Reconnect};
 use manager_server::{Builtin, Server};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Notify;
 
 use crate::util::wait_until;
-
-/// A TCP forwarder between clients and a server: `cut()` drops every connection it
-/// carries (both sides see the close), `refuse(true)` closes new ones at once,
-/// `retarget` sends new ones to another server.
-struct Cutter {
-    address: String,
-    cut: Arc<Notify>,
-    freeze: Arc<Notify>,
-    refusing: Arc<AtomicBool>,
-    target: Arc<Mutex<String>>,
-    /// Connections forwarded so far.
-    forwarded: Arc<AtomicU64>,
-}
-
-impl Cutter {
-    async fn to(target: String) -> Cutter {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = format!("tcp://{}", listener.local_addr().unwrap());
-        let cut = Arc::new(Notify::new());
-        let freeze = Arc::new(Notify::new());
-        let refusing = Arc::new(AtomicBool::new(false));
-        let target = Arc::new(Mutex::new(target));
-        let forwarded = Arc::new(AtomicU64::new(0));
-        let (c, z, r, t, f) =
-            (Arc::clone(&cut), Arc::clone(&freeze), Arc::clone(&refusing), Arc::clone(&target), Arc::clone(&forwarded));
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut client, _)) = listener.accept().await else { return };
-                if r.load(Ordering::SeqCst) {
-                    continue;
-                }
-                f.fetch_add(1, Ordering::SeqCst);
-                let target = t.lock().unwrap().clone();
-                let (cut, freeze) = (Arc::clone(&c), Arc::clone(&z));
-                tokio::spawn(async move {
-                    let Ok(mut server) = TcpStream::connect(&target).await else { return };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        () = cut.notified() => {}
-                        // A silent partition: both sockets stay open, nothing passes.
-                        () = freeze.notified() => cut.notified().await,
-                    }
-                });
-            }
-        });
-        Cutter { address, cut, freeze, refusing, target, forwarded }
-    }
-
-    fn cut(&self) {
-        self.cut.notify_waiters();
-    }
-
-    /// Stops every connection it carries without closing it (no FIN, no RST): only
-    /// silence tells the two ends.
-    fn freeze(&self) {
-        self.freeze.notify_waiters();
-    }
-
-    fn retarget(&self, target: String) {
-        *self.target.lock().unwrap() = target;
-    }
-
-    fn refuse(&self, refusing: bool) {
-        self.refusing.store(refusing, Ordering::SeqCst);
-    }
-}
 
 fn reconnecting() -> ClientOptions {
     ClientOptions {
@@ -96,25 +30,21 @@ async fn server(grace: Duration) -> Server {
         .unwrap()
 }
 
-fn tcp(server: &Server) -> String {
-    server.address().to_string().trim_start_matches("tcp://").to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_are_answered_exactly_once_across_many_breaks() {
     let server = server(Duration::from_secs(30)).await;
-    let cutter = Cutter::to(tcp(&server)).await;
+    let cutter = Arc::new(Cutter::start(&server.address().to_string()));
     let client = Client::connect_with(cutter.address.as_str(), server.authkey(), &reconnecting()).await.unwrap();
     let list = client.list::<u64>().await.unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let cuts = tokio::spawn({
         let stop = Arc::clone(&stop);
-        let cutter_cut = Arc::clone(&cutter.cut);
+        let cutter = Arc::clone(&cutter);
         async move {
             let mut n = 0;
             while !stop.load(Ordering::SeqCst) {
                 tokio::time::sleep(Duration::from_millis(7)).await;
-                cutter_cut.notify_waiters();
+                cutter.cut();
                 n += 1;
             }
             n
@@ -143,7 +73,7 @@ async fn calls_are_answered_exactly_once_across_many_breaks() {
         assert_eq!(mine, (0..300).map(|i| t * 1000 + i).collect::<Vec<_>>());
     }
     assert!(cuts > 3, "the link was cut while the calls ran ({cuts} cuts)");
-    let links = cutter.forwarded.load(Ordering::SeqCst);
+    let links = cutter.forwarded();
     assert!(links > 3, "the session was resumed over new links ({links} links)");
     // One session all along: the server counts one connection for it.
     assert_eq!(server.stats().connections, 1);
@@ -152,7 +82,7 @@ async fn calls_are_answered_exactly_once_across_many_breaks() {
 #[tokio::test]
 async fn a_lock_and_a_waiting_get_survive_a_break_within_the_grace_period() {
     let server = server(Duration::from_secs(30)).await;
-    let cutter = Cutter::to(tcp(&server)).await;
+    let cutter = Cutter::start(&server.address().to_string());
     let client = Client::connect_with(cutter.address.as_str(), server.authkey(), &reconnecting()).await.unwrap();
     let other = Client::connect(server.address(), server.authkey()).await.unwrap();
     let lock = client.lock().await.unwrap();
@@ -182,7 +112,7 @@ async fn a_lock_and_a_waiting_get_survive_a_break_within_the_grace_period() {
 #[tokio::test]
 async fn past_the_grace_period_the_session_is_lost_its_lock_released_and_the_client_reconnects() {
     let server = server(Duration::from_millis(400)).await;
-    let cutter = Cutter::to(tcp(&server)).await;
+    let cutter = Cutter::start(&server.address().to_string());
     let client = Client::connect_with(cutter.address.as_str(), server.authkey(), &reconnecting()).await.unwrap();
     let other = Client::connect(server.address(), server.authkey()).await.unwrap();
     let lock = client.lock().await.unwrap();
@@ -206,7 +136,7 @@ async fn past_the_grace_period_the_session_is_lost_its_lock_released_and_the_cli
 async fn a_restarted_server_is_told_apart_from_a_lost_session() {
     let first = server(Duration::from_secs(30)).await;
     let key = first.authkey().clone();
-    let cutter = Cutter::to(tcp(&first)).await;
+    let cutter = Cutter::start(&first.address().to_string());
     let client = Client::connect_with(cutter.address.as_str(), &key, &reconnecting()).await.unwrap();
     let dict = client.dict::<String, u64>().await.unwrap();
     dict.insert("a".into(), 1).await.unwrap();
@@ -215,7 +145,7 @@ async fn a_restarted_server_is_told_apart_from_a_lost_session() {
     cutter.cut();
     first.shutdown().await;
     let second = Server::builder().listen_tcp("127.0.0.1:0").authkey_value(key.clone()).start().await.unwrap();
-    cutter.retarget(tcp(&second));
+    cutter.retarget(&second.address().to_string());
     cutter.refuse(false);
     let err = dict.len().await.unwrap_err();
     assert!(matches!(err, Error::ServerRestarted { .. }), "{err}");
@@ -229,7 +159,7 @@ async fn a_restarted_server_is_told_apart_from_a_lost_session() {
 #[tokio::test]
 async fn a_silent_link_is_noticed_and_the_session_resumes_over_a_new_one() {
     let server = server(Duration::from_secs(30)).await;
-    let cutter = Cutter::to(tcp(&server)).await;
+    let cutter = Cutter::start(&server.address().to_string());
     let options = ClientOptions { keepalive: Duration::from_millis(200), ..reconnecting() };
     let client = Client::connect_with(cutter.address.as_str(), server.authkey(), &options).await.unwrap();
     let queue = client.queue::<u32>(0).await.unwrap();
@@ -243,7 +173,7 @@ async fn a_silent_link_is_noticed_and_the_session_resumes_over_a_new_one() {
     // session goes on over a new link (new connections pass the forwarder).
     queue.put(7).await.unwrap();
     assert_eq!(getter.await.unwrap().unwrap(), 7);
-    assert_eq!(cutter.forwarded.load(Ordering::SeqCst), 2);
+    assert_eq!(cutter.forwarded(), 2);
     assert_eq!(server.stats().connections, 1);
     cutter.cut();
 }
@@ -253,7 +183,7 @@ fn a_blocking_client_resumes_too() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (server, cutter) = runtime.block_on(async {
         let server = server(Duration::from_secs(30)).await;
-        let cutter = Cutter::to(tcp(&server)).await;
+        let cutter = Cutter::start(&server.address().to_string());
         (server, cutter)
     });
     let client =
@@ -267,7 +197,7 @@ fn a_blocking_client_resumes_too() {
         }
     }
     assert_eq!(counter.get("n").unwrap(), Some(199));
-    assert!(cutter.forwarded.load(Ordering::SeqCst) > 5);
+    assert!(cutter.forwarded() > 5);
     drop(client);
     runtime.block_on(server.shutdown());
 }
@@ -275,7 +205,7 @@ fn a_blocking_client_resumes_too() {
 #[tokio::test]
 async fn a_stream_goes_on_across_breaks_with_no_item_lost_or_doubled() {
     let server = server(Duration::from_secs(30)).await;
-    let cutter = Cutter::to(tcp(&server)).await;
+    let cutter = Cutter::start(&server.address().to_string());
     let client = Client::connect_with(cutter.address.as_str(), server.authkey(), &reconnecting()).await.unwrap();
     let list = client.list::<u64>().await.unwrap();
     list.extend((0..20_000).collect::<Vec<u64>>()).await.unwrap();
@@ -288,5 +218,5 @@ async fn a_stream_goes_on_across_breaks_with_no_item_lost_or_doubled() {
         }
     }
     assert_eq!(seen, (0..20_000).collect::<Vec<u64>>());
-    assert!(cutter.forwarded.load(Ordering::SeqCst) > 2);
+    assert!(cutter.forwarded() > 2);
 }
