@@ -37,17 +37,19 @@ pub(crate) struct Opened {
 }
 
 /// Connects to `address` and authenticates, asking for `session` if given, all within
-/// `timeout`.
+/// `timeout`; `early` goes out right after the proof (a resuming session's resend, so
+/// that the calls that waited reach the server with the proof, a round trip sooner).
 pub(crate) async fn open(
     address: &Address,
     authkey: &AuthKey,
     timeout: Duration,
     session: Option<SessionRequest>,
+    early: &[u8],
 ) -> Result<Opened, Error> {
     let stream = Stream::connect(address, timeout).await?;
     let mut decoder = FrameDecoder::new(frame::HANDSHAKE_MAX_FRAME);
     let handshake = async {
-        let server = authenticate(&stream, address, authkey, &mut decoder, session).await?;
+        let server = authenticate(&stream, address, authkey, &mut decoder, session, early).await?;
         let reply = match session {
             None => None,
             Some(_) => {
@@ -78,6 +80,7 @@ async fn authenticate(
     authkey: &AuthKey,
     decoder: &mut FrameDecoder,
     session: Option<SessionRequest>,
+    early: &[u8],
 ) -> Result<ServerId, Error> {
     let mut nonce = [0u8; NONCE_LEN];
     getrandom::fill(&mut nonce).map_err(|e| Error::Io(Arc::new(io::Error::other(e.to_string()))))?;
@@ -95,7 +98,12 @@ async fn authenticate(
         match hs.receive(&msg) {
             Ok(step) => {
                 if let Some(reply) = step.reply {
-                    write_frame(stream, &reply).await.map_err(|e| lost(address, e))?;
+                    // The proof, the client's only reply: what goes early goes with it.
+                    let mut buf = Vec::with_capacity(reply.len() + frame::HEADER_LEN + early.len());
+                    frame::encode_frame(&reply, &mut buf, usize::MAX)
+                        .map_err(|e| lost(address, io::Error::other(e)))?;
+                    buf.extend_from_slice(early);
+                    stream.write_all(&buf).await.map_err(|e| lost(address, e))?;
                 }
                 if let Some(established) = step.established {
                     return Ok(established.server);

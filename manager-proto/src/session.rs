@@ -30,7 +30,12 @@
 //! assert_eq!(server.take_to_inner(), b"request");
 //! // The link breaks before anything is acknowledged; a new one resumes from what the
 //! // server says it received: nothing is sent twice.
-//! client.resume(server.received()).unwrap();
+//! let (from, early, upto) = client.resend_early();
+//! server.resume(client.received(), from).unwrap();
+//! server.link_buffer().extend_from_slice(&early);
+//! server.process_link().unwrap();
+//! assert!(server.take_to_inner().is_empty(), "the server had it: dropped, not doubled");
+//! client.resumed(server.received(), upto).unwrap();
 //! assert!(client.take_to_link().is_empty());
 //! # let _ = Event::Closed;
 //! ```
@@ -47,6 +52,9 @@ pub const MAX_CHUNK: usize = 64 * 1024;
 pub const ACK_EVERY: u64 = 32 * 1024;
 /// Bytes a relay keeps unacknowledged before it stops taking more from its connection.
 pub const REPLAY_LIMIT: usize = 8 * 1024 * 1024;
+/// The most a resuming client sends right after its proof, before the server's answer:
+/// enough for the calls that waited, without a large write inside the handshake.
+pub const RESEND_EARLY: usize = 64 * 1024;
 
 const DATA: u8 = 0;
 const ACK: u8 = 1;
@@ -80,12 +88,16 @@ pub enum SessionRequest {
         /// How often the client speaks on an idle link.
         keepalive: Duration,
     },
-    /// Continue a session on this new link.
+    /// Continue a session on this new link. The client sends again, right after its
+    /// proof, what it sent from byte `resent_from` on (what the server had
+    /// acknowledged); the server skips what of it it already has.
     Resume {
         /// The session.
         id: SessionId,
         /// DATA bytes the client received from the server, all links counted.
         received: u64,
+        /// Where the DATA the client sends after its proof starts in the stream.
+        resent_from: u64,
     },
 }
 
@@ -112,10 +124,11 @@ impl SessionRequest {
                 let ms = u64::try_from(keepalive.as_millis()).unwrap_or(u64::MAX);
                 out.extend_from_slice(&ms.to_le_bytes());
             }
-            SessionRequest::Resume { id, received } => {
+            SessionRequest::Resume { id, received, resent_from } => {
                 out.push(RESUME);
                 out.extend_from_slice(&id.0);
                 out.extend_from_slice(&received.to_le_bytes());
+                out.extend_from_slice(&resent_from.to_le_bytes());
             }
         }
         out
@@ -133,8 +146,13 @@ impl SessionRequest {
             RESUME => {
                 let (id, rest) = take::<SESSION_ID_LEN>(rest)?;
                 let (received, rest) = take::<8>(rest)?;
+                let (resent_from, rest) = take::<8>(rest)?;
                 done(rest)?;
-                Ok(Some(SessionRequest::Resume { id: SessionId(id), received: u64::from_le_bytes(received) }))
+                Ok(Some(SessionRequest::Resume {
+                    id: SessionId(id),
+                    received: u64::from_le_bytes(received),
+                    resent_from: u64::from_le_bytes(resent_from),
+                }))
             }
             _ => Err(SessionError("unknown session request")),
         }
@@ -222,6 +240,8 @@ pub struct Relay {
     decoder: FrameDecoder,
     to_link: Vec<u8>,
     to_inner: Vec<u8>,
+    /// DATA bytes still to drop on arrival: the peer resent them, and we had them.
+    skip: u64,
     /// Set when anything came from the peer since the last tick.
     heard: bool,
     /// Set when anything went to the peer since the last tick.
@@ -243,6 +263,7 @@ impl Relay {
             replay_base: 0,
             received: 0,
             acked: 0,
+            skip: 0,
             decoder: FrameDecoder::new(MAX_CHUNK + 16),
             to_link: Vec::new(),
             to_inner: Vec::new(),
@@ -309,8 +330,11 @@ impl Relay {
             let (&tag, rest) = frame.split_first().ok_or(SessionError("empty link frame"))?;
             match tag {
                 DATA => {
-                    self.to_inner.extend_from_slice(rest);
-                    self.received += rest.len() as u64;
+                    // At most `rest.len()`, so the cast is lossless.
+                    let skip = self.skip.min(rest.len() as u64) as usize;
+                    self.skip -= skip as u64;
+                    self.to_inner.extend_from_slice(&rest[skip..]);
+                    self.received += (rest.len() - skip) as u64;
                 }
                 ACK => {
                     let (upto, rest) = take::<8>(rest)?;
@@ -394,22 +418,75 @@ impl Relay {
         self.to_inner.drain(..n.min(self.to_inner.len()));
     }
 
-    /// A new link replaces the old: frames half-read from the old one are dropped, and
-    /// everything the peer did not receive (it says it received `peer_received` bytes)
-    /// is queued again. Fails when the peer claims bytes never sent, or bytes it had
-    /// already acknowledged less of than it now says.
-    pub fn resume(&mut self, peer_received: u64) -> Result<(), SessionError> {
+    /// What a resuming client sends right after its proof: where it starts in the
+    /// stream (what the peer acknowledged), the DATA frames (at most [`RESEND_EARLY`]
+    /// bytes of data), and where they end.
+    pub fn resend_early(&self) -> (u64, Vec<u8>, u64) {
+        let n = self.replay.len().min(RESEND_EARLY);
+        let data: Vec<u8> = self.replay.range(..n).copied().collect();
+        let mut frames = Vec::with_capacity(n + 16);
+        for chunk in data.chunks(MAX_CHUNK) {
+            let start = frame::begin_frame(&mut frames);
+            frames.push(DATA);
+            frames.extend_from_slice(chunk);
+            // A chunk is at most MAX_CHUNK bytes: it always fits a frame.
+            let _ = frame::finish_frame(&mut frames, start, usize::MAX);
+        }
+        (self.replay_base, frames, self.replay_base + n as u64)
+    }
+
+    /// The server's side of a resume over a new link: frames half-read from the old one
+    /// are dropped; the peer received `peer_received` bytes (everything after them is
+    /// queued again) and resends from byte `peer_resent_from` (what of that we already
+    /// have is dropped as it arrives). Fails when the peer claims bytes never sent, or
+    /// less than it acknowledged, or resends from past what we received.
+    pub fn resume(&mut self, peer_received: u64, peer_resent_from: u64) -> Result<(), SessionError> {
+        if peer_resent_from > self.received {
+            return Err(SessionError("resends from past what was received"));
+        }
+        self.skip = self.received - peer_resent_from;
+        self.restart(peer_received)?;
+        self.queue_replay(0);
+        Ok(())
+    }
+
+    /// The client's side of a resume, once the server answered: the server received
+    /// `peer_received` bytes and drops what it receives again up to there; what the
+    /// client sent early, up to byte `sent_upto`, is on its way, and the rest follows
+    /// from there (the server expects the stream whole from where the resend began).
+    pub fn resumed(&mut self, peer_received: u64, sent_upto: u64) -> Result<(), SessionError> {
+        let sent = self.replay_base + self.replay.len() as u64;
+        if sent_upto < self.replay_base || sent_upto > sent {
+            return Err(SessionError("sent early what is not in the replay"));
+        }
+        self.restart(peer_received.min(sent_upto))?;
+        if peer_received > sent {
+            return Err(SessionError("acknowledges bytes never sent"));
+        }
+        // After `restart` the replay starts at or before `sent_upto`: lossless.
+        let from = (sent_upto - self.replay_base) as usize;
+        self.queue_replay(from);
+        Ok(())
+    }
+
+    /// A new link: the decoder and the queued frames start afresh, and acknowledged
+    /// bytes are dropped.
+    fn restart(&mut self, peer_received: u64) -> Result<(), SessionError> {
         self.decoder = FrameDecoder::new(MAX_CHUNK + 16);
         self.to_link.clear();
         acknowledge(&mut self.replay, &mut self.replay_base, peer_received)?;
-        let pending: Vec<u8> = self.replay.iter().copied().collect();
-        for chunk in pending.chunks(MAX_CHUNK) {
-            self.push_data(chunk);
-        }
         // The peer learns what we received from the resume itself.
         self.acked = self.received;
         self.heard = true;
         Ok(())
+    }
+
+    /// Queues the replay from its byte `from` on as DATA.
+    fn queue_replay(&mut self, from: usize) {
+        let pending: Vec<u8> = self.replay.range(from..).copied().collect();
+        for chunk in pending.chunks(MAX_CHUNK) {
+            self.push_data(chunk);
+        }
     }
 }
 
@@ -443,7 +520,7 @@ mod tests {
     fn requests_and_replies_round_trip() {
         for r in [
             SessionRequest::New { keepalive: Duration::from_millis(1500) },
-            SessionRequest::Resume { id: SessionId([7; 16]), received: 99 },
+            SessionRequest::Resume { id: SessionId([7; 16]), received: 99, resent_from: 3 },
         ] {
             assert_eq!(SessionRequest::decode(&r.encode()).unwrap(), Some(r));
         }
@@ -469,11 +546,37 @@ mod tests {
         let _lost = c.take_to_link();
         s.from_inner(b"reply-one");
         let _lost_too = s.take_to_link();
-        // A new link: each side says what it received.
-        c.resume(s.received()).unwrap();
-        s.resume(c.received()).unwrap();
-        assert_eq!(deliver(&mut c, &mut s), b"two");
+        // A new link: the client resends from what the server acknowledged (nothing
+        // yet: "one" too, which the server drops), each side says what it received.
+        let (from, early, upto) = c.resend_early();
+        assert_eq!((from, upto), (0, 6));
+        s.resume(c.received(), from).unwrap();
+        s.link_buffer().extend_from_slice(&early);
+        s.process_link().unwrap();
+        assert_eq!(s.take_to_inner(), b"two");
+        c.resumed(s.received(), upto).unwrap();
+        assert!(c.take_to_link().is_empty());
         assert_eq!(deliver(&mut s, &mut c), b"reply-one");
+    }
+
+    #[test]
+    fn a_resend_shorter_than_what_the_server_had_is_skipped_whole_and_continued() {
+        let (mut c, mut s) = (Relay::new(), Relay::new());
+        let big = vec![1u8; RESEND_EARLY + 1000];
+        c.from_inner(&big);
+        // The server got it all, but its acknowledgement was lost with the link.
+        assert_eq!(deliver(&mut c, &mut s).len(), big.len());
+        let _lost_ack = s.take_to_link();
+        c.from_inner(b"new");
+        let _lost = c.take_to_link();
+        let (from, early, upto) = c.resend_early();
+        assert_eq!((from, upto), (0, RESEND_EARLY as u64));
+        s.resume(c.received(), from).unwrap();
+        s.link_buffer().extend_from_slice(&early);
+        s.process_link().unwrap();
+        assert!(s.take_to_inner().is_empty());
+        c.resumed(s.received(), upto).unwrap();
+        assert_eq!(deliver(&mut c, &mut s), b"new", "the rest of the resend is skipped, the new bytes land once");
     }
 
     #[test]
@@ -485,7 +588,8 @@ mod tests {
         // The server acknowledged (over ACK_EVERY bytes): its ack reaches the client.
         deliver(&mut s, &mut c);
         assert_eq!(c.replay.len(), 0);
-        assert!(c.resume(0).is_err(), "the peer cannot have received less than it acknowledged");
+        assert!(c.resumed(0, 0).is_err(), "the peer cannot have received less than it acknowledged");
+        assert!(s.resume(0, s.received() + 1).is_err(), "nor resend from past what we received");
     }
 
     #[test]

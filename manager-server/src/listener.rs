@@ -253,8 +253,8 @@ async fn serve_authenticated(peer: Authenticated, shared: Arc<Shared>) {
             session::serve_new(stream, decoder, shared, conn_id, peer, keepalive).await;
         }
         // A new link for a session already counted and holding its own place.
-        Some(SessionRequest::Resume { id, received }) => {
-            session::resume(stream, decoder, &shared, id, received, peer).await;
+        Some(SessionRequest::Resume { id, received, resent_from }) => {
+            session::resume(stream, decoder, &shared, id, received, resent_from, peer).await;
         }
     }
 }

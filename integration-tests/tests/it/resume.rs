@@ -148,7 +148,7 @@ async fn a_restarted_server_is_told_apart_from_a_lost_session() {
     cutter.retarget(&second.address().to_string());
     cutter.refuse(false);
     let err = dict.len().await.unwrap_err();
-    assert!(matches!(err, Error::ServerRestarted { .. }), "{err}");
+    assert!(matches!(err, Error::ServerRestarted { .. }), "{err:?}");
     assert!(err.is_session_lost() && err.is_connection_lost());
     // The client goes on with the new run.
     let again = client.dict::<String, u64>().await.unwrap();

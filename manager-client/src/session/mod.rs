@@ -103,13 +103,14 @@ pub(crate) async fn start(params: Params) -> Result<Started, Error> {
             };
             runtime.block_on(async move {
                 let request = SessionRequest::New { keepalive: params.keepalive };
-                let opened = match open(&params.address, &params.authkey, params.connect_timeout, Some(request)).await {
-                    Ok(opened) => opened,
-                    Err(e) => {
-                        let _ = tx.send(Err(e));
-                        return;
-                    }
-                };
+                let opened =
+                    match open(&params.address, &params.authkey, params.connect_timeout, Some(request), &[]).await {
+                        Ok(opened) => opened,
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    };
                 let Some(SessionReply::Started { id, grace }) = opened.session else {
                     let _ = tx.send(Err(Error::Protocol("the server did not start the session asked for".into())));
                     return;

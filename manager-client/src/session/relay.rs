@@ -33,6 +33,8 @@ pub(super) struct Run {
     grace: Duration,
     server: ServerId,
     status: Arc<Status>,
+    /// While reconnecting: where the resend sent with each attempt's proof ends.
+    sent_early: u64,
 }
 
 impl Run {
@@ -47,7 +49,7 @@ impl Run {
         let Opened { stream, mut decoder, server, .. } = opened;
         let mut relay = Relay::new();
         relay.link_buffer().extend_from_slice(decoder.buffer_mut());
-        Run { params, relay, inner, link: Some(stream), id, grace, server, status }
+        Run { params, relay, inner, link: Some(stream), id, grace, server, status, sent_early: 0 }
     }
 
     pub(super) async fn run(mut self) {
@@ -68,6 +70,10 @@ impl Run {
         let mut reconnecting: Option<Reconnecting> = None;
         let mut inner_buf = Vec::with_capacity(64 * 1024);
         let mut inner_closed = false;
+        // What came with the handshake, if anything.
+        if let Err(e) = self.relay.process_link() {
+            return Some(self.lost(format!("the server broke the session's protocol: {e}")));
+        }
         loop {
             let inner_blocked = match flush(&self.inner, self.relay.to_inner()) {
                 Ok((n, blocked)) => {
@@ -176,8 +182,12 @@ impl Run {
         if self.grace.is_zero() {
             return None;
         }
-        let request = SessionRequest::Resume { id: self.id, received: self.relay.received() };
-        Some(Box::pin(reconnect(self.params.clone(), request, Instant::now() + self.grace, self.grace)))
+        // What the server has not acknowledged goes with each attempt's proof (the
+        // first of it): it needs nothing from the server's answer.
+        let (resent_from, early, upto) = self.relay.resend_early();
+        self.sent_early = upto;
+        let request = SessionRequest::Resume { id: self.id, received: self.relay.received(), resent_from };
+        Some(Box::pin(reconnect(self.params.clone(), request, early, Instant::now() + self.grace, self.grace)))
     }
 
     /// Continues over a new link, if the server still has the session.
@@ -189,11 +199,19 @@ impl Run {
         match session {
             Some(SessionReply::Resumed { received }) => {
                 self.relay
-                    .resume(received)
+                    .resumed(received, self.sent_early)
                     .map_err(|e| self.lost(format!("the server's resume did not match what was sent: {e}")))?;
+                // What the server resent with its answer may be here already.
                 self.relay.link_buffer().extend_from_slice(decoder.buffer_mut());
+                let closed = self
+                    .relay
+                    .process_link()
+                    .map_err(|e| self.lost(format!("the server broke the session's protocol: {e}")))?;
                 tracing::info!(address = %self.params.address, "session resumed");
                 self.link = Some(stream);
+                if closed.is_some() {
+                    return Err(self.lost("the server ended the session as it resumed".into()));
+                }
                 Ok(())
             }
             Some(SessionReply::Unknown) => Err(self.lost(format!(
@@ -209,6 +227,7 @@ impl Run {
 async fn reconnect(
     params: Params,
     request: SessionRequest,
+    early: Vec<u8>,
     deadline: Instant,
     grace: Duration,
 ) -> Result<Opened, Error> {
@@ -216,7 +235,7 @@ async fn reconnect(
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let attempt = params.policy.attempt_timeout.min(left);
-        let last = match open(&params.address, &params.authkey, attempt, Some(request)).await {
+        let last = match open(&params.address, &params.authkey, attempt, Some(request), &early).await {
             Ok(opened) => return Ok(opened),
             Err(e) => e,
         };

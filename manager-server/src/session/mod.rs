@@ -29,6 +29,8 @@ pub(crate) struct NewLink {
     stream: Stream,
     decoder: FrameDecoder,
     received: u64,
+    /// Where the DATA the client sent after its proof starts.
+    resent_from: u64,
     peer: String,
 }
 
@@ -94,10 +96,11 @@ pub(crate) async fn resume(
     shared: &Shared,
     id: SessionId,
     received: u64,
+    resent_from: u64,
     peer: String,
 ) {
     let relay = shared.sessions.lock().get(&id).cloned();
-    let link = NewLink { stream: link, decoder, received, peer };
+    let link = NewLink { stream: link, decoder, received, resent_from, peer };
     let refused = match relay {
         Some(tx) => match tx.send(link) {
             Ok(()) => return,

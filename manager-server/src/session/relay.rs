@@ -68,6 +68,10 @@ impl Run {
         let mut expires: Option<Instant> = None;
         let mut inner_buf = Vec::with_capacity(64 * 1024);
         let mut inner_closed = false;
+        // What came with the handshake, if anything.
+        if let Err(e) = self.relay.process_link() {
+            return End::Broken(e.to_string());
+        }
         loop {
             // Write what is waiting, as far as the sockets take it now.
             let inner_blocked = match flush(&self.inner, self.relay.to_inner()) {
@@ -175,14 +179,20 @@ impl Run {
 
     /// Continues the session over a new link.
     async fn adopt(&mut self, mut new: NewLink) -> Result<(), End> {
-        self.relay.resume(new.received).map_err(|e| End::Broken(format!("resume refused: {e}")))?;
+        self.relay.resume(new.received, new.resent_from).map_err(|e| End::Broken(format!("resume refused: {e}")))?;
         let reply = SessionReply::Resumed { received: self.relay.received() };
         if let Err(e) = write_frame(&new.stream, &reply.encode()).await {
             // That link broke too; the client will try again.
             tracing::info!(peer = %new.peer, "session resume not delivered: {e}");
             return Ok(());
         }
+        // What the client resent with its proof is here already: no read will bring it.
         self.relay.link_buffer().extend_from_slice(new.decoder.buffer_mut());
+        match self.relay.process_link() {
+            Ok(Some(_closed)) => return Err(End::ClientClosed),
+            Ok(None) => {}
+            Err(e) => return Err(End::Broken(e.to_string())),
+        }
         tracing::info!(peer = %new.peer, "session resumed");
         self.peer = new.peer;
         self.link = Some(new.stream);
