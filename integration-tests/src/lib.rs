@@ -9,6 +9,7 @@
 pub struct ReadmeDoctests;
 
 pub mod accounts;
+pub mod cutter;
 pub mod interface;
 pub mod streams;
 

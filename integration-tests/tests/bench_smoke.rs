@@ -39,6 +39,8 @@ fn manager_bench_runs_every_workload() {
             "watch10",
             "connect",
             "pipe64",
+            "session",
+            "partition",
             "memobj",
             "dict-ll",
         ] {

@@ -5,7 +5,7 @@ use manager_proto::{
     Address, AuthKey, BoxFuture, Connect, Error, Handle, ObjectId, Proxy, RemoteErrorKind, Request, Response, ServerId,
     ServerStats, Transport, TypeDescription,
 };
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::connection::Conn;
@@ -35,6 +35,19 @@ pub struct ClientOptions {
     /// microseconds across cores) at the price of a spinning core; pair it with the
     /// server's `busy_poll`.
     pub spin: Duration,
+    /// Reconnect after the link to the server breaks, resuming the session (default
+    /// `None`: a broken connection stays broken, and calls fail with
+    /// [`Error::ConnectionLost`]). With a policy, the connection is a session the server
+    /// keeps for its grace period (`ServerBuilder::session_grace`, 30 s by default):
+    /// a client back within it finds its references, locks and queue reservations as
+    /// it left them, and every call in flight is answered once — run at most once, its
+    /// reply not lost. Proxies keep working; a call waits while the client reconnects.
+    /// When the session cannot be resumed, calls on its proxies fail with
+    /// [`Error::SessionLost`] or [`Error::ServerRestarted`], and the `Client` opens a
+    /// new session for what it is asked next (named objects are looked up again). The
+    /// relay this adds costs a thread per connection and a hop per message (see
+    /// docs/PERFORMANCE.md).
+    pub reconnect: Option<crate::Reconnect>,
 }
 
 impl Default for ClientOptions {
@@ -44,6 +57,7 @@ impl Default for ClientOptions {
             keepalive: Duration::from_secs(10),
             max_frame: manager_proto::frame::DEFAULT_MAX_FRAME,
             spin: Duration::ZERO,
+            reconnect: None,
         }
     }
 }
@@ -82,7 +96,19 @@ impl Default for ClientOptions {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Client {
-    conn: Arc<Conn>,
+    inner: Arc<Inner>,
+}
+
+/// What a client's clones share: the connection, and what it takes to open another
+/// when a reconnecting client's session was lost.
+#[derive(Debug)]
+struct Inner {
+    address: Address,
+    authkey: AuthKey,
+    options: ClientOptions,
+    conn: Mutex<Arc<Conn>>,
+    /// Held while a new session is opened, so that callers open one, not one each.
+    reopening: tokio::sync::Mutex<()>,
 }
 
 impl Client {
@@ -111,8 +137,37 @@ impl Client {
     ) -> Result<Client, Error> {
         let address = address.to_address()?;
         let authkey = AuthKey::new(authkey.as_ref())?;
-        let conn = Conn::open(address, authkey, options).await?;
-        Ok(Client { conn })
+        let conn = Conn::open(address.clone(), authkey.clone(), options).await?;
+        let inner = Inner {
+            address,
+            authkey,
+            options: options.clone(),
+            conn: Mutex::new(conn),
+            reopening: tokio::sync::Mutex::new(()),
+        };
+        Ok(Client { inner: Arc::new(inner) })
+    }
+
+    /// The connection now (which may be over).
+    fn current(&self) -> Arc<Conn> {
+        Arc::clone(&self.inner.conn.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The connection to call through: with a reconnect policy, a new session when the
+    /// last one is over (lost, or the server restarted), so the client stays usable.
+    async fn conn(&self) -> Result<Arc<Conn>, Error> {
+        let conn = self.current();
+        if self.inner.options.reconnect.is_none() || !conn.is_over() {
+            return Ok(conn);
+        }
+        let _one_at_a_time = self.inner.reopening.lock().await;
+        let conn = self.current();
+        if !conn.is_over() {
+            return Ok(conn);
+        }
+        let fresh = Conn::open(self.inner.address.clone(), self.inner.authkey.clone(), &self.inner.options).await?;
+        *self.inner.conn.lock().unwrap_or_else(|p| p.into_inner()) = Arc::clone(&fresh);
+        Ok(fresh)
     }
 
     /// Connects to the server named by `MANAGER_ADDRESS` with the key in
@@ -128,7 +183,7 @@ impl Client {
     /// [`std::process::Command`] or a [`tokio::process::Command`]), so the child can
     /// [`Client::from_env`] to the same server.
     pub fn configure_child(&self, command: &mut impl crate::env::ChildCommand) {
-        crate::env::configure(command, self.address(), self.conn.authkey());
+        crate::env::configure(command, self.address(), &self.inner.authkey);
     }
 
     /// Hands `proxy` to the child `command` will start, under `name`: sets the server's
@@ -173,29 +228,29 @@ impl Client {
 
     /// The server's address.
     pub fn address(&self) -> &Address {
-        self.conn.address()
+        &self.inner.address
     }
 
     /// The server run this client is connected to.
     pub fn server_id(&self) -> ServerId {
-        self.conn.server()
+        self.current().server()
     }
 
     /// The connection's shared state (for the blocking client's keepalive thread).
     pub(crate) fn conn_state(&self) -> std::sync::Weak<crate::connection::ConnState> {
-        self.conn.state()
+        self.current().state()
     }
 
-    fn handle(&self, object: ObjectId, type_id: &str) -> Handle {
-        Handle::new(Arc::clone(&self.conn) as Arc<dyn Transport>, object, type_id.to_owned())
+    fn handle(conn: Arc<Conn>, object: ObjectId, type_id: &str) -> Handle {
+        Handle::new(conn as Arc<dyn Transport>, object, type_id.to_owned())
     }
 
     /// Checks a freshly taken reference against `P`'s type and, when `checked` names
     /// the object (for the error), its fingerprint (element types, `#[shared]`
     /// interface); the reference is released on a mismatch, before the proxy could
     /// write or read anything.
-    fn typed<P: Proxy>(&self, taken: Taken, checked: Option<&dyn std::fmt::Display>) -> Result<P, Error> {
-        let handle = self.handle(taken.object, &taken.type_id);
+    fn typed<P: Proxy>(conn: Arc<Conn>, taken: Taken, checked: Option<&dyn std::fmt::Display>) -> Result<P, Error> {
+        let handle = Self::handle(conn, taken.object, &taken.type_id);
         if taken.type_id != P::shared_type_id() {
             return Err(Error::WrongType { expected: P::shared_type_id().to_owned(), found: taken.type_id });
         }
@@ -223,8 +278,9 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn named<P: Proxy>(&self, name: &str) -> Result<P, Error> {
-        let taken = self.conn.request(&Request::GetNamed { name }, Taken::of).await?;
-        self.typed(taken, Some(&format_args!("the object named `{name}`")))
+        let conn = self.conn().await?;
+        let taken = conn.request(&Request::GetNamed { name }, Taken::of).await?;
+        Self::typed(conn, taken, Some(&format_args!("the object named `{name}`")))
     }
 
     /// [`named`](Self::named) without the fingerprint check: the escape for dynamic
@@ -247,8 +303,9 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn named_unchecked<P: Proxy>(&self, name: &str) -> Result<P, Error> {
-        let taken = self.conn.request(&Request::GetNamed { name }, Taken::of).await?;
-        self.typed(taken, None)
+        let conn = self.conn().await?;
+        let taken = conn.request(&Request::GetNamed { name }, Taken::of).await?;
+        Self::typed(conn, taken, None)
     }
 
     /// A proxy from a token another process handed over — a
@@ -283,7 +340,8 @@ impl Client {
 
     async fn attach_checked<P: Proxy>(&self, token: impl ToToken, check: bool) -> Result<P, Error> {
         let token = token.to_token()?;
-        if token.server != self.server_id() {
+        let conn = self.conn().await?;
+        if token.server != conn.server() {
             return Err(Error::StaleToken(format!(
                 "the token names {}, but this client is connected to run {} at {}: the server restarted, or the \
                  token belongs to another server",
@@ -296,25 +354,28 @@ impl Client {
             return Err(Error::WrongType { expected: P::shared_type_id().to_owned(), found: token.type_id.clone() });
         }
         let object = token.object;
-        let taken =
-            self.conn.request(&Request::Incref { object }, Taken::of).await.map_err(|e| match e.remote_kind() {
-                Some(RemoteErrorKind::NoSuchObject) => Error::ObjectGone { type_id: token.type_id.clone(), object },
-                _ => e,
-            })?;
+        let taken = conn.request(&Request::Incref { object }, Taken::of).await.map_err(|e| match e.remote_kind() {
+            Some(RemoteErrorKind::NoSuchObject) => Error::ObjectGone { type_id: token.type_id.clone(), object },
+            _ => e,
+        })?;
         let what = format_args!("{}", token.describe());
-        self.typed(taken, if check { Some(&what) } else { None })
+        Self::typed(conn, taken, if check { Some(&what) } else { None })
     }
 
     /// Gives the object behind `proxy` a name on the server, so other clients can
     /// reach it with [`named`](Self::named). The name holds it until the server stops.
     pub async fn bind_name<P: Proxy>(&self, name: &str, proxy: &P) -> Result<(), Error> {
         let object = proxy.handle().object();
-        self.conn.request(&Request::BindNamed { name, object }, |r| matches!(r, Response::Done).then_some(())).await
+        self.conn()
+            .await?
+            .request(&Request::BindNamed { name, object }, |r| matches!(r, Response::Done).then_some(()))
+            .await
     }
 
     /// The exposed methods of a type the server can create.
     pub async fn describe(&self, type_id: &str) -> Result<TypeDescription, Error> {
-        self.conn
+        self.conn()
+            .await?
             .request(&Request::Describe { type_id }, |r| match r {
                 Response::Description(d) => Some(d),
                 _ => None,
@@ -324,7 +385,8 @@ impl Client {
 
     /// The server's figures: live objects, connections, requests.
     pub async fn stats(&self) -> Result<ServerStats, Error> {
-        self.conn
+        self.conn()
+            .await?
             .request(&Request::Stats, |r| match r {
                 Response::Stats(s) => Some(s),
                 _ => None,
@@ -356,7 +418,8 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn collect(&self) -> Result<u64, Error> {
-        self.conn
+        self.conn()
+            .await?
             .request(&Request::Collect, |r| match r {
                 Response::Value(bytes) => manager_proto::postcard::from_bytes(bytes).ok(),
                 _ => None,
@@ -368,17 +431,20 @@ impl Client {
     /// `introspection.rs`).
     pub(crate) async fn inspect_raw(&self, query: manager_proto::inspect::Query<'_>) -> Result<Vec<u8>, Error> {
         let request = Request::Inspect { query };
-        self.conn.request(&request, |r| if let Response::Value(bytes) = r { Some(bytes.to_vec()) } else { None }).await
+        self.conn()
+            .await?
+            .request(&request, |r| if let Response::Value(bytes) = r { Some(bytes.to_vec()) } else { None })
+            .await
     }
 
     /// A round trip to the server.
     pub async fn ping(&self) -> Result<(), Error> {
-        self.conn.request(&Request::Ping, |r| matches!(r, Response::Pong).then_some(())).await
+        self.conn().await?.request(&Request::Ping, |r| matches!(r, Response::Pong).then_some(())).await
     }
 
     /// Asks the server to shut down (refused unless it allows remote shutdown).
     pub async fn shutdown_server(&self) -> Result<(), Error> {
-        self.conn.request(&Request::Shutdown, |r| matches!(r, Response::Done).then_some(())).await
+        self.conn().await?.request(&Request::Shutdown, |r| matches!(r, Response::Done).then_some(())).await
     }
 
     /// Creates an object of a registered type from encoded constructor arguments; the
@@ -387,8 +453,9 @@ impl Client {
     /// against a `#[shared]` type's interface before constructing anything, and keeps
     /// it with a built-in.
     pub async fn create_handle(&self, type_id: &str, fingerprint: &str, args: Vec<u8>) -> Result<Handle, Error> {
-        let taken = self.conn.request(&Request::Create { type_id, fingerprint, args: &args }, Taken::of).await?;
-        Ok(self.handle(taken.object, &taken.type_id))
+        let conn = self.conn().await?;
+        let taken = conn.request(&Request::Create { type_id, fingerprint, args: &args }, Taken::of).await?;
+        Ok(Self::handle(conn, taken.object, &taken.type_id))
     }
 }
 

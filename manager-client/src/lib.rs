@@ -52,9 +52,11 @@ mod builtins;
 mod client;
 mod connection;
 pub mod env;
+mod handshake;
 mod in_flight;
 mod introspection;
 mod names;
+mod session;
 mod stream;
 
 pub use builtins::Data;
@@ -62,6 +64,7 @@ pub use builtins::proxies::*;
 pub use builtins::watch;
 pub use client::{Client, ClientOptions};
 pub use names::{ToAddress, ToToken};
+pub use session::Reconnect;
 
 pub use manager_derive::shared;
 pub use manager_proto as proto;

@@ -61,6 +61,11 @@ impl Stream {
         }
     }
 
+    /// Takes over a connected, non-blocking socket (a session's end of a socket pair).
+    pub(crate) fn from_socket(socket: OwnedFd) -> io::Result<Stream> {
+        Ok(Stream { fd: register(socket, Interest::READABLE)? })
+    }
+
     /// Polls for read readiness through the descriptor's one reader-waker slot — for the
     /// reader task, the socket's only reader once the handshake is done. A `readable()`
     /// future instead links itself into the descriptor's waiter list on each wait and

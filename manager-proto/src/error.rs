@@ -193,6 +193,26 @@ pub enum Error {
         /// The server.
         address: String,
     },
+    /// A reconnecting client's session is over: its link broke and no new one reached
+    /// the server within the session's grace period (or the server had let it go).
+    /// Objects this client created, the references and locks it held and the calls it
+    /// had in flight went with it (a call in flight may or may not have run: never
+    /// twice). The `Client` itself reconnects: named objects, looked up again, work.
+    #[error("the session with the manager at {address} is lost: {reason}")]
+    SessionLost {
+        /// The server.
+        address: String,
+        /// Why (how long the client tried, what the server said).
+        reason: String,
+    },
+    /// A reconnecting client found a different run of the server at its address: the
+    /// objects of the old run are gone. As with [`SessionLost`](Self::SessionLost), the
+    /// `Client` itself reconnects.
+    #[error("the manager at {address} restarted: objects of its previous run are gone")]
+    ServerRestarted {
+        /// The server.
+        address: String,
+    },
     /// The server answered with an error.
     #[error("{0}")]
     Remote(#[from] RemoteError),
@@ -321,7 +341,20 @@ impl Error {
     /// Whether the connection is gone (this call and all later ones on the client fail):
     /// it broke, or the server shut down.
     pub fn is_connection_lost(&self) -> bool {
-        matches!(self, Error::ConnectionLost { .. } | Error::ServerShutDown { .. })
+        matches!(
+            self,
+            Error::ConnectionLost { .. }
+                | Error::ServerShutDown { .. }
+                | Error::SessionLost { .. }
+                | Error::ServerRestarted { .. }
+        )
+    }
+
+    /// Whether a reconnecting client's session ended ([`SessionLost`](Self::SessionLost)
+    /// or [`ServerRestarted`](Self::ServerRestarted)): the proxies of its connection are
+    /// dead, the `Client` reconnects.
+    pub fn is_session_lost(&self) -> bool {
+        matches!(self, Error::SessionLost { .. } | Error::ServerRestarted { .. })
     }
 
     /// Whether the connection is gone because the server shut down (and said so), not

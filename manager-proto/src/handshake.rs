@@ -32,6 +32,7 @@
 //! assert_eq!(client_side.server, ServerId(7));
 //! ```
 
+use crate::session::SessionRequest;
 use crate::{AuthKey, ServerId};
 use hmac::{KeyInit, Mac};
 use std::fmt;
@@ -85,6 +86,9 @@ pub struct Established {
     pub version: u16,
     /// The server run the client is talking to.
     pub server: ServerId,
+    /// The session the client asked for in its proof, if any (server side only; see
+    /// [`crate::session`]).
+    pub session: Option<SessionRequest>,
 }
 
 /// Why a handshake failed.
@@ -161,8 +165,11 @@ fn mac(key: &AuthKey, role: &[u8], version: u16, client: &[u8], server: &[u8], i
     m
 }
 
-fn client_mac(key: &AuthKey, v: u16, nc: &[u8], ns: &[u8]) -> HmacSha256 {
-    mac(key, b"client", v, nc, ns, 0)
+/// The client's MAC also covers the session request that follows it (none: nothing).
+fn client_mac(key: &AuthKey, v: u16, nc: &[u8], ns: &[u8], session: &[u8]) -> HmacSha256 {
+    let mut m = mac(key, b"client", v, nc, ns, 0);
+    m.update(session);
+    m
 }
 
 fn server_mac(key: &AuthKey, v: u16, nc: &[u8], ns: &[u8], id: ServerId) -> HmacSha256 {
@@ -184,6 +191,8 @@ pub struct ClientHandshake {
     nonce: [u8; NONCE_LEN],
     versions: VersionRange,
     state: ClientState,
+    /// The session request sent after the proof (empty: none).
+    session: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -201,8 +210,20 @@ impl ClientHandshake {
         hello.extend_from_slice(&versions.min.to_le_bytes());
         hello.extend_from_slice(&versions.max.to_le_bytes());
         hello.extend_from_slice(&nonce);
-        let hs = ClientHandshake { key: key.clone(), nonce, versions, state: ClientState::AwaitChallenge };
+        let hs = ClientHandshake {
+            key: key.clone(),
+            nonce,
+            versions,
+            state: ClientState::AwaitChallenge,
+            session: Vec::new(),
+        };
         (hs, hello)
+    }
+
+    /// Asks for a session (see [`crate::session`]) in the proof.
+    pub fn with_session(mut self, request: SessionRequest) -> Self {
+        self.session = request.encode();
+        self
     }
 
     /// Feeds the server's next message.
@@ -223,8 +244,11 @@ impl ClientHandshake {
                             let theirs = VersionRange { min: version, max: version };
                             return Err(HandshakeError::VersionMismatch { ours: self.versions, theirs }.into());
                         }
-                        let proof =
-                            client_mac(&self.key, version, &self.nonce, &server_nonce).finalize().into_bytes().to_vec();
+                        let mut proof = client_mac(&self.key, version, &self.nonce, &server_nonce, &self.session)
+                            .finalize()
+                            .into_bytes()
+                            .to_vec();
+                        proof.extend_from_slice(&self.session);
                         self.state = ClientState::AwaitVerdict { version, server_nonce };
                         Ok(Step { reply: Some(proof), established: None })
                     }
@@ -254,7 +278,7 @@ impl ClientHandshake {
                         server_mac(&self.key, version, &self.nonce, &server_nonce, server)
                             .verify_slice(&their_mac)
                             .map_err(|_| HandshakeError::Authentication)?;
-                        Ok(Step { reply: None, established: Some(Established { version, server }) })
+                        Ok(Step { reply: None, established: Some(Established { version, server, session: None }) })
                     }
                     REJECTED => Err(HandshakeError::Authentication.into()),
                     _ => Err(bad("unknown verdict tag").into()),
@@ -321,17 +345,21 @@ impl ServerHandshake {
                 Ok(Step { reply: Some(challenge), established: None })
             }
             ServerState::AwaitProof { version, client_nonce } => {
-                let ok = msg.len() == MAC_LEN
-                    && client_mac(&self.key, version, &client_nonce, &self.nonce).verify_slice(msg).is_ok();
+                let (proof, session) = msg.split_at(msg.len().min(MAC_LEN));
+                let ok = proof.len() == MAC_LEN
+                    && client_mac(&self.key, version, &client_nonce, &self.nonce, session).verify_slice(proof).is_ok();
                 if !ok {
                     return Err(Failure { error: HandshakeError::Authentication, reply: Some(vec![REJECTED]) });
                 }
+                // Authenticated: a malformed request now is a broken peer, not a stranger.
+                let session = SessionRequest::decode(session).map_err(|e| bad(&e.to_string()))?;
                 let mut welcome = vec![WELCOME];
                 welcome.extend_from_slice(
                     &server_mac(&self.key, version, &client_nonce, &self.nonce, self.server).finalize().into_bytes(),
                 );
                 welcome.extend_from_slice(&self.server.0.to_le_bytes());
-                Ok(Step { reply: Some(welcome), established: Some(Established { version, server: self.server }) })
+                let established = Established { version, server: self.server, session };
+                Ok(Step { reply: Some(welcome), established: Some(established) })
             }
             ServerState::Finished => Err(HandshakeError::OutOfOrder.into()),
         }

@@ -56,6 +56,7 @@ pub mod reply;
 pub mod repr;
 pub mod request;
 pub mod response;
+pub mod session;
 pub mod spare;
 pub mod stream;
 mod stream_glue;

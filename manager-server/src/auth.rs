@@ -3,13 +3,19 @@
 
 use manager_proto::frame::{self, FrameDecoder};
 use manager_proto::handshake::{NONCE_LEN, ServerHandshake, VersionRange};
+use manager_proto::session::SessionRequest;
 
 use crate::ended::Ended;
 use crate::random::random_bytes;
 use crate::state::Shared;
 use crate::stream::Stream;
 
-pub(crate) async fn authenticate(stream: &Stream, shared: &Shared, decoder: &mut FrameDecoder) -> Result<(), Ended> {
+/// Authenticates the peer; returns the session it asked for, if any.
+pub(crate) async fn authenticate(
+    stream: &Stream,
+    shared: &Shared,
+    decoder: &mut FrameDecoder,
+) -> Result<Option<SessionRequest>, Ended> {
     let nonce = random_bytes::<NONCE_LEN>().map_err(Ended::Random)?;
     let mut hs = ServerHandshake::new(&shared.authkey, nonce, VersionRange::CURRENT, shared.server_id);
     loop {
@@ -19,8 +25,8 @@ pub(crate) async fn authenticate(stream: &Stream, shared: &Shared, decoder: &mut
                 if let Some(reply) = step.reply {
                     write_frame(stream, &reply).await.map_err(Ended::Write)?;
                 }
-                if step.established.is_some() {
-                    return Ok(());
+                if let Some(established) = step.established {
+                    return Ok(established.session);
                 }
             }
             Err(failure) => {

@@ -303,6 +303,18 @@ impl ServerBuilder {
         self
     }
 
+    /// How long the session of a client that reconnects (`ClientOptions::reconnect`)
+    /// outlives its broken link. Default 30 s. Within it, a client that comes back
+    /// finds its session as it left it: its references, held locks and queue
+    /// reservations, its calls answered exactly once. After it, the session ends as a
+    /// closed connection does: everything it held is released (a lock another client
+    /// waits for is granted to it). Zero: a session ends with its link. Keep it below
+    /// the idle timeout, which a session's connection is subject to as well.
+    pub fn session_grace(mut self, grace: Duration) -> Self {
+        self.config.session_grace = grace;
+        self
+    }
+
     /// Low-latency mode: after answering a batch of requests, a connection keeps reading
     /// for up to `spin` before going to sleep. Default zero (off). A round trip then
     /// skips the wake-up of a sleeping thread — tens of microseconds when it lands on

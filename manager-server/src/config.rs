@@ -38,6 +38,9 @@ pub(crate) struct Config {
     /// How often the cycle collector looks for garbage, if at all (default every 10 s,
     /// and only when references were released since its last run).
     pub(crate) collect_every: Option<Duration>,
+    /// How long a reconnecting client's session outlives its broken link (default
+    /// 30 s; zero: sessions end with their link).
+    pub(crate) session_grace: Duration,
 }
 
 impl Config {
@@ -61,6 +64,7 @@ impl Default for Config {
             max_request_memory: None,
             token_lease: manager_proto::token::DEFAULT_LEASE,
             collect_every: Some(Duration::from_secs(10)),
+            session_grace: Duration::from_secs(30),
         }
     }
 }

@@ -77,6 +77,7 @@ mod random;
 mod registry;
 pub mod security;
 mod server;
+mod session;
 mod startup;
 mod state;
 mod stream;

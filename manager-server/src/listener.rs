@@ -8,6 +8,7 @@ use futures_util::stream::FuturesUnordered;
 use manager_proto::Address;
 use manager_proto::frame::{self, FrameDecoder};
 use manager_proto::handshake;
+use manager_proto::session::SessionRequest;
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -24,6 +25,7 @@ use crate::config::ListenSpec;
 use crate::connection::Connection;
 use crate::ended::Ended;
 use crate::error::ServerError;
+use crate::session;
 use crate::state::Shared;
 use crate::stream::Stream;
 
@@ -173,6 +175,8 @@ struct Authenticated {
     decoder: FrameDecoder,
     /// Its place under the connection limit, held while it is served.
     permit: tokio::sync::OwnedSemaphorePermit,
+    /// The session it asked for, if any.
+    session: Option<SessionRequest>,
 }
 
 /// Before closing a refused connection, reads (and discards) what the peer sends until it
@@ -223,7 +227,7 @@ async fn handshake(
     let mut decoder = FrameDecoder::new(frame::HANDSHAKE_MAX_FRAME);
     let outcome = Abortable::new(authenticate(&stream, &shared, &mut decoder), deadline);
     let authenticated = match outcome.await {
-        Ok(Ok(())) => Some(Authenticated { stream, peer, conn_id, decoder, permit }),
+        Ok(Ok(session)) => Some(Authenticated { stream, peer, conn_id, decoder, permit, session }),
         // Refused (a wrong key, no common version) or broken off: a warning, naming
         // the peer and why, never the key.
         Ok(Err(Ended::Handshake(refused))) => {
@@ -244,8 +248,20 @@ async fn handshake(
 
 /// Serves an authenticated peer until it leaves or the server shuts down.
 async fn serve_authenticated(peer: Authenticated, shared: Arc<Shared>) {
-    let Authenticated { stream, peer, conn_id, mut decoder, permit: _permit } = peer;
-    decoder.set_limit(shared.config.max_frame);
-    shared.stats.connections.fetch_add(1, Ordering::Relaxed);
-    Connection::new(stream, shared, conn_id, peer).serve(decoder).await;
+    let Authenticated { stream, peer, conn_id, mut decoder, permit: _permit, session } = peer;
+    match session {
+        None => {
+            decoder.set_limit(shared.config.max_frame);
+            shared.stats.connections.fetch_add(1, Ordering::Relaxed);
+            Connection::new(stream, shared, conn_id, peer).serve(decoder).await;
+        }
+        Some(SessionRequest::New { keepalive }) => {
+            shared.stats.connections.fetch_add(1, Ordering::Relaxed);
+            session::serve_new(stream, decoder, shared, conn_id, peer, keepalive).await;
+        }
+        // A new link for a session already counted and holding its own place.
+        Some(SessionRequest::Resume { id, received, resent_from }) => {
+            session::resume(stream, decoder, &shared, id, received, resent_from, peer).await;
+        }
+    }
 }

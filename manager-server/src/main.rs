@@ -116,6 +116,12 @@ struct Args {
     /// proxy. A whole number from 1 to 86400.
     #[arg(long, value_name = "SECS", default_value = "30", value_parser = flags::lease, allow_negative_numbers = true)]
     token_lease: Duration,
+
+    /// Seconds a reconnecting client's session outlives its broken link: within it, the
+    /// client comes back to its references, locks and calls as it left them; after it,
+    /// all it held is released (above 0, at most 3600; keep it below the idle timeout).
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = flags::seconds, allow_negative_numbers = true)]
+    session_grace: Duration,
 }
 
 fn main() -> ExitCode {
@@ -226,6 +232,7 @@ async fn run(args: Args, stop: CancellationToken, grace: Duration) -> Result<(),
         .max_in_flight(args.max_in_flight)
         .shutdown_grace(grace)
         .token_lease(args.token_lease)
+        .session_grace(args.session_grace)
         .handshake_timeout(args.handshake_timeout)
         .idle_timeout(args.idle_timeout);
     if let Some(bytes) = args.max_request_memory {

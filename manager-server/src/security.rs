@@ -43,6 +43,38 @@
 //!   the server buffer, but not how many objects it creates, nor how much legitimate
 //!   data it stores in them over many requests.
 //!
+//! ## Sessions: what a resume trusts
+//!
+//! A client that reconnects (`ClientOptions::reconnect`) gets a session: its
+//! connection's holdings outlive a broken link for
+//! [`session_grace`](crate::ServerBuilder::session_grace) (30 s), and a new link that
+//! names the session continues it.
+//!
+//! - **Resuming takes the key and the session's id.** A new link runs the full
+//!   handshake first; the session request rides in the client's proof, under its MAC,
+//!   so it cannot be swapped on the path. The id is 16 random bytes the server drew
+//!   and sent only to that client (in the clear on plain TCP, as everything is). Any
+//!   key holder who learns an id could resume that session — key holders are trusted
+//!   alike anyway — and the client whose session it was then sees its link replaced.
+//! - **Nothing runs twice, nothing is lost.** Both relays keep what they sent until
+//!   the other acknowledges it, and resend from exactly the byte the other says it has.
+//!   A resume that claims bytes never sent, or fewer than it already acknowledged,
+//!   ends the session. Execution is at most once: a call the server ran is never run
+//!   again by a resume; when a session cannot be resumed, the calls it had in flight
+//!   fail with `SessionLost`, and the client cannot know whether they ran.
+//! - **What a vanished holder keeps, and for how long.** A session's locks, semaphore
+//!   slots, references and queue items taken by its parked `get`s stay its own while
+//!   its link is broken, up to the grace period after the server notices (a closed
+//!   socket at once; a silent one after three of the client's keepalive periods).
+//!   Other clients waiting for its lock wait that long. Past it, everything is
+//!   released as for a closed connection. A session's connection is still subject to
+//!   the idle timeout: keep the grace period below it.
+//! - **What a session costs the server** while its link is down: the relay's replay
+//!   buffer (at most 8 MiB of unacknowledged output, after which the connection's own
+//!   output limits apply) and the connection it keeps. A session counts against the
+//!   connection limit while it lives; a resuming link holds a place only during its
+//!   handshake.
+//!
 //! ## What one request can cost
 //!
 //! Every number in a request is the peer's to choose. Whatever it chooses, one request

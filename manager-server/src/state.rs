@@ -50,6 +50,8 @@ pub(crate) struct Shared {
     pub(crate) watches: Arc<Watches>,
     /// Tokens' leases: objects the server holds while their tokens travel.
     pub(crate) leases: Arc<Leases>,
+    /// Reconnecting clients' sessions, by id.
+    pub(crate) sessions: crate::session::Sessions,
 }
 
 impl Shared {
@@ -73,6 +75,7 @@ impl Shared {
             server_id,
             authkey,
             watches: Arc::default(),
+            sessions: Default::default(),
         }
     }
 

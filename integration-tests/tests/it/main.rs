@@ -30,6 +30,7 @@ mod net_relay;
 mod netns;
 mod processes;
 mod raw;
+mod resume;
 mod server_bin;
 mod stream_flow;
 mod streams;

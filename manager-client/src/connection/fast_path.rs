@@ -131,7 +131,8 @@ impl ConnState {
                 self.ping();
                 Ok(())
             }
-            Verdict::Lost => Err(self.silent()),
+            Verdict::Lost if self.silence_is_fatal() => Err(self.silent()),
+            Verdict::Lost => Ok(()),
         }
     }
 

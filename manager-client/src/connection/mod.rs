@@ -20,7 +20,6 @@
 //! connection's two tasks; [`handshake`], authenticating.
 
 pub(crate) mod fast_path;
-mod handshake;
 mod liveness;
 mod reader;
 mod routing;
@@ -29,7 +28,7 @@ mod writer;
 
 use manager_proto::frame::{FrameDecoder, FrameError};
 use manager_proto::outq::OutQueue;
-use manager_proto::{Address, AuthKey, Error, Lost, NO_RESPONSE, Request, RequestId, ServerId};
+use manager_proto::{Address, Error, Lost, NO_RESPONSE, Request, RequestId, ServerId};
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -69,8 +68,6 @@ impl Output {
 pub(crate) struct ConnState {
     address: Address,
     server: ServerId,
-    /// Kept to hand to child processes (`configure_child`); never logged.
-    authkey: AuthKey,
     stream: Stream,
     out: Mutex<Output>,
     /// Wakes the writer task when a caller left bytes in `out`.
@@ -99,6 +96,9 @@ pub(crate) struct ConnState {
     /// Set when the server said it is shutting down: the connection's end is then
     /// `ServerShutDown`, not `ConnectionLost`.
     server_shut_down: AtomicBool,
+    /// A reconnecting client's session: its relay watches the link and says why the
+    /// session ended. The connection then never declares a silent server lost itself.
+    session: Option<Arc<crate::session::Status>>,
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -116,6 +116,9 @@ pub(super) fn try_lock<T>(m: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
 
 impl ConnState {
     pub(super) fn lost(&self, reason: Lost) -> Error {
+        if let Some(ended) = self.session.as_ref().and_then(|s| s.ended()) {
+            return ended;
+        }
         if self.server_shut_down.load(Ordering::Acquire) {
             return Error::ServerShutDown { address: self.address.to_string() };
         }
@@ -226,6 +229,12 @@ impl ConnState {
     /// Why the connection ends when the server stays silent.
     pub(super) fn silent(&self) -> Lost {
         Lost::Silent(self.liveness.keepalive * 2)
+    }
+
+    /// Whether silence ends the connection: not in a session, whose relay watches the
+    /// link, reconnects, and ends the session itself when it cannot.
+    pub(super) fn silence_is_fatal(&self) -> bool {
+        self.session.is_none()
     }
 
     /// Whether the connection is gone or no longer used.

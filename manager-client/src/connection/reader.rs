@@ -67,7 +67,8 @@ pub(super) async fn reader(state: Arc<ConnState>) {
                 match state.liveness.check(heard, waiting, Duration::ZERO) {
                     Verdict::Fine => {}
                     Verdict::Ping => state.ping(),
-                    Verdict::Lost => break state.silent(),
+                    Verdict::Lost if state.silence_is_fatal() => break state.silent(),
+                    Verdict::Lost => {}
                 }
             }
         }

@@ -2,7 +2,7 @@
 //! polling for their responses, cancelling the abandoned ones; the protocol's
 //! `Transport` and `ReplySource` for generated and built-in proxies.
 
-use manager_proto::frame::{self, FrameDecoder, FrameError};
+use manager_proto::frame::{FrameDecoder, FrameError};
 use manager_proto::outq::OutQueue;
 use manager_proto::proxy::{CallArgs, SplitArgs};
 use manager_proto::stream::{self, BatchSource, ItemBatch, RawStream};
@@ -18,38 +18,39 @@ use std::task::{Context, Poll};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::handshake::authenticate;
 use super::reader::reader;
 use super::writer::writer;
 use super::{Conn, ConnState, Output, lock};
 use crate::ClientOptions;
+use crate::handshake::open;
 use crate::in_flight::{Forgotten, InFlight, Outcome};
-use crate::stream::Stream;
+use crate::session;
 
 impl Conn {
     /// Opens, authenticates and starts a connection.
     pub(crate) async fn open(address: Address, authkey: AuthKey, options: &ClientOptions) -> Result<Arc<Conn>, Error> {
-        let stream = Stream::connect(&address, options.connect_timeout).await?;
-        let mut decoder = FrameDecoder::new(frame::HANDSHAKE_MAX_FRAME);
-        let server = match tokio::time::timeout(
-            options.connect_timeout,
-            authenticate(&stream, &address, &authkey, &mut decoder),
-        )
-        .await
-        {
-            Ok(r) => r?,
-            Err(_) => {
-                return Err(Error::Timeout(format!(
-                    "the manager at {address} did not complete the handshake within {:?}",
-                    options.connect_timeout
-                )));
+        let (stream, mut decoder, server, session) = match options.reconnect {
+            None => {
+                let opened = open(&address, &authkey, options.connect_timeout, None, &[]).await?;
+                (opened.stream, opened.decoder, opened.server, None)
+            }
+            Some(policy) => {
+                let params = session::Params {
+                    address: address.clone(),
+                    authkey: authkey.clone(),
+                    policy,
+                    keepalive: options.keepalive,
+                    connect_timeout: options.connect_timeout,
+                };
+                let started = session::start(params).await?;
+                let decoder = FrameDecoder::new(options.max_frame);
+                (started.inner, decoder, started.server, Some(started.status))
             }
         };
         decoder.set_limit(options.max_frame);
         let state = Arc::new(ConnState {
             address,
             server,
-            authkey,
             stream,
             out: Mutex::new(Output::default()),
             wake_writer: Notify::new(),
@@ -64,22 +65,20 @@ impl Conn {
             read_released: Notify::new(),
             spin: options.spin,
             server_shut_down: AtomicBool::new(false),
+            session,
         });
         tokio::spawn(reader(Arc::clone(&state)));
         tokio::spawn(writer(Arc::clone(&state)));
         Ok(Arc::new_cyclic(|me| Conn { state, me: me.clone() }))
     }
 
-    pub(crate) fn address(&self) -> &Address {
-        &self.state.address
+    /// Whether the connection ended (lost, or the server shut down).
+    pub(crate) fn is_over(&self) -> bool {
+        self.state.closed().is_some()
     }
 
     pub(crate) fn server(&self) -> ServerId {
         self.state.server
-    }
-
-    pub(crate) fn authkey(&self) -> &AuthKey {
-        &self.state.authkey
     }
 
     /// The shared state, for a keepalive thread that must not keep the connection

@@ -15,6 +15,7 @@ mod compare;
 mod iteration;
 mod raw;
 mod report;
+mod sessions;
 mod watching;
 mod workloads;
 
@@ -318,6 +319,31 @@ fn phase(args: &[String]) {
         let name = "dict inserts/s with 10 watchers; floor: no watcher";
         rows.push(row("watch10", name, Unit::OpsPerSec, p.ours.clone(), Some(p)));
     }
+    if want("session") {
+        // A reconnecting client's call crosses a relay on each side (a socket pair and
+        // a task each way); floor: the same call without a session, in alternation.
+        let p = paired(reps, Unit::Micros, || sessions::one_call(&ctx, true), || sessions::one_call(&ctx, false));
+        let name = "one call in a reconnecting session; floor: without";
+        rows.push(row("session", name, Unit::Micros, p.ours.clone(), Some(p)));
+    }
+    if want("partition") {
+        let r = if quick { 1 } else { reps.min(3) };
+        let (mut total, mut waited, mut trips) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..r {
+            let (t, w, n) = sessions::after_partition(&ctx);
+            total.push(t);
+            waited.push(w);
+            trips.push(n);
+        }
+        let (t, w, n) = (spread(total), spread(waited), spread(trips));
+        eprintln!(
+            "partition: first call answered {:.1} ms after a 1 s partition healed: {:.1} ms waiting for the next \
+             attempt (backoff), then {:.1} round trips of one call",
+            t.median, w.median, n.median
+        );
+        let name = "first call after a 1 s partition heals, ms (backoff wait, then round trips: see log)";
+        rows.push(row("partition", name, Unit::Millis, t, None));
+    }
     if want("memconn") {
         // A fresh server: one that ran the workloads above keeps their freed memory and
         // hands it to new connections, so its RSS barely moves (it read 0 bytes per idle
@@ -391,7 +417,7 @@ fn paired(reps: usize, unit: Unit, mut ours: impl FnMut() -> f64, mut floor: imp
             (a, floor())
         };
         if a > 0.0 && b > 0.0 {
-            r.push(if matches!(unit, Unit::Micros | Unit::Bytes) { a / b } else { b / a });
+            r.push(if matches!(unit, Unit::Micros | Unit::Bytes | Unit::Millis) { a / b } else { b / a });
         }
         o.push(a);
         f.push(b);

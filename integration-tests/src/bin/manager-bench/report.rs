@@ -15,6 +15,8 @@ pub enum Unit {
     MBps,
     /// Bytes (memory; lower is better).
     Bytes,
+    /// Milliseconds (a recovery's time; lower is better).
+    Millis,
 }
 
 impl Unit {
@@ -24,11 +26,12 @@ impl Unit {
             Unit::OpsPerSec => "ops/s",
             Unit::MBps => "MB/s",
             Unit::Bytes => "bytes",
+            Unit::Millis => "ms",
         }
     }
 
     fn lower_is_better(self) -> bool {
-        matches!(self, Unit::Micros | Unit::Bytes)
+        matches!(self, Unit::Micros | Unit::Bytes | Unit::Millis)
     }
 }
 
@@ -96,7 +99,7 @@ fn ratio(unit: Unit, a: &Figure, b: &Figure) -> Option<f64> {
 fn fmt(f: &Option<Figure>, unit: Unit) -> String {
     let Some(f) = f else { return "–".into() };
     let one = |v: f64| match unit {
-        Unit::Micros => format!("{v:.1}"),
+        Unit::Micros | Unit::Millis => format!("{v:.1}"),
         Unit::OpsPerSec => format!("{:.0}k", v / 1e3),
         Unit::MBps => format!("{v:.0}"),
         Unit::Bytes => format!("{v:.0}"),

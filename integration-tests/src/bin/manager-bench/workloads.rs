@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Where the server is, and how to run helpers.
+#[derive(Clone)]
 pub struct Ctx {
     pub address: String,
     pub key: Vec<u8>,
