@@ -78,6 +78,7 @@ mod registry;
 pub mod security;
 mod server;
 mod session;
+mod sessions;
 mod startup;
 mod state;
 mod stream;

@@ -51,7 +51,7 @@ pub(crate) struct Shared {
     /// Tokens' leases: objects the server holds while their tokens travel.
     pub(crate) leases: Arc<Leases>,
     /// Reconnecting clients' sessions, by id.
-    pub(crate) sessions: crate::session::Sessions,
+    pub(crate) sessions: crate::sessions::Sessions,
 }
 
 impl Shared {

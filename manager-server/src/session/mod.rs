@@ -11,40 +11,16 @@ mod relay;
 
 use manager_proto::frame::FrameDecoder;
 use manager_proto::session::{Relay, SessionId, SessionReply};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::auth::write_frame;
 use crate::connection::Connection;
 use crate::random::random_bytes;
+use crate::sessions::NewLink;
 use crate::state::Shared;
 use crate::stream::Stream;
-
-/// A new link for a session: the authenticated socket, what its decoder already holds,
-/// and how many bytes the client says it received.
-#[derive(Debug)]
-pub(crate) struct NewLink {
-    stream: Stream,
-    decoder: FrameDecoder,
-    received: u64,
-    /// Where the DATA the client sent after its proof starts.
-    resent_from: u64,
-    peer: String,
-}
-
-/// The sessions alive now (served, or waiting out their grace period), by id.
-#[derive(Debug, Default)]
-pub(crate) struct Sessions {
-    relays: Mutex<HashMap<SessionId, mpsc::UnboundedSender<NewLink>>>,
-}
-
-impl Sessions {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, mpsc::UnboundedSender<NewLink>>> {
-        self.relays.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
 
 /// Serves a new session: the connection task and its relay, in this task, until both end.
 pub(crate) async fn serve_new(

@@ -9,8 +9,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::NewLink;
 use crate::auth::write_frame;
+use crate::sessions::NewLink;
 use crate::stream::Stream;
 
 /// Ticks without a word from the client before its link counts as broken (it speaks
