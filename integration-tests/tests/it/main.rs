@@ -27,6 +27,7 @@ mod lifecycle;
 mod load;
 mod net_paths;
 mod net_relay;
+mod net_resume;
 mod netns;
 mod processes;
 mod raw;

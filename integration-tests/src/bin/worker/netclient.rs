@@ -14,9 +14,12 @@
 //! `q`, blocking; prints the length and `intact` or `corrupt`), `dict` (creates a dict
 //! and keeps its proxy: a reference the server must release when the connection ends),
 //! `exit`.
+//!
+//! With `NET_CLIENT_RECONNECT=1` in its environment it reconnects, resuming its session
+//! (`ClientOptions::reconnect`, backoff from 50 ms up to 500 ms).
 
 use manager_client::blocking::{self, DictProxy, LockProxy, QueueProxy, ValueProxy};
-use manager_client::{AuthKey, ClientOptions, Error};
+use manager_client::{AuthKey, ClientOptions, Error, Reconnect};
 use std::io::BufRead;
 use std::time::{Duration, Instant};
 
@@ -48,7 +51,12 @@ impl Session {
 
 pub fn net_client(address: &str, keepalive_ms: u64) -> Result {
     let key = AuthKey::from_hex(&std::env::var("MANAGER_AUTHKEY")?)?;
-    let options = ClientOptions { keepalive: Duration::from_millis(keepalive_ms), ..Default::default() };
+    let reconnect = (std::env::var("NET_CLIENT_RECONNECT").as_deref() == Ok("1")).then_some(Reconnect {
+        first_delay: Duration::from_millis(50),
+        max_delay: Duration::from_millis(500),
+        attempt_timeout: Duration::from_secs(1),
+    });
+    let options = ClientOptions { keepalive: Duration::from_millis(keepalive_ms), reconnect, ..Default::default() };
     let started = Instant::now();
     let mut session = Session::open(address, &key, &options);
     report(started, session.as_ref().map(|_| "connected".to_owned()).map_err(Clone::clone));
@@ -105,6 +113,8 @@ fn report(started: Instant, outcome: std::result::Result<String, Error>) {
             let kind = match &e {
                 Error::ConnectionLost { .. } => "ConnectionLost".to_owned(),
                 Error::ServerShutDown { .. } => "ServerShutDown".to_owned(),
+                Error::SessionLost { .. } => "SessionLost".to_owned(),
+                Error::ServerRestarted { .. } => "ServerRestarted".to_owned(),
                 Error::Remote(r) => format!("Remote({:?})", r.kind),
                 _ => "Other".to_owned(),
             };

@@ -54,8 +54,18 @@ impl NetClient {
     /// test servers' key and a keepalive of `keepalive`; returns it with the outcome of
     /// its connecting.
     pub fn start(side: &Side, address: &str, keepalive: Duration) -> (NetClient, Outcome) {
+        Self::start_with(side, address, keepalive, false)
+    }
+
+    /// [`NetClient::start`], for a client that reconnects and resumes its session.
+    pub fn start_reconnecting(side: &Side, address: &str, keepalive: Duration) -> (NetClient, Outcome) {
+        Self::start_with(side, address, keepalive, true)
+    }
+
+    fn start_with(side: &Side, address: &str, keepalive: Duration, reconnect: bool) -> (NetClient, Outcome) {
         let mut child = TestNet::exec_in(side, env!("CARGO_BIN_EXE_worker"))
             .args(["net-client", address, &keepalive.as_millis().to_string()])
+            .env("NET_CLIENT_RECONNECT", if reconnect { "1" } else { "0" })
             .env("MANAGER_AUTHKEY", key().to_hex())
             // Its own watchdog, shorter than the default: these tests are short.
             .env("WORKER_DEADLINE_SECS", "120")

@@ -13,22 +13,16 @@ pub const KEEPALIVE: Duration = Duration::from_millis(500);
 /// observer, outside the namespaces), with the objects `net-client` uses, dropping
 /// silent peers after `idle_timeout_secs`.
 pub fn server_in_b(net: &TestNet, idle_timeout_secs: &str) -> ServerChild {
+    server_in_b_with(net, &["--idle-timeout", idle_timeout_secs])
+}
+
+/// [`server_in_b`] with other flags (later ones override earlier ones).
+pub fn server_in_b_with(net: &TestNet, flags: &[&str]) -> ServerChild {
     let listen = format!("tcp://{}:0", net.b.ip);
-    ServerChild::start_via(
-        TestNet::launcher_in(&net.b),
-        &[
-            "--listen",
-            &listen,
-            "--idle-timeout",
-            idle_timeout_secs,
-            "--named",
-            "value:counter:i64:0",
-            "--named",
-            "lock:lock",
-            "--named",
-            "queue:q",
-        ],
-    )
+    let mut args =
+        vec!["--listen", &listen, "--named", "value:counter:i64:0", "--named", "lock:lock", "--named", "queue:q"];
+    args.extend_from_slice(flags);
+    ServerChild::start_via(TestNet::launcher_in(&net.b), &args)
 }
 
 /// A blocking client of `server` through its Unix socket, outside the namespaces (with
