@@ -38,10 +38,13 @@ pub trait Transport: Send + Sync + 'static {
     /// stream's batches arrive through the transport. The default refuses: a transport
     /// that cannot carry streams (a handle held on the server) says so.
     fn open(&self, object: ObjectId, method: MethodRef<'_>, args: CallArgs<'_>) -> RawStream {
-        let _ = (object, args);
+        let _ = (object, method, args);
+        // No method id in the message: the caller knows which method it opened, and an
+        // id is not a name anyone knows.
         RawStream::failed(Error::Remote(crate::RemoteError::new(
             crate::RemoteErrorKind::NotExposed,
-            format!("stream method {method} cannot be opened through this handle"),
+            "a stream method (an iterator, a watch) cannot be opened through a handle held on the server: \
+             read a copy (snapshot()) instead",
         )))
     }
 
