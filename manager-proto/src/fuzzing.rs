@@ -133,6 +133,42 @@ pub fn handshake_client(data: &[u8]) {
     }
 }
 
+/// A session's relay fed arbitrary link bytes and resumes, and the session messages
+/// decoded from arbitrary bytes: never a panic; a relay never passes on more than the
+/// DATA it was sent, and refuses a resume that claims more than it sent.
+pub fn session(data: &[u8]) {
+    use crate::session::{Relay, SessionReply, SessionRequest};
+    let _ = SessionRequest::decode(data);
+    let _ = SessionReply::decode(data);
+    let mut relay = Relay::new();
+    let (ours, theirs) = data.split_at(data.len() / 2);
+    relay.from_inner(ours);
+    let sent = ours.len() as u64;
+    let mut passed_on = 0usize;
+    for msg in messages(theirs) {
+        if let [0xff, n @ ..] = msg
+            && let Some(n) = n.first_chunk::<8>()
+        {
+            // A new link: the peer says what it received, and resends from anywhere.
+            let n = u64::from_le_bytes(*n);
+            let resumed = relay.resume(n, n.min(relay.received()));
+            assert!(n <= sent || resumed.is_err(), "a resume past what was sent was taken");
+            if resumed.is_err() {
+                return;
+            }
+        } else {
+            relay.link_buffer().extend_from_slice(msg);
+            if relay.process_link().is_err() {
+                return;
+            }
+        }
+        passed_on += relay.take_to_inner().len();
+        assert!(passed_on <= theirs.len(), "passed on more than came");
+        let _ = relay.take_to_link();
+        relay.tick();
+    }
+}
+
 /// A target's check.
 pub type Check = fn(&[u8]);
 
@@ -144,6 +180,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("responses", responses),
     ("handshake_server", handshake_server),
     ("handshake_client", handshake_client),
+    ("session", session),
 ];
 
 #[cfg(test)]
