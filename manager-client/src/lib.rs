@@ -55,12 +55,15 @@ pub mod env;
 mod in_flight;
 mod names;
 mod stream;
+mod tls;
+mod tls_session;
 
 pub use builtins::Data;
 pub use builtins::proxies::*;
 pub use builtins::watch;
 pub use client::{Client, ClientOptions};
 pub use names::{ToAddress, ToToken};
+pub use tls::ClientTls;
 
 pub use manager_derive::shared;
 pub use manager_proto as proto;

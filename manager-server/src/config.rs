@@ -2,6 +2,7 @@
 
 use manager_proto::frame;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::limits::Limits;
@@ -38,6 +39,8 @@ pub(crate) struct Config {
     /// How often the cycle collector looks for garbage, if at all (default every 10 s,
     /// and only when references were released since its last run).
     pub(crate) collect_every: Option<Duration>,
+    /// What `tls://` listeners present (and ask of clients), if set.
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Config {
@@ -61,6 +64,7 @@ impl Default for Config {
             max_request_memory: None,
             token_lease: manager_proto::token::DEFAULT_LEASE,
             collect_every: Some(Duration::from_secs(10)),
+            tls: None,
         }
     }
 }
@@ -70,4 +74,6 @@ impl Default for Config {
 pub(crate) enum ListenSpec {
     Tcp(String),
     Unix(PathBuf),
+    /// TCP serving TLS.
+    Tls(String),
 }

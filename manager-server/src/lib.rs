@@ -79,6 +79,8 @@ mod startup;
 mod state;
 mod stream;
 mod table;
+mod tls;
+mod tls_session;
 mod user_object;
 mod user_stream;
 mod watch;
@@ -89,6 +91,7 @@ pub use child::ChildServer;
 pub use error::ServerError;
 pub use server::Server;
 pub use startup::{Builtin, Startup};
+pub use tls::ServerTls;
 
 pub use manager_derive::shared;
 pub use manager_proto as proto;

@@ -22,6 +22,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::{authenticate, write_frame};
 use crate::config::ListenSpec;
 use crate::connection::Connection;
+use crate::ended::Ended;
 use crate::error::ServerError;
 use crate::state::Shared;
 use crate::stream::Stream;
@@ -40,6 +41,8 @@ pub(crate) struct Listener {
 enum ListenerKind {
     Tcp(std::net::SocketAddr),
     Unix(PathBuf),
+    /// TCP serving TLS, with what its connections present.
+    Tls(std::net::SocketAddr, Arc<rustls::ServerConfig>),
 }
 
 impl Listener {
@@ -51,24 +54,34 @@ impl Listener {
         match &self.kind {
             ListenerKind::Tcp(addr) => Address::Tcp(addr.to_string()),
             ListenerKind::Unix(path) => Address::Unix(path.clone()),
+            ListenerKind::Tls(addr, _) => Address::Tls(addr.to_string()),
         }
     }
 
     pub(crate) fn unix_path(&self) -> Option<&PathBuf> {
         match &self.kind {
             ListenerKind::Unix(path) => Some(path),
-            ListenerKind::Tcp(_) => None,
+            ListenerKind::Tcp(_) | ListenerKind::Tls(..) => None,
         }
     }
 }
 
-pub(crate) async fn bind(spec: &ListenSpec) -> Result<Listener, ServerError> {
+/// Binds `spec`; a `tls://` one serves with `tls`.
+pub(crate) async fn bind(spec: &ListenSpec, tls: Option<&Arc<rustls::ServerConfig>>) -> Result<Listener, ServerError> {
     match spec {
-        ListenSpec::Tcp(addr) => {
-            let bind_err = |source| ServerError::Bind { address: format!("tcp://{addr}"), source };
+        ListenSpec::Tcp(addr) | ListenSpec::Tls(addr) => {
+            let scheme = if matches!(spec, ListenSpec::Tls(_)) { "tls" } else { "tcp" };
+            let bind_err = |source| ServerError::Bind { address: format!("{scheme}://{addr}"), source };
             let listener = TcpListener::bind(addr).await.map_err(bind_err)?;
             let local = listener.local_addr().map_err(bind_err)?;
-            Listener::new(listener.into_std().map_err(bind_err)?, ListenerKind::Tcp(local)).map_err(bind_err)
+            let kind = match (spec, tls) {
+                (ListenSpec::Tls(_), Some(tls)) => ListenerKind::Tls(local, Arc::clone(tls)),
+                (ListenSpec::Tls(_), None) => {
+                    return Err(ServerError::Config(format!("{scheme}://{addr} needs ServerBuilder::tls")));
+                }
+                _ => ListenerKind::Tcp(local),
+            };
+            Listener::new(listener.into_std().map_err(bind_err)?, kind).map_err(bind_err)
         }
         ListenSpec::Unix(path) => {
             let bind_err = |source| ServerError::Bind { address: format!("unix:{}", path.display()), source };
@@ -205,6 +218,12 @@ async fn accept(listener: &Listener) -> std::io::Result<(Stream, String)> {
             let peer = socket.peer_addr()?.to_string();
             Ok((Stream::new(socket)?, peer))
         }
+        ListenerKind::Tls(_, config) => {
+            let socket = std::net::TcpStream::from(socket);
+            socket.set_nodelay(true)?;
+            let peer = socket.peer_addr()?.to_string();
+            Ok((Stream::new_tls(socket, config)?, peer))
+        }
         ListenerKind::Unix(path) => Ok((Stream::new(socket)?, format!("unix:{}", path.display()))),
     }
 }
@@ -220,9 +239,28 @@ async fn handshake(
     deadline: AbortRegistration,
 ) -> (u64, Option<Authenticated>) {
     let mut decoder = FrameDecoder::new(frame::HANDSHAKE_MAX_FRAME);
-    let outcome = Abortable::new(authenticate(&stream, &shared, &mut decoder), deadline);
-    let authenticated = match outcome.await {
-        Ok(Ok(())) => Some(Authenticated { stream, peer, conn_id, decoder, permit }),
+    // TLS first (on a TLS listener), then the key handshake inside it, both before the
+    // one deadline.
+    let steps = async {
+        match stream.tls_handshake().await {
+            Ok(()) => authenticate(&stream, &shared, &mut decoder).await.map(|()| Some(stream)),
+            Err(e) if crate::tls_session::is_not_tls(&e) => {
+                // A plain client on the TLS port: its hello is a frame, and it reads one.
+                tracing::warn!(%peer, "TLS handshake refused: the peer does not speak TLS");
+                let plain = stream.into_plain();
+                let msg = handshake::unavailable_message("the server expects TLS: use tls://");
+                if write_frame(&plain, &msg).await.is_ok() {
+                    linger(&plain).await;
+                }
+                Ok(None)
+            }
+            // Names what failed (a certificate refused, a protocol error), never a key.
+            Err(e) => Err(Ended::Tls(e)),
+        }
+    };
+    let authenticated = match Abortable::new(steps, deadline).await {
+        Ok(Ok(Some(stream))) => Some(Authenticated { stream, peer, conn_id, decoder, permit }),
+        Ok(Ok(None)) => None,
         Ok(Err(reason)) => {
             tracing::warn!(%peer, "handshake failed: {reason}");
             None

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::stream::Stream;
+use crate::tls::{ClientTls, explain};
 
 /// How long the client polls for each handshake message before it sleeps, giving the
 /// CPU to any other runnable thread between tries. A sleeping thread woken from another
@@ -27,13 +28,20 @@ pub(super) async fn authenticate(
     stream: &Stream,
     address: &Address,
     authkey: &AuthKey,
+    tls: Option<&ClientTls>,
     decoder: &mut FrameDecoder,
 ) -> Result<ServerId, Error> {
     let mut nonce = [0u8; NONCE_LEN];
     getrandom::fill(&mut nonce).map_err(|e| Error::Io(Arc::new(io::Error::other(e.to_string()))))?;
     let (mut hs, hello) = ClientHandshake::new(authkey, nonce, VersionRange::CURRENT);
-    let lost =
-        |e: io::Error| Error::ConnectionLost { address: address.to_string(), reason: Lost::Handshake(Arc::new(e)) };
+    // Over TLS, a server that refuses our client certificate says so only now (TLS 1.3
+    // checks it after the client's side of the TLS handshake is done).
+    let lost = |e: io::Error| {
+        explain(address, tls, &e).unwrap_or_else(|| Error::ConnectionLost {
+            address: address.to_string(),
+            reason: Lost::Handshake(Arc::new(e)),
+        })
+    };
     // A server that refuses us (at its connection limit, say) may close before our hello
     // arrives: the write then fails, but its refusal can still be waiting to be read.
     let mut write_failed = write_frame(stream, &hello).await.err();

@@ -71,6 +71,8 @@ pub(crate) struct ConnState {
     server: ServerId,
     /// Kept to hand to child processes (`configure_child`); never logged.
     authkey: AuthKey,
+    /// The TLS settings it was opened with, handed to child processes too.
+    tls: Option<crate::ClientTls>,
     stream: Stream,
     out: Mutex<Output>,
     /// Wakes the writer task when a caller left bytes in `out`.

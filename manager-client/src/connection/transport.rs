@@ -29,11 +29,11 @@ use crate::stream::Stream;
 impl Conn {
     /// Opens, authenticates and starts a connection.
     pub(crate) async fn open(address: Address, authkey: AuthKey, options: &ClientOptions) -> Result<Arc<Conn>, Error> {
-        let stream = Stream::connect(&address, options.connect_timeout).await?;
+        let stream = Stream::connect(&address, options.connect_timeout, options.tls.as_ref()).await?;
         let mut decoder = FrameDecoder::new(frame::HANDSHAKE_MAX_FRAME);
         let server = match tokio::time::timeout(
             options.connect_timeout,
-            authenticate(&stream, &address, &authkey, &mut decoder),
+            authenticate(&stream, &address, &authkey, options.tls.as_ref(), &mut decoder),
         )
         .await
         {
@@ -50,6 +50,7 @@ impl Conn {
             address,
             server,
             authkey,
+            tls: options.tls.clone(),
             stream,
             out: Mutex::new(Output::default()),
             wake_writer: Notify::new(),
@@ -80,6 +81,10 @@ impl Conn {
 
     pub(crate) fn authkey(&self) -> &AuthKey {
         &self.state.authkey
+    }
+
+    pub(crate) fn tls(&self) -> Option<&crate::ClientTls> {
+        self.state.tls.as_ref()
     }
 
     /// The shared state, for a keepalive thread that must not keep the connection
