@@ -50,7 +50,11 @@ fn register(fd: OwnedFd, interest: Interest) -> io::Result<AsyncFd<OwnedFd>> {
 impl Stream {
     /// Opens a socket to `address` within `timeout`; for a `tls://` address, runs the
     /// TLS handshake with `tls` within the same time.
-    pub(crate) async fn connect(address: &Address, timeout: Duration, tls: Option<&ClientTls>) -> Result<Stream, Error> {
+    pub(crate) async fn connect(
+        address: &Address,
+        timeout: Duration,
+        tls: Option<&ClientTls>,
+    ) -> Result<Stream, Error> {
         let connect_err = |source: io::Error| Error::Connect { address: address.to_string(), source: Arc::new(source) };
         let session = match (address, tls) {
             (Address::Tls(_), Some(tls)) => Some(Box::new(Session::new(tls.session(address)?.into()))),
@@ -112,6 +116,11 @@ impl Stream {
     /// future instead links itself into the descriptor's waiter list on each wait and
     /// unlinks on the next.
     pub(crate) fn poll_readable(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
+        if let Some(tls) = &self.tls
+            && tls.pending()
+        {
+            return std::task::Poll::Ready(Ok(()));
+        }
         // Dropping the guard keeps the readiness: the next read finds out.
         self.fd.poll_read_ready(cx).map_ok(drop)
     }
@@ -162,6 +171,11 @@ impl Stream {
     /// arrived since the read began), so the next wait parks at once instead of paying a
     /// read syscall that can only say `WouldBlock` — one syscall less per message.
     pub(crate) fn try_read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        if let Some(tls) = &self.tls
+            && tls.pending()
+        {
+            return tls.read(self.fd(), buf, RecvFlags::DONTWAIT).map(|(got, _)| got);
+        }
         let mut got = 0;
         let read = self.fd.try_io(Interest::READABLE, |fd| {
             let drained = if let Some(tls) = &self.tls {

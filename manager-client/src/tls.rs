@@ -15,7 +15,6 @@ use std::sync::Arc;
 use crate::env::{TLS_CA_VAR as CA_VAR, TLS_CERT_VAR as CERT_VAR, TLS_KEY_VAR as KEY_VAR, TLS_PIN_VAR as PIN_VAR};
 use crate::tls_session::{is_not_tls, tls_error_in};
 
-
 /// What a client needs for `tls://` addresses: whom it trusts — the CAs in a PEM file
 /// ([`ClientTls::ca_file`]) or one pinned server certificate
 /// ([`ClientTls::pinned_file`]) — and, for servers that require it (mutual TLS), its
@@ -96,9 +95,8 @@ pub(crate) fn certificates(what: &str, path: &Path) -> Result<Vec<CertificateDer
 /// The private key in a PEM file.
 pub(crate) fn private_key(what: &str, path: &Path) -> Result<PrivateKeyDer<'static>, Error> {
     let pem = read_pem(what, path)?;
-    PrivateKeyDer::from_pem_slice(&pem).map_err(|e| {
-        Error::Config(format!("{what}: {}: no PEM private key in it ({e})", path.display()))
-    })
+    PrivateKeyDer::from_pem_slice(&pem)
+        .map_err(|e| Error::Config(format!("{what}: {}: no PEM private key in it ({e})", path.display())))
 }
 
 fn absolute(path: &Path) -> PathBuf {
@@ -232,7 +230,9 @@ fn describe(tls: Option<&ClientTls>, e: &rustls::Error) -> String {
             // (`NotValidForNameContext`) for the same failures.
             let kind = format!("{cert:?}");
             if kind.starts_with("UnknownIssuer") {
-                format!("the server's certificate is not signed by a CA this client trusts ({CA_VAR}, ClientTls::ca_file)")
+                format!(
+                    "the server's certificate is not signed by a CA this client trusts ({CA_VAR}, ClientTls::ca_file)"
+                )
             } else if kind.starts_with("NotValidForName") {
                 format!("the server's certificate is not valid for this host name ({cert})")
             } else if kind.starts_with("Expired") {
@@ -245,8 +245,7 @@ fn describe(tls: Option<&ClientTls>, e: &rustls::Error) -> String {
                 format!("the server's certificate was refused: {cert}")
             }
         }
-        rustls::Error::AlertReceived(A::CertificateRequired)
-        | rustls::Error::AlertReceived(A::HandshakeFailure)
+        rustls::Error::AlertReceived(A::CertificateRequired) | rustls::Error::AlertReceived(A::HandshakeFailure)
             if !tls.is_some_and(ClientTls::has_identity) =>
         {
             format!(

@@ -16,6 +16,7 @@ use rustix::buffer::spare_capacity;
 use rustix::net::{RecvFlags, SendAncillaryBuffer, SendFlags};
 use std::io::{self, BufRead, IoSlice, Write};
 use std::os::fd::BorrowedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// Room for one `recv` of ciphertext: rustls takes 4 KiB per `read_tls`, and a large
@@ -35,6 +36,8 @@ pub(crate) struct Session {
     /// Ciphertext read from the socket and not yet given to rustls: only the socket's
     /// reader touches it, so its lock is never contended.
     incoming: Mutex<Incoming>,
+    /// Set when the handshake left plaintext in rustls (see [`Session::pending`]).
+    held: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -91,7 +94,11 @@ impl Session {
     /// A session whose handshake is still to run.
     pub(crate) fn new(mut conn: rustls::Connection) -> Session {
         conn.set_buffer_limit(Some(SEND_BUFFER));
-        Session { state: Mutex::new(State { conn, owed: 0 }), incoming: Mutex::new(Incoming::default()) }
+        Session {
+            state: Mutex::new(State { conn, owed: 0 }),
+            incoming: Mutex::new(Incoming::default()),
+            held: AtomicBool::new(false),
+        }
     }
 
     /// Whether the handshake is still running.
@@ -124,8 +131,22 @@ impl Session {
                 return Err(io::Error::new(io::ErrorKind::InvalidData, NotTls));
             }
         }
-        let mut plaintext = Vec::new();
-        lock(&self.state).absorb(fd, &mut incoming, &mut plaintext).map(drop)
+        // Plaintext that came with the handshake's last flight (a TLS 1.3 client
+        // writes right after its Finished) stays in rustls for the first read:
+        // [`Session::pending`] tells the stream to read before waiting.
+        let mut state = lock(&self.state);
+        state.absorb(fd, &mut incoming, None)?;
+        if state.conn.reader().fill_buf().is_ok_and(|chunk| !chunk.is_empty()) {
+            self.held.store(true, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// Whether the handshake left plaintext inside the session, which no readiness
+    /// event will announce: read before waiting. Every read drains the session, so
+    /// this is an atomic load on the common path.
+    pub(crate) fn pending(&self) -> bool {
+        self.held.load(Ordering::Acquire)
     }
 
     /// Reads the plaintext available into `buf` (growing it), feeding rustls from the
@@ -134,10 +155,11 @@ impl Session {
     /// short). `WouldBlock` when the socket had nothing and no plaintext came.
     pub(crate) fn read(&self, fd: BorrowedFd<'_>, buf: &mut Vec<u8>, flags: RecvFlags) -> io::Result<(usize, bool)> {
         let mut incoming = lock(&self.incoming);
+        self.held.store(false, Ordering::Release);
         let before = buf.len();
         let mut drained = false;
         loop {
-            let closed = lock(&self.state).absorb(fd, &mut incoming, buf)?;
+            let closed = lock(&self.state).absorb(fd, &mut incoming, Some(buf))?;
             let got = buf.len() - before;
             if got > 0 || closed {
                 return Ok((got, drained || closed));
@@ -185,10 +207,18 @@ impl State {
     }
 
     /// Gives rustls the ciphertext `incoming` holds and appends the plaintext it
-    /// yields to `buf`; `true` once the peer closed the session.
-    fn absorb(&mut self, fd: BorrowedFd<'_>, incoming: &mut Incoming, buf: &mut Vec<u8>) -> io::Result<bool> {
+    /// yields to `buf` (with none, leaves it in rustls); `true` once the peer closed
+    /// the session.
+    fn absorb(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        incoming: &mut Incoming,
+        mut buf: Option<&mut Vec<u8>>,
+    ) -> io::Result<bool> {
         loop {
-            if self.drain(buf)? {
+            if let Some(buf) = buf.as_deref_mut()
+                && self.drain(buf)?
+            {
                 return Ok(true);
             }
             let mut pending = &incoming.buf[incoming.start..];

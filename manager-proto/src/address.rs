@@ -100,7 +100,8 @@ mod tests {
             assert_eq!(s.parse::<Address>().unwrap().to_string(), s);
         }
         assert_eq!("unix:///x".parse::<Address>().unwrap(), Address::Unix("/x".into()));
-        for bad in ["", "tcp://nohost", "tcp://:1", "tcp://h:99999", "http://x:1", "unix:", "tls://nohost", "tls://:1"] {
+        for bad in ["", "tcp://nohost", "tcp://:1", "tcp://h:99999", "http://x:1", "unix:", "tls://nohost", "tls://:1"]
+        {
             assert!(bad.parse::<Address>().is_err(), "{bad}");
         }
     }

@@ -46,9 +46,15 @@ impl Stream {
 
     /// Takes over a connected, non-blocking socket whose peer speaks TLS; its handshake
     /// is still to run ([`Stream::tls_handshake`]).
-    pub(crate) fn new_tls(socket: impl Into<OwnedFd>, config: &std::sync::Arc<rustls::ServerConfig>) -> io::Result<Stream> {
+    pub(crate) fn new_tls(
+        socket: impl Into<OwnedFd>,
+        config: &std::sync::Arc<rustls::ServerConfig>,
+    ) -> io::Result<Stream> {
         let session = rustls::ServerConnection::new(std::sync::Arc::clone(config)).map_err(io::Error::other)?;
-        Ok(Stream { fd: register(socket.into(), Interest::READABLE)?, tls: Some(Box::new(Session::new(session.into()))) })
+        Ok(Stream {
+            fd: register(socket.into(), Interest::READABLE)?,
+            tls: Some(Box::new(Session::new(session.into()))),
+        })
     }
 
     /// The same socket without its TLS session: to tell a peer that does not speak TLS
@@ -86,6 +92,11 @@ impl Stream {
     /// itself into the descriptor's waiter list on each wait and unlinks on the next,
     /// about 200 instructions per request more.
     pub(crate) fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Some(tls) = &self.tls
+            && tls.pending()
+        {
+            return std::task::Poll::Ready(Ok(()));
+        }
         // Dropping the guard keeps the readiness: the next read finds out.
         self.fd.poll_read_ready(cx).map_ok(drop)
     }
@@ -108,6 +119,11 @@ impl Stream {
     /// arrived since the read began), so the next wait parks at once instead of paying a
     /// read syscall that can only say `WouldBlock` — one syscall less per message.
     pub(crate) fn try_read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        if let Some(tls) = &self.tls
+            && tls.pending()
+        {
+            return tls.read(self.fd.get_ref().as_fd(), buf, RecvFlags::DONTWAIT).map(|(got, _)| got);
+        }
         let mut got = 0;
         let read = self.fd.try_io(Interest::READABLE, |fd| {
             let drained = if let Some(tls) = &self.tls {

@@ -53,9 +53,8 @@ fn config_error(what: &str, path: &Path, reason: impl std::fmt::Display) -> Serv
 /// The certificates in a PEM file (at least one); `what` names the setting in errors.
 pub(crate) fn read_certificates(what: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, ServerError> {
     let pem = std::fs::read(path).map_err(|e| config_error(what, path, e))?;
-    let certs = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| config_error(what, path, e))?;
+    let certs =
+        CertificateDer::pem_slice_iter(&pem).collect::<Result<Vec<_>, _>>().map_err(|e| config_error(what, path, e))?;
     if certs.is_empty() {
         return Err(config_error(what, path, "no PEM certificate (-----BEGIN CERTIFICATE-----) in it"));
     }
@@ -65,7 +64,8 @@ pub(crate) fn read_certificates(what: &str, path: &Path) -> Result<Vec<Certifica
 /// The private key in a PEM file; `what` names the setting in errors.
 pub(crate) fn read_private_key(what: &str, path: &Path) -> Result<PrivateKeyDer<'static>, ServerError> {
     let pem = std::fs::read(path).map_err(|e| config_error(what, path, e))?;
-    PrivateKeyDer::from_pem_slice(&pem).map_err(|e| config_error(what, path, format_args!("no PEM private key in it ({e})")))
+    PrivateKeyDer::from_pem_slice(&pem)
+        .map_err(|e| config_error(what, path, format_args!("no PEM private key in it ({e})")))
 }
 
 impl ServerTls {
@@ -75,7 +75,8 @@ impl ServerTls {
         let (cert_path, key_path) = (cert_chain.as_ref(), key.as_ref());
         let chain = read_certificates("TLS certificate", cert_path)?;
         let key = Arc::new(read_private_key("TLS key", key_path)?);
-        let config = Self::build(&chain, &key, None).map_err(|e| config_error("TLS certificate and key", cert_path, e))?;
+        let config =
+            Self::build(&chain, &key, None).map_err(|e| config_error("TLS certificate and key", cert_path, e))?;
         Ok(ServerTls { chain, key, config })
     }
 

@@ -62,7 +62,8 @@ pub fn pem_certificates(text: &str) -> Result<PathBuf, String> {
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject;
     let pem = std::fs::read(text).map_err(|e| format!("cannot read it: {e}"))?;
-    let certs = CertificateDer::pem_slice_iter(&pem).collect::<Result<Vec<_>, _>>().map_err(|e| format!("bad PEM: {e}"))?;
+    let certs =
+        CertificateDer::pem_slice_iter(&pem).collect::<Result<Vec<_>, _>>().map_err(|e| format!("bad PEM: {e}"))?;
     if certs.is_empty() {
         return Err("no PEM certificate (-----BEGIN CERTIFICATE-----) in it".into());
     }
