@@ -40,10 +40,14 @@ impl std::fmt::Debug for ServerTls {
     }
 }
 
-/// The crypto every TLS connection uses: ring's (see the client's `tls.rs` for why).
+/// The crypto every TLS connection uses: ring's, X25519 and AES-128-GCM first (see the
+/// client's `tls.rs` for why).
 #[allow(deprecated)]
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    let mut provider = rustls::crypto::ring::default_provider();
+    provider.kx_groups.sort_by_key(|g| g.name() != rustls::NamedGroup::X25519);
+    provider.cipher_suites.sort_by_key(|s| s.suite() != rustls::CipherSuite::TLS13_AES_128_GCM_SHA256);
+    Arc::new(provider)
 }
 
 fn config_error(what: &str, path: &Path, reason: impl std::fmt::Display) -> ServerError {
