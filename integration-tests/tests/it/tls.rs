@@ -233,3 +233,32 @@ async fn from_env_reads_the_tls_files_and_children_are_handed_them() {
     let out = tokio::task::spawn_blocking(move || util::run_worker(cmd)).await.unwrap();
     assert_eq!(out.trim(), "hello");
 }
+
+#[test]
+fn tls_flags_are_checked_by_name() {
+    let certs = Certs::new();
+    let (_, cert) = pki(&certs);
+    let missing = certs.dir.path().join("missing.pem");
+    let (c, k, m) = (arg(&cert.cert), arg(&cert.key), arg(&missing));
+    let tls = "tls://127.0.0.1:0";
+    let cases: &[(&[&str], &str)] = &[
+        // Unreadable or not PEM of the right kind: refused naming the flag.
+        (&["--listen", tls, "--tls-cert", m, "--tls-key", k], "--tls-cert"),
+        (&["--listen", tls, "--tls-cert", k, "--tls-key", k], "--tls-cert"),
+        (&["--listen", tls, "--tls-cert", c, "--tls-key", c], "--tls-key"),
+        (&["--listen", tls, "--tls-cert", c, "--tls-key", k, "--tls-client-ca", k], "--tls-client-ca"),
+        // One without the other, and TLS flags without a TLS listener and the reverse.
+        (&["--listen", tls, "--tls-cert", c], "--tls-key"),
+        (&["--listen", tls], "--tls-cert"),
+        (&["--tls-cert", c, "--tls-key", k], "--listen tls://"),
+    ];
+    for (args, flag) in cases {
+        let out = crate::flags::run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(flag), "{args:?}: {stderr}");
+        // Never the key's text.
+        let key_body = std::fs::read_to_string(&cert.key).unwrap();
+        assert!(!stderr.contains(key_body.lines().nth(1).unwrap()), "{stderr}");
+    }
+}
