@@ -181,6 +181,10 @@ fn all() -> BTreeMap<String, Vec<u8>> {
         type_id: "counter".into(),
     };
     out.insert("token".into(), postcard::to_allocvec(&token).unwrap());
+    // A token minted on a TLS server carries its tls:// address (`Address::Tls`, the
+    // enum's third variant: tcp and unix tokens encode as before).
+    let tls_token = Token { address: "tls://db.example:5000".parse::<Address>().unwrap(), ..token };
+    out.insert("token.tls".into(), postcard::to_allocvec(&tls_token).unwrap());
     out
 }
 
