@@ -235,22 +235,29 @@ fn describe(tls: Option<&ClientTls>, e: &rustls::Error) -> String {
     match e {
         rustls::Error::InvalidCertificate(cert) => {
             // By the variant's name: newer rustls versions add variants with context
-            // (`NotValidForNameContext`) for the same failures.
+            // (`NotValidForNameContext`) for the same failures; Debug, as the oldest
+            // version allowed has no Display for these.
             let kind = format!("{cert:?}");
             if kind.starts_with("UnknownIssuer") {
                 format!(
                     "the server's certificate is not signed by a CA this client trusts ({CA_VAR}, ClientTls::ca_file)"
                 )
             } else if kind.starts_with("NotValidForName") {
-                format!("the server's certificate is not valid for this host name ({cert})")
+                format!("the server's certificate is not valid for this host name ({cert:?})")
             } else if kind.starts_with("Expired") {
-                format!("the server's certificate has expired ({cert})")
+                format!("the server's certificate has expired ({cert:?})")
             } else if kind.starts_with("NotValidYet") {
-                format!("the server's certificate is not valid yet ({cert})")
+                format!("the server's certificate is not valid yet ({cert:?})")
+            } else if kind.contains("CaUsedAsEndEntity") {
+                format!(
+                    "the server's certificate is a CA certificate (basicConstraints CA:TRUE, as openssl's self-signed \
+                     certificates are by default), which cannot be a server's own: make it with CA:FALSE, or trust it \
+                     as it is with {PIN_VAR} (ClientTls::pinned_file)"
+                )
             } else if kind.starts_with("ApplicationVerificationFailure") {
                 "the server's certificate is not the pinned one".to_owned()
             } else {
-                format!("the server's certificate was refused: {cert}")
+                format!("the server's certificate was refused: {cert:?}")
             }
         }
         rustls::Error::AlertReceived(A::CertificateRequired) | rustls::Error::AlertReceived(A::HandshakeFailure)
