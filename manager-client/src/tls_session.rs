@@ -117,7 +117,14 @@ impl Session {
     pub(crate) fn handshake_read(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
         let mut incoming = lock(&self.incoming);
         let room = incoming.prepare();
-        let got = recv(fd, &mut incoming.buf, room, RecvFlags::DONTWAIT)?;
+        let got = match recv(fd, &mut incoming.buf, room, RecvFlags::DONTWAIT) {
+            // A peer that resets the connection on our first TLS record without a word
+            // (a plain server closing with our hello unread) does not speak TLS.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset && incoming.first.is_none() => {
+                return Err(io::Error::new(io::ErrorKind::ConnectionReset, NotTls));
+            }
+            other => other?,
+        };
         if got == 0 {
             return Err(match incoming.first {
                 None => io::Error::new(io::ErrorKind::UnexpectedEof, NotTls),

@@ -173,8 +173,13 @@ async fn refuse(stream: Stream, peer: String, shared: Arc<Shared>) {
     let limit = shared.config.max_connections;
     tracing::warn!(%peer, limit, "connection refused: at the connection limit");
     let msg = handshake::unavailable_message(&format!("too many connections (limit {limit})"));
-    let _ = write_frame(&stream, &msg).await;
-    linger(&stream).await;
+    // On a TLS listener the refusal travels inside TLS, the only thing such a client
+    // reads; a peer that does not finish the TLS handshake in time is just closed.
+    let timeout = shared.config.handshake_timeout;
+    if matches!(tokio::time::timeout(timeout, stream.tls_handshake()).await, Ok(Ok(()))) {
+        let _ = write_frame(&stream, &msg).await;
+        linger(&stream).await;
+    }
 }
 
 /// A peer that passed the handshake, with what its connection needs.

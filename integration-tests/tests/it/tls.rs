@@ -262,3 +262,15 @@ fn tls_flags_are_checked_by_name() {
         assert!(!stderr.contains(key_body.lines().nth(1).unwrap()), "{stderr}");
     }
 }
+
+#[tokio::test]
+async fn a_tls_server_at_its_connection_limit_says_so_inside_tls() {
+    let certs = Certs::new();
+    let (ca, cert) = pki(&certs);
+    let server = tls_server(&cert, &["--max-connections", "1"]);
+    let trust = || Some(ClientTls::ca_file(&ca.pem).unwrap());
+    let first = connect(&server.address, trust()).await.unwrap();
+    let err = refused(connect(&server.address, trust()).await);
+    assert!(err.contains("too many connections (limit 1)"), "{err}");
+    first.ping().await.unwrap();
+}
