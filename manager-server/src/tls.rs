@@ -18,11 +18,29 @@ use crate::error::ServerError;
 /// present (mutual TLS). TLS runs first on each connection; the key handshake then runs
 /// inside it, unchanged.
 ///
-/// ```no_run
-/// # async fn f() -> Result<(), manager_server::ServerError> {
+/// ```
+/// use manager_client::{Client, ClientOptions, ClientTls};
 /// use manager_server::{Server, ServerTls};
-/// let tls = ServerTls::from_files("server.pem", "server.key")?.require_client_cert("clients-ca.pem")?;
-/// let server = Server::builder().tls(tls).listen_tls("0.0.0.0:5000").start().await?;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # let (cert_pem, key_pem) = (dir.path().join("server.pem"), dir.path().join("server.key"));
+/// # let key = rcgen::KeyPair::generate()?;
+/// # let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])?.self_signed(&key)?;
+/// # std::fs::write(&cert_pem, cert.pem())?;
+/// # std::fs::write(&key_pem, key.serialize_pem())?;
+/// // A certificate (PEM, made with openssl or any tool) and its key.
+/// let tls = ServerTls::from_files(&cert_pem, &key_pem)?;
+/// // For mutual TLS: `.require_client_cert("clients-ca.pem")?`.
+/// let server = Server::builder().authkey(b"secret").tls(tls).listen_tls("127.0.0.1:0").start().await?;
+/// assert!(server.address().to_string().starts_with("tls://"));
+///
+/// // The client trusts that certificate (here pinned; a CA's with `ClientTls::ca_file`).
+/// let options = ClientOptions { tls: Some(ClientTls::pinned_file(&cert_pem)?), ..ClientOptions::default() };
+/// let client = Client::connect_with(server.address(), b"secret", &options).await?;
+/// let hits = client.value(0u64).await?;
+/// assert_eq!(hits.fetch_add(1).await?, 0);
+/// # server.shutdown().await;
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]

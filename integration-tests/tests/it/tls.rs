@@ -274,3 +274,32 @@ async fn a_tls_server_at_its_connection_limit_says_so_inside_tls() {
     assert!(err.contains("too many connections (limit 1)"), "{err}");
     first.ping().await.unwrap();
 }
+
+#[tokio::test]
+async fn garbage_on_the_tls_port_is_refused_and_the_server_serves_on() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let certs = Certs::new();
+    let (ca, cert) = pki(&certs);
+    let server = tls_server(&cert, &["--handshake-timeout", "1"]);
+    let hostport = server.address.strip_prefix("tls://").unwrap().to_owned();
+    // A TLS record header announcing a handshake, then noise; a truncated ClientHello;
+    // an HTTP request.
+    let noise: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let inputs: Vec<Vec<u8>> = vec![
+        [&[0x16, 0x03, 0x01, 0x40, 0x00][..], &noise].concat(),
+        vec![0x16, 0x03, 0x01, 0x00, 0x30, 0x01, 0x00, 0x00, 0x2c, 0x03, 0x03],
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+    ];
+    for input in inputs {
+        let mut socket = tokio::net::TcpStream::connect(&hostport).await.unwrap();
+        let _ = socket.write_all(&input).await;
+        // The server answers (an alert, or a refusal) or closes; it never keeps a peer
+        // that stops talking past its handshake deadline (1 s here).
+        let mut sink = Vec::new();
+        let read = tokio::time::timeout(HANG, socket.read_to_end(&mut sink)).await;
+        assert!(read.is_ok(), "the server kept a garbage connection open");
+    }
+    let client = connect(&server.address, Some(ClientTls::ca_file(&ca.pem).unwrap())).await.unwrap();
+    client.ping().await.unwrap();
+    assert!(server.log().contains("TLS handshake refused"), "{}", server.log());
+}
