@@ -37,9 +37,12 @@
 //! - Bad input gets an error reply or a closed connection, never a panic: frames are
 //!   size-checked before they are read, and unauthenticated peers get nothing but a
 //!   challenge.
+//! - `tls://` listeners ([`ServerBuilder::listen_tls`] with a [`ServerTls`]: a
+//!   certificate and key, optionally a CA client certificates must chain to) run TLS
+//!   first, then the same key handshake inside it.
 //!
-//! What the authkey protects and what it does not — and how to run across hosts
-//! today — is in [`security`].
+//! What the authkey protects and what it does not, what TLS adds, and how to run
+//! across hosts is in [`security`].
 //!
 //! # Features
 //!
