@@ -51,5 +51,13 @@ fn manager_bench_runs_every_workload() {
             assert!(row["ours"]["median"].as_f64().unwrap() > 0.0, "{id} {transport}: {row}");
         }
     }
+    // TLS runs over TCP only, beside its plain twin.
+    for id in ["tls-incr", "tls-bulk", "tls-connect"] {
+        let row = rows.iter().find(|r| r["id"] == id && r["transport"] == "tcp").unwrap_or_else(|| panic!("{id}"));
+        assert!(
+            row["ours"]["median"].as_f64().unwrap() > 0.0 && row["floor"]["median"].as_f64().unwrap() > 0.0,
+            "{row}"
+        );
+    }
     assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
 }

@@ -48,6 +48,11 @@ pub struct ClientOptions {
     /// relay this adds costs a thread per connection and a hop per message (see
     /// docs/PERFORMANCE.md).
     pub reconnect: Option<crate::Reconnect>,
+    /// What `tls://` addresses trust, and the client certificate for servers that
+    /// require one. Default none: a `tls://` address is then refused (with an
+    /// [`Error::Config`] saying so), never connected unverified. `Client::from_env`
+    /// fills it from `MANAGER_TLS_CA` (see [`ClientTls::from_env`](crate::ClientTls::from_env)).
+    pub tls: Option<crate::ClientTls>,
 }
 
 impl Default for ClientOptions {
@@ -58,6 +63,7 @@ impl Default for ClientOptions {
             max_frame: manager_proto::frame::DEFAULT_MAX_FRAME,
             spin: Duration::ZERO,
             reconnect: None,
+            tls: None,
         }
     }
 }
@@ -173,10 +179,14 @@ impl Client {
     /// Connects to the server named by `MANAGER_ADDRESS` with the key in
     /// `MANAGER_AUTHKEY` (hex), as set by [`Client::configure_child`] in a parent, or
     /// else in the key file `MANAGER_AUTHKEY_FILE` names (read with
-    /// [`env::read_authkey`](crate::env::read_authkey)).
+    /// [`env::read_authkey`](crate::env::read_authkey)). A `tls://` address trusts the
+    /// CA file `MANAGER_TLS_CA` names (or the pinned certificate in `MANAGER_TLS_PIN`),
+    /// presenting `MANAGER_TLS_CERT`/`MANAGER_TLS_KEY` to servers that require a client
+    /// certificate ([`ClientTls::from_env`](crate::ClientTls::from_env)).
     pub async fn from_env() -> Result<Client, Error> {
         let (address, key) = crate::env::read()?;
-        Self::connect(address, key).await
+        let options = ClientOptions { tls: crate::ClientTls::from_env()?, ..ClientOptions::default() };
+        Self::connect_with(address, key, &options).await
     }
 
     /// Sets `MANAGER_ADDRESS` and `MANAGER_AUTHKEY` on a command (a
@@ -184,6 +194,9 @@ impl Client {
     /// [`Client::from_env`] to the same server.
     pub fn configure_child(&self, command: &mut impl crate::env::ChildCommand) {
         crate::env::configure(command, self.address(), &self.inner.authkey);
+        if let Some(tls) = &self.inner.options.tls {
+            tls.configure(command);
+        }
     }
 
     /// Hands `proxy` to the child `command` will start, under `name`: sets the server's

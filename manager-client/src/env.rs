@@ -6,7 +6,8 @@
 //! proxy it hands over (`client.pass_proxy(&mut cmd, "name", &proxy)`), whose value is
 //! the proxy's token as text, leased (see [`Token`]). The child
 //! connects with `Client::from_env()` and takes each proxy with
-//! `client.inherited::<P>("name")`.
+//! `client.inherited::<P>("name")`. A client connected over TLS hands over the paths of
+//! its TLS files too ([`TLS_CA_VAR`], [`TLS_PIN_VAR`], [`TLS_CERT_VAR`], [`TLS_KEY_VAR`]).
 
 use manager_proto::{Address, AuthKey, AuthKeyError, Error, Token};
 
@@ -18,6 +19,18 @@ pub const AUTHKEY_VAR: &str = "MANAGER_AUTHKEY";
 /// [`read`] when [`AUTHKEY_VAR`] is not set: a program run next to the server can
 /// `Client::from_env()` with the same file the server was given.
 pub const AUTHKEY_FILE_VAR: &str = "MANAGER_AUTHKEY_FILE";
+/// For `tls://` addresses: a PEM file of the CA certificates the server's certificate
+/// must chain to (see [`ClientTls::from_env`](crate::ClientTls::from_env)).
+pub const TLS_CA_VAR: &str = "MANAGER_TLS_CA";
+/// For `tls://` addresses: a PEM file holding the server's own certificate, trusted as
+/// it is (pinned) instead of through a CA.
+pub const TLS_PIN_VAR: &str = "MANAGER_TLS_PIN";
+/// For servers that require a client certificate (mutual TLS): the client's
+/// certificate chain (PEM).
+pub const TLS_CERT_VAR: &str = "MANAGER_TLS_CERT";
+/// For mutual TLS: the client's private key (PEM). A child is handed the path, never
+/// the key.
+pub const TLS_KEY_VAR: &str = "MANAGER_TLS_KEY";
 /// What the variable of a handed-over proxy starts with; its name follows.
 pub const PROXY_VAR_PREFIX: &str = "MANAGER_PROXY_";
 

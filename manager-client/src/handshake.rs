@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::stream::Stream;
+use crate::tls::{ClientTls, explain};
 
 /// How long the client polls for each handshake message before it sleeps, giving the
 /// CPU to any other runnable thread between tries. A sleeping thread woken from another
@@ -42,18 +43,20 @@ pub(crate) struct Opened {
 pub(crate) async fn open(
     address: &Address,
     authkey: &AuthKey,
+    tls: Option<&ClientTls>,
     timeout: Duration,
     session: Option<SessionRequest>,
     early: &[u8],
 ) -> Result<Opened, Error> {
-    let stream = Stream::connect(address, timeout).await?;
+    let stream = Stream::connect(address, timeout, tls).await?;
     let mut decoder = FrameDecoder::new(frame::HANDSHAKE_MAX_FRAME);
     let handshake = async {
-        let server = authenticate(&stream, address, authkey, &mut decoder, session, early).await?;
+        let server = authenticate(&stream, address, authkey, tls, &mut decoder, session, early).await?;
         let reply = match session {
             None => None,
             Some(_) => {
-                let msg = read_frame(&stream, address, &mut decoder, || io::ErrorKind::UnexpectedEof.into()).await?;
+                let msg =
+                    read_frame(&stream, address, tls, &mut decoder, || io::ErrorKind::UnexpectedEof.into()).await?;
                 let reply = SessionReply::decode(&msg).map_err(|e| Error::Handshake {
                     address: address.to_string(),
                     source: HandshakeError::NotAManager(e.to_string()),
@@ -78,6 +81,7 @@ async fn authenticate(
     stream: &Stream,
     address: &Address,
     authkey: &AuthKey,
+    tls: Option<&ClientTls>,
     decoder: &mut FrameDecoder,
     session: Option<SessionRequest>,
     early: &[u8],
@@ -92,18 +96,19 @@ async fn authenticate(
     // arrives: the write then fails, but its refusal can still be waiting to be read.
     let mut write_failed = write_frame(stream, &hello).await.err();
     loop {
-        let msg =
-            read_frame(stream, address, decoder, || write_failed.take().unwrap_or(io::ErrorKind::UnexpectedEof.into()))
-                .await?;
+        let msg = read_frame(stream, address, tls, decoder, || {
+            write_failed.take().unwrap_or(io::ErrorKind::UnexpectedEof.into())
+        })
+        .await?;
         match hs.receive(&msg) {
             Ok(step) => {
                 if let Some(reply) = step.reply {
                     // The proof, the client's only reply: what goes early goes with it.
                     let mut buf = Vec::with_capacity(reply.len() + frame::HEADER_LEN + early.len());
                     frame::encode_frame(&reply, &mut buf, usize::MAX)
-                        .map_err(|e| lost(address, io::Error::other(e)))?;
+                        .map_err(|e| lost(address, tls, io::Error::other(e)))?;
                     buf.extend_from_slice(early);
-                    stream.write_all(&buf).await.map_err(|e| lost(address, e))?;
+                    stream.write_all(&buf).await.map_err(|e| lost(address, tls, e))?;
                 }
                 if let Some(established) = step.established {
                     return Ok(established.server);
@@ -122,14 +127,19 @@ async fn authenticate(
     }
 }
 
-fn lost(address: &Address, e: io::Error) -> Error {
-    Error::ConnectionLost { address: address.to_string(), reason: Lost::Handshake(Arc::new(e)) }
+/// A handshake broken off: over TLS, what TLS said (a server that refuses our client
+/// certificate says so only now: TLS 1.3 checks it after the client's side of the TLS
+/// handshake is done); else the connection lost.
+fn lost(address: &Address, tls: Option<&ClientTls>, e: io::Error) -> Error {
+    explain(address, tls, &e)
+        .unwrap_or_else(|| Error::ConnectionLost { address: address.to_string(), reason: Lost::Handshake(Arc::new(e)) })
 }
 
 /// Reads one handshake frame; `closed` says why when the server closed first.
 async fn read_frame(
     stream: &Stream,
     address: &Address,
+    tls: Option<&ClientTls>,
     decoder: &mut FrameDecoder,
     mut closed: impl FnMut() -> io::Error,
 ) -> Result<Vec<u8>, Error> {
@@ -145,12 +155,12 @@ async fn read_frame(
             other => other,
         };
         match read {
-            Ok(0) => return Err(lost(address, closed())),
+            Ok(0) => return Err(lost(address, tls, closed())),
             Ok(_) => {}
             Err(e) => {
                 let first = closed();
                 // A write that failed first says more than the read after it.
-                return Err(lost(address, if first.kind() == io::ErrorKind::UnexpectedEof { e } else { first }));
+                return Err(lost(address, tls, if first.kind() == io::ErrorKind::UnexpectedEof { e } else { first }));
             }
         }
     }

@@ -40,6 +40,11 @@
 //!   server. Blocking proxies return the same streams as iterators.
 //! - If the server goes away, calls in flight fail at once and later calls fail fast
 //!   with [`Error::ConnectionLost`].
+//! - `tls://host:port` addresses encrypt the connection and check the server's
+//!   certificate ([`ClientTls`]: a CA file or a pinned certificate, and a client
+//!   certificate for servers that require one); `Client::from_env` reads
+//!   `MANAGER_TLS_CA` (and `MANAGER_TLS_CERT`/`MANAGER_TLS_KEY`) and children are
+//!   handed the same files. The key is still checked inside.
 //! - [`blocking`] offers the same without an async runtime, and starts a child with the
 //!   server and proxies handed over in one line
 //!   (`client.worker().arg(i).proxy("d", &d).spawn()?.join()?`).
@@ -58,6 +63,8 @@ mod introspection;
 mod names;
 mod session;
 mod stream;
+mod tls;
+mod tls_session;
 
 pub use builtins::Data;
 pub use builtins::proxies::*;
@@ -65,6 +72,7 @@ pub use builtins::watch;
 pub use client::{Client, ClientOptions};
 pub use names::{ToAddress, ToToken};
 pub use session::Reconnect;
+pub use tls::ClientTls;
 
 pub use manager_derive::shared;
 pub use manager_proto as proto;

@@ -6,6 +6,10 @@
 //! Reads and writes are raw `recv`/`send` calls (rustix) with `MSG_DONTWAIT` rather
 //! than tokio's, so that a blocking client can clear `O_NONBLOCK` and sleep in `recv`
 //! on its calling thread while everything tokio does on the socket stays non-blocking.
+//!
+//! A `tls://` connection is the same socket with a TLS session beside it
+//! (`tls_session.rs`): each read and write goes through rustls on the calling thread,
+//! the plain path pays one branch on an empty option.
 
 use manager_proto::outq::OutQueue;
 use manager_proto::{Address, Error};
@@ -20,6 +24,9 @@ use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::net::TcpStream;
 
+use crate::tls::{ClientTls, explain};
+use crate::tls_session::Session;
+
 /// A connection's socket, registered with the runtime for readability only: a Unix
 /// socket signals write space every time the peer reads what we sent, and registered
 /// for both, the reader was woken for nothing after every request. Waiting for room to
@@ -27,6 +34,8 @@ use tokio::net::TcpStream;
 #[derive(Debug)]
 pub(crate) struct Stream {
     fd: AsyncFd<OwnedFd>,
+    /// The TLS session, on a `tls://` connection.
+    tls: Option<Box<Session>>,
 }
 
 /// Registers `fd` with the current runtime for `interest`.
@@ -39,22 +48,40 @@ fn register(fd: OwnedFd, interest: Interest) -> io::Result<AsyncFd<OwnedFd>> {
 }
 
 impl Stream {
-    /// Opens a socket to `address` within `timeout`.
-    pub(crate) async fn connect(address: &Address, timeout: Duration) -> Result<Stream, Error> {
+    /// Opens a socket to `address` within `timeout`; for a `tls://` address, runs the
+    /// TLS handshake with `tls` within the same time.
+    pub(crate) async fn connect(
+        address: &Address,
+        timeout: Duration,
+        tls: Option<&ClientTls>,
+    ) -> Result<Stream, Error> {
         let connect_err = |source: io::Error| Error::Connect { address: address.to_string(), source: Arc::new(source) };
+        let session = match (address, tls) {
+            (Address::Tls(_), Some(tls)) => Some(Box::new(Session::new(tls.session(address)?.into()))),
+            (Address::Tls(_), None) => {
+                return Err(Error::Config(format!(
+                    "{address} is a TLS address, but no TLS trust is configured: set ClientOptions::tls \
+                     (ClientTls::ca_file or ClientTls::pinned_file), or {} for Client::from_env",
+                    crate::env::TLS_CA_VAR
+                )));
+            }
+            _ => None,
+        };
         let connecting = async {
             let socket: OwnedFd = match address {
-                Address::Tcp(hostport) => {
+                Address::Tcp(hostport) | Address::Tls(hostport) => {
                     let s = TcpStream::connect(hostport.as_str()).await?;
                     s.set_nodelay(true)?;
                     s.into_std()?.into()
                 }
                 Address::Unix(path) => connect_unix(path)?,
             };
-            Ok(Stream { fd: register(socket, Interest::READABLE)? })
+            let stream = Stream { fd: register(socket, Interest::READABLE)?, tls: session };
+            stream.tls_handshake().await?;
+            Ok(stream)
         };
         match tokio::time::timeout(timeout, connecting).await {
-            Ok(r) => r.map_err(connect_err),
+            Ok(r) => r.map_err(|e| explain(address, tls, &e).unwrap_or_else(|| connect_err(e))),
             Err(_) => {
                 Err(connect_err(io::Error::new(io::ErrorKind::TimedOut, format!("no connection within {timeout:?}"))))
             }
@@ -63,7 +90,30 @@ impl Stream {
 
     /// Takes over a connected, non-blocking socket (a session's end of a socket pair).
     pub(crate) fn from_socket(socket: OwnedFd) -> io::Result<Stream> {
-        Ok(Stream { fd: register(socket, Interest::READABLE)? })
+        Ok(Stream { fd: register(socket, Interest::READABLE)?, tls: None })
+    }
+
+    /// Runs the TLS handshake, if this is a TLS connection.
+    async fn tls_handshake(&self) -> io::Result<()> {
+        let Some(tls) = &self.tls else { return Ok(()) };
+        loop {
+            match tls.flush(self.fd()) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.writable().await?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            if !tls.is_handshaking() {
+                return Ok(());
+            }
+            // Through the cached readiness, cleared when the socket has nothing.
+            match self.fd.try_io(Interest::READABLE, |fd| tls.handshake_read(fd.as_fd())) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable().await?,
+                other => other?,
+            }
+        }
     }
 
     /// Polls for read readiness through the descriptor's one reader-waker slot — for the
@@ -71,6 +121,11 @@ impl Stream {
     /// future instead links itself into the descriptor's waiter list on each wait and
     /// unlinks on the next.
     pub(crate) fn poll_readable(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
+        if let Some(tls) = &self.tls
+            && tls.pending()
+        {
+            return std::task::Poll::Ready(Ok(()));
+        }
         // Dropping the guard keeps the readiness: the next read finds out.
         self.fd.poll_read_ready(cx).map_ok(drop)
     }
@@ -99,6 +154,10 @@ impl Stream {
             return self.try_write(bytes);
         }
         let (slices, n) = q.slices();
+        if let Some(tls) = &self.tls {
+            let first = slices[..n].iter().find(|s| !s.is_empty()).map_or(&[][..], |s| &s[..]);
+            return tls.write(self.fd(), first);
+        }
         loop {
             let mut control = SendAncillaryBuffer::default();
             let flags = SendFlags::DONTWAIT | SendFlags::NOSIGNAL;
@@ -117,11 +176,23 @@ impl Stream {
     /// arrived since the read began), so the next wait parks at once instead of paying a
     /// read syscall that can only say `WouldBlock` — one syscall less per message.
     pub(crate) fn try_read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        if let Some(tls) = &self.tls
+            && tls.pending()
+        {
+            return tls.read(self.fd(), buf, RecvFlags::DONTWAIT).map(|(got, _)| got);
+        }
         let mut got = 0;
         let read = self.fd.try_io(Interest::READABLE, |fd| {
-            let room = reserve(buf);
-            got = recv(fd.as_fd(), buf, RecvFlags::DONTWAIT)?;
-            if 0 < got && got < room { Err(io::ErrorKind::WouldBlock.into()) } else { Ok(got) }
+            let drained = if let Some(tls) = &self.tls {
+                let (n, drained) = tls.read(fd.as_fd(), buf, RecvFlags::DONTWAIT)?;
+                got = n;
+                drained
+            } else {
+                let room = reserve(buf);
+                got = recv(fd.as_fd(), buf, RecvFlags::DONTWAIT)?;
+                got < room
+            };
+            if 0 < got && drained { Err(io::ErrorKind::WouldBlock.into()) } else { Ok(got) }
         });
         match read {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock && got > 0 => Ok(got),
@@ -147,8 +218,16 @@ impl Stream {
     /// runtime needs three. `WouldBlock` when the receive timeout passed first; 0 when
     /// the peer closed.
     pub(crate) fn recv_blocking(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        self.read_raw(buf, RecvFlags::empty())
+    }
+
+    /// One read with `flags`, through the TLS session if there is one.
+    fn read_raw(&self, buf: &mut Vec<u8>, flags: RecvFlags) -> io::Result<usize> {
+        if let Some(tls) = &self.tls {
+            return tls.read(self.fd(), buf, flags).map(|(got, _)| got);
+        }
         reserve(buf);
-        recv(self.fd(), buf, RecvFlags::empty())
+        recv(self.fd(), buf, flags)
     }
 
     /// Reads for up to `spin` without sleeping, appending to `buf` (low-latency mode),
@@ -168,8 +247,7 @@ impl Stream {
     fn poll_recv(&self, buf: &mut Vec<u8>, spin: Duration, between_tries: fn()) -> io::Result<usize> {
         let deadline = Instant::now() + spin;
         loop {
-            reserve(buf);
-            match recv(self.fd(), buf, RecvFlags::DONTWAIT) {
+            match self.read_raw(buf, RecvFlags::DONTWAIT) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => between_tries(),
                 other => return other,
             }
@@ -178,6 +256,9 @@ impl Stream {
 
     /// Writes what the socket takes now; `WouldBlock` if it takes nothing.
     pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(tls) = &self.tls {
+            return tls.write(self.fd(), buf);
+        }
         loop {
             match rustix::net::send(self.fd(), buf, SendFlags::DONTWAIT | SendFlags::NOSIGNAL) {
                 Ok(n) => return Ok(n),

@@ -165,6 +165,17 @@ pub enum Error {
         /// bytes.
         hint: &'static str,
     },
+    /// The TLS session with a `tls://` address could not be set up: the server's
+    /// certificate is not trusted, not valid for the address's name, or expired; the
+    /// server wants a client certificate; or one side does not speak TLS. The reason
+    /// says which, and what to change.
+    #[error("TLS with the manager at {address} failed: {reason}")]
+    Tls {
+        /// The peer.
+        address: String,
+        /// What went wrong, and the likely fix.
+        reason: String,
+    },
     /// The handshake failed for another reason (version mismatch, not a manager).
     #[error("handshake with the manager at {address} failed: {source}")]
     Handshake {

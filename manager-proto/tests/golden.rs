@@ -189,6 +189,10 @@ fn all() -> BTreeMap<String, Vec<u8>> {
     // The reports an `Inspect` is answered with (in a `Value`).
     out.insert("inspect.objects".into(), postcard::to_allocvec(&object_reports()).unwrap());
     out.insert("inspect.connections".into(), postcard::to_allocvec(&connection_reports()).unwrap());
+    // A token minted on a TLS server carries its tls:// address (`Address::Tls`, the
+    // enum's third variant: tcp and unix tokens encode as before).
+    let tls_token = Token { address: "tls://db.example:5000".parse::<Address>().unwrap(), ..token };
+    out.insert("token.tls".into(), postcard::to_allocvec(&tls_token).unwrap());
     out
 }
 

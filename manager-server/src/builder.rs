@@ -55,7 +55,7 @@ use crate::user_object::UserObject;
 /// ```
 pub struct ServerBuilder {
     pub(crate) authkey: Result<Option<AuthKey>, ServerError>,
-    listen: Vec<ListenSpec>,
+    pub(crate) listen: Vec<ListenSpec>,
     registry: Registry,
     named: Vec<(String, Arc<dyn ServerObject>, Fingerprint)>,
     /// Each with the proxy type it was pinned to, if any (`named_typed`).
@@ -65,7 +65,7 @@ pub struct ServerBuilder {
     on_start: Vec<StartHook>,
     /// The barrier actions clients may choose by name.
     barrier_actions: BarrierActions,
-    config: Config,
+    pub(crate) config: Config,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -128,6 +128,7 @@ impl ServerBuilder {
         match address {
             Address::Tcp(hostport) => self.listen_tcp(hostport.clone()),
             Address::Unix(path) => self.listen_unix(path.clone()),
+            Address::Tls(hostport) => self.listen_tls(hostport.clone()),
         }
     }
 
@@ -370,10 +371,17 @@ impl ServerBuilder {
             specs.push(ListenSpec::Unix(dir.join("manager.sock")));
             temp_dir = Some(dir);
         }
+        if self.config.tls.is_none()
+            && let Some(ListenSpec::Tls(addr)) = specs.iter().find(|s| matches!(s, ListenSpec::Tls(_)))
+        {
+            return Err(ServerError::Config(format!(
+                "tls://{addr} needs a certificate and key: ServerBuilder::tls(ServerTls::from_files(..))"
+            )));
+        }
         let mut listeners = Vec::new();
         let cleanup = Arc::new(Cleanup { paths: Mutex::new(Vec::new()), dir: temp_dir });
         for spec in &specs {
-            match bind(spec).await {
+            match bind(spec, self.config.tls.as_ref()).await {
                 Ok(listener) => {
                     if let Some(path) = listener.unix_path() {
                         cleanup.paths.lock().unwrap_or_else(|p| p.into_inner()).push(path.clone());

@@ -2,6 +2,7 @@
 
 use manager_proto::frame;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::limits::Limits;
@@ -41,6 +42,8 @@ pub(crate) struct Config {
     /// How long a reconnecting client's session outlives its broken link (default
     /// 30 s; zero: sessions end with their link).
     pub(crate) session_grace: Duration,
+    /// What `tls://` listeners present (and ask of clients), if set.
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Config {
@@ -65,6 +68,7 @@ impl Default for Config {
             token_lease: manager_proto::token::DEFAULT_LEASE,
             collect_every: Some(Duration::from_secs(10)),
             session_grace: Duration::from_secs(30),
+            tls: None,
         }
     }
 }
@@ -74,4 +78,6 @@ impl Default for Config {
 pub(crate) enum ListenSpec {
     Tcp(String),
     Unix(PathBuf),
+    /// TCP serving TLS.
+    Tls(String),
 }

@@ -25,6 +25,8 @@ pub(crate) enum Ended {
     Idle(Duration),
     #[error("handshake failed: {0}")]
     Handshake(#[source] HandshakeError),
+    #[error("TLS handshake refused: {0}")]
+    Tls(#[source] std::io::Error),
     #[error("no randomness for a nonce: {0}")]
     Random(#[source] crate::error::ServerError),
 }

@@ -37,9 +37,12 @@
 //! - Bad input gets an error reply or a closed connection, never a panic: frames are
 //!   size-checked before they are read, and unauthenticated peers get nothing but a
 //!   challenge.
+//! - `tls://` listeners ([`ServerBuilder::listen_tls`] with a [`ServerTls`]: a
+//!   certificate and key, optionally a CA client certificates must chain to) run TLS
+//!   first, then the same key handshake inside it.
 //!
-//! What the authkey protects and what it does not — and how to run across hosts
-//! today — is in [`security`].
+//! What the authkey protects and what it does not, what TLS adds, and how to run
+//! across hosts is in [`security`].
 //!
 //! # Features
 //!
@@ -83,6 +86,8 @@ mod startup;
 mod state;
 mod stream;
 mod table;
+mod tls;
+mod tls_session;
 mod user_object;
 mod user_stream;
 mod watch;
@@ -93,6 +98,7 @@ pub use child::ChildServer;
 pub use error::ServerError;
 pub use server::Server;
 pub use startup::{Builtin, Startup};
+pub use tls::ServerTls;
 
 pub use manager_derive::shared;
 pub use manager_proto as proto;

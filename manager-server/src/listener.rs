@@ -43,6 +43,8 @@ pub(crate) struct Listener {
 enum ListenerKind {
     Tcp(std::net::SocketAddr),
     Unix(PathBuf),
+    /// TCP serving TLS, with what its connections present.
+    Tls(std::net::SocketAddr, Arc<rustls::ServerConfig>),
 }
 
 impl Listener {
@@ -54,24 +56,34 @@ impl Listener {
         match &self.kind {
             ListenerKind::Tcp(addr) => Address::Tcp(addr.to_string()),
             ListenerKind::Unix(path) => Address::Unix(path.clone()),
+            ListenerKind::Tls(addr, _) => Address::Tls(addr.to_string()),
         }
     }
 
     pub(crate) fn unix_path(&self) -> Option<&PathBuf> {
         match &self.kind {
             ListenerKind::Unix(path) => Some(path),
-            ListenerKind::Tcp(_) => None,
+            ListenerKind::Tcp(_) | ListenerKind::Tls(..) => None,
         }
     }
 }
 
-pub(crate) async fn bind(spec: &ListenSpec) -> Result<Listener, ServerError> {
+/// Binds `spec`; a `tls://` one serves with `tls`.
+pub(crate) async fn bind(spec: &ListenSpec, tls: Option<&Arc<rustls::ServerConfig>>) -> Result<Listener, ServerError> {
     match spec {
-        ListenSpec::Tcp(addr) => {
-            let bind_err = |source| ServerError::Bind { address: format!("tcp://{addr}"), source };
+        ListenSpec::Tcp(addr) | ListenSpec::Tls(addr) => {
+            let scheme = if matches!(spec, ListenSpec::Tls(_)) { "tls" } else { "tcp" };
+            let bind_err = |source| ServerError::Bind { address: format!("{scheme}://{addr}"), source };
             let listener = TcpListener::bind(addr).await.map_err(bind_err)?;
             let local = listener.local_addr().map_err(bind_err)?;
-            Listener::new(listener.into_std().map_err(bind_err)?, ListenerKind::Tcp(local)).map_err(bind_err)
+            let kind = match (spec, tls) {
+                (ListenSpec::Tls(_), Some(tls)) => ListenerKind::Tls(local, Arc::clone(tls)),
+                (ListenSpec::Tls(_), None) => {
+                    return Err(ServerError::Config(format!("{scheme}://{addr} needs ServerBuilder::tls")));
+                }
+                _ => ListenerKind::Tcp(local),
+            };
+            Listener::new(listener.into_std().map_err(bind_err)?, kind).map_err(bind_err)
         }
         ListenSpec::Unix(path) => {
             let bind_err = |source| ServerError::Bind { address: format!("unix:{}", path.display()), source };
@@ -163,8 +175,13 @@ async fn refuse(stream: Stream, peer: String, shared: Arc<Shared>) {
     let limit = shared.config.max_connections;
     tracing::warn!(%peer, limit, "connection refused: at the connection limit");
     let msg = handshake::unavailable_message(&format!("too many connections (limit {limit})"));
-    let _ = write_frame(&stream, &msg).await;
-    linger(&stream).await;
+    // On a TLS listener the refusal travels inside TLS, the only thing such a client
+    // reads; a peer that does not finish the TLS handshake in time is just closed.
+    let timeout = shared.config.handshake_timeout;
+    if matches!(tokio::time::timeout(timeout, stream.tls_handshake()).await, Ok(Ok(()))) {
+        let _ = write_frame(&stream, &msg).await;
+        linger(&stream).await;
+    }
 }
 
 /// A peer that passed the handshake, with what its connection needs.
@@ -210,6 +227,12 @@ async fn accept(listener: &Listener) -> std::io::Result<(Stream, String)> {
             let peer = socket.peer_addr()?.to_string();
             Ok((Stream::new(socket)?, peer))
         }
+        ListenerKind::Tls(_, config) => {
+            let socket = std::net::TcpStream::from(socket);
+            socket.set_nodelay(true)?;
+            let peer = socket.peer_addr()?.to_string();
+            Ok((Stream::new_tls(socket, config)?, peer))
+        }
         ListenerKind::Unix(path) => Ok((Stream::new(socket)?, format!("unix:{}", path.display()))),
     }
 }
@@ -225,9 +248,28 @@ async fn handshake(
     deadline: AbortRegistration,
 ) -> (u64, Option<Authenticated>) {
     let mut decoder = FrameDecoder::new(frame::HANDSHAKE_MAX_FRAME);
-    let outcome = Abortable::new(authenticate(&stream, &shared, &mut decoder), deadline);
-    let authenticated = match outcome.await {
-        Ok(Ok(session)) => Some(Authenticated { stream, peer, conn_id, decoder, permit, session }),
+    // TLS first (on a TLS listener), then the key handshake inside it, both before the
+    // one deadline.
+    let steps = async {
+        match stream.tls_handshake().await {
+            Ok(()) => authenticate(&stream, &shared, &mut decoder).await.map(|session| Some((stream, session))),
+            Err(e) if crate::tls_session::is_not_tls(&e) => {
+                // A plain client on the TLS port: its hello is a frame, and it reads one.
+                tracing::warn!(%peer, "TLS handshake refused: the peer does not speak TLS");
+                let plain = stream.into_plain();
+                let msg = handshake::unavailable_message("the server expects TLS: use tls://");
+                if write_frame(&plain, &msg).await.is_ok() {
+                    linger(&plain).await;
+                }
+                Ok(None)
+            }
+            // Names what failed (a certificate refused, a protocol error), never a key.
+            Err(e) => Err(Ended::Tls(e)),
+        }
+    };
+    let authenticated = match Abortable::new(steps, deadline).await {
+        Ok(Ok(Some((stream, session)))) => Some(Authenticated { stream, peer, conn_id, decoder, permit, session }),
+        Ok(Ok(None)) => None,
         // Refused (a wrong key, no common version) or broken off: a warning, naming
         // the peer and why, never the key.
         Ok(Err(Ended::Handshake(refused))) => {

@@ -12,7 +12,7 @@ mod cli;
 
 use clap::Parser;
 use cli::{flags, key, named};
-use manager_server::{Address, Builtin, Server};
+use manager_server::{Address, Builtin, Server, ServerTls};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,12 +31,26 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Parser)]
 #[command(name = "manager-server", version, args_override_self = true)]
 struct Args {
-    /// Listen on TCP at tcp://HOST:PORT (repeatable). PORT 0 picks a free port. With
-    /// neither --listen nor --unix, listens on tcp://127.0.0.1:0. A listener on an
-    /// address other than loopback needs a key from --authkey-file or MANAGER_AUTHKEY
-    /// (TCP is authenticated but not encrypted: see the server crate's docs).
+    /// Listen on TCP at tcp://HOST:PORT, or with TLS at tls://HOST:PORT (repeatable).
+    /// PORT 0 picks a free port. With neither --listen nor --unix, listens on
+    /// tcp://127.0.0.1:0. A listener on an address other than loopback needs a key from
+    /// --authkey-file or MANAGER_AUTHKEY (tcp:// is authenticated but not encrypted;
+    /// tls:// is both: see the server crate's docs). tls:// needs --tls-cert and --tls-key.
     #[arg(long = "listen", value_name = "tcp://HOST:PORT")]
     listen: Vec<String>,
+
+    /// The certificate chain (PEM, the server's certificate first) that tls://
+    /// listeners present. Needs --tls-key and a tls:// --listen.
+    #[arg(long, value_name = "PATH", value_parser = flags::pem_certificates, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --tls-cert's certificate. Never logged.
+    #[arg(long, value_name = "PATH", value_parser = flags::pem_key, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// Mutual TLS: clients must present a certificate signed by a CA in PATH (PEM).
+    #[arg(long, value_name = "PATH", value_parser = flags::pem_certificates, requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
 
     /// Listen on a Unix socket at PATH (repeatable); the file is created owner-only
     /// (0600) and removed at shutdown.
@@ -126,6 +140,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    check_tls_flags(&args);
     // RUST_LOG, when set, wins: it is how tracing users everywhere widen or narrow
     // logs, and it takes per-module filters --log-level cannot express.
     let filter = match std::env::var("RUST_LOG") {
@@ -212,7 +227,7 @@ async fn run(args: Args, stop: CancellationToken, grace: Duration) -> Result<(),
     }
     let key::Loaded { key, explicit } = key::load(args.authkey_file.as_deref(), args.generate_authkey.as_deref())?;
     for a in &addresses {
-        if let Address::Tcp(hostport) = a
+        if let Address::Tcp(hostport) | Address::Tls(hostport) = a
             && !is_loopback(hostport).await?
         {
             if !explicit {
@@ -238,6 +253,13 @@ async fn run(args: Args, stop: CancellationToken, grace: Duration) -> Result<(),
     if let Some(bytes) = args.max_request_memory {
         builder = builder.max_request_memory(bytes);
     }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let mut tls = ServerTls::from_files(cert, key).map_err(|e| e.to_string())?;
+        if let Some(ca) = &args.tls_client_ca {
+            tls = tls.require_client_cert(ca).map_err(|e| e.to_string())?;
+        }
+        builder = builder.tls(tls);
+    }
     for a in &addresses {
         builder = builder.listen(a);
     }
@@ -258,6 +280,19 @@ async fn run(args: Args, stop: CancellationToken, grace: Duration) -> Result<(),
     }
     server.shutdown().await;
     Ok(())
+}
+
+/// A tls:// listener needs --tls-cert and --tls-key, and those need one: a usage error
+/// (exit 2) naming the flags, as clap's own.
+fn check_tls_flags(args: &Args) {
+    use clap::CommandFactory;
+    let tls_listen = args.listen.iter().find(|l| l.starts_with("tls://"));
+    let message = match (tls_listen, &args.tls_cert) {
+        (Some(l), None) => format!("--listen {l} needs --tls-cert PATH and --tls-key PATH"),
+        (None, Some(_)) => "--tls-cert and --tls-key need a --listen tls://HOST:PORT to serve on".to_owned(),
+        _ => return,
+    };
+    Args::command().error(clap::error::ErrorKind::MissingRequiredArgument, message).exit()
 }
 
 async fn is_loopback(hostport: &str) -> Result<bool, String> {

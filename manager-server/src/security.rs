@@ -28,11 +28,11 @@
 //!
 //! ## What it does not protect
 //!
-//! - **Nothing is encrypted.** On TCP, everything after the handshake — arguments,
+//! - **On `tcp://`, nothing is encrypted.** Everything after the handshake — arguments,
 //!   values, names — crosses the network in the clear, and the session after the
 //!   handshake carries no MAC: an attacker who can *modify* traffic on the path (not
 //!   just read it) could inject requests into an authenticated connection. The key
-//!   proves who connects; it does not seal the conversation.
+//!   proves who connects; it does not seal the conversation. `tls://` does (below).
 //! - **Every key holder is trusted alike.** Any of them can read and change every named
 //!   object and every object whose token it learns, create objects (using server memory:
 //!   there is no per-client quota yet), and, if
@@ -42,6 +42,38 @@
 //!   limit, frame size limit and per-connection in-flight limit cap what one peer makes
 //!   the server buffer, but not how many objects it creates, nor how much legitimate
 //!   data it stores in them over many requests.
+//!
+//! ## What TLS adds (`tls://`)
+//!
+//! A `tls://` listener ([`ServerTls`](crate::ServerTls), or the binary's `--tls-cert`
+//! and `--tls-key`) runs TLS 1.3 or 1.2 (rustls, ring's crypto) on each connection
+//! *before* anything else, then the same key handshake inside it:
+//!
+//! - **Confidentiality and integrity.** Every byte after the TLS handshake is encrypted
+//!   and authenticated: a passive listener learns nothing but sizes and timing, and an
+//!   attacker on the path can neither read nor inject nor replay requests.
+//! - **Server authentication.** The client checks the server's certificate against a
+//!   CA it trusts (`MANAGER_TLS_CA`, `ClientTls::ca_file`) and the name in the address
+//!   (`tls://db.example:5000` must be valid for `db.example`), or against one pinned
+//!   certificate (`ClientTls::pinned_file`). A client never connects to a `tls://`
+//!   address unverified: with no trust configured it refuses to connect.
+//! - **Client certificates (mutual TLS)**, when the server is given a client CA
+//!   ([`ServerTls::require_client_cert`](crate::ServerTls::require_client_cert),
+//!   `--tls-client-ca`): a peer without a certificate signed by it is refused during
+//!   the TLS handshake, before it can send a single frame. Which certificate a client
+//!   presented does not (yet) change what it may do.
+//! - **The key is still required inside.** TLS proves who the server is (and, with
+//!   mutual TLS, that the client holds a certificate); the HMAC key still decides who
+//!   may use the server, exactly as on `tcp://`. A stolen client certificate without
+//!   the key gets nowhere, and the reverse.
+//! - **Refusals are logged, never key material.** A failed TLS handshake (an unknown
+//!   CA, a missing client certificate, a plain client on the TLS port) is one warning
+//!   naming the peer and the reason; the server goes on serving others. A plain client
+//!   on a TLS port is told in its own protocol: "the server expects TLS: use tls://".
+//!   Private keys are read once at start-up and never logged or printed (`Debug` of
+//!   `ServerTls` and `ClientTls` shows no key).
+//! - **Not covered**: certificate revocation (no CRL or OCSP checks), and rotation
+//!   without a restart (the server reads its files once).
 //!
 //! ## Sessions: what a resume trusts
 //!
@@ -53,7 +85,7 @@
 //! - **Resuming takes the key and the session's id.** A new link runs the full
 //!   handshake first; the session request rides in the client's proof, under its MAC,
 //!   so it cannot be swapped on the path. The id is 16 random bytes the server drew
-//!   and sent only to that client (in the clear on plain TCP, as everything is). Any
+//!   and sent only to that client (in the clear on `tcp://`, as everything is; encrypted on `tls://`). Any
 //!   key holder who learns an id could resume that session — key holders are trusted
 //!   alike anyway — and the client whose session it was then sees its link replaced.
 //! - **Nothing runs twice, nothing is lost.** Both relays keep what they sent until
@@ -123,11 +155,13 @@
 //!    `manager-server` binary (the crate's `cli` feature) binds loopback unless told
 //!    otherwise, and refuses a non-loopback listener unless the key was supplied by
 //!    the operator.
-//! 2. To reach it from another host, carry the connection inside something that
-//!    encrypts and authenticates it: an SSH tunnel (`ssh -N -L 5000:127.0.0.1:5000
-//!    host`, then connect to `tcp://127.0.0.1:5000`), WireGuard, or a TLS terminator
-//!    such as stunnel.
-//! 3. If you must listen on a network interface directly, do it only on a network you
+//! 2. To reach it from another host, listen on `tls://` with a certificate the clients
+//!    trust (`--listen tls://0.0.0.0:5000 --tls-cert cert.pem --tls-key key.pem`;
+//!    clients set `MANAGER_TLS_CA`), add `--tls-client-ca` to admit only clients holding
+//!    a certificate, and keep a long random key as well. Or carry a `tcp://` connection
+//!    inside something that encrypts it: an SSH tunnel (`ssh -N -L
+//!    5000:127.0.0.1:5000 host`, then connect to `tcp://127.0.0.1:5000`) or WireGuard.
+//! 3. Listen on a network interface with plain `tcp://` only on a network you
 //!    trust end to end, with a long random key (`manager-server --generate-authkey`
 //!    makes 32 random bytes) kept in a 0600 file, given with `--authkey-file`.
 //! 4. Rotate the key by restarting the server with a new one; tokens from the old run

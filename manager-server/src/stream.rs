@@ -18,10 +18,15 @@ use std::time::{Duration, Instant};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
+use crate::tls_session::Session;
+
 /// An accepted connection.
 #[derive(Debug)]
 pub(crate) struct Stream {
     fd: AsyncFd<OwnedFd>,
+    /// The TLS session, on a `tls://` listener's connection (`tls_session.rs`): reads
+    /// and writes go through it; the plain path pays one branch on an empty option.
+    tls: Option<Box<Session>>,
 }
 
 /// Registers `fd` with the current runtime for `interest`.
@@ -36,7 +41,50 @@ pub(crate) fn register(fd: OwnedFd, interest: Interest) -> io::Result<AsyncFd<Ow
 impl Stream {
     /// Takes over a connected, non-blocking socket.
     pub(crate) fn new(socket: impl Into<OwnedFd>) -> io::Result<Stream> {
-        Ok(Stream { fd: register(socket.into(), Interest::READABLE)? })
+        Ok(Stream { fd: register(socket.into(), Interest::READABLE)?, tls: None })
+    }
+
+    /// Takes over a connected, non-blocking socket whose peer speaks TLS; its handshake
+    /// is still to run ([`Stream::tls_handshake`]).
+    pub(crate) fn new_tls(
+        socket: impl Into<OwnedFd>,
+        config: &std::sync::Arc<rustls::ServerConfig>,
+    ) -> io::Result<Stream> {
+        let session = rustls::ServerConnection::new(std::sync::Arc::clone(config)).map_err(io::Error::other)?;
+        Ok(Stream {
+            fd: register(socket.into(), Interest::READABLE)?,
+            tls: Some(Box::new(Session::new(session.into()))),
+        })
+    }
+
+    /// The same socket without its TLS session: to tell a peer that does not speak TLS
+    /// why it is refused, in the words it does speak.
+    pub(crate) fn into_plain(self) -> Stream {
+        Stream { fd: self.fd, tls: None }
+    }
+
+    /// Runs the TLS handshake, if this is a TLS connection. An error carrying
+    /// `tls_session::NotTls` when the peer's first bytes are not TLS.
+    pub(crate) async fn tls_handshake(&self) -> io::Result<()> {
+        let Some(tls) = &self.tls else { return Ok(()) };
+        loop {
+            match tls.flush(self.fd.get_ref().as_fd()) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.writable().await?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            if !tls.is_handshaking() {
+                return Ok(());
+            }
+            // Through the cached readiness, cleared when the socket has nothing.
+            match self.fd.try_io(Interest::READABLE, |fd| tls.handshake_read(fd.as_fd())) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable().await?,
+                other => other?,
+            }
+        }
     }
 
     /// Polls for read readiness through the descriptor's one reader-waker slot — for the
@@ -44,6 +92,11 @@ impl Stream {
     /// itself into the descriptor's waiter list on each wait and unlinks on the next,
     /// about 200 instructions per request more.
     pub(crate) fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Some(tls) = &self.tls
+            && tls.pending()
+        {
+            return std::task::Poll::Ready(Ok(()));
+        }
         // Dropping the guard keeps the readiness: the next read finds out.
         self.fd.poll_read_ready(cx).map_ok(drop)
     }
@@ -66,11 +119,23 @@ impl Stream {
     /// arrived since the read began), so the next wait parks at once instead of paying a
     /// read syscall that can only say `WouldBlock` — one syscall less per message.
     pub(crate) fn try_read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        if let Some(tls) = &self.tls
+            && tls.pending()
+        {
+            return tls.read(self.fd.get_ref().as_fd(), buf, RecvFlags::DONTWAIT).map(|(got, _)| got);
+        }
         let mut got = 0;
         let read = self.fd.try_io(Interest::READABLE, |fd| {
-            let room = reserve(buf);
-            got = recv(fd, buf)?;
-            if 0 < got && got < room { Err(io::ErrorKind::WouldBlock.into()) } else { Ok(got) }
+            let drained = if let Some(tls) = &self.tls {
+                let (n, drained) = tls.read(fd.as_fd(), buf, RecvFlags::DONTWAIT)?;
+                got = n;
+                drained
+            } else {
+                let room = reserve(buf);
+                got = recv(fd, buf)?;
+                got < room
+            };
+            if 0 < got && drained { Err(io::ErrorKind::WouldBlock.into()) } else { Ok(got) }
         });
         match read {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock && got > 0 => Ok(got),
@@ -85,8 +150,14 @@ impl Stream {
     pub(crate) fn spin_read(&self, buf: &mut Vec<u8>, spin: Duration) -> io::Result<usize> {
         let deadline = Instant::now() + spin;
         loop {
-            reserve(buf);
-            match recv(self.fd.get_ref(), buf) {
+            let read = match &self.tls {
+                Some(tls) => tls.read(self.fd.get_ref().as_fd(), buf, RecvFlags::DONTWAIT).map(|(got, _)| got),
+                None => {
+                    reserve(buf);
+                    recv(self.fd.get_ref(), buf)
+                }
+            };
+            match read {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
                     std::hint::spin_loop();
                 }
@@ -97,6 +168,9 @@ impl Stream {
 
     /// Writes what the socket takes now; `WouldBlock` if it takes nothing.
     pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(tls) = &self.tls {
+            return tls.write(self.fd.get_ref().as_fd(), buf);
+        }
         loop {
             match rustix::net::send(self.fd.get_ref(), buf, SendFlags::DONTWAIT | SendFlags::NOSIGNAL) {
                 Ok(n) => return Ok(n),
@@ -114,6 +188,10 @@ impl Stream {
             return self.try_write(bytes);
         }
         let (slices, n) = q.slices();
+        if let Some(tls) = &self.tls {
+            let first = slices[..n].iter().find(|s| !s.is_empty()).map_or(&[][..], |s| &s[..]);
+            return tls.write(self.fd.get_ref().as_fd(), first);
+        }
         loop {
             let mut control = SendAncillaryBuffer::default();
             let flags = SendFlags::DONTWAIT | SendFlags::NOSIGNAL;

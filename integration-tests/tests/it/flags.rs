@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 /// Runs the binary with `args` (on a Unix socket in a fresh directory, keyed) and
 /// returns how it ended; kills it if it is still running after [`HANG`] (a flag that
 /// was not refused).
-fn run(args: &[&str]) -> Output {
+pub(crate) fn run(args: &[&str]) -> Output {
     run_logging(args, None)
 }
 

@@ -37,6 +37,8 @@ mod stream_flow;
 mod streams;
 mod streams_shared;
 mod sync;
+mod tls;
+mod tls_certs;
 mod travel;
 mod typing;
 mod util;

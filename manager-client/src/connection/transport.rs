@@ -31,13 +31,14 @@ impl Conn {
     pub(crate) async fn open(address: Address, authkey: AuthKey, options: &ClientOptions) -> Result<Arc<Conn>, Error> {
         let (stream, mut decoder, server, session) = match options.reconnect {
             None => {
-                let opened = open(&address, &authkey, options.connect_timeout, None, &[]).await?;
+                let opened = open(&address, &authkey, options.tls.as_ref(), options.connect_timeout, None, &[]).await?;
                 (opened.stream, opened.decoder, opened.server, None)
             }
             Some(policy) => {
                 let params = session::Params {
                     address: address.clone(),
                     authkey: authkey.clone(),
+                    tls: options.tls.clone(),
                     policy,
                     keepalive: options.keepalive,
                     connect_timeout: options.connect_timeout,

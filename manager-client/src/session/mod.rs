@@ -80,6 +80,7 @@ pub(crate) struct Started {
 pub(crate) struct Params {
     pub(crate) address: Address,
     pub(crate) authkey: AuthKey,
+    pub(crate) tls: Option<crate::ClientTls>,
     pub(crate) policy: Reconnect,
     pub(crate) keepalive: Duration,
     pub(crate) connect_timeout: Duration,
@@ -103,14 +104,22 @@ pub(crate) async fn start(params: Params) -> Result<Started, Error> {
             };
             runtime.block_on(async move {
                 let request = SessionRequest::New { keepalive: params.keepalive };
-                let opened =
-                    match open(&params.address, &params.authkey, params.connect_timeout, Some(request), &[]).await {
-                        Ok(opened) => opened,
-                        Err(e) => {
-                            let _ = tx.send(Err(e));
-                            return;
-                        }
-                    };
+                let opened = match open(
+                    &params.address,
+                    &params.authkey,
+                    params.tls.as_ref(),
+                    params.connect_timeout,
+                    Some(request),
+                    &[],
+                )
+                .await
+                {
+                    Ok(opened) => opened,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
                 let Some(SessionReply::Started { id, grace }) = opened.session else {
                     let _ = tx.send(Err(Error::Protocol("the server did not start the session asked for".into())));
                     return;

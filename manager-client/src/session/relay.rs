@@ -235,10 +235,11 @@ async fn reconnect(
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let attempt = params.policy.attempt_timeout.min(left);
-        let last = match open(&params.address, &params.authkey, attempt, Some(request), &early).await {
-            Ok(opened) => return Ok(opened),
-            Err(e) => e,
-        };
+        let last =
+            match open(&params.address, &params.authkey, params.tls.as_ref(), attempt, Some(request), &early).await {
+                Ok(opened) => return Ok(opened),
+                Err(e) => e,
+            };
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(Error::SessionLost {

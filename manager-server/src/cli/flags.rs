@@ -2,6 +2,7 @@
 //! `value_parser`, so a bad value is a clap error: it names the flag and the value, says
 //! what is accepted, and exits with code 2 before the server does anything.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// The longest duration a flag takes: an hour. A longer handshake deadline or shutdown
@@ -53,6 +54,29 @@ pub fn frame_size(text: &str) -> Result<usize, String> {
 /// `--max-request-memory`: at least 1 KiB.
 pub fn memory(text: &str) -> Result<usize, String> {
     count(text, 1024, usize::MAX)
+}
+
+/// `--tls-cert`, `--tls-client-ca`: a readable PEM file holding at least one
+/// certificate.
+pub fn pem_certificates(text: &str) -> Result<PathBuf, String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let pem = std::fs::read(text).map_err(|e| format!("cannot read it: {e}"))?;
+    let certs =
+        CertificateDer::pem_slice_iter(&pem).collect::<Result<Vec<_>, _>>().map_err(|e| format!("bad PEM: {e}"))?;
+    if certs.is_empty() {
+        return Err("no PEM certificate (-----BEGIN CERTIFICATE-----) in it".into());
+    }
+    Ok(PathBuf::from(text))
+}
+
+/// `--tls-key`: a readable PEM file holding a private key (the error never quotes it).
+pub fn pem_key(text: &str) -> Result<PathBuf, String> {
+    use rustls_pki_types::PrivateKeyDer;
+    use rustls_pki_types::pem::PemObject;
+    let pem = std::fs::read(text).map_err(|e| format!("cannot read it: {e}"))?;
+    PrivateKeyDer::from_pem_slice(&pem).map_err(|_| "no PEM private key (PKCS#8, PKCS#1 or SEC1) in it".to_owned())?;
+    Ok(PathBuf::from(text))
 }
 
 /// The levels `--log-level` accepts.

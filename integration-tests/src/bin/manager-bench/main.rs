@@ -16,6 +16,7 @@ mod iteration;
 mod raw;
 mod report;
 mod sessions;
+mod tls;
 mod watching;
 mod workloads;
 
@@ -359,6 +360,11 @@ fn phase(args: &[String]) {
         rows.push(row("memobj", name, Unit::Bytes, single(per_obj), None));
         let name = "calls/s with 100 connections at once";
         rows.push(row("conn100", name, Unit::OpsPerSec, single(rate100), None));
+    }
+    if transport == "tcp" {
+        for (id, name, unit, p) in tls::measure(&ctx, reps, &want) {
+            rows.push(row(id, name, unit, p.ours.clone(), Some(p)));
+        }
     }
     drop(server.stdin.take());
     let _ = server.wait();

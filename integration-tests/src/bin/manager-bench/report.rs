@@ -20,7 +20,7 @@ pub enum Unit {
 }
 
 impl Unit {
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             Unit::Micros => "µs/op",
             Unit::OpsPerSec => "ops/s",

@@ -50,9 +50,15 @@ pub fn hex(b: &[u8]) -> String {
 
 /// Starts the manager server process at `address`.
 pub fn start_server(address: &str, key: &[u8], spin_us: u64) -> (Child, String) {
+    start_server_with(address, key, spin_us, &[])
+}
+
+/// [`start_server`] with more environment for the server (its TLS files).
+pub fn start_server_with(address: &str, key: &[u8], spin_us: u64, env: &[(&str, &std::path::Path)]) -> (Child, String) {
     use std::io::BufRead;
     let mut child = Command::new(std::env::current_exe().expect("exe"))
         .args(["serve", address, &spin_us.to_string()])
+        .envs(env.iter().copied())
         .env("BENCH_KEY", hex(key))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -69,8 +75,17 @@ pub fn serve(address: &str, spin_us: u64) {
     let key = std::env::var("BENCH_KEY").expect("BENCH_KEY");
     let key = manager_client::AuthKey::from_hex(&key).expect("key");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
+    // A tls:// address serves with the files `BENCH_TLS_CERT` and `BENCH_TLS_KEY` name.
+    let tls = std::env::var_os("BENCH_TLS_CERT").map(|cert| {
+        let key = std::env::var_os("BENCH_TLS_KEY").expect("BENCH_TLS_KEY");
+        manager_server::ServerTls::from_files(cert, key).expect("TLS files")
+    });
     rt.block_on(async {
-        let server = manager_server::Server::builder()
+        let mut builder = manager_server::Server::builder();
+        if let Some(tls) = tls {
+            builder = builder.tls(tls);
+        }
+        let server = builder
             .listen(&address.parse().expect("address"))
             .authkey_value(key)
             .register::<Counter>()
@@ -214,7 +229,9 @@ pub fn connect(ctx: &Ctx) -> Duration {
     rt.block_on(async {
         let start = Instant::now();
         for _ in 0..n {
-            let c = manager_client::Client::connect(ctx.address.as_str(), &ctx.key).await.expect("connect");
+            let c = manager_client::Client::connect_with(ctx.address.as_str(), &ctx.key, &ctx.options)
+                .await
+                .expect("connect");
             drop(c);
         }
         start.elapsed() / n as u32
