@@ -37,7 +37,9 @@ async fn dial(target: &str) -> std::io::Result<Box<dyn Io>> {
     match target.strip_prefix("unix:") {
         Some(path) => Ok(Box::new(tokio::net::UnixStream::connect(path).await?)),
         None => {
-            let stream = tokio::net::TcpStream::connect(target.trim_start_matches("tcp://")).await?;
+            // TLS passes through as bytes: the forwarder dials the server's port.
+            let hostport = target.strip_prefix("tcp://").or_else(|| target.strip_prefix("tls://")).unwrap_or(target);
+            let stream = tokio::net::TcpStream::connect(hostport).await?;
             stream.set_nodelay(true)?;
             Ok(Box::new(stream))
         }

@@ -220,3 +220,33 @@ async fn a_stream_goes_on_across_breaks_with_no_item_lost_or_doubled() {
     assert_eq!(seen, (0..20_000).collect::<Vec<u64>>());
     assert!(cutter.forwarded() > 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_over_tls_resumes_with_a_new_tls_handshake() {
+    use crate::server_bin::{KEY, ServerChild};
+    use crate::tls_certs::{Certs, arg};
+    let certs = Certs::new();
+    let ca = certs.ca("ca");
+    let cert = certs.issue(&ca, "server", &["127.0.0.1"], false);
+    let server = ServerChild::start_with(&[
+        "--listen",
+        "tls://127.0.0.1:0",
+        "--tls-cert",
+        arg(&cert.cert),
+        "--tls-key",
+        arg(&cert.key),
+    ]);
+    let cutter = Cutter::start(&server.tcp[0]);
+    let through = cutter.address.replacen("tcp://", "tls://", 1);
+    let options = ClientOptions { tls: Some(manager_client::ClientTls::ca_file(&ca.pem).unwrap()), ..reconnecting() };
+    let client = Client::connect_with(through.as_str(), KEY, &options).await.unwrap();
+    let list = client.list::<u64>().await.unwrap();
+    for i in 0..400u64 {
+        list.append(i).await.unwrap();
+        if i % 50 == 0 {
+            cutter.cut();
+        }
+    }
+    assert_eq!(list.snapshot().await.unwrap(), (0..400).collect::<Vec<u64>>());
+    assert!(cutter.forwarded() > 5, "{} links", cutter.forwarded());
+}

@@ -26,7 +26,9 @@ fn tls_server(cert: &Issued, extra: &[&str]) -> ServerChild {
         "value:greeting:str:hello",
     ];
     args.extend_from_slice(extra);
-    let server = ServerChild::start_with(&args);
+    let mut server = ServerChild::start_with(&args);
+    // The TLS listener is the one these tests use (the child's Unix socket is plain).
+    server.address = server.tcp[0].clone();
     assert!(server.address.starts_with("tls://127.0.0.1:"), "{}", server.address);
     server
 }
@@ -158,7 +160,8 @@ async fn plain_and_tls_ports_tell_a_client_of_the_other_kind() {
     assert!(err.contains(&plain_address) && err.contains("the server expects TLS: use tls://"), "{err}");
 
     // A TLS client on a plain port.
-    let plain = ServerChild::start_with(&["--listen", "tcp://127.0.0.1:0"]);
+    let mut plain = ServerChild::start_with(&["--listen", "tcp://127.0.0.1:0"]);
+    plain.address = plain.tcp[0].clone();
     let plain_port = plain.address.rsplit_once(':').unwrap().1.to_owned();
     let tls_address = format!("tls://127.0.0.1:{plain_port}");
     let err = refused(connect(&tls_address, Some(ClientTls::ca_file(&ca.pem).unwrap())).await);
