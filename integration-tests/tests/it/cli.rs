@@ -52,7 +52,15 @@ fn key_file() -> (tempfile::TempDir, PathBuf) {
 fn cli(args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(cli_binary());
     cmd.args(args).stdin(Stdio::null());
-    for var in ["MANAGER_ADDRESS", "MANAGER_AUTHKEY", "MANAGER_AUTHKEY_FILE"] {
+    for var in [
+        "MANAGER_ADDRESS",
+        "MANAGER_AUTHKEY",
+        "MANAGER_AUTHKEY_FILE",
+        "MANAGER_TLS_CA",
+        "MANAGER_TLS_PIN",
+        "MANAGER_TLS_CERT",
+        "MANAGER_TLS_KEY",
+    ] {
         cmd.env_remove(var);
     }
     cmd.envs(env.iter().copied());
@@ -285,4 +293,37 @@ async fn the_client_api_reports_objects_and_connections() {
     .unwrap();
     assert_eq!((reports.0.len(), reports.1), (1, 3));
     waiting.abort();
+}
+
+#[tokio::test]
+async fn over_tls_with_a_ca_flag_or_the_environment() {
+    use crate::tls_certs::{Certs, arg};
+    let certs = Certs::new();
+    let ca = certs.ca("ca");
+    let cert = certs.issue(&ca, "server", &["127.0.0.1"], false);
+    let server = ServerChild::start_with(&[
+        "--listen",
+        "tls://127.0.0.1:0",
+        "--tls-cert",
+        arg(&cert.cert),
+        "--tls-key",
+        arg(&cert.key),
+        "--named",
+        "queue:jobs",
+    ]);
+    let (_dir, key) = key_file();
+    let tls_address = server.tcp[0].as_str();
+    let base = ["--address", tls_address, "--authkey-file", key.to_str().unwrap()];
+    let with_ca = [&base[..], &["--tls-ca", arg(&ca.pem), "--json", "ls"]].concat();
+    let run = cli(&with_ca, &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let objects: Json = serde_json::from_str(&run.stdout).unwrap();
+    assert!(objects.as_array().unwrap().iter().any(|o| o["names"].to_string().contains("jobs")), "{objects:#}");
+    // The environment's CA, as `Client::from_env` reads it.
+    let run = cli(&[&base[..], &["stats"]].concat(), &[("MANAGER_TLS_CA", arg(&ca.pem))]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    // No trust configured: refused, saying why, never unverified.
+    let run = cli(&[&base[..], &["stats"]].concat(), &[]);
+    assert_eq!(run.code, Some(1));
+    assert!(run.stderr.contains(tls_address), "{}", run.stderr);
 }

@@ -5,8 +5,9 @@
 //! manager-cli --json conns | jq '.[] | select(.locks_held != [])'
 //! ```
 //!
-//! The address and key default to what `Client::from_env` reads (`MANAGER_ADDRESS`,
-//! `MANAGER_AUTHKEY` or `MANAGER_AUTHKEY_FILE`). Tables for people by default, one JSON
+//! The address, key and TLS files default to what `Client::from_env` reads
+//! (`MANAGER_ADDRESS`, `MANAGER_AUTHKEY` or `MANAGER_AUTHKEY_FILE`, `MANAGER_TLS_CA` or
+//! `MANAGER_TLS_PIN`, `MANAGER_TLS_CERT` and `MANAGER_TLS_KEY`). Tables for people by default, one JSON
 //! document with `--json`. Exit status: 0 done, 1 the command failed (no server, wrong
 //! key, no such object, shutdown refused), 2 a usage error. Built only with the client
 //! crate's `cli` feature: `cargo run -p manager-client --features cli -- --help`.
@@ -17,7 +18,7 @@ use clap::{Parser, Subcommand};
 use manager_client::blocking::Client;
 use manager_client::env::{ADDRESS_VAR, AUTHKEY_FILE_VAR, AUTHKEY_VAR, read_authkey};
 use manager_client::proto::ObjectId;
-use manager_client::{Address, AuthKey, ClientOptions, Error, RemoteErrorKind};
+use manager_client::{Address, AuthKey, ClientOptions, ClientTls, Error, RemoteErrorKind};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -26,7 +27,8 @@ use std::time::Duration;
 #[derive(Debug, Parser)]
 #[command(name = "manager-cli", version)]
 struct Args {
-    /// The server's address: tcp://HOST:PORT or unix:PATH. Default: $MANAGER_ADDRESS.
+    /// The server's address: tcp://HOST:PORT, tls://HOST:PORT or unix:PATH. Default:
+    /// $MANAGER_ADDRESS.
     #[arg(long, value_name = "ADDR", global = true)]
     address: Option<String>,
 
@@ -34,6 +36,25 @@ struct Args {
     /// named by $MANAGER_AUTHKEY_FILE.
     #[arg(long, value_name = "PATH", global = true)]
     authkey_file: Option<PathBuf>,
+
+    /// For tls:// addresses: verify the server against the CA certificates in PATH
+    /// (PEM). Default: $MANAGER_TLS_CA.
+    #[arg(long, value_name = "PATH", global = true, conflicts_with = "tls_pin")]
+    tls_ca: Option<PathBuf>,
+
+    /// For tls:// addresses: trust exactly the server certificate in PATH (PEM).
+    /// Default: $MANAGER_TLS_PIN.
+    #[arg(long, value_name = "PATH", global = true)]
+    tls_pin: Option<PathBuf>,
+
+    /// For a server that requires client certificates: this one (PEM), with
+    /// --tls-key. Default: $MANAGER_TLS_CERT.
+    #[arg(long, value_name = "PATH", global = true, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// The client certificate's private key (PEM). Default: $MANAGER_TLS_KEY.
+    #[arg(long, value_name = "PATH", global = true, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 
     /// Print one JSON document instead of a table.
     #[arg(long, global = true)]
@@ -84,7 +105,8 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), String> {
     let (address, key) = target(args)?;
-    let options = ClientOptions { connect_timeout: Duration::from_secs(5), ..ClientOptions::default() };
+    let options =
+        ClientOptions { connect_timeout: Duration::from_secs(5), tls: tls(args)?, ..ClientOptions::default() };
     // The error names the address already.
     let client = Client::connect_with(address, key, &options).map_err(|e| one_line(&e))?;
     let failed = |e: Error| one_line(&e);
@@ -117,6 +139,20 @@ fn run(args: &Args) -> Result<(), String> {
             Err(e) => Err(failed(e)),
         },
     }
+}
+
+/// What tls:// trusts: the flags, else the environment `Client::from_env` reads.
+fn tls(args: &Args) -> Result<Option<ClientTls>, String> {
+    let trust = match (&args.tls_ca, &args.tls_pin) {
+        (Some(ca), _) => ClientTls::ca_file(ca),
+        (None, Some(pin)) => ClientTls::pinned_file(pin),
+        (None, None) => return ClientTls::from_env().map_err(|e| one_line(&e)),
+    };
+    let trust = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => trust.and_then(|t| t.with_client_cert(cert, key)),
+        _ => trust,
+    };
+    trust.map(Some).map_err(|e| one_line(&e))
 }
 
 /// The address and key: the flags, else the environment `Client::from_env` reads.
