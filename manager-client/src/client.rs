@@ -249,6 +249,18 @@ impl Client {
         self.current().server()
     }
 
+    /// The state of whichever connection the client uses now, as long as the client
+    /// lives (for the blocking client's keepalive thread, which must follow a
+    /// reconnecting client to its new session, and must not keep the client open).
+    pub(crate) fn current_state(&self) -> impl Fn() -> Option<Arc<crate::connection::ConnState>> + Send + 'static {
+        let inner = Arc::downgrade(&self.inner);
+        move || {
+            let inner = inner.upgrade()?;
+            let conn = Arc::clone(&inner.conn.lock().unwrap_or_else(|p| p.into_inner()));
+            conn.state().upgrade()
+        }
+    }
+
     /// The connection's shared state (for the blocking client's keepalive thread).
     pub(crate) fn conn_state(&self) -> std::sync::Weak<crate::connection::ConnState> {
         self.current().state()

@@ -287,3 +287,21 @@ fn the_cycle_check_sees_a_cycle() {
         ["x", "x::y", "x::z", "p::q::f", "r::g"].iter().map(|s| s.to_string()).collect();
     assert_eq!(named, expected);
 }
+
+/// The TLS session beside each side's socket is one file kept twice, word for word:
+/// the client must compile without the server, the server does not depend on the
+/// client, and the protocol crate (their one shared dependency) does no I/O and pulls
+/// in no randomness — so no crate can hold it for both. Written once in substance: this
+/// fails the moment the twins differ by more than the line naming each other.
+#[test]
+fn the_tls_session_twins_are_the_same_file() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let read = |krate: &str| std::fs::read_to_string(root.join(krate).join("src/tls_session.rs")).unwrap();
+    let (client, server) = (read("manager-client"), read("manager-server"));
+    let differing: Vec<(&str, &str)> = client.lines().zip(server.lines()).filter(|(c, s)| c != s).collect();
+    assert_eq!(client.lines().count(), server.lines().count(), "the twins differ in length");
+    assert!(
+        differing.len() == 1 && differing[0].0.contains("twin"),
+        "manager-client/src/tls_session.rs and manager-server/src/tls_session.rs differ: {differing:#?}"
+    );
+}

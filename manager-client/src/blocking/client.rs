@@ -60,7 +60,7 @@ impl Client {
                 Err(e) => tracing::debug!("blocking client without its fast path: {e}"),
             }
         }
-        spawn_keepalive(state, keepalive);
+        spawn_keepalive(inner.current_state(), keepalive);
         Ok(Client { inner, runtime })
     }
 

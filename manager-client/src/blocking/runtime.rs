@@ -189,14 +189,20 @@ impl BlockOn for General<'_> {
 
 /// The blocking client's runtime runs only during calls, so a quiet client would send
 /// nothing; this thread pings for it (without the runtime: the send is a non-blocking
-/// write) and ends with the connection.
-pub(super) fn spawn_keepalive(state: Weak<ConnState>, period: std::time::Duration) {
+/// write) on whichever connection `current` names (a reconnecting client's new
+/// session too), and ends with the client.
+pub(super) fn spawn_keepalive(
+    current: impl Fn() -> Option<Arc<ConnState>> + Send + 'static,
+    period: std::time::Duration,
+) {
     let spawned = std::thread::Builder::new().name("manager-keepalive".into()).spawn(move || {
         loop {
             std::thread::sleep(period);
-            match state.upgrade() {
+            match current() {
                 Some(s) if !s.is_finished() => s.keep_alive(),
-                _ => return,
+                // Over, but the client lives: a reconnecting one opens another.
+                Some(_) => {}
+                None => return,
             }
         }
     });
