@@ -250,3 +250,24 @@ async fn a_session_over_tls_resumes_with_a_new_tls_handshake() {
     assert_eq!(list.snapshot().await.unwrap(), (0..400).collect::<Vec<u64>>());
     assert!(cutter.forwarded() > 5, "{} links", cutter.forwarded());
 }
+
+#[tokio::test]
+async fn a_server_shutting_down_ends_a_session_at_once() {
+    let server = server(Duration::from_secs(30)).await;
+    let client = Client::connect_with(server.address(), server.authkey(), &reconnecting()).await.unwrap();
+    let queue = client.queue::<u32>(0).await.unwrap();
+    let waiting = tokio::spawn({
+        let queue = queue.clone();
+        async move { queue.get().await }
+    });
+    wait_until("the get to park", || async { server.stats().parked_calls == 1 }).await;
+    let started = std::time::Instant::now();
+    server.shutdown().await;
+    // The parked call is answered as any client's is; later calls hear that the server
+    // stopped on purpose, not a broken link waited out for the grace period.
+    let err = waiting.await.unwrap().unwrap_err();
+    assert_eq!(err.remote_kind(), Some(manager_client::RemoteErrorKind::ShuttingDown), "{err:?}");
+    let err = queue.qsize().await.unwrap_err();
+    assert!(err.is_server_shut_down(), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+}
