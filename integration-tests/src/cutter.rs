@@ -5,8 +5,9 @@
 //! or send new ones to another server. It runs on a thread and runtime of its own, so
 //! blocking and async code use it alike.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Notify;
@@ -28,6 +29,11 @@ struct Shared {
     target: Mutex<String>,
     /// When each forwarded connection was accepted.
     accepted: Mutex<Vec<Instant>>,
+    /// Cuts so far; each forwarding task notes the count it started under, and is
+    /// listed here while it runs, so that `cut` can wait for the ones it cut.
+    cuts: AtomicU64,
+    running: Mutex<Vec<(u64, u64)>>,
+    next_task: AtomicU64,
 }
 
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -55,6 +61,9 @@ impl Cutter {
             refusing: AtomicBool::new(false),
             target: Mutex::new(target.to_owned()),
             accepted: Mutex::new(Vec::new()),
+            cuts: AtomicU64::new(0),
+            running: Mutex::new(Vec::new()),
+            next_task: AtomicU64::new(0),
         });
         let stop = Arc::new(Notify::new());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -78,14 +87,25 @@ impl Cutter {
                     s.accepted.lock().unwrap().push(Instant::now());
                     let target = s.target.lock().unwrap().clone();
                     let s = Arc::clone(&s);
+                    let task = s.next_task.fetch_add(1, Ordering::SeqCst);
+                    let under = s.cuts.load(Ordering::SeqCst);
+                    s.running.lock().unwrap().push((task, under));
                     tokio::spawn(async move {
-                        let Ok(mut server) = dial(&target).await else { return };
-                        tokio::select! {
-                            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                            () = s.cut.notified() => {}
-                            // Both sockets stay open; nothing passes until a cut.
-                            () = s.freeze.notified() => s.cut.notified().await,
+                        let (cut, freeze) = (s.cut.notified(), s.freeze.notified());
+                        // A cut since this connection was accepted, before the waits
+                        // above existed, would not wake them: it counts instead.
+                        let cut_already = s.cuts.load(Ordering::SeqCst) > under;
+                        if !cut_already && let Ok(mut server) = dial(&target).await {
+                            tokio::select! {
+                                _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                                () = cut => {}
+                                // Both sockets stay open; nothing passes until a cut.
+                                () = freeze => s.cut.notified().await,
+                            }
+                            drop(server);
                         }
+                        drop(client);
+                        s.running.lock().unwrap().retain(|(t, _)| *t != task);
                     });
                 }
             });
@@ -93,9 +113,21 @@ impl Cutter {
         Cutter { address, shared, stop }
     }
 
-    /// Closes every connection it carries.
+    /// Closes every connection it carries, and returns once they are closed (the
+    /// forwarder runs on a thread of its own: without the wait, bytes could still pass
+    /// after `cut` returned).
     pub fn cut(&self) {
+        let cut = self.shared.cuts.fetch_add(1, Ordering::SeqCst);
         self.shared.cut.notify_waiters();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.shared.running.lock().unwrap().iter().any(|(_, under)| *under <= cut) {
+            assert!(
+                Instant::now() < deadline,
+                "the forwarder did not close its connections: {:?} (cut {cut})",
+                self.shared.running.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// Stops every connection it carries without closing it (no FIN, no RST).
@@ -126,7 +158,8 @@ impl Cutter {
 
 impl Drop for Cutter {
     fn drop(&mut self) {
+        // No waiting: the forwarder's runtime, and its tasks with it, end with the loop.
+        self.shared.cut.notify_waiters();
         self.stop.notify_one();
-        self.cut();
     }
 }

@@ -42,9 +42,11 @@ pub struct ClientOptions {
     /// a client back within it finds its references, locks and queue reservations as
     /// it left them, and every call in flight is answered once — run at most once, its
     /// reply not lost. Proxies keep working; a call waits while the client reconnects.
-    /// When the session cannot be resumed, calls on its proxies fail with
-    /// [`Error::SessionLost`] or [`Error::ServerRestarted`], and the `Client` opens a
-    /// new session for what it is asked next (named objects are looked up again). The
+    /// When the session cannot be resumed, calls on the proxies of objects it created
+    /// fail with [`Error::SessionLost`] or [`Error::ServerRestarted`]; proxies to named
+    /// objects look their name up again on a new session (calls in flight at the loss
+    /// still fail: they may have run), and the `Client` opens a new session for what it
+    /// is asked next. The
     /// relay this adds costs a thread per connection and a hop per message (see
     /// docs/PERFORMANCE.md).
     pub reconnect: Option<crate::Reconnect>,
@@ -266,16 +268,38 @@ impl Client {
         self.current().state()
     }
 
-    fn handle(conn: Arc<Conn>, object: ObjectId, type_id: &str) -> Handle {
-        Handle::new(conn as Arc<dyn Transport>, object, type_id.to_owned())
+    fn handle(transport: Arc<dyn Transport>, object: ObjectId, type_id: &str) -> Handle {
+        Handle::new(transport, object, type_id.to_owned())
+    }
+
+    /// What a proxy to the object named `name` calls through: with a reconnect policy,
+    /// a transport that looks the name up again when its connection is over; else the
+    /// connection.
+    fn named_transport(&self, conn: Arc<Conn>, name: &str, taken: &Taken) -> Arc<dyn Transport> {
+        if self.inner.options.reconnect.is_none() {
+            return conn;
+        }
+        let inner = Arc::downgrade(&self.inner);
+        let reopen: crate::rebind::Reopen = Arc::new(move || {
+            let inner = inner.clone();
+            Box::pin(async move {
+                let inner = inner.upgrade().ok_or_else(|| Error::Config("the client is gone".into()))?;
+                Client { inner }.conn().await
+            })
+        });
+        crate::rebind::Named::new(name, &taken.type_id, reopen, conn, taken.object)
     }
 
     /// Checks a freshly taken reference against `P`'s type and, when `checked` names
     /// the object (for the error), its fingerprint (element types, `#[shared]`
     /// interface); the reference is released on a mismatch, before the proxy could
     /// write or read anything.
-    fn typed<P: Proxy>(conn: Arc<Conn>, taken: Taken, checked: Option<&dyn std::fmt::Display>) -> Result<P, Error> {
-        let handle = Self::handle(conn, taken.object, &taken.type_id);
+    fn typed<P: Proxy>(
+        transport: Arc<dyn Transport>,
+        taken: Taken,
+        checked: Option<&dyn std::fmt::Display>,
+    ) -> Result<P, Error> {
+        let handle = Self::handle(transport, taken.object, &taken.type_id);
         if taken.type_id != P::shared_type_id() {
             return Err(Error::WrongType { expected: P::shared_type_id().to_owned(), found: taken.type_id });
         }
@@ -305,7 +329,8 @@ impl Client {
     pub async fn named<P: Proxy>(&self, name: &str) -> Result<P, Error> {
         let conn = self.conn().await?;
         let taken = conn.request(&Request::GetNamed { name }, Taken::of).await?;
-        Self::typed(conn, taken, Some(&format_args!("the object named `{name}`")))
+        let transport = self.named_transport(conn, name, &taken);
+        Self::typed(transport, taken, Some(&format_args!("the object named `{name}`")))
     }
 
     /// [`named`](Self::named) without the fingerprint check: the escape for dynamic
@@ -330,7 +355,8 @@ impl Client {
     pub async fn named_unchecked<P: Proxy>(&self, name: &str) -> Result<P, Error> {
         let conn = self.conn().await?;
         let taken = conn.request(&Request::GetNamed { name }, Taken::of).await?;
-        Self::typed(conn, taken, None)
+        let transport = self.named_transport(conn, name, &taken);
+        Self::typed(transport, taken, None)
     }
 
     /// A proxy from a token another process handed over — a

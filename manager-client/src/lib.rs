@@ -61,6 +61,7 @@ mod handshake;
 mod in_flight;
 mod introspection;
 mod names;
+mod rebind;
 mod session;
 mod stream;
 mod tls;

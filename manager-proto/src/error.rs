@@ -208,7 +208,8 @@ pub enum Error {
     /// the server within the session's grace period (or the server had let it go).
     /// Objects this client created, the references and locks it held and the calls it
     /// had in flight went with it (a call in flight may or may not have run: never
-    /// twice). The `Client` itself reconnects: named objects, looked up again, work.
+    /// twice). The `Client` itself reconnects, and proxies to named objects look their
+    /// names up again.
     #[error("the session with the manager at {address} is lost: {reason}")]
     SessionLost {
         /// The server.

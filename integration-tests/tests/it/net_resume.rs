@@ -78,18 +78,20 @@ fn a_partition_past_the_grace_period_ends_the_session_and_the_client_starts_anew
     let (mut a, connected) = NetClient::start_reconnecting(&net.a, &address, KEEPALIVE);
     assert!(connected.ok, "{}", connected.line);
     assert_eq!(a.run("acquire").value(), "acquired=true");
+    assert_eq!(a.run("dict").value(), "dicts=1");
     net.partition();
     // The server notices the silence (1.5 s), waits out the grace period (1 s), and
     // releases the session's lock to the waiter.
     assert!(lock.acquire_timeout(Duration::from_secs(10)).unwrap());
     wait_until_blocking("the server to end A's session", || observer.stats().unwrap().connections == 1);
     net.heal();
-    // A's proxies belonged to the session: they say so.
-    let lost = a.run("add 1");
+    // The dict A created went with the session: its proxy says so.
+    let lost = a.run("dict-len");
     assert!(lost.is_err("SessionLost"), "{}", lost.line);
-    // A is usable: a new session, the named objects looked up again.
-    assert!(a.run("connect").ok);
+    // Named objects are looked up again by name, on a new session: the counter (the
+    // same object, on the same run) and the lock, free again once B lets go.
     assert_eq!(a.run("add 1").value(), "1");
     lock.release().unwrap();
     assert_eq!(a.run("acquire").value(), "acquired=true");
+    assert_eq!(observer.stats().unwrap().connections, 2, "A's new session and the observer");
 }

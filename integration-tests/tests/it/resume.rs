@@ -271,3 +271,55 @@ async fn a_server_shutting_down_ends_a_session_at_once() {
     assert!(err.is_server_shut_down(), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
 }
+
+#[tokio::test]
+async fn a_named_proxy_looks_its_name_up_again_after_the_session_or_the_server_is_gone() {
+    let first = server(Duration::from_millis(300)).await;
+    let key = first.authkey().clone();
+    let cutter = Cutter::start(&first.address().to_string());
+    let client = Client::connect_with(cutter.address.as_str(), &key, &reconnecting()).await.unwrap();
+    let counter = client.named::<manager_client::DictProxy<String, u64>>("counter").await.unwrap();
+    let mine = client.dict::<String, u64>().await.unwrap();
+    counter.insert("a".into(), 1).await.unwrap();
+    // The session is lost (its grace period passes with the link down).
+    cutter.refuse(true);
+    cutter.cut();
+    let other = Client::connect(first.address(), &key).await.unwrap();
+    wait_until("the server to end the session", || async { first.stats().connections == 1 }).await;
+    drop(other);
+    cutter.refuse(false);
+    // The object the client created went with the session; the named one is found
+    // again by its name, the same object, its contents as they were.
+    let err = mine.len().await.unwrap_err();
+    assert!(err.is_session_lost(), "{err:?}");
+    assert_eq!(counter.get("a").await.unwrap(), Some(1));
+    counter.insert("b".into(), 2).await.unwrap();
+    assert_eq!(counter.len().await.unwrap(), 2);
+
+    // A new run of the server with the same name: the proxy finds the new object.
+    cutter.refuse(true);
+    cutter.cut();
+    first.shutdown().await;
+    let second = Server::builder()
+        .listen_tcp("127.0.0.1:0")
+        .authkey_value(key.clone())
+        .named_builtin("counter", Builtin::Dict)
+        .start()
+        .await
+        .unwrap();
+    cutter.retarget(&second.address().to_string());
+    cutter.refuse(false);
+    // A call made before the client learned of the restart fails with it (it may have
+    // reached the old run: it is not repeated on the new one); the next finds the new
+    // run's object by its name.
+    match counter.len().await {
+        Err(e) => assert!(matches!(e, Error::ServerRestarted { .. }), "{e:?}"),
+        Ok(n) => assert_eq!(n, 0),
+    }
+    assert_eq!(counter.len().await.unwrap(), 0, "the new run's (empty) dict");
+    counter.insert("c".into(), 3).await.unwrap();
+    let seen = Client::connect(second.address(), &key).await.unwrap();
+    let theirs = seen.named::<manager_client::DictProxy<String, u64>>("counter").await.unwrap();
+    assert_eq!(theirs.get("c").await.unwrap(), Some(3));
+    assert_eq!(counter.token().server, second.server_id(), "its tokens name the new run");
+}

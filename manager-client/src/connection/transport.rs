@@ -78,6 +78,15 @@ impl Conn {
         self.state.closed().is_some()
     }
 
+    /// Why the connection ended, if it did.
+    pub(crate) fn ended(&self) -> Option<Error> {
+        self.state.closed()
+    }
+
+    pub(crate) fn address(&self) -> &Address {
+        &self.state.address
+    }
+
     pub(crate) fn server(&self) -> ServerId {
         self.state.server
     }

@@ -13,6 +13,7 @@
 //! (`lock`), `put LEN` (puts LEN bytes, a known pattern, into `q`), `get` (takes from
 //! `q`, blocking; prints the length and `intact` or `corrupt`), `dict` (creates a dict
 //! and keeps its proxy: a reference the server must release when the connection ends),
+//! `dict-len` (the length of the last dict made: a call on an object the client created),
 //! `exit`.
 //!
 //! With `NET_CLIENT_RECONNECT=1` in its environment it reconnects, resuming its session
@@ -92,6 +93,10 @@ pub fn net_client(address: &str, keepalive_ms: u64) -> Result {
                 s.dicts.push(d);
                 format!("dicts={}", s.dicts.len())
             }),
+            ["dict-len"] => match s.dicts.last() {
+                Some(d) => d.len().map(|n| format!("len={n}")),
+                None => Ok("no dict".to_owned()),
+            },
             _ => return Err(format!("unknown net-client command {line:?}").into()),
         };
         report(started, outcome);
