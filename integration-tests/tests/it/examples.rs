@@ -159,3 +159,12 @@ fn an_interface_client_uses_a_server_implementing_it() {
     assert!(server.wait().unwrap().success());
     assert_eq!(lines.next().unwrap().unwrap(), "interface_server: a client asked me to stop");
 }
+
+#[test]
+fn reconnect() {
+    let out = run("reconnect", &[]);
+    assert_eq!(out.lines().filter(|l| l.starts_with("link broken after ")).count(), 4, "{out}");
+    assert!(out.contains("links used: 5\n"), "{out}");
+    assert!(out.contains("lock still ours: true\n"), "{out}");
+    assert!(out.contains("sum of squares 1..=20: 2870 (every job done once)\n"), "{out}");
+}
