@@ -5,70 +5,12 @@ use manager_proto::{
     Address, AuthKey, BoxFuture, Connect, Error, Handle, ObjectId, Proxy, RemoteErrorKind, Request, Response, ServerId,
     ServerStats, Transport, TypeDescription,
 };
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use crate::connection::Conn;
+use crate::current::Current;
 use crate::names::{ToAddress, ToToken};
-
-/// Connection settings. `ClientOptions::default()` suits a local network.
-#[derive(Clone, Debug)]
-pub struct ClientOptions {
-    /// Time allowed to open the socket and authenticate. Default 10 s. While it
-    /// authenticates, the client polls for each of the server's two answers for up to
-    /// 200 µs, yielding the CPU between tries, before it sleeps: a wake-up from another
-    /// core can cost more than the whole exchange.
-    pub connect_timeout: Duration,
-    /// When the client has sent nothing for this long it pings the server (whose idle
-    /// timeout, 60 s by default, drops silent peers); and while calls are waiting and
-    /// the server says nothing for this long, it pings too, declaring the connection
-    /// lost if no answer comes within another period: within two periods (and a
-    /// quarter of one, the reader's checks being four per period) of the server's
-    /// last word, blocking or async. Default 10 s. Shorter notices a
-    /// vanished host sooner; it must stay well below the server's idle timeout.
-    pub keepalive: Duration,
-    /// Largest frame sent or accepted. Default 64 MiB, as the server's.
-    pub max_frame: usize,
-    /// Low-latency mode: while calls are waiting, read for up to this long without
-    /// sleeping before parking the reader (in a blocking client, the calling thread
-    /// itself). Default zero (off). Saves a thread wake-up per round trip (tens of
-    /// microseconds across cores) at the price of a spinning core; pair it with the
-    /// server's `busy_poll`.
-    pub spin: Duration,
-    /// Reconnect after the link to the server breaks, resuming the session (default
-    /// `None`: a broken connection stays broken, and calls fail with
-    /// [`Error::ConnectionLost`]). With a policy, the connection is a session the server
-    /// keeps for its grace period (`ServerBuilder::session_grace`, 30 s by default):
-    /// a client back within it finds its references, locks and queue reservations as
-    /// it left them, and every call in flight is answered once — run at most once, its
-    /// reply not lost. Proxies keep working; a call waits while the client reconnects.
-    /// When the session cannot be resumed, calls on the proxies of objects it created
-    /// fail with [`Error::SessionLost`] or [`Error::ServerRestarted`]; proxies to named
-    /// objects look their name up again on a new session (calls in flight at the loss
-    /// still fail: they may have run), and the `Client` opens a new session for what it
-    /// is asked next. The
-    /// relay this adds costs a thread per connection and a hop per message (see
-    /// docs/PERFORMANCE.md).
-    pub reconnect: Option<crate::Reconnect>,
-    /// What `tls://` addresses trust, and the client certificate for servers that
-    /// require one. Default none: a `tls://` address is then refused (with an
-    /// [`Error::Config`] saying so), never connected unverified. `Client::from_env`
-    /// fills it from `MANAGER_TLS_CA` (see [`ClientTls::from_env`](crate::ClientTls::from_env)).
-    pub tls: Option<crate::ClientTls>,
-}
-
-impl Default for ClientOptions {
-    fn default() -> Self {
-        ClientOptions {
-            connect_timeout: Duration::from_secs(10),
-            keepalive: Duration::from_secs(10),
-            max_frame: manager_proto::frame::DEFAULT_MAX_FRAME,
-            spin: Duration::ZERO,
-            reconnect: None,
-            tls: None,
-        }
-    }
-}
+pub use crate::options::ClientOptions;
 
 /// A connection to a manager server, multiplexed: any number of tasks may call through
 /// one `Client` (and its clones, which share the connection) at once, and a call that
@@ -104,19 +46,7 @@ impl Default for ClientOptions {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Client {
-    inner: Arc<Inner>,
-}
-
-/// What a client's clones share: the connection, and what it takes to open another
-/// when a reconnecting client's session was lost.
-#[derive(Debug)]
-struct Inner {
-    address: Address,
-    authkey: AuthKey,
-    options: ClientOptions,
-    conn: Mutex<Arc<Conn>>,
-    /// Held while a new session is opened, so that callers open one, not one each.
-    reopening: tokio::sync::Mutex<()>,
+    inner: Arc<Current>,
 }
 
 impl Client {
@@ -146,36 +76,18 @@ impl Client {
         let address = address.to_address()?;
         let authkey = AuthKey::new(authkey.as_ref())?;
         let conn = Conn::open(address.clone(), authkey.clone(), options).await?;
-        let inner = Inner {
-            address,
-            authkey,
-            options: options.clone(),
-            conn: Mutex::new(conn),
-            reopening: tokio::sync::Mutex::new(()),
-        };
-        Ok(Client { inner: Arc::new(inner) })
+        Ok(Client { inner: Arc::new(Current::new(address, authkey, options.clone(), conn)) })
     }
 
     /// The connection now (which may be over).
     fn current(&self) -> Arc<Conn> {
-        Arc::clone(&self.inner.conn.lock().unwrap_or_else(|p| p.into_inner()))
+        self.inner.now()
     }
 
-    /// The connection to call through: with a reconnect policy, a new session when the
-    /// last one is over (lost, or the server restarted), so the client stays usable.
+    /// The connection to call through (a new session if the last is over and the
+    /// client reconnects).
     async fn conn(&self) -> Result<Arc<Conn>, Error> {
-        let conn = self.current();
-        if self.inner.options.reconnect.is_none() || !conn.is_over() {
-            return Ok(conn);
-        }
-        let _one_at_a_time = self.inner.reopening.lock().await;
-        let conn = self.current();
-        if !conn.is_over() {
-            return Ok(conn);
-        }
-        let fresh = Conn::open(self.inner.address.clone(), self.inner.authkey.clone(), &self.inner.options).await?;
-        *self.inner.conn.lock().unwrap_or_else(|p| p.into_inner()) = Arc::clone(&fresh);
-        Ok(fresh)
+        self.inner.conn().await
     }
 
     /// Connects to the server named by `MANAGER_ADDRESS` with the key in
@@ -255,12 +167,7 @@ impl Client {
     /// lives (for the blocking client's keepalive thread, which must follow a
     /// reconnecting client to its new session, and must not keep the client open).
     pub(crate) fn current_state(&self) -> impl Fn() -> Option<Arc<crate::connection::ConnState>> + Send + 'static {
-        let inner = Arc::downgrade(&self.inner);
-        move || {
-            let inner = inner.upgrade()?;
-            let conn = Arc::clone(&inner.conn.lock().unwrap_or_else(|p| p.into_inner()));
-            conn.state().upgrade()
-        }
+        Current::state_source(&self.inner)
     }
 
     /// The connection's shared state (for the blocking client's keepalive thread).
@@ -270,24 +177,6 @@ impl Client {
 
     fn handle(transport: Arc<dyn Transport>, object: ObjectId, type_id: &str) -> Handle {
         Handle::new(transport, object, type_id.to_owned())
-    }
-
-    /// What a proxy to the object named `name` calls through: with a reconnect policy,
-    /// a transport that looks the name up again when its connection is over; else the
-    /// connection.
-    fn named_transport(&self, conn: Arc<Conn>, name: &str, taken: &Taken) -> Arc<dyn Transport> {
-        if self.inner.options.reconnect.is_none() {
-            return conn;
-        }
-        let inner = Arc::downgrade(&self.inner);
-        let reopen: crate::rebind::Reopen = Arc::new(move || {
-            let inner = inner.clone();
-            Box::pin(async move {
-                let inner = inner.upgrade().ok_or_else(|| Error::Config("the client is gone".into()))?;
-                Client { inner }.conn().await
-            })
-        });
-        crate::rebind::Named::new(name, &taken.type_id, reopen, conn, taken.object)
     }
 
     /// Checks a freshly taken reference against `P`'s type and, when `checked` names
@@ -329,7 +218,7 @@ impl Client {
     pub async fn named<P: Proxy>(&self, name: &str) -> Result<P, Error> {
         let conn = self.conn().await?;
         let taken = conn.request(&Request::GetNamed { name }, Taken::of).await?;
-        let transport = self.named_transport(conn, name, &taken);
+        let transport = Current::named_transport(&self.inner, conn, name, &taken.type_id, taken.object);
         Self::typed(transport, taken, Some(&format_args!("the object named `{name}`")))
     }
 
@@ -355,7 +244,7 @@ impl Client {
     pub async fn named_unchecked<P: Proxy>(&self, name: &str) -> Result<P, Error> {
         let conn = self.conn().await?;
         let taken = conn.request(&Request::GetNamed { name }, Taken::of).await?;
-        let transport = self.named_transport(conn, name, &taken);
+        let transport = Current::named_transport(&self.inner, conn, name, &taken.type_id, taken.object);
         Self::typed(transport, taken, None)
     }
 

@@ -1,4 +1,5 @@
-//! The mutual handshake, as two state machines with no I/O.
+//! The mutual handshake, as two state machines with no I/O (one job: the two sides
+//! and their tests, which are most of its length past 350 lines, stay together).
 //!
 //! ```text
 //! client                                             server
