@@ -300,6 +300,17 @@ fn a_frozen_server_is_lost_within_two_keepalive_periods() {
         assert!(sent.success(), "kill {name}");
     };
     signal("-STOP");
+    // kill(1) returns when the signal is sent, not when every thread has stopped: a
+    // thread still running could answer the call below. Wait for the state /proc shows.
+    let pid = server.id();
+    crate::util::wait_until_blocking("every thread of the server to stop", || {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return false };
+        tasks.flatten().all(|task| {
+            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            // The state follows the command name's closing parenthesis: T is stopped.
+            stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('T'))
+        })
+    });
     let started = Instant::now();
     let err = counter.incr(1).unwrap_err();
     let took = started.elapsed();
