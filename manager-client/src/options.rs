@@ -28,13 +28,13 @@ pub struct ClientOptions {
     pub spin: Duration,
     /// Reconnect after the link to the server breaks, resuming the session (default
     /// `None`: a broken connection stays broken, and calls fail with
-    /// [`Error::ConnectionLost`]). With a policy, the connection is a session the server
+    /// [`Error::ConnectionLost`](crate::Error::ConnectionLost)). With a policy, the connection is a session the server
     /// keeps for its grace period (`ServerBuilder::session_grace`, 30 s by default):
     /// a client back within it finds its references, locks and queue reservations as
     /// it left them, and every call in flight is answered once — run at most once, its
     /// reply not lost. Proxies keep working; a call waits while the client reconnects.
     /// When the session cannot be resumed, calls on the proxies of objects it created
-    /// fail with [`Error::SessionLost`] or [`Error::ServerRestarted`]; proxies to named
+    /// fail with [`Error::SessionLost`](crate::Error::SessionLost) or [`Error::ServerRestarted`](crate::Error::ServerRestarted); proxies to named
     /// objects look their name up again on a new session (calls in flight at the loss
     /// still fail: they may have run), and the `Client` opens a new session for what it
     /// is asked next. The
@@ -43,7 +43,7 @@ pub struct ClientOptions {
     pub reconnect: Option<crate::Reconnect>,
     /// What `tls://` addresses trust, and the client certificate for servers that
     /// require one. Default none: a `tls://` address is then refused (with an
-    /// [`Error::Config`] saying so), never connected unverified. `Client::from_env`
+    /// [`Error::Config`](crate::Error::Config) saying so), never connected unverified. `Client::from_env`
     /// fills it from `MANAGER_TLS_CA` (see [`ClientTls::from_env`](crate::ClientTls::from_env)).
     pub tls: Option<crate::ClientTls>,
 }
