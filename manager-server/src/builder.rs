@@ -1,4 +1,5 @@
-//! Configuring and starting a server.
+//! Configuring and starting a server (one job: each setting is a documented method,
+//! which is most of its length).
 
 use manager_proto::dispatch::Dispatch;
 use manager_proto::{Address, AuthKey, Proxy, ServerId};
