@@ -297,20 +297,10 @@ async fn the_client_api_reports_objects_and_connections() {
 
 #[tokio::test]
 async fn over_tls_with_a_ca_flag_or_the_environment() {
-    use crate::tls_certs::{Certs, arg};
+    use crate::tls_certs::{Certs, arg, pki, tls_server};
     let certs = Certs::new();
-    let ca = certs.ca("ca");
-    let cert = certs.issue(&ca, "server", &["127.0.0.1"], false);
-    let server = ServerChild::start_with(&[
-        "--listen",
-        "tls://127.0.0.1:0",
-        "--tls-cert",
-        arg(&cert.cert),
-        "--tls-key",
-        arg(&cert.key),
-        "--named",
-        "queue:jobs",
-    ]);
+    let (ca, cert) = pki(&certs);
+    let server = tls_server(&cert, &["--named", "queue:jobs"]);
     let (_dir, key) = key_file();
     let tls_address = server.tcp[0].as_str();
     let base = ["--address", tls_address, "--authkey-file", key.to_str().unwrap()];

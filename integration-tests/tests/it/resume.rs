@@ -223,19 +223,11 @@ async fn a_stream_goes_on_across_breaks_with_no_item_lost_or_doubled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_over_tls_resumes_with_a_new_tls_handshake() {
-    use crate::server_bin::{KEY, ServerChild};
-    use crate::tls_certs::{Certs, arg};
+    use crate::server_bin::KEY;
+    use crate::tls_certs::{Certs, pki, tls_server};
     let certs = Certs::new();
-    let ca = certs.ca("ca");
-    let cert = certs.issue(&ca, "server", &["127.0.0.1"], false);
-    let server = ServerChild::start_with(&[
-        "--listen",
-        "tls://127.0.0.1:0",
-        "--tls-cert",
-        arg(&cert.cert),
-        "--tls-key",
-        arg(&cert.key),
-    ]);
+    let (ca, cert) = pki(&certs);
+    let server = tls_server(&cert, &[]);
     let cutter = Cutter::start(&server.tcp[0]);
     let through = cutter.address.replacen("tcp://", "tls://", 1);
     let options = ClientOptions { tls: Some(manager_client::ClientTls::ca_file(&ca.pem).unwrap()), ..reconnecting() };

@@ -4,41 +4,13 @@
 //! hand-off of the TLS files to a child.
 
 use crate::server_bin::{HANG, KEY, ServerChild, key, within};
-use crate::tls_certs::{Ca, Certs, Issued, arg};
+use crate::tls_certs::{Certs, arg, pki, tls_server};
 use crate::util;
 use manager_client::{Bytes, Client, ClientOptions, ClientTls, Error, ValueProxy};
 use std::time::{Duration, Instant};
 
 /// The connect timeout the failing connects run with: each must fail well within it.
 const CONNECT: Duration = Duration::from_secs(5);
-
-/// A `manager-server` serving TLS on loopback with `cert`, plus `extra` flags, with a
-/// `value:greeting:str:hello`.
-fn tls_server(cert: &Issued, extra: &[&str]) -> ServerChild {
-    let mut args = vec![
-        "--listen",
-        "tls://127.0.0.1:0",
-        "--tls-cert",
-        arg(&cert.cert),
-        "--tls-key",
-        arg(&cert.key),
-        "--named",
-        "value:greeting:str:hello",
-    ];
-    args.extend_from_slice(extra);
-    let mut server = ServerChild::start_with(&args);
-    // The TLS listener is the one these tests use (the child's Unix socket is plain).
-    server.address = server.tcp[0].clone();
-    assert!(server.address.starts_with("tls://127.0.0.1:"), "{}", server.address);
-    server
-}
-
-/// A CA and a server certificate for 127.0.0.1 signed by it.
-fn pki(certs: &Certs) -> (Ca, Issued) {
-    let ca = certs.ca("ca");
-    let server = certs.issue(&ca, "server", &["127.0.0.1"], false);
-    (ca, server)
-}
 
 /// Connects with `tls`, checking that the outcome (success or failure) comes within the
 /// connect timeout.

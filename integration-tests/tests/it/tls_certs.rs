@@ -5,6 +5,8 @@
 use rcgen::{BasicConstraints, Certificate, CertificateParams, DnType, IsCa, KeyPair, date_time_ymd};
 use std::path::{Path, PathBuf};
 
+use crate::server_bin::ServerChild;
+
 /// A CA that signs certificates.
 pub struct Ca {
     cert: Certificate,
@@ -66,4 +68,32 @@ impl Certs {
 /// A path as a command-line argument.
 pub fn arg(path: &Path) -> &str {
     path.to_str().unwrap()
+}
+
+/// A `manager-server` serving TLS on loopback with `cert`, plus `extra` flags, with a
+/// `value:greeting:str:hello`.
+pub fn tls_server(cert: &Issued, extra: &[&str]) -> ServerChild {
+    let mut args = vec![
+        "--listen",
+        "tls://127.0.0.1:0",
+        "--tls-cert",
+        arg(&cert.cert),
+        "--tls-key",
+        arg(&cert.key),
+        "--named",
+        "value:greeting:str:hello",
+    ];
+    args.extend_from_slice(extra);
+    let mut server = ServerChild::start_with(&args);
+    // The TLS listener is the one these tests use (the child's Unix socket is plain).
+    server.address = server.tcp[0].clone();
+    assert!(server.address.starts_with("tls://127.0.0.1:"), "{}", server.address);
+    server
+}
+
+/// A CA and a server certificate for 127.0.0.1 signed by it.
+pub fn pki(certs: &Certs) -> (Ca, Issued) {
+    let ca = certs.ca("ca");
+    let server = certs.issue(&ca, "server", &["127.0.0.1"], false);
+    (ca, server)
 }
