@@ -63,12 +63,18 @@ pub enum RemoteErrorKind {
     /// A container changed size (or a dict its keys) while it was being iterated
     /// (Python's `RuntimeError: dictionary changed size during iteration`).
     ChangedDuringIteration,
+    /// A pool's worker process ended (killed, crashed) while it ran the task (Python's
+    /// pool hangs for ever there). The message names the job, the task and the pid.
+    WorkerLost,
+    /// The pool was closed (no new tasks) or terminated (queued and running tasks
+    /// fail): Python's `ValueError: Pool not running`.
+    PoolNotRunning,
     /// A kind this client does not know, by its number.
     Other(u32),
 }
 
 impl RemoteErrorKind {
-    const TABLE: [(u32, RemoteErrorKind); 23] = [
+    const TABLE: [(u32, RemoteErrorKind); 25] = [
         (1, RemoteErrorKind::NotExposed),
         (2, RemoteErrorKind::NoSuchObject),
         (3, RemoteErrorKind::NoSuchType),
@@ -92,6 +98,8 @@ impl RemoteErrorKind {
         (27, RemoteErrorKind::NotOwner),
         (28, RemoteErrorKind::Overflow),
         (29, RemoteErrorKind::ChangedDuringIteration),
+        (30, RemoteErrorKind::WorkerLost),
+        (31, RemoteErrorKind::PoolNotRunning),
     ];
 
     /// The kind's number on the wire.

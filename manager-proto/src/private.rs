@@ -10,6 +10,7 @@ pub mod v1 {
     pub use crate::blocking::{BlockingConnect, BlockingProxy, Executor};
     pub use crate::dispatch::{BoxFuture, CallResult, Dispatch, MethodInfo, Outcome, Receiver};
     pub use crate::hosted::{HostUnchecked, HostViaDispatch, Hosted, SharedType, assert_shared_type, encode_return};
+    pub use crate::pool::Job;
     pub use crate::proxy::{Connect, Handle, Proxy, Reply};
     pub use crate::stream::{BoxSource, RemoteStream};
     use crate::stream_glue::not_wire;

@@ -42,6 +42,7 @@ mod list;
 mod lock;
 mod namespace;
 mod ordered;
+mod pool;
 mod queue;
 mod render;
 mod semaphore;
@@ -84,6 +85,7 @@ fn register_all(registry: &mut Registry) {
         (b::CONDITION, c::NAMES, ctor(condition::Condition::create)),
         (b::EVENT, e::NAMES, ctor(event::Event::create)),
         (b::BARRIER, ba::NAMES, barrier::constructor(Arc::default())),
+        (manager_proto::pool::TYPE_ID, manager_proto::pool::methods::NAMES, ctor(pool::Pool::create)),
     ] {
         registry.insert(type_id, names.iter().map(|n| (*n).to_owned()).collect(), construct);
     }
