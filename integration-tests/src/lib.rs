@@ -11,6 +11,7 @@ pub struct ReadmeDoctests;
 pub mod accounts;
 pub mod cutter;
 pub mod interface;
+pub mod jobs;
 pub mod streams;
 
 use manager_client::shared;

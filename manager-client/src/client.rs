@@ -158,6 +158,12 @@ impl Client {
         &self.inner.address
     }
 
+    /// What it takes to open another connection like this one (a pool's own, on a
+    /// runtime of its own).
+    pub(crate) fn connect_params(&self) -> (Address, manager_proto::AuthKey, ClientOptions) {
+        (self.inner.address.clone(), self.inner.authkey.clone(), self.inner.options.clone())
+    }
+
     /// The server run this client is connected to.
     pub fn server_id(&self) -> ServerId {
         self.current().server()

@@ -63,6 +63,7 @@ mod in_flight;
 mod introspection;
 mod names;
 mod options;
+pub mod pool;
 mod rebind;
 mod session;
 mod stream;
@@ -74,10 +75,11 @@ pub use builtins::proxies::*;
 pub use builtins::watch;
 pub use client::{Client, ClientOptions};
 pub use names::{ToAddress, ToToken};
+pub use pool::{AsyncResult, Imap, Jobs, Pool, PoolOptions, PoolProxy, run_worker, serve_jobs};
 pub use session::Reconnect;
 pub use tls::ClientTls;
 
-pub use manager_derive::shared;
+pub use manager_derive::{job, shared};
 pub use manager_proto as proto;
 /// What [`Client::inspect_objects`] and [`Client::inspect_connections`] report.
 pub use manager_proto::inspect;

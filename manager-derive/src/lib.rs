@@ -271,6 +271,7 @@ mod errors;
 mod expand;
 mod fallback;
 mod interface;
+mod job;
 mod krate;
 mod model;
 mod streams;
@@ -322,4 +323,39 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn shared(args: TokenStream, input: TokenStream) -> TokenStream {
     expand::entry(args.into(), input.into()).into()
+}
+
+/// Makes a plain `fn` a job a process pool can run by name in its worker processes
+/// (`manager_client::Pool`). The function stays callable as it is; a braced struct of
+/// the same name (in the type namespace only) implements `manager_proto::pool::Job`,
+/// so call sites name the job by type: `pool.apply::<square>(7)` returns a `u64`.
+///
+/// The argument is the single parameter's type, or a tuple of them (none: `()`); the
+/// output is the return type (a `Result` is an ordinary output: its error stays
+/// typed). Options: `#[job(name = "..")]` sets the wire name (default: the function's),
+/// `#[job(crate = "..")]` names the protocol crate. A job cannot be `async`, generic, a
+/// method, or take references.
+///
+/// ```
+/// use manager_client::job;
+/// use manager_client::proto::Job;
+///
+/// #[job]
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// #[job(name = "add")]
+/// fn plus(a: u64, b: u64) -> u64 {
+///     a + b
+/// }
+///
+/// assert_eq!(square(3), 9); // still a plain function
+/// assert_eq!(<square as Job>::NAME, "square");
+/// assert_eq!(<plus as Job>::run((2, 3)), 5);
+/// assert_eq!(<plus as Job>::NAME, "add");
+/// ```
+#[proc_macro_attribute]
+pub fn job(args: TokenStream, input: TokenStream) -> TokenStream {
+    job::entry(args.into(), input.into()).into()
 }

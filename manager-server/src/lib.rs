@@ -100,7 +100,7 @@ pub use server::Server;
 pub use startup::{Builtin, Startup};
 pub use tls::ServerTls;
 
-pub use manager_derive::shared;
+pub use manager_derive::{job, shared};
 pub use manager_proto as proto;
 /// The async stream trait (`futures_core::Stream`): a `#[shared]` method returning
 /// `impl Stream<Item = T>` is a stream method, its items sent as they become ready.

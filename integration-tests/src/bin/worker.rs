@@ -30,6 +30,8 @@ mod watching;
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn main() {
+    // A pool's worker runs its tasks here and exits.
+    manager_client::serve_jobs(integration_tests::jobs::all());
     integration_tests::init_logging();
     watchdog();
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -40,6 +40,7 @@ pub(crate) mod client;
 mod runtime;
 
 pub use crate::builtins::blocking::*;
+pub use crate::pool::{BlockingPool as Pool, BlockingPoolProxy as PoolProxy};
 pub use child::{ChildBuilder, Worker};
 pub use client::Client;
 pub use manager_proto::BlockingStream;
