@@ -59,6 +59,8 @@ fn main() {
             travel::inherit_append(name, value.parse().unwrap_or(0), delay_ms.parse().unwrap_or(0), flavor)
         }
         ["inherit", name] => travel::inherit(name),
+        ["pool-serve", name] => pool_serve(name),
+        ["pool-submit", name] => pool_submit(name),
         ["mint-and-hang"] => travel::mint_and_hang(),
         ["watch-and-hang", name] => watching::watch_and_hang(name),
         ["open-as", kind, name] => open_as(kind, name),
@@ -87,6 +89,22 @@ fn watchdog() {
         eprintln!("worker {}: still running after {secs} s; exiting", std::process::id());
         std::process::exit(3);
     });
+}
+
+/// `pool-serve NAME`: joins the pool bound to NAME as a worker started by hand (as on
+/// another host), until the pool is closed and drained.
+fn pool_serve(name: &str) -> Result {
+    manager_client::run_worker(integration_tests::jobs::all(), name, None)?;
+    Ok(())
+}
+
+/// `pool-submit NAME`: another client process maps `square` over 0..10 on the pool
+/// bound to NAME (blocking API); prints the outputs.
+fn pool_submit(name: &str) -> Result {
+    let client = blocking::Client::from_env()?;
+    let pool = blocking::PoolProxy::named(&client, name)?;
+    println!("{:?}", pool.map::<integration_tests::jobs::square>(0..10)?);
+    Ok(())
 }
 
 /// `accounts NAME`: against the named account (100 in it): a refused opening, a split
