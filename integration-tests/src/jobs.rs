@@ -33,7 +33,7 @@ pub fn boom(message: String) -> u64 {
 /// A typed error: `Err` for odd numbers.
 #[job]
 pub fn halve(x: u64) -> Result<u64, String> {
-    if x % 2 == 0 { Ok(x / 2) } else { Err(format!("{x} is odd")) }
+    if x.is_multiple_of(2) { Ok(x / 2) } else { Err(format!("{x} is odd")) }
 }
 
 /// Writes the worker's pid to `<dir>/started-<pid>`, then waits until `<dir>/go`
