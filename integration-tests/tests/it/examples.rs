@@ -97,6 +97,18 @@ fn squares() {
 }
 
 #[test]
+fn pool_apply_async() {
+    let out = run("pool_apply_async", &[]);
+    assert_eq!(out, "[0, 1, 4, 9, 16, 25, 36, 49, 64, 81]\n5 workers, all gone\n");
+}
+
+#[test]
+fn pool_map() {
+    let out = run("pool_map", &[]);
+    assert_eq!(out, "[0, 1, 4, 9, 16, 25, 36, 49, 64, 81]\n333328333350000\n");
+}
+
+#[test]
 fn vector() {
     let out = run("vector", &[]);
     assert!(out.contains("child: a + b = (11, 22)\n"), "{out}");
