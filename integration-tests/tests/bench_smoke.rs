@@ -43,6 +43,9 @@ fn manager_bench_runs_every_workload() {
             "partition",
             "memobj",
             "dict-ll",
+            "pool-map",
+            "pool-apply-async",
+            "pool-apply",
         ] {
             let row = rows
                 .iter()

@@ -42,6 +42,13 @@
 //!   limit, frame size limit and per-connection in-flight limit cap what one peer makes
 //!   the server buffer, but not how many objects it creates, nor how much legitimate
 //!   data it stores in them over many requests.
+//! - **A process pool's peers are key holders too.** Any of them that learns a pool's
+//!   name or token can submit tasks (which run the *workers'* registered jobs — never
+//!   code the submitter sends), register as a worker and take tasks (seeing their
+//!   arguments, and answering them with any output), or close and terminate the pool.
+//!   A worker's `done` is accepted only for a task that connection took; a task is a
+//!   parked call, so a connection holds at most its in-flight limit of them, each no
+//!   larger than one request.
 //!
 //! ## What TLS adds (`tls://`)
 //!

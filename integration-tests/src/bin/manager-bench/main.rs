@@ -13,6 +13,7 @@
 
 mod compare;
 mod iteration;
+mod pool;
 mod raw;
 mod report;
 mod sessions;
@@ -27,6 +28,8 @@ use std::time::Duration;
 use workloads::Ctx;
 
 fn main() {
+    // This binary is its own pool's workers (the pool rows): a worker runs here, then exits.
+    manager_client::serve_jobs(integration_tests::jobs::all());
     let args: Vec<String> = std::env::args().collect();
     let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or("");
     match arg(1) {
@@ -103,6 +106,7 @@ fn orchestrate(opts: &Options) {
             let mut phase_rows: Vec<Row> = serde_json::from_str(&std::fs::read_to_string(out.path()).unwrap()).unwrap();
             if !opts.no_python && !smoke {
                 compare::python(&mut phase_rows, transport, pinned, opts.quick);
+                pool::python(&mut phase_rows, pinned, opts.quick);
             }
             if !opts.no_redis && !smoke {
                 compare::redis(&mut phase_rows, transport, pinned, opts.quick);
@@ -360,6 +364,32 @@ fn phase(args: &[String]) {
         rows.push(row("memobj", name, Unit::Bytes, single(per_obj), None));
         let name = "calls/s with 100 connections at once";
         rows.push(row("conn100", name, Unit::OpsPerSec, single(rate100), None));
+    }
+    if want("pool-map") || want("pool-apply-async") || want("pool-apply") {
+        // Tiny tasks on a pool of one worker process per core (Python's in the same run:
+        // `pool::python`). Counts as in Python's script at the same scale.
+        let workers = pool::start(&ctx);
+        let (n_map, n_async, n_apply) = if smoke {
+            (1000, 100, 20)
+        } else if quick {
+            (25_000, 2_500, 500)
+        } else {
+            (100_000, 10_000, 2_000)
+        };
+        let name = format!("pool map, {n_map} squares, {} processes (tasks/s)", pool::processes());
+        let f = median(reps, || pool::map(&workers, n_map));
+        rows.push(row("pool-map", &name, Unit::OpsPerSec, f, None));
+        let name = format!("pool apply_async, {n_async} squares (tasks/s)");
+        let f = median(reps, || pool::apply_async(&workers, n_async));
+        rows.push(row("pool-apply-async", &name, Unit::OpsPerSec, f, None));
+        let p = paired(reps, Unit::Micros, || pool::apply(&workers, n_apply), round_trip);
+        let direct = pool::direct(1_000_000);
+        eprintln!(
+            "pool-apply: {:.1} µs per task one at a time, {:.2} round trips; a direct call: {:.4} µs",
+            p.ours.median, p.ratio.median, direct
+        );
+        rows.push(row("pool-apply", "pool apply, one task at a time", Unit::Micros, p.ours.clone(), Some(p)));
+        drop(workers);
     }
     if transport == "tcp" {
         for (id, name, unit, p) in tls::measure(&ctx, reps, &want) {
