@@ -144,7 +144,6 @@ macro_rules! contract {
         }
     )*};
 }
-pub(crate) use contract;
 
 // Each built-in's methods: `Marker = "name": (arguments) => reply;`. The server's
 // `builtins/<type>.rs` decodes and answers through these, the client's proxies encode

@@ -33,6 +33,10 @@
 pub mod address;
 pub mod authkey;
 pub mod blocking;
+// `#[macro_use]`: its `contract!` declares the pool's contract too (`pool.rs`, declared
+// after it), by textual scope: `pool` names no item of `builtin`, so the two do not
+// import each other (layering.rs).
+#[macro_use]
 pub mod builtin;
 pub mod contract;
 pub mod dispatch;

@@ -102,7 +102,7 @@ impl WireAs<PoolStats> for PoolStats {}
 /// none; fingerprint; encoded arguments).
 pub type Initializer = (String, u64, Vec<u8>);
 
-crate::builtin::contract! {
+contract! {
     /// The broker's methods. Submitters call `apply`; workers `hello`, then `take` and
     /// `done`; the owner `close`, `terminate`, `join`; anyone `stats`.
     pub mod methods("Pool") {
