@@ -61,6 +61,7 @@ fn main() {
         ["inherit", name] => travel::inherit(name),
         ["pool-serve", name] => pool_serve(name),
         ["pool-submit", name] => pool_submit(name),
+        ["pool-hang", name, n] => pool_hang(name, n.parse().unwrap_or(0)),
         ["mint-and-hang"] => travel::mint_and_hang(),
         ["watch-and-hang", name] => watching::watch_and_hang(name),
         ["open-as", kind, name] => open_as(kind, name),
@@ -104,6 +105,18 @@ fn pool_submit(name: &str) -> Result {
     let client = blocking::Client::from_env()?;
     let pool = blocking::PoolProxy::named(&client, name)?;
     println!("{:?}", pool.map::<integration_tests::jobs::square>(0..10)?);
+    Ok(())
+}
+
+/// `pool-hang NAME N`: submits N `square` tasks to the pool bound to NAME and waits
+/// for ever (the test kills it).
+fn pool_hang(name: &str, n: u64) -> Result {
+    let client = blocking::Client::from_env()?;
+    let pool = blocking::PoolProxy::named(&client, name)?;
+    let results: Vec<_> = (0..n).map(|i| pool.apply_async::<integration_tests::jobs::square>(i)).collect();
+    for r in results {
+        r.get(None)?;
+    }
     Ok(())
 }
 

@@ -266,3 +266,30 @@ fn ten_thousand_apply_async_on_a_blocking_pool() {
     drop(pool);
     wait_until_blocking("the dropped pool's workers to be gone", || pids.iter().all(|p| !alive(*p)));
 }
+
+/// A submitter that gives up — its call dropped, or its connection gone — withdraws
+/// its queued task: no worker runs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_call_or_a_closed_connection_withdraws_queued_tasks() {
+    let (_d, server, client) = setup().await;
+    let gates = tempfile::tempdir().unwrap();
+    let pool = Pool::new(&client, options(1)).await.unwrap();
+    let busy = pool.apply_async::<gate>(gates.path().to_str().unwrap().to_owned());
+    wait_until("the worker to be busy", || async { !started(gates.path()).is_empty() }).await;
+    let proxy = pool.proxy().clone();
+    let waiting = tokio::spawn(async move { proxy.apply::<square>(3).await });
+    wait_until("one task queued", || async { pool.stats().await.unwrap().queued == 1 }).await;
+    waiting.abort();
+    wait_until("the cancelled task withdrawn", || async { pool.stats().await.unwrap().queued == 0 }).await;
+    // Another process's tasks, then it dies.
+    client.bind_name("gated", pool.proxy()).await.unwrap();
+    let mut other = util::worker();
+    other.args(["pool-hang", "gated", "3"]).env("MANAGER_ADDRESS", server.address().to_string());
+    let mut other = other.env("MANAGER_AUTHKEY", server.authkey().to_hex()).spawn().unwrap();
+    wait_until("their tasks queued", || async { pool.stats().await.unwrap().queued == 3 }).await;
+    util::sigkill(&mut other);
+    wait_until("their tasks withdrawn", || async { pool.stats().await.unwrap().queued == 0 }).await;
+    std::fs::write(gates.path().join("go"), b"").unwrap();
+    busy.result().await.unwrap();
+    assert_eq!(pool.stats().await.unwrap().done, 1, "only the gate task ran");
+}
