@@ -73,6 +73,24 @@ fn encode<T: Serialize + ?Sized>(value: &T, what: &str) -> Result<Vec<u8>, Error
     postcard::to_allocvec(value).map_err(|e| Error::Encode { what: what.to_owned(), reason: e.to_string() })
 }
 
+/// The runtime background tasks go on: the caller's.
+fn runtime() -> Result<tokio::runtime::Handle, Error> {
+    tokio::runtime::Handle::try_current().map_err(|_| {
+        Error::Config(
+            "PoolProxy::apply_async and imap run on the caller's tokio runtime, and there is none here: call them \
+             from async code, or use manager_client::blocking::Pool"
+                .into(),
+        )
+    })
+}
+
+/// A result that failed before it was submitted.
+fn failed<T>(e: Error, callback: Option<Callback<T>>) -> AsyncResult<T> {
+    let slot = Slot::new();
+    slot.set(Err(e), callback);
+    AsyncResult::new(slot)
+}
+
 fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, Error> {
     decode_exact(bytes, what)
 }
@@ -112,8 +130,13 @@ impl PoolProxy {
 
     /// `pool.apply_async(f, args)`: submits job `J` and returns at once; the task runs
     /// on the current tokio runtime's tasks (a blocking pool runs them on its own).
+    /// Outside a tokio runtime the result is an error saying so (use the blocking pool
+    /// there).
     pub fn apply_async<J: Job>(&self, args: J::Args) -> AsyncResult<J::Output> {
-        self.apply_async_on::<J>(&tokio::runtime::Handle::current(), args, None)
+        match runtime() {
+            Ok(rt) => self.apply_async_on::<J>(&rt, args, None),
+            Err(e) => failed(e, None),
+        }
     }
 
     /// [`apply_async`](Self::apply_async) with a callback, run with the output or the
@@ -124,7 +147,10 @@ impl PoolProxy {
         args: J::Args,
         callback: impl FnOnce(&Result<J::Output, Error>) + Send + 'static,
     ) -> AsyncResult<J::Output> {
-        self.apply_async_on::<J>(&tokio::runtime::Handle::current(), args, Some(Box::new(callback)))
+        match runtime() {
+            Ok(rt) => self.apply_async_on::<J>(&rt, args, Some(Box::new(callback))),
+            Err(e) => failed(e, Some(Box::new(callback))),
+        }
     }
 
     pub(crate) fn apply_async_on<J: Job>(
@@ -210,13 +236,20 @@ impl PoolProxy {
 
     /// `pool.imap(f, iterable, chunksize)`: the outputs in order, each as soon as it and
     /// those before it are there.
+    /// Outside a tokio runtime it yields one error saying so.
     pub fn imap<J: Job>(&self, args: impl IntoIterator<Item = J::Args>, chunksize: usize) -> Imap<J::Output> {
-        self.imap_on::<J>(&tokio::runtime::Handle::current(), args, chunksize, true)
+        match runtime() {
+            Ok(rt) => self.imap_on::<J>(&rt, args, chunksize, true),
+            Err(e) => Imap::failed(e),
+        }
     }
 
     /// `pool.imap_unordered(f, iterable, chunksize)`: the outputs as they complete.
     pub fn imap_unordered<J: Job>(&self, args: impl IntoIterator<Item = J::Args>, chunksize: usize) -> Imap<J::Output> {
-        self.imap_on::<J>(&tokio::runtime::Handle::current(), args, chunksize, false)
+        match runtime() {
+            Ok(rt) => self.imap_on::<J>(&rt, args, chunksize, false),
+            Err(e) => Imap::failed(e),
+        }
     }
 
     pub(crate) fn imap_on<J: Job>(

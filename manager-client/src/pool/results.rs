@@ -150,6 +150,13 @@ pub struct Imap<T> {
 }
 
 impl<T> Imap<T> {
+    /// One that yields `e` and ends.
+    pub(crate) fn failed(e: Error) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _ = tx.send(Err(e));
+        Imap { rx }
+    }
+
     /// The next output; `None` once all came.
     pub async fn next_async(&mut self) -> Option<Result<T, Error>> {
         self.rx.recv().await
@@ -160,7 +167,8 @@ impl<T> Iterator for Imap<T> {
     type Item = Result<T, Error>;
 
     /// Blocks for the next output: not for async code (use
-    /// [`next_async`](Imap::next_async)).
+    /// [`next_async`](Imap::next_async)); tokio panics if it is called on a thread
+    /// that runs async tasks.
     fn next(&mut self) -> Option<Result<T, Error>> {
         self.rx.blocking_recv()
     }
