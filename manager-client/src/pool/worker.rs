@@ -118,7 +118,8 @@ macro_rules! jobs {
 /// Call first thing in `main`: if this process was started as a pool's worker (the
 /// pool sets `MANAGER_POOL_WORKER`), runs the worker loop with `jobs` and exits the
 /// process; otherwise returns at once. Works whatever `main` is (`#[tokio::main]`
-/// too): the loop runs on a thread of its own.
+/// too): the loop runs on a thread of its own. In a worker it replaces the panic hook
+/// with one printing a line (a job's panic is reported to its submitter).
 ///
 /// ```no_run
 /// use manager_client::{job, jobs, serve_jobs};
@@ -134,6 +135,9 @@ macro_rules! jobs {
 pub fn serve_jobs(jobs: Jobs) {
     let Ok(token) = std::env::var(WORKER_ENV) else { return };
     die_with_owner();
+    // A job's panic goes back to its submitter (`Panicked`, with the message): here it
+    // is one line on stderr, not the default hook's backtrace.
+    std::panic::set_hook(Box::new(|info| eprintln!("pool worker {}: {info}", std::process::id())));
     let max_tasks = std::env::var(MAX_TASKS_ENV).ok().and_then(|v| v.parse::<u64>().ok()).filter(|n| *n > 0);
     let outcome = std::thread::spawn(move || run_worker(jobs, &token, max_tasks)).join();
     let code = match outcome {
