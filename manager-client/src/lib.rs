@@ -45,6 +45,10 @@
 //!   certificate for servers that require one); `Client::from_env` reads
 //!   `MANAGER_TLS_CA` (and `MANAGER_TLS_CERT`/`MANAGER_TLS_KEY`) and children are
 //!   handed the same files. The key is still checked inside.
+//! - A process [`Pool`] runs registered jobs (`#[job] fn square(x: u64) -> u64`) in
+//!   worker processes fed through the server: `pool.apply::<square>(7)`, `map`,
+//!   `apply_async`, `imap`; a worker killed mid-task fails that task with `WorkerLost`
+//!   and is replaced (see [`pool`]).
 //! - [`blocking`] offers the same without an async runtime, and starts a child with the
 //!   server and proxies handed over in one line
 //!   (`client.worker().arg(i).proxy("d", &d).spawn()?.join()?`).

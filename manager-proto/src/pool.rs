@@ -33,7 +33,9 @@ pub trait Job: 'static {
     fn run(args: Self::Args) -> Self::Output;
     /// A hash of the name and the argument and output types as `std::any::type_name`
     /// spells them: a worker whose `square` has another signature refuses the task
-    /// instead of decoding garbage.
+    /// instead of decoding garbage. (`type_name` may differ between compiler
+    /// versions: build submitters and workers with one toolchain, or a task fails with
+    /// a signature mismatch.)
     fn fingerprint() -> u64 {
         fingerprint(Self::NAME, std::any::type_name::<Self::Args>(), std::any::type_name::<Self::Output>())
     }
