@@ -204,6 +204,22 @@ async fn call<R: serde::de::DeserializeOwned>(
     manager_proto::proxy::decode_exact(reply.bytes(), what)
 }
 
+/// The largest outcome sure to be written to the socket when its `done` is made (far
+/// below a Unix or TCP socket's send buffer).
+const SOCKET_SURE: usize = 32 * 1024;
+
+/// Awaits the replies to the `done`s sent. A refused outcome (the pool was terminated
+/// meanwhile) is no reason to stop.
+async fn settle(sent: &mut Vec<manager_proto::PendingReply>) -> Result<(), Error> {
+    for reply in sent.drain(..) {
+        match reply.await {
+            Ok(_) | Err(Error::Remote(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 async fn work(jobs: &Jobs, proxy: &PoolProxy, max_tasks: Option<u64>) -> Result<Exit, Error> {
     let pid = u64::from(std::process::id());
     let (init, fingerprint, args): (String, u64, Bytes) = call(proxy, p::Hello::ID, &(pid,), p::Hello::WHAT).await?;
@@ -226,18 +242,20 @@ async fn work(jobs: &Jobs, proxy: &PoolProxy, max_tasks: Option<u64>) -> Result<
                 Ok(output) => (0u64, output, String::new()),
                 Err((kind, message)) => (u64::from(kind.code()), Vec::new(), message),
             };
-            // Written to the socket now; the reply is awaited with the others.
+            // A small outcome is written to the socket now (a call's request goes out
+            // when it is made); its reply is awaited with the others. A large one may
+            // not fit the socket's buffer at once, and the rest would wait for the
+            // writer task, which does not run while the next job does: it is awaited
+            // now, so that it has reached the broker before the next task starts.
+            let large = output.len() > SOCKET_SURE;
             let args = (task.id, code, Bytes::from(output), message);
             sent.push(proxy.handle().call_with(MethodRef::Id(p::Done::ID), &args, p::Done::WHAT));
-        }
-        ran = ran.saturating_add(batch.len() as u64);
-        for reply in sent {
-            // A refused outcome (the pool was terminated meanwhile) is no reason to stop.
-            match reply.await {
-                Ok(_) | Err(Error::Remote(_)) => {}
-                Err(e) => return Err(e),
+            if large {
+                settle(&mut sent).await?;
             }
         }
+        ran = ran.saturating_add(batch.len() as u64);
+        settle(&mut sent).await?;
         if max_tasks.is_some_and(|m| ran >= m) {
             return Ok(Exit::MaxTasks);
         }
