@@ -4,8 +4,9 @@
 //!
 //! The guarantee the broker relies on: a worker *sends* the outcome of a task (writes
 //! its `done` to the socket: a call's request goes out when it is made, before its
-//! reply is awaited) before it starts the next task of its batch. The replies are
-//! awaited together before the next `take`. So when a worker dies, the broker has read
+//! reply is awaited; an outcome too large to be sure of that is awaited) before it
+//! starts the next task of its batch. The replies are awaited together before the next
+//! `take`. So when a worker dies, the broker has read
 //! the outcome of every task it finished, and the first task it still holds is the one
 //! it was running.
 
