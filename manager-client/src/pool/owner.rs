@@ -321,6 +321,10 @@ fn supervise(
                 Err(_) => None,
             };
             let (_, born) = children.swap_remove(i);
+            if born.elapsed() >= STARTUP {
+                // It ran: the failed starts before it were not "in a row".
+                failed_starts = 0;
+            }
             // Killed or crashed: replaced. Told to exit (0): not. Done with its task
             // limit: replaced. Failing at start again and again: given up on.
             let replace = match status.and_then(|s| s.code()) {
