@@ -135,6 +135,15 @@ impl std::ops::Deref for Pool {
 impl Pool {
     /// Creates the broker on `client`'s server and starts the worker processes.
     pub async fn new(client: &Client, options: PoolOptions) -> Result<Pool, Error> {
+        if std::env::var_os(WORKER_ENV).is_some() {
+            // A worker whose `main` did not call `serve_jobs` runs the program proper,
+            // which starts a pool, whose workers would do the same: refused.
+            return Err(Error::Config(format!(
+                "this process was started as a pool worker ({WORKER_ENV} is set) but its main did not call \
+                 manager_client::serve_jobs first: call it before anything else, or set `PoolOptions::program` \
+                 to a binary that does"
+            )));
+        }
         if let Some(e) = options.error {
             return Err(Error::Config(format!("PoolOptions::initializer: {e}")));
         }
