@@ -124,8 +124,9 @@ contract! {
         Done = "done": (u64, u64, Vec<u8>, String) => ();
         /// No new tasks; workers exit once the queue is drained.
         Close = "close": () => ();
-        /// Queued and running tasks fail, workers exit.
-        Terminate = "terminate": () => ();
+        /// Queued and running tasks fail, workers exit; why (empty: someone asked),
+        /// which the tasks' errors repeat.
+        Terminate = "terminate": (String,) => ();
         /// Waits (at most the timeout, in seconds) until the pool is closed or
         /// terminated, no task is left and no worker is registered; whether it is so.
         Join = "join": (Option<f64>,) => bool;

@@ -34,11 +34,11 @@ fn started(dir: &Path) -> Vec<u32> {
     names.filter_map(|n| n.strip_prefix("started-")?.parse().ok()).collect()
 }
 
+/// SIGKILLs `pid` through kill(1): the workspace keeps `unsafe` (which `libc::kill`
+/// needs) to the modules whose job it is.
 fn kill(pid: u32) {
-    // SAFETY: kill(2) on a pid this test's pool started; no memory is involved.
-    #[allow(unsafe_code)]
-    let rc = unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-    assert_eq!(rc, 0, "kill {pid}");
+    let sent = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
+    assert!(sent.success(), "kill -KILL {pid}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -292,4 +292,24 @@ async fn a_dropped_call_or_a_closed_connection_withdraws_queued_tasks() {
     std::fs::write(gates.path().join("go"), b"").unwrap();
     busy.result().await.unwrap();
     assert_eq!(pool.stats().await.unwrap().done, 1, "only the gate task ran");
+}
+
+/// A program that does not serve jobs (here `true`, as a `main` without `serve_jobs`
+/// that exits 0, and `false`) is started a few times, then given up on: the pool is
+/// terminated saying why, and a submitter gets that error instead of waiting for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_that_keep_ending_at_start_terminate_the_pool_with_the_reason() {
+    let (_d, _s, client) = setup().await;
+    for program in ["true", "false"] {
+        let pool = Pool::new(&client, PoolOptions::default().processes(2).program(program)).await.unwrap();
+        let e = pool.apply::<square>(3).await.unwrap_err();
+        assert_eq!(kind(&e), RemoteErrorKind::PoolNotRunning, "{program}: {e}");
+        let message = e.to_string();
+        assert!(message.contains("kept ending at start") && message.contains("serve_jobs"), "{program}: {message}");
+        let code = if program == "true" { "exit code 0" } else { "exit code 1" };
+        assert!(message.contains(code), "{program}: {message}");
+        // Later submissions are refused at once, with the same reason.
+        let e = pool.apply::<square>(4).await.unwrap_err();
+        assert!(e.to_string().contains("kept ending at start"), "{e}");
+    }
 }

@@ -14,7 +14,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::worker::{MAX_TASKS_ENV, MAX_TASKS_EXIT, OWNER_ENV};
+use super::worker::{MAX_TASKS_ENV, MAX_TASKS_EXIT, OWNER_ENV, TOLD_EXIT};
 use super::{PoolProxy, encode_args};
 use crate::Client;
 
@@ -167,7 +167,9 @@ impl Pool {
         }
         let processes =
             options.processes.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
-        let supervisor = Supervisor::start(command, processes)?;
+        let handle = proxy.handle().clone();
+        let give_up = Box::new(move |why: &str| terminate_unanswered(&handle, why));
+        let supervisor = Supervisor::start(command, processes, give_up)?;
         Ok(Pool { proxy, supervisor })
     }
 
@@ -216,18 +218,26 @@ impl Pool {
 
 impl Drop for Pool {
     fn drop(&mut self) {
-        // Terminate, without waiting for the answer (the connection may be gone).
-        if let Ok(args) = manager_proto::proxy::encode(&(), "the arguments of Pool.terminate") {
-            let handle = self.proxy.handle();
-            let id = <manager_proto::pool::methods::Terminate as manager_proto::contract::Method>::ID;
-            handle.transport().call_unanswered(handle.object(), MethodRef::Id(id), args);
-        }
+        terminate_unanswered(self.proxy.handle(), "");
         self.supervisor.send(Cmd::Terminate(None));
         if let Some(thread) = self.supervisor.thread.take() {
             let _ = thread.join();
         }
     }
 }
+
+/// Terminates the broker without waiting for the answer (the connection may be gone),
+/// saying why (empty: asked to).
+fn terminate_unanswered(handle: &manager_proto::Handle, why: &str) {
+    if let Ok(args) = manager_proto::proxy::encode(&(why,), "the arguments of Pool.terminate") {
+        let id = <manager_proto::pool::methods::Terminate as manager_proto::contract::Method>::ID;
+        handle.transport().call_unanswered(handle.object(), MethodRef::Id(id), args);
+    }
+}
+
+/// What the supervisor does when it gives up on starting workers: terminates the
+/// broker, saying why, so that submitters get an error rather than wait for ever.
+type GiveUp = Box<dyn Fn(&str) + Send>;
 
 /// What the supervisor is told.
 enum Cmd {
@@ -252,14 +262,14 @@ const STARTUP: Duration = Duration::from_secs(1);
 const MAX_FAILED_STARTS: u32 = 5;
 
 impl Supervisor {
-    fn start(command: Command, processes: usize) -> Result<Supervisor, Error> {
+    fn start(command: Command, processes: usize, give_up: GiveUp) -> Result<Supervisor, Error> {
         let pids = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = mpsc::channel();
         let (started_tx, started_rx) = mpsc::channel();
         let shown = Arc::clone(&pids);
         let thread = std::thread::Builder::new()
             .name("pool-supervisor".into())
-            .spawn(move || supervise(command, processes, &rx, &shown, &started_tx))
+            .spawn(move || supervise(command, processes, &rx, &shown, &started_tx, &give_up))
             .map_err(Error::from)?;
         match started_rx.recv() {
             Ok(Ok(())) => Ok(Supervisor { tx, thread: Some(thread), pids }),
@@ -282,6 +292,7 @@ fn supervise(
     rx: &mpsc::Receiver<Cmd>,
     pids: &Mutex<Vec<u32>>,
     started: &mpsc::Sender<std::io::Result<()>>,
+    give_up: &GiveUp,
 ) {
     let show = |children: &[(Child, Instant)]| {
         *pids.lock().unwrap_or_else(|p| p.into_inner()) = children.iter().map(|(c, _)| c.id()).collect();
@@ -334,15 +345,24 @@ fn supervise(
                 // It ran: the failed starts before it were not "in a row".
                 failed_starts = 0;
             }
-            // Killed or crashed: replaced. Told to exit (0): not. Done with its task
-            // limit: replaced. Failing at start again and again: given up on.
+            // Told to exit: not replaced. Done with its task limit, killed or crashed:
+            // replaced. Ending at start again and again (whatever its status: a `main`
+            // without `serve_jobs` may well exit 0): given up on, and the pool
+            // terminated, saying why.
             let replace = match status.and_then(|s| s.code()) {
-                Some(0) => false,
+                Some(TOLD_EXIT) => false,
                 Some(MAX_TASKS_EXIT) => true,
-                Some(code) if born.elapsed() < STARTUP => {
+                code if born.elapsed() < STARTUP => {
                     failed_starts += 1;
-                    if failed_starts > MAX_FAILED_STARTS {
-                        tracing::error!(code, "pool workers keep failing at start: no longer replaced");
+                    if failed_starts == MAX_FAILED_STARTS + 1 {
+                        let status = code.map_or_else(|| "by a signal".to_owned(), |c| format!("with exit code {c}"));
+                        let why = format!(
+                            "its worker processes kept ending at start ({failed_starts} in a row, the last {status}): \
+                             does the program call manager_client::serve_jobs first thing in main (or does \
+                             PoolOptions::program name one that does)? Its stderr says more"
+                        );
+                        tracing::error!("pool workers are no longer replaced: {why}");
+                        give_up(&why);
                     }
                     failed_starts <= MAX_FAILED_STARTS
                 }

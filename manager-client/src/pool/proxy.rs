@@ -306,7 +306,9 @@ impl PoolProxy {
     /// Fails every queued and running task with `PoolNotRunning` and tells the workers
     /// to exit ([`Pool::terminate`](super::Pool::terminate) also kills its processes).
     pub async fn terminate(&self) -> Result<(), Error> {
-        self.call0(p::Terminate::ID, p::Terminate::WHAT).await
+        let reply =
+            self.handle.call_with(MethodRef::Id(p::Terminate::ID), &(String::new(),), p::Terminate::WHAT).await?;
+        decode(reply.bytes(), p::Terminate::WHAT)
     }
 
     async fn call0(&self, id: u32, what: &str) -> Result<(), Error> {

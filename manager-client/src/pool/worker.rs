@@ -142,7 +142,7 @@ pub fn serve_jobs(jobs: Jobs) {
     let max_tasks = std::env::var(MAX_TASKS_ENV).ok().and_then(|v| v.parse::<u64>().ok()).filter(|n| *n > 0);
     let outcome = std::thread::spawn(move || run_worker(jobs, &token, max_tasks)).join();
     let code = match outcome {
-        Ok(Ok(Exit::Told)) => 0,
+        Ok(Ok(Exit::Told)) => TOLD_EXIT,
         Ok(Ok(Exit::MaxTasks)) => MAX_TASKS_EXIT,
         Ok(Err(e)) => {
             eprintln!("pool worker {}: {e}", std::process::id());
@@ -152,6 +152,10 @@ pub fn serve_jobs(jobs: Jobs) {
     };
     std::process::exit(code);
 }
+
+/// A worker's exit code when the broker told it to exit (not 0: a program whose `main`
+/// did not call `serve_jobs` may end with 0, and must not pass for a worker told so).
+pub(crate) const TOLD_EXIT: i32 = 4;
 
 /// A worker's exit code when it reached its task limit (and wants a replacement).
 pub(crate) const MAX_TASKS_EXIT: i32 = 3;

@@ -68,6 +68,9 @@ struct State {
     retry: bool,
     closed: bool,
     terminated: bool,
+    /// Why it was terminated, when not asked to (the owner's workers kept failing):
+    /// empty, or ": " and the reason, which errors repeat.
+    why_terminated: String,
     /// Every task queued or taken, by id.
     tasks: HashMap<u64, Pending>,
     /// Queued tasks by position (lower runs first): back of the queue counts up,
@@ -184,13 +187,19 @@ impl State {
     }
 }
 
+/// How many characters of a termination's reason errors repeat.
+const MAX_REASON: usize = 500;
+
 pub(crate) struct Pool {
     state: Mutex<State>,
 }
 
 fn not_running(st: &State) -> RemoteError {
     let why = if st.terminated { "it was terminated" } else { "it was closed" };
-    err(RemoteErrorKind::PoolNotRunning, format!("Pool not running: {why}, so it takes no new tasks"))
+    err(
+        RemoteErrorKind::PoolNotRunning,
+        format!("Pool not running: {why}{}, so it takes no new tasks", st.why_terminated),
+    )
 }
 
 impl Pool {
@@ -322,10 +331,16 @@ impl Pool {
         reply::<p::Done>(&())
     }
 
-    fn close(&self, terminate: bool) {
+    /// Closes the pool, and terminates it if `terminate` says why (empty: asked to).
+    fn close(&self, terminate: Option<&str>) {
         let mut st = lock(&self.state);
         st.closed = true;
-        if terminate {
+        if let Some(why) = terminate {
+            if !st.terminated && !why.is_empty() {
+                // A reason is a line for people, not a payload: kept short.
+                let why: String = why.chars().take(MAX_REASON).collect();
+                st.why_terminated = format!(": {why}");
+            }
             st.terminated = true;
             st.order.clear();
             st.position.clear();
@@ -335,7 +350,10 @@ impl Pool {
             let ids: Vec<u64> = st.tasks.keys().copied().collect();
             for id in ids {
                 let job = st.tasks.get(&id).map(|p| p.task.job.clone()).unwrap_or_default();
-                let message = format!("Pool not running: the pool was terminated before task {id} (job `{job}`) ran");
+                let message = format!(
+                    "Pool not running: the pool was terminated before task {id} (job `{job}`) ran{}",
+                    st.why_terminated
+                );
                 st.finish(id, Err(err(RemoteErrorKind::PoolNotRunning, message)));
             }
         }
@@ -416,9 +434,13 @@ impl ServerObject for Pool {
             p::Hello::ID => Step::Ready(self.hello(ctx, bytes)),
             p::Take::ID => self.take(conn, bytes),
             p::Done::ID => Step::Ready(self.done(conn, bytes)),
-            p::Close::ID | p::Terminate::ID => Step::Ready(args::<p::Close, ()>(bytes).and_then(|()| {
-                self.close(id == p::Terminate::ID);
+            p::Close::ID => Step::Ready(args::<p::Close, ()>(bytes).and_then(|()| {
+                self.close(None);
                 reply::<p::Close>(&())
+            })),
+            p::Terminate::ID => Step::Ready(args::<p::Terminate, (String,)>(bytes).and_then(|(why,)| {
+                self.close(Some(&why));
+                reply::<p::Terminate>(&())
             })),
             p::Join::ID => self.join(bytes),
             p::Stats::ID => {
