@@ -65,6 +65,7 @@ mod names;
 mod options;
 mod rebind;
 mod session;
+pub mod shm;
 mod stream;
 mod tls;
 mod tls_session;
@@ -72,9 +73,13 @@ mod tls_session;
 pub use builtins::Data;
 pub use builtins::proxies::*;
 pub use builtins::watch;
+/// The `bytemuck` the typed shared memory views take: derive `Pod` through it
+/// (`#[bytemuck(crate = "manager_client::bytemuck")]`) to match its version.
+pub use bytemuck;
 pub use client::{Client, ClientOptions};
 pub use names::{ToAddress, ToToken};
 pub use session::Reconnect;
+pub use shm::{ShareableList, SharedMemory, SharedMemoryProxy, SharedSlice, ShmError};
 pub use tls::ClientTls;
 
 pub use manager_derive::shared;

@@ -144,6 +144,7 @@ macro_rules! contract {
         }
     )*};
 }
+pub(crate) use contract;
 
 // Each built-in's methods: `Marker = "name": (arguments) => reply;`. The server's
 // `builtins/<type>.rs` decodes and answers through these, the client's proxies encode
@@ -389,6 +390,7 @@ pub fn all_shapes() -> Vec<(&'static str, String, Vec<(&'static str, String)>)> 
         with(CONDITION, condition::shapes()),
         with(EVENT, event::shapes()),
         with(BARRIER, barrier::shapes()),
+        with(crate::shm::SHARED_MEMORY, crate::shm::shared_memory::shapes()),
     ]
 }
 
@@ -412,6 +414,7 @@ mod tests {
             (condition::NAMES, condition::IDS),
             (event::NAMES, event::IDS),
             (barrier::NAMES, barrier::IDS),
+            (crate::shm::shared_memory::NAMES, crate::shm::shared_memory::IDS),
         ] {
             let mut sorted = ids.to_vec();
             sorted.sort_unstable();

@@ -40,6 +40,7 @@ pub(crate) mod client;
 mod runtime;
 
 pub use crate::builtins::blocking::*;
+pub use crate::shm::BlockingSharedMemoryProxy as SharedMemoryProxy;
 pub use child::{ChildBuilder, Worker};
 pub use client::Client;
 pub use manager_proto::BlockingStream;
