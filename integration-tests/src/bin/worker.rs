@@ -20,6 +20,8 @@ mod interface;
 mod misuse;
 #[path = "worker/netclient.rs"]
 mod netclient;
+#[path = "worker/shm.rs"]
+mod shm;
 #[path = "worker/streams.rs"]
 mod streams;
 #[path = "worker/travel.rs"]
@@ -57,6 +59,11 @@ fn main() {
             travel::inherit_append(name, value.parse().unwrap_or(0), delay_ms.parse().unwrap_or(0), flavor)
         }
         ["inherit", name] => travel::inherit(name),
+        ["shm-rw", name] => shm::read_write(name),
+        ["shm-list", name] => shm::list(name),
+        ["shm-hold"] => shm::hold(None),
+        ["shm-hold", token] => shm::hold(Some(token)),
+        ["shm-map", token] => shm::map(token),
         ["mint-and-hang"] => travel::mint_and_hang(),
         ["watch-and-hang", name] => watching::watch_and_hang(name),
         ["open-as", kind, name] => open_as(kind, name),
