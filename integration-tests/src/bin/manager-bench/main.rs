@@ -16,6 +16,7 @@ mod iteration;
 mod raw;
 mod report;
 mod sessions;
+mod shm;
 mod tls;
 mod watching;
 mod workloads;
@@ -37,6 +38,8 @@ fn main() {
         "producer" => workloads::producer(arg(2).parse().unwrap_or(1), arg(3) == "batched", arg(4)),
         "consumer" => workloads::consumer(arg(2) == "batched", arg(3)),
         "phase" => phase(&args[2..]),
+        "shm-writer" => shm::writer(arg(2), arg(3)),
+        "shm-reader" => shm::reader(arg(2)),
         _ => orchestrate(&<Options as clap::Parser>::parse()),
     }
 }
@@ -103,6 +106,7 @@ fn orchestrate(opts: &Options) {
             let mut phase_rows: Vec<Row> = serde_json::from_str(&std::fs::read_to_string(out.path()).unwrap()).unwrap();
             if !opts.no_python && !smoke {
                 compare::python(&mut phase_rows, transport, pinned, opts.quick);
+                shm::python(&mut phase_rows, pinned);
             }
             if !opts.no_redis && !smoke {
                 compare::redis(&mut phase_rows, transport, pinned, opts.quick);
@@ -360,6 +364,11 @@ fn phase(args: &[String]) {
         rows.push(row("memobj", name, Unit::Bytes, single(per_obj), None));
         let name = "calls/s with 100 connections at once";
         rows.push(row("conn100", name, Unit::OpsPerSec, single(rate100), None));
+    }
+    if transport == "unix" {
+        for (id, name, unit, ours, floor) in shm::measure(&ctx, reps, &want) {
+            rows.push(row(id, &name, unit, ours, floor));
+        }
     }
     if transport == "tcp" {
         for (id, name, unit, p) in tls::measure(&ctx, reps, &want) {
