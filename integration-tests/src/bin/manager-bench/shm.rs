@@ -119,7 +119,7 @@ pub fn measure(
     reps: usize,
     want: &dyn Fn(&str) -> bool,
 ) -> Vec<(&'static str, String, Unit, Figure, Option<Paired>)> {
-    let ids = ["shm-write", "shm-read", "shm-first", "shm-first-pop"];
+    let ids = ["shm-write", "shm-read", "shm-read-lazy", "shm-first", "shm-first-pop"];
     if !ids.iter().any(|id| want(id)) {
         return Vec::new();
     }
@@ -179,10 +179,17 @@ pub fn measure(
         ),
         (
             "shm-read",
-            format!("another process reads {mb} MiB from it, MB/s (floor: memcpy)"),
+            format!("another process reads {mb} MiB from it (map_populated), MB/s (floor: memcpy)"),
             Unit::MBps,
             read.ours.clone(),
             Some(read),
+        ),
+        (
+            "shm-read-lazy",
+            "the same through map(): its first read faults the pages in, MB/s (floor: memcpy)".to_owned(),
+            Unit::MBps,
+            lazy.ours.clone(),
+            Some(lazy),
         ),
         (
             "shm-first",
