@@ -144,7 +144,6 @@ macro_rules! contract {
         }
     )*};
 }
-pub(crate) use contract;
 
 // Each built-in's methods: `Marker = "name": (arguments) => reply;`. The server's
 // `builtins/<type>.rs` decodes and answers through these, the client's proxies encode
@@ -368,6 +367,18 @@ contract! {
     }
 }
 
+contract! {
+    /// `SharedMemory`'s methods (its wire types are in [`crate::shm`]).
+    pub mod shared_memory("SharedMemory") {
+        /// The block's size in bytes (at least 1, at most the server's cap).
+        new (u64,);
+        /// Where the block's descriptor is, for mapping it.
+        Open = "open": () => crate::shm::BlockDescriptor;
+        /// The block's size in bytes.
+        Size = "size": () => u64;
+    }
+}
+
 /// Every built-in's type id with its [`shapes`](dict::shapes), in this module's order
 /// (dict first, barrier last): what a generator of calls needs to make arguments that
 /// decode.
@@ -390,7 +401,7 @@ pub fn all_shapes() -> Vec<(&'static str, String, Vec<(&'static str, String)>)> 
         with(CONDITION, condition::shapes()),
         with(EVENT, event::shapes()),
         with(BARRIER, barrier::shapes()),
-        with(crate::shm::SHARED_MEMORY, crate::shm::shared_memory::shapes()),
+        with(crate::shm::SHARED_MEMORY, shared_memory::shapes()),
     ]
 }
 
@@ -414,7 +425,7 @@ mod tests {
             (condition::NAMES, condition::IDS),
             (event::NAMES, event::IDS),
             (barrier::NAMES, barrier::IDS),
-            (crate::shm::shared_memory::NAMES, crate::shm::shared_memory::IDS),
+            (shared_memory::NAMES, shared_memory::IDS),
         ] {
             let mut sorted = ids.to_vec();
             sorted.sort_unstable();

@@ -1,7 +1,8 @@
-//! The `shared_memory` built-in's contract: a block of memory the server creates and
-//! any client process on its host maps. The server answers `open` with what a client
-//! needs to reach the block's descriptor ([`BlockDescriptor`]); the bytes themselves
-//! never cross the wire.
+//! The `shared_memory` built-in's wire types: a block of memory the server creates and
+//! any client process on its host maps. The server answers `open` (its contract is in
+//! [`builtin::shared_memory`](crate::builtin::shared_memory)) with what a client needs
+//! to reach the block's descriptor, a [`BlockDescriptor`]; the bytes themselves never
+//! cross the wire.
 
 use serde::{Deserialize, Serialize};
 
@@ -31,18 +32,6 @@ pub struct BlockDescriptor {
 }
 
 impl WireAs<BlockDescriptor> for BlockDescriptor {}
-
-crate::builtin::contract! {
-    /// `SharedMemory`'s methods.
-    pub mod shared_memory("SharedMemory") {
-        /// The block's size in bytes (at least 1, at most the server's cap).
-        new (u64,);
-        /// Where the block's descriptor is, for mapping it.
-        Open = "open": () => crate::shm::BlockDescriptor;
-        /// The block's size in bytes.
-        Size = "size": () => u64;
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,8 @@
 //! processes, attached like any proxy) and the calls that map it.
 
 use manager_proto::Proxy;
-use manager_proto::shm::{BlockDescriptor, SHARED_MEMORY, shared_memory as s};
+use manager_proto::builtin::shared_memory as s;
+use manager_proto::shm::{BlockDescriptor, SHARED_MEMORY};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 

@@ -95,7 +95,7 @@ fn register_all(registry: &mut Registry) {
 /// Lets a server's shared memory blocks have `cap` bytes live together (replacing the
 /// constructor with the default cap).
 pub(crate) fn register_shared_memory(registry: &mut Registry, cap: u64) {
-    let names = manager_proto::shm::shared_memory::NAMES.iter().map(|n| (*n).to_owned()).collect();
+    let names = manager_proto::builtin::shared_memory::NAMES.iter().map(|n| (*n).to_owned()).collect();
     let pool = Arc::new(shared_memory::Pool::new(cap));
     registry.insert(manager_proto::shm::SHARED_MEMORY, names, shared_memory::constructor(pool));
 }

@@ -10,8 +10,9 @@
 //! included) the descriptor closes. A server-wide [`Pool`] caps the bytes of live
 //! blocks.
 
+use manager_proto::builtin::shared_memory as s;
 use manager_proto::contract::Method;
-use manager_proto::shm::{BlockDescriptor, SHARED_MEMORY, shared_memory as s};
+use manager_proto::shm::{BlockDescriptor, SHARED_MEMORY};
 use manager_proto::{MethodRef, RemoteError, RemoteErrorKind};
 use rustix::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
