@@ -294,3 +294,71 @@ impl SharedMemory {
         Ok(ShareableList { memory: self.clone(), len, slot, _type: PhantomData })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use manager_proto::ObjectId;
+
+    /// A block mapped straight from a memfd of this process (no server needed).
+    fn block(size: usize) -> SharedMemory {
+        use rustix::fs::{MemfdFlags, ftruncate, memfd_create};
+        let fd = memfd_create("list-test", MemfdFlags::CLOEXEC).unwrap();
+        ftruncate(&fd, size as u64).unwrap();
+        let region = super::super::region::Region::map(rustix::fd::AsFd::as_fd(&fd), size, false).unwrap();
+        SharedMemory::new(region, ObjectId(1))
+    }
+
+    /// A reader racing a writer that flips a slot between two values of different
+    /// lengths only ever sees one of them, whole.
+    #[test]
+    fn reads_never_tear() {
+        let memory = block(4096);
+        let (a, b) = ("a".repeat(40), "b".repeat(7));
+        let list = memory.create_list(&[a.clone()], Some(48)).unwrap();
+        let writer = {
+            let (list, a, b) = (list.clone(), a.clone(), b.clone());
+            std::thread::spawn(move || {
+                for i in 0..20_000 {
+                    list.set(0, if i % 2 == 0 { &b } else { &a }).unwrap();
+                }
+            })
+        };
+        let mut seen = (0, 0);
+        while !writer.is_finished() {
+            let v = list.get(0).unwrap();
+            assert!(v == a || v == b, "torn: {v:?}");
+            if v == a { seen.0 += 1 } else { seen.1 += 1 }
+        }
+        writer.join().unwrap();
+        assert!(seen.0 + seen.1 > 0);
+    }
+
+    /// A header another process scribbled on is an error, never a wild read.
+    #[test]
+    fn a_bad_header_is_refused() {
+        let memory = block(256);
+        memory.create_list(&[1u32, 2, 3], None).unwrap();
+        assert_eq!(memory.list::<u32>().unwrap().to_vec().unwrap(), [1, 2, 3]);
+        memory.write(16, &u64::MAX.to_le_bytes()).unwrap(); // the length
+        let e = memory.list::<u32>().unwrap_err().to_string();
+        assert!(e.contains("do not fit in its 256 bytes"), "{e}");
+        memory.write(0, b"garbage!").unwrap();
+        assert!(memory.list::<u32>().unwrap_err().to_string().contains("no ShareableList header"));
+        let e = memory.create_list(&vec![0u64; 100], None).unwrap_err().to_string();
+        assert!(e.contains("has 256 bytes; the ShareableList needs"), "{e}");
+    }
+
+    /// A writer that died mid-write leaves its slot odd: a reader says so after
+    /// `ABANDONED`, and the next writer takes the slot over.
+    #[test]
+    fn an_abandoned_slot_is_reported_then_repaired() {
+        let memory = block(256);
+        let list = memory.create_list(&[5u32, 6], None).unwrap();
+        memory.write(HEADER + stride(list.slot_size()).unwrap(), &1u32.to_ne_bytes()).unwrap(); // slot 1: odd
+        assert_eq!(list.get(0).unwrap(), 5);
+        assert!(matches!(list.get(1), Err(ShmError::SlotAbandoned { index: 1, .. })));
+        list.set(1, &7).unwrap();
+        assert_eq!(list.to_vec().unwrap(), [5, 7]);
+    }
+}
