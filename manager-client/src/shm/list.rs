@@ -315,7 +315,7 @@ mod tests {
     fn reads_never_tear() {
         let memory = block(4096);
         let (a, b) = ("a".repeat(40), "b".repeat(7));
-        let list = memory.create_list(&[a.clone()], Some(48)).unwrap();
+        let list = memory.create_list(std::slice::from_ref(&a), Some(48)).unwrap();
         let writer = {
             let (list, a, b) = (list.clone(), a.clone(), b.clone());
             std::thread::spawn(move || {
