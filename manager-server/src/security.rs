@@ -174,6 +174,8 @@
 //! mappers, as it does in Python), keep a block's memory alive by keeping its mapping
 //! after the object was dropped, and make a `ShareableList`'s readers wait up to a
 //! second on a slot it left half-written (they then get an error, never a torn value).
+//! `open` also tells it the server's pid, a descriptor number and the host's boot id:
+//! facts any same-host process of that user could read in `/proc` anyway.
 //!
 //! ## Running across hosts today
 //!
