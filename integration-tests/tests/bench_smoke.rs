@@ -62,5 +62,10 @@ fn manager_bench_runs_every_workload() {
             "{row}"
         );
     }
+    // Shared memory runs once (Unix phase): its bytes never cross a socket.
+    for id in ["shm-write", "shm-read", "shm-read-lazy", "shm-first", "shm-first-pop"] {
+        let row = rows.iter().find(|r| r["id"] == id && r["transport"] == "unix").unwrap_or_else(|| panic!("{id}"));
+        assert!(row["ours"]["median"].as_f64().unwrap() > 0.0, "{row}");
+    }
     assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
 }

@@ -70,6 +70,7 @@ mod options;
 pub mod pool;
 mod rebind;
 mod session;
+pub mod shm;
 mod stream;
 mod tls;
 mod tls_session;
@@ -77,10 +78,14 @@ mod tls_session;
 pub use builtins::Data;
 pub use builtins::proxies::*;
 pub use builtins::watch;
+/// The `bytemuck` the typed shared memory views take: derive `Pod` through it
+/// (`#[bytemuck(crate = "manager_client::bytemuck")]`) to match its version.
+pub use bytemuck;
 pub use client::{Client, ClientOptions};
 pub use names::{ToAddress, ToToken};
 pub use pool::{AsyncResult, Imap, Jobs, Pool, PoolOptions, PoolProxy, run_worker, serve_jobs};
 pub use session::Reconnect;
+pub use shm::{ShareableList, SharedMemory, SharedMemoryProxy, SharedSlice, ShmError};
 pub use tls::ClientTls;
 
 pub use manager_derive::{job, shared};

@@ -367,6 +367,18 @@ contract! {
     }
 }
 
+contract! {
+    /// `SharedMemory`'s methods (its wire types are in [`crate::shm`]).
+    pub mod shared_memory("SharedMemory") {
+        /// The block's size in bytes (at least 1, at most the server's cap).
+        new (u64,);
+        /// Where the block's descriptor is, for mapping it.
+        Open = "open": () => crate::shm::BlockDescriptor;
+        /// The block's size in bytes.
+        Size = "size": () => u64;
+    }
+}
+
 /// Every built-in's type id with its [`shapes`](dict::shapes), in this module's order
 /// (dict first, barrier last): what a generator of calls needs to make arguments that
 /// decode.
@@ -390,6 +402,7 @@ pub fn all_shapes() -> Vec<(&'static str, String, Vec<(&'static str, String)>)> 
         with(EVENT, event::shapes()),
         with(BARRIER, barrier::shapes()),
         with(crate::pool::TYPE_ID, crate::pool::methods::shapes()),
+        with(crate::shm::SHARED_MEMORY, shared_memory::shapes()),
     ]
 }
 
@@ -414,6 +427,7 @@ mod tests {
             (event::NAMES, event::IDS),
             (barrier::NAMES, barrier::IDS),
             (crate::pool::methods::NAMES, crate::pool::methods::IDS),
+            (shared_memory::NAMES, shared_memory::IDS),
         ] {
             let mut sorted = ids.to_vec();
             sorted.sort_unstable();

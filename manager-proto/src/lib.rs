@@ -62,6 +62,7 @@ pub mod repr;
 pub mod request;
 pub mod response;
 pub mod session;
+pub mod shm;
 pub mod spare;
 pub mod stream;
 mod stream_glue;

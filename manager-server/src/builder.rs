@@ -265,6 +265,16 @@ impl ServerBuilder {
         self
     }
 
+    /// The most bytes the live `SharedMemory` blocks may have together. Default 1 GiB;
+    /// 0 refuses every block. A block is a memfd whose pages the host commits as
+    /// clients touch them, so this bounds the memory a peer holding the key can make the
+    /// host pin through blocks. A block that would pass it gets a `LimitExceeded` error
+    /// naming its size, the cap and what is live; a dropped block gives its bytes back.
+    pub fn max_shared_memory(mut self, bytes: u64) -> Self {
+        self.config.max_shared_memory = bytes;
+        self
+    }
+
     /// Most simultaneous connections. Default 4096. Beyond it a new connection is told
     /// why and closed.
     pub fn max_connections(mut self, n: usize) -> Self {
@@ -396,6 +406,7 @@ impl ServerBuilder {
             }
         }
         let mut registry = self.registry;
+        crate::builtins::register_shared_memory(&mut registry, self.config.max_shared_memory);
         if !self.barrier_actions.is_empty() {
             crate::builtins::register_barrier_actions(&mut registry, self.barrier_actions);
         }

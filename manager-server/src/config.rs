@@ -42,6 +42,9 @@ pub(crate) struct Config {
     /// How long a reconnecting client's session outlives its broken link (default
     /// 30 s; zero: sessions end with their link).
     pub(crate) session_grace: Duration,
+    /// The most bytes the live shared memory blocks may have together (default 1 GiB;
+    /// 0: no blocks).
+    pub(crate) max_shared_memory: u64,
     /// What `tls://` listeners present (and ask of clients), if set.
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -68,6 +71,7 @@ impl Default for Config {
             token_lease: manager_proto::token::DEFAULT_LEASE,
             collect_every: Some(Duration::from_secs(10)),
             session_grace: Duration::from_secs(30),
+            max_shared_memory: crate::builtins::DEFAULT_MAX_SHARED_MEMORY,
             tls: None,
         }
     }

@@ -105,6 +105,11 @@ struct Args {
     #[arg(long, value_name = "BYTES", value_parser = flags::memory, allow_negative_numbers = true)]
     max_request_memory: Option<usize>,
 
+    /// Most bytes the live shared memory blocks may have together (0: none allowed;
+    /// default 1073741824, 1 GiB).
+    #[arg(long, value_name = "BYTES", default_value = "1073741824", value_parser = flags::shared_memory, allow_negative_numbers = true)]
+    max_shared_memory: u64,
+
     /// Seconds a peer has to authenticate before it is dropped (above 0, at most 3600).
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = flags::seconds, allow_negative_numbers = true)]
     handshake_timeout: Duration,
@@ -249,7 +254,8 @@ async fn run(args: Args, stop: CancellationToken, grace: Duration) -> Result<(),
         .token_lease(args.token_lease)
         .session_grace(args.session_grace)
         .handshake_timeout(args.handshake_timeout)
-        .idle_timeout(args.idle_timeout);
+        .idle_timeout(args.idle_timeout)
+        .max_shared_memory(args.max_shared_memory);
     if let Some(bytes) = args.max_request_memory {
         builder = builder.max_request_memory(bytes);
     }

@@ -156,6 +156,34 @@
 //!   process of the same user that has the key can. `MANAGER_AUTHKEY` in a child's
 //!   environment is readable by the same user (and root) through `/proc`.
 //!
+//! ## Shared memory blocks
+//!
+//! A key holder may create `SharedMemory` blocks, map any block whose token it learns,
+//! and read and write its bytes directly — without the server seeing or bounding the
+//! writes. What it cannot do:
+//!
+//! - **Reach other files.** The server only ever hands out the identity of its own
+//!   memfds (`open` answers the descriptor of the object called, nothing a peer names);
+//!   a client opens `/proc/<server pid>/fd/<fd>` itself, which the kernel allows only to
+//!   processes of the server's user (its ptrace-read check), and refuses to map anything
+//!   whose inode, device, size or seals differ from the block's.
+//! - **Make another process fault.** Every memfd is sealed at its size
+//!   (`F_SEAL_SHRINK`, `F_SEAL_GROW`, `F_SEAL_SEAL`) before anyone can open it, so no one
+//!   can truncate it under another's mapping (`SIGBUS`).
+//! - **Exhaust the host's memory through blocks**: the live blocks' sizes together are
+//!   capped ([`max_shared_memory`](crate::ServerBuilder::max_shared_memory), 1 GiB by
+//!   default); past it creation gets `LimitExceeded`. A block's pages are committed only
+//!   as they are touched, and charged to whoever touches them.
+//! - **Leave anything behind**: blocks are never named in `/dev/shm`; a memfd goes with
+//!   its last descriptor and mapping, whoever dies.
+//!
+//! What it can do: scribble over a block others use (shared memory trusts its
+//! mappers, as it does in Python), keep a block's memory alive by keeping its mapping
+//! after the object was dropped, and make a `ShareableList`'s readers wait up to a
+//! second on a slot it left half-written (they then get an error, never a torn value).
+//! `open` also tells it the server's pid, a descriptor number and the host's boot id:
+//! facts any same-host process of that user could read in `/proc` anyway.
+//!
 //! ## Running across hosts today
 //!
 //! 1. Prefer a Unix socket, or TCP bound to loopback (`tcp://127.0.0.1:PORT`); the

@@ -20,6 +20,8 @@ mod interface;
 mod misuse;
 #[path = "worker/netclient.rs"]
 mod netclient;
+#[path = "worker/shm.rs"]
+mod shm;
 #[path = "worker/streams.rs"]
 mod streams;
 #[path = "worker/travel.rs"]
@@ -62,6 +64,11 @@ fn main() {
         ["pool-serve", name] => pool_serve(name),
         ["pool-submit", name] => pool_submit(name),
         ["pool-hang", name, n] => pool_hang(name, n.parse().unwrap_or(0)),
+        ["shm-rw", name] => shm::read_write(name),
+        ["shm-list", name] => shm::list(name),
+        ["shm-hold"] => shm::hold(None),
+        ["shm-hold", token] => shm::hold(Some(token)),
+        ["shm-map", token] => shm::map(token),
         ["mint-and-hang"] => travel::mint_and_hang(),
         ["watch-and-hang", name] => watching::watch_and_hang(name),
         ["open-as", kind, name] => open_as(kind, name),

@@ -65,6 +65,25 @@ fn dict_workers() {
 }
 
 #[test]
+fn shared_memory() {
+    let out = run("shared_memory", &[]);
+    let expected = "worker 0: 31249875000\nworker 1: 93749875000\nworker 2: 156249875000\n\
+                    worker 3: 218749875000\ntotal: 499999500000 (expected 499999500000)\n";
+    assert_eq!(out, expected);
+}
+
+#[test]
+fn shareable_list() {
+    let out = run("shareable_list", &[]);
+    let expected = "main: slots of 6 bytes\n\
+                    worker: read [\"howdy\", \"hi\", \"hello\"]\n\
+                    worker: the value's encoding (15 bytes) exceeds the available storage of ShareableList slot 2 \
+                    (6 bytes, fixed when the list was made): make the list with a larger slot size\n\
+                    main: now [\"howdy\", \"hey\", \"hello\"]\n";
+    assert_eq!(out, expected);
+}
+
+#[test]
 fn queue_pipeline() {
     let out = run("queue_pipeline", &[]);
     assert_eq!(out, "consumer: got 10000 items, sum 49995000\n");

@@ -64,6 +64,8 @@ fn every_bad_number_duration_and_level_is_refused_by_name() {
         ("--max-frame-size", "0"),
         ("--max-in-flight", "0"),
         ("--max-request-memory", "0"),
+        ("--max-shared-memory", "-1"),
+        ("--max-shared-memory", "1G"),
         ("--token-lease", "0"),
         ("--log-level", "verbose"),
     ];

@@ -41,6 +41,7 @@ mod runtime;
 
 pub use crate::builtins::blocking::*;
 pub use crate::pool::{BlockingPool as Pool, BlockingPoolProxy as PoolProxy};
+pub use crate::shm::BlockingSharedMemoryProxy as SharedMemoryProxy;
 pub use child::{ChildBuilder, Worker};
 pub use client::Client;
 pub use manager_proto::BlockingStream;

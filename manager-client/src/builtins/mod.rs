@@ -20,7 +20,7 @@ use manager_proto::{Error, Handle, Item, MethodRef};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use macros::{constructors, proxy_methods, proxy_types};
+pub(crate) use macros::{constructors, proxy_methods, proxy_types};
 
 mod barrier;
 mod condition;

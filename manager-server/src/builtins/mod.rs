@@ -48,12 +48,14 @@ mod render;
 mod semaphore;
 mod seq;
 mod set;
+mod shared_memory;
 mod value;
 mod waiters;
 mod watch;
 
 pub(crate) use barrier::{Action as BarrierAction, Actions as BarrierActions};
 pub(crate) use element::{Element, Refs};
+pub(crate) use shared_memory::DEFAULT_MAX_SHARED_MEMORY;
 
 /// A registry of every built-in type (and nothing else yet).
 pub(crate) fn registry() -> Registry {
@@ -89,6 +91,15 @@ fn register_all(registry: &mut Registry) {
     ] {
         registry.insert(type_id, names.iter().map(|n| (*n).to_owned()).collect(), construct);
     }
+    register_shared_memory(registry, DEFAULT_MAX_SHARED_MEMORY);
+}
+
+/// Lets a server's shared memory blocks have `cap` bytes live together (replacing the
+/// constructor with the default cap).
+pub(crate) fn register_shared_memory(registry: &mut Registry, cap: u64) {
+    let names = manager_proto::builtin::shared_memory::NAMES.iter().map(|n| (*n).to_owned()).collect();
+    let pool = Arc::new(shared_memory::Pool::new(cap));
+    registry.insert(manager_proto::shm::SHARED_MEMORY, names, shared_memory::constructor(pool));
 }
 
 /// Lets a server's barriers choose among `actions` (replacing the constructor that

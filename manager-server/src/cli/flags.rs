@@ -56,6 +56,12 @@ pub fn memory(text: &str) -> Result<usize, String> {
     count(text, 1024, usize::MAX)
 }
 
+/// `--max-shared-memory`: a whole number of bytes, 0 (no blocks) or more.
+pub fn shared_memory(text: &str) -> Result<u64, String> {
+    let accepted = "expected a whole number of bytes, 0 (no shared memory blocks) or more, e.g. 1073741824";
+    text.trim().parse().map_err(|_| format!("not a whole number of bytes ({accepted})"))
+}
+
 /// `--tls-cert`, `--tls-client-ca`: a readable PEM file holding at least one
 /// certificate.
 pub fn pem_certificates(text: &str) -> Result<PathBuf, String> {
@@ -114,5 +120,7 @@ mod tests {
         assert_eq!(level("WARN"), Ok("warn".into()));
         assert!(level("verbose").is_err());
         assert!(lease("0").is_err() && lease("86401").is_err());
+        assert_eq!(shared_memory("0"), Ok(0));
+        assert!(shared_memory("-1").is_err() && shared_memory("1G").is_err());
     }
 }

@@ -17,6 +17,7 @@ mod pool;
 mod raw;
 mod report;
 mod sessions;
+mod shm;
 mod tls;
 mod watching;
 mod workloads;
@@ -40,6 +41,8 @@ fn main() {
         "producer" => workloads::producer(arg(2).parse().unwrap_or(1), arg(3) == "batched", arg(4)),
         "consumer" => workloads::consumer(arg(2) == "batched", arg(3)),
         "phase" => phase(&args[2..]),
+        "shm-writer" => shm::writer(arg(2), arg(3)),
+        "shm-reader" => shm::reader(arg(2)),
         _ => orchestrate(&<Options as clap::Parser>::parse()),
     }
 }
@@ -107,6 +110,7 @@ fn orchestrate(opts: &Options) {
             if !opts.no_python && !smoke {
                 compare::python(&mut phase_rows, transport, pinned, opts.quick);
                 pool::python(&mut phase_rows, pinned, opts.quick);
+                shm::python(&mut phase_rows, pinned);
             }
             if !opts.no_redis && !smoke {
                 compare::redis(&mut phase_rows, transport, pinned, opts.quick);
@@ -390,6 +394,11 @@ fn phase(args: &[String]) {
         );
         rows.push(row("pool-apply", "pool apply, one task at a time", Unit::Micros, p.ours.clone(), Some(p)));
         drop(workers);
+    }
+    if transport == "unix" {
+        for (id, name, unit, ours, floor) in shm::measure(&ctx, reps, &want) {
+            rows.push(row(id, &name, unit, ours, floor));
+        }
     }
     if transport == "tcp" {
         for (id, name, unit, p) in tls::measure(&ctx, reps, &want) {

@@ -90,6 +90,10 @@ pub fn serve(address: &str, spin_us: u64) {
             .authkey_value(key)
             .register::<Counter>()
             .busy_poll(Duration::from_micros(spin_us))
+            // The shared memory rows' 256 MiB blocks stay leased for 30 s after their
+            // token is minted: room for a run's worth (pages are committed only once
+            // touched).
+            .max_shared_memory(16 << 30)
             .start()
             .await
             .expect("start");
