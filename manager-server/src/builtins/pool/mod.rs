@@ -1,7 +1,7 @@
 //! `Pool`: the broker of a process pool. It queues submitted tasks, hands them to
 //! worker connections in batches, answers each submitter's parked `apply` with the
 //! output its worker sent back, and notices a worker's death through the machinery that
-//! releases a dead connection's locks.
+//! releases a dead connection's locks. Its bookkeeping is `state.rs`.
 //!
 //! Rules it keeps (docs/ARCHITECTURE.md, "The process pool"):
 //! - A task is in one place: queued (`order`), or taken by one worker (`Worker::taken`,
@@ -19,173 +19,19 @@
 //!   of them, each no larger than one request.
 
 use manager_proto::contract::Method;
-use manager_proto::pool::{PoolStats, Task, methods as p};
+use manager_proto::pool::{Task, methods as p};
 use manager_proto::{MethodRef, RemoteError, RemoteErrorKind};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
-use super::waiters::{Outcome, Ticket, Wait, WaitQueue, Waiters};
+use super::waiters::{Outcome, Ticket, Wait, WaitQueue};
 use super::{args, encode, err, lock, new_args, reply, reply_bytes, timeout};
 use crate::object::CallContext;
 use crate::object::{Reply, ServerObject, Step, StepResult};
 
-/// The most tasks one `take` hands out, whatever the worker asks.
-const MAX_BATCH: u64 = 1024;
-/// The most argument bytes one batch carries (past its first task): a batch answer
-/// stays far below any frame limit.
-const BATCH_BYTES: usize = 256 * 1024;
-
-/// A task's outcome as its submitter receives it.
-type Answer = Result<Vec<u8>, RemoteError>;
-
-/// A submitted task and where its answer goes.
-struct Pending {
-    task: Task,
-    /// The submitter's parked `apply` (its receiver is gone if it gave up).
-    answer: oneshot::Sender<Answer>,
-    /// Whether it was already retried after a lost worker (a second loss fails it).
-    retried: bool,
-}
-
-/// A registered worker connection.
-struct Worker {
-    pid: u64,
-    /// Tasks it took and has not answered, in the order it runs them.
-    taken: VecDeque<u64>,
-}
-
-/// A parked `take` is woken to look at the queue again.
-struct Wake;
-/// A parked `join` is woken to look at the pool again.
-struct Joinable;
-
-#[derive(Default)]
-struct State {
-    /// The initializer workers learn from `hello`.
-    init: (String, u64, Vec<u8>),
-    /// Retry a task once when its worker is lost.
-    retry: bool,
-    closed: bool,
-    terminated: bool,
-    /// Why it was terminated, when not asked to (the owner's workers kept failing):
-    /// empty, or ": " and the reason, which errors repeat.
-    why_terminated: String,
-    /// Every task queued or taken, by id.
-    tasks: HashMap<u64, Pending>,
-    /// Queued tasks by position (lower runs first): back of the queue counts up,
-    /// front down.
-    order: BTreeMap<i64, u64>,
-    /// Each queued task's position in `order`.
-    position: HashMap<u64, i64>,
-    front: i64,
-    back: i64,
-    next_id: u64,
-    workers: HashMap<u64, Worker>,
-    takers: Waiters<u64, Wake>,
-    joiners: Waiters<(), Joinable>,
-    done: u64,
-    failed: u64,
-}
-
-impl State {
-    fn push_back(&mut self, id: u64) {
-        self.back = self.back.saturating_add(1);
-        self.order.insert(self.back, id);
-        self.position.insert(id, self.back);
-    }
-
-    fn push_front(&mut self, id: u64) {
-        self.front = self.front.saturating_sub(1);
-        self.order.insert(self.front, id);
-        self.position.insert(id, self.front);
-    }
-
-    /// Wakes up to `n` parked takes.
-    fn wake_takers(&mut self, n: usize) {
-        for _ in 0..n {
-            if self.takers.grant_oldest(|_| Wake).is_none() {
-                break;
-            }
-        }
-    }
-
-    fn joinable(&self) -> bool {
-        self.closed && self.tasks.is_empty() && self.workers.is_empty()
-    }
-
-    fn check_joiners(&mut self) {
-        if self.joinable() {
-            self.joiners.grant_all(|_, _| Joinable);
-        }
-    }
-
-    /// Answers task `id` (no longer queued nor taken) and counts it.
-    fn finish(&mut self, id: u64, answer: Answer) {
-        if let Some(pending) = self.tasks.remove(&id) {
-            if answer.is_ok() {
-                self.done = self.done.saturating_add(1);
-            } else {
-                self.failed = self.failed.saturating_add(1);
-            }
-            // The submitter may have given up: its output is dropped.
-            let _ = pending.answer.send(answer);
-        }
-        self.check_joiners();
-    }
-
-    /// Puts `ids` (taken by no one now) back at the front, in their order.
-    fn requeue(&mut self, ids: impl DoubleEndedIterator<Item = u64>) {
-        let mut n = 0usize;
-        for id in ids.rev() {
-            if self.tasks.contains_key(&id) {
-                self.push_front(id);
-                n = n.saturating_add(1);
-            }
-        }
-        self.wake_takers(n);
-    }
-
-    /// Up to `max` queued tasks for worker `conn`: its fair share of the queue.
-    fn take_batch(&mut self, conn: u64, max: u64) -> Vec<Task> {
-        let workers = self.workers.len().max(1);
-        let share = self.order.len().div_ceil(workers);
-        let n = usize::try_from(max.clamp(1, MAX_BATCH)).unwrap_or(1).min(share);
-        let mut batch = Vec::with_capacity(n);
-        let mut bytes = 0usize;
-        while batch.len() < n {
-            let Some(entry) = self.order.first_entry() else { break };
-            let id = *entry.get();
-            let Some(pending) = self.tasks.get(&id) else {
-                entry.remove();
-                continue;
-            };
-            bytes = bytes.saturating_add(pending.task.args.len());
-            if !batch.is_empty() && bytes > BATCH_BYTES {
-                break;
-            }
-            entry.remove();
-            self.position.remove(&id);
-            batch.push(pending.task.clone());
-        }
-        if let Some(worker) = self.workers.get_mut(&conn) {
-            worker.taken.extend(batch.iter().map(|t| t.id));
-        }
-        batch
-    }
-
-    fn stats(&self) -> PoolStats {
-        PoolStats {
-            queued: self.order.len() as u64,
-            running: self.tasks.len().saturating_sub(self.order.len()) as u64,
-            workers: self.workers.len() as u64,
-            done: self.done,
-            failed: self.failed,
-            closed: self.closed,
-            terminated: self.terminated,
-        }
-    }
-}
+mod state;
+use state::{Joinable, Pending, State, Wake, Worker};
 
 /// How many characters of a termination's reason errors repeat.
 const MAX_REASON: usize = 500;
