@@ -58,6 +58,7 @@ mod pending;
 pub mod pool;
 pub mod proxy;
 pub mod reply;
+pub mod ring;
 pub mod repr;
 pub mod request;
 pub mod response;

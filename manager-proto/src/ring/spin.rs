@@ -1,0 +1,88 @@
+//! How long a side polls for the peer before it sleeps, learned from how long its waits
+//! turned out to be: adaptive spinning, as the kernel's halt-polling does it.
+//!
+//! Polling pays when what it waits for comes sooner than a sleep and a wake-up would
+//! take (tens of microseconds across cores on a VM); it wastes a core otherwise. So the
+//! budget grows when a wait that slept would have been caught by a longer poll (it
+//! ended within the cap), and halves when a wait outlasted the cap (the peer was idle,
+//! or busy elsewhere): an idle connection soon polls not at all, and never longer than
+//! the cap once. Pure: the caller measures the waits.
+
+use std::time::Duration;
+
+/// A poll budget that adapts to how long waits take.
+#[derive(Clone, Copy, Debug)]
+pub struct AdaptiveSpin {
+    /// The current budget, in nanoseconds.
+    budget: u64,
+    /// The cap, in nanoseconds.
+    max: u64,
+}
+
+impl AdaptiveSpin {
+    /// A budget that starts at zero and never exceeds `max` (zero: never poll).
+    pub const fn new(max: Duration) -> AdaptiveSpin {
+        let max = max.as_nanos();
+        AdaptiveSpin { budget: 0, max: if max > u64::MAX as u128 { u64::MAX } else { max as u64 } }
+    }
+
+    /// How long to poll before sleeping, now.
+    pub fn budget(&self) -> Duration {
+        Duration::from_nanos(self.budget)
+    }
+
+    /// A wait ended after `waited`: while polling (`slept == false`), or after a sleep.
+    pub fn record(&mut self, waited: Duration, slept: bool) {
+        if !slept {
+            // Caught: the budget paid for itself, keep it.
+            return;
+        }
+        let waited = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
+        if waited <= self.max {
+            // A poll this long (with a quarter more) would have caught it.
+            let want = waited.saturating_add(waited / 4);
+            self.budget = self.budget.saturating_mul(2).max(want).min(self.max);
+        } else {
+            self.budget /= 2;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const US: Duration = Duration::from_micros(1);
+
+    #[test]
+    fn grows_to_catch_short_waits_and_never_past_the_cap() {
+        let mut s = AdaptiveSpin::new(50 * US);
+        assert_eq!(s.budget(), Duration::ZERO);
+        s.record(8 * US, true);
+        assert_eq!(s.budget(), 10 * US);
+        s.record(30 * US, true);
+        assert_eq!(s.budget(), 37500 * US / 1000);
+        s.record(45 * US, true);
+        assert_eq!(s.budget(), 50 * US);
+        // Caught while polling: kept.
+        s.record(3 * US, false);
+        assert_eq!(s.budget(), 50 * US);
+    }
+
+    #[test]
+    fn long_waits_halve_it_down_to_nothing() {
+        let mut s = AdaptiveSpin::new(50 * US);
+        s.record(40 * US, true);
+        for _ in 0..20 {
+            s.record(Duration::from_millis(5), true);
+        }
+        assert_eq!(s.budget(), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_zero_cap_never_polls() {
+        let mut s = AdaptiveSpin::new(Duration::ZERO);
+        s.record(US, true);
+        assert_eq!(s.budget(), Duration::ZERO);
+    }
+}
