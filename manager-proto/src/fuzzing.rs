@@ -137,9 +137,10 @@ pub fn handshake_client(data: &[u8]) {
 /// decoded from arbitrary bytes: never a panic; a relay never passes on more than the
 /// DATA it was sent, and refuses a resume that claims more than it sent.
 pub fn session(data: &[u8]) {
-    use crate::session::{Relay, SessionReply, SessionRequest};
+    use crate::session::{Relay, RingOffer, SessionReply, SessionRequest};
     let _ = SessionRequest::decode(data);
     let _ = SessionReply::decode(data);
+    let _ = RingOffer::decode(data);
     let mut relay = Relay::new();
     let (ours, theirs) = data.split_at(data.len() / 2);
     relay.from_inner(ours);

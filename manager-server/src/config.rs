@@ -45,6 +45,11 @@ pub(crate) struct Config {
     /// The most bytes the live shared memory blocks may have together (default 1 GiB;
     /// 0: no blocks).
     pub(crate) max_shared_memory: u64,
+    /// Whether clients on the Unix socket may switch their connection to shared-memory
+    /// rings (default false).
+    pub(crate) shared_memory: bool,
+    /// Bytes of each of a shared-memory connection's two rings.
+    pub(crate) ring_capacity: usize,
     /// What `tls://` listeners present (and ask of clients), if set.
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -72,6 +77,8 @@ impl Default for Config {
             collect_every: Some(Duration::from_secs(10)),
             session_grace: Duration::from_secs(30),
             max_shared_memory: crate::builtins::DEFAULT_MAX_SHARED_MEMORY,
+            shared_memory: false,
+            ring_capacity: manager_proto::ring::DEFAULT_CAPACITY,
             tls: None,
         }
     }

@@ -27,6 +27,8 @@ pub(crate) enum Ended {
     Handshake(#[source] HandshakeError),
     #[error("TLS handshake refused: {0}")]
     Tls(#[source] std::io::Error),
+    #[error("shared memory refused: {0}")]
+    RingsRefused(String),
     #[error("no randomness for a nonce: {0}")]
     Random(#[source] crate::error::ServerError),
 }

@@ -78,6 +78,7 @@ mod memory;
 mod object;
 mod random;
 mod registry;
+mod rings;
 pub mod security;
 mod server;
 mod session;

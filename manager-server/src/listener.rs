@@ -301,6 +301,17 @@ async fn serve_authenticated(peer: Authenticated, shared: Arc<Shared>) {
             shared.stats.connections.fetch_add(1, Ordering::Relaxed);
             session::serve_new(stream, decoder, shared, conn_id, peer, keepalive).await;
         }
+        Some(SessionRequest::SharedMemory) => {
+            let mut stream = stream;
+            if let Err(reason) = crate::auth::offer_rings(&mut stream, &shared).await {
+                tracing::warn!(%peer, "connection closed: {reason}");
+                linger(&stream).await;
+                return;
+            }
+            decoder.set_limit(shared.config.max_frame);
+            shared.stats.connections.fetch_add(1, Ordering::Relaxed);
+            Connection::new(stream, shared, conn_id, peer).serve(decoder).await;
+        }
         // A new link for a session already counted and holding its own place.
         Some(SessionRequest::Resume { id, received, resent_from }) => {
             session::resume(stream, decoder, &shared, id, received, resent_from, peer).await;

@@ -110,6 +110,12 @@ struct Args {
     #[arg(long, value_name = "BYTES", default_value = "1073741824", value_parser = flags::shared_memory, allow_negative_numbers = true)]
     max_shared_memory: u64,
 
+    /// Let clients on the Unix socket switch their connection to shared-memory rings
+    /// (a memfd segment made per connection; the client asks with
+    /// ClientOptions::shared_memory). Faster round trips on the same host.
+    #[arg(long)]
+    shared_memory: bool,
+
     /// Seconds a peer has to authenticate before it is dropped (above 0, at most 3600).
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = flags::seconds, allow_negative_numbers = true)]
     handshake_timeout: Duration,
@@ -255,7 +261,8 @@ async fn run(args: Args, stop: CancellationToken, grace: Duration) -> Result<(),
         .session_grace(args.session_grace)
         .handshake_timeout(args.handshake_timeout)
         .idle_timeout(args.idle_timeout)
-        .max_shared_memory(args.max_shared_memory);
+        .max_shared_memory(args.max_shared_memory)
+        .shared_memory(args.shared_memory);
     if let Some(bytes) = args.max_request_memory {
         builder = builder.max_request_memory(bytes);
     }

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
+use crate::rings::RingLink;
 use crate::tls_session::Session;
 
 /// An accepted connection.
@@ -27,6 +28,10 @@ pub(crate) struct Stream {
     /// The TLS session, on a `tls://` listener's connection (`tls_session.rs`): reads
     /// and writes go through it; the plain path pays one branch on an empty option.
     tls: Option<Box<Session>>,
+    /// The shared-memory rings, on a connection that switched to them after its
+    /// handshake (`rings/`): reads and writes go through them, the socket only says
+    /// when the peer is gone.
+    rings: Option<Box<RingLink>>,
 }
 
 /// Registers `fd` with the current runtime for `interest`.
@@ -41,7 +46,7 @@ pub(crate) fn register(fd: OwnedFd, interest: Interest) -> io::Result<AsyncFd<Ow
 impl Stream {
     /// Takes over a connected, non-blocking socket.
     pub(crate) fn new(socket: impl Into<OwnedFd>) -> io::Result<Stream> {
-        Ok(Stream { fd: register(socket.into(), Interest::READABLE)?, tls: None })
+        Ok(Stream { fd: register(socket.into(), Interest::READABLE)?, tls: None, rings: None })
     }
 
     /// Takes over a connected, non-blocking socket whose peer speaks TLS; its handshake
@@ -54,13 +59,56 @@ impl Stream {
         Ok(Stream {
             fd: register(socket.into(), Interest::READABLE)?,
             tls: Some(Box::new(Session::new(session.into()))),
+            rings: None,
         })
     }
 
     /// The same socket without its TLS session: to tell a peer that does not speak TLS
     /// why it is refused, in the words it does speak.
     pub(crate) fn into_plain(self) -> Stream {
-        Stream { fd: self.fd, tls: None }
+        Stream { fd: self.fd, tls: None, rings: None }
+    }
+
+    /// Whether this is a Unix socket (the only kind that can carry the rings' descriptors).
+    pub(crate) fn is_unix(&self) -> bool {
+        rustix::net::sockopt::socket_domain(self.fd.get_ref()).is_ok_and(|d| d == rustix::net::AddressFamily::UNIX)
+    }
+
+    /// Sends `bytes` with `fds` attached (`SCM_RIGHTS`), waiting for room as needed.
+    pub(crate) async fn send_with_fds(&self, bytes: &[u8], fds: &[std::os::fd::BorrowedFd<'_>]) -> io::Result<()> {
+        use rustix::net::{SendAncillaryMessage, sendmsg};
+        let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(8))];
+        loop {
+            let mut control = SendAncillaryBuffer::new(&mut space);
+            if !control.push(SendAncillaryMessage::ScmRights(fds)) {
+                return Err(io::Error::other("too many descriptors for one message"));
+            }
+            let flags = SendFlags::DONTWAIT | SendFlags::NOSIGNAL;
+            match sendmsg(self.fd.get_ref(), &[io::IoSlice::new(bytes)], &mut control, flags) {
+                // The descriptors went with the first byte; the rest is plain.
+                Ok(n) => return self.write_all(&bytes[n..]).await,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(rustix::io::Errno::AGAIN) => self.writable().await?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// From now on, reads and writes go through `rings` (after the offer that carried
+    /// them went out on the socket).
+    pub(crate) fn attach_rings(&mut self, rings: RingLink) {
+        self.rings = Some(Box::new(rings));
+    }
+
+    /// Whether the connection's loop should poll for more before it sleeps even outside
+    /// low-latency mode: over rings, where the adaptive budget decides how long.
+    pub(crate) fn polls_before_sleeping(&self) -> bool {
+        self.rings.is_some()
+    }
+
+    /// The ring segment's size, on a shared-memory connection (for `Inspect`).
+    pub(crate) fn ring_segment_len(&self) -> Option<usize> {
+        self.rings.as_ref().map(|r| r.segment_len())
     }
 
     /// Runs the TLS handshake, if this is a TLS connection. An error carrying
@@ -92,6 +140,9 @@ impl Stream {
     /// itself into the descriptor's waiter list on each wait and unlinks on the next,
     /// about 200 instructions per request more.
     pub(crate) fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Some(rings) = &self.rings {
+            return rings.poll_readable(&self.fd, cx);
+        }
         if let Some(tls) = &self.tls
             && tls.pending()
         {
@@ -102,12 +153,18 @@ impl Stream {
     }
 
     pub(crate) async fn readable(&self) -> io::Result<()> {
+        if self.rings.is_some() {
+            return std::future::poll_fn(|cx| self.poll_readable(cx)).await;
+        }
         // Dropping the guard keeps the readiness: the next read finds out.
         self.fd.readable().await.map(drop)
     }
 
     /// Waits until the socket has room to write.
     pub(crate) async fn writable(&self) -> io::Result<()> {
+        if let Some(rings) = &self.rings {
+            return rings.writable(&self.fd).await;
+        }
         let dup = register(self.fd.get_ref().try_clone()?, Interest::WRITABLE)?;
         dup.writable().await.map(drop)
     }
@@ -119,6 +176,9 @@ impl Stream {
     /// arrived since the read began), so the next wait parks at once instead of paying a
     /// read syscall that can only say `WouldBlock` — one syscall less per message.
     pub(crate) fn try_read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        if let Some(rings) = &self.rings {
+            return rings.try_read_buf(&self.fd, buf);
+        }
         if let Some(tls) = &self.tls
             && tls.pending()
         {
@@ -146,8 +206,11 @@ impl Stream {
     /// Reads for up to `spin` without sleeping, appending to `buf` (low-latency mode),
     /// with a read's answers: bytes read, 0 when the peer closed, `WouldBlock` when none
     /// came in time. Raw `recv` calls: the cached readiness would never see data arrive
-    /// while we spin.
+    /// while we spin. Over rings, a zero `spin` polls for the adaptive budget.
     pub(crate) fn spin_read(&self, buf: &mut Vec<u8>, spin: Duration) -> io::Result<usize> {
+        if let Some(rings) = &self.rings {
+            return rings.spin_read(buf, (!spin.is_zero()).then_some(spin));
+        }
         let deadline = Instant::now() + spin;
         loop {
             let read = match &self.tls {
@@ -168,6 +231,9 @@ impl Stream {
 
     /// Writes what the socket takes now; `WouldBlock` if it takes nothing.
     pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(rings) = &self.rings {
+            return rings.try_write(buf);
+        }
         if let Some(tls) = &self.tls {
             return tls.write(self.fd.get_ref().as_fd(), buf);
         }
@@ -188,6 +254,9 @@ impl Stream {
             return self.try_write(bytes);
         }
         let (slices, n) = q.slices();
+        if let Some(rings) = &self.rings {
+            return rings.write_slices(&slices[..n]);
+        }
         if let Some(tls) = &self.tls {
             let first = slices[..n].iter().find(|s| !s.is_empty()).map_or(&[][..], |s| &s[..]);
             return tls.write(self.fd.get_ref().as_fd(), first);

@@ -6,9 +6,9 @@
 //! budget grows when a wait that slept would have been caught by a longer poll (it
 //! ended within the cap), and halves when a wait outlasted the cap (the peer was idle,
 //! or busy elsewhere): an idle connection soon polls not at all, and never longer than
-//! the cap once. Pure: the caller measures the waits.
+//! the cap once. Pure: the caller reads the clock and passes the instants.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A poll budget that adapts to how long waits take.
 #[derive(Clone, Copy, Debug)]
@@ -17,13 +17,32 @@ pub struct AdaptiveSpin {
     budget: u64,
     /// The cap, in nanoseconds.
     max: u64,
+    /// When the wait under way began, if one is.
+    since: Option<Instant>,
 }
 
 impl AdaptiveSpin {
     /// A budget that starts at zero and never exceeds `max` (zero: never poll).
     pub const fn new(max: Duration) -> AdaptiveSpin {
         let max = max.as_nanos();
-        AdaptiveSpin { budget: 0, max: if max > u64::MAX as u128 { u64::MAX } else { max as u64 } }
+        AdaptiveSpin { budget: 0, max: if max > u64::MAX as u128 { u64::MAX } else { max as u64 }, since: None }
+    }
+
+    /// A side is about to wait for the peer (from `now`, unless a wait is already under
+    /// way): how long to poll before sleeping.
+    pub fn begin_wait(&mut self, now: Instant) -> Duration {
+        self.since.get_or_insert(now);
+        self.budget()
+    }
+
+    /// What the side waited for came at `now`: ends the wait under way, if any, and
+    /// learns from it (it slept if it waited past the budget).
+    pub fn end_wait(&mut self, now: Instant) {
+        if let Some(since) = self.since.take() {
+            let waited = now.saturating_duration_since(since);
+            let slept = waited > self.budget();
+            self.record(waited, slept);
+        }
     }
 
     /// How long to poll before sleeping, now.
@@ -77,6 +96,20 @@ mod tests {
             s.record(Duration::from_millis(5), true);
         }
         assert_eq!(s.budget(), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_wait_is_timed_from_its_first_begin_to_its_end() {
+        let mut s = AdaptiveSpin::new(50 * US);
+        let t0 = Instant::now();
+        assert_eq!(s.begin_wait(t0), Duration::ZERO);
+        // Polled again later in the same wait: still timed from t0.
+        s.begin_wait(t0 + 5 * US);
+        s.end_wait(t0 + 20 * US);
+        assert_eq!(s.budget(), 25 * US);
+        // No wait under way: nothing learned.
+        s.end_wait(t0 + Duration::from_secs(1));
+        assert_eq!(s.budget(), 25 * US);
     }
 
     #[test]

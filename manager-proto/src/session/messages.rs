@@ -8,6 +8,9 @@ pub const SESSION_ID_LEN: usize = 16;
 
 const NEW: u8 = 1;
 const RESUME: u8 = 2;
+const SHARED_MEMORY: u8 = 3;
+const OFFERED: u8 = 0;
+const DECLINED: u8 = 1;
 const STARTED: u8 = 0;
 const RESUMED: u8 = 1;
 const UNKNOWN: u8 = 2;
@@ -43,6 +46,63 @@ pub enum SessionRequest {
         /// Where the DATA the client sends after its proof starts in the stream.
         resent_from: u64,
     },
+    /// Serve this connection over shared-memory rings (see [`crate::ring`]): the client
+    /// is on the server's host, on its Unix socket. The server answers with a
+    /// [`RingOffer`] frame right after its welcome.
+    SharedMemory,
+}
+
+/// The server's answer to [`SessionRequest::SharedMemory`]: one frame right after its
+/// welcome. An offer's frame carries [`RING_FDS`] descriptors (`SCM_RIGHTS`) in that
+/// order; after it, both sides speak through the rings and the socket carries nothing
+/// (it stays open, and its end is the connection's end).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RingOffer {
+    /// The segment, made for this connection, and its bells: rings of `capacity` bytes.
+    Offered {
+        /// Bytes of each ring.
+        capacity: u64,
+    },
+    /// The server does not serve shared memory here, and closes: why, in words for
+    /// the user.
+    Declined(String),
+}
+
+/// The descriptors that come with a [`RingOffer::Offered`], in order: the segment (a
+/// sealed memfd), then four eventfds — the client's bells for data and for room (the
+/// server rings them), then the server's (the client rings them).
+pub const RING_FDS: [&str; 5] = ["segment", "client data bell", "client space bell", "server data bell", "server space bell"];
+
+impl RingOffer {
+    /// Its bytes (a frame's payload).
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            RingOffer::Offered { capacity } => {
+                let mut out = vec![OFFERED];
+                out.extend_from_slice(&capacity.to_le_bytes());
+                out
+            }
+            RingOffer::Declined(reason) => {
+                let mut out = vec![DECLINED];
+                out.extend_from_slice(reason.as_bytes());
+                out
+            }
+        }
+    }
+
+    /// Parses a frame's payload.
+    pub fn decode(bytes: &[u8]) -> Result<RingOffer, SessionError> {
+        let (&tag, rest) = bytes.split_first().ok_or(SessionError("empty"))?;
+        match tag {
+            OFFERED => {
+                let (capacity, rest) = take::<8>(rest)?;
+                done(rest)?;
+                Ok(RingOffer::Offered { capacity: u64::from_le_bytes(capacity) })
+            }
+            DECLINED => Ok(RingOffer::Declined(String::from_utf8_lossy(rest).into_owned())),
+            _ => Err(SessionError("unknown ring offer")),
+        }
+    }
 }
 
 /// A session message that does not parse.
@@ -74,6 +134,7 @@ impl SessionRequest {
                 out.extend_from_slice(&received.to_le_bytes());
                 out.extend_from_slice(&resent_from.to_le_bytes());
             }
+            SessionRequest::SharedMemory => out.push(SHARED_MEMORY),
         }
         out
     }
@@ -98,6 +159,7 @@ impl SessionRequest {
                     resent_from: u64::from_le_bytes(resent_from),
                 }))
             }
+            SHARED_MEMORY => done(rest).map(|()| Some(SessionRequest::SharedMemory)),
             _ => Err(SessionError("unknown session request")),
         }
     }

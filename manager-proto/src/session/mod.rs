@@ -43,7 +43,7 @@
 mod messages;
 mod relay;
 
-pub use messages::{SESSION_ID_LEN, SessionError, SessionId, SessionReply, SessionRequest};
+pub use messages::{RING_FDS, RingOffer, SESSION_ID_LEN, SessionError, SessionId, SessionReply, SessionRequest};
 pub use relay::{ACK_EVERY, Event, MAX_CHUNK, REPLAY_LIMIT, RESEND_EARLY, Relay};
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ fn requests_and_replies_round_trip() {
     for r in [
         SessionRequest::New { keepalive: Duration::from_millis(1500) },
         SessionRequest::Resume { id: SessionId([7; 16]), received: 99, resent_from: 3 },
+        SessionRequest::SharedMemory,
     ] {
         assert_eq!(SessionRequest::decode(&r.encode()).unwrap(), Some(r));
     }
@@ -27,6 +28,12 @@ fn requests_and_replies_round_trip() {
         assert_eq!(SessionReply::decode(&r.encode()).unwrap(), r);
     }
     assert!(SessionRequest::decode(&[9]).is_err());
+    assert!(SessionRequest::decode(&[3, 0]).is_err());
+    for o in [RingOffer::Offered { capacity: 1 << 22 }, RingOffer::Declined("not here".into())] {
+        assert_eq!(RingOffer::decode(&o.encode()).unwrap(), o);
+    }
+    assert!(RingOffer::decode(&[0, 1, 2]).is_err());
+    assert!(RingOffer::decode(&[7]).is_err());
     // `Resumed` (tag 1) with one byte of its eight.
     assert!(SessionReply::decode(&[1, 1]).is_err());
 }

@@ -187,7 +187,12 @@ impl Connection {
             if let Err(e) = self.flush() {
                 return Ended::Write(e);
             }
-            if !busy_poll.is_zero() && self.pending_out() == 0 && self.running.len() < max_parked {
+            // Low-latency mode polls for `busy_poll`; over rings the loop polls anyway, for
+            // an adaptive budget (see `rings/`).
+            if (!busy_poll.is_zero() || self.stream.polls_before_sleeping())
+                && self.pending_out() == 0
+                && self.running.len() < max_parked
+            {
                 match self.stream.spin_read(decoder.buffer_mut(), busy_poll) {
                     Ok(0) => return Ended::ClosedByPeer,
                     Ok(_) => {
