@@ -4,12 +4,15 @@
 
 use manager_proto::frame::{self, FrameDecoder};
 use manager_proto::handshake::{ClientHandshake, HandshakeError, NONCE_LEN, VersionRange};
-use manager_proto::session::{SessionReply, SessionRequest};
+use manager_proto::ring::Layout;
+use manager_proto::session::{RING_FDS, RingOffer, SessionReply, SessionRequest};
 use manager_proto::{Address, AuthKey, Error, Lost, ServerId};
 use std::io;
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::shm::region::{Region, RingMapping};
 use crate::stream::Stream;
 use crate::tls::{ClientTls, explain};
 
@@ -48,15 +51,34 @@ pub(crate) async fn open(
     session: Option<SessionRequest>,
     early: &[u8],
 ) -> Result<Opened, Error> {
-    let stream = Stream::connect(address, timeout, tls).await?;
+    let rings = matches!(session, Some(SessionRequest::SharedMemory));
+    if rings && !matches!(address, Address::Unix(_)) {
+        return Err(Error::Config(format!(
+            "shared memory needs the server's Unix socket on this host: {address} is not a unix: address"
+        )));
+    }
+    let mut stream = Stream::connect(address, timeout, tls).await?;
     let mut decoder = FrameDecoder::new(frame::HANDSHAKE_MAX_FRAME);
+    // Over a Unix socket asking for rings, every read keeps the descriptors that come
+    // with it: the offer's may arrive with the welcome.
+    let mut fds = rings.then(Vec::new);
     let handshake = async {
-        let server = authenticate(&stream, address, authkey, tls, &mut decoder, session, early).await?;
+        let server = authenticate(&stream, address, authkey, tls, &mut decoder, session, early, &mut fds).await?;
         let reply = match session {
             None => None,
+            Some(SessionRequest::SharedMemory) => {
+                let msg = read_frame(&stream, address, tls, &mut decoder, &mut fds, || {
+                    io::ErrorKind::UnexpectedEof.into()
+                })
+                .await?;
+                take_rings(&mut stream, address, &msg, fds.take().unwrap_or_default())?;
+                None
+            }
             Some(_) => {
-                let msg =
-                    read_frame(&stream, address, tls, &mut decoder, || io::ErrorKind::UnexpectedEof.into()).await?;
+                let msg = read_frame(&stream, address, tls, &mut decoder, &mut None, || {
+                    io::ErrorKind::UnexpectedEof.into()
+                })
+                .await?;
                 let reply = SessionReply::decode(&msg).map_err(|e| Error::Handshake {
                     address: address.to_string(),
                     source: HandshakeError::NotAManager(e.to_string()),
@@ -77,6 +99,40 @@ pub(crate) async fn open(
     }
 }
 
+/// Takes the server's answer to a request for rings: maps the segment its offer brought
+/// (after checking it is what the offer says: its size, its seals) and switches
+/// `stream` to the rings; a refusal is an error saying why.
+fn take_rings(stream: &mut Stream, address: &Address, msg: &[u8], fds: Vec<OwnedFd>) -> Result<(), Error> {
+    let broken = |why: String| Error::Handshake { address: address.to_string(), source: HandshakeError::NotAManager(why) };
+    let capacity = match RingOffer::decode(msg).map_err(|e| broken(e.to_string()))? {
+        RingOffer::Offered { capacity } => capacity,
+        RingOffer::Declined(why) => {
+            return Err(Error::Handshake { address: address.to_string(), source: HandshakeError::Unavailable(why) });
+        }
+    };
+    let Ok::<[OwnedFd; 5], _>([segment, bells @ ..]) = fds.try_into() else {
+        return Err(broken(format!("a shared-memory offer without its {} descriptors", RING_FDS.len())));
+    };
+    let layout = usize::try_from(capacity)
+        .ok()
+        .and_then(|c| Layout::new(c).ok())
+        .ok_or_else(|| broken(format!("a shared-memory offer of rings of {capacity} bytes")))?;
+    let len = layout.segment_len();
+    let stat = rustix::fs::fstat(&segment).map_err(|e| broken(format!("the offered segment: {e}")))?;
+    let seals = rustix::fs::fcntl_get_seals(&segment).map_err(|e| broken(format!("the offered segment: {e}")))?;
+    use rustix::fs::SealFlags;
+    if u64::try_from(stat.st_size).ok() != Some(len as u64) || !seals.contains(SealFlags::SHRINK | SealFlags::GROW) {
+        return Err(broken(format!(
+            "the offered segment is not a sealed memory file of {len} bytes ({} bytes, seals {seals:?})",
+            stat.st_size
+        )));
+    }
+    let mapped = Region::map(std::os::fd::AsFd::as_fd(&segment), len, true)
+        .map_err(|e| Error::Io(Arc::new(io::Error::new(e.kind(), format!("mapping the shared-memory segment: {e}")))))?;
+    let mapping = RingMapping::new(mapped).map_err(|e| broken(e.to_string()))?;
+    stream.attach_rings(mapping, bells).map_err(|e| Error::Io(Arc::new(e)))
+}
+
 async fn authenticate(
     stream: &Stream,
     address: &Address,
@@ -85,6 +141,7 @@ async fn authenticate(
     decoder: &mut FrameDecoder,
     session: Option<SessionRequest>,
     early: &[u8],
+    fds: &mut Option<Vec<OwnedFd>>,
 ) -> Result<ServerId, Error> {
     let mut nonce = [0u8; NONCE_LEN];
     getrandom::fill(&mut nonce).map_err(|e| Error::Io(Arc::new(io::Error::other(e.to_string()))))?;
@@ -96,7 +153,7 @@ async fn authenticate(
     // arrives: the write then fails, but its refusal can still be waiting to be read.
     let mut write_failed = write_frame(stream, &hello).await.err();
     loop {
-        let msg = read_frame(stream, address, tls, decoder, || {
+        let msg = read_frame(stream, address, tls, decoder, fds, || {
             write_failed.take().unwrap_or(io::ErrorKind::UnexpectedEof.into())
         })
         .await?;
@@ -135,12 +192,14 @@ fn lost(address: &Address, tls: Option<&ClientTls>, e: io::Error) -> Error {
         .unwrap_or_else(|| Error::ConnectionLost { address: address.to_string(), reason: Lost::Handshake(Arc::new(e)) })
 }
 
-/// Reads one handshake frame; `closed` says why when the server closed first.
+/// Reads one handshake frame; `closed` says why when the server closed first. With
+/// `fds`, descriptors that come with the bytes are kept there.
 async fn read_frame(
     stream: &Stream,
     address: &Address,
     tls: Option<&ClientTls>,
     decoder: &mut FrameDecoder,
+    fds: &mut Option<Vec<OwnedFd>>,
     mut closed: impl FnMut() -> io::Error,
 ) -> Result<Vec<u8>, Error> {
     loop {
@@ -150,9 +209,21 @@ async fn read_frame(
         })? {
             return Ok(f.to_vec());
         }
-        let read = match stream.yielding_read(decoder.buffer_mut(), HANDSHAKE_SPIN) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => stream.read_some(decoder.buffer_mut()).await,
-            other => other,
+        let read = match fds {
+            Some(fds) => loop {
+                match stream.recv_with_fds(decoder.buffer_mut(), fds) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        if let Err(e) = stream.readable().await {
+                            break Err(e);
+                        }
+                    }
+                    other => break other,
+                }
+            },
+            None => match stream.yielding_read(decoder.buffer_mut(), HANDSHAKE_SPIN) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => stream.read_some(decoder.buffer_mut()).await,
+                other => other,
+            },
         };
         match read {
             Ok(0) => return Err(lost(address, tls, closed())),

@@ -69,6 +69,7 @@ mod names;
 mod options;
 pub mod pool;
 mod rebind;
+mod rings;
 mod session;
 pub mod shm;
 mod stream;

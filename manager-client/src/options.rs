@@ -46,6 +46,18 @@ pub struct ClientOptions {
     /// [`Error::Config`](crate::Error::Config) saying so), never connected unverified. `Client::from_env`
     /// fills it from `MANAGER_TLS_CA` (see [`ClientTls::from_env`](crate::ClientTls::from_env)).
     pub tls: Option<crate::ClientTls>,
+    /// Talk to the server through shared memory instead of the socket (default false).
+    /// For a server on this host, at a `unix:` address, started with `--shared-memory`
+    /// (`ServerBuilder::shared_memory`): after the handshake the server hands over a
+    /// memory segment made for this connection (never named in `/dev/shm`; it goes
+    /// with the two processes), and requests and replies cross through two rings in
+    /// it, the socket staying open only to tell when either side is gone. Every proxy
+    /// works unchanged. A round trip skips the kernel's socket path, and each side polls
+    /// briefly for the other's answer before it sleeps (an adaptive budget, at most
+    /// 50 µs, that falls to nothing when answers are slow), so busy clients rarely wait
+    /// for a cross-core wake-up. Connecting fails with a clear error for another kind of
+    /// address, a server that does not offer it, or together with `reconnect`.
+    pub shared_memory: bool,
 }
 
 impl Default for ClientOptions {
@@ -57,6 +69,7 @@ impl Default for ClientOptions {
             spin: Duration::ZERO,
             reconnect: None,
             tls: None,
+            shared_memory: false,
         }
     }
 }

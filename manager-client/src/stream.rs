@@ -24,6 +24,8 @@ use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::net::TcpStream;
 
+use crate::rings::RingLink;
+use crate::shm::region::RingMapping;
 use crate::tls::{ClientTls, explain};
 use crate::tls_session::Session;
 
@@ -36,6 +38,9 @@ pub(crate) struct Stream {
     fd: AsyncFd<OwnedFd>,
     /// The TLS session, on a `tls://` connection.
     tls: Option<Box<Session>>,
+    /// The shared-memory rings, once the server's offer brought them (`rings.rs`):
+    /// reads and writes go through them, the socket only says when the server is gone.
+    rings: Option<Box<RingLink>>,
 }
 
 /// Registers `fd` with the current runtime for `interest`.
@@ -76,7 +81,7 @@ impl Stream {
                 }
                 Address::Unix(path) => connect_unix(path)?,
             };
-            let stream = Stream { fd: register(socket, Interest::READABLE)?, tls: session };
+            let stream = Stream { fd: register(socket, Interest::READABLE)?, tls: session, rings: None };
             stream.tls_handshake().await?;
             Ok(stream)
         };
@@ -90,7 +95,53 @@ impl Stream {
 
     /// Takes over a connected, non-blocking socket (a session's end of a socket pair).
     pub(crate) fn from_socket(socket: OwnedFd) -> io::Result<Stream> {
-        Ok(Stream { fd: register(socket, Interest::READABLE)?, tls: None })
+        Ok(Stream { fd: register(socket, Interest::READABLE)?, tls: None, rings: None })
+    }
+
+    /// Reads what is available into `buf`, keeping any descriptors that came with it
+    /// (`SCM_RIGHTS`) in `fds`; `WouldBlock` when nothing is there.
+    pub(crate) fn recv_with_fds(&self, buf: &mut Vec<u8>, fds: &mut Vec<OwnedFd>) -> io::Result<usize> {
+        use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, recvmsg};
+        let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(8))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        // Handshake messages are small: a buffer on the stack, appended to `buf`.
+        let mut scratch = [0u8; 1024];
+        let got = self.fd.try_io(Interest::READABLE, |fd| loop {
+            let mut iov = [io::IoSliceMut::new(&mut scratch)];
+            match recvmsg(fd.as_fd(), &mut iov, &mut control, RecvFlags::DONTWAIT | RecvFlags::CMSG_CLOEXEC) {
+                Ok(msg) => return Ok(msg.bytes),
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(io::Error::from(e)),
+            }
+        })?;
+        for message in control.drain() {
+            if let RecvAncillaryMessage::ScmRights(received) = message {
+                fds.extend(received);
+            }
+        }
+        buf.extend_from_slice(&scratch[..got]);
+        Ok(got)
+    }
+
+    /// From now on, reads and writes go through the rings in `mapping`, with the
+    /// bells the offer brought (in `manager_proto::session::RING_FDS` order, after the
+    /// segment).
+    pub(crate) fn attach_rings(&mut self, mapping: RingMapping, bells: [OwnedFd; 4]) -> io::Result<()> {
+        let [data, space, server_data, server_space] = bells;
+        let link = RingLink::new(
+            mapping,
+            register(data, Interest::READABLE)?,
+            register(space, Interest::READABLE)?,
+            server_data,
+            server_space,
+        );
+        self.rings = Some(Box::new(link));
+        Ok(())
+    }
+
+    /// Whether reads go through shared-memory rings.
+    pub(crate) fn over_rings(&self) -> bool {
+        self.rings.is_some()
     }
 
     /// Runs the TLS handshake, if this is a TLS connection.
@@ -121,6 +172,9 @@ impl Stream {
     /// future instead links itself into the descriptor's waiter list on each wait and
     /// unlinks on the next.
     pub(crate) fn poll_readable(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
+        if let Some(rings) = &self.rings {
+            return rings.poll_readable(&self.fd, cx);
+        }
         if let Some(tls) = &self.tls
             && tls.pending()
         {
@@ -131,12 +185,18 @@ impl Stream {
     }
 
     pub(crate) async fn readable(&self) -> io::Result<()> {
+        if self.rings.is_some() {
+            return std::future::poll_fn(|cx| self.poll_readable(cx)).await;
+        }
         // Dropping the guard keeps the readiness: the next read finds out.
         self.fd.readable().await.map(drop)
     }
 
     /// Waits until the socket has room to write.
     pub(crate) async fn writable(&self) -> io::Result<()> {
+        if let Some(rings) = &self.rings {
+            return rings.writable(&self.fd).await;
+        }
         let dup = register(self.fd.get_ref().try_clone()?, Interest::WRITABLE)?;
         dup.writable().await.map(drop)
     }
@@ -154,6 +214,9 @@ impl Stream {
             return self.try_write(bytes);
         }
         let (slices, n) = q.slices();
+        if let Some(rings) = &self.rings {
+            return rings.write_slices(&slices[..n]);
+        }
         if let Some(tls) = &self.tls {
             let first = slices[..n].iter().find(|s| !s.is_empty()).map_or(&[][..], |s| &s[..]);
             return tls.write(self.fd(), first);
@@ -176,6 +239,9 @@ impl Stream {
     /// arrived since the read began), so the next wait parks at once instead of paying a
     /// read syscall that can only say `WouldBlock` — one syscall less per message.
     pub(crate) fn try_read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        if let Some(rings) = &self.rings {
+            return rings.try_read_buf(&self.fd, buf);
+        }
         if let Some(tls) = &self.tls
             && tls.pending()
         {
@@ -204,6 +270,10 @@ impl Stream {
     /// `timeout` per call. Every other read and write passes `MSG_DONTWAIT`, so tokio's
     /// side of the socket stays non-blocking.
     pub(crate) fn allow_blocking_reads(&self, timeout: Duration) -> io::Result<()> {
+        if let Some(rings) = &self.rings {
+            rings.set_read_timeout(timeout.max(Duration::from_millis(1)));
+            return Ok(());
+        }
         rustix::io::ioctl_fionbio(self.fd(), false)?;
         rustix::net::sockopt::set_socket_timeout(
             self.fd(),
@@ -218,6 +288,9 @@ impl Stream {
     /// runtime needs three. `WouldBlock` when the receive timeout passed first; 0 when
     /// the peer closed.
     pub(crate) fn recv_blocking(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        if let Some(rings) = &self.rings {
+            return rings.recv_blocking(self.fd(), buf);
+        }
         self.read_raw(buf, RecvFlags::empty())
     }
 
@@ -245,6 +318,10 @@ impl Stream {
     }
 
     fn poll_recv(&self, buf: &mut Vec<u8>, spin: Duration, between_tries: fn()) -> io::Result<usize> {
+        if let Some(rings) = &self.rings {
+            // Zero: the adaptive budget.
+            return rings.spin_read(buf, (!spin.is_zero()).then_some(spin));
+        }
         let deadline = Instant::now() + spin;
         loop {
             match self.read_raw(buf, RecvFlags::DONTWAIT) {
@@ -256,6 +333,9 @@ impl Stream {
 
     /// Writes what the socket takes now; `WouldBlock` if it takes nothing.
     pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(rings) = &self.rings {
+            return rings.write_slices(&[io::IoSlice::new(buf)]);
+        }
         if let Some(tls) = &self.tls {
             return tls.write(self.fd(), buf);
         }

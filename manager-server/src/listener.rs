@@ -310,6 +310,7 @@ async fn serve_authenticated(peer: Authenticated, shared: Arc<Shared>) {
             }
             decoder.set_limit(shared.config.max_frame);
             shared.stats.connections.fetch_add(1, Ordering::Relaxed);
+            let peer = format!("{peer} (shared memory)");
             Connection::new(stream, shared, conn_id, peer).serve(decoder).await;
         }
         // A new link for a session already counted and holding its own place.

@@ -106,11 +106,6 @@ impl Stream {
         self.rings.is_some()
     }
 
-    /// The ring segment's size, on a shared-memory connection (for `Inspect`).
-    pub(crate) fn ring_segment_len(&self) -> Option<usize> {
-        self.rings.as_ref().map(|r| r.segment_len())
-    }
-
     /// Runs the TLS handshake, if this is a TLS connection. An error carrying
     /// `tls_session::NotTls` when the peer's first bytes are not TLS.
     pub(crate) async fn tls_handshake(&self) -> io::Result<()> {

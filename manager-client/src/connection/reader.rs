@@ -24,8 +24,9 @@ pub(super) async fn reader(state: Arc<ConnState>) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut ticks = 0u32;
     let reason = loop {
-        if !state.spin.is_zero() && !lock(&state.in_flight).is_empty() {
-            // Low-latency mode: calls are waiting; read without sleeping for a while.
+        if (!state.spin.is_zero() || state.stream.over_rings()) && !lock(&state.in_flight).is_empty() {
+            // Low-latency mode (or shared memory, for its adaptive budget): calls are
+            // waiting; read without sleeping for a while.
             match read_and_route(&state, |stream, buf| stream.spin_read(buf, state.spin)) {
                 Read::Routed(woken) => {
                     coalesce(&state, woken).await;

@@ -5,6 +5,7 @@
 use manager_proto::frame::{FrameDecoder, FrameError};
 use manager_proto::outq::OutQueue;
 use manager_proto::proxy::{CallArgs, SplitArgs};
+use manager_proto::session::SessionRequest;
 use manager_proto::stream::{self, BatchSource, ItemBatch, RawStream};
 use manager_proto::{
     Address, AuthKey, Error, MethodRef, ObjectId, PendingReply, Reply, ReplySource, Request, RequestId, Response,
@@ -31,8 +32,16 @@ impl Conn {
     pub(crate) async fn open(address: Address, authkey: AuthKey, options: &ClientOptions) -> Result<Arc<Conn>, Error> {
         let (stream, mut decoder, server, session) = match options.reconnect {
             None => {
-                let opened = open(&address, &authkey, options.tls.as_ref(), options.connect_timeout, None, &[]).await?;
+                let ask = options.shared_memory.then_some(SessionRequest::SharedMemory);
+                let opened = open(&address, &authkey, options.tls.as_ref(), options.connect_timeout, ask, &[]).await?;
                 (opened.stream, opened.decoder, opened.server, None)
+            }
+            Some(_) if options.shared_memory => {
+                return Err(Error::Config(
+                    "ClientOptions::shared_memory and ClientOptions::reconnect cannot be combined: a session's \
+                     relay speaks over a socket"
+                        .into(),
+                ));
             }
             Some(policy) => {
                 let params = session::Params {

@@ -36,7 +36,7 @@ mod list;
 mod memory;
 mod open;
 mod proxy;
-mod region;
+pub(crate) mod region;
 mod slice;
 
 pub use error::ShmError;

@@ -33,8 +33,16 @@
 //!   are valid for every bit pattern, and lock-free atomics on a shared mapping are the
 //!   standard inter-process synchronisation (futexes, seqlocks). They are only formed for
 //!   in-bounds, suitably aligned offsets.
+//! - A [`RingMapping`] holds the client's `manager_proto::ring::Ends` of a connection's
+//!   rings and the `Region` they point into, declared after them so that the ends drop
+//!   first: the pointers they hold never outlive the mapping. The segment is a memfd
+//!   the server sealed at its size before sending it (the handshake checks the seals
+//!   and the size before mapping), so the accesses the ends make cannot fault either.
+//!   The ends are reached only through `&RingMapping`, never moved out.
 
 use manager_proto::ObjectId;
+use manager_proto::ring::{Consumer, Ends, Producer, RingError, Side};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use rustix::fd::BorrowedFd;
 use rustix::mm::{MapFlags, ProtFlags, mmap, munmap};
 use std::ptr::NonNull;
@@ -225,5 +233,41 @@ impl Drop for Region {
         // SAFETY: the mapping this `Region` made; nothing borrows it any more (views
         // hold the `Region` alive). A failure leaves it mapped: a leak, not unsoundness.
         let _ = unsafe { munmap(self.ptr.as_ptr().cast(), self.len) };
+    }
+}
+
+/// The client's ends of a connection's rings (`rings.rs`), with the mapping they live in.
+#[derive(Debug)]
+pub(crate) struct RingMapping {
+    tx: Mutex<Producer>,
+    rx: Mutex<Consumer>,
+    /// Declared last: dropped after the ends.
+    region: Region,
+}
+
+impl RingMapping {
+    /// The client's ends of the ring segment mapped as `region`, after checking its
+    /// length and header.
+    pub(crate) fn new(region: Region) -> Result<RingMapping, RingError> {
+        // SAFETY: `region` is a shared, read-write, page-aligned mapping of `len` bytes of
+        // a sealed memfd (see the invariants), kept by the result and unmapped only after
+        // the ends are gone; these are the only client ends of it in this process.
+        let ends = unsafe { Ends::new(region.ptr.as_ptr(), region.len, Side::Client) }?;
+        Ok(RingMapping { tx: Mutex::new(ends.tx), rx: Mutex::new(ends.rx), region })
+    }
+
+    /// The ring the client writes.
+    pub(crate) fn tx(&self) -> MutexGuard<'_, Producer> {
+        self.tx.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The ring the client reads.
+    pub(crate) fn rx(&self) -> MutexGuard<'_, Consumer> {
+        self.rx.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The segment's length.
+    pub(crate) fn len(&self) -> usize {
+        self.region.len
     }
 }

@@ -83,11 +83,6 @@ impl RingLink {
         Ok((link, fds))
     }
 
-    /// The segment's size, for `Inspect`.
-    pub(crate) fn segment_len(&self) -> usize {
-        self.ends.len()
-    }
-
     /// Ready when the ring has bytes, or the socket has news (its end, or bytes a
     /// broken client should not have sent).
     pub(crate) fn poll_readable(&self, socket: &AsyncFd<OwnedFd>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
