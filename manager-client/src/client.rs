@@ -96,10 +96,13 @@ impl Client {
     /// [`env::read_authkey`](crate::env::read_authkey)). A `tls://` address trusts the
     /// CA file `MANAGER_TLS_CA` names (or the pinned certificate in `MANAGER_TLS_PIN`),
     /// presenting `MANAGER_TLS_CERT`/`MANAGER_TLS_KEY` to servers that require a client
-    /// certificate ([`ClientTls::from_env`](crate::ClientTls::from_env)).
+    /// certificate ([`ClientTls::from_env`](crate::ClientTls::from_env)). With
+    /// `MANAGER_SHARED_MEMORY=1` it connects over shared memory
+    /// ([`ClientOptions::shared_memory`]).
     pub async fn from_env() -> Result<Client, Error> {
         let (address, key) = crate::env::read()?;
-        let options = ClientOptions { tls: crate::ClientTls::from_env()?, ..ClientOptions::default() };
+        let shared_memory = std::env::var(crate::env::SHARED_MEMORY_VAR).is_ok_and(|v| v == "1");
+        let options = ClientOptions { tls: crate::ClientTls::from_env()?, shared_memory, ..ClientOptions::default() };
         Self::connect_with(address, key, &options).await
     }
 
@@ -110,6 +113,9 @@ impl Client {
         crate::env::configure(command, self.address(), &self.inner.authkey);
         if let Some(tls) = &self.inner.options.tls {
             tls.configure(command);
+        }
+        if self.inner.options.shared_memory {
+            command.set_env(crate::env::SHARED_MEMORY_VAR, "1");
         }
     }
 

@@ -7,7 +7,8 @@
 //! the proxy's token as text, leased (see [`Token`]). The child
 //! connects with `Client::from_env()` and takes each proxy with
 //! `client.inherited::<P>("name")`. A client connected over TLS hands over the paths of
-//! its TLS files too ([`TLS_CA_VAR`], [`TLS_PIN_VAR`], [`TLS_CERT_VAR`], [`TLS_KEY_VAR`]).
+//! its TLS files too ([`TLS_CA_VAR`], [`TLS_PIN_VAR`], [`TLS_CERT_VAR`], [`TLS_KEY_VAR`]),
+//! and one connected over shared memory says so ([`SHARED_MEMORY_VAR`]).
 
 use manager_proto::{Address, AuthKey, AuthKeyError, Error, Token};
 
@@ -31,6 +32,9 @@ pub const TLS_CERT_VAR: &str = "MANAGER_TLS_CERT";
 /// For mutual TLS: the client's private key (PEM). A child is handed the path, never
 /// the key.
 pub const TLS_KEY_VAR: &str = "MANAGER_TLS_KEY";
+/// `1` to connect over shared memory (`ClientOptions::shared_memory`): set on a child
+/// by a parent connected that way, read by `Client::from_env`.
+pub const SHARED_MEMORY_VAR: &str = "MANAGER_SHARED_MEMORY";
 /// What the variable of a handed-over proxy starts with; its name follows.
 pub const PROXY_VAR_PREFIX: &str = "MANAGER_PROXY_";
 

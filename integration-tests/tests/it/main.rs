@@ -34,6 +34,7 @@ mod processes;
 mod raw;
 mod resume;
 mod server_bin;
+mod rings;
 mod shm;
 mod stream_flow;
 mod streams;

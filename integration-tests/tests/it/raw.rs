@@ -79,6 +79,31 @@ impl Raw {
         }
     }
 
+    /// The next frame, keeping the descriptors that come with its bytes (`SCM_RIGHTS`)
+    /// in `fds`; `None` once the server closed the connection.
+    pub fn recv_frame_with_fds(&mut self, fds: &mut Vec<std::os::fd::OwnedFd>) -> Option<Vec<u8>> {
+        use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, recvmsg};
+        loop {
+            if let Some(f) = self.decoder.next_frame().unwrap() {
+                return Some(f.to_vec());
+            }
+            let mut buf = [0u8; 4096];
+            let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(8))];
+            let mut control = RecvAncillaryBuffer::new(&mut space);
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            let got = match recvmsg(&self.stream, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC) {
+                Ok(msg) if msg.bytes > 0 => msg.bytes,
+                _ => return None,
+            };
+            for message in control.drain() {
+                if let RecvAncillaryMessage::ScmRights(received) = message {
+                    fds.extend(received);
+                }
+            }
+            self.decoder.buffer_mut().extend_from_slice(&buf[..got]);
+        }
+    }
+
     /// The next response, decoded into an owned form for assertions.
     pub fn recv_response(&mut self) -> (u64, String) {
         let payload = self.recv_frame().expect("the server closed the connection");
