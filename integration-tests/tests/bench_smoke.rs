@@ -67,5 +67,13 @@ fn manager_bench_runs_every_workload() {
         let row = rows.iter().find(|r| r["id"] == id && r["transport"] == "unix").unwrap_or_else(|| panic!("{id}"));
         assert!(row["ours"]["median"].as_f64().unwrap() > 0.0, "{row}");
     }
+    // The shared-memory transport: Unix phase only, beside the socket.
+    for id in ["shm-dict", "shm-incr", "shm-pipe64", "shm-bulk", "shm-dict-ll", "shm-incr-ll"] {
+        let row = rows.iter().find(|r| r["id"] == id && r["transport"] == "unix").unwrap_or_else(|| panic!("{id}"));
+        assert!(
+            row["ours"]["median"].as_f64().unwrap() > 0.0 && row["floor"]["median"].as_f64().unwrap() > 0.0,
+            "{row}"
+        );
+    }
     assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
 }

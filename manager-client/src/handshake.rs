@@ -67,18 +67,16 @@ pub(crate) async fn open(
         let reply = match session {
             None => None,
             Some(SessionRequest::SharedMemory) => {
-                let msg = read_frame(&stream, address, tls, &mut decoder, &mut fds, || {
-                    io::ErrorKind::UnexpectedEof.into()
-                })
-                .await?;
+                let msg =
+                    read_frame(&stream, address, tls, &mut decoder, &mut fds, || io::ErrorKind::UnexpectedEof.into())
+                        .await?;
                 take_rings(&mut stream, address, &msg, fds.take().unwrap_or_default())?;
                 None
             }
             Some(_) => {
-                let msg = read_frame(&stream, address, tls, &mut decoder, &mut None, || {
-                    io::ErrorKind::UnexpectedEof.into()
-                })
-                .await?;
+                let msg =
+                    read_frame(&stream, address, tls, &mut decoder, &mut None, || io::ErrorKind::UnexpectedEof.into())
+                        .await?;
                 let reply = SessionReply::decode(&msg).map_err(|e| Error::Handshake {
                     address: address.to_string(),
                     source: HandshakeError::NotAManager(e.to_string()),
@@ -103,7 +101,8 @@ pub(crate) async fn open(
 /// (after checking it is what the offer says: its size, its seals) and switches
 /// `stream` to the rings; a refusal is an error saying why.
 fn take_rings(stream: &mut Stream, address: &Address, msg: &[u8], fds: Vec<OwnedFd>) -> Result<(), Error> {
-    let broken = |why: String| Error::Handshake { address: address.to_string(), source: HandshakeError::NotAManager(why) };
+    let broken =
+        |why: String| Error::Handshake { address: address.to_string(), source: HandshakeError::NotAManager(why) };
     let capacity = match RingOffer::decode(msg).map_err(|e| broken(e.to_string()))? {
         RingOffer::Offered { capacity } => capacity,
         RingOffer::Declined(why) => {
@@ -127,8 +126,9 @@ fn take_rings(stream: &mut Stream, address: &Address, msg: &[u8], fds: Vec<Owned
             stat.st_size
         )));
     }
-    let mapped = Region::map(std::os::fd::AsFd::as_fd(&segment), len, true)
-        .map_err(|e| Error::Io(Arc::new(io::Error::new(e.kind(), format!("mapping the shared-memory segment: {e}")))))?;
+    let mapped = Region::map(std::os::fd::AsFd::as_fd(&segment), len, true).map_err(|e| {
+        Error::Io(Arc::new(io::Error::new(e.kind(), format!("mapping the shared-memory segment: {e}"))))
+    })?;
     let mapping = RingMapping::new(mapped).map_err(|e| broken(e.to_string()))?;
     stream.attach_rings(mapping, bells).map_err(|e| Error::Io(Arc::new(e)))
 }

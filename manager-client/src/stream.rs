@@ -106,12 +106,14 @@ impl Stream {
         let mut control = RecvAncillaryBuffer::new(&mut space);
         // Handshake messages are small: a buffer on the stack, appended to `buf`.
         let mut scratch = [0u8; 1024];
-        let got = self.fd.try_io(Interest::READABLE, |fd| loop {
-            let mut iov = [io::IoSliceMut::new(&mut scratch)];
-            match recvmsg(fd.as_fd(), &mut iov, &mut control, RecvFlags::DONTWAIT | RecvFlags::CMSG_CLOEXEC) {
-                Ok(msg) => return Ok(msg.bytes),
-                Err(rustix::io::Errno::INTR) => {}
-                Err(e) => return Err(io::Error::from(e)),
+        let got = self.fd.try_io(Interest::READABLE, |fd| {
+            loop {
+                let mut iov = [io::IoSliceMut::new(&mut scratch)];
+                match recvmsg(fd.as_fd(), &mut iov, &mut control, RecvFlags::DONTWAIT | RecvFlags::CMSG_CLOEXEC) {
+                    Ok(msg) => return Ok(msg.bytes),
+                    Err(rustix::io::Errno::INTR) => {}
+                    Err(e) => return Err(io::Error::from(e)),
+                }
             }
         })?;
         for message in control.drain() {

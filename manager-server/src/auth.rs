@@ -46,9 +46,11 @@ pub(crate) async fn authenticate(
 /// after which the connection ends.
 pub(crate) async fn offer_rings(stream: &mut Stream, shared: &Shared) -> Result<(), Ended> {
     let refusal = if !shared.config.shared_memory {
-        Some("this server does not serve connections over shared memory: start it with --shared-memory \
+        Some(
+            "this server does not serve connections over shared memory: start it with --shared-memory \
               (ServerBuilder::shared_memory)"
-            .to_owned())
+                .to_owned(),
+        )
     } else if !stream.is_unix() {
         Some("shared memory needs the server's Unix socket (a unix: address) on the same host".to_owned())
     } else {

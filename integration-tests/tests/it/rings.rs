@@ -215,12 +215,15 @@ async fn garbage_in_the_ring_closes_that_connection_only() {
     // waits until the server has read everything written so far (its `head`).
     let cases: [(&str, Vec<(u64, Vec<u8>)>); 3] = [
         ("a tail past the capacity", vec![(control, u64::MAX.to_le_bytes().to_vec())]),
-        ("a tail that goes backwards", vec![
-            (data, vec![0; 3]),
-            (control, 3u64.to_le_bytes().to_vec()),
-            (0, Vec::new()),
-            (control, 1u64.to_le_bytes().to_vec()),
-        ]),
+        (
+            "a tail that goes backwards",
+            vec![
+                (data, vec![0; 3]),
+                (control, 3u64.to_le_bytes().to_vec()),
+                (0, Vec::new()),
+                (control, 1u64.to_le_bytes().to_vec()),
+            ],
+        ),
         ("bytes that are no frame", vec![(data, vec![0xff; 64]), (control, 64u64.to_le_bytes().to_vec())]),
     ];
     for (what, writes) in cases {

@@ -42,12 +42,12 @@
 
 use manager_proto::ObjectId;
 use manager_proto::ring::{Consumer, Ends, Producer, RingError, Side};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use rustix::fd::BorrowedFd;
 use rustix::mm::{MapFlags, ProtFlags, mmap, munmap};
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU32};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// A mapping of a shared memory block.
 #[derive(Debug)]

@@ -71,7 +71,8 @@ pub enum RingOffer {
 /// The descriptors that come with a [`RingOffer::Offered`], in order: the segment (a
 /// sealed memfd), then four eventfds — the client's bells for data and for room (the
 /// server rings them), then the server's (the client rings them).
-pub const RING_FDS: [&str; 5] = ["segment", "client data bell", "client space bell", "server data bell", "server space bell"];
+pub const RING_FDS: [&str; 5] =
+    ["segment", "client data bell", "client space bell", "server data bell", "server space bell"];
 
 impl RingOffer {
     /// Its bytes (a frame's payload).

@@ -73,7 +73,8 @@ impl MappedEnds {
         let len = layout.segment_len();
         // SAFETY: a new mapping at an address the kernel chooses: it aliases no Rust
         // object. The memfd has `len` bytes and is sealed (see the invariants).
-        let ptr = unsafe { mmap(std::ptr::null_mut(), len, ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED, fd, 0) }?;
+        let ptr =
+            unsafe { mmap(std::ptr::null_mut(), len, ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED, fd, 0) }?;
         let ptr = NonNull::new(ptr.cast::<u8>()).ok_or_else(|| std::io::Error::other("mmap returned null"))?;
         let segment = Segment { ptr, len };
         // SAFETY: `segment` is a shared read-write page-aligned mapping of `len` bytes that

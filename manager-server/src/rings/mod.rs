@@ -71,7 +71,13 @@ impl RingLink {
         let ends = MappedEnds::map_new(segment.as_fd(), layout)?;
         let bell = || eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK);
         let (client_data, client_space, data_bell, space_bell) = (bell()?, bell()?, bell()?, bell()?);
-        let fds = [segment, client_data.try_clone()?, client_space.try_clone()?, data_bell.try_clone()?, space_bell.try_clone()?];
+        let fds = [
+            segment,
+            client_data.try_clone()?,
+            client_space.try_clone()?,
+            data_bell.try_clone()?,
+            space_bell.try_clone()?,
+        ];
         let link = RingLink {
             ends,
             data_bell: memory::register(data_bell)?,

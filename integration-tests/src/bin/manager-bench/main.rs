@@ -16,6 +16,7 @@ mod iteration;
 mod pool;
 mod raw;
 mod report;
+mod rings;
 mod sessions;
 mod shm;
 mod tls;
@@ -399,6 +400,9 @@ fn phase(args: &[String]) {
         for (id, name, unit, ours, floor) in shm::measure(&ctx, reps, &want) {
             rows.push(row(id, &name, unit, ours, floor));
         }
+        for (id, name, unit, p) in rings::measure(&ctx, reps, &want) {
+            rows.push(row(id, name, unit, p.ours.clone(), Some(p)));
+        }
     }
     if transport == "tcp" {
         for (id, name, unit, p) in tls::measure(&ctx, reps, &want) {
@@ -426,6 +430,11 @@ fn phase(args: &[String]) {
         if want("incr-ll") {
             let p = paired(reps, Unit::Micros, || us(workloads::incr(&fast_ctx)), busy_round_trip);
             rows.push(row("incr-ll", "#[shared] incr(), low-latency mode", Unit::Micros, p.ours.clone(), Some(p)));
+        }
+        if transport == "unix" {
+            for (id, name, unit, p) in rings::measure_low_latency(&fast_ctx, reps, &want, &busy_round_trip) {
+                rows.push(row(id, name, unit, p.ours.clone(), Some(p)));
+            }
         }
         drop(fast.stdin.take());
         let _ = fast.wait();

@@ -90,6 +90,8 @@ pub fn serve(address: &str, spin_us: u64) {
             .authkey_value(key)
             .register::<Counter>()
             .busy_poll(Duration::from_micros(spin_us))
+            // The shared-memory transport's rows connect with `ClientOptions::shared_memory`.
+            .shared_memory(true)
             // The shared memory rows' 256 MiB blocks stay leased for 30 s after their
             // token is minted: room for a run's worth (pages are committed only once
             // touched).
