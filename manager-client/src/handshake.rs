@@ -126,7 +126,7 @@ fn take_rings(stream: &mut Stream, address: &Address, msg: &[u8], fds: Vec<Owned
             stat.st_size
         )));
     }
-    let mapped = Region::map(std::os::fd::AsFd::as_fd(&segment), len, true).map_err(|e| {
+    let mapped = Region::map(std::os::fd::AsFd::as_fd(&segment), len, false).map_err(|e| {
         Error::Io(Arc::new(io::Error::new(e.kind(), format!("mapping the shared-memory segment: {e}"))))
     })?;
     let mapping = RingMapping::new(mapped).map_err(|e| broken(e.to_string()))?;

@@ -340,12 +340,12 @@ impl ServerBuilder {
     /// Lets clients on this server's Unix socket switch their connections to
     /// shared-memory rings (`ClientOptions::shared_memory`): after the handshake, the
     /// server makes a segment for the connection (a sealed memfd, mode 0600, never named
-    /// in `/dev/shm`) with two rings of 4 MiB and passes it over the socket; requests
+    /// in `/dev/shm`) with two rings of 1 MiB and passes it over the socket; requests
     /// and replies then cross through memory, the socket staying open as the liveness
     /// channel. A round trip skips the kernel's socket path, and both sides poll briefly
     /// (an adaptive budget of at most 50 µs, learned from how soon answers come) before
     /// they sleep, so a busy connection rarely pays a cross-core wake-up. Default false:
-    /// a client that asks is refused with a message naming this option. Costs 8 MiB of
+    /// a client that asks is refused with a message naming this option. Costs 2 MiB of
     /// address space (and the memory its rings touch) per such connection.
     ///
     /// ```no_run

@@ -184,6 +184,43 @@
 //! `open` also tells it the server's pid, a descriptor number and the host's boot id:
 //! facts any same-host process of that user could read in `/proc` anyway.
 //!
+//! ## Connections over shared memory (`--shared-memory`)
+//!
+//! A client on the Unix socket may ask, in its handshake proof (so after proving the
+//! key, and covered by its MAC), for its connection to move to shared memory. The
+//! server then makes a segment for that connection alone — a memfd, mode 0600, sized
+//! and sealed (`F_SEAL_SHRINK`, `F_SEAL_GROW`, `F_SEAL_SEAL`) before it leaves the
+//! server, never named in `/dev/shm` — and passes it, with four eventfds (the two
+//! sides' bells), over the socket (`SCM_RIGHTS`). Only that client gets the
+//! descriptors; no other process can reach the segment but by being handed them.
+//!
+//! What the client can do with it is what it could do with its socket bytes, and
+//! no more:
+//!
+//! - **Write anything into the rings.** The server keeps its own copies of the
+//!   indices and the ring's size, and checks every index the client publishes (it
+//!   may only grow, and never by more than the ring holds): a bad one ends that
+//!   connection (`the peer corrupted the shared-memory ring`), as a broken frame
+//!   does; bytes that are not frames are refused by the same decoder and limits as
+//!   on a socket. The server copies bytes out before decoding them, so a client
+//!   changing them mid-read only changes what it sent. Tested with a hostile peer
+//!   (`tests/it/rings.rs`) and fuzzed (`manager-proto/fuzz`, target `ring`).
+//! - **Not make the server fault.** The segment is sealed at its size before the
+//!   client sees it: it cannot be truncated under the server's mapping.
+//! - **Not cost more memory than 2 MiB per connection** (two 1 MiB rings), within the
+//!   connection limit; the pages are charged to whoever touches them.
+//! - **Not outlive itself.** The server closes its descriptor of the segment once it
+//!   is sent and unmaps it when the connection ends; the kernel frees it when the
+//!   client's mapping goes too, however either side dies. The socket stays open:
+//!   its end is the connection's end, and a client that goes silent is dropped by the
+//!   idle timeout as on a socket.
+//! - **Ring the server's bells** as often as it likes: a wake-up with nothing to read
+//!   costs the server a look at the ring, as an empty read would.
+//!
+//! A client that spins (low-latency mode) burns its own CPU; the server's own polling
+//! is bounded by its adaptive budget (at most 50 µs after each batch, falling to
+//! nothing on an idle connection) or by `busy_poll` when the operator set one.
+//!
 //! ## Running across hosts today
 //!
 //! 1. Prefer a Unix socket, or TCP bound to loopback (`tcp://127.0.0.1:PORT`); the

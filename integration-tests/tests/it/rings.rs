@@ -38,7 +38,7 @@ async fn every_kind_of_call_crosses_the_rings_as_it_crosses_a_socket() {
     let plain = Client::connect(server.address(), server.authkey()).await.unwrap();
     assert_eq!(shm_connections(&plain).await, 1);
 
-    // Plain calls, and values larger than a ring (4 MiB): they cross in pieces.
+    // Plain calls, and values larger than a ring (1 MiB): they cross in pieces.
     let dict = client.dict::<String, Vec<u8>>().await.unwrap();
     dict.insert("small".into(), vec![1, 2, 3]).await.unwrap();
     let big: Vec<u8> = (0..10 << 20).map(|i: u32| (i % 251) as u8).collect();
