@@ -163,11 +163,11 @@ struct Hostile {
 }
 
 impl Hostile {
-    fn connect(path: &std::path::Path) -> Hostile {
+    fn connect(path: &std::path::Path, key: &manager_client::AuthKey) -> Hostile {
         use manager_client::proto::handshake::{ClientHandshake, NONCE_LEN, VersionRange};
         use manager_client::proto::session::{RingOffer, SessionRequest};
         let mut raw = Raw::connect(path);
-        let (hs, hello) = ClientHandshake::new(&key(), [3; NONCE_LEN], VersionRange::CURRENT);
+        let (hs, hello) = ClientHandshake::new(key, [3; NONCE_LEN], VersionRange::CURRENT);
         let mut hs = hs.with_session(SessionRequest::SharedMemory);
         raw.send_frame(&hello);
         let mut fds = Vec::new();
@@ -228,8 +228,8 @@ async fn garbage_in_the_ring_closes_that_connection_only() {
     ];
     for (what, writes) in cases {
         let hostile = tokio::task::spawn_blocking({
-            let path = path.clone();
-            move || Hostile::connect(&path)
+            let (path, key) = (path.clone(), server.authkey().clone());
+            move || Hostile::connect(&path, &key)
         })
         .await
         .unwrap();
