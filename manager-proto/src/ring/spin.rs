@@ -67,6 +67,56 @@ impl AdaptiveSpin {
     }
 }
 
+/// How a side polls: looking at the ring, and between looks either pausing (`Pure`,
+/// low-latency mode: fixed time, a core given to it) or, every few looks, giving the
+/// CPU to whoever else can run (`Yielding`, the adaptive budget: a peer on the same core
+/// runs instead of waiting for a time slice to end).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pace {
+    /// Pause between looks; read the clock every 64.
+    Pure,
+    /// Yield every 8th look (and read the clock then).
+    Yielding,
+}
+
+/// Looks with `look` until it finds something (`Some`) or `budget` has passed since
+/// `clock()`'s first reading (`None`), at `pace`; `yield_now` gives the CPU away. A zero
+/// budget looks once. Errors from `look` end the poll. Pure: the caller passes the clock
+/// and the yield.
+pub fn poll<T, E>(
+    budget: Duration,
+    pace: Pace,
+    mut look: impl FnMut() -> Result<Option<T>, E>,
+    clock: impl Fn() -> Instant,
+    yield_now: impl Fn(),
+) -> Result<Option<T>, E> {
+    let start = clock();
+    let every = match pace {
+        Pace::Pure => 64,
+        Pace::Yielding => 8,
+    };
+    let mut looks = 0u32;
+    loop {
+        if let Some(found) = look()? {
+            return Ok(Some(found));
+        }
+        if budget.is_zero() {
+            return Ok(None);
+        }
+        looks = looks.wrapping_add(1);
+        if looks.is_multiple_of(every) {
+            if clock().saturating_duration_since(start) >= budget {
+                return Ok(None);
+            }
+            if pace == Pace::Yielding {
+                yield_now();
+                continue;
+            }
+        }
+        std::hint::spin_loop();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +160,30 @@ mod tests {
         // No wait under way: nothing learned.
         s.end_wait(t0 + Duration::from_secs(1));
         assert_eq!(s.budget(), 25 * US);
+    }
+
+    #[test]
+    fn a_poll_ends_with_what_it_found_or_when_its_budget_is_spent() {
+        use std::cell::Cell;
+        let t0 = Instant::now();
+        // A fake clock: 1 µs per reading.
+        let readings = Cell::new(0u32);
+        let clock = || {
+            readings.set(readings.get() + 1);
+            t0 + US * readings.get()
+        };
+        let yields = Cell::new(0u32);
+        let mut looks = 0;
+        let found = poll(10 * US, Pace::Yielding, || Ok::<_, ()>((looks == 20).then_some(looks)).inspect(|_| looks += 1), clock, || yields.set(yields.get() + 1));
+        assert_eq!(found, Ok(Some(20)));
+        assert_eq!(yields.get(), 2, "a yield every 8 looks");
+        readings.set(0);
+        let nothing = poll(3 * US, Pace::Pure, || Ok::<Option<()>, ()>(None), clock, || panic!("never yields"));
+        assert_eq!(nothing, Ok(None));
+        let mut once = 0;
+        let zero = poll(Duration::ZERO, Pace::Yielding, || Ok::<Option<()>, ()>({ once += 1; None }), clock, || {});
+        assert_eq!((zero, once), (Ok(None), 1), "a zero budget looks once");
+        assert_eq!(poll(US, Pace::Pure, || Err::<Option<()>, _>("broken"), clock, || {}), Err("broken"));
     }
 
     #[test]
