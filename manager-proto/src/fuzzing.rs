@@ -170,6 +170,167 @@ pub fn session(data: &[u8]) {
     }
 }
 
+/// The shared-memory rings, driven by a script: the first byte picks the capacity
+/// (4096 << (b % 3)), then each operation is a byte (its value mod 16) and its
+/// arguments, on one ring of a heap segment with both its ends. The peer's scribbles —
+/// control words set to anything or near their value, data overwritten — are rare ops
+/// (14, 15) among honest writes, reads and wake-up marks. Checked: never a panic; every
+/// error is `Corrupt`; no call reports more than the capacity, a read never more than
+/// asked and the buffer grows by what it reports; and while the peer has not touched
+/// the indices, every answer is the one an honest ring gives (a model of its unread
+/// bytes and marks), the bytes read back being those written until the data is touched.
+pub fn ring(data: &[u8]) {
+    use crate::ring::{Layout, RingError, Testbed, Word};
+
+    let mut script = Script(data);
+    let Some(b) = script.byte() else { return };
+    let cap = 4096usize << (b % 3);
+    let mut bed = Testbed::new(Layout::new(cap).unwrap());
+    // What an honest ring holds: bytes `read..written` of the pattern, and its two marks.
+    let (mut written, mut read) = (0usize, 0usize);
+    let (mut reader_mark, mut writer_mark) = (false, false);
+    // Whether the peer has left the indices (then every answer is checked) and the data
+    // (then so are the bytes read) alone.
+    let (mut indices_honest, mut data_honest) = (true, true);
+    let mut buf = Vec::new();
+    let check = |r: Result<usize, RingError>, honest: bool| -> Option<usize> {
+        match r {
+            Ok(n) => {
+                assert!(n <= cap, "{n} bytes reported by a ring of {cap}");
+                Some(n)
+            }
+            Err(RingError::Corrupt(_)) => {
+                assert!(!honest, "an honest ring reported corruption");
+                None
+            }
+            Err(e) => panic!("a ring in use reported {e}"),
+        }
+    };
+    while let Some(op) = script.byte() {
+        match op % 16 {
+            0..=4 => {
+                let Some(len) = script.u16() else { return };
+                let src = pattern(written, usize::from(len));
+                let Some(n) = check(bed.write(src), indices_honest) else { continue };
+                assert!(n <= src.len());
+                if indices_honest {
+                    assert_eq!(n, src.len().min(cap - (written - read)), "an honest write took the wrong amount");
+                    written += n;
+                }
+            }
+            5..=9 => {
+                let Some(max) = script.u16() else { return };
+                let max = usize::from(max);
+                buf.clear();
+                buf.push(0xee);
+                let Some(n) = check(bed.read_into(&mut buf, max), indices_honest) else { continue };
+                assert!(n <= max && buf.len() == n + 1 && buf[0] == 0xee, "a read overran what it reported");
+                if indices_honest {
+                    assert_eq!(n, (written - read).min(max), "an honest read took the wrong amount");
+                    assert!(!data_honest || buf[1..] == *pattern(read, n), "bytes read are not the bytes written");
+                    read += n;
+                }
+            }
+            10 => {
+                let space = check(bed.space(), indices_honest);
+                let available = check(bed.available(), indices_honest);
+                if indices_honest {
+                    assert_eq!((space, available), (Some(cap - (written - read)), Some(written - read)));
+                }
+            }
+            11 => {
+                if let Ok(sleep) = bed.reader_prepare_wait() {
+                    assert!(!indices_honest || sleep == (written == read));
+                    reader_mark = sleep;
+                } else {
+                    assert!(!indices_honest, "an honest ring reported corruption");
+                    reader_mark = false;
+                }
+                if script.byte().is_some_and(|b| b & 1 == 1) {
+                    bed.stop_waiting();
+                    reader_mark = false;
+                }
+            }
+            12 => {
+                if let Ok(sleep) = bed.writer_prepare_wait() {
+                    assert!(!indices_honest || sleep == (written - read == cap));
+                    writer_mark = sleep;
+                } else {
+                    assert!(!indices_honest, "an honest ring reported corruption");
+                    writer_mark = false;
+                }
+            }
+            13 => {
+                assert_eq!(bed.take_reader_waiting(), std::mem::take(&mut reader_mark), "the reader's mark");
+                assert_eq!(bed.take_writer_waiting(), std::mem::take(&mut writer_mark), "the writer's mark");
+            }
+            14 => {
+                let (Some(w), Some(mode)) = (script.byte(), script.byte()) else { return };
+                let word = [Word::Tail, Word::Head, Word::ReaderWaiting, Word::WriterWaiting][usize::from(w % 4)];
+                let value = if mode & 1 == 1 {
+                    let Some(delta) = script.u16() else { return };
+                    bed.peek(word).wrapping_add(i64::from(delta as i16) as u64)
+                } else {
+                    let Some(v) = script.u64() else { return };
+                    v
+                };
+                match word {
+                    Word::ReaderWaiting => reader_mark = value as u32 != 0,
+                    Word::WriterWaiting => writer_mark = value as u32 != 0,
+                    _ => indices_honest &= bed.peek(word) == value,
+                }
+                bed.scribble(word, value);
+            }
+            _ => {
+                let (Some(at), Some(len)) = (script.u16(), script.byte()) else { return };
+                let bytes = script.take(usize::from(len));
+                bed.scribble_data(u64::from(at), bytes);
+                data_honest &= bytes.is_empty();
+            }
+        }
+    }
+}
+
+/// What the `ring` target's honest writes write: from index `at`, `len` bytes of a
+/// pattern whose period, a prime, is no divisor of any capacity (so a byte misplaced by
+/// a wrap-around reads wrong). One constant, compared with `memcmp`: Miri runs this too.
+fn pattern(at: usize, len: usize) -> &'static [u8] {
+    const PERIOD: usize = 251;
+    static PATTERN: [u8; PERIOD + u16::MAX as usize] = {
+        let mut bytes = [0; PERIOD + u16::MAX as usize];
+        let mut i = 0;
+        while i < bytes.len() {
+            bytes[i] = (i % PERIOD) as u8;
+            i += 1;
+        }
+        bytes
+    };
+    &PATTERN[at % PERIOD..][..len.min(u16::MAX as usize)]
+}
+
+/// A fuzz input read front to back; `None` once it runs out.
+struct Script<'a>(&'a [u8]);
+
+impl<'a> Script<'a> {
+    fn take(&mut self, n: usize) -> &'a [u8] {
+        let (head, tail) = self.0.split_at(n.min(self.0.len()));
+        self.0 = tail;
+        head
+    }
+
+    fn byte(&mut self) -> Option<u8> {
+        self.take(1).first().copied()
+    }
+
+    fn u16(&mut self) -> Option<u16> {
+        self.take(2).try_into().ok().map(u16::from_le_bytes)
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        self.take(8).try_into().ok().map(u64::from_le_bytes)
+    }
+}
+
 /// A target's check.
 pub type Check = fn(&[u8]);
 
@@ -182,6 +343,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("handshake_server", handshake_server),
     ("handshake_client", handshake_client),
     ("session", session),
+    ("ring", ring),
 ];
 
 #[cfg(test)]

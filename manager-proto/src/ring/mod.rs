@@ -24,15 +24,25 @@
 //! wake-up is lost.
 //!
 //! This module does no I/O: the segment is mapped (and the bells rung) by the crates
-//! above it; the memory accesses — the only `unsafe` — are in [`shared`].
+//! above it; the memory accesses — the only `unsafe` — are in `shared.rs`.
 //! [`spin`] decides how long a side polls before it sleeps.
 
 mod shared;
 pub mod spin;
+#[cfg(any(test, feature = "fuzzing"))]
+mod testbed;
 
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub use shared::HeapSegment;
 pub use spin::AdaptiveSpin;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub use testbed::{Testbed, Word};
 
 use shared::Region;
+use std::ptr::NonNull;
+use std::sync::atomic::{Ordering, fence};
 
 /// The segment's first 8 bytes.
 pub const MAGIC: [u8; 8] = *b"MGRRING1";
@@ -80,7 +90,13 @@ impl Layout {
     /// Rings of `capacity` bytes each: a power of two within
     /// [`MIN_CAPACITY`]..=[`MAX_CAPACITY`].
     pub fn new(capacity: usize) -> Result<Layout, RingError> {
-        todo!()
+        if !capacity.is_power_of_two() || !(MIN_CAPACITY..=MAX_CAPACITY).contains(&capacity) {
+            return Err(RingError::BadSegment(format!(
+                "rings of {capacity} bytes: a ring's capacity must be a power of two from {MIN_CAPACITY} bytes \
+                 to {MAX_CAPACITY} bytes (64 MiB)"
+            )));
+        }
+        Ok(Layout { capacity })
     }
 
     /// The capacity of each ring.
@@ -90,7 +106,7 @@ impl Layout {
 
     /// The segment's length in bytes (a multiple of the page size).
     pub fn segment_len(&self) -> usize {
-        todo!()
+        HEADER_LEN + 2 * (HEADER_LEN + self.capacity)
     }
 }
 
@@ -112,7 +128,17 @@ impl Ends {
     /// As for [`Ends::new`].
     #[allow(unsafe_code)]
     pub unsafe fn init(base: *mut u8, len: usize, layout: Layout) -> Result<(), RingError> {
-        todo!()
+        let base = check_mapping(base, len)?;
+        if len != layout.segment_len() {
+            return Err(RingError::BadSegment(format!(
+                "a mapping of {len} bytes for rings of {} bytes, which need {}",
+                layout.capacity,
+                layout.segment_len()
+            )));
+        }
+        // SAFETY: the caller's promise (the mapping), and the length just checked.
+        unsafe { shared::write_header(base, layout.capacity) };
+        Ok(())
     }
 
     /// `side`'s ends of the rings in the segment at `base`, after checking its length
@@ -127,8 +153,58 @@ impl Ends {
     /// corrupt ring.
     #[allow(unsafe_code)]
     pub unsafe fn new(base: *mut u8, len: usize, side: Side) -> Result<Ends, RingError> {
-        todo!()
+        let base = check_mapping(base, len)?;
+        // SAFETY: the caller's promise (the mapping), and `len >= HEADER_LEN` (checked).
+        let (magic, capacity) = unsafe { shared::read_header(base) };
+        let layout = check_header(len, magic, capacity)?;
+        // SAFETY: the caller's promise, and the length checked against the capacity.
+        let [ring0, ring1] = unsafe { Region::pair(base, layout.capacity) };
+        let (tx, rx) = match side {
+            Side::Client => (ring0, ring1),
+            Side::Server => (ring1, ring0),
+        };
+        // Both indices start at zero, the empty ring a fresh segment is: what the peer
+        // published before this (the server may write first) is read and checked as
+        // any later index is.
+        Ok(Ends { tx: Producer { ring: tx, tail: 0, head: 0 }, rx: Consumer { ring: rx, head: 0, tail: 0 } })
     }
+}
+
+/// The checks of a mapping before its header is read: a page-aligned start and room for
+/// the header.
+fn check_mapping(base: *mut u8, len: usize) -> Result<NonNull<u8>, RingError> {
+    let Some(base) = NonNull::new(base).filter(|b| b.as_ptr().addr() % HEADER_LEN == 0) else {
+        return Err(RingError::BadSegment(format!("a mapping at {base:p} is not page-aligned ({HEADER_LEN} bytes)")));
+    };
+    if len < HEADER_LEN {
+        return Err(RingError::BadSegment(format!(
+            "a segment of {len} bytes is shorter than its header ({HEADER_LEN} bytes)"
+        )));
+    }
+    Ok(base)
+}
+
+/// The layout a segment's header describes, if it is this version's and `len` is its length.
+fn check_header(len: usize, magic: [u8; 8], capacity: u64) -> Result<Layout, RingError> {
+    if magic != MAGIC {
+        return Err(RingError::BadSegment(format!(
+            "it starts with \"{}\", not \"{}\" (another program's memory, or rings of another version)",
+            magic.escape_ascii(),
+            MAGIC.escape_ascii()
+        )));
+    }
+    let layout = usize::try_from(capacity).ok().and_then(|c| Layout::new(c).ok()).ok_or_else(|| {
+        RingError::BadSegment(format!(
+            "its header gives rings of {capacity} bytes, not a power of two from {MIN_CAPACITY} to {MAX_CAPACITY}"
+        ))
+    })?;
+    if len != layout.segment_len() {
+        return Err(RingError::BadSegment(format!(
+            "a segment of {len} bytes, but its header's rings of {capacity} bytes need {}",
+            layout.segment_len()
+        )));
+    }
+    Ok(layout)
 }
 
 /// The writing end of one ring.
@@ -144,25 +220,57 @@ pub struct Producer {
 impl Producer {
     /// Copies as much of `src` as fits and publishes it; returns how much (0: full).
     pub fn write(&mut self, src: &[u8]) -> Result<usize, RingError> {
-        todo!()
+        let n = src.len().min(self.space()?);
+        if n == 0 {
+            return Ok(0);
+        }
+        self.ring.copy_in(self.tail, &src[..n]);
+        self.tail = self.tail.wrapping_add(n as u64);
+        // Release: the bytes just copied are visible to a reader that sees this tail.
+        self.ring.tail().store(self.tail, Ordering::Release);
+        Ok(n)
     }
 
     /// Bytes of room now.
     pub fn space(&mut self) -> Result<usize, RingError> {
-        todo!()
+        // Acquire: the reader's copies out of the bytes it frees happen before this
+        // writer overwrites them.
+        let head = self.ring.head().load(Ordering::Acquire);
+        // The reader may only have read more, and no more than was written: in wrapping
+        // arithmetic, what it freed since last time is at most what was unread then.
+        if head.wrapping_sub(self.head) > self.tail.wrapping_sub(self.head) {
+            return Err(RingError::Corrupt("the reader's index (head) went backwards or past the bytes written"));
+        }
+        self.head = head;
+        Ok(self.ring.capacity() - self.tail.wrapping_sub(head) as usize)
     }
 
     /// After a write: whether the reader sleeps and must be woken (its data bell rung).
     /// Takes the reader's flag, so it is rung once per sleep.
     pub fn take_reader_waiting(&self) -> bool {
-        todo!()
+        // Orders the tail just published before the flag's load, against the reader's
+        // flag store before its fence and its tail load (`Consumer::prepare_wait`).
+        fence(Ordering::SeqCst);
+        let flag = self.ring.reader_waiting();
+        flag.load(Ordering::Relaxed) != 0 && flag.swap(0, Ordering::Relaxed) != 0
     }
 
     /// Before sleeping for room: marks this writer as waiting, then looks again.
     /// `true`: still full, sleep (the reader rings the space bell when it reads);
     /// `false`: room came meanwhile, do not sleep (the mark is withdrawn).
     pub fn prepare_wait(&mut self) -> Result<bool, RingError> {
-        todo!()
+        let flag = self.ring.writer_waiting();
+        flag.store(1, Ordering::Relaxed);
+        // Pairs with the fence in `Consumer::take_writer_waiting`: either the reader sees
+        // the mark, or this looks again after its head was published.
+        fence(Ordering::SeqCst);
+        match self.space() {
+            Ok(0) => Ok(true),
+            other => {
+                self.ring.writer_waiting().store(0, Ordering::Relaxed);
+                other.map(|_| false)
+            }
+        }
     }
 }
 
@@ -180,30 +288,66 @@ impl Consumer {
     /// Appends up to `max` available bytes to `buf` and publishes the room they leave;
     /// returns how many (0: empty).
     pub fn read_into(&mut self, buf: &mut Vec<u8>, max: usize) -> Result<usize, RingError> {
-        todo!()
+        let n = self.available()?.min(max);
+        if n == 0 {
+            return Ok(0);
+        }
+        self.ring.copy_out(self.head, n, buf);
+        self.head = self.head.wrapping_add(n as u64);
+        // Release: the copies out are done before the writer, seeing this head, reuses
+        // the room.
+        self.ring.head().store(self.head, Ordering::Release);
+        Ok(n)
     }
 
     /// Bytes waiting to be read.
     pub fn available(&mut self) -> Result<usize, RingError> {
-        todo!()
+        // Acquire: the writer's copies in happen before this reader copies them out.
+        let tail = self.ring.tail().load(Ordering::Acquire);
+        // The writer may only have written more, and never more than the room it had:
+        // what is unread now is at least what was last seen, and at most the capacity.
+        let unread = tail.wrapping_sub(self.head);
+        if unread < self.tail.wrapping_sub(self.head) || unread > self.ring.capacity() as u64 {
+            return Err(RingError::Corrupt(
+                "the writer's index (tail) went backwards or more than the ring's capacity ahead of the reader's",
+            ));
+        }
+        self.tail = tail;
+        Ok(unread as usize)
     }
 
     /// After a read: whether the writer sleeps waiting for room and must be woken (its
     /// space bell rung). Takes the writer's flag.
     pub fn take_writer_waiting(&self) -> bool {
-        todo!()
+        // As in `Producer::take_reader_waiting`, with the roles swapped.
+        fence(Ordering::SeqCst);
+        let flag = self.ring.writer_waiting();
+        flag.load(Ordering::Relaxed) != 0 && flag.swap(0, Ordering::Relaxed) != 0
     }
 
     /// Before sleeping for data: marks this reader as waiting, then looks again.
     /// `true`: still empty, sleep (the writer rings the data bell when it writes);
     /// `false`: data came meanwhile, do not sleep (the mark is withdrawn).
     pub fn prepare_wait(&mut self) -> Result<bool, RingError> {
-        todo!()
+        self.ring.reader_waiting().store(1, Ordering::Relaxed);
+        // Pairs with the fence in `Producer::take_reader_waiting`: either the writer sees
+        // the mark, or this looks again after its tail was published.
+        fence(Ordering::SeqCst);
+        match self.available() {
+            Ok(0) => Ok(true),
+            other => {
+                self.stop_waiting();
+                other.map(|_| false)
+            }
+        }
     }
 
     /// Withdraws a mark left by [`Consumer::prepare_wait`] (woken by something else):
     /// spares the writer a needless ring of the bell.
     pub fn stop_waiting(&self) {
-        todo!()
+        self.ring.reader_waiting().store(0, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests;
