@@ -12,6 +12,7 @@
 //! died) is the connection's end. The mapping itself is `shm/region.rs`'s (its only
 //! `unsafe`).
 
+use manager_proto::ring::spin::{self, Pace};
 use manager_proto::ring::{AdaptiveSpin, RingError};
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use std::io;
@@ -112,29 +113,19 @@ impl RingLink {
         socket.try_io(Interest::READABLE, |fd| peek_end(fd.as_fd()))
     }
 
-    /// Polls the ring for up to `spin` (`None`: the adaptive budget), giving the CPU to
-    /// other threads now and then; `WouldBlock` when nothing came. Marks the start of
-    /// a wait, which the next read that finds data ends and teaches the budget.
+    /// Polls the ring for up to `spin`, pausing between looks (low-latency mode), or
+    /// (`None`) for the adaptive budget, yielding every few looks; `WouldBlock` when
+    /// nothing came. Marks the start of a wait, which the next read that finds data
+    /// ends and teaches the budget.
     pub(crate) fn spin_read(&self, buf: &mut Vec<u8>, spin: Option<Duration>) -> io::Result<usize> {
-        let start = Instant::now();
-        let adaptive = self.lock_spin().begin_wait(start);
-        let budget = spin.unwrap_or(adaptive);
-        let mut tries = 0u32;
-        loop {
-            let n = self.read_ring(buf)?;
-            if n > 0 {
-                return Ok(n);
-            }
-            if start.elapsed() >= budget {
-                return Err(io::ErrorKind::WouldBlock.into());
-            }
-            tries = tries.wrapping_add(1);
-            if tries.is_multiple_of(64) {
-                std::thread::yield_now();
-            } else {
-                std::hint::spin_loop();
-            }
-        }
+        let adaptive = self.lock_spin().begin_wait(Instant::now());
+        let (budget, pace) = match spin {
+            Some(spin) => (spin, Pace::Pure),
+            None => (adaptive, Pace::Yielding),
+        };
+        let look = || self.read_ring(buf).map(|n| (n > 0).then_some(n));
+        let found = spin::poll(budget, pace, look, Instant::now, std::thread::yield_now)?;
+        found.ok_or_else(|| io::ErrorKind::WouldBlock.into())
     }
 
     /// Bounds each sleep of [`RingLink::recv_blocking`].

@@ -241,7 +241,8 @@ impl Drop for Region {
 pub(crate) struct RingMapping {
     tx: Mutex<Producer>,
     rx: Mutex<Consumer>,
-    /// Declared last: dropped after the ends.
+    /// Declared last: dropped after the ends (never read: it only keeps the mapping).
+    #[allow(dead_code)]
     region: Region,
 }
 
@@ -264,10 +265,5 @@ impl RingMapping {
     /// The ring the client reads.
     pub(crate) fn rx(&self) -> MutexGuard<'_, Consumer> {
         self.rx.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The segment's length.
-    pub(crate) fn len(&self) -> usize {
-        self.region.len
     }
 }

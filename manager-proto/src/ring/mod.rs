@@ -35,7 +35,7 @@ mod testbed;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub use shared::HeapSegment;
-pub use spin::AdaptiveSpin;
+pub use spin::{AdaptiveSpin, Pace};
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub use testbed::{Testbed, Word};
@@ -56,9 +56,10 @@ pub const MIN_CAPACITY: usize = 4096;
 /// See [`MIN_CAPACITY`].
 pub const MAX_CAPACITY: usize = 64 << 20;
 
-/// The default capacity of one ring: room for a 1 MiB value and its frame without a
-/// wait, and for the replies to 64 calls in flight many times over.
-pub const DEFAULT_CAPACITY: usize = 4 << 20;
+/// The default capacity of one ring: room for the replies to 64 calls in flight many
+/// times over, while a connection's two rings cost at most 2 MiB of memory (pages are
+/// touched as the rings go round). Larger frames cross in pieces, as through a socket.
+pub const DEFAULT_CAPACITY: usize = 1 << 20;
 
 /// Which end of the connection a side is: the client writes ring 0 and reads ring 1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -15,6 +15,7 @@
 
 mod memory;
 
+use manager_proto::ring::spin::{self, Pace};
 use manager_proto::ring::{AdaptiveSpin, Layout, RingError};
 use rustix::event::{EventfdFlags, eventfd};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -127,24 +128,19 @@ impl RingLink {
         socket_end(socket)
     }
 
-    /// Polls the ring for up to `spin` (`None`: the adaptive budget); `WouldBlock` when
+    /// Polls the ring for up to `spin`, pausing between looks (low-latency mode), or
+    /// (`None`) for the adaptive budget, yielding every few looks; `WouldBlock` when
     /// nothing came. Marks the start of a wait, which the next read that finds data
     /// ends and teaches the budget.
     pub(crate) fn spin_read(&self, buf: &mut Vec<u8>, spin: Option<Duration>) -> io::Result<usize> {
-        let start = Instant::now();
-        let adaptive = self.lock_spin().begin_wait(start);
-        let budget = spin.unwrap_or(adaptive);
-        let mut tries = 0u32;
-        loop {
-            let n = self.read_ring(buf)?;
-            if n > 0 {
-                return Ok(n);
-            }
-            if start.elapsed() >= budget {
-                return Err(io::ErrorKind::WouldBlock.into());
-            }
-            pause(&mut tries);
-        }
+        let adaptive = self.lock_spin().begin_wait(Instant::now());
+        let (budget, pace) = match spin {
+            Some(spin) => (spin, Pace::Pure),
+            None => (adaptive, Pace::Yielding),
+        };
+        let look = || self.read_ring(buf).map(|n| (n > 0).then_some(n));
+        let found = spin::poll(budget, pace, look, Instant::now, std::thread::yield_now)?;
+        found.ok_or_else(|| io::ErrorKind::WouldBlock.into())
     }
 
     /// One read from the ring: wakes a client that sleeps for room, and ends a wait.
@@ -211,17 +207,6 @@ impl RingLink {
 
     fn lock_spin(&self) -> std::sync::MutexGuard<'_, AdaptiveSpin> {
         self.spin.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-/// Between two looks at a ring: a pause, and every 64th time a yield, so that a peer
-/// sharing this core runs.
-fn pause(tries: &mut u32) {
-    *tries = tries.wrapping_add(1);
-    if tries.is_multiple_of(64) {
-        std::thread::yield_now();
-    } else {
-        std::hint::spin_loop();
     }
 }
 
