@@ -299,3 +299,29 @@ async fn eight_producers_and_eight_consumers_over_shared_memory_move_every_item_
     assert_eq!(all.len(), got, "no item was consumed twice");
     assert_eq!(all, (0..8 * PER_PRODUCER).collect::<Vec<_>>(), "every item was consumed");
 }
+
+/// CPU time process `pid` has used, in clock ticks (utime + stime, `/proc/PID/stat`).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which may hold spaces) start after its ')'.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_connection_over_shared_memory_costs_the_server_no_cpu() {
+    let server = ServerChild::start_with(&["--shared-memory"]);
+    let client = Client::connect_with(server.address.as_str(), key(), &over_shm()).await.unwrap();
+    let counter = client.value(0u64).await.unwrap();
+    // Busy first, so that the adaptive poll budget has grown.
+    for _ in 0..2000 {
+        counter.fetch_add(1).await.unwrap();
+    }
+    // Then idle for a second: the server may poll once more, briefly, then sleeps.
+    let before = cpu_ticks(server.pid());
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let used = cpu_ticks(server.pid()) - before;
+    // A core spinning for that second would be ~100 ticks (10 ms each).
+    assert!(used < 20, "the server used {used} ticks of CPU in an idle second");
+    assert_eq!(counter.get().await.unwrap(), 2000);
+}
