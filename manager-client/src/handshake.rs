@@ -58,25 +58,21 @@ pub(crate) async fn open(
         )));
     }
     let mut stream = Stream::connect(address, timeout, tls).await?;
-    let mut decoder = FrameDecoder::new(frame::HANDSHAKE_MAX_FRAME);
     // Over a Unix socket asking for rings, every read keeps the descriptors that come
     // with it: the offer's may arrive with the welcome.
-    let mut fds = rings.then(Vec::new);
+    let mut incoming = Incoming { decoder: FrameDecoder::new(frame::HANDSHAKE_MAX_FRAME), fds: rings.then(Vec::new) };
     let handshake = async {
-        let server = authenticate(&stream, address, authkey, tls, &mut decoder, session, early, &mut fds).await?;
+        let server = authenticate(&stream, address, authkey, tls, &mut incoming, session, early).await?;
+        let eof = || io::ErrorKind::UnexpectedEof.into();
         let reply = match session {
             None => None,
             Some(SessionRequest::SharedMemory) => {
-                let msg =
-                    read_frame(&stream, address, tls, &mut decoder, &mut fds, || io::ErrorKind::UnexpectedEof.into())
-                        .await?;
-                take_rings(&mut stream, address, &msg, fds.take().unwrap_or_default())?;
+                let msg = read_frame(&stream, address, tls, &mut incoming, eof).await?;
+                take_rings(&mut stream, address, &msg, incoming.fds.take().unwrap_or_default())?;
                 None
             }
             Some(_) => {
-                let msg =
-                    read_frame(&stream, address, tls, &mut decoder, &mut None, || io::ErrorKind::UnexpectedEof.into())
-                        .await?;
+                let msg = read_frame(&stream, address, tls, &mut incoming, eof).await?;
                 let reply = SessionReply::decode(&msg).map_err(|e| Error::Handshake {
                     address: address.to_string(),
                     source: HandshakeError::NotAManager(e.to_string()),
@@ -89,7 +85,7 @@ pub(crate) async fn open(
     match tokio::time::timeout(timeout, handshake).await {
         Ok(r) => {
             let (server, session) = r?;
-            Ok(Opened { stream, decoder, server, session })
+            Ok(Opened { stream, decoder: incoming.decoder, server, session })
         }
         Err(_) => {
             Err(Error::Timeout(format!("the manager at {address} did not complete the handshake within {timeout:?}")))
@@ -138,10 +134,9 @@ async fn authenticate(
     address: &Address,
     authkey: &AuthKey,
     tls: Option<&ClientTls>,
-    decoder: &mut FrameDecoder,
+    incoming: &mut Incoming,
     session: Option<SessionRequest>,
     early: &[u8],
-    fds: &mut Option<Vec<OwnedFd>>,
 ) -> Result<ServerId, Error> {
     let mut nonce = [0u8; NONCE_LEN];
     getrandom::fill(&mut nonce).map_err(|e| Error::Io(Arc::new(io::Error::other(e.to_string()))))?;
@@ -153,7 +148,7 @@ async fn authenticate(
     // arrives: the write then fails, but its refusal can still be waiting to be read.
     let mut write_failed = write_frame(stream, &hello).await.err();
     loop {
-        let msg = read_frame(stream, address, tls, decoder, fds, || {
+        let msg = read_frame(stream, address, tls, incoming, || {
             write_failed.take().unwrap_or(io::ErrorKind::UnexpectedEof.into())
         })
         .await?;
@@ -192,16 +187,22 @@ fn lost(address: &Address, tls: Option<&ClientTls>, e: io::Error) -> Error {
         .unwrap_or_else(|| Error::ConnectionLost { address: address.to_string(), reason: Lost::Handshake(Arc::new(e)) })
 }
 
-/// Reads one handshake frame; `closed` says why when the server closed first. With
-/// `fds`, descriptors that come with the bytes are kept there.
+/// What the handshake has read: bytes not yet taken as frames, and, when rings were
+/// asked for, the descriptors that came with them.
+struct Incoming {
+    decoder: FrameDecoder,
+    fds: Option<Vec<OwnedFd>>,
+}
+
+/// Reads one handshake frame; `closed` says why when the server closed first.
 async fn read_frame(
     stream: &Stream,
     address: &Address,
     tls: Option<&ClientTls>,
-    decoder: &mut FrameDecoder,
-    fds: &mut Option<Vec<OwnedFd>>,
+    incoming: &mut Incoming,
     mut closed: impl FnMut() -> io::Error,
 ) -> Result<Vec<u8>, Error> {
+    let Incoming { decoder, fds } = incoming;
     loop {
         if let Some(f) = decoder.next_frame().map_err(|e| Error::Handshake {
             address: address.to_string(),

@@ -213,7 +213,8 @@ async fn garbage_in_the_ring_closes_that_connection_only() {
     let data = control + ring::HEADER_LEN as u64;
     // Each case: writes into the segment (offset, bytes), in order; an empty write
     // waits until the server has read everything written so far (its `head`).
-    let cases: [(&str, Vec<(u64, Vec<u8>)>); 3] = [
+    type Writes = Vec<(u64, Vec<u8>)>;
+    let cases: [(&str, Writes); 3] = [
         ("a tail past the capacity", vec![(control, u64::MAX.to_le_bytes().to_vec())]),
         (
             "a tail that goes backwards",

@@ -174,14 +174,31 @@ mod tests {
         };
         let yields = Cell::new(0u32);
         let mut looks = 0;
-        let found = poll(10 * US, Pace::Yielding, || Ok::<_, ()>((looks == 20).then_some(looks)).inspect(|_| looks += 1), clock, || yields.set(yields.get() + 1));
+        let found = poll(
+            10 * US,
+            Pace::Yielding,
+            || Ok::<_, ()>((looks == 20).then_some(looks)).inspect(|_| looks += 1),
+            clock,
+            || yields.set(yields.get() + 1),
+        );
         assert_eq!(found, Ok(Some(20)));
         assert_eq!(yields.get(), 2, "a yield every 8 looks");
         readings.set(0);
         let nothing = poll(3 * US, Pace::Pure, || Ok::<Option<()>, ()>(None), clock, || panic!("never yields"));
         assert_eq!(nothing, Ok(None));
         let mut once = 0;
-        let zero = poll(Duration::ZERO, Pace::Yielding, || Ok::<Option<()>, ()>({ once += 1; None }), clock, || {});
+        let zero = poll(
+            Duration::ZERO,
+            Pace::Yielding,
+            || {
+                Ok::<Option<()>, ()>({
+                    once += 1;
+                    None
+                })
+            },
+            clock,
+            || {},
+        );
         assert_eq!((zero, once), (Ok(None), 1), "a zero budget looks once");
         assert_eq!(poll(US, Pace::Pure, || Err::<Option<()>, _>("broken"), clock, || {}), Err("broken"));
     }
