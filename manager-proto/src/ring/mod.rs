@@ -151,7 +151,9 @@ pub struct Ends {
 
 impl Ends {
     /// Writes a fresh segment's header (the server, once, before the client sees it).
-    /// The rest of a new mapping is zero, which is two empty rings.
+    /// The rest of a new mapping is zero, which is two empty rings. (It zeroes the
+    /// header's rest and both control blocks too, so a reused mapping starts as two empty
+    /// rings; the data need not be zero: no byte of it is read before it is written.)
     ///
     /// # Safety
     ///
