@@ -112,6 +112,36 @@ impl Layout {
 }
 
 /// One side's two rings: what it writes and what it reads.
+///
+/// ```
+/// use manager_proto::ring::{Ends, Layout, Side};
+///
+/// // The server makes a segment: a memfd mapped `MAP_SHARED` by both processes; here,
+/// // zeroed page-aligned heap memory stands in for it.
+/// let layout = Layout::new(4096)?;
+/// let len = layout.segment_len();
+/// let memory = std::alloc::Layout::from_size_align(len, 4096).unwrap();
+/// let base = unsafe { std::alloc::alloc_zeroed(memory) };
+/// assert!(!base.is_null());
+/// // SAFETY: `len` page-aligned bytes, kept until the ends are dropped; one `Ends` a side.
+/// let (mut server, mut client) = unsafe {
+///     Ends::init(base, len, layout)?;
+///     (Ends::new(base, len, Side::Server)?, Ends::new(base, len, Side::Client)?)
+/// };
+///
+/// // The server finds nothing to read and is about to sleep on its data bell...
+/// assert!(server.rx.prepare_wait()?);
+/// // ...the client writes, sees the sleeper, and would ring the bell.
+/// assert_eq!(client.tx.write(b"hello")?, 5);
+/// assert!(client.tx.take_reader_waiting());
+/// let mut buf = Vec::new();
+/// assert_eq!(server.rx.read_into(&mut buf, 1024)?, 5);
+/// assert_eq!(buf, b"hello");
+///
+/// drop((server, client));
+/// unsafe { std::alloc::dealloc(base, memory) };
+/// # Ok::<(), manager_proto::ring::RingError>(())
+/// ```
 #[derive(Debug)]
 pub struct Ends {
     /// The ring this side writes.
@@ -122,7 +152,9 @@ pub struct Ends {
 
 impl Ends {
     /// Writes a fresh segment's header (the server, once, before the client sees it).
-    /// The rest of a new mapping is zero, which is two empty rings.
+    /// The rest of a new mapping is zero, which is two empty rings. (It zeroes the
+    /// header's rest and both control blocks too, so a reused mapping starts as two empty
+    /// rings; the data need not be zero: no byte of it is read before it is written.)
     ///
     /// # Safety
     ///

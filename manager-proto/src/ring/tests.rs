@@ -44,6 +44,15 @@ fn numbered(i: usize) -> u8 {
     (i ^ (i >> 8) ^ (i >> 16)) as u8
 }
 
+/// The ends move between threads (their users serialize them behind a mutex).
+#[test]
+fn the_ends_are_send() {
+    fn send<T: Send>() {}
+    send::<Ends>();
+    send::<Producer>();
+    send::<Consumer>();
+}
+
 #[test]
 fn layouts_are_powers_of_two_within_bounds() {
     let layout = Layout::new(4096).unwrap();
