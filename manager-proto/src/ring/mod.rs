@@ -253,7 +253,12 @@ pub struct Producer {
 impl Producer {
     /// Copies as much of `src` as fits and publishes it; returns how much (0: full).
     pub fn write(&mut self, src: &[u8]) -> Result<usize, RingError> {
-        let n = src.len().min(self.space()?);
+        // The room known from the reader's last index, if it is enough, spares a read of
+        // the reader's cache line per message (what it freed since only adds room; a
+        // corrupt index is then caught at the next look).
+        let known = self.ring.capacity() - self.tail.wrapping_sub(self.head) as usize;
+        let room = if known >= src.len() { known } else { self.space()? };
+        let n = src.len().min(room);
         if n == 0 {
             return Ok(0);
         }
