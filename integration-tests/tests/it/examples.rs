@@ -36,6 +36,15 @@ fn quickstart() {
 }
 
 #[test]
+fn shared_memory_connection() {
+    let out = run("shared_memory_connection", &[]);
+    // 0 + 1 + … + 19,999.
+    assert!(out.contains("got 20000 items summing to 199990000\n"), "{out}");
+    // The parent's connection and both workers'.
+    assert!(out.contains("connections over shared memory while both workers ran: 3\n"), "{out}");
+}
+
+#[test]
 fn event_watcher() {
     let out = run("event_watcher", &[]);
     let expected = "watcher: round 1: {\"key1\": 10, \"round\": 1}\n\
