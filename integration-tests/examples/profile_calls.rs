@@ -14,6 +14,8 @@
 //! makes `N` lock acquire + release pairs; `DICT=1` makes `N` dict inserts, then `N`
 //! gets (the benchmark's dict workload; `KEYS=K` cycles through `K` keys instead).
 //! `SPIN_US=S` sets the blocking client's low-latency poll (`ClientOptions::spin`) to `S` µs.
+//! `SHM=1` connects over shared memory (`ClientOptions::shared_memory`; the server role
+//! always allows it); `BUSY_US=S` gives the server role a `busy_poll` of `S` µs.
 //! With `--stop` the client shuts the server down when done (incr and `DEPTH` runs), so a
 //! profiler around the server writes its data.
 
@@ -38,6 +40,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .authkey_value(key)
                 .register::<Counter>()
                 .allow_remote_shutdown(true)
+                .shared_memory(true)
+                .busy_poll(std::time::Duration::from_micros(
+                    std::env::var("BUSY_US").ok().and_then(|s| s.parse().ok()).unwrap_or(0),
+                ))
                 .start()
                 .await?;
             println!("LISTENING {}", server.address());
@@ -64,7 +70,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
     let spin: u64 = std::env::var("SPIN_US").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
-    let options = manager_client::ClientOptions { spin: std::time::Duration::from_micros(spin), ..Default::default() };
+    let shared_memory = std::env::var_os("SHM").is_some();
+    let options = manager_client::ClientOptions {
+        spin: std::time::Duration::from_micros(spin),
+        shared_memory,
+        ..Default::default()
+    };
     let client = Client::connect_with(
         std::env::var("MANAGER_ADDRESS")?.as_str(),
         manager_client::AuthKey::from_hex(&std::env::var("MANAGER_AUTHKEY")?)?.as_bytes(),

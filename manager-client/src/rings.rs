@@ -19,7 +19,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
@@ -49,6 +49,12 @@ pub(crate) struct RingLink {
     spin: Mutex<AdaptiveSpin>,
     /// The longest one blocking read sleeps (a keepalive period), in nanoseconds.
     read_timeout: AtomicU64,
+    /// The reader task, while it sleeps on the data bell. A blocking caller reading for
+    /// itself shares the ring's one "reader sleeps" mark with it: when the caller's own
+    /// wait takes or withdraws the mark (or drains the bell), the task would sleep on
+    /// with no mark set and never be rung. So a caller that waited wakes the task, which
+    /// looks again and sets the mark anew.
+    parked: Mutex<Option<Waker>>,
 }
 
 impl RingLink {
@@ -69,6 +75,7 @@ impl RingLink {
             server_space,
             spin: Mutex::new(AdaptiveSpin::new(POLL_CAP)),
             read_timeout: AtomicU64::new(u64::MAX),
+            parked: Mutex::new(None),
         }
     }
 
@@ -82,7 +89,11 @@ impl RingLink {
         if let Poll::Ready(r) = self.data_bell.poll_read_ready(cx) {
             return Poll::Ready(r.map(drop));
         }
-        socket.poll_read_ready(cx).map_ok(drop)
+        let polled = socket.poll_read_ready(cx).map_ok(drop);
+        if polled.is_pending() {
+            *lock(&self.parked) = Some(cx.waker().clone());
+        }
+        polled
     }
 
     /// Whether the ring is empty with this reader marked as sleeping (so the server
@@ -142,6 +153,18 @@ impl RingLink {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             other => return other,
         }
+        let read = self.sleep_for_data(socket, buf);
+        // This wait used the mark and the bell the reader task may be sleeping on: let
+        // it look again (see `parked`).
+        if let Some(task) = lock(&self.parked).take() {
+            task.wake();
+        }
+        read
+    }
+
+    /// [`RingLink::recv_blocking`] past its poll: sleeps in `poll(2)` until data, the
+    /// socket's end or the read timeout.
+    fn sleep_for_data(&self, socket: BorrowedFd<'_>, buf: &mut Vec<u8>) -> io::Result<usize> {
         let deadline = Instant::now().checked_add(Duration::from_nanos(self.read_timeout.load(Ordering::Relaxed)));
         loop {
             if !self.must_sleep()? {
@@ -239,8 +262,12 @@ impl RingLink {
     }
 
     fn lock_spin(&self) -> std::sync::MutexGuard<'_, AdaptiveSpin> {
-        self.spin.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.spin)
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A corrupt ring, as the read or write error that ends the connection.

@@ -326,3 +326,25 @@ async fn an_idle_connection_over_shared_memory_costs_the_server_no_cpu() {
     assert!(used < 20, "the server used {used} ticks of CPU in an idle second");
     assert_eq!(counter.get().await.unwrap(), 2000);
 }
+
+/// A blocking caller reading its own reply shares the ring's "reader sleeps" mark with
+/// the client's reader task; large values make the two take turns (the caller reads a
+/// reply in pieces, the runtime runs while the rest of a request is written). A caller
+/// that used the mark must let the task set it again, or the task sleeps unrung and the
+/// next reply waits for a keepalive ping: with keepalive at ten minutes, a hang.
+#[test]
+fn a_blocking_client_moving_large_values_is_never_left_waiting_for_a_bell() {
+    let server = ServerChild::start_with(&["--shared-memory"]);
+    let options = ClientOptions { keepalive: std::time::Duration::from_secs(600), ..over_shm() };
+    let address = server.address.clone();
+    crate::server_bin::within(crate::server_bin::HANG * 3, "500 rounds of 1 MiB values", move || {
+        let client = manager_client::blocking::Client::connect_with(address.as_str(), key(), &options).unwrap();
+        let mut payload = manager_client::Bytes::from(vec![7u8; 1 << 20]);
+        let value = client.value(payload.clone()).unwrap();
+        for _ in 0..500 {
+            value.set(payload).unwrap();
+            payload = value.get().unwrap();
+        }
+        assert_eq!(payload.len(), 1 << 20);
+    });
+}
