@@ -46,6 +46,8 @@ fn manager_bench_runs_every_workload() {
             "memobj",
             "dict-ll",
             "incr-ll",
+            "dict-ap",
+            "incr-ap",
             "pool-map",
             "pool-apply-async",
             "pool-apply",
@@ -59,7 +61,7 @@ fn manager_bench_runs_every_workload() {
     }
     // The one-call rows carry CPU per call (client + server) beside latency, for ours and
     // for the floor measured next to it.
-    for id in ["dict", "incr", "tokio", "epoll", "dict-ll", "incr-ll"] {
+    for id in ["dict", "incr", "tokio", "epoll", "dict-ll", "incr-ll", "dict-ap", "incr-ap"] {
         for r in rows.iter().filter(|r| r["id"] == id) {
             for field in ["cpu", "floor_cpu"] {
                 assert!(r[field]["median"].as_f64().unwrap() > 0.0, "{id} {field}: {r}");

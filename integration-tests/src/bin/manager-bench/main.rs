@@ -441,7 +441,7 @@ fn phase(args: &[String]) {
         let (mut fast, fast_addr) = workloads::start_server(&addr("fast.sock"), &key, 50);
         let fast_ctx = Ctx {
             address: fast_addr,
-            key,
+            key: key.clone(),
             options: manager_client::ClientOptions { spin: Duration::from_micros(50), ..Default::default() },
             scale,
         };
@@ -457,6 +457,36 @@ fn phase(args: &[String]) {
         }
         drop(fast.stdin.take());
         let _ = fast.wait();
+        // The adaptive poll (opt-in, both sides; issue 23): the default path with a poll
+        // learned per connection, capped at 30 µs, paired with the blocking floor.
+        let cap = std::path::Path::new("30");
+        let (mut adaptive, adaptive_addr) =
+            workloads::start_server_with(&addr("ap.sock"), &key, 0, &[("BENCH_ADAPTIVE_POLL_US", cap)]);
+        let options = manager_client::ClientOptions { adaptive_poll: Duration::from_micros(30), ..Default::default() };
+        let ap_ctx = Ctx { address: adaptive_addr, key: key.clone(), options, scale };
+        if want("dict-ap") {
+            let p =
+                paired_cpu(reps, Unit::Micros, || on_server(workloads::dict_ops, &ap_ctx, &adaptive), round_trip_cpu);
+            rows.push(row(
+                "dict-ap",
+                "dict insert + get, adaptive poll (opt-in)",
+                Unit::Micros,
+                p.ours.clone(),
+                Some(p),
+            ));
+        }
+        if want("incr-ap") {
+            let p = paired_cpu(reps, Unit::Micros, || on_server(workloads::incr, &ap_ctx, &adaptive), round_trip_cpu);
+            rows.push(row(
+                "incr-ap",
+                "#[shared] incr(), adaptive poll (opt-in)",
+                Unit::Micros,
+                p.ours.clone(),
+                Some(p),
+            ));
+        }
+        drop(adaptive.stdin.take());
+        let _ = adaptive.wait();
         if want("cacheline") && transport == "unix" {
             // Two processes handing a cache line back and forth through shared memory,
             // both spinning: the floor under any transport (transport-independent, so
