@@ -2,7 +2,8 @@
 
 Run by `manager-bench` (which pins it with taskset in the pinned phase); prints one
 JSON object: {workload id: {"median", "min", "max"}} in the units manager-bench uses
-(µs per operation, operations per second, MB/s).
+(µs per operation, operations per second, MB/s); "<id>-cpu" beside a one-call row is
+the CPU µs per call of this process and the manager's together.
 
     python3 managers_bench.py --transport unix|tcp [--quick]
 """
@@ -49,6 +50,35 @@ def figure(values):
 
 def timed(reps, f):
     return figure([f() for _ in range(reps)])
+
+
+def threads_ns(pid):
+    """Nanoseconds each live thread of another process has run on a CPU (schedstat)."""
+    out = {}
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                out[task] = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
+def timed_cpu(reps, f, server_pid):
+    """Like `timed` (f returns µs per call), with the CPU µs per call of this process and
+    the manager's together, as manager-bench's cpu.rs measures them (a manager thread
+    that exits meanwhile takes its time with it; one that starts counts from zero)."""
+    lat, cpu = [], []
+    for _ in range(reps):
+        self_before, before = time.process_time_ns(), threads_ns(server_pid)
+        start = time.perf_counter_ns()
+        per_call = f()
+        wall = time.perf_counter_ns() - start
+        self_after, after = time.process_time_ns(), threads_ns(server_pid)
+        used = self_after - self_before + sum(max(0, ns - before.get(t, 0)) for t, ns in after.items())
+        lat.append(per_call)
+        cpu.append(per_call * used / wall if wall > 0 else 0.0)
+    return figure(lat), figure(cpu)
 
 
 def dict_ops(m, n):
@@ -239,10 +269,12 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         m = Manager(address=address(transport, tmp), authkey=AUTHKEY)
         m.start()
-        out = {
-            "dict": timed(reps, lambda: dict_ops(m, n(20000))),
+        server = m._process.pid
+        out = {}
+        out["dict"], out["dict-cpu"] = timed_cpu(reps, lambda: dict_ops(m, n(20000)), server)
+        out["incr"], out["incr-cpu"] = timed_cpu(reps, lambda: incr(m, n(20000)), server)
+        out |= {
             "dict2": timed(reps, lambda: dict_two(m, n(20000))),
-            "incr": timed(reps, lambda: incr(m, n(20000))),
             "lock": timed(reps, lambda: lock_pairs(m, n(10000))),
             "bulk": timed(reps, lambda: bulk(m, max(10, n(200)))),
             "connect": timed(reps, lambda: connect(m, max(20, n(200)))),

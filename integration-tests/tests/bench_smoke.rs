@@ -27,6 +27,8 @@ fn manager_bench_runs_every_workload() {
             "dict",
             "dict2",
             "incr",
+            "tokio",
+            "epoll",
             "queue10k",
             "queue10kb",
             "lock",
@@ -43,6 +45,9 @@ fn manager_bench_runs_every_workload() {
             "partition",
             "memobj",
             "dict-ll",
+            "incr-ll",
+            "dict-ap",
+            "incr-ap",
             "pool-map",
             "pool-apply-async",
             "pool-apply",
@@ -54,6 +59,18 @@ fn manager_bench_runs_every_workload() {
             assert!(row["ours"]["median"].as_f64().unwrap() > 0.0, "{id} {transport}: {row}");
         }
     }
+    // The one-call rows carry CPU per call (client + server) beside latency, for ours and
+    // for the floor measured next to it.
+    for id in ["dict", "incr", "tokio", "epoll", "dict-ll", "incr-ll", "dict-ap", "incr-ap"] {
+        for r in rows.iter().filter(|r| r["id"] == id) {
+            for field in ["cpu", "floor_cpu"] {
+                assert!(r[field]["median"].as_f64().unwrap() > 0.0, "{id} {field}: {r}");
+            }
+        }
+    }
+    // The cache-line ping-pong floor runs once (Unix phase), unpinned, with its CPU cost.
+    let row = rows.iter().find(|r| r["id"] == "cacheline" && r["transport"] == "unix").expect("cacheline");
+    assert!(row["ours"]["median"].as_f64().unwrap() > 0.0 && row["cpu"]["median"].as_f64().unwrap() > 0.0, "{row}");
     // TLS runs over TCP only, beside its plain twin.
     for id in ["tls-incr", "tls-bulk", "tls-connect"] {
         let row = rows.iter().find(|r| r["id"] == id && r["transport"] == "tcp").unwrap_or_else(|| panic!("{id}"));

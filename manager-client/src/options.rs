@@ -26,6 +26,17 @@ pub struct ClientOptions {
     /// microseconds across cores) at the price of a spinning core; pair it with the
     /// server's `busy_poll`.
     pub spin: Duration,
+    /// An adaptive poll (when `spin` is zero): a blocking client's call polls for its
+    /// reply before sleeping in `recv`, for as long as replies have lately taken (a
+    /// quarter more), learned per connection and never longer than this (default zero:
+    /// never poll; 30 µs is a sensible cap). The budget grows when a reply that found
+    /// the caller asleep came within this cap, and halves when one took longer or a
+    /// poll missed: quick replies are read without a sleep and a wake-up, and slow ones
+    /// soon stop being polled for. Never where the client may run on one core only (its
+    /// affinity mask), where polling only delays the server it waits for. Off by
+    /// default: on a loaded machine it measured slower than sleeping
+    /// (docs/PERFORMANCE.md, issue 23). Pair it with the server's `adaptive_poll`.
+    pub adaptive_poll: Duration,
     /// Reconnect after the link to the server breaks, resuming the session (default
     /// `None`: a broken connection stays broken, and calls fail with
     /// [`Error::ConnectionLost`](crate::Error::ConnectionLost)). With a policy, the connection is a session the server
@@ -67,6 +78,7 @@ impl Default for ClientOptions {
             keepalive: Duration::from_secs(10),
             max_frame: manager_proto::frame::DEFAULT_MAX_FRAME,
             spin: Duration::ZERO,
+            adaptive_poll: Duration::ZERO,
             reconnect: None,
             tls: None,
             shared_memory: false,

@@ -135,8 +135,15 @@ impl RingLink {
             None => (adaptive, Pace::Yielding),
         };
         let look = || self.read_ring(buf).map(|n| (n > 0).then_some(n));
-        let found = spin::poll(budget, pace, look, Instant::now, std::thread::yield_now)?;
-        found.ok_or_else(|| io::ErrorKind::WouldBlock.into())
+        match spin::poll(budget, pace, look, Instant::now, std::thread::yield_now)? {
+            Some(n) => Ok(n),
+            None => {
+                if spin.is_none() && !budget.is_zero() {
+                    self.lock_spin().missed();
+                }
+                Err(io::ErrorKind::WouldBlock.into())
+            }
+        }
     }
 
     /// Bounds each sleep of [`RingLink::recv_blocking`].

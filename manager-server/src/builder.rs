@@ -362,6 +362,21 @@ impl ServerBuilder {
         self
     }
 
+    /// An adaptive poll (when `busy_poll` is off): after answering, a connection polls
+    /// its socket before sleeping for as long as requests have lately taken to come (a
+    /// quarter more), learned per connection, never longer than `max` (default zero:
+    /// never poll; 30 µs is a sensible cap). A budget grows when a request that found
+    /// the connection asleep came within `max`, and halves when one took longer or a
+    /// poll missed: a busy client's next request is read without a sleep and a wake-up,
+    /// and an idle connection soon polls not at all. Never where the server may run on
+    /// one core only (its affinity mask), where polling only delays the peer it waits
+    /// for. Off by default: on a loaded machine it measured slower than sleeping
+    /// (docs/PERFORMANCE.md, issue 23). Pair it with `ClientOptions::adaptive_poll`.
+    pub fn adaptive_poll(mut self, max: Duration) -> Self {
+        self.config.adaptive_poll = max;
+        self
+    }
+
     /// How long the server holds an object after a client minted a token for it
     /// (`proxy.token()`, or a proxy serialized outside a container): the time a token
     /// has to reach another process and be attached, however soon the sender drops its

@@ -30,6 +30,11 @@ pub(crate) struct Config {
     /// Low-latency mode: after answering, read again for this long before sleeping
     /// (default zero: off). Costs a core while it spins.
     pub(crate) busy_poll: Duration,
+    /// The adaptive poll: while `busy_poll` is off, a connection polls its socket
+    /// before sleeping for a budget learned from how soon requests came
+    /// (`AdaptiveSpin`), never more than this (default zero: never; see
+    /// `ServerBuilder::adaptive_poll`), and only where it may run on more than one core.
+    pub(crate) adaptive_poll: Duration,
     /// The most memory one request may make the server store (default: twice
     /// `max_frame`).
     pub(crate) max_request_memory: Option<usize>,
@@ -72,6 +77,7 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(60),
             busy_poll: Duration::ZERO,
+            adaptive_poll: Duration::ZERO,
             max_request_memory: None,
             token_lease: manager_proto::token::DEFAULT_LEASE,
             collect_every: Some(Duration::from_secs(10)),

@@ -9,6 +9,7 @@
 //! wait only.
 
 use manager_proto::outq::OutQueue;
+use manager_proto::ring::Pace;
 use rustix::buffer::spare_capacity;
 use rustix::net::{RecvFlags, SendAncillaryBuffer, SendFlags};
 use std::io;
@@ -100,9 +101,8 @@ impl Stream {
         self.rings = Some(Box::new(rings));
     }
 
-    /// Whether the connection's loop should poll for more before it sleeps even outside
-    /// low-latency mode: over rings, where the adaptive budget decides how long.
-    pub(crate) fn polls_before_sleeping(&self) -> bool {
+    /// Whether the connection speaks through shared-memory rings.
+    pub(crate) fn over_rings(&self) -> bool {
         self.rings.is_some()
     }
 
@@ -201,10 +201,11 @@ impl Stream {
     /// Reads for up to `spin` without sleeping, appending to `buf` (low-latency mode),
     /// with a read's answers: bytes read, 0 when the peer closed, `WouldBlock` when none
     /// came in time. Raw `recv` calls: the cached readiness would never see data arrive
-    /// while we spin. Over rings, a zero `spin` polls for the adaptive budget.
-    pub(crate) fn spin_read(&self, buf: &mut Vec<u8>, spin: Duration) -> io::Result<usize> {
+    /// while we spin. Over rings, `pace` says how to wait between looks at the ring
+    /// (a socket's reads are syscalls: they pause anyway).
+    pub(crate) fn spin_read(&self, buf: &mut Vec<u8>, spin: Duration, pace: Pace) -> io::Result<usize> {
         if let Some(rings) = &self.rings {
-            return rings.spin_read(buf, (!spin.is_zero()).then_some(spin));
+            return rings.spin_read(buf, spin, pace);
         }
         let deadline = Instant::now() + spin;
         loop {

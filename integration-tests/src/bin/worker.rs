@@ -295,12 +295,15 @@ fn call_loop(name: &str) -> Result {
 
 /// `serve-at ADDRESS`: a server at ADDRESS (key from `MANAGER_AUTHKEY`) with a named
 /// counter `counter` and a named queue `queue`, allowing remote shutdown; prints
-/// `LISTENING` and serves until shut down or killed.
+/// `LISTENING` and serves until shut down or killed. `WORKER_ADAPTIVE_POLL_US` sets its
+/// adaptive poll's cap.
 fn serve_at(address: &str) -> Result {
     let rt = tokio::runtime::Runtime::new()?;
+    let adaptive_poll = std::env::var("WORKER_ADAPTIVE_POLL_US").ok().and_then(|v| v.parse().ok());
     rt.block_on(async {
         let key = manager_client::AuthKey::from_hex(&std::env::var("MANAGER_AUTHKEY")?)?;
         let server = Server::builder()
+            .adaptive_poll(Duration::from_micros(adaptive_poll.unwrap_or(0)))
             .listen(&address.parse()?)
             .authkey_value(key)
             .register::<Counter>()

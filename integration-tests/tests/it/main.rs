@@ -29,6 +29,7 @@ mod net_paths;
 mod net_relay;
 mod net_resume;
 mod netns;
+mod polling;
 mod pool;
 mod processes;
 mod raw;

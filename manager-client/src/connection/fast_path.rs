@@ -10,7 +10,7 @@ use manager_proto::{Lost, PendingReply, RequestId};
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::liveness::Verdict;
 use super::routing::{read_into, route, route_except};
@@ -136,8 +136,9 @@ impl ConnState {
         }
     }
 
-    /// One read on a calling thread: low-latency mode spins first; then (or at once) it
-    /// sleeps in the kernel, for at most the receive timeout (then `WouldBlock`).
+    /// One read on a calling thread: low-latency mode spins first, or the default path
+    /// polls for its learned budget; then (or at once) it sleeps in the kernel, for at
+    /// most the receive timeout (then `WouldBlock`).
     fn read_more(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
         if !self.spin.is_zero() {
             match self.stream.spin_read(buf, self.spin) {
@@ -145,7 +146,32 @@ impl ConnState {
                 other => return other,
             }
         }
-        self.stream.recv_blocking(buf)
+        let Some(poll) = &self.poll else { return self.stream.recv_blocking(buf) };
+        // Only the holder of the decoder reads here, so this lock is never contended.
+        let mut poll = lock(poll);
+        let start = Instant::now();
+        let budget = poll.budget();
+        if !budget.is_zero() {
+            match self.stream.spin_read(buf, budget) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // A poll that missed did not pay: halve the budget, and learn
+                    // nothing from the sleep that follows (growing it, as the reply may
+                    // come just past it, keeps a core polling on a loaded machine while
+                    // it delays the very server it waits for).
+                    poll.record(Duration::MAX, true);
+                    drop(poll);
+                    return self.stream.recv_blocking(buf);
+                }
+                other => {
+                    poll.record(start.elapsed(), false);
+                    return other;
+                }
+            }
+        }
+        let read = self.stream.recv_blocking(buf);
+        // A receive timeout counts as a long wait (it leaves a zero budget at zero).
+        poll.record(start.elapsed(), true);
+        read
     }
 }
 

@@ -93,6 +93,9 @@ pub(crate) struct ConnState {
     read_released: Notify,
     /// Low-latency mode: how long a reader polls before sleeping.
     spin: Duration,
+    /// The default path's brief poll on a blocking client's calling thread, learned from
+    /// how soon replies came (`ClientOptions::adaptive_poll`); `None`: never.
+    poll: Option<Mutex<manager_proto::ring::AdaptiveSpin>>,
     /// Set when the server said it is shutting down: the connection's end is then
     /// `ServerShutDown`, not `ConnectionLost`.
     server_shut_down: AtomicBool,

@@ -58,6 +58,7 @@ impl Conn {
             }
         };
         decoder.set_limit(options.max_frame);
+        let over_rings = stream.over_rings();
         let state = Arc::new(ConnState {
             address,
             server,
@@ -74,6 +75,9 @@ impl Conn {
             decoder: Mutex::new(decoder),
             read_released: Notify::new(),
             spin: options.spin,
+            // Over rings the ring link polls by itself (see `rings.rs`).
+            poll: (options.spin.is_zero() && !options.adaptive_poll.is_zero() && !over_rings && several_cores())
+                .then(|| Mutex::new(manager_proto::ring::AdaptiveSpin::new(options.adaptive_poll))),
             server_shut_down: AtomicBool::new(false),
             session,
         });
@@ -332,4 +336,11 @@ impl ReplySource for Conn {
     fn abandon(&self, id: RequestId) {
         self.abandon_call(id);
     }
+}
+
+/// Whether this process may run on more than one core (its affinity mask and the
+/// machine), asked once: polling for the server pays only when it runs meanwhile.
+fn several_cores() -> bool {
+    static SEVERAL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SEVERAL.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
 }

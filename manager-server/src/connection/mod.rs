@@ -30,6 +30,7 @@ use futures_util::stream::FuturesUnordered;
 use manager_proto::dispatch::BoxFuture;
 use manager_proto::frame::FrameDecoder;
 use manager_proto::outq::{OWNED_BODY_MIN, OutQueue};
+use manager_proto::ring::Pace;
 use manager_proto::stream::{Batch, BoxSource};
 use manager_proto::{ObjectId, RemoteError, RequestId};
 use std::collections::HashMap;
@@ -37,7 +38,7 @@ use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::ended::Ended;
 use crate::hash::IdHashBuilder;
@@ -159,6 +160,21 @@ impl Connection {
         let max_parked = self.shared.config.max_in_flight;
         let idle_timeout = self.shared.config.idle_timeout;
         let busy_poll = self.shared.config.busy_poll;
+        // The default path's brief poll, learned from how soon requests come (see
+        // `ServerBuilder::adaptive_poll`).
+        // Over shared-memory rings the poll is on by default (a look at the ring costs
+        // nanoseconds, and yields let a peer on the same core run).
+        let cap = if !busy_poll.is_zero() {
+            Duration::ZERO
+        } else if self.stream.over_rings() {
+            crate::rings::POLL_CAP
+        } else if several_cores() {
+            self.shared.config.adaptive_poll
+        } else {
+            Duration::ZERO
+        };
+        let pace = if busy_poll.is_zero() { Pace::Yielding } else { Pace::Pure };
+        let mut poll = manager_proto::ring::AdaptiveSpin::new(cap);
         // Shutdown and the idle timeout come as one flag, set by the server's sweeper
         // (see `liveness`): a timer and a shutdown future polled on every turn of this
         // loop cost more than the rest of the loop's bookkeeping.
@@ -187,20 +203,39 @@ impl Connection {
             if let Err(e) = self.flush() {
                 return Ended::Write(e);
             }
-            // Low-latency mode polls for `busy_poll`; over rings the loop polls anyway, for
-            // an adaptive budget (see `rings/`).
-            if (!busy_poll.is_zero() || self.stream.polls_before_sleeping())
-                && self.pending_out() == 0
-                && self.running.len() < max_parked
-            {
-                match self.stream.spin_read(decoder.buffer_mut(), busy_poll) {
-                    Ok(0) => return Ended::ClosedByPeer,
-                    Ok(_) => {
-                        watch.heard();
-                        continue;
+            // When this turn went to sleep waiting for a request, to learn from how long
+            // that wait was.
+            let mut asleep_since = None;
+            if self.pending_out() == 0 && self.running.len() < max_parked {
+                let spin = if busy_poll.is_zero() { poll.budget() } else { busy_poll };
+                let start = (!cap.is_zero()).then(Instant::now);
+                let mut learn_from_sleep = true;
+                if !spin.is_zero() {
+                    match self.stream.spin_read(decoder.buffer_mut(), spin, pace) {
+                        Ok(0) => return Ended::ClosedByPeer,
+                        Ok(_) => {
+                            watch.heard();
+                            if let Some(start) = start {
+                                poll.record(start.elapsed(), false);
+                            }
+                            continue;
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            // A poll that missed did not pay: halve the budget (and
+                            // learn nothing from the sleep that follows). Growing it
+                            // instead, as the wait may end just past it, would keep a
+                            // core polling while it delays the very peer it waits for
+                            // on a loaded machine.
+                            if start.is_some() {
+                                poll.record(Duration::MAX, true);
+                            }
+                            learn_from_sleep = false;
+                        }
+                        Err(e) => return Ended::Read(e),
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) => return Ended::Read(e),
+                }
+                if learn_from_sleep {
+                    asleep_since = start;
                 }
             }
             let want_read = self.running.len() < max_parked && self.pending_out() < OUTPUT_HIGH_WATER;
@@ -223,7 +258,12 @@ impl Connection {
                     }
                     match self.stream.try_read_buf(decoder.buffer_mut()) {
                         Ok(0) => return Ended::ClosedByPeer,
-                        Ok(_) => watch.heard(),
+                        Ok(_) => {
+                            watch.heard();
+                            if let Some(since) = asleep_since {
+                                poll.record(since.elapsed(), true);
+                            }
+                        }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                         Err(e) => return Ended::Read(e),
                     }
@@ -260,4 +300,11 @@ impl Connection {
         }
         Ok(())
     }
+}
+
+/// Whether this process may run on more than one core (its affinity mask and the
+/// machine), asked once: polling for a peer pays only when the peer runs meanwhile.
+fn several_cores() -> bool {
+    static SEVERAL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SEVERAL.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
 }

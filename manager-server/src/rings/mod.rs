@@ -6,9 +6,9 @@
 //! Each side sleeps on its own bells (eventfds: one rung when data comes, one when room
 //! does), and rings the peer's only when the ring's flags say the peer sleeps (see
 //! `manager_proto::ring`): a busy connection makes no system call per message. Before
-//! sleeping for data the loop polls the ring for an adaptive budget
-//! ([`AdaptiveSpin`]): it grows while replies come within its cap, and falls to nothing
-//! on an idle connection. The socket stays open and registered: its end (the client
+//! sleeping for data the connection's loop polls the ring for its adaptive budget
+//! (`AdaptiveSpin`, capped at [`POLL_CAP`]): it grows while requests come within its cap,
+//! halves when a poll misses, and falls to nothing on an idle connection. The socket stays open and registered: its end (the client
 //! closed or died) is the connection's end, and bytes on it are a broken peer.
 //!
 //! `memory.rs` maps the segment: the only `unsafe` here.
@@ -16,11 +16,10 @@
 mod memory;
 
 use manager_proto::ring::spin::{self, Pace};
-use manager_proto::ring::{AdaptiveSpin, Layout, RingError};
+use manager_proto::ring::{Layout, RingError};
 use rustix::event::{EventfdFlags, eventfd};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::io;
-use std::sync::Mutex;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::Interest;
@@ -28,7 +27,8 @@ use tokio::io::unix::AsyncFd;
 
 use memory::MappedEnds;
 
-/// The longest the server polls a ring before sleeping (the adaptive budget's cap):
+/// The longest the server polls a ring before sleeping (the cap of the connection
+/// loop's adaptive budget over rings):
 /// about what a sleep and a wake-up across cores cost on a VM, so that polling never
 /// costs more than twice what sleeping would.
 pub(crate) const POLL_CAP: Duration = Duration::from_micros(50);
@@ -47,8 +47,6 @@ pub(crate) struct RingLink {
     /// The client's bells, rung when it sleeps.
     client_data: OwnedFd,
     client_space: OwnedFd,
-    /// How long to poll for data before sleeping, learned from the waits.
-    spin: Mutex<AdaptiveSpin>,
 }
 
 /// What the client receives with the offer, in `manager_proto::session::RING_FDS` order.
@@ -85,7 +83,6 @@ impl RingLink {
             space_bell: memory::register(space_bell)?,
             client_data,
             client_space,
-            spin: Mutex::new(AdaptiveSpin::new(POLL_CAP)),
         };
         Ok((link, fds))
     }
@@ -128,31 +125,20 @@ impl RingLink {
         socket_end(socket)
     }
 
-    /// Polls the ring for up to `spin`, pausing between looks (low-latency mode), or
-    /// (`None`) for the adaptive budget, yielding every few looks; `WouldBlock` when
-    /// nothing came. Marks the start of a wait, which the next read that finds data
-    /// ends and teaches the budget.
-    pub(crate) fn spin_read(&self, buf: &mut Vec<u8>, spin: Option<Duration>) -> io::Result<usize> {
-        let adaptive = self.lock_spin().begin_wait(Instant::now());
-        let (budget, pace) = match spin {
-            Some(spin) => (spin, Pace::Pure),
-            None => (adaptive, Pace::Yielding),
-        };
+    /// Polls the ring for up to `spin` at `pace` (the connection's loop decides how long:
+    /// its adaptive budget, or low-latency mode's time); `WouldBlock` when nothing came.
+    pub(crate) fn spin_read(&self, buf: &mut Vec<u8>, spin: Duration, pace: Pace) -> io::Result<usize> {
         let look = || self.read_ring(buf).map(|n| (n > 0).then_some(n));
-        let found = spin::poll(budget, pace, look, Instant::now, std::thread::yield_now)?;
+        let found = spin::poll(spin, pace, look, Instant::now, std::thread::yield_now)?;
         found.ok_or_else(|| io::ErrorKind::WouldBlock.into())
     }
 
-    /// One read from the ring: wakes a client that sleeps for room, and ends a wait.
+    /// One read from the ring: wakes a client that sleeps for room.
     fn read_ring(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
         let mut rx = self.ends.rx();
         let n = rx.read_into(buf, READ_MAX).map_err(corrupt)?;
-        if n > 0 {
-            if rx.take_writer_waiting() {
-                ring(&self.client_space);
-            }
-            drop(rx);
-            self.lock_spin().end_wait(Instant::now());
+        if n > 0 && rx.take_writer_waiting() {
+            ring(&self.client_space);
         }
         Ok(n)
     }
@@ -203,10 +189,6 @@ impl RingLink {
                 }
             }
         }
-    }
-
-    fn lock_spin(&self) -> std::sync::MutexGuard<'_, AdaptiveSpin> {
-        self.spin.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

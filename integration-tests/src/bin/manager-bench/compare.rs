@@ -41,10 +41,16 @@ pub fn python(rows: &mut [Row], transport: &str, pinned: bool, quick: bool) {
             return;
         }
     };
+    let figure = |v: &serde_json::Value| {
+        let get = |k: &str| v.get(k).and_then(serde_json::Value::as_f64).unwrap_or(0.0);
+        Figure { median: get("median"), min: get("min"), max: get("max") }
+    };
     for r in rows.iter_mut() {
         if let Some(v) = figures.get(&r.id) {
-            let get = |k: &str| v.get(k).and_then(serde_json::Value::as_f64).unwrap_or(0.0);
-            r.python = Some(Figure { median: get("median"), min: get("min"), max: get("max") });
+            r.python = Some(figure(v));
+        }
+        if let Some(v) = figures.get(&format!("{}-cpu", r.id)) {
+            r.python_cpu = Some(figure(v));
         }
     }
 }

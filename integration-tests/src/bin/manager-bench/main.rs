@@ -12,12 +12,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: a failure is a crash with a message
 
 mod compare;
+mod cpu;
 mod iteration;
+mod pingpong;
 mod pool;
 mod raw;
 mod report;
 mod rings;
 mod sessions;
+mod shared_page;
 mod shm;
 mod tls;
 mod watching;
@@ -44,6 +47,7 @@ fn main() {
         "phase" => phase(&args[2..]),
         "shm-writer" => shm::writer(arg(2), arg(3)),
         "shm-reader" => shm::reader(arg(2)),
+        "pingpong-child" => pingpong::child(arg(2), arg(3)),
         _ => orchestrate(&<Options as clap::Parser>::parse()),
     }
 }
@@ -173,7 +177,8 @@ fn phase(args: &[String]) {
     };
     let key = b"bench-key".to_vec();
 
-    // The raw floor, blocking and busy-polling. Its echo servers stay up for the whole
+    // The raw floor: a blocking echo server with a thread per connection (as Python's
+    // managers), and the same busy-polling. Its echo servers stay up for the whole
     // phase: each repetition of a workload of ours is paired with a repetition of its
     // floor measured right next to it (see `paired`).
     let (mut raw_server, raw_addr) = spawn_line(&["raw-echo", &addr("raw.sock"), "block"]);
@@ -181,9 +186,18 @@ fn phase(args: &[String]) {
     let (mut once_server, once_addr) = spawn_line(&["raw-echo", &addr("once.sock"), "once"]);
     // The same echo on a bare tokio runtime: how much of a ratio is the runtime's own.
     let (mut tokio_server, tokio_addr) = spawn_line(&["raw-echo", &addr("tokio.sock"), "tokio"]);
+    // And on one thread over epoll (a current_thread tokio runtime): the other floor.
+    let (mut epoll_server, epoll_addr) = spawn_line(&["raw-echo", &addr("epoll.sock"), "epoll"]);
     let n_rt = ((20_000.0 * scale) as usize).max(50);
-    let round_trip = || per_op(raw::ping_pong(&raw_addr, n_rt, 24, 8, false).unwrap(), n_rt);
-    let busy_round_trip = || per_op(raw::ping_pong(&spin_addr, n_rt, 24, 8, true).unwrap(), n_rt);
+    let echo_rt = |server: &std::process::Child, address: &str, spin: bool| {
+        cpu::with_cpu(&[server.id()], || {
+            let (d, connection) = raw::ping_pong(address, n_rt, 24, 8, spin).unwrap();
+            (per_op(d, n_rt), connection)
+        })
+    };
+    let round_trip_cpu = || echo_rt(&raw_server, &raw_addr, false);
+    let round_trip = || round_trip_cpu().0;
+    let busy_round_trip_cpu = || echo_rt(&spin_server, &spin_addr, true);
     let n_pipe = ((200_000.0 * scale) as usize).max(640);
     let pipe = || rate(raw::pipelined(&raw_addr, n_pipe, 64, 24, 8).unwrap(), n_pipe);
     let n_bulk = ((200.0 * scale) as usize).max(10);
@@ -205,15 +219,21 @@ fn phase(args: &[String]) {
         unit,
         ours: Some(ours),
         floor: floor.as_ref().map(|p| p.floor.clone()),
+        cpu: floor.as_ref().and_then(|p| p.cpu.clone()),
+        floor_cpu: floor.as_ref().and_then(|p| p.floor_cpu.clone()),
         floor_ratio: floor.map(|p| p.ratio),
         python: None,
         redis: None,
+        python_cpu: None,
     };
     let mut rows = Vec::new();
     let (mut server, address) = workloads::start_server(&addr("m.sock"), &key, 0);
     let ctx = Ctx { address, key: key.clone(), options: manager_client::ClientOptions::default(), scale };
+    let on_server = |f: fn(&Ctx) -> Duration, ctx: &Ctx, server: &std::process::Child| {
+        cpu::with_cpu(&[server.id()], || (us(f(ctx)), ()))
+    };
     if want("dict") {
-        let p = paired(reps, Unit::Micros, || us(workloads::dict_ops(&ctx)), round_trip);
+        let p = paired_cpu(reps, Unit::Micros, || on_server(workloads::dict_ops, &ctx, &server), round_trip_cpu);
         rows.push(row("dict", "dict insert + get, 1 client", Unit::Micros, p.ours.clone(), Some(p)));
     }
     if want("dict2") {
@@ -222,13 +242,19 @@ fn phase(args: &[String]) {
     }
     if want("tokio") {
         // Not ours, for scale: what a tokio-based server costs before it does any work.
-        let tokio_round_trip = || per_op(raw::ping_pong(&tokio_addr, n_rt, 24, 8, false).unwrap(), n_rt);
-        let p = paired(reps, Unit::Micros, tokio_round_trip, round_trip);
-        let name = "bare tokio echo server (not ours)";
+        let p = paired_cpu(reps, Unit::Micros, || echo_rt(&tokio_server, &tokio_addr, false), round_trip_cpu);
+        let name = "bare tokio echo server, multi-thread runtime (not ours)";
         rows.push(row("tokio", name, Unit::Micros, p.ours.clone(), Some(p)));
     }
+    if want("epoll") {
+        // The two socket floors side by side: one thread on epoll against a blocking
+        // thread per connection.
+        let p = paired_cpu(reps, Unit::Micros, || echo_rt(&epoll_server, &epoll_addr, false), round_trip_cpu);
+        let name = "epoll echo, one thread (a floor; floor: blocking thread per connection)";
+        rows.push(row("epoll", name, Unit::Micros, p.ours.clone(), Some(p)));
+    }
     if want("incr") {
-        let p = paired(reps, Unit::Micros, || us(workloads::incr(&ctx)), round_trip);
+        let p = paired_cpu(reps, Unit::Micros, || on_server(workloads::incr, &ctx, &server), round_trip_cpu);
         rows.push(row("incr", "#[shared] incr()", Unit::Micros, p.ours.clone(), Some(p)));
     }
     for (items, label) in [(10_000usize, "10k"), (100_000, "100k")] {
@@ -314,7 +340,7 @@ fn phase(args: &[String]) {
             calls.push(c);
         }
         let ratio = spread(notified.iter().zip(&calls).map(|(n, c)| n / c).collect());
-        let p = Paired { ours: spread(notified), floor: spread(calls), ratio };
+        let p = Paired { ours: spread(notified), floor: spread(calls), ratio, cpu: None, floor_cpu: None };
         let name = "change -> watcher notified (1 writer, 1 watcher); floor: one call";
         rows.push(row("watch", name, Unit::Micros, p.ours.clone(), Some(p)));
     }
@@ -400,7 +426,7 @@ fn phase(args: &[String]) {
         for (id, name, unit, ours, floor) in shm::measure(&ctx, reps, &want) {
             rows.push(row(id, &name, unit, ours, floor));
         }
-        for (id, name, unit, p) in rings::measure(&ctx, reps, &want) {
+        for (id, name, unit, p) in rings::measure(&ctx, &server, reps, &want) {
             rows.push(row(id, name, unit, p.ours.clone(), Some(p)));
         }
     }
@@ -419,27 +445,68 @@ fn phase(args: &[String]) {
         let (mut fast, fast_addr) = workloads::start_server(&addr("fast.sock"), &key, 50);
         let fast_ctx = Ctx {
             address: fast_addr,
-            key,
+            key: key.clone(),
             options: manager_client::ClientOptions { spin: Duration::from_micros(50), ..Default::default() },
             scale,
         };
         if want("dict-ll") {
-            let p = paired(reps, Unit::Micros, || us(workloads::dict_ops(&fast_ctx)), busy_round_trip);
+            let ours = || on_server(workloads::dict_ops, &fast_ctx, &fast);
+            let p = paired_cpu(reps, Unit::Micros, ours, busy_round_trip_cpu);
             rows.push(row("dict-ll", "dict insert + get, low-latency mode", Unit::Micros, p.ours.clone(), Some(p)));
         }
         if want("incr-ll") {
-            let p = paired(reps, Unit::Micros, || us(workloads::incr(&fast_ctx)), busy_round_trip);
+            let p =
+                paired_cpu(reps, Unit::Micros, || on_server(workloads::incr, &fast_ctx, &fast), busy_round_trip_cpu);
             rows.push(row("incr-ll", "#[shared] incr(), low-latency mode", Unit::Micros, p.ours.clone(), Some(p)));
         }
         if transport == "unix" {
-            for (id, name, unit, p) in rings::measure_low_latency(&fast_ctx, reps, &want, &busy_round_trip) {
+            for (id, name, unit, p) in rings::measure_low_latency(&fast_ctx, &fast, reps, &want, &busy_round_trip_cpu) {
                 rows.push(row(id, name, unit, p.ours.clone(), Some(p)));
             }
         }
         drop(fast.stdin.take());
         let _ = fast.wait();
+        // The adaptive poll (opt-in, both sides; issue 23): the default path with a poll
+        // learned per connection, capped at 30 µs, paired with the blocking floor.
+        let cap = std::path::Path::new("30");
+        let (mut adaptive, adaptive_addr) =
+            workloads::start_server_with(&addr("ap.sock"), &key, 0, &[("BENCH_ADAPTIVE_POLL_US", cap)]);
+        let options = manager_client::ClientOptions { adaptive_poll: Duration::from_micros(30), ..Default::default() };
+        let ap_ctx = Ctx { address: adaptive_addr, key: key.clone(), options, scale };
+        if want("dict-ap") {
+            let p =
+                paired_cpu(reps, Unit::Micros, || on_server(workloads::dict_ops, &ap_ctx, &adaptive), round_trip_cpu);
+            rows.push(row(
+                "dict-ap",
+                "dict insert + get, adaptive poll (opt-in)",
+                Unit::Micros,
+                p.ours.clone(),
+                Some(p),
+            ));
+        }
+        if want("incr-ap") {
+            let p = paired_cpu(reps, Unit::Micros, || on_server(workloads::incr, &ap_ctx, &adaptive), round_trip_cpu);
+            rows.push(row(
+                "incr-ap",
+                "#[shared] incr(), adaptive poll (opt-in)",
+                Unit::Micros,
+                p.ours.clone(),
+                Some(p),
+            ));
+        }
+        drop(adaptive.stdin.take());
+        let _ = adaptive.wait();
+        if want("cacheline") && transport == "unix" {
+            // Two processes handing a cache line back and forth through shared memory,
+            // both spinning: the floor under any transport (transport-independent, so
+            // measured in the Unix phase only; never pinned, where it cannot work).
+            let n = ((200_000.0 * scale) as usize).max(1000);
+            let p = paired_cpu(reps, Unit::Micros, || pingpong::measure(n), busy_round_trip_cpu);
+            let name = "cache-line ping-pong over shared memory, both sides spinning (a floor; floor: busy socket)";
+            rows.push(row("cacheline", name, Unit::Micros, p.ours.clone(), Some(p)));
+        }
     }
-    for s in [&mut raw_server, &mut spin_server, &mut once_server, &mut tokio_server] {
+    for s in [&mut raw_server, &mut spin_server, &mut once_server, &mut tokio_server, &mut epoll_server] {
         let _ = s.kill();
         let _ = s.wait();
     }
@@ -453,6 +520,9 @@ struct Paired {
     floor: Figure,
     /// Ours ÷ floor as a cost (>1: slower than the floor), one per repetition.
     ratio: Figure,
+    /// CPU µs per call of ours and of the floor (client + server), where measured.
+    cpu: Option<Figure>,
+    floor_cpu: Option<Figure>,
 }
 
 /// Runs `ours` and `floor` `reps` times each, alternating which goes first, and pairs
@@ -461,22 +531,36 @@ struct Paired {
 /// apart, a floor and a workload compare two different machines, where a pair measured
 /// back to back compares like with like.
 fn paired(reps: usize, unit: Unit, mut ours: impl FnMut() -> f64, mut floor: impl FnMut() -> f64) -> Paired {
-    let (mut o, mut f, mut r) = (Vec::new(), Vec::new(), Vec::new());
+    let mut p = paired_cpu(reps, unit, || (ours(), 0.0), || (floor(), 0.0));
+    (p.cpu, p.floor_cpu) = (None, None);
+    p
+}
+
+/// [`paired`] for workloads that also return their CPU µs per call (`cpu::with_cpu`).
+fn paired_cpu(
+    reps: usize,
+    unit: Unit,
+    mut ours: impl FnMut() -> (f64, f64),
+    mut floor: impl FnMut() -> (f64, f64),
+) -> Paired {
+    let (mut o, mut f, mut r, mut oc, mut fc) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..reps.max(1) {
-        let (a, b) = if i % 2 == 0 {
+        let ((a, ac), (b, bc)) = if i % 2 == 0 {
             let b = floor();
             (ours(), b)
         } else {
             let a = ours();
             (a, floor())
         };
+        oc.push(ac);
+        fc.push(bc);
         if a > 0.0 && b > 0.0 {
             r.push(if matches!(unit, Unit::Micros | Unit::Bytes | Unit::Millis) { a / b } else { b / a });
         }
         o.push(a);
         f.push(b);
     }
-    Paired { ours: spread(o), floor: spread(f), ratio: spread(r) }
+    Paired { ours: spread(o), floor: spread(f), ratio: spread(r), cpu: Some(spread(oc)), floor_cpu: Some(spread(fc)) }
 }
 
 /// Whether this process may run on only one core (the pinned phase).

@@ -39,10 +39,11 @@ pub fn connect(address: &str) -> std::io::Result<Box<dyn Stream>> {
 /// frame asks for it (its first byte is 1). With `spin`, reads busy-poll. With `once`,
 /// the accepting thread answers one request per connection itself and closes it: the
 /// floor for connect-plus-one-round-trip, with no thread to start. With `tokio`, the
-/// same echo runs as tasks on a tokio runtime instead (see [`echo_task`]).
+/// same echo runs as tasks on a default (multi-thread) tokio runtime instead (see
+/// [`echo_task`]); with `epoll`, on a `current_thread` runtime: one thread on epoll.
 pub fn serve(address: &str, mode: &str) -> std::io::Result<()> {
-    if mode == "tokio" {
-        return serve_tokio(address);
+    if mode == "tokio" || mode == "epoll" {
+        return serve_tokio(address, mode == "epoll");
     }
     let (spin, once) = (mode == "spin", mode == "once");
     let handle = move |mut s: Box<dyn Stream>| {
@@ -141,9 +142,15 @@ async fn echo_task(mut s: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Un
     }
 }
 
-/// Serves [`echo_task`] on a default tokio runtime (`raw-echo ADDRESS tokio`).
-fn serve_tokio(address: &str) -> std::io::Result<()> {
-    tokio::runtime::Runtime::new()?.block_on(async {
+/// Serves [`echo_task`] on a default tokio runtime (`raw-echo ADDRESS tokio`), or on a
+/// `current_thread` one (`raw-echo ADDRESS epoll`: one thread, its epoll and its tasks).
+fn serve_tokio(address: &str, one_thread: bool) -> std::io::Result<()> {
+    let rt = if one_thread {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+    } else {
+        tokio::runtime::Runtime::new()?
+    };
+    rt.block_on(async {
         if let Some(hp) = address.strip_prefix("tcp://") {
             let l = tokio::net::TcpListener::bind(hp).await?;
             println!("LISTENING tcp://{}", l.local_addr()?);
@@ -255,8 +262,15 @@ fn request(size: usize, reply: usize, echo_back: bool) -> Vec<u8> {
 }
 
 /// Round trips of `size`-byte requests answered by `reply`-byte replies, one at a
-/// time: total time for `n`.
-pub fn ping_pong(address: &str, n: usize, size: usize, reply: usize, spin: bool) -> std::io::Result<Duration> {
+/// time: total time for `n`, and the connection, still open (so a thread-per-connection
+/// server's thread is still there to have its CPU time read: `cpu.rs`).
+pub fn ping_pong(
+    address: &str,
+    n: usize,
+    size: usize,
+    reply: usize,
+    spin: bool,
+) -> std::io::Result<(Duration, Box<dyn Stream>)> {
     let mut s = connect(address)?;
     if spin {
         s.set_nonblocking(true)?;
@@ -268,7 +282,7 @@ pub fn ping_pong(address: &str, n: usize, size: usize, reply: usize, spin: bool)
         write_all_spin(&mut *s, &req, spin)?;
         read_exact_spin(&mut *s, &mut buf, spin)?;
     }
-    Ok(start.elapsed())
+    Ok((start.elapsed(), s))
 }
 
 /// `n` round trips with `depth` requests in flight: total time. One thread keeps the

@@ -66,6 +66,14 @@ pub struct Row {
     pub floor_ratio: Option<Figure>,
     pub python: Option<Figure>,
     pub redis: Option<Figure>,
+    /// CPU µs per call, user + system, of the client and server processes together
+    /// (`cpu.rs`): ours, the floor measured beside it, and Python's managers.
+    #[serde(default)]
+    pub cpu: Option<Figure>,
+    #[serde(default)]
+    pub floor_cpu: Option<Figure>,
+    #[serde(default)]
+    pub python_cpu: Option<Figure>,
 }
 
 impl Row {
@@ -99,6 +107,7 @@ fn ratio(unit: Unit, a: &Figure, b: &Figure) -> Option<f64> {
 fn fmt(f: &Option<Figure>, unit: Unit) -> String {
     let Some(f) = f else { return "–".into() };
     let one = |v: f64| match unit {
+        Unit::Micros if v < 1.0 => format!("{v:.3}"),
         Unit::Micros | Unit::Millis => format!("{v:.1}"),
         Unit::OpsPerSec => format!("{:.0}k", v / 1e3),
         Unit::MBps => format!("{v:.0}"),
@@ -149,7 +158,37 @@ pub fn print_table(placement: &str, rows: &[Row]) {
             fmt_ratio(r.speedup_vs_redis()),
         );
     }
+    print_cpu(&mut out, rows);
     print!("{out}");
+}
+
+/// The companion table of the one-call rows: CPU µs per call (client + server) beside
+/// each latency, so a figure bought with a spinning core shows what it costs.
+fn print_cpu(out: &mut String, rows: &[Row]) {
+    let with_cpu: Vec<&Row> = rows.iter().filter(|r| r.cpu.is_some() || r.python_cpu.is_some()).collect();
+    if with_cpu.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nCPU per call (user + system µs, client and server processes together):\n");
+    let _ = writeln!(
+        out,
+        "| workload | transport | latency µs | CPU µs/call | floor latency | floor CPU µs/call | Python latency | Python CPU µs/call |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
+    for r in with_cpu {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.name,
+            r.transport,
+            fmt(&r.ours, r.unit),
+            fmt(&r.cpu, Unit::Micros),
+            fmt(&r.floor, r.unit),
+            fmt(&r.floor_cpu, Unit::Micros),
+            fmt(&r.python, r.unit),
+            fmt(&r.python_cpu, Unit::Micros),
+        );
+    }
 }
 
 pub fn to_json(all: &BTreeMap<String, Vec<Row>>) -> String {

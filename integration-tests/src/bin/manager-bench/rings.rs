@@ -4,19 +4,21 @@
 //! Then low-latency mode (both sides spinning) over the rings, paired with the busy
 //! socket floor.
 
+use std::process::Child;
 use std::time::Duration;
 
 use crate::report::Unit;
 use crate::workloads::{self, Ctx};
-use crate::{Paired, paired, us};
+use crate::{Paired, cpu, paired_cpu, us};
 
-/// What the rows run.
-fn run(id: &str, c: &Ctx) -> f64 {
+/// What the rows run, with the CPU per call of this process and `server` together
+/// (µs per call rows; rates get no CPU figure).
+fn run(id: &str, c: &Ctx, server: &Child) -> (f64, f64) {
     match id {
-        "shm-dict" | "shm-dict-ll" => us(workloads::dict_ops(c)),
-        "shm-incr" | "shm-incr-ll" => us(workloads::incr(c)),
-        "shm-pipe64" => workloads::pipelined(c, 64),
-        _ => workloads::value_1mib(c),
+        "shm-dict" | "shm-dict-ll" => cpu::with_cpu(&[server.id()], || (us(workloads::dict_ops(c)), ())),
+        "shm-incr" | "shm-incr-ll" => cpu::with_cpu(&[server.id()], || (us(workloads::incr(c)), ())),
+        "shm-pipe64" => (workloads::pipelined(c, 64), 0.0),
+        _ => (workloads::value_1mib(c), 0.0),
     }
 }
 
@@ -26,6 +28,7 @@ fn run(id: &str, c: &Ctx) -> f64 {
 /// ≥ 2× the socket's.
 pub fn measure(
     socket: &Ctx,
+    server: &Child,
     reps: usize,
     want: &dyn Fn(&str) -> bool,
 ) -> Vec<(&'static str, &'static str, Unit, Paired)> {
@@ -42,7 +45,10 @@ pub fn measure(
     let mut out = Vec::new();
     for (id, name, unit) in rows {
         if want(id) {
-            let p = paired(reps, unit, || run(id, &shm), || run(id, socket));
+            let mut p = paired_cpu(reps, unit, || run(id, &shm, server), || run(id, socket, server));
+            if unit != Unit::Micros {
+                (p.cpu, p.floor_cpu) = (None, None);
+            }
             eprintln!(
                 "{id}: {:.1} over shared memory, {:.1} over the socket ({})",
                 p.ours.median,
@@ -59,9 +65,10 @@ pub fn measure(
 /// spinning), paired with `floor` (the busy-polling socket floor).
 pub fn measure_low_latency(
     fast: &Ctx,
+    server: &Child,
     reps: usize,
     want: &dyn Fn(&str) -> bool,
-    floor: &dyn Fn() -> f64,
+    floor: &dyn Fn() -> (f64, f64),
 ) -> Vec<(&'static str, &'static str, Unit, Paired)> {
     let rows = [
         ("shm-dict-ll", "dict insert + get, low-latency mode over shared memory; floor: busy socket", Unit::Micros),
@@ -78,7 +85,7 @@ pub fn measure_low_latency(
     let mut out = Vec::new();
     for (id, name, unit) in rows {
         if want(id) {
-            let p = paired(reps, unit, || run(id, &shm), floor);
+            let p = paired_cpu(reps, unit, || run(id, &shm, server), floor);
             eprintln!("{id}: {:.2} µs over shared memory, {:.2} µs busy socket floor", p.ours.median, p.floor.median);
             out.push((id, name, unit, p));
         }

@@ -140,7 +140,7 @@ pub fn measure(
     let col = |rs: &[[f64; 6]], k: usize| rs.iter().map(|r| r[k]).collect::<Vec<_>>();
     let pair = |ours: Vec<f64>| {
         let ratio = ours.iter().zip(&floors).map(|(o, f)| f / o).collect();
-        Paired { ours: spread(ours), floor: spread(floors.clone()), ratio: spread(ratio) }
+        Paired { ours: spread(ours), floor: spread(floors.clone()), ratio: spread(ratio), cpu: None, floor_cpu: None }
     };
     let (write, read, lazy) = (pair(col(&runs, 0)), pair(col(&runs, 1)), pair(col(&runs, 2)));
     let reader_map = spread(col(&runs, 5));

@@ -70,8 +70,10 @@ pub fn start_server_with(address: &str, key: &[u8], spin_us: u64, env: &[(&str, 
     (child, addr)
 }
 
-/// The server role: serves until its stdin closes.
+/// The server role: serves until its stdin closes. `BENCH_ADAPTIVE_POLL_US` in its
+/// environment sets its adaptive poll's cap (the `-ap` rows).
 pub fn serve(address: &str, spin_us: u64) {
+    let adaptive_us = std::env::var("BENCH_ADAPTIVE_POLL_US").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
     let key = std::env::var("BENCH_KEY").expect("BENCH_KEY");
     let key = manager_client::AuthKey::from_hex(&key).expect("key");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -92,6 +94,7 @@ pub fn serve(address: &str, spin_us: u64) {
             .busy_poll(Duration::from_micros(spin_us))
             // The shared-memory transport's rows connect with `ClientOptions::shared_memory`.
             .shared_memory(true)
+            .adaptive_poll(Duration::from_micros(adaptive_us))
             // The shared memory rows' 256 MiB blocks stay leased for 30 s after their
             // token is minted: room for a run's worth (pages are committed only once
             // touched).
