@@ -7,9 +7,10 @@
 //! does), and rings the peer's only when the ring's flags say the peer sleeps (see
 //! `manager_proto::ring`): a busy connection makes no system call per message. Before
 //! sleeping for data the connection's loop polls the ring for its adaptive budget
-//! (`AdaptiveSpin`, capped at [`POLL_CAP`]): it grows while requests come within its cap,
-//! halves when a poll misses, and falls to nothing on an idle connection. The socket stays open and registered: its end (the client
-//! closed or died) is the connection's end, and bytes on it are a broken peer.
+//! (`AdaptiveSpin`, capped at [`POLL_CAP`]): it grows while requests come within its
+//! cap, halves when a poll misses, and falls to nothing on an idle connection. The
+//! socket stays open and registered: its end (the client closed or died) is the
+//! connection's end, and bytes on it are a broken peer.
 //!
 //! `memory.rs` maps the segment: the only `unsafe` here.
 
@@ -28,9 +29,8 @@ use tokio::io::unix::AsyncFd;
 use memory::MappedEnds;
 
 /// The longest the server polls a ring before sleeping (the cap of the connection
-/// loop's adaptive budget over rings):
-/// about what a sleep and a wake-up across cores cost on a VM, so that polling never
-/// costs more than twice what sleeping would.
+/// loop's adaptive budget over rings): about what a sleep and a wake-up across cores
+/// cost on a VM, so that polling never costs more than twice what sleeping would.
 pub(crate) const POLL_CAP: Duration = Duration::from_micros(50);
 
 /// Most bytes one read takes from the ring (as a socket read would).
