@@ -91,6 +91,7 @@ mod tls;
 mod tls_session;
 mod user_object;
 mod user_stream;
+mod waiting;
 mod watch;
 
 pub use blocking::BlockingServer;
