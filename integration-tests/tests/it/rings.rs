@@ -1,8 +1,10 @@
 //! The shared-memory transport (`--shared-memory`, `ClientOptions::shared_memory`):
 //! every kind of call crossing the rings as it crosses a socket, the refusals, a client
-//! SIGKILLed mid-call (its segment goes with it), a hostile peer writing garbage into
-//! the ring (that connection ends, nobody else notices), and eight producer and eight
-//! consumer processes moving every item exactly once over shared memory.
+//! SIGKILLed mid-call (its segment goes with it), a server SIGKILLed mid-call (the call
+//! ends at once), a hostile peer writing garbage into the ring (that connection ends,
+//! nobody else notices), eight producer and eight consumer processes moving every item
+//! exactly once over shared memory, large values with no lost wake-up, and an idle
+//! connection costing no CPU.
 
 use crate::raw::Raw;
 use crate::server_bin::{ServerChild, key};
@@ -347,4 +349,21 @@ fn a_blocking_client_moving_large_values_is_never_left_waiting_for_a_bell() {
         }
         assert_eq!(payload.len(), 1 << 20);
     });
+}
+
+/// The socket beside the rings is the liveness channel: a server SIGKILLed while a
+/// blocking caller sleeps on its bell ends the call with `ConnectionLost`, at once.
+#[test]
+fn a_server_killed_mid_call_ends_the_call_with_connection_lost() {
+    let mut server = ServerChild::start_with(&["--shared-memory"]);
+    let options = ClientOptions { keepalive: std::time::Duration::from_secs(600), ..over_shm() };
+    let client = manager_client::blocking::Client::connect_with(server.address.as_str(), key(), &options).unwrap();
+    let queue = client.queue::<u64>(0).unwrap();
+    let waiting = std::thread::spawn(move || queue.get());
+    crate::util::wait_until_blocking("the get is parked", || {
+        client.stats().map(|s| s.parked_calls == 1).unwrap_or(false)
+    });
+    sigkill(&mut server.child);
+    let got = crate::server_bin::within(crate::server_bin::HANG, "the call to end", move || waiting.join().unwrap());
+    assert!(matches!(got, Err(manager_client::Error::ConnectionLost { .. })), "{got:?}");
 }
