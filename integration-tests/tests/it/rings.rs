@@ -283,7 +283,9 @@ async fn eight_producers_and_eight_consumers_over_shared_memory_move_every_item_
     let producers: Vec<Child> = (0..8u64)
         .map(|p| spawn(vec!["produce".into(), "work".into(), (p * PER_PRODUCER).to_string(), PER_PRODUCER.to_string()]))
         .collect();
-    wait_until("all 17 connections are over shared memory", async || shm_connections(&client).await == 17).await;
+    // The consumers (and this client) stay connected until the queue shuts down; the
+    // producers, which start the same way, may already be done.
+    wait_until("the consumers are connected over shared memory", async || shm_connections(&client).await >= 9).await;
     for mut p in producers {
         assert!(tokio::task::spawn_blocking(move || p.wait().unwrap()).await.unwrap().success());
     }
