@@ -228,21 +228,15 @@ impl RingLink {
     /// Writes what fits of `slices`, in order; `WouldBlock` when nothing fits.
     pub(crate) fn write_slices(&self, slices: &[io::IoSlice<'_>]) -> io::Result<usize> {
         let mut tx = self.mapping.tx();
-        let mut total = 0;
-        for s in slices {
-            let n = tx.write(s).map_err(corrupt)?;
-            total += n;
-            if n < s.len() {
-                break;
+        match tx.write_slices(slices).map_err(corrupt)? {
+            0 => Err(io::ErrorKind::WouldBlock.into()),
+            total => {
+                if tx.take_reader_waiting() {
+                    ring(&self.server_data);
+                }
+                Ok(total)
             }
         }
-        if total == 0 {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        if tx.take_reader_waiting() {
-            ring(&self.server_data);
-        }
-        Ok(total)
     }
 
     /// Waits until the ring has room; an error if the socket ended meanwhile.

@@ -269,6 +269,21 @@ impl Producer {
         Ok(n)
     }
 
+    /// Copies what fits of `slices`, in order, stopping at the first that does not fit
+    /// whole; returns how much (0: full).
+    pub fn write_slices(&mut self, slices: &[impl std::ops::Deref<Target = [u8]>]) -> Result<usize, RingError> {
+        let mut total = 0;
+        for s in slices {
+            let s: &[u8] = s;
+            let n = self.write(s)?;
+            total += n;
+            if n < s.len() {
+                break;
+            }
+        }
+        Ok(total)
+    }
+
     /// Bytes of room now.
     pub fn space(&mut self) -> Result<usize, RingError> {
         // Acquire: the reader's copies out of the bytes it frees happen before this

@@ -52,6 +52,11 @@ impl Testbed {
         self.tx.write(src)
     }
 
+    /// [`Producer::write_slices`].
+    pub fn write_slices(&mut self, slices: &[&[u8]]) -> Result<usize, RingError> {
+        self.tx.write_slices(slices)
+    }
+
     /// [`Producer::space`].
     pub fn space(&mut self) -> Result<usize, RingError> {
         self.tx.space()

@@ -333,3 +333,17 @@ fn random_scripts_with_a_hostile_peer_keep_the_rings_invariants() {
         fuzzing::ring(&script);
     });
 }
+
+#[test]
+fn slices_are_written_in_order_up_to_the_first_that_does_not_fit() {
+    let mut bed = Testbed::new(Layout::new(4096).unwrap());
+    let (a, b, c) = ([1u8; 1000], [2u8; 4000], [3u8; 10]);
+    // `b` fits only in part: the write stops there, `c` waits for room.
+    assert_eq!(bed.write_slices(&[&a, &b, &c]).unwrap(), 4096);
+    let mut buf = Vec::new();
+    assert_eq!(bed.read_into(&mut buf, usize::MAX).unwrap(), 4096);
+    assert_eq!(&buf[..1000], &a[..]);
+    assert!(buf[1000..].iter().all(|&x| x == 2));
+    assert_eq!(bed.write_slices(&[&c]).unwrap(), 10);
+    assert_eq!(bed.write_slices(&[]).unwrap(), 0);
+}
