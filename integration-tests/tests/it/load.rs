@@ -125,40 +125,9 @@ async fn eight_producer_and_eight_consumer_processes_move_every_item_exactly_onc
     let server = ServerProcess::start();
     let client = server.client().await;
     let queue = client.queue::<u64>(0).await.unwrap();
-    client.bind_name("work", &queue).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
     let start = Instant::now();
-    let spawn = |args: Vec<String>| {
-        let mut cmd = worker();
-        client.configure_child(&mut cmd);
-        cmd.args(&args).stdout(Stdio::null()).spawn().unwrap()
-    };
-    let consumers: Vec<Child> = (0..8)
-        .map(|c| spawn(vec!["consume".into(), "work".into(), dir.path().join(format!("c{c}")).display().to_string()]))
-        .collect();
-    let producers: Vec<Child> = (0..8u64)
-        .map(|p| spawn(vec!["produce".into(), "work".into(), (p * PER_PRODUCER).to_string(), PER_PRODUCER.to_string()]))
-        .collect();
-    for mut p in producers {
-        assert!(p.wait().unwrap().success());
-    }
-    // Every item is in: consumers drain what is left, then see `QueueShutDown`.
-    queue.shutdown(false).await.unwrap();
-    for mut c in consumers {
-        assert!(c.wait().unwrap().success());
-    }
+    crate::util::eight_by_eight(&client, &queue, PER_PRODUCER, async || {}).await;
     let elapsed = start.elapsed();
-    let mut all = Vec::with_capacity(800_000);
-    for c in 0..8 {
-        let bytes = std::fs::read(dir.path().join(format!("c{c}"))).unwrap();
-        all.extend(bytes.chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().unwrap())));
-    }
-    let got = all.len();
-    all.sort_unstable();
-    all.dedup();
-    assert_eq!(all.len(), got, "no item was consumed twice");
-    assert_eq!(all, (0..8 * PER_PRODUCER).collect::<Vec<_>>(), "every item was consumed");
-    assert_eq!(queue.qsize().await.unwrap(), 0);
     eprintln!(
         "8x8 processes: 800,000 items exactly once in {elapsed:?} ({:.0} items/s)",
         800_000.0 / elapsed.as_secs_f64()

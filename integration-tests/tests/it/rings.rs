@@ -266,43 +266,15 @@ async fn garbage_in_the_ring_closes_that_connection_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_producers_and_eight_consumers_over_shared_memory_move_every_item_exactly_once() {
-    const PER_PRODUCER: u64 = 20_000;
     let server = ServerChild::start_with(&["--shared-memory"]);
     let client = Client::connect_with(server.address.as_str(), key(), &over_shm()).await.unwrap();
     let queue = client.queue::<u64>(0).await.unwrap();
-    client.bind_name("work", &queue).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let spawn = |args: Vec<String>| {
-        let mut cmd = worker();
-        client.configure_child(&mut cmd);
-        cmd.args(&args).stdout(Stdio::null()).spawn().unwrap()
-    };
-    let consumers: Vec<Child> = (0..8)
-        .map(|c| spawn(vec!["consume".into(), "work".into(), dir.path().join(format!("c{c}")).display().to_string()]))
-        .collect();
-    let producers: Vec<Child> = (0..8u64)
-        .map(|p| spawn(vec!["produce".into(), "work".into(), (p * PER_PRODUCER).to_string(), PER_PRODUCER.to_string()]))
-        .collect();
     // The consumers (and this client) stay connected until the queue shuts down; the
     // producers, which start the same way, may already be done.
-    wait_until("the consumers are connected over shared memory", async || shm_connections(&client).await >= 9).await;
-    for mut p in producers {
-        assert!(tokio::task::spawn_blocking(move || p.wait().unwrap()).await.unwrap().success());
-    }
-    queue.shutdown(false).await.unwrap();
-    for mut c in consumers {
-        assert!(tokio::task::spawn_blocking(move || c.wait().unwrap()).await.unwrap().success());
-    }
-    let mut all = Vec::new();
-    for c in 0..8 {
-        let bytes = std::fs::read(dir.path().join(format!("c{c}"))).unwrap();
-        all.extend(bytes.chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().unwrap())));
-    }
-    let got = all.len();
-    all.sort_unstable();
-    all.dedup();
-    assert_eq!(all.len(), got, "no item was consumed twice");
-    assert_eq!(all, (0..8 * PER_PRODUCER).collect::<Vec<_>>(), "every item was consumed");
+    let consumers_over_shm = async || {
+        wait_until("the consumers are connected over shared memory", async || shm_connections(&client).await >= 9).await
+    };
+    util::eight_by_eight(&client, &queue, 20_000, consumers_over_shm).await;
 }
 
 /// CPU time process `pid` has used, in clock ticks (utime + stime, `/proc/PID/stat`).

@@ -100,3 +100,49 @@ pub fn sigkill(child: &mut Child) {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Eight `consume` and eight `produce` worker processes (children of `client`, with its
+/// environment) move `per_producer` items each through `queue`, bound as `work`:
+/// `while_running` runs once all are started; the producers finish, the queue shuts
+/// down, the consumers drain it. Checks that no item was consumed twice and every item
+/// was consumed, then that the queue is empty.
+pub async fn eight_by_eight(
+    client: &manager_client::Client,
+    queue: &manager_client::QueueProxy<u64>,
+    per_producer: u64,
+    while_running: impl AsyncFnOnce(),
+) {
+    client.bind_name("work", queue).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let spawn = |args: Vec<String>| {
+        let mut cmd = worker();
+        client.configure_child(&mut cmd);
+        cmd.args(&args).stdout(Stdio::null()).spawn().unwrap()
+    };
+    let consumers: Vec<Child> = (0..8)
+        .map(|c| spawn(vec!["consume".into(), "work".into(), dir.path().join(format!("c{c}")).display().to_string()]))
+        .collect();
+    let producers: Vec<Child> = (0..8u64)
+        .map(|p| spawn(vec!["produce".into(), "work".into(), (p * per_producer).to_string(), per_producer.to_string()]))
+        .collect();
+    while_running().await;
+    for mut p in producers {
+        assert!(tokio::task::spawn_blocking(move || p.wait().unwrap()).await.unwrap().success());
+    }
+    // Every item is in: consumers drain what is left, then see `QueueShutDown`.
+    queue.shutdown(false).await.unwrap();
+    for mut c in consumers {
+        assert!(tokio::task::spawn_blocking(move || c.wait().unwrap()).await.unwrap().success());
+    }
+    let mut all = Vec::new();
+    for c in 0..8 {
+        let bytes = std::fs::read(dir.path().join(format!("c{c}"))).unwrap();
+        all.extend(bytes.chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().unwrap())));
+    }
+    let got = all.len();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), got, "no item was consumed twice");
+    assert_eq!(all, (0..8 * per_producer).collect::<Vec<_>>(), "every item was consumed");
+    assert_eq!(queue.qsize().await.unwrap(), 0);
+}
