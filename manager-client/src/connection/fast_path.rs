@@ -149,28 +149,23 @@ impl ConnState {
         let Some(poll) = &self.poll else { return self.stream.recv_blocking(buf) };
         // Only the holder of the decoder reads here, so this lock is never contended.
         let mut poll = lock(poll);
-        let start = Instant::now();
-        let budget = poll.budget();
+        let budget = poll.begin_wait(Instant::now());
         if !budget.is_zero() {
             match self.stream.spin_read(buf, budget) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    // A poll that missed did not pay: halve the budget, and learn
-                    // nothing from the sleep that follows (growing it, as the reply may
-                    // come just past it, keeps a core polling on a loaded machine while
-                    // it delays the very server it waits for).
-                    poll.record(Duration::MAX, true);
-                    drop(poll);
-                    return self.stream.recv_blocking(buf);
-                }
+                // A poll that missed did not pay (see `AdaptiveSpin::missed`).
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => poll.missed(),
                 other => {
-                    poll.record(start.elapsed(), false);
+                    poll.end_wait(Instant::now());
                     return other;
                 }
             }
         }
+        drop(poll);
         let read = self.stream.recv_blocking(buf);
         // A receive timeout counts as a long wait (it leaves a zero budget at zero).
-        poll.record(start.elapsed(), true);
+        if let Some(poll) = &self.poll {
+            lock(poll).end_wait(Instant::now());
+        }
         read
     }
 }

@@ -203,39 +203,29 @@ impl Connection {
             if let Err(e) = self.flush() {
                 return Ended::Write(e);
             }
-            // When this turn went to sleep waiting for a request, to learn from how long
-            // that wait was.
-            let mut asleep_since = None;
+            // With the adaptive poll on, the wait for the next request begins here (or went
+            // on from an earlier turn); the read that ends it teaches the budget.
+            let adaptive = !cap.is_zero();
             if self.pending_out() == 0 && self.running.len() < max_parked {
-                let spin = if busy_poll.is_zero() { poll.budget() } else { busy_poll };
-                let start = (!cap.is_zero()).then(Instant::now);
-                let mut learn_from_sleep = true;
+                let spin = if adaptive { poll.begin_wait(Instant::now()) } else { busy_poll };
                 if !spin.is_zero() {
                     match self.stream.spin_read(decoder.buffer_mut(), spin, pace) {
                         Ok(0) => return Ended::ClosedByPeer,
                         Ok(_) => {
                             watch.heard();
-                            if let Some(start) = start {
-                                poll.record(start.elapsed(), false);
+                            if adaptive {
+                                poll.end_wait(Instant::now());
                             }
                             continue;
                         }
+                        // A poll that missed did not pay (see `AdaptiveSpin::missed`).
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                            // A poll that missed did not pay: halve the budget (and
-                            // learn nothing from the sleep that follows). Growing it
-                            // instead, as the wait may end just past it, would keep a
-                            // core polling while it delays the very peer it waits for
-                            // on a loaded machine.
-                            if start.is_some() {
-                                poll.record(Duration::MAX, true);
+                            if adaptive {
+                                poll.missed();
                             }
-                            learn_from_sleep = false;
                         }
                         Err(e) => return Ended::Read(e),
                     }
-                }
-                if learn_from_sleep {
-                    asleep_since = start;
                 }
             }
             let want_read = self.running.len() < max_parked && self.pending_out() < OUTPUT_HIGH_WATER;
@@ -260,8 +250,8 @@ impl Connection {
                         Ok(0) => return Ended::ClosedByPeer,
                         Ok(_) => {
                             watch.heard();
-                            if let Some(since) = asleep_since {
-                                poll.record(since.elapsed(), true);
+                            if adaptive {
+                                poll.end_wait(Instant::now());
                             }
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
